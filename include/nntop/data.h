@@ -1,0 +1,129 @@
+/*
+ * data.h - data sets (synthetic spiral, xor, blobs; IDX incl. .gz; CSV),
+ * normalisation from training statistics, seeded splits and batching.
+ *
+ * Byte data (IDX images) stays as bytes and is converted per batch.
+ * Splits are index lists into one store, so nothing is copied.  This
+ * module knows nothing of models or screens; bad files are reported with
+ * a message naming the file (and line:col for CSV), never exit().
+ */
+#ifndef NNTOP_DATA_H
+#define NNTOP_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nntop/rng.h"
+
+#define DATA_PATH_MAX 4096
+
+enum data_source {
+    DATA_SPIRAL,    /* classes arms, points per class, noise */
+    DATA_XOR,       /* points, noise; 2 classes */
+    DATA_BLOBS,     /* classes, points (total), features, spread */
+    DATA_IDX,       /* train_images, train_labels, optional test_* (.gz ok) */
+    DATA_CSV,       /* path, optional test_path, label column, header */
+    DATA_SOURCE_COUNT
+};
+
+enum normalize_kind {
+    NORM_NONE,
+    NORM_STANDARDIZE,   /* per feature (x - mean) / std, train split stats */
+    NORM_MINMAX,        /* per feature to [0, 1], train split min/max */
+    NORM_UNIT,          /* x / 255 (byte data) */
+    NORM_KIND_COUNT
+};
+
+enum csv_header { CSV_HEADER_AUTO, CSV_HEADER_YES, CSV_HEADER_NO };
+
+struct data_spec {
+    enum data_source source;
+    int classes;            /* spiral, blobs */
+    long points;            /* spiral: per class; xor, blobs: total */
+    int features;           /* blobs */
+    double noise;           /* spiral, xor */
+    double spread;          /* blobs */
+    char train_images[DATA_PATH_MAX], train_labels[DATA_PATH_MAX];
+    char test_images[DATA_PATH_MAX], test_labels[DATA_PATH_MAX];   /* "" = none */
+    char path[DATA_PATH_MAX], test_path[DATA_PATH_MAX];            /* csv */
+    char label_name[256];   /* csv: label column by name, or "" */
+    int label_index;        /* csv: 0-based column, -1 = last (when no name) */
+    enum csv_header header;
+    enum normalize_kind normalize;
+    double val_fraction;    /* [0, 1) */
+    long subset;            /* 0 = all */
+    bool shuffle;
+};
+
+/* One store of samples: bytes or floats, plus integer labels. */
+struct dataset {
+    long n;                 /* samples */
+    int d;                  /* features */
+    uint8_t *bytes;         /* (n, d) raw bytes, or NULL */
+    float *floats;          /* (n, d) raw floats, or NULL */
+    int32_t *labels;        /* (n) in [0, classes) */
+};
+
+/* A split: rows of a store, by index. */
+struct split {
+    const struct dataset *src;
+    long n;
+    long *idx;              /* (n) rows of src */
+};
+
+struct data {
+    struct dataset train_store, test_store;
+    struct split train, val, test;      /* test.n == 0 when there is none */
+    int d, classes;
+    float *scale, *shift;   /* (d) x' = x * scale + shift, from train only */
+    long *class_counts;     /* (classes) of the train split */
+};
+
+/*
+ * Load (or generate, from seed) the data spec describes, split and
+ * normalise it.  On failure returns -1 and sets *cause to a heap message
+ * "FILE[:LINE:COL]: problem" the caller frees.
+ */
+int data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **cause);
+/* Free everything data_load allocated. */
+void data_fini(struct data *d);
+
+/*
+ * Gather rows idx[0..B) of split s into x (B, d) as normalised floats and
+ * y (B) labels.  idx holds positions within the split (0..s->n).
+ */
+void data_gather(const struct data *d, const struct split *s, const long *pos, int B,
+                 float *x, int32_t *y);
+
+/* Seeded per-epoch order over one split. */
+struct batcher {
+    const struct split *s;
+    long *order;            /* (s->n) positions into the split */
+    long pos;               /* next position in order */
+    long epoch;             /* completed epochs */
+    bool shuffle;
+    struct rng rng;
+};
+
+/* Start a batcher over s; shuffles the first epoch when shuffle is set. */
+void batcher_init(struct batcher *b, const struct split *s, bool shuffle, uint64_t run_seed);
+void batcher_fini(struct batcher *b);
+/*
+ * Next batch of up to B rows (fewer at an epoch's end; never 0) gathered
+ * into x and y.  Returns the rows gathered.
+ */
+int batcher_next(struct batcher *b, const struct data *d, int B, float *x, int32_t *y);
+
+/*
+ * Expected initial loss: for cross-entropy the entropy of the class prior
+ * (ln C when balanced); for MSE with one-hot targets and outputs near 0,
+ * the mean squared target, 1/C.
+ */
+double data_expected_loss(const struct data *d, int loss_kind_is_mse);
+
+/* Keyword names ("spiral", "standardize", ...). */
+const char *data_source_name(enum data_source s);
+const char *normalize_name(enum normalize_kind k);
+
+#endif

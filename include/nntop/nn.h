@@ -1,0 +1,189 @@
+/*
+ * nn.h - the training engine: a sequential model of layers on one
+ * contiguous parameter buffer, and its losses.
+ *
+ * Layers compute in float32 with matrix products through blas.h.  All
+ * trainable parameters live in model->params; model->grads has the same
+ * layout; per-tensor slices are described by model->tensors and named as
+ * PyTorch's nn.Sequential of the same layer list names them ("0.weight"
+ * with shape [out, in], "0.bias", "3.running_mean", ...).  Non-trainable
+ * state (batch-norm running statistics) lives in model->state, described
+ * by model->buffers.
+ *
+ * This module knows nothing of threads, files or screens.  Bad specs are
+ * refused by model_new() with a message; nothing here calls exit().
+ */
+#ifndef NNTOP_NN_H
+#define NNTOP_NN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nntop/rng.h"
+
+#define NN_MAX_LAYERS 64
+#define NN_MAX_TENSORS (2 * NN_MAX_LAYERS)
+#define NN_NAME_MAX 32
+
+enum layer_kind {
+    LAYER_DENSE,
+    LAYER_RELU,
+    LAYER_LEAKY_RELU,
+    LAYER_TANH,
+    LAYER_SIGMOID,
+    LAYER_DROPOUT,
+    LAYER_BATCHNORM,
+    LAYER_KIND_COUNT
+};
+
+enum init_kind {
+    INIT_PYTORCH,   /* nn.Linear's default: W, b ~ U(-1/sqrt(in), 1/sqrt(in)) */
+    INIT_HE,        /* Kaiming normal, fan-in: W ~ N(0, 2/in), b = 0 */
+    INIT_XAVIER,    /* Glorot uniform: W ~ U(-a, a), a = sqrt(6/(in+out)), b = 0 */
+    INIT_NORMAL,    /* W ~ N(0, arg^2), b = 0 */
+    INIT_UNIFORM,   /* W ~ U(-arg, arg), b = 0 */
+    INIT_ZEROS,     /* W = 0, b = 0 */
+    INIT_KIND_COUNT
+};
+
+enum loss_kind {
+    LOSS_CROSS_ENTROPY, /* softmax cross-entropy on integer labels, mean over batch */
+    LOSS_MSE,           /* mean over (B, OUT) of squared error; labels become one-hot targets */
+    LOSS_KIND_COUNT
+};
+
+struct layer_spec {
+    enum layer_kind kind;
+    int units;              /* dense: output width */
+    float arg;              /* leaky_relu: slope; dropout: p in [0, 1) */
+    enum init_kind init;    /* dense only */
+    float init_arg;         /* normal: std; uniform: a */
+};
+
+struct model_spec {
+    int in;                 /* input width (from the data) */
+    int nlayers;
+    struct layer_spec layers[NN_MAX_LAYERS];
+    enum loss_kind loss;
+    uint64_t seed;          /* run seed: init and dropout streams derive from it */
+};
+
+/* A named slice of model->params/grads (or of model->state for buffers). */
+struct param_tensor {
+    char name[NN_NAME_MAX]; /* "0.weight", "0.bias", "2.running_mean", ... */
+    int layer;              /* index of the owning layer */
+    size_t offset;          /* in floats, into params/grads (or state) */
+    size_t count;           /* rows * cols */
+    int rows, cols;         /* shape; cols == 1 and ndim == 1 for vectors */
+    int ndim;               /* 1 or 2 */
+};
+
+struct layer {
+    enum layer_kind kind;
+    int in, out;            /* widths (equal for everything but dense) */
+    float arg;              /* slope (leaky_relu), p (dropout) */
+    int weight, bias;       /* indices into model->tensors, -1 if none */
+    int run_mean, run_var;  /* indices into model->buffers, -1 if none */
+    /* Caches of the last forward pass, sized for model->max_batch rows. */
+    float *y;               /* (B, out) this layer's output */
+    float *mask;            /* dropout: (B, out) 0 or 1/(1-p); NULL otherwise */
+    float *xhat;            /* batchnorm: (B, out) normalised input */
+    float *mean, *invstd;   /* batchnorm: (out) batch statistics */
+};
+
+struct model {
+    struct model_spec spec;
+    int nlayers;
+    struct layer layers[NN_MAX_LAYERS];
+    int in, out;            /* model input and output widths */
+    int max_batch;          /* rows the caches hold; grow with model_reserve */
+    int batch;              /* rows of the last forward pass */
+
+    int ntensors;
+    struct param_tensor tensors[NN_MAX_TENSORS];
+    size_t nparams;
+    float *params;          /* (nparams) all trainable parameters */
+    float *grads;           /* (nparams) d loss / d params of the last backward */
+
+    int nbuffers;
+    struct param_tensor buffers[NN_MAX_TENSORS];
+    size_t nstate;
+    float *state;           /* (nstate) batch-norm running statistics */
+    long bn_batches;        /* PyTorch's num_batches_tracked */
+
+    const float *x;         /* (B, in) input of the last forward, borrowed */
+    float *dlogits;         /* (B, out) d loss / d output of the last loss */
+    float *dx;              /* (B, in) d loss / d input, filled when want_dx */
+    bool want_dx;           /* compute dx in backward (gradient check) */
+    bool training;          /* dropout active, batch norm uses batch stats */
+    struct rng rng_dropout;
+    /* Backward scratch, sized for max_batch rows of the widest layer. */
+    float *work_a, *work_b;
+};
+
+/* What a loss evaluation reports. */
+struct loss_out {
+    double data;            /* the data loss (mean over the batch) */
+    int correct;            /* samples whose argmax matches the label */
+};
+
+/* One batch of input: labels, or (MSE regression) explicit targets. */
+struct batch {
+    const float *x;         /* (B, in) */
+    const int32_t *labels;  /* (B), or NULL when targets are given */
+    const float *targets;   /* (B, out), or NULL: one-hot of labels */
+    int size;               /* B >= 1 */
+};
+
+/*
+ * Build a model from spec for batches of up to max_batch rows and
+ * initialise its parameters from spec->seed.  On a bad spec (non-positive
+ * widths, dropout p outside [0, 1), a model ending in a width the loss
+ * cannot use, too many layers) returns NULL and sets *cause to a heap
+ * message the caller frees.  The caller owns the model: model_free().
+ */
+struct model *model_new(const struct model_spec *spec, int max_batch, char **cause);
+/* Free a model and every buffer it owns.  NULL is allowed. */
+void model_free(struct model *m);
+/* Re-initialise every parameter and running statistic from seed. */
+void model_init_params(struct model *m, uint64_t seed);
+/* Make the caches hold batches of up to batch rows (batch >= 1). */
+void model_reserve(struct model *m, int batch);
+/* Training mode (dropout on, batch statistics) or eval mode. */
+void model_set_training(struct model *m, bool training);
+
+/* Forward pass of B rows of x (borrowed until backward); returns (B, out). */
+const float *model_forward(struct model *m, const float *x, int B);
+/*
+ * Loss of the last forward output against b; writes model->dlogits.
+ * Returns the data loss.
+ */
+double model_loss(struct model *m, const struct batch *b, struct loss_out *out);
+/* Backward from model->dlogits: overwrites model->grads (and dx). */
+void model_backward(struct model *m);
+/* forward + loss + backward on one batch in the current mode. */
+double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
+
+/* Index of the tensor called name, or -1. */
+int model_find_tensor(const struct model *m, const char *name);
+/* "dense 2→100", "relu", ... for layer i, into buf (ASCII arrow when !utf8). */
+void model_describe_layer(const struct model *m, int i, bool utf8, char *buf, size_t len);
+/* The spec keyword of a layer kind ("dense", "relu", "leaky_relu", ...). */
+const char *layer_kind_name(enum layer_kind k);
+
+/*
+ * Softmax cross-entropy fused with log-softmax, stable for logits of any
+ * magnitude.  logits (B, C); writes dlogits (B, C) = (softmax - onehot)/B
+ * when dlogits is non-NULL.  Returns the mean loss; *correct counts argmax hits.
+ */
+double loss_cross_entropy(float *dlogits, int *correct, const float *logits,
+                          const int32_t *labels, int B, int C);
+/*
+ * Mean squared error over all B*C entries; targets (B, C), or NULL to use
+ * one-hot(labels).  Writes dlogits = 2 (y - t) / (B C) when non-NULL.
+ */
+double loss_mse(float *dlogits, int *correct, const float *y, const float *targets,
+                const int32_t *labels, int B, int C);
+
+#endif

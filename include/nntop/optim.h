@@ -1,0 +1,98 @@
+/*
+ * optim.h - optimizers with PyTorch's exact update rules, gradient
+ * clipping, learning-rate schedules and the L2 penalty term.
+ *
+ * Everything here is element-wise over the model's single parameter
+ * buffer; the moment buffers share its layout.  No threads, files, screen.
+ */
+#ifndef NNTOP_OPTIM_H
+#define NNTOP_OPTIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum optim_kind {
+    OPTIM_SGD,      /* torch.optim.SGD: momentum, dampening 0, nesterov, coupled L2 */
+    OPTIM_ADAM,     /* torch.optim.Adam: coupled L2 (added to the gradient) */
+    OPTIM_ADAMW,    /* torch.optim.AdamW: decoupled weight decay */
+    OPTIM_KIND_COUNT
+};
+
+struct optim_spec {
+    enum optim_kind kind;
+    double lr;
+    double momentum;        /* sgd; 0 = plain SGD */
+    bool nesterov;          /* sgd; needs momentum > 0 */
+    double weight_decay;
+    double beta1, beta2;    /* adam, adamw */
+    double eps;             /* adam, adamw */
+};
+
+enum clip_kind {
+    CLIP_NONE,
+    CLIP_NORM,              /* torch.nn.utils.clip_grad_norm_(max_norm = value) */
+    CLIP_VALUE,             /* torch.nn.utils.clip_grad_value_(clip_value = value) */
+    CLIP_KIND_COUNT
+};
+
+struct clip_spec {
+    enum clip_kind kind;
+    double value;           /* > 0 unless kind == CLIP_NONE */
+};
+
+enum sched_kind {
+    SCHED_CONSTANT,
+    SCHED_STEP,             /* lr * gamma^floor(s / step_size) */
+    SCHED_EXP,              /* lr * gamma^s */
+    SCHED_COSINE,           /* min_lr + (lr - min_lr) (1 + cos(pi s / T)) / 2 */
+    SCHED_KIND_COUNT
+};
+
+struct sched_spec {
+    enum sched_kind kind;
+    long warmup;            /* linear warm-up steps (0 = none) */
+    long step_size;         /* step */
+    double gamma;           /* step, exp */
+    double min_lr;          /* cosine */
+    long total_steps;       /* cosine: the run's length T (warm-up included) */
+};
+
+struct optim {
+    struct optim_spec spec;
+    size_t n;
+    float *m;               /* (n) momentum buffer / Adam first moment */
+    float *v;               /* (n) Adam second moment; NULL for SGD */
+    long t;                 /* steps taken */
+};
+
+/* New optimizer state for n parameters; caller frees with optim_free(). */
+struct optim *optim_new(const struct optim_spec *spec, size_t n);
+/* NULL is allowed. */
+void optim_free(struct optim *o);
+/*
+ * One update of params (n) from grads (n) at learning rate lr, using
+ * o->spec for everything else (so momentum and weight decay may be changed
+ * between steps).  When update is non-NULL it receives the change applied
+ * to every parameter (after momentum/Adam and weight decay).
+ */
+void optim_step(struct optim *o, float *params, const float *grads, double lr, float *update);
+
+/*
+ * Clip grads (n) in place per spec.  Returns the global L2 norm before
+ * clipping; *clipped says whether anything changed.
+ */
+double clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped);
+
+/* Learning rate at optimizer step s (0-based) for base rate lr. */
+double sched_lr(const struct sched_spec *spec, double lr, long s);
+
+/* The coupled-L2 penalty weight_decay/2 * ||params||^2 (what SGD/Adam's
+ * weight_decay is the gradient of); 0 for AdamW, whose decay is decoupled. */
+double optim_l2_penalty(const struct optim_spec *spec, const float *params, size_t n);
+
+/* The spec keyword of each kind ("sgd", "step", "norm", ...). */
+const char *optim_kind_name(enum optim_kind k);
+const char *clip_kind_name(enum clip_kind k);
+const char *sched_kind_name(enum sched_kind k);
+
+#endif
