@@ -1,11 +1,354 @@
-/* main.c - options, and the choice of interactive, headless or replay mode. */
+/*
+ * main.c - options, loading the config, and choosing the consumer of the
+ * telemetry stream: the dashboard, the headless printer, or (for
+ * --replay) the dashboard fed from a run log.  Only this file wires the
+ * modules together; it holds no training or drawing logic of its own.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nntop/blas.h"
+#include "nntop/cfg.h"
+#include "nntop/headless.h"
+#include "nntop/replay.h"
+#include "nntop/runlog.h"
+#include "nntop/trainer.h"
+#include "nntop/ui.h"
+#include "nntop/xmem.h"
+
+enum exit_status {
+    EXIT_DONE = 0,
+    EXIT_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_INTERRUPTED = 130,
+};
+
+enum long_only {
+    OPT_NO_LOG = 256,
+    OPT_CHECK_CONFIG,
+    OPT_REPRODUCE,
+    OPT_REPLAY,
+    OPT_EXIT_WHEN_DONE,
+    OPT_GRADCHECK,
+    OPT_KEEP_GOING,
+};
+
+static const struct option long_options[] = {
+    {"headless", no_argument, NULL, 'H'},
+    {"set", required_argument, NULL, 's'},
+    {"steps", required_argument, NULL, 'n'},
+    {"runs-dir", required_argument, NULL, 'o'},
+    {"no-log", no_argument, NULL, OPT_NO_LOG},
+    {"resume", required_argument, NULL, 'r'},
+    {"reproduce", required_argument, NULL, OPT_REPRODUCE},
+    {"replay", required_argument, NULL, OPT_REPLAY},
+    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
+    {"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
+    {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void
+usage(FILE *fp)
+{
+    fputs("Usage: nntop [OPTIONS] [CONFIG]\n"
+          "Train a neural network and watch it live: loss curves, per-layer\n"
+          "histograms, update ratios, dead units, gradient checks.\n"
+          "Without CONFIG, runs the built-in spiral demo.\n"
+          "\n"
+          "  -H, --headless          print progress lines instead of the dashboard\n"
+          "  -s, --set KEY=VALUE     override a config key (dotted path, repeatable)\n"
+          "  -n, --steps N           train N steps (overrides train.epochs/steps)\n"
+          "  -o, --runs-dir DIR      where run directories go (default ./runs)\n"
+          "      --no-log            write no run directory\n"
+          "  -r, --resume PATH       continue a run from its directory or a checkpoint\n"
+          "      --reproduce RUN_DIR re-run a logged run with its live changes\n"
+          "      --replay RUN_DIR    show a logged run in the dashboard (read-only)\n"
+          "      --check-config      validate, print the effective config, exit\n"
+          "      --gradcheck         check gradients at step 0, print the table, exit\n"
+          "      --exit-when-done    leave the dashboard when training ends\n"
+          "      --keep-going        on NaN/Inf, pause instead of failing (headless)\n"
+          "  -V, --version           print the version and exit\n"
+          "  -h, --help              print this help and exit\n"
+          "\n"
+          "Exit status: 0 done, 1 training failed, 2 usage/config/data error,\n"
+          "130 interrupted.  Keys and config: man nntop.\n",
+          fp);
+}
+
+static _Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static _Noreturn void
+die_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nntop: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\nTry 'nntop --help'.\n", stderr);
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+static long
+parse_count(const char *opt, const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1) {
+        fprintf(stderr, "nntop: %s: expected a positive integer, got '%s'\n", opt, s);
+        exit(EXIT_USAGE);
+    }
+    return v;
+}
+
+/* The whole command line, for env.txt. */
+static char *
+join_argv(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = xmalloc(len);
+    s[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i > 0)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+struct options {
+    bool headless, no_log, check_config, gradcheck, exit_when_done, keep_going;
+    const char *config;
+    const char *runs_dir;
+    const char *resume, *reproduce, *replay;
+    long steps;
+    int nsets;
+    const char **sets;
+};
+
+static void
+parse_options(struct options *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->sets = xcalloc((size_t)argc + 1, sizeof *o->sets);
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":Hs:n:o:r:Vh", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'H': o->headless = true; break;
+        case 's': o->sets[o->nsets++] = optarg; break;
+        case 'n': o->steps = parse_count("--steps", optarg); break;
+        case 'o': o->runs_dir = optarg; break;
+        case 'r': o->resume = optarg; break;
+        case OPT_NO_LOG: o->no_log = true; break;
+        case OPT_REPRODUCE: o->reproduce = optarg; break;
+        case OPT_REPLAY: o->replay = optarg; break;
+        case OPT_CHECK_CONFIG: o->check_config = true; break;
+        case OPT_GRADCHECK: o->gradcheck = true; break;
+        case OPT_EXIT_WHEN_DONE: o->exit_when_done = true; break;
+        case OPT_KEEP_GOING: o->keep_going = true; break;
+        case 'V':
+            printf("nntop %s\n", PACKAGE_VERSION);
+            exit(EXIT_DONE);
+        case 'h':
+            usage(stdout);
+            exit(EXIT_DONE);
+        case ':':
+            die_usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            die_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        o->config = argv[optind++];
+    if (optind < argc)
+        die_usage("unexpected argument '%s' (one CONFIG at most)", argv[optind]);
+    if (o->resume != NULL && o->reproduce != NULL)
+        die_usage("--resume and --reproduce cannot be combined");
+    if (o->replay != NULL && (o->config != NULL || o->resume != NULL || o->reproduce != NULL))
+        die_usage("--replay takes a run directory and nothing else to train");
+    if (o->reproduce != NULL && o->config != NULL)
+        die_usage("--reproduce reads the run's own config.yaml; give no CONFIG");
+}
+
+/* Build the effective config: file (or demo, or the run's), overrides, checks. */
+static void
+load_config(struct cfg *c, const struct options *o)
+{
+    struct cfg_errs errs = {0};
+    cfg_defaults(c);
+    int rc;
+    char path[PATH_MAX];
+    if (o->reproduce != NULL) {
+        snprintf(path, sizeof path, "%s/config.yaml", o->reproduce);
+        rc = cfg_load_file(c, path, &errs);
+    } else if (o->config != NULL) {
+        rc = cfg_load_file(c, o->config, &errs);
+    } else {
+        rc = cfg_load_string(c, cfg_demo_yaml, cfg_demo_yaml_len, "<demo>", &errs);
+    }
+    for (int i = 0; rc == 0 && i < o->nsets; i++)
+        rc = cfg_set(c, o->sets[i], &errs);
+    if (rc == 0 && o->steps > 0) {
+        char s[64];
+        snprintf(s, sizeof s, "train.steps=%ld", o->steps);
+        rc = cfg_set(c, s, &errs);
+    }
+    if (rc == 0 && o->runs_dir != NULL && strlen(o->runs_dir) < sizeof c->log.dir)
+        snprintf(c->log.dir, sizeof c->log.dir, "%s", o->runs_dir);
+    if (rc == 0)
+        rc = cfg_validate(c, &errs);
+    if (rc != 0) {
+        cfg_errs_print(&errs, stderr);
+        cfg_errs_fini(&errs);
+        exit(EXIT_USAGE);
+    }
+    cfg_errs_fini(&errs);
+}
+
+static int
+run_replay(const struct options *o)
+{
+    struct replay *r = NULL;
+    char *cause = NULL;
+    if (replay_open(&r, o->replay, &cause) != 0) {
+        fprintf(stderr, "nntop: %s\n", cause);
+        free(cause);
+        return EXIT_USAGE;
+    }
+    struct feed feed = replay_feed(r);
+    char why[256];
+    int rc = EXIT_DONE;
+    if (!o->headless && isatty(STDOUT_FILENO) && ui_can_start(why, sizeof why)) {
+        struct ui_opts uo = {.exit_when_done = o->exit_when_done};
+        rc = ui_run(&feed, &uo);
+    } else {
+        struct headless_opts ho = {.out = stdout, .progress_every_s = 0.0};
+        headless_run(&feed, &ho);
+    }
+    replay_free(r);
+    return rc;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    puts("nntop " PACKAGE_VERSION);
-    return 0;
+    /* Numbers in files stay in the C locale; only character handling follows the user. */
+    setlocale(LC_CTYPE, "");
+
+    struct options o;
+    parse_options(&o, argc, argv);
+    if (o.replay != NULL)
+        return run_replay(&o);
+
+    struct cfg *cfg = xcalloc(1, sizeof *cfg);
+    load_config(cfg, &o);
+    if (o.check_config) {
+        char *yaml = cfg_to_yaml(cfg);
+        fputs(yaml, stdout);
+        free(yaml);
+        free(cfg);
+        free(o.sets);
+        return EXIT_DONE;
+    }
+
+    blas_set_threads(cfg->train.threads);
+
+    /* Decide the consumer before anything runs. */
+    char why[256] = "";
+    bool interactive = !o.headless && !o.gradcheck && isatty(STDOUT_FILENO);
+    if (interactive && !ui_can_start(why, sizeof why)) {
+        fprintf(stderr, "nntop: %s; using the headless printer\n", why);
+        interactive = false;
+    }
+
+    char *cmdline = join_argv(argc, argv);
+    struct trainer_opts topts = {
+        .no_log = o.no_log || o.gradcheck,
+        .resume = o.resume,
+        .reproduce = o.reproduce,
+        .cmdline = cmdline,
+        .keep_going = interactive || o.keep_going,
+        .exit_when_done = !interactive || o.exit_when_done,
+        .start_paused = o.gradcheck,
+    };
+    struct trainer *t = NULL;
+    char *cause = NULL;
+    if (trainer_new(&t, cfg, &topts, &cause) != 0) {
+        fprintf(stderr, "nntop: %s\n", cause);
+        free(cause);
+        free(cmdline);
+        free(cfg);
+        free(o.sets);
+        return EXIT_USAGE;
+    }
+
+    /* Only this thread sees the signals: block them before the worker starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (trainer_start(t) != 0) {
+        fprintf(stderr, "nntop: cannot start the trainer thread\n");
+        trainer_free(t);
+        return EXIT_FAILED;
+    }
+
+    struct feed feed = trainer_feed(t);
+    int status = EXIT_DONE;
+    int sig = 0;
+    if (o.gradcheck) {
+        struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
+        struct tm_command q = {.kind = TM_CMD_QUIT};
+        trainer_send(t, &gc, why, sizeof why);
+        trainer_send(t, &q, why, sizeof why);
+    }
+    if (interactive) {
+        struct ui_opts uo = {.exit_when_done = o.exit_when_done};
+        sig = ui_run(&feed, &uo);
+    } else {
+        sigset_t watch;
+        sigemptyset(&watch);
+        sigaddset(&watch, SIGINT);
+        sigaddset(&watch, SIGTERM);
+        sigaddset(&watch, SIGHUP);
+        struct headless_opts ho = {.out = stdout, .progress_every_s = 1.0, .signals = &watch};
+        struct headless_result hr = {0};
+        ho.result = &hr;
+        sig = headless_run(&feed, &ho);
+        if (o.gradcheck)
+            status = hr.gradcheck_seen && hr.gradcheck_pass ? EXIT_DONE : EXIT_FAILED;
+    }
+    trainer_join(t);
+    if (status == EXIT_DONE && trainer_exit_status(t) != 0)
+        status = EXIT_FAILED;
+    if (sig != 0)
+        status = EXIT_INTERRUPTED;
+    trainer_free(t);
+    free(cmdline);
+    free(cfg);
+    free(o.sets);
+    return status;
 }

@@ -84,6 +84,13 @@ struct data {
  * Load (or generate, from seed) the data spec describes, split and
  * normalise it.  On failure returns -1 and sets *cause to a heap message
  * "FILE[:LINE:COL]: problem" the caller frees.
+ *
+ * Validation takes round(val_fraction * n) rows (at most n - 1) of a
+ * RNG_SPLIT shuffle; train and val list their rows in file order.  The
+ * subset is the first N training rows in that shuffled order, so class-
+ * ordered data (the spiral) keeps every class; the normalisation comes
+ * from the whole training split, before the subset.  The splits point
+ * into *out: do not copy or move a loaded struct data.
  */
 int data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **cause);
 /* Free everything data_load allocated. */
@@ -110,10 +117,18 @@ struct batcher {
 void batcher_init(struct batcher *b, const struct split *s, bool shuffle, uint64_t run_seed);
 void batcher_fini(struct batcher *b);
 /*
- * Next batch of up to B rows (fewer at an epoch's end; never 0) gathered
- * into x and y.  Returns the rows gathered.
+ * Next batch of up to B rows (fewer at an epoch's end; never 0 unless the
+ * split is empty) gathered into x and y.  Returns the rows gathered.  The
+ * epoch counter moves, and the order reshuffles, as its last batch goes out.
  */
 int batcher_next(struct batcher *b, const struct data *d, int B, float *x, int32_t *y);
+
+/*
+ * Put a freshly initialised batcher where it would be after steps batches
+ * of B rows (epochs reshuffled in the same order), without gathering:
+ * resuming a run continues its exact batch sequence.
+ */
+void batcher_seek(struct batcher *b, long steps, int B);
 
 /*
  * Expected initial loss: for cross-entropy the entropy of the class prior

@@ -65,25 +65,45 @@ struct optim {
     long t;                 /* steps taken */
 };
 
-/* New optimizer state for n parameters; caller frees with optim_free(). */
+/* New optimizer state for n > 0 parameters, moments zeroed; the kind is
+ * fixed from here on (other spec fields may change).  Caller frees with
+ * optim_free(). */
 struct optim *optim_new(const struct optim_spec *spec, size_t n);
 /* NULL is allowed. */
 void optim_free(struct optim *o);
 /*
  * One update of params (n) from grads (n) at learning rate lr, using
- * o->spec for everything else (so momentum and weight decay may be changed
- * between steps).  When update is non-NULL it receives the change applied
- * to every parameter (after momentum/Adam and weight decay).
+ * o->spec for everything else (so momentum, nesterov, weight decay, betas
+ * and eps may be changed between steps, with torch's semantics for edits
+ * of param_groups).  When update is non-NULL it receives the change applied
+ * to every parameter (after momentum/Adam and weight decay), exactly
+ * p_after - p_before.  The buffers must not overlap.  Every float32
+ * rounding is torch 1.13's CPU one, so results are bit-identical to torch
+ * (unless built with -ffast-math or -ffp-contract=fast).
  */
 void optim_step(struct optim *o, float *params, const float *grads, double lr, float *update);
 
 /*
  * Clip grads (n) in place per spec.  Returns the global L2 norm before
- * clipping; *clipped says whether anything changed.
+ * clipping (computed in double, in every mode); *clipped (may be NULL)
+ * says whether anything changed.  CLIP_NORM scales by
+ * value / (norm + 1e-6) when that is below 1.  A NaN or Inf gradient
+ * makes the norm non-finite and leaves grads untouched.
  */
 double clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped);
 
-/* Learning rate at optimizer step s (0-based) for base rate lr. */
+/*
+ * Learning rate for optimizer step s (0-based: the number of steps already
+ * taken) at base rate lr; what torch's scheduler gives when stepped once
+ * per optimizer step.  With w = warmup > 0, steps s < w use torch's
+ * LinearLR(start_factor=1/w, end_factor=1, total_iters=w):
+ *     lr * (1/w + (1 - 1/w) * s / w)
+ * (so 0.2, 0.36, 0.52, ... of lr for w = 5, not (s+1)/w), and from s = w
+ * the main schedule runs on k = s - w, as SequentialLR(milestones=[w])
+ * restarts it.  Cosine uses T = total_steps - w and holds min_lr for
+ * k >= T (torch would climb again) and when T <= 0; step_size <= 0 means
+ * constant.  Nothing is validated.
+ */
 double sched_lr(const struct sched_spec *spec, double lr, long s);
 
 /* The coupled-L2 penalty weight_decay/2 * ||params||^2 (what SGD/Adam's

@@ -1,0 +1,209 @@
+/*
+ * mlp-bench.c - training throughput of the engine on the MLP the speed goal
+ * is stated for: 784-256-128-10 with ReLU, softmax cross-entropy and SGD
+ * with momentum 0.9, on 10000 synthetic samples gathered per batch from a
+ * shuffled order as a real trainer does.  bench/torch_mlp.py runs the same
+ * loop in PyTorch and prints the same line, so the two compare directly:
+ *
+ *     samples_per_s=<float> gflops=<float>
+ *
+ * gflops counts the useful products only: forward, dW, and dX of every
+ * layer but the first.  This is a program, not a test: it asserts nothing
+ * about speed and never runs under make check.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nntop/blas.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/rng.h"
+#include "nntop/xmem.h"
+
+#define BENCH_SAMPLES 10000
+#define BENCH_IN 784
+#define BENCH_CLASSES 10
+#define BENCH_WARMUP 5
+
+static const int bench_widths[] = {BENCH_IN, 256, 128, BENCH_CLASSES};
+#define BENCH_DENSE ((int)(sizeof bench_widths / sizeof bench_widths[0]) - 1)
+
+static double
+clock_seconds(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Multiply-adds per sample of one training step, times two. */
+static double
+flops_per_sample(void)
+{
+    double fwd = 0.0, dx = 0.0;
+    for (int l = 0; l < BENCH_DENSE; l++) {
+        double mac = (double)bench_widths[l] * bench_widths[l + 1];
+        fwd += mac;
+        if (l > 0)
+            dx += mac;   /* the input needs no gradient */
+    }
+    return 2.0 * (2.0 * fwd + dx);   /* forward + dW + dX */
+}
+
+static void
+shuffle(int *order, int n, struct rng *r)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(r, (uint64_t)i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp, "usage: mlp-bench [--threads N] [--batch B] [--steps S]\n");
+}
+
+static int
+parse_int(const char *opt, const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 1 << 20) {
+        fprintf(stderr, "mlp-bench: %s needs a positive integer, got \"%s\"\n", opt, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    int threads = 1, batch = 128, steps = 300;
+    static const struct option longopts[] = {
+        {"threads", required_argument, NULL, 't'},
+        {"batch", required_argument, NULL, 'b'},
+        {"steps", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "t:b:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (parse_int("--threads", optarg, &threads) < 0)
+                return 2;
+            break;
+        case 'b':
+            if (parse_int("--batch", optarg, &batch) < 0)
+                return 2;
+            break;
+        case 's':
+            if (parse_int("--steps", optarg, &steps) < 0)
+                return 2;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || batch > BENCH_SAMPLES) {
+        usage(stderr);
+        return 2;
+    }
+
+    blas_set_threads(threads);
+    fprintf(stderr, "mlp-bench: %s, %d thread(s), batch %d, %d steps\n", blas_config(),
+            blas_get_threads(), batch, steps);
+
+    /* Data: uniform [0, 1) features like scaled pixels, uniform labels. */
+    struct rng data_rng, shuffle_rng;
+    rng_seed_for(&data_rng, 1, RNG_DATA);
+    rng_seed_for(&shuffle_rng, 1, RNG_SHUFFLE);
+    float *data = xalloc_aligned((size_t)BENCH_SAMPLES * BENCH_IN * sizeof *data);
+    int32_t *labels = xmalloc(BENCH_SAMPLES * sizeof *labels);
+    for (size_t i = 0; i < (size_t)BENCH_SAMPLES * BENCH_IN; i++)
+        data[i] = (float)rng_uniform(&data_rng);
+    for (int i = 0; i < BENCH_SAMPLES; i++)
+        labels[i] = (int32_t)rng_below(&data_rng, BENCH_CLASSES);
+    int *order = xmalloc(BENCH_SAMPLES * sizeof *order);
+    for (int i = 0; i < BENCH_SAMPLES; i++)
+        order[i] = i;
+    shuffle(order, BENCH_SAMPLES, &shuffle_rng);
+
+    struct model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.in = BENCH_IN;
+    spec.loss = LOSS_CROSS_ENTROPY;
+    spec.seed = 1;
+    for (int l = 0; l < BENCH_DENSE; l++) {
+        spec.layers[spec.nlayers++] =
+            (struct layer_spec){.kind = LAYER_DENSE, .units = bench_widths[l + 1]};
+        if (l + 1 < BENCH_DENSE)
+            spec.layers[spec.nlayers++] = (struct layer_spec){.kind = LAYER_RELU};
+    }
+    char *cause = NULL;
+    struct model *m = model_new(&spec, batch, &cause);
+    if (m == NULL) {
+        fprintf(stderr, "mlp-bench: %s\n", cause);
+        free(cause);
+        return 1;
+    }
+    struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.01, .momentum = 0.9};
+    struct optim *o = optim_new(&os, m->nparams);
+
+    float *bx = xalloc_aligned((size_t)batch * BENCH_IN * sizeof *bx);   /* (B, IN) */
+    int32_t *by = xmalloc((size_t)batch * sizeof *by);
+    struct batch b = {.x = bx, .labels = by, .size = batch};
+    int pos = 0;
+    double start = 0.0, cpu_start = 0.0, loss = 0.0;
+    for (int s = 0; s < BENCH_WARMUP + steps; s++) {
+        if (s == BENCH_WARMUP) {
+            start = clock_seconds(CLOCK_MONOTONIC);
+            cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        }
+        /* Next batch of the epoch; reshuffle when it runs out (drop last). */
+        if (pos + batch > BENCH_SAMPLES) {
+            shuffle(order, BENCH_SAMPLES, &shuffle_rng);
+            pos = 0;
+        }
+        for (int r = 0; r < batch; r++) {
+            int i = order[pos + r];
+            memcpy(bx + (size_t)r * BENCH_IN, data + (size_t)i * BENCH_IN,
+                   BENCH_IN * sizeof *bx);
+            by[r] = labels[i];
+        }
+        pos += batch;
+        loss = model_grad(m, &b, NULL);
+        optim_step(o, m->params, m->grads, os.lr, NULL);
+    }
+    double elapsed = clock_seconds(CLOCK_MONOTONIC) - start;
+    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    double sps = (double)steps * batch / elapsed;
+    /* CPU time says how much work a step is even on a busy machine (with
+     * one thread; OpenBLAS's idle threads spin, inflating it with more). */
+    fprintf(stderr, "mlp-bench: %.3f s (cpu %.3f s, cpu_samples_per_s=%.1f), last loss %.4f\n",
+            elapsed, cpu, (double)steps * batch / cpu, loss);
+    printf("samples_per_s=%.1f gflops=%.2f\n", sps, sps * flops_per_sample() * 1e-9);
+
+    free(bx);
+    free(by);
+    free(order);
+    free(labels);
+    free(data);
+    optim_free(o);
+    model_free(m);
+    return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * headless.h - the plain progress printer: the consumer of the telemetry
+ * stream when there is no dashboard (--headless, stdout not a terminal,
+ * or a terminal that cannot carry the dashboard).
+ */
+#ifndef NNTOP_HEADLESS_H
+#define NNTOP_HEADLESS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nntop/telemetry.h"
+
+/* What the printer saw that main needs for its exit status. */
+struct headless_result {
+    bool gradcheck_seen;        /* a gradient-check table arrived */
+    bool gradcheck_pass;        /* ... and every tensor passed */
+};
+
+struct headless_opts {
+    FILE *out;                  /* where lines go (stdout) */
+    double progress_every_s;    /* a progress line at most this often; 0 = every step */
+    const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
+    struct headless_result *result; /* filled when non-NULL */
+};
+
+/*
+ * Print the feed's records as lines until the producer finishes.  On a
+ * watched signal it sends a quit command and keeps draining.  Returns the
+ * signal number that stopped the run, or 0.
+ */
+int headless_run(struct feed *feed, const struct headless_opts *opts);
+
+#endif

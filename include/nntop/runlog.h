@@ -1,0 +1,260 @@
+/*
+ * runlog.h - the append-only record of a run: its directory, the
+ * metrics/layers/events files, safetensors checkpoints, and readers that
+ * bring a run back for replay and --reproduce.
+ *
+ * A run directory holds config.yaml, env.txt, metrics.csv, layers.csv,
+ * events.jsonl and checkpoint-<step>.safetensors (see DESIGN.md).  Files
+ * are written by the trainer thread; every call on a runlog takes the
+ * runlog's own lock, so runlog_flush_all() may run from another thread on
+ * the exit path.  Write errors never stop training: the first one is kept
+ * as a sticky message (runlog_error) and the failing file is written no
+ * more.  Nothing here calls exit() or touches the terminal.
+ *
+ * Number formats (chosen so every value reads back exactly):
+ *   - float fields: the fewest significant digits (6..9, "%.Ng") that
+ *     strtof() reads back to the same float;
+ *   - double fields (epoch, lr): the fewest (15..17) that strtod() reads
+ *     back to the same double, so 0.1 is written "0.1";
+ *   - timing fields (wall_s, samples_per_s) are measurements, rounded to
+ *     milliseconds ("%.3f") and tenths ("%.1f");
+ *   - metrics.csv writes NaN as "nan" (a NaN loss is news); layers.csv
+ *     writes NaN as an empty field (not applicable: a relu has no weight
+ *     norm); +-infinity is "inf"/"-inf".  Readers turn "", "nan" into NaN.
+ * All of this assumes LC_NUMERIC is "C" (nntop only sets LC_CTYPE).
+ */
+#ifndef NNTOP_RUNLOG_H
+#define NNTOP_RUNLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct model;
+struct optim;
+struct runlog;
+
+#define RUNLOG_LAYER_NAME_MAX 48
+#define RUNLOG_TENSOR_NAME_MAX 32
+#define RUNLOG_TYPE_MAX 32
+
+/* What only the caller knows about the environment, for env.txt. */
+struct runlog_env {
+    const char *cmdline;        /* the command line as typed; NULL = unknown */
+    const char *blas_config;    /* OpenBLAS build config (openblas_get_config()) */
+    const char *blas_core;      /* the core OpenBLAS chose (openblas_get_corename()) */
+    int blas_threads;           /* threads OpenBLAS was set to use; 0 = unknown */
+    const char *extra;          /* more "key: value" lines, written verbatim; or NULL */
+};
+
+enum metrics_kind {
+    METRICS_TRAIN,
+    METRICS_VAL,
+    METRICS_TEST,
+    METRICS_KIND_COUNT
+};
+
+/*
+ * One row of metrics.csv:
+ *   step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,samples_per_s,wall_s
+ * Train rows fill every column.  Eval rows (val, test) write step, epoch,
+ * kind, loss, accuracy and wall_s and leave the train-only columns empty;
+ * read back, those are NaN (clipped false).
+ */
+struct metrics_row {
+    long step;
+    double epoch;
+    enum metrics_kind kind;
+    float loss;                 /* data loss */
+    float reg_loss;             /* coupled L2 penalty (train only) */
+    float accuracy;             /* in [0, 1] */
+    double lr;                  /* the lr the step used (train only) */
+    float grad_norm;            /* global norm before clipping (train only) */
+    bool clipped;               /* (train only) */
+    double samples_per_s;       /* (train only) */
+    double wall_s;              /* seconds since the run started (runlog_elapsed) */
+};
+
+/*
+ * One row of layers.csv:
+ *   step,layer,name,tensor,act_mean,act_std,act_min,act_max,dead_frac,sat_frac,
+ *   w_norm,g_norm,update_norm,update_ratio,nan_count,inf_count
+ * A snapshot writes one row per layer (tensor "", activation columns) and
+ * one per parameter tensor (tensor "0.weight", norm columns).  Columns that
+ * do not apply are NaN and written empty.
+ */
+struct layer_row {
+    long step;
+    int layer;                              /* index in the model */
+    char name[RUNLOG_LAYER_NAME_MAX];       /* "dense 2->100", "relu", ... */
+    char tensor[RUNLOG_TENSOR_NAME_MAX];    /* "0.weight", or "" for the layer itself */
+    float act_mean, act_std, act_min, act_max;
+    float dead_frac, sat_frac;
+    float w_norm, g_norm, update_norm, update_ratio;
+    long nan_count, inf_count;
+};
+
+/* One line of events.jsonl as read back. */
+struct runlog_event_rec {
+    long step;
+    double wall_s;
+    char type[RUNLOG_TYPE_MAX];     /* truncated if longer */
+    char *line;                     /* the whole JSON object, no newline; owned by the array */
+};
+
+/* ---- writing a run -------------------------------------------------- */
+
+/*
+ * Create <dir_root>/<YYYYmmdd-HHMMSS>-<name>/ (local time; the root is
+ * created as needed; a directory that exists already gets -2, -3, ...
+ * appended, claimed atomically by mkdir), write config.yaml (config_yaml,
+ * NULL = none) and env.txt (env may be NULL) atomically, and open
+ * metrics.csv, layers.csv and events.jsonl with their headers.  name is
+ * reduced to [A-Za-z0-9._-] ("run" when empty).  Registers the runlog for
+ * runlog_flush_all(), and on first use registers that as a fatal() hook.
+ * Returns 0 and *out (caller closes with runlog_close), or -1 with *cause
+ * (heap, caller frees).
+ */
+int runlog_open(struct runlog **out, const char *dir_root, const char *name,
+                const char *config_yaml, const struct runlog_env *env, char **cause);
+
+/*
+ * Open an existing run directory to append to it (resume).  Files that are
+ * missing are created with their header; a CSV whose header is not the
+ * expected one is refused; a final line cut short by a crash is cut off so
+ * new rows start on a fresh line.  wall_s restarts from 0.  Returns 0 and
+ * *out, or -1 with *cause (heap).
+ */
+int runlog_reopen(struct runlog **out, const char *run_dir, char **cause);
+
+/*
+ * Flush, fsync and close every file, fsync the directory, free rl.
+ * Returns 0, or -1 with *cause (heap; cause may be NULL) when any write of
+ * the run failed (the sticky error) or closing failed.  NULL rl is allowed.
+ */
+int runlog_close(struct runlog *rl, char **cause);
+
+/* The run directory's path (borrowed, valid until close). */
+const char *runlog_dir(const struct runlog *rl);
+/* Seconds since runlog_open/reopen on a monotonic clock: use for wall_s. */
+double runlog_elapsed(const struct runlog *rl);
+/* The first write error ("<file>: <reason>"), or NULL (also for a NULL rl); borrowed. */
+const char *runlog_error(const struct runlog *rl);
+
+/*
+ * Append a row to metrics.csv.  Flushes when a second has passed since the
+ * last flush.  This and the other writers below do nothing when rl is
+ * NULL, so a run without a log (--no-log) needs no special cases.
+ */
+void runlog_metrics_row(struct runlog *rl, const struct metrics_row *row);
+/* Append a row to layers.csv (same flush rule).  Strings are NUL-terminated within their arrays. */
+void runlog_layers_row(struct runlog *rl, const struct layer_row *row);
+
+/*
+ * Append one JSON object to events.jsonl and flush it:
+ *   {"step":N,"time":"<ISO 8601, ms, local offset>","wall_s":S,"type":"<type>",<fields>}
+ * fmt (NULL for none) builds <fields>, a JSON fragment of members such as
+ * "\"value\":%s" with strings escaped by runlog_json_str and numbers by
+ * runlog_json_num.  A fragment that is not valid JSON is kept as the
+ * string member "invalid_fields" so the file stays one object per line.
+ */
+void runlog_event(struct runlog *rl, long step, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* fflush and fsync every file of rl (on quit, pause, or a signal seen by the main loop). */
+void runlog_flush(struct runlog *rl);
+/* runlog_flush for every open runlog; for the exit path and fatal(), not for signal handlers. */
+void runlog_flush_all(void);
+
+/*
+ * Save m (and o) as <run>/checkpoint-<step>.safetensors with the run's
+ * config, and log a "checkpoint" event {"file", "bytes"} (or an "error"
+ * event {"what", "message"}).  Returns 0, or -1 with *cause (heap), also
+ * for a NULL rl.
+ */
+int runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
+                      double epoch, char **cause);
+
+/* ---- JSON helpers for event fields ----------------------------------- */
+
+/*
+ * Write s as a quoted JSON string into buf (len >= 3) and return buf.
+ * Control characters and quotes are escaped, invalid UTF-8 becomes
+ * U+FFFD; a string that does not fit is cut at a character boundary and
+ * still closed.
+ */
+char *runlog_json_str(char *buf, size_t len, const char *s);
+/* Write x as a JSON number (shortest round-trip form) or, when not finite,
+ * as the string "nan", "inf" or "-inf"; returns buf (len >= 32). */
+char *runlog_json_num(char *buf, size_t len, double x);
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+/*
+ * Write m's parameters and running statistics (and, when o is non-NULL,
+ * its moments as "optim.m.<name>", "optim.v.<name>" and its step count as
+ * "optim.t") to path in the safetensors format, named as PyTorch's
+ * nn.Sequential names them.  __metadata__ (strings only) holds "format"
+ * ("nntop-checkpoint"), "format_version" ("1"), "nntop_version", "step",
+ * "epoch", "optimizer" (with o: "sgd", "adam", "adamw") and "config"
+ * (config_yaml; omitted when NULL).  Atomic:
+ * written to <path>.tmp.<pid>, fsynced, renamed, directory fsynced; on
+ * failure no temporary file is left.  Returns the file size in bytes, or
+ * -1 with *cause (heap).
+ */
+long long runlog_save_checkpoint(const char *path, const struct model *m, const struct optim *o,
+                                 long step, double epoch, const char *config_yaml, char **cause);
+
+/*
+ * Load a checkpoint into m (and o when non-NULL; with o NULL the file's
+ * "optim." tensors are ignored).  Every tensor the model has must be in
+ * the file with the model's dtype and shape, and nothing else; the file
+ * is validated completely before m or o change.  step, epoch (may be
+ * NULL) come from the metadata (0 when absent); *config_yaml_out (may be
+ * NULL) receives the stored config (heap, caller frees) or NULL.
+ * Returns 0, or -1 with *cause (heap) naming the file and the tensor.
+ */
+int runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
+                           double *epoch, char **config_yaml_out, char **cause);
+
+/*
+ * The checkpoint with the highest step in run_dir.  Returns 0 with *path
+ * (heap) and *step, 1 when there is none, -1 with *cause (heap).
+ */
+int runlog_latest_checkpoint(const char *run_dir, char **path, long *step, char **cause);
+
+/* ---- reading a run back ------------------------------------------------ */
+
+/*
+ * Parse <run_dir>/metrics.csv into *rows (heap array, caller frees; NULL
+ * when *n is 0).  A final line without its newline (a crash mid-write) is
+ * ignored; any other malformed line is an error naming file and line.
+ * Returns 0, or -1 with *cause (heap).
+ */
+int runlog_read_metrics(const char *run_dir, struct metrics_row **rows, size_t *n, char **cause);
+/* Likewise for layers.csv. */
+int runlog_read_layers(const char *run_dir, struct layer_row **rows, size_t *n, char **cause);
+/*
+ * Parse <run_dir>/events.jsonl (every line must be a JSON object with
+ * integer "step" and string "type"; a cut final line is ignored).  Free
+ * with runlog_events_free.  Returns 0, or -1 with *cause (heap).
+ */
+int runlog_read_events(const char *run_dir, struct runlog_event_rec **evs, size_t *n,
+                       char **cause);
+/* Free what runlog_read_events returned; NULL allowed. */
+void runlog_events_free(struct runlog_event_rec *evs, size_t n);
+/*
+ * Top-level member key of the event line as a number (a JSON number, or
+ * the strings "nan", "inf", "-inf").  Returns 0, or -1 when the line is
+ * not an object or the member is absent or of another type.
+ */
+int runlog_event_get_num(const char *line, const char *key, double *x);
+/* Top-level string member key, unescaped into buf (cut to fit, NUL-terminated); 0 or -1. */
+int runlog_event_get_str(const char *line, const char *key, char *buf, size_t len);
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* Make runlog_open read the wall clock as t (0 = the real clock).  Tests only. */
+void runlog_set_fake_time(time_t t);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * stats.h - per-layer and per-tensor statistics for telemetry snapshots,
+ * computed from buffers the training step already has (activations of
+ * the last forward, params, grads, the applied update): no second
+ * forward pass, no allocation.
+ *
+ * Histograms of large tensors are drawn from a fixed strided sample
+ * (STATS_HIST_SAMPLE entries at most) and say so; norms and NaN/Inf
+ * counts always cover every entry.
+ */
+#ifndef NNTOP_STATS_H
+#define NNTOP_STATS_H
+
+#include <stddef.h>
+
+#include "nntop/nn.h"
+#include "nntop/telemetry.h"
+
+/* Histograms look at no more than this many entries of one buffer. */
+#define STATS_HIST_SAMPLE 16384
+
+/*
+ * Histogram of x (n) into h with bins bins (<= TM_MAX_BINS) over the
+ * sample's finite [min, max]; non-finite values are skipped (counted by
+ * the caller's NaN/Inf pass).  Sets h->sampled when n > STATS_HIST_SAMPLE.
+ */
+void stats_hist(struct tm_hist *h, const float *x, size_t n, int bins);
+
+/*
+ * Statistics of layer i's output from the last forward pass of m:
+ * moments, range, histogram, dead (relu, leaky relu) or saturated
+ * (tanh, sigmoid) fraction, NaN/Inf counts.
+ */
+void stats_layer(struct tm_layer *out, const struct model *m, int i, int bins);
+
+/*
+ * Statistics of parameter tensor t: norms of weight, gradient and
+ * update (update may be NULL: update norm and ratio are then 0),
+ * update/weight ratio, histograms, NaN/Inf counts of weight and gradient.
+ */
+void stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *update,
+                  int bins);
+
+/* Fraction of the B x n matrix y's columns that are zero in every row. */
+float stats_dead_fraction(const float *y, int B, int n);
+/* Fraction of entries within eps of lo or hi. */
+float stats_saturated_fraction(const float *y, size_t n, float lo, float hi, float eps);
+
+#endif

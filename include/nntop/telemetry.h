@@ -1,0 +1,247 @@
+/*
+ * telemetry.h - the records that cross the two rings: what the trainer
+ * publishes (steps, per-layer and per-tensor snapshots, evaluations,
+ * events, state) and the commands the UI sends back.
+ *
+ * Plain values only: no pointers, so no ownership crosses threads, and a
+ * record can be copied byte for byte in and out of a ring.  Both sides
+ * (trainer or replay reader; UI or headless printer) include this header
+ * and nothing else of each other.
+ */
+#ifndef NNTOP_TELEMETRY_H
+#define NNTOP_TELEMETRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_MAX_BINS 256
+#define TM_MAX_LAYERS 64
+#define TM_NAME_MAX 32
+#define TM_TEXT_MAX 240
+#define TM_GC_MAX_TENSORS 32
+
+/* Record types (the ring's opaque type tag). */
+enum tm_type {
+    TM_INFO,        /* once at start: the run and its model */
+    TM_STATE,       /* on every change of state or setting */
+    TM_STEP,        /* every step */
+    TM_LAYER,       /* per layer, each snapshot */
+    TM_TENSOR,      /* per parameter tensor, each snapshot */
+    TM_SNAPSHOT,    /* closes a snapshot: all its LAYER/TENSOR records sent */
+    TM_EVAL,        /* validation / test evaluation */
+    TM_EVENT,       /* a live change or notable event, as text */
+    TM_GRADCHECK,   /* one gradient-check result table */
+    TM_TYPE_COUNT
+};
+
+enum tm_run_state {
+    TM_RUNNING,
+    TM_PAUSED,
+    TM_DONE,
+    TM_FAILED,      /* stopped on an error (non-finite values, disk) */
+    TM_RUN_STATE_COUNT
+};
+
+/* A histogram: counts of values in nbins equal bins over [lo, hi]. */
+struct tm_hist {
+    float lo, hi;
+    uint32_t under, over;   /* values below lo / above hi (non-finite excluded) */
+    uint32_t total;         /* values binned (a sample when sampled) */
+    uint16_t nbins;
+    uint8_t sampled;        /* drawn from a fixed strided sample of the tensor */
+    uint8_t pad;
+    uint32_t counts[TM_MAX_BINS];
+};
+
+struct tm_layer_info {
+    int kind;               /* enum layer_kind */
+    int in, out;
+    float arg;              /* slope / p */
+    int weight, bias;       /* tensor indices or -1 */
+};
+
+struct tm_info {
+    char name[64];
+    char run_dir[256];      /* "" when not logging */
+    int nlayers;
+    struct tm_layer_info layers[TM_MAX_LAYERS];
+    int ntensors;
+    char tensor_names[2 * TM_MAX_LAYERS][TM_NAME_MAX];
+    int loss_kind;          /* enum loss_kind */
+    double expected_loss;   /* at step 0 */
+    long total_steps;       /* 0 when unknown */
+    long steps_per_epoch;
+    int classes, in_width;
+    long train_n, val_n, test_n;
+    bool replay;            /* fed from a run log: commands are refused */
+};
+
+struct tm_state {
+    int state;              /* enum tm_run_state */
+    long step;
+    double epoch;
+    double lr;              /* the lr the next step uses */
+    double base_lr;
+    int clip_kind;          /* enum clip_kind */
+    double clip_value;      /* threshold (also the last one when clip is off) */
+    double momentum, weight_decay;
+    int batch_size;
+    long telemetry_every;
+    bool overfit;           /* training on one fixed batch */
+    uint64_t dropped;       /* telemetry records the trainer dropped so far */
+};
+
+struct tm_step {
+    long step;              /* 1-based: the step just completed */
+    double epoch;
+    float loss;             /* data loss */
+    float reg_loss;         /* coupled L2 penalty */
+    float accuracy;         /* batch accuracy in [0, 1] */
+    float lr;               /* the lr this step used */
+    float grad_norm;        /* global norm before clipping */
+    uint8_t clipped;
+    float samples_per_s;
+};
+
+struct tm_layer {
+    long step;
+    int index;
+    float act_mean, act_std, act_min, act_max;
+    float dead_frac;        /* relu: units zero for every sample; else -1 */
+    float sat_frac;         /* tanh/sigmoid: outputs within 1 % of the asymptotes; else -1 */
+    uint32_t nan_count, inf_count;
+    struct tm_hist act;
+};
+
+struct tm_tensor {
+    long step;
+    int index;              /* into tm_info.tensor_names */
+    int layer;
+    float w_norm, g_norm, update_norm, update_ratio;
+    uint32_t nan_count, inf_count;
+    struct tm_hist weight, grad;
+};
+
+struct tm_snapshot {
+    long step;
+    int nlayers, ntensors;
+};
+
+enum tm_eval_split { TM_SPLIT_VAL, TM_SPLIT_TEST, TM_SPLIT_TRAIN, TM_SPLIT_COUNT };
+
+struct tm_eval {
+    long step;
+    double epoch;
+    int split;              /* enum tm_eval_split */
+    float loss;
+    float accuracy;
+    long n;
+};
+
+enum tm_event_kind {
+    TM_EV_INFO,
+    TM_EV_CHANGE,           /* a setting changed (lr, clip, ...) */
+    TM_EV_REFUSED,          /* a command refused: nothing changed */
+    TM_EV_CHECKPOINT,
+    TM_EV_NONFINITE,
+    TM_EV_ERROR,
+    TM_EV_FINDING,          /* a doctor finding */
+    TM_EV_KIND_COUNT
+};
+
+struct tm_event {
+    long step;
+    double wall_s;          /* seconds since the run started */
+    int kind;               /* enum tm_event_kind */
+    int severity;           /* 0 ok, 1 note, 2 warning, 3 error */
+    char text[TM_TEXT_MAX];
+};
+
+struct tm_gc_tensor {
+    char name[TM_NAME_MAX]; /* "0.weight", or "input" */
+    int checked, kinks;
+    float max_rel, median_rel;
+    long worst_index;
+    float worst_analytic, worst_numeric;
+    uint8_t pass;
+};
+
+struct tm_gradcheck {
+    long step;
+    int ntensors;
+    int samples;
+    float seconds;
+    uint8_t pass;
+    struct tm_gc_tensor t[TM_GC_MAX_TENSORS];
+};
+
+/* Commands the UI sends the trainer. */
+enum tm_cmd_kind {
+    TM_CMD_PAUSE,
+    TM_CMD_RESUME,
+    TM_CMD_STEP,            /* n steps, then pause */
+    TM_CMD_SET_LR,          /* value */
+    TM_CMD_SCALE_LR,        /* value: factor */
+    TM_CMD_SET_CLIP,        /* clip_kind, value */
+    TM_CMD_SET_MOMENTUM,    /* value */
+    TM_CMD_SET_WD,          /* value */
+    TM_CMD_SET_BATCH,       /* n */
+    TM_CMD_EVAL,
+    TM_CMD_SAVE,
+    TM_CMD_SET_TELEMETRY,   /* n: snapshot every n steps (0 = off) */
+    TM_CMD_GRADCHECK,       /* n: samples (0 = configured) */
+    TM_CMD_OVERFIT,         /* n: 1 on, 0 off */
+    TM_CMD_QUIT,
+    TM_CMD_KIND_COUNT
+};
+
+struct tm_command {
+    int kind;               /* enum tm_cmd_kind */
+    int clip_kind;
+    long n;
+    double value;
+};
+
+/* A record as popped from a ring: its type and one of the payloads. */
+struct tm_record {
+    uint32_t type;          /* enum tm_type */
+    union {
+        struct tm_info info;
+        struct tm_state state;
+        struct tm_step step;
+        struct tm_layer layer;
+        struct tm_tensor tensor;
+        struct tm_snapshot snapshot;
+        struct tm_eval eval;
+        struct tm_event event;
+        struct tm_gradcheck gradcheck;
+    } u;
+};
+
+/* "running", "paused", "done", "failed". */
+const char *tm_state_name(int state);
+
+/*
+ * Where the UI (or the headless printer) gets records from and sends
+ * commands to: a live trainer or a run log being replayed.  The consumer
+ * sees only this vtable, so it cannot tell which one it talks to.
+ */
+struct feed_class {
+    /* Pop the next record into *out; false when none is waiting. */
+    bool (*poll)(void *self, struct tm_record *out);
+    /* Send a command; returns 0, or -1 with a one-line reason in why
+     * ("read-only in replay", "trainer has stopped"). */
+    int (*send)(void *self, const struct tm_command *cmd, char *why, size_t len);
+    /* Telemetry records lost so far (the producer never blocks). */
+    uint64_t (*dropped)(void *self);
+    /* True once the producer has finished and everything was polled. */
+    bool (*finished)(void *self);
+};
+
+struct feed {
+    const struct feed_class *cls;
+    void *self;
+};
+
+#endif

@@ -1,0 +1,1780 @@
+/*
+ * cfg-keys.c - every configuration key: its type, range, default, the
+ * source or optimizer it belongs to, and how it is written back.
+ *
+ * One table drives three things, so they cannot drift apart: applying a
+ * document tree onto struct cfg (the single validator behind both files
+ * and --set), writing the effective config as YAML, and the suggestions
+ * offered for a misspelt key.  Keys that select a kind (data.source,
+ * optim.name, optim.schedule.name) are applied first in their map, and
+ * changing the kind resets that kind's own keys to their defaults.
+ *
+ * It deliberately does not read files, parse YAML text or print: it sees
+ * trees (cfg-tree.c) and reports through cfg_err_add (cfg.c).
+ */
+#include "config.h"
+
+#include "cfg-int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nntop/xmem.h"
+
+/* Enum fields are written through an int pointer, which needs int-sized enums. */
+_Static_assert(sizeof(enum data_source) == sizeof(int), "enum data_source is int-sized");
+_Static_assert(sizeof(enum normalize_kind) == sizeof(int), "enum normalize_kind is int-sized");
+_Static_assert(sizeof(enum csv_header) == sizeof(int), "enum csv_header is int-sized");
+_Static_assert(sizeof(enum loss_kind) == sizeof(int), "enum loss_kind is int-sized");
+_Static_assert(sizeof(enum optim_kind) == sizeof(int), "enum optim_kind is int-sized");
+_Static_assert(sizeof(enum sched_kind) == sizeof(int), "enum sched_kind is int-sized");
+
+/* ---- keywords, in the order of their enums ---- */
+
+struct words {
+    const char *const *w;
+    int n;
+};
+
+#define WORDS(a) { a, (int)(sizeof a / sizeof *a) }
+
+static const char *const source_w[] = { "spiral", "xor", "blobs", "idx", "csv" };
+static const char *const normalize_w[] = { "none", "standardize", "minmax", "unit" };
+static const char *const header_w[] = { "auto", "true", "false" };
+static const char *const loss_w[] = { "cross_entropy", "mse" };
+static const char *const optim_w[] = { "sgd", "adam", "adamw" };
+static const char *const sched_w[] = { "constant", "step", "exp", "cosine" };
+static const char *const layer_w[] = {
+    "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm"
+};
+static const char *const init_w[] = { "pytorch", "he", "xavier", "normal", "uniform", "zeros" };
+
+_Static_assert(sizeof source_w / sizeof *source_w == DATA_SOURCE_COUNT, "source words");
+_Static_assert(sizeof normalize_w / sizeof *normalize_w == NORM_KIND_COUNT, "normalize words");
+_Static_assert(sizeof loss_w / sizeof *loss_w == LOSS_KIND_COUNT, "loss words");
+_Static_assert(sizeof optim_w / sizeof *optim_w == OPTIM_KIND_COUNT, "optimizer words");
+_Static_assert(sizeof sched_w / sizeof *sched_w == SCHED_KIND_COUNT, "schedule words");
+_Static_assert(sizeof layer_w / sizeof *layer_w == LAYER_KIND_COUNT, "layer words");
+_Static_assert(sizeof init_w / sizeof *init_w == INIT_KIND_COUNT, "init words");
+
+static const struct words source_words = WORDS(source_w);
+static const struct words normalize_words = WORDS(normalize_w);
+static const struct words header_words = WORDS(header_w);
+static const struct words loss_words = WORDS(loss_w);
+static const struct words optim_words = WORDS(optim_w);
+static const struct words sched_words = WORDS(sched_w);
+static const struct words layer_words = WORDS(layer_w);
+
+/* ---- the table's types ---- */
+
+enum ftype {
+    FT_INT,         /* int from an integer */
+    FT_LONG,        /* long from an integer */
+    FT_U64,         /* uint64_t from a non-negative integer */
+    FT_DOUBLE,      /* finite number */
+    FT_BOOL,        /* true or false */
+    FT_STR,         /* non-empty text, stored as written */
+    FT_PATH,        /* data file; resolved against the config's directory */
+    FT_ENUM,        /* one keyword of .words, stored as int */
+    FT_SECTION,     /* a nested map (.sub), or .apply when it takes other forms */
+    FT_CUSTOM,      /* .apply and .dump do everything */
+    FT_COUNT
+};
+
+/* [lo, hi] with open ends; hi = INFINITY for none. */
+struct range {
+    double lo, hi;
+    bool lo_open, hi_open;
+};
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+struct section;
+
+struct field {
+    const char *key;
+    enum ftype type;
+    size_t off;                 /* into struct cfg */
+    size_t size;                /* FT_STR, FT_PATH: buffer bytes */
+    struct range r;             /* FT_INT, FT_LONG, FT_DOUBLE */
+    const struct words *words;  /* FT_ENUM */
+    unsigned applies;           /* bit k: the key applies to the section's kind k; 0 = always */
+    const struct section *sub;  /* FT_SECTION */
+    void (*apply)(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path);
+    void (*dump)(struct sbuf *b, const struct cfg *c, int indent);    /* FT_CUSTOM */
+    bool (*shown)(const struct cfg *c);     /* written back only when true; NULL = always */
+};
+
+struct section {
+    const char *name;           /* "optim.schedule"; "" at the top level */
+    const struct field *fields;
+    int nfields;
+    const char *selector;       /* the key choosing the kind, or NULL */
+    const char *kind_noun;      /* "source", "optimizer", "schedule" */
+    int (*get_kind)(const struct cfg *c);
+    void (*set_kind)(struct cfg *c, int kind);  /* resets the kind's own keys */
+    const char *const *aliases; /* NULL-terminated pairs: a likely wrong name, the right key */
+    void (*check)(struct cctx *x, struct cfg *c, const struct cnode *map, const char *path);
+};
+
+#define OFF(m) offsetof(struct cfg, m)
+#define SZ(m) sizeof(((struct cfg *)0)->m)
+#define BIT(k) (1u << (k))
+#define RANGE(lo, lo_open, hi, hi_open) { (lo), (hi), (lo_open), (hi_open) }
+#define AT_LEAST(lo) { (lo), INFINITY, false, false }
+#define ABOVE(lo) { (lo), INFINITY, true, false }
+#define NFIELDS(a) ((int)(sizeof a / sizeof *a))
+
+/* ---- small text helpers ---- */
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        while (b->len + n + 1 > b->cap)
+            b->cap = b->cap == 0 ? 4096 : b->cap * 2;
+        b->p = xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        fatal("cannot format configuration text");
+    if ((size_t)n < sizeof small) {
+        sb_add(b, small, (size_t)n);
+        return;
+    }
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(b, big, (size_t)n);
+    free(big);
+}
+
+static void
+sb_indent(struct sbuf *b, int indent)
+{
+    for (int i = 0; i < indent; i++)
+        sb_add(b, " ", 1);
+}
+
+/* A double-quoted YAML string: backslash and quote escaped, control bytes as \xNN. */
+static void
+sb_quoted(struct sbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            char esc[2] = { '\\', (char)ch };
+            sb_add(b, esc, 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            sb_printf(b, "\\x%02x", ch);
+        } else {
+            sb_add(b, s, 1);
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+/* The shortest %g text that reads back as exactly v. */
+static void
+fmt_double(char *buf, size_t len, double v)
+{
+    /* Whole numbers read better as 20 than as 2e+01. */
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, len, "%.0f", v);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* The same for a float, which is what layer arguments are stored as. */
+static void
+fmt_float(char *buf, size_t len, float v)
+{
+    if (v == floorf(v) && fabsf(v) < 1e7f) {
+        snprintf(buf, len, "%.0f", (double)v);
+        return;
+    }
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, len, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Join "optim" and "lr" into "optim.lr" (or "lr" at the top). */
+/* Append src to the text in dst (size bytes), cutting it short if need be;
+ * returns false when it did not fit. */
+static bool
+append_text(char *dst, size_t size, const char *src)
+{
+    size_t used = strnlen(dst, size - 1), n = strlen(src);
+    bool fits = used + n < size;
+    if (!fits)
+        n = size - 1 - used;
+    memcpy(dst + used, src, n);
+    dst[used + n] = '\0';
+    return fits;
+}
+
+static void
+path_join(char *out, size_t len, const char *path, const char *key)
+{
+    out[0] = '\0';
+    append_text(out, len, path);
+    if (path[0] != '\0')
+        append_text(out, len, ".");
+    append_text(out, len, key);
+}
+
+/* Text for a message: at most 40 bytes, control characters shown as '?'. */
+static const char *
+shorten(const char *s, char *buf, size_t len)
+{
+    size_t max = len - 4 < 40 ? len - 4 : 40, i = 0, j = 0;
+    for (; s[i] != '\0' && j < max; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        buf[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    if (s[i] != '\0') {
+        /* Do not leave half a UTF-8 character before the ellipsis. */
+        while (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0x80)
+            j--;
+        if (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0xC0)
+            j--;
+        memcpy(buf + j, "...", 3);
+        j += 3;
+    }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* "a, b, c" from a keyword table, into buf. */
+static const char *
+word_list(const struct words *w, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (int i = 0; i < w->n && used < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", w->w[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* ---- suggestions ---- */
+
+/* Optimal-string-alignment distance, case-insensitive, on at most 63 bytes. */
+static int
+edit_distance(const char *a, const char *b)
+{
+    enum { M = 64 };
+    int la = (int)strnlen(a, M - 1), lb = (int)strnlen(b, M - 1);
+    int d[M][M];
+    for (int i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= la; i++) {
+        for (int j = 1; j <= lb; j++) {
+            char ca = (char)(a[i - 1] | 0x20), cb = (char)(b[j - 1] | 0x20);
+            int cost = ca == cb ? 0 : 1;
+            int best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && ca == (char)(b[j - 2] | 0x20) && (char)(a[i - 2] | 0x20) == cb
+                && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[la][lb];
+}
+
+/* How far a word may be from a candidate and still be a typo of it. */
+static int
+typo_limit(const char *cand)
+{
+    size_t n = strlen(cand);
+    return n <= 4 ? 1 : n <= 8 ? 2 : 3;
+}
+
+struct suggester {
+    const char *best;
+    int dist;
+};
+
+static void
+suggest_try(struct suggester *s, const char *word, const char *cand, const char *answer)
+{
+    int d = edit_distance(word, cand);
+    if (d <= typo_limit(cand) && (s->best == NULL || d < s->dist)) {
+        s->best = answer;
+        s->dist = d;
+    }
+}
+
+/* " (did you mean 'x'?)" or "", into buf. */
+static const char *
+suggest_text(const struct suggester *s, char *buf, size_t len)
+{
+    if (s->best == NULL)
+        return "";
+    snprintf(buf, len, " (did you mean '%s'?)", s->best);
+    return buf;
+}
+
+/* ---- reading scalars ---- */
+
+static bool
+is_null(const struct cnode *n)
+{
+    return n->kind == CNODE_SCALAR && n->plain
+        && (n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0
+            || strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0);
+}
+
+static bool
+looks_int(const char *s)
+{
+    if (*s == '+' || *s == '-')
+        s++;
+    if (*s == '\0')
+        return false;
+    for (; *s != '\0'; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* Decimal numbers only: no hex, no underscores, no .inf or .nan. */
+static bool
+looks_number(const char *s)
+{
+    int digits = 0;
+    if (*s == '+' || *s == '-')
+        s++;
+    for (; *s >= '0' && *s <= '9'; s++)
+        digits++;
+    if (*s == '.')
+        for (s++; *s >= '0' && *s <= '9'; s++)
+            digits++;
+    if (digits == 0)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (*s < '0' || *s > '9')
+            return false;
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    return *s == '\0';
+}
+
+/* How a value reads in a message: nothing, a map, a list, 3.5, 'fast'. */
+static const char *
+describe(const struct cnode *n, char *buf, size_t len)
+{
+    char shown[48];
+    if (n->kind == CNODE_MAP)
+        return n->n == 0 ? "an empty map" : "a map";
+    if (n->kind == CNODE_SEQ)
+        return n->n == 0 ? "an empty list" : "a list";
+    if (is_null(n))
+        return "nothing";
+    shorten(n->str, shown, sizeof shown);
+    if (n->plain && looks_number(n->str))
+        snprintf(buf, len, "%s", shown);
+    else if (!n->plain)
+        snprintf(buf, len, "'%s' (quoted, so text)", shown);
+    else
+        snprintf(buf, len, "'%s'", shown);
+    return buf;
+}
+
+static bool
+in_range(double v, const struct range *r)
+{
+    if (v < r->lo || (r->lo_open && v == r->lo))
+        return false;
+    if (v > r->hi || (r->hi_open && v == r->hi))
+        return false;
+    return true;
+}
+
+static const char *
+range_text(const struct range *r, char *buf, size_t len)
+{
+    if (isinf(r->hi))
+        snprintf(buf, len, "(must be %s %.15g)", r->lo_open ? ">" : ">=", r->lo);
+    else
+        snprintf(buf, len, "%c%.15g, %.15g%c", r->lo_open ? '(' : '[', r->lo, r->hi,
+                 r->hi_open ? ')' : ']');
+    return buf;
+}
+
+static void
+err_range(struct cctx *x, const struct cnode *n, const char *path, const struct range *r)
+{
+    char shown[48], rt[80];
+    cfg_err_add(x, n, path, false, "%s is out of range %s", shorten(n->str, shown, sizeof shown),
+                range_text(r, rt, sizeof rt));
+}
+
+static bool
+get_ll(struct cctx *x, const struct cnode *n, const char *path, const struct range *r,
+       long long *out)
+{
+    char d[96];
+    if (n->kind != CNODE_SCALAR || !n->plain || !looks_int(n->str)) {
+        cfg_err_add(x, n, path, false, "expected an integer, got %s", describe(n, d, sizeof d));
+        return false;
+    }
+    errno = 0;
+    long long v = strtoll(n->str, NULL, 10);
+    if (errno == ERANGE || !in_range((double)v, r)) {
+        err_range(x, n, path, r);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+get_double(struct cctx *x, const struct cnode *n, const char *path, const struct range *r,
+           double *out)
+{
+    char d[96];
+    if (n->kind != CNODE_SCALAR || !n->plain || !looks_number(n->str)) {
+        cfg_err_add(x, n, path, false, "expected a number, got %s", describe(n, d, sizeof d));
+        return false;
+    }
+    double v = strtod(n->str, NULL);
+    /* Underflow to a tiny value is harmless; overflow is not a number we can use. */
+    if (!isfinite(v) || !in_range(v, r)) {
+        err_range(x, n, path, r);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+get_bool(struct cctx *x, const struct cnode *n, const char *path, bool *out)
+{
+    char d[96];
+    if (n->kind == CNODE_SCALAR && n->plain && strcmp(n->str, "true") == 0) {
+        *out = true;
+        return true;
+    }
+    if (n->kind == CNODE_SCALAR && n->plain && strcmp(n->str, "false") == 0) {
+        *out = false;
+        return true;
+    }
+    cfg_err_add(x, n, path, false, "expected true or false, got %s", describe(n, d, sizeof d));
+    return false;
+}
+
+/* Any scalar but null is text (name: 123 is the name "123"). */
+static bool
+get_text(struct cctx *x, const struct cnode *n, const char *path, const char *what,
+         const char **out)
+{
+    char d[96];
+    if (n->kind != CNODE_SCALAR || is_null(n)) {
+        cfg_err_add(x, n, path, false, "expected %s, got %s", what, describe(n, d, sizeof d));
+        return false;
+    }
+    *out = n->str;
+    return true;
+}
+
+/* One keyword of w (quoted or not); returns its index or -1 after reporting. */
+static int
+get_word(struct cctx *x, const struct cnode *n, const char *path, const struct words *w)
+{
+    char d[96], list[160], shown[48], hint[64];
+    if (n->kind == CNODE_SCALAR && !is_null(n)) {
+        struct suggester s = { NULL, 0 };
+        for (int i = 0; i < w->n; i++) {
+            if (strcmp(n->str, w->w[i]) == 0)
+                return i;
+            suggest_try(&s, n->str, w->w[i], w->w[i]);
+        }
+        cfg_err_add(x, n, path, false, "'%s' is not one of %s%s",
+                    shorten(n->str, shown, sizeof shown), word_list(w, list, sizeof list),
+                    suggest_text(&s, hint, sizeof hint));
+        return -1;
+    }
+    cfg_err_add(x, n, path, false, "expected one of %s, got %s", word_list(w, list, sizeof list),
+                describe(n, d, sizeof d));
+    return -1;
+}
+
+static void
+store_text(char *dst, size_t size, const char *src)
+{
+    /* Zero the whole buffer so that equal configs are byte-for-byte equal. */
+    memset(dst, 0, size);
+    memcpy(dst, src, strlen(src));
+}
+
+/* ---- maps ---- */
+
+static const struct cnode *
+map_get(const struct cnode *map, const char *key, const struct cnode **keynode)
+{
+    for (int i = 0; i < map->n; i++) {
+        if (strcmp(map->kid[2 * i]->str, key) == 0) {
+            if (keynode != NULL)
+                *keynode = map->kid[2 * i];
+            return map->kid[2 * i + 1];
+        }
+    }
+    return NULL;
+}
+
+static void
+err_unknown_key(struct cctx *x, const struct cnode *k, const char *where, const char *kpath,
+                const struct suggester *s)
+{
+    char shown[48], hint[64];
+    if (where[0] == '\0')
+        cfg_err_add(x, k, kpath, true, "unknown key '%s'%s", shorten(k->str, shown, sizeof shown),
+                    suggest_text(s, hint, sizeof hint));
+    else
+        cfg_err_add(x, k, kpath, true, "unknown key '%s' in %s%s",
+                    shorten(k->str, shown, sizeof shown), where,
+                    suggest_text(s, hint, sizeof hint));
+}
+
+/* ---- kinds and their defaults ---- */
+
+static int
+data_kind(const struct cfg *c)
+{
+    return (int)c->data.source;
+}
+
+static void
+data_set_kind(struct cfg *c, int kind)
+{
+    struct data_spec *d = &c->data;
+    d->source = (enum data_source)kind;
+    d->classes = 0;
+    d->points = 0;
+    d->features = 0;
+    d->noise = 0;
+    d->spread = 0;
+    memset(d->train_images, 0, sizeof d->train_images);
+    memset(d->train_labels, 0, sizeof d->train_labels);
+    memset(d->test_images, 0, sizeof d->test_images);
+    memset(d->test_labels, 0, sizeof d->test_labels);
+    memset(d->path, 0, sizeof d->path);
+    memset(d->test_path, 0, sizeof d->test_path);
+    memset(d->label_name, 0, sizeof d->label_name);
+    d->label_index = -1;
+    d->header = CSV_HEADER_AUTO;
+    d->normalize = NORM_NONE;
+    switch (d->source) {
+    case DATA_SPIRAL:
+        d->classes = 3;
+        d->points = 100;
+        d->noise = 0.2;
+        break;
+    case DATA_XOR:
+        d->points = 400;
+        d->noise = 0.1;
+        break;
+    case DATA_BLOBS:
+        d->classes = 3;
+        d->points = 300;
+        d->features = 2;
+        d->spread = 1.0;
+        break;
+    case DATA_IDX:
+        d->normalize = NORM_UNIT;
+        break;
+    case DATA_CSV:
+        d->normalize = NORM_STANDARDIZE;
+        break;
+    case DATA_SOURCE_COUNT:
+        break;
+    }
+}
+
+static int
+optim_kind(const struct cfg *c)
+{
+    return (int)c->optim.kind;
+}
+
+static void
+optim_set_kind(struct cfg *c, int kind)
+{
+    struct optim_spec *o = &c->optim;
+    o->kind = (enum optim_kind)kind;
+    o->lr = o->kind == OPTIM_SGD ? 0.1 : 1e-3;
+    o->momentum = 0;
+    o->nesterov = false;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+}
+
+static int
+sched_kind(const struct cfg *c)
+{
+    return (int)c->sched.kind;
+}
+
+static void
+sched_set_kind(struct cfg *c, int kind)
+{
+    struct sched_spec *s = &c->sched;
+    s->kind = (enum sched_kind)kind;
+    s->step_size = 0;
+    s->gamma = s->kind == SCHED_STEP ? 0.1 : s->kind == SCHED_EXP ? 0.95 : 0;
+    s->min_lr = 0;
+}
+
+/* ---- the keys that need more than a type ---- */
+
+static void
+apply_name(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    const char *s;
+    char shown[48];
+    if (!get_text(x, n, path, "a name", &s))
+        return;
+    if (n->len == 0 || n->len >= CFG_NAME_MAX) {
+        cfg_err_add(x, n, path, false, "'%s' must have 1 to %d characters",
+                    shorten(s, shown, sizeof shown), CFG_NAME_MAX - 1);
+        return;
+    }
+    for (size_t i = 0; i < n->len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+              || ch == '.' || ch == '_' || ch == '-')) {
+            cfg_err_add(x, n, path, false,
+                        "'%s' may only use letters, digits, '.', '_' and '-' (it names the run's "
+                        "directory)", shorten(s, shown, sizeof shown));
+            return;
+        }
+    }
+    store_text(c->name, sizeof c->name, s);
+}
+
+static void
+dump_name(struct sbuf *b, const struct cfg *c, int indent)
+{
+    sb_add(b, " ", 1);
+    sb_quoted(b, c->name);
+    sb_add(b, "\n", 1);
+}
+
+/* "dir/x.yaml" has its data next to it; we store it absolute so that the
+ * run's copy of the config loads from anywhere. */
+static bool
+resolve_path(struct cctx *x, const struct cnode *n, const char *path, const char *in, char *out,
+             size_t size)
+{
+    char dir[DATA_PATH_MAX];
+    bool dir_fits = true;
+    int len;
+    if (in[0] == '/') {
+        len = snprintf(out, size, "%s", in);
+    } else {
+        while (in[0] == '.' && in[1] == '/')
+            in += 2;
+        if (x->base_dir[0] == '/') {
+            snprintf(dir, sizeof dir, "%s", x->base_dir);
+        } else {
+            if (getcwd(dir, sizeof dir) == NULL) {
+                cfg_err_add(x, n, path, false, "cannot resolve a relative path: %s",
+                            strerror(errno));
+                return false;
+            }
+            if (x->base_dir[0] != '\0') {
+                if (strcmp(dir, "/") != 0)
+                    dir_fits = append_text(dir, sizeof dir, "/");
+                dir_fits = append_text(dir, sizeof dir, x->base_dir) && dir_fits;
+            }
+        }
+        out[0] = '\0';
+        bool fits = append_text(out, size, dir) && dir_fits;
+        if (strcmp(dir, "/") != 0)
+            fits = append_text(out, size, "/") && fits;
+        fits = append_text(out, size, in) && fits;
+        len = fits ? (int)strlen(out) : -1;
+    }
+    if (len < 0 || (size_t)len >= size) {
+        cfg_err_add(x, n, path, false, "the path is longer than %zu bytes", size - 1);
+        return false;
+    }
+    return true;
+}
+
+static void
+apply_path(struct cctx *x, char *dst, size_t size, const struct cnode *n, const char *path)
+{
+    char *resolved;
+    const char *s;
+    /* ~ (or "") means "none": the optional test files, or a path not yet given. */
+    if (is_null(n) || (n->kind == CNODE_SCALAR && n->len == 0)) {
+        memset(dst, 0, size);
+        return;
+    }
+    if (!get_text(x, n, path, "a path", &s))
+        return;
+    resolved = xmalloc(size);
+    if (resolve_path(x, n, path, s, resolved, size))
+        store_text(dst, size, resolved);
+    free(resolved);
+}
+
+static void
+apply_label(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    static const struct range r = RANGE(-1, false, 1000000, false);
+    long long v;
+    const char *s;
+    if (n->kind == CNODE_SCALAR && n->plain && looks_int(n->str)) {
+        if (get_ll(x, n, path, &r, &v)) {
+            memset(c->data.label_name, 0, sizeof c->data.label_name);
+            c->data.label_index = (int)v;
+        }
+        return;
+    }
+    if (!get_text(x, n, path, "a column name or a 0-based column index", &s))
+        return;
+    if (n->len == 0 || n->len >= sizeof c->data.label_name) {
+        cfg_err_add(x, n, path, false, "a column name has 1 to %zu bytes",
+                    sizeof c->data.label_name - 1);
+        return;
+    }
+    store_text(c->data.label_name, sizeof c->data.label_name, s);
+    c->data.label_index = -1;
+}
+
+static void
+dump_label(struct sbuf *b, const struct cfg *c, int indent)
+{
+    if (c->data.label_name[0] != '\0') {
+        sb_add(b, " ", 1);
+        sb_quoted(b, c->data.label_name);
+        sb_add(b, "\n", 1);
+    } else {
+        sb_printf(b, " %d\n", c->data.label_index);
+    }
+}
+
+/* init: pytorch | he | xavier | zeros | normal:STD | uniform:A */
+static bool
+parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const char *path)
+{
+    static const struct range positive = ABOVE(0);
+    char word[16], shown[48], hint[64], d[96];
+    const char *s;
+    if (!get_text(x, n, path, "an initialisation such as he or normal:0.01", &s))
+        return false;
+    const char *colon = strchr(s, ':');
+    size_t wlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
+    snprintf(word, sizeof word, "%.*s", (int)(wlen < sizeof word ? wlen : sizeof word - 1), s);
+    int kind = -1;
+    struct suggester sug = { NULL, 0 };
+    for (int i = 0; i < INIT_KIND_COUNT; i++) {
+        if (wlen == strlen(init_w[i]) && strncmp(s, init_w[i], wlen) == 0)
+            kind = i;
+        suggest_try(&sug, word, init_w[i], init_w[i]);
+    }
+    if (kind < 0) {
+        cfg_err_add(x, n, path, false,
+                    "'%s' is not one of pytorch, he, xavier, zeros, normal:STD, uniform:A%s",
+                    shorten(s, shown, sizeof shown), suggest_text(&sug, hint, sizeof hint));
+        return false;
+    }
+    l->init = (enum init_kind)kind;
+    l->init_arg = 0;
+    if (kind != INIT_NORMAL && kind != INIT_UNIFORM) {
+        if (colon != NULL) {
+            cfg_err_add(x, n, path, false, "'%s' takes no value, got '%s'", init_w[kind],
+                        shorten(s, shown, sizeof shown));
+            return false;
+        }
+        return true;
+    }
+    if (colon == NULL || colon[1] == '\0') {
+        cfg_err_add(x, n, path, false, "%s",
+                    kind == INIT_NORMAL
+                        ? "'normal' needs its standard deviation, e.g. normal:0.01"
+                        : "'uniform' needs its bound, e.g. uniform:0.05");
+        return false;
+    }
+    struct cnode arg = { .kind = CNODE_SCALAR, .line = n->line, .col = n->col, .plain = true,
+                         .str = (char *)(colon + 1), .len = strlen(colon + 1) };
+    if (!looks_number(arg.str)) {
+        cfg_err_add(x, n, path, false, "expected a number after '%s:', got %s", init_w[kind],
+                    describe(&arg, d, sizeof d));
+        return false;
+    }
+    double v;
+    if (!get_double(x, &arg, path, &positive, &v))
+        return false;
+    if (isinf((float)v)) {
+        err_range(x, &arg, path, &positive);
+        return false;
+    }
+    l->init_arg = (float)v;
+    return true;
+}
+
+/* One item of model.layers: a bare name or a one-layer map (plus init for dense). */
+static bool
+parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, const char *path)
+{
+    static const struct range width = RANGE(1, false, 65536, false);
+    static const struct range prob = RANGE(0, false, 1, true);
+    const struct cnode *kindnode = NULL, *arg = NULL, *init = NULL, *initkey = NULL;
+    char d[96], shown[48], hint[64], list[160], apath[160];
+    int before = x->errs->n + x->errs->more;
+
+    if (item->kind == CNODE_SEQ || is_null(item)) {
+        cfg_err_add(x, item, path, false, "expected a layer such as relu or {dense: 100}, got %s",
+                    describe(item, d, sizeof d));
+        return false;
+    }
+    if (item->kind == CNODE_SCALAR) {
+        kindnode = item;
+    } else {
+        for (int i = 0; i < item->n; i++) {
+            const struct cnode *k = item->kid[2 * i], *v = item->kid[2 * i + 1];
+            char kpath[160];
+            path_join(kpath, sizeof kpath, path, k->str);
+            if (strcmp(k->str, "init") == 0) {
+                init = v;
+                initkey = k;
+                continue;
+            }
+            bool known = false;
+            struct suggester s = { NULL, 0 };
+            for (int j = 0; j < LAYER_KIND_COUNT; j++) {
+                if (strcmp(k->str, layer_w[j]) == 0)
+                    known = true;
+                suggest_try(&s, k->str, layer_w[j], layer_w[j]);
+            }
+            suggest_try(&s, k->str, "init", "init");
+            if (!known) {
+                err_unknown_key(x, k, path, kpath, &s);
+            } else if (kindnode != NULL) {
+                cfg_err_add(x, k, path, false, "one layer per list item: '%s' follows '%s'",
+                            k->str, kindnode->str);
+            } else {
+                kindnode = k;
+                arg = v;
+            }
+        }
+        if (kindnode == NULL) {
+            if (x->errs->n + x->errs->more == before)
+                cfg_err_add(x, item, path, false, "no layer in this item (expected one of %s)",
+                            word_list(&layer_words, list, sizeof list));
+            return false;
+        }
+    }
+
+    int kind = -1;
+    struct suggester s = { NULL, 0 };
+    for (int j = 0; j < LAYER_KIND_COUNT; j++) {
+        if (strcmp(kindnode->str, layer_w[j]) == 0)
+            kind = j;
+        suggest_try(&s, kindnode->str, layer_w[j], layer_w[j]);
+    }
+    if (kind < 0) {
+        cfg_err_add(x, kindnode, path, false, "unknown layer '%s'%s",
+                    shorten(kindnode->str, shown, sizeof shown),
+                    suggest_text(&s, hint, sizeof hint));
+        return false;
+    }
+    path_join(apath, sizeof apath, path, layer_w[kind]);
+    memset(l, 0, sizeof *l);
+    l->kind = (enum layer_kind)kind;
+    bool ok = true;
+    long long units;
+    double v;
+
+    switch (l->kind) {
+    case LAYER_DENSE:
+        if (arg == NULL || is_null(arg)) {
+            cfg_err_add(x, arg != NULL ? arg : item, path, false,
+                        "a dense layer needs its width, e.g. {dense: 100}");
+            ok = false;
+        } else if (get_ll(x, arg, apath, &width, &units)) {
+            l->units = (int)units;
+        } else {
+            ok = false;
+        }
+        break;
+    case LAYER_LEAKY_RELU:
+    case LAYER_DROPOUT:
+        /* PyTorch's defaults: negative_slope 0.01, p 0.5. */
+        l->arg = l->kind == LAYER_LEAKY_RELU ? 0.01f : 0.5f;
+        if (arg != NULL && !is_null(arg)) {
+            if (get_double(x, arg, apath, &prob, &v))
+                l->arg = (float)v;
+            else
+                ok = false;
+        }
+        break;
+    default:
+        if (arg != NULL && !is_null(arg)) {
+            cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", layer_w[kind],
+                        describe(arg, d, sizeof d));
+            ok = false;
+        }
+        break;
+    }
+    if (init != NULL) {
+        char ipath[160];
+        path_join(ipath, sizeof ipath, path, "init");
+        if (l->kind != LAYER_DENSE) {
+            cfg_err_add(x, initkey, ipath, false, "only a dense layer has an init, not '%s'",
+                        layer_w[kind]);
+            ok = false;
+        } else if (!parse_init(x, l, init, ipath)) {
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static void
+apply_layers(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    struct layer_spec layers[NN_MAX_LAYERS];
+    char d[96];
+    if (n->kind != CNODE_SEQ) {
+        cfg_err_add(x, n, path, false,
+                    "expected a list of layers such as [{dense: 100}, relu, {dense: 3}], got %s",
+                    describe(n, d, sizeof d));
+        return;
+    }
+    if (n->n > NN_MAX_LAYERS) {
+        cfg_err_add(x, n, path, false, "%d layers, more than the %d a model may have", n->n,
+                    NN_MAX_LAYERS);
+        return;
+    }
+    memset(layers, 0, sizeof layers);
+    bool ok = true;
+    for (int i = 0; i < n->n; i++) {
+        char ipath[64];
+        snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
+        if (!parse_layer(x, &layers[i], n->kid[i], ipath))
+            ok = false;
+    }
+    if (!ok)
+        return;
+    /* Lists replace, they never merge: the model is exactly what was listed. */
+    memcpy(c->model.layers, layers, sizeof layers);
+    c->model.nlayers = n->n;
+}
+
+static void
+dump_layers(struct sbuf *b, const struct cfg *c, int indent)
+{
+    char v[32];
+    if (c->model.nlayers == 0) {
+        sb_add(b, " []\n", 4);
+        return;
+    }
+    sb_add(b, "\n", 1);
+    for (int i = 0; i < c->model.nlayers; i++) {
+        const struct layer_spec *l = &c->model.layers[i];
+        sb_indent(b, indent + 2);
+        switch (l->kind) {
+        case LAYER_DENSE:
+            sb_printf(b, "- {dense: %d, init: ", l->units);
+            if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
+                char text[48];
+                fmt_float(v, sizeof v, l->init_arg);
+                snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
+                sb_quoted(b, text);
+            } else {
+                sb_printf(b, "%s", init_w[l->init]);
+            }
+            sb_add(b, "}\n", 2);
+            break;
+        case LAYER_LEAKY_RELU:
+        case LAYER_DROPOUT:
+            fmt_float(v, sizeof v, l->arg);
+            sb_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
+            break;
+        default:
+            sb_printf(b, "- %s\n", layer_w[l->kind]);
+            break;
+        }
+    }
+}
+
+static void
+apply_betas(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    static const struct range r = RANGE(0, false, 1, true);
+    char d[96], ipath[64];
+    double b[2];
+    if (n->kind != CNODE_SEQ || n->n != 2) {
+        const char *got = describe(n, d, sizeof d);
+        if (n->kind == CNODE_SEQ && n->n > 0) {
+            snprintf(d, sizeof d, "%d value%s", n->n, n->n == 1 ? "" : "s");
+            got = d;
+        }
+        cfg_err_add(x, n, path, false, "expected two numbers such as [0.9, 0.999], got %s", got);
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
+        if (!get_double(x, n->kid[i], ipath, &r, &b[i]))
+            return;
+    }
+    c->optim.beta1 = b[0];
+    c->optim.beta2 = b[1];
+}
+
+static void
+dump_betas(struct sbuf *b, const struct cfg *c, int indent)
+{
+    char b1[32], b2[32];
+    fmt_double(b1, sizeof b1, c->optim.beta1);
+    fmt_double(b2, sizeof b2, c->optim.beta2);
+    sb_printf(b, " [%s, %s]\n", b1, b2);
+}
+
+/* clip: none | {norm: X} | {value: X} */
+static void
+apply_clip(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    static const struct range positive = ABOVE(0);
+    static const char *const clip_keys[] = { "norm", "value" };
+    char d[96], kpath[160];
+    if (n->kind == CNODE_SCALAR && !is_null(n) && strcmp(n->str, "none") == 0) {
+        c->clip.kind = CLIP_NONE;
+        c->clip.value = 0;
+        return;
+    }
+    if (n->kind != CNODE_MAP || n->n == 0) {
+        cfg_err_add(x, n, path, false, "expected none, {norm: X} or {value: X}, got %s",
+                    describe(n, d, sizeof d));
+        return;
+    }
+    for (int i = 1; i < n->n; i++)
+        cfg_err_add(x, n->kid[2 * i], path, false, "give one of norm or value, not both");
+    if (n->n > 1)
+        return;
+    const struct cnode *k = n->kid[0], *v = n->kid[1];
+    path_join(kpath, sizeof kpath, path, k->str);
+    int kind = -1;
+    struct suggester s = { NULL, 0 };
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(k->str, clip_keys[i]) == 0)
+            kind = i == 0 ? CLIP_NORM : CLIP_VALUE;
+        suggest_try(&s, k->str, clip_keys[i], clip_keys[i]);
+    }
+    if (kind < 0) {
+        err_unknown_key(x, k, path, kpath, &s);
+        return;
+    }
+    double value;
+    if (!get_double(x, v, kpath, &positive, &value))
+        return;
+    c->clip.kind = (enum clip_kind)kind;
+    c->clip.value = value;
+}
+
+static void
+dump_clip(struct sbuf *b, const struct cfg *c, int indent)
+{
+    char v[32];
+    if (c->clip.kind == CLIP_NONE) {
+        sb_add(b, " none\n", 6);
+        return;
+    }
+    fmt_double(v, sizeof v, c->clip.value);
+    sb_printf(b, " {%s: %s}\n", c->clip.kind == CLIP_NORM ? "norm" : "value", v);
+}
+
+static bool
+shown_step_size(const struct cfg *c)
+{
+    return c->sched.step_size > 0;
+}
+
+static bool
+shown_epochs(const struct cfg *c)
+{
+    return c->train.steps == 0;
+}
+
+static bool
+shown_steps(const struct cfg *c)
+{
+    return c->train.steps > 0;
+}
+
+static void apply_section(struct cctx *x, struct cfg *c, const struct section *s,
+                          const struct cnode *n, const char *path);
+static void apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n,
+                           const char *path);
+
+/* data: the keys of every source; `applies` says which source owns a key. */
+#define SYNTH (BIT(DATA_SPIRAL) | BIT(DATA_XOR) | BIT(DATA_BLOBS))
+static const struct field data_fields[] = {
+    { .key = "source", .type = FT_ENUM, .off = OFF(data.source), .words = &source_words },
+    { .key = "classes", .type = FT_INT, .off = OFF(data.classes),
+      .r = RANGE(2, false, 1000, false), .applies = BIT(DATA_SPIRAL) | BIT(DATA_BLOBS) },
+    { .key = "points", .type = FT_LONG, .off = OFF(data.points),
+      .r = RANGE(1, false, 10000000, false), .applies = SYNTH },
+    { .key = "features", .type = FT_INT, .off = OFF(data.features),
+      .r = RANGE(1, false, 10000, false), .applies = BIT(DATA_BLOBS) },
+    { .key = "noise", .type = FT_DOUBLE, .off = OFF(data.noise), .r = AT_LEAST(0),
+      .applies = BIT(DATA_SPIRAL) | BIT(DATA_XOR) },
+    { .key = "spread", .type = FT_DOUBLE, .off = OFF(data.spread), .r = ABOVE(0),
+      .applies = BIT(DATA_BLOBS) },
+    { .key = "train_images", .type = FT_PATH, .off = OFF(data.train_images),
+      .size = SZ(data.train_images), .applies = BIT(DATA_IDX) },
+    { .key = "train_labels", .type = FT_PATH, .off = OFF(data.train_labels),
+      .size = SZ(data.train_labels), .applies = BIT(DATA_IDX) },
+    { .key = "test_images", .type = FT_PATH, .off = OFF(data.test_images),
+      .size = SZ(data.test_images), .applies = BIT(DATA_IDX) },
+    { .key = "test_labels", .type = FT_PATH, .off = OFF(data.test_labels),
+      .size = SZ(data.test_labels), .applies = BIT(DATA_IDX) },
+    { .key = "path", .type = FT_PATH, .off = OFF(data.path), .size = SZ(data.path),
+      .applies = BIT(DATA_CSV) },
+    { .key = "test_path", .type = FT_PATH, .off = OFF(data.test_path),
+      .size = SZ(data.test_path), .applies = BIT(DATA_CSV) },
+    { .key = "label", .type = FT_CUSTOM, .apply = apply_label, .dump = dump_label,
+      .applies = BIT(DATA_CSV) },
+    { .key = "header", .type = FT_ENUM, .off = OFF(data.header), .words = &header_words,
+      .applies = BIT(DATA_CSV) },
+    { .key = "normalize", .type = FT_ENUM, .off = OFF(data.normalize), .words = &normalize_words },
+    { .key = "val_fraction", .type = FT_DOUBLE, .off = OFF(data.val_fraction),
+      .r = RANGE(0, false, 1, true) },
+    { .key = "subset", .type = FT_LONG, .off = OFF(data.subset), .r = AT_LEAST(0) },
+    { .key = "shuffle", .type = FT_BOOL, .off = OFF(data.shuffle) },
+};
+
+static const char *const data_aliases[] = {
+    "dataset", "source", "type", "source", "kind", "source", "num_classes", "classes",
+    "n_classes", "classes", "samples", "points", "num_points", "points", "dims", "features",
+    "dim", "features", "std", "spread", "images", "train_images", "labels", "train_labels",
+    "file", "path", "csv", "path", "target", "label", "label_column", "label",
+    "norm", "normalize", "normalise", "normalize", "normalization", "normalize",
+    "validation", "val_fraction", "val_split", "val_fraction", NULL
+};
+
+/* unit is x / 255: right for pixels from IDX files or a CSV of pixel values,
+ * meaningless for the synthetic sets. */
+static bool
+unit_applies(enum data_source s)
+{
+    return s == DATA_IDX || s == DATA_CSV;
+}
+
+#define UNIT_MISUSED "'unit' (x / 255) is for byte-valued data (sources idx and csv); use " \
+                     "standardize or minmax for source '%s'"
+
+static void
+data_check(struct cctx *x, struct cfg *c, const struct cnode *map, const char *path)
+{
+    const struct cnode *v = map_get(map, "normalize", NULL);
+    char npath[160];
+    if (v == NULL || v->kind != CNODE_SCALAR || strcmp(v->str, "unit") != 0)
+        return;
+    if (!unit_applies(c->data.source)) {
+        path_join(npath, sizeof npath, path, "normalize");
+        cfg_err_add(x, v, npath, false, UNIT_MISUSED, source_w[c->data.source]);
+    }
+}
+
+static const struct section data_section = {
+    .name = "data", .fields = data_fields, .nfields = NFIELDS(data_fields),
+    .selector = "source", .kind_noun = "source", .get_kind = data_kind,
+    .set_kind = data_set_kind, .aliases = data_aliases, .check = data_check,
+};
+
+static const struct field model_fields[] = {
+    { .key = "layers", .type = FT_CUSTOM, .apply = apply_layers, .dump = dump_layers },
+};
+
+static const char *const model_aliases[] = { "layer", "layers", "net", "layers", NULL };
+
+static const struct section model_section = {
+    .name = "model", .fields = model_fields, .nfields = NFIELDS(model_fields),
+    .aliases = model_aliases,
+};
+
+static const struct field sched_fields[] = {
+    { .key = "name", .type = FT_ENUM, .off = OFF(sched.kind), .words = &sched_words },
+    { .key = "warmup", .type = FT_LONG, .off = OFF(sched.warmup), .r = AT_LEAST(0) },
+    { .key = "step_size", .type = FT_LONG, .off = OFF(sched.step_size), .r = AT_LEAST(1),
+      .applies = BIT(SCHED_STEP), .shown = shown_step_size },
+    { .key = "gamma", .type = FT_DOUBLE, .off = OFF(sched.gamma), .r = RANGE(0, true, 1, false),
+      .applies = BIT(SCHED_STEP) | BIT(SCHED_EXP) },
+    { .key = "min_lr", .type = FT_DOUBLE, .off = OFF(sched.min_lr), .r = AT_LEAST(0),
+      .applies = BIT(SCHED_COSINE) },
+};
+
+static const char *const sched_aliases[] = {
+    "type", "name", "kind", "name", "warmup_steps", "warmup", "step", "step_size",
+    "steps", "step_size", "decay", "gamma", "factor", "gamma", "eta_min", "min_lr", NULL
+};
+
+static const struct section sched_section = {
+    .name = "optim.schedule", .fields = sched_fields, .nfields = NFIELDS(sched_fields),
+    .selector = "name", .kind_noun = "schedule", .get_kind = sched_kind,
+    .set_kind = sched_set_kind, .aliases = sched_aliases,
+};
+
+#define ADAMS (BIT(OPTIM_ADAM) | BIT(OPTIM_ADAMW))
+static const struct field optim_fields[] = {
+    { .key = "name", .type = FT_ENUM, .off = OFF(optim.kind), .words = &optim_words },
+    { .key = "lr", .type = FT_DOUBLE, .off = OFF(optim.lr), .r = ABOVE(0) },
+    { .key = "momentum", .type = FT_DOUBLE, .off = OFF(optim.momentum),
+      .r = RANGE(0, false, 1, true), .applies = BIT(OPTIM_SGD) },
+    { .key = "nesterov", .type = FT_BOOL, .off = OFF(optim.nesterov),
+      .applies = BIT(OPTIM_SGD) },
+    { .key = "weight_decay", .type = FT_DOUBLE, .off = OFF(optim.weight_decay),
+      .r = AT_LEAST(0) },
+    { .key = "betas", .type = FT_CUSTOM, .apply = apply_betas, .dump = dump_betas,
+      .applies = ADAMS },
+    { .key = "eps", .type = FT_DOUBLE, .off = OFF(optim.eps), .r = ABOVE(0), .applies = ADAMS },
+    { .key = "clip", .type = FT_CUSTOM, .apply = apply_clip, .dump = dump_clip },
+    { .key = "schedule", .type = FT_SECTION, .sub = &sched_section, .apply = apply_schedule },
+};
+
+static const char *const optim_aliases[] = {
+    "learning_rate", "lr", "rate", "lr", "type", "name", "optimizer", "name", "kind", "name",
+    "decay", "weight_decay", "l2", "weight_decay", "beta", "betas", "beta1", "betas",
+    "beta2", "betas", "epsilon", "eps", "grad_clip", "clip", "clipping", "clip",
+    "scheduler", "schedule", "lr_schedule", "schedule", NULL
+};
+
+static const struct section optim_section = {
+    .name = "optim", .fields = optim_fields, .nfields = NFIELDS(optim_fields),
+    .selector = "name", .kind_noun = "optimizer", .get_kind = optim_kind,
+    .set_kind = optim_set_kind, .aliases = optim_aliases,
+};
+
+/* schedule: a map, or just the name (schedule: cosine). */
+static void
+apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    if (n->kind == CNODE_MAP) {
+        apply_section(x, c, &sched_section, n, path);
+        return;
+    }
+    int k = get_word(x, n, path, &sched_words);
+    if (k >= 0 && k != (int)c->sched.kind)
+        sched_set_kind(c, k);
+}
+
+static const struct field train_fields[] = {
+    { .key = "batch_size", .type = FT_INT, .off = OFF(train.batch_size),
+      .r = RANGE(1, false, 65536, false) },
+    { .key = "epochs", .type = FT_LONG, .off = OFF(train.epochs), .r = AT_LEAST(1),
+      .shown = shown_epochs },
+    { .key = "steps", .type = FT_LONG, .off = OFF(train.steps), .r = AT_LEAST(1),
+      .shown = shown_steps },
+    { .key = "eval_every", .type = FT_LONG, .off = OFF(train.eval_every), .r = AT_LEAST(0) },
+    { .key = "threads", .type = FT_INT, .off = OFF(train.threads),
+      .r = RANGE(1, false, 64, false) },
+};
+
+static const char *const train_aliases[] = {
+    "batch", "batch_size", "bs", "batch_size", "batchsize", "batch_size", "epoch", "epochs",
+    "num_epochs", "epochs", "iterations", "steps", "iters", "steps", "max_steps", "steps",
+    "num_steps", "steps", "eval", "eval_every", "num_threads", "threads", "workers", "threads",
+    NULL
+};
+
+enum { DEFAULT_EPOCHS = 10 };
+
+/* epochs and steps are two ways to say how long: the one given last wins
+ * across sources, but one map giving both is a contradiction. */
+static void
+train_check(struct cctx *x, struct cfg *c, const struct cnode *map, const char *path)
+{
+    const struct cnode *ek = NULL, *sk = NULL;
+    map_get(map, "epochs", &ek);
+    map_get(map, "steps", &sk);
+    if (ek != NULL && sk != NULL) {
+        bool steps_later = sk->line > ek->line || (sk->line == ek->line && sk->col > ek->col);
+        cfg_err_add(x, steps_later ? sk : ek, "train", true,
+                    "give train.epochs or train.steps, not both");
+    } else if (ek != NULL) {
+        c->train.steps = 0;
+    } else if (sk != NULL) {
+        /* Unused while steps rule; back to its default so equal runs compare equal. */
+        c->train.epochs = DEFAULT_EPOCHS;
+    }
+}
+
+static const struct section train_section = {
+    .name = "train", .fields = train_fields, .nfields = NFIELDS(train_fields),
+    .aliases = train_aliases, .check = train_check,
+};
+
+static const struct field log_fields[] = {
+    { .key = "enabled", .type = FT_BOOL, .off = OFF(log.enabled) },
+    { .key = "dir", .type = FT_STR, .off = OFF(log.dir), .size = SZ(log.dir) },
+    { .key = "checkpoint_every", .type = FT_LONG, .off = OFF(log.checkpoint_every),
+      .r = AT_LEAST(0) },
+    { .key = "save_initial", .type = FT_BOOL, .off = OFF(log.save_initial) },
+};
+
+static const char *const log_aliases[] = {
+    "enable", "enabled", "on", "enabled", "directory", "dir", "path", "dir", "checkpoints",
+    "checkpoint_every", "save_every", "checkpoint_every", NULL
+};
+
+static const struct section log_section = {
+    .name = "log", .fields = log_fields, .nfields = NFIELDS(log_fields), .aliases = log_aliases,
+};
+
+static const struct field telemetry_fields[] = {
+    { .key = "every", .type = FT_LONG, .off = OFF(telemetry.every), .r = AT_LEAST(0) },
+    { .key = "bins", .type = FT_INT, .off = OFF(telemetry.bins), .r = RANGE(4, false, 256, false) },
+    { .key = "max_hz", .type = FT_DOUBLE, .off = OFF(telemetry.max_hz), .r = ABOVE(0) },
+};
+
+static const char *const telemetry_aliases[] = { "hz", "max_hz", "rate", "max_hz", NULL };
+
+static const struct section telemetry_section = {
+    .name = "telemetry", .fields = telemetry_fields, .nfields = NFIELDS(telemetry_fields),
+    .aliases = telemetry_aliases,
+};
+
+static const struct field doctor_fields[] = {
+    { .key = "enabled", .type = FT_BOOL, .off = OFF(doctor.enabled) },
+};
+
+static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabled", NULL };
+
+static const struct section doctor_section = {
+    .name = "doctor", .fields = doctor_fields, .nfields = NFIELDS(doctor_fields),
+    .aliases = enabled_aliases,
+};
+
+static const struct field gradcheck_fields[] = {
+    { .key = "samples", .type = FT_INT, .off = OFF(gradcheck.samples),
+      .r = RANGE(1, false, 65536, false) },
+    { .key = "per_tensor", .type = FT_INT, .off = OFF(gradcheck.per_tensor),
+      .r = RANGE(1, false, 1000000, false) },
+};
+
+static const struct section gradcheck_section = {
+    .name = "gradcheck", .fields = gradcheck_fields, .nfields = NFIELDS(gradcheck_fields),
+};
+
+static const struct field top_fields[] = {
+    { .key = "name", .type = FT_CUSTOM, .apply = apply_name, .dump = dump_name },
+    { .key = "seed", .type = FT_U64, .off = OFF(seed) },
+    { .key = "data", .type = FT_SECTION, .sub = &data_section },
+    { .key = "model", .type = FT_SECTION, .sub = &model_section },
+    { .key = "loss", .type = FT_ENUM, .off = OFF(model.loss), .words = &loss_words },
+    { .key = "optim", .type = FT_SECTION, .sub = &optim_section },
+    { .key = "train", .type = FT_SECTION, .sub = &train_section },
+    { .key = "log", .type = FT_SECTION, .sub = &log_section },
+    { .key = "telemetry", .type = FT_SECTION, .sub = &telemetry_section },
+    { .key = "doctor", .type = FT_SECTION, .sub = &doctor_section },
+    { .key = "gradcheck", .type = FT_SECTION, .sub = &gradcheck_section },
+};
+
+static const char *const top_aliases[] = {
+    "optimizer", "optim", "optimiser", "optim", "optimization", "optim", "training", "train",
+    "trainer", "train", "logging", "log", "logs", "log", "dataset", "data", "network", "model",
+    "net", "model", "layers", "model", "random_seed", "seed", "criterion", "loss",
+    "run_name", "name", "grad_check", "gradcheck", NULL
+};
+
+static const struct section top_section = {
+    .name = "", .fields = top_fields, .nfields = NFIELDS(top_fields), .aliases = top_aliases,
+};
+
+/* ---- applying ---- */
+
+static void
+apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct cnode *v,
+            const char *path)
+{
+    char *base = (char *)c + f->off;
+    long long ll;
+    double d;
+    bool b;
+    const char *s;
+    int k;
+
+    switch (f->type) {
+    case FT_INT:
+        if (get_ll(x, v, path, &f->r, &ll))
+            *(int *)base = (int)ll;
+        break;
+    case FT_LONG:
+        if (get_ll(x, v, path, &f->r, &ll))
+            *(long *)base = (long)ll;
+        break;
+    case FT_U64: {
+        char desc[96];
+        if (v->kind != CNODE_SCALAR || !v->plain || !looks_int(v->str)) {
+            cfg_err_add(x, v, path, false, "expected an integer, got %s",
+                        describe(v, desc, sizeof desc));
+            break;
+        }
+        errno = 0;
+        unsigned long long u = strtoull(v->str, NULL, 10);
+        if (v->str[0] == '-' || errno == ERANGE) {
+            cfg_err_add(x, v, path, false, "%s is out of range [0, 18446744073709551615]",
+                        v->str);
+            break;
+        }
+        *(uint64_t *)base = (uint64_t)u;
+        break;
+    }
+    case FT_DOUBLE:
+        if (get_double(x, v, path, &f->r, &d))
+            *(double *)base = d;
+        break;
+    case FT_BOOL:
+        if (get_bool(x, v, path, &b))
+            *(bool *)base = b;
+        break;
+    case FT_STR:
+        if (!get_text(x, v, path, "text", &s))
+            break;
+        if (v->len == 0 || v->len >= f->size) {
+            cfg_err_add(x, v, path, false, "expected 1 to %zu bytes of text, got %zu", f->size - 1,
+                        v->len);
+            break;
+        }
+        store_text(base, f->size, s);
+        break;
+    case FT_PATH:
+        apply_path(x, base, f->size, v, path);
+        break;
+    case FT_ENUM:
+        k = get_word(x, v, path, f->words);
+        if (k >= 0)
+            *(int *)base = k;
+        break;
+    case FT_SECTION:
+        if (f->apply != NULL)
+            f->apply(x, c, v, path);
+        else
+            apply_section(x, c, f->sub, v, path);
+        break;
+    case FT_CUSTOM:
+        f->apply(x, c, v, path);
+        break;
+    case FT_COUNT:
+        break;
+    }
+}
+
+static const struct field *
+find_field(const struct section *s, const char *key)
+{
+    for (int i = 0; i < s->nfields; i++)
+        if (strcmp(s->fields[i].key, key) == 0)
+            return &s->fields[i];
+    return NULL;
+}
+
+static void
+apply_section(struct cctx *x, struct cfg *c, const struct section *s, const struct cnode *n,
+              const char *path)
+{
+    char d[96];
+    bool kind_known = true;
+
+    if (n->kind != CNODE_MAP) {
+        cfg_err_add(x, n, path, false, "expected a map of settings, got %s",
+                    describe(n, d, sizeof d));
+        return;
+    }
+    /* The kind first: it decides which keys apply and resets their defaults. */
+    if (s->selector != NULL) {
+        const struct cnode *sel = map_get(n, s->selector, NULL);
+        if (sel != NULL) {
+            char spath[160];
+            path_join(spath, sizeof spath, path, s->selector);
+            int k = get_word(x, sel, spath, find_field(s, s->selector)->words);
+            if (k < 0)
+                kind_known = false;
+            else if (k != s->get_kind(c))
+                s->set_kind(c, k);
+        }
+    }
+    for (int i = 0; i < n->n; i++) {
+        const struct cnode *k = n->kid[2 * i], *v = n->kid[2 * i + 1];
+        char kpath[160], shown[48];
+        if (s->selector != NULL && strcmp(k->str, s->selector) == 0)
+            continue;
+        path_join(kpath, sizeof kpath, path, k->str);
+        const struct field *f = find_field(s, k->str);
+        if (f == NULL) {
+            struct suggester sug = { NULL, 0 };
+            for (int j = 0; j < s->nfields; j++)
+                suggest_try(&sug, k->str, s->fields[j].key, s->fields[j].key);
+            for (int j = 0; s->aliases != NULL && s->aliases[j] != NULL; j += 2)
+                suggest_try(&sug, k->str, s->aliases[j], s->aliases[j + 1]);
+            err_unknown_key(x, k, path, kpath, &sug);
+            continue;
+        }
+        if (f->applies != 0) {
+            if (!kind_known)
+                continue;   /* a bad kind was reported; its keys cannot be judged */
+            int kind = s->get_kind(c);
+            if ((f->applies & BIT(kind)) == 0) {
+                cfg_err_add(x, k, kpath, true, "key '%s' does not apply to %s '%s'",
+                            shorten(k->str, shown, sizeof shown), s->kind_noun,
+                            find_field(s, s->selector)->words->w[kind]);
+                continue;
+            }
+        }
+        apply_field(x, c, f, v, kpath);
+    }
+    if (s->check != NULL)
+        s->check(x, c, n, path);
+}
+
+void
+cfg_apply_root(struct cctx *x, struct cfg *c, const struct cnode *root)
+{
+    char d[96];
+    if (root == NULL || is_null(root)) {
+        cfg_err_add(x, NULL, "", true,
+                    "the configuration is empty (it needs at least model.layers)");
+        return;
+    }
+    if (root->kind != CNODE_MAP) {
+        cfg_err_add(x, root, "", true, "the top level must be a map of settings, got %s",
+                    describe(root, d, sizeof d));
+        return;
+    }
+    apply_section(x, c, &top_section, root, "");
+}
+
+void
+cfg_sync(struct cfg *c)
+{
+    c->model.seed = c->seed;
+    /* Steps per epoch depend on the data, so the trainer fills total_steps for epochs. */
+    c->sched.total_steps = c->train.steps;
+}
+
+void
+cfg_defaults(struct cfg *c)
+{
+    /* memset first: padding and unused bytes too, so equal configs compare equal. */
+    memset(c, 0, sizeof *c);
+    store_text(c->name, sizeof c->name, "run");
+    c->seed = 0;
+
+    data_set_kind(c, DATA_SPIRAL);
+    c->data.val_fraction = 0.1;
+    c->data.subset = 0;
+    c->data.shuffle = true;
+
+    c->model.in = 0;
+    c->model.nlayers = 0;
+    c->model.loss = LOSS_CROSS_ENTROPY;
+
+    optim_set_kind(c, OPTIM_SGD);
+    c->optim.weight_decay = 0;
+    c->clip.kind = CLIP_NONE;
+    c->clip.value = 0;
+    sched_set_kind(c, SCHED_CONSTANT);
+    c->sched.warmup = 0;
+
+    c->train.batch_size = 64;
+    c->train.epochs = DEFAULT_EPOCHS;
+    c->train.steps = 0;
+    c->train.eval_every = 0;
+    c->train.threads = 1;
+
+    c->log.enabled = true;
+    store_text(c->log.dir, sizeof c->log.dir, "runs");
+    c->log.checkpoint_every = 0;
+    c->log.save_initial = false;
+
+    c->telemetry.every = 10;
+    c->telemetry.bins = 40;
+    c->telemetry.max_hz = 20;
+
+    c->doctor.enabled = true;
+
+    c->gradcheck.samples = 8;
+    c->gradcheck.per_tensor = 20;
+
+    cfg_sync(c);
+}
+
+/* ---- cross-field rules ---- */
+
+int
+cfg_check_cross(struct cctx *x, const struct cfg *c)
+{
+    int before = x->errs->n + x->errs->more;
+    const struct data_spec *d = &c->data;
+
+    if (c->model.nlayers == 0) {
+        cfg_err_add(x, NULL, "model.layers", true,
+                    "model.layers is required: list the layers, e.g. "
+                    "[{dense: 100}, relu, {dense: 3}]");
+    } else {
+        bool dense = false;
+        for (int i = 0; i < c->model.nlayers; i++)
+            dense = dense || c->model.layers[i].kind == LAYER_DENSE;
+        if (!dense)
+            cfg_err_add(x, NULL, "model.layers", false,
+                        "no dense layer, so the model has nothing to train");
+    }
+    if (c->optim.kind == OPTIM_SGD && c->optim.nesterov && c->optim.momentum <= 0)
+        cfg_err_add(x, NULL, "optim.nesterov", true,
+                    "optim.nesterov needs optim.momentum > 0");
+    if (c->sched.kind == SCHED_STEP && c->sched.step_size < 1)
+        cfg_err_add(x, NULL, "optim.schedule.step_size", true,
+                    "optim.schedule.step_size is required for schedule 'step'");
+    if (c->sched.kind == SCHED_COSINE && c->sched.min_lr > c->optim.lr) {
+        char a[32], b[32];
+        fmt_double(a, sizeof a, c->sched.min_lr);
+        fmt_double(b, sizeof b, c->optim.lr);
+        cfg_err_add(x, NULL, "optim.schedule.min_lr", true,
+                    "optim.schedule.min_lr (%s) is above optim.lr (%s)", a, b);
+    }
+    if (d->source == DATA_IDX) {
+        if (d->train_images[0] == '\0')
+            cfg_err_add(x, NULL, "data.train_images", true,
+                        "data.train_images is required for source 'idx'");
+        if (d->train_labels[0] == '\0')
+            cfg_err_add(x, NULL, "data.train_labels", true,
+                        "data.train_labels is required for source 'idx'");
+        if ((d->test_images[0] == '\0') != (d->test_labels[0] == '\0'))
+            cfg_err_add(x, NULL, "data.test_images", true,
+                        "data.test_images and data.test_labels go together: give both or "
+                        "neither");
+    }
+    if (d->source == DATA_CSV && d->path[0] == '\0')
+        cfg_err_add(x, NULL, "data.path", true, "data.path is required for source 'csv'");
+    if (d->normalize == NORM_UNIT && !unit_applies(d->source))
+        cfg_err_add(x, NULL, "data.normalize", false, UNIT_MISUSED, source_w[d->source]);
+    return x->errs->n + x->errs->more - before;
+}
+
+/* ---- writing back ---- */
+
+static void
+dump_section(struct sbuf *b, const struct cfg *c, const struct section *s, int indent)
+{
+    int kind = s->get_kind != NULL ? s->get_kind(c) : 0;
+    char v[40];
+    for (int i = 0; i < s->nfields; i++) {
+        const struct field *f = &s->fields[i];
+        const char *base = (const char *)c + f->off;
+        if (f->applies != 0 && (f->applies & BIT(kind)) == 0)
+            continue;
+        if (f->shown != NULL && !f->shown(c))
+            continue;
+        sb_indent(b, indent);
+        sb_printf(b, "%s:", f->key);
+        switch (f->type) {
+        case FT_INT:
+            sb_printf(b, " %d\n", *(const int *)base);
+            break;
+        case FT_LONG:
+            sb_printf(b, " %ld\n", *(const long *)base);
+            break;
+        case FT_U64:
+            sb_printf(b, " %" PRIu64 "\n", *(const uint64_t *)base);
+            break;
+        case FT_DOUBLE:
+            fmt_double(v, sizeof v, *(const double *)base);
+            sb_printf(b, " %s\n", v);
+            break;
+        case FT_BOOL:
+            sb_printf(b, " %s\n", *(const bool *)base ? "true" : "false");
+            break;
+        case FT_STR:
+            sb_add(b, " ", 1);
+            sb_quoted(b, base);
+            sb_add(b, "\n", 1);
+            break;
+        case FT_PATH:
+            if (base[0] == '\0') {
+                sb_add(b, " ~\n", 3);
+            } else {
+                sb_add(b, " ", 1);
+                sb_quoted(b, base);
+                sb_add(b, "\n", 1);
+            }
+            break;
+        case FT_ENUM:
+            sb_printf(b, " %s\n", f->words->w[*(const int *)base]);
+            break;
+        case FT_SECTION:
+            sb_add(b, "\n", 1);
+            dump_section(b, c, f->sub, indent + 2);
+            break;
+        case FT_CUSTOM:
+            f->dump(b, c, indent);
+            break;
+        case FT_COUNT:
+            break;
+        }
+    }
+}
+
+char *
+cfg_to_yaml(const struct cfg *c)
+{
+    struct sbuf b = { NULL, 0, 0 };
+    struct cfg_locale loc;
+    cfg_locale_enter(&loc);
+    sb_printf(&b, "# nntop effective configuration: every setting, defaults included.\n"
+                  "# Data paths are absolute, so it loads the same from any directory.\n");
+    dump_section(&b, c, &top_section, 0);
+    cfg_locale_leave(&loc);
+    return b.p;
+}

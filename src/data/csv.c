@@ -1,0 +1,387 @@
+/*
+ * csv.c - reader for numeric CSV files (optionally gzipped): one label
+ * column of non-negative integers, every other column a feature parsed
+ * as a float.  Cells are separated by commas, may be double-quoted (""
+ * escapes a quote), and may be padded with blanks; blank lines, a UTF-8
+ * byte-order mark and CRLF line ends are accepted.  Every problem names
+ * the file and the 1-based line and byte column of the cell.  It does not
+ * handle quoted line breaks, other separators or categorical columns.
+ */
+#include "config.h"
+
+#include "data-int.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nntop/xmem.h"
+
+/* Longer cells cannot be a float nntop would want to read. */
+#define CSV_NUMBER_MAX 128
+/* Cell text quoted in messages is cut to this many bytes. */
+#define CSV_SHOW_MAX 40
+
+struct csv_cell {
+    const char *p;          /* content (inside the quotes when quoted) */
+    size_t len;
+    size_t col;             /* 1-based byte column where the cell starts */
+    bool quoted;
+};
+
+struct csv_reader {
+    const char *path;
+    const char *buf;        /* whole file, NUL-terminated */
+    size_t len, at;         /* bytes, offset of the next line */
+    long line;              /* 1-based number of the current line */
+    const char *ls;         /* current line, without its end */
+    size_t ll;
+    struct csv_cell *cells;
+    int ncells, cap;
+};
+
+enum csv_num { CSV_NUM_OK, CSV_NUM_INFINITE, CSV_NUM_BAD };
+
+static bool
+csv_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Cell text for a message: bounded, control bytes shown as '?'. */
+static void
+csv_show(char *out, size_t outsz, const struct csv_cell *c)
+{
+    size_t n = c->len < CSV_SHOW_MAX ? c->len : CSV_SHOW_MAX;
+    if (n >= outsz)
+        n = outsz - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c->p[i];
+        out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    out[n] = '\0';
+    if (n < c->len && n >= 3)
+        memcpy(out + n - 3, "...", 3);
+}
+
+static enum csv_num
+csv_number(const struct csv_cell *c, double *v)
+{
+    char tmp[CSV_NUMBER_MAX];
+    if (c->len == 0 || c->len >= sizeof tmp)
+        return CSV_NUM_BAD;
+    memcpy(tmp, c->p, c->len);
+    tmp[c->len] = '\0';
+    char *end;
+    double x = strtod(tmp, &end);
+    if (end != tmp + c->len)
+        return CSV_NUM_BAD;
+    if (!isfinite(x))
+        return CSV_NUM_INFINITE;
+    *v = x;
+    return CSV_NUM_OK;
+}
+
+/* Advance to the next non-blank line; false at the end of the file. */
+static bool
+csv_next_line(struct csv_reader *r)
+{
+    while (r->at < r->len) {
+        const char *s = r->buf + r->at;
+        const char *nl = memchr(s, '\n', r->len - r->at);
+        size_t n = nl != NULL ? (size_t)(nl - s) : r->len - r->at;
+        r->at += n + (nl != NULL ? 1 : 0);
+        r->line++;
+        if (n > 0 && s[n - 1] == '\r')
+            n--;
+        size_t i = 0;
+        while (i < n && (csv_blank(s[i]) || s[i] == '\r'))
+            i++;
+        if (i == n)
+            continue;
+        r->ls = s;
+        r->ll = n;
+        return true;
+    }
+    return false;
+}
+
+static void
+csv_push(struct csv_reader *r, const char *p, size_t len, size_t col, bool quoted)
+{
+    if (r->ncells == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->cells = xrealloc(r->cells, (size_t)r->cap * sizeof *r->cells);
+    }
+    r->cells[r->ncells++] = (struct csv_cell){ p, len, col, quoted };
+}
+
+/* Split the current line into cells. */
+static int
+csv_split(struct csv_reader *r, char **cause)
+{
+    const char *s = r->ls;
+    size_t n = r->ll, i = 0;
+    r->ncells = 0;
+    for (;;) {
+        while (i < n && csv_blank(s[i]))
+            i++;
+        size_t col = i + 1;
+        if (i < n && s[i] == '"') {
+            size_t start = ++i;
+            for (;;) {
+                if (i >= n) {
+                    data_set_cause(cause, "%s:%ld:%zu: unterminated quote", r->path, r->line,
+                                   col);
+                    return -1;
+                }
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i++;
+            }
+            csv_push(r, s + start, i - start, col, true);
+            i++;
+            while (i < n && csv_blank(s[i]))
+                i++;
+            if (i < n && s[i] != ',') {
+                data_set_cause(cause, "%s:%ld:%zu: unexpected text after a quoted cell",
+                               r->path, r->line, i + 1);
+                return -1;
+            }
+        } else {
+            size_t start = i;
+            while (i < n && s[i] != ',')
+                i++;
+            size_t end = i;
+            while (end > start && csv_blank(s[end - 1]))
+                end--;
+            csv_push(r, s + start, end - start, col, false);
+        }
+        if (i >= n)
+            return 0;
+        i++;                /* the comma; a trailing one makes an empty last cell */
+    }
+}
+
+/* Compare a cell's content, with "" unescaped, to a name. */
+static bool
+csv_cell_is(const struct csv_cell *c, const char *name)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->len; i++, k++) {
+        if (c->quoted && c->p[i] == '"')
+            i++;            /* the first of a "" pair */
+        if (name[k] == '\0' || name[k] != c->p[i])
+            return false;
+    }
+    return name[k] == '\0';
+}
+
+static int
+csv_label(const struct csv_reader *r, const struct csv_cell *c, int32_t *out, char **cause)
+{
+    double v = 0.0;
+    char show[CSV_SHOW_MAX + 1];
+    if (csv_number(c, &v) != CSV_NUM_OK || v < 0.0 || v != floor(v)) {
+        csv_show(show, sizeof show, c);
+        data_set_cause(cause, "%s:%ld:%zu: label %s is not a non-negative integer", r->path,
+                       r->line, c->col, c->len > 0 ? show : "(empty)");
+        return -1;
+    }
+    if (v > DATA_LABEL_MAX) {
+        csv_show(show, sizeof show, c);
+        data_set_cause(cause, "%s:%ld:%zu: label %s is larger than %d", r->path, r->line,
+                       c->col, show, DATA_LABEL_MAX);
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+static int
+csv_feature(const struct csv_reader *r, const struct csv_cell *c, float *out, char **cause)
+{
+    double v = 0.0;
+    char show[CSV_SHOW_MAX + 1];
+    switch (csv_number(c, &v)) {
+    case CSV_NUM_OK:
+        *out = (float)v;
+        return 0;
+    case CSV_NUM_INFINITE:
+        csv_show(show, sizeof show, c);
+        data_set_cause(cause, "%s:%ld:%zu: cell '%s' is not a finite number", r->path, r->line,
+                       c->col, show);
+        return -1;
+    default:
+        if (c->len == 0) {
+            data_set_cause(cause, "%s:%ld:%zu: empty cell", r->path, r->line, c->col);
+            return -1;
+        }
+        csv_show(show, sizeof show, c);
+        data_set_cause(cause, "%s:%ld:%zu: cell '%s' is not a number", r->path, r->line,
+                       c->col, show);
+        return -1;
+    }
+}
+
+/* Decide whether the first line is a header and which column holds the label. */
+static int
+csv_layout(struct csv_reader *r, const struct data_spec *spec, bool *header, int *label,
+           char **cause)
+{
+    int ncols = r->ncells;
+    *header = spec->header == CSV_HEADER_YES;
+    if (spec->header == CSV_HEADER_AUTO) {
+        double v;
+        for (int i = 0; i < ncols && !*header; i++)
+            *header = csv_number(&r->cells[i], &v) == CSV_NUM_BAD;
+    }
+    if (spec->label_name[0] != '\0') {
+        if (!*header) {
+            data_set_cause(cause, "%s: the label column is named '%s' but the file has no "
+                           "header row", r->path, spec->label_name);
+            return -1;
+        }
+        *label = -1;
+        for (int i = 0; i < ncols && *label < 0; i++)
+            if (csv_cell_is(&r->cells[i], spec->label_name))
+                *label = i;
+        if (*label < 0) {
+            data_set_cause(cause, "%s:%ld:1: no column named '%s' in the header", r->path,
+                           r->line, spec->label_name);
+            return -1;
+        }
+    } else if (spec->label_index == -1) {
+        *label = ncols - 1;
+    } else if (spec->label_index < -1 || spec->label_index >= ncols) {
+        data_set_cause(cause, "%s:%ld:1: label column %d is out of range: the row has %d "
+                       "columns", r->path, r->line, spec->label_index, ncols);
+        return -1;
+    } else {
+        *label = spec->label_index;
+    }
+    if (ncols < 2) {
+        data_set_cause(cause, "%s:%ld:1: one column only: no features besides the label",
+                       r->path, r->line);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+csv_read(struct dataset *ds, int *max_label, const char *path, const struct data_spec *spec,
+         char **cause)
+{
+    struct csv_reader r = { .path = path };
+    char *buf = NULL;
+    size_t len;
+    float *x = NULL;
+    int32_t *y = NULL;
+    long n = 0, cap = 0;
+    int rc = -1;
+
+    memset(ds, 0, sizeof *ds);
+    if (data_file_slurp(path, &buf, &len, cause) < 0)
+        return -1;
+    r.buf = buf;
+    r.len = len;
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        r.at = 3;
+    if (!csv_next_line(&r)) {
+        data_set_cause(cause, "%s: empty file", path);
+        goto out;
+    }
+    if (csv_split(&r, cause) < 0)
+        goto out;
+    bool header;
+    int label, ncols = r.ncells;
+    if (csv_layout(&r, spec, &header, &label, cause) < 0)
+        goto out;
+    int d = ncols - 1;
+    bool have_row = !header;
+    while (have_row || csv_next_line(&r)) {
+        if (!have_row && csv_split(&r, cause) < 0)
+            goto out;
+        have_row = false;
+        if (r.ncells != ncols) {
+            size_t col = r.ncells < ncols ? r.ll + 1 : r.cells[ncols].col;
+            data_set_cause(cause, "%s:%ld:%zu: ragged row: %d cells, expected %d", path, r.line,
+                           col, r.ncells, ncols);
+            goto out;
+        }
+        if (n == cap) {
+            if (cap > (long)(SIZE_MAX / 2 / sizeof(float) / (size_t)d)) {
+                data_set_cause(cause, "%s: too many rows", path);
+                goto out;
+            }
+            cap = cap ? cap * 2 : 1024;
+            x = xrealloc(x, (size_t)cap * (size_t)d * sizeof *x);
+            y = xrealloc(y, (size_t)cap * sizeof *y);
+        }
+        float *row = x + (size_t)n * (size_t)d;     /* (d) */
+        for (int i = 0, j = 0; i < ncols; i++) {
+            if (i == label) {
+                if (csv_label(&r, &r.cells[i], &y[n], cause) < 0)
+                    goto out;
+                if (y[n] > *max_label)
+                    *max_label = y[n];
+            } else if (csv_feature(&r, &r.cells[i], &row[j++], cause) < 0) {
+                goto out;
+            }
+        }
+        n++;
+    }
+    if (n == 0) {
+        data_set_cause(cause, "%s: no data rows, only a header", path);
+        goto out;
+    }
+    ds->n = n;
+    ds->d = d;
+    ds->floats = xrealloc(x, (size_t)n * (size_t)d * sizeof *x);
+    ds->labels = xrealloc(y, (size_t)n * sizeof *y);
+    x = NULL;
+    y = NULL;
+    rc = 0;
+out:
+    free(x);
+    free(y);
+    free(r.cells);
+    free(buf);
+    return rc;
+}
+
+int
+data_csv_load(struct dataset *train, struct dataset *test, int *classes,
+              const struct data_spec *spec, char **cause)
+{
+    int max_label = 0;
+    if (spec->path[0] == '\0') {
+        data_set_cause(cause, "csv: path is not set");
+        return -1;
+    }
+    if (csv_read(train, &max_label, spec->path, spec, cause) < 0)
+        return -1;
+    if (spec->test_path[0] != '\0') {
+        if (csv_read(test, &max_label, spec->test_path, spec, cause) < 0) {
+            data_store_fini(train);
+            return -1;
+        }
+        if (test->d != train->d) {
+            data_set_cause(cause, "%s: %d feature columns, but the training file %s has %d",
+                           spec->test_path, test->d, spec->path, train->d);
+            data_store_fini(train);
+            data_store_fini(test);
+            return -1;
+        }
+    }
+    *classes = max_label + 1;
+    return 0;
+}

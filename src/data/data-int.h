@@ -1,0 +1,59 @@
+/*
+ * data-int.h - private to src/data/: the file readers, the generators and
+ * the small I/O layer they share.  Nothing outside src/data/ includes it;
+ * the public contract is include/nntop/data.h.
+ */
+#ifndef NNTOP_DATA_INT_H
+#define NNTOP_DATA_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "nntop/data.h"
+
+/*
+ * Labels above this are refused: classes = max label + 1 sizes the model's
+ * output layer and the class counts, so a stray 1e9 must not allocate them.
+ */
+#define DATA_LABEL_MAX 65535
+
+/* An open input file, gzip or plain (zlib reads plain files transparently). */
+struct data_file {
+    gzFile gz;
+    const char *path;       /* borrowed, for messages */
+};
+
+/* Set *cause (when cause is not NULL) to a heap message; the caller frees. */
+void data_set_cause(char **cause, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Open path for reading; -1 with "PATH: strerror" in *cause. */
+int data_file_open(struct data_file *f, const char *path, char **cause);
+/*
+ * Read up to n bytes into buf; *got is short only at the end of the file.
+ * -1 on a read error or a corrupt or truncated gzip stream.
+ */
+int data_file_read(struct data_file *f, void *buf, size_t n, size_t *got, char **cause);
+/* Close f (safe on a file that failed to open). */
+void data_file_close(struct data_file *f);
+/*
+ * Read the whole (possibly gzipped) file into a heap buffer with a NUL
+ * appended; the caller frees *buf.  *len excludes the NUL.
+ */
+int data_file_slurp(const char *path, char **buf, size_t *len, char **cause);
+
+/* Generate spiral, xor or blobs into ds (floats); *classes is set. */
+int data_synth_generate(struct dataset *ds, int *classes, const struct data_spec *spec,
+                        uint64_t seed, char **cause);
+/* Read IDX train (and optional test) files into byte stores; *classes is set. */
+int data_idx_load(struct dataset *train, struct dataset *test, int *classes,
+                  const struct data_spec *spec, char **cause);
+/* Read CSV train (and optional test) files into float stores; *classes is set. */
+int data_csv_load(struct dataset *train, struct dataset *test, int *classes,
+                  const struct data_spec *spec, char **cause);
+
+/* Free a store's arrays and zero it. */
+void data_store_fini(struct dataset *ds);
+
+#endif

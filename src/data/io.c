@@ -1,0 +1,161 @@
+/*
+ * io.c - the reading layer the IDX and CSV readers share: open a file
+ * (gzip or plain, through zlib), read it with every failure turned into a
+ * one-line message naming the file.  It does not parse anything.
+ */
+#include "config.h"
+
+#include "data-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nntop/xmem.h"
+
+/* zlib's read buffer; the default 8 KiB costs many small read() calls on 26 MB. */
+#define DATA_GZ_BUFFER (128 * 1024)
+/* gzread() takes an unsigned and returns an int: read in slices below INT_MAX. */
+#define DATA_GZ_SLICE ((size_t)1 << 30)
+
+void
+data_set_cause(char **cause, const char *fmt, ...)
+{
+    if (cause == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        fatal("out of memory formatting a message");
+    va_end(ap);
+    *cause = msg;
+}
+
+int
+data_file_open(struct data_file *f, const char *path, char **cause)
+{
+    f->gz = NULL;
+    f->path = path;
+    if (path[0] == '\0') {
+        data_set_cause(cause, "(empty path): no file name given");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        data_set_cause(cause, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        data_set_cause(cause, "%s: %s", path, strerror(EISDIR));
+        close(fd);
+        return -1;
+    }
+    f->gz = gzdopen(fd, "rb");
+    if (f->gz == NULL) {
+        data_set_cause(cause, "%s: cannot read: %s", path,
+                       errno != 0 ? strerror(errno) : "zlib could not open the stream");
+        close(fd);
+        return -1;
+    }
+    gzbuffer(f->gz, DATA_GZ_BUFFER);
+    return 0;
+}
+
+/* zlib prefixes its messages with the name it was opened under ("<fd:3>"). */
+static const char *
+gz_message(gzFile gz, int *errnum)
+{
+    const char *msg = gzerror(gz, errnum);
+    if (msg != NULL && strncmp(msg, "<fd:", 4) == 0) {
+        const char *colon = strstr(msg, ": ");
+        if (colon != NULL)
+            msg = colon + 2;
+    }
+    return msg != NULL ? msg : "unknown error";
+}
+
+int
+data_file_read(struct data_file *f, void *buf, size_t n, size_t *got, char **cause)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < DATA_GZ_SLICE ? n - done : DATA_GZ_SLICE;
+        int r = gzread(f->gz, p + done, (unsigned)want);
+        if (r < 0)
+            break;
+        done += (size_t)r;
+        if ((size_t)r < want)
+            break;
+    }
+    *got = done;
+    int errnum = Z_OK;
+    const char *msg = gz_message(f->gz, &errnum);
+    switch (errnum) {
+    case Z_OK:
+        return 0;
+    case Z_BUF_ERROR:
+        data_set_cause(cause, "%s: truncated gzip (%s)", f->path, msg);
+        return -1;
+    case Z_DATA_ERROR:
+        data_set_cause(cause, "%s: corrupt gzip: %s", f->path, msg);
+        return -1;
+    default:
+        data_set_cause(cause, "%s: read error: %s", f->path, msg);
+        return -1;
+    }
+}
+
+void
+data_file_close(struct data_file *f)
+{
+    if (f->gz != NULL)
+        gzclose_r(f->gz);
+    f->gz = NULL;
+}
+
+int
+data_file_slurp(const char *path, char **buf, size_t *len, char **cause)
+{
+    struct data_file f;
+    *buf = NULL;
+    *len = 0;
+    if (data_file_open(&f, path, cause) < 0)
+        return -1;
+    size_t cap = 64 * 1024, used = 0;
+    char *p = xmalloc(cap);
+    int rc = -1;
+    for (;;) {
+        if (cap - used < 2) {
+            if (cap > SIZE_MAX / 2) {
+                data_set_cause(cause, "%s: file too large", path);
+                goto out;
+            }
+            cap *= 2;
+            p = xrealloc(p, cap);
+        }
+        size_t want = cap - used - 1, got;
+        if (data_file_read(&f, p + used, want, &got, cause) < 0)
+            goto out;
+        used += got;
+        if (got < want)
+            break;
+    }
+    p[used] = '\0';
+    *buf = p;
+    *len = used;
+    p = NULL;
+    rc = 0;
+out:
+    free(p);
+    data_file_close(&f);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/*
+ * layers.h - the forward and backward kernels of each layer kind, private
+ * to src/nn/.  They work on raw buffers with explicit shapes so that
+ * model.c only wires buffers together; they never allocate.
+ *
+ * Element-wise backward kernels accept dx == dy (in place), except batch
+ * norm's; otherwise the buffers of one call must not overlap.
+ */
+#ifndef NNTOP_NN_LAYERS_H
+#define NNTOP_NN_LAYERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nntop/rng.h"
+
+/* Batch-norm constants, as torch.nn.BatchNorm1d's defaults. */
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+/* y (B, OUT) = x (B, IN) . W^T (W is (OUT, IN)) + b (OUT). */
+void layer_dense_forward(float *y, const float *x, const float *w, const float *b,
+                         int B, int in, int out);
+/*
+ * The dense forward followed by ReLU (slope 0) or LeakyReLU (slope) in one
+ * pass over the output: y (B, OUT) = x . W^T + b, a (B, OUT) = act(y).
+ */
+void layer_dense_act_forward(float *y, float *a, const float *x, const float *w,
+                             const float *b, float slope, int B, int in, int out);
+/*
+ * dW (OUT, IN) = dY^T . X, db (OUT) = column sums of dY, and, when dx is
+ * non-NULL, dX (B, IN) = dY . W.
+ */
+void layer_dense_backward(float *dx, float *dw, float *db, const float *dy,
+                          const float *x, const float *w, int B, int in, int out);
+
+/* y = max(x, 0) over n entries. */
+void layer_relu_forward(float *y, const float *x, size_t n);
+/* dx = dy where y > 0, else 0 (y is the forward output). */
+void layer_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+
+/* y = x for x > 0, else slope x. */
+void layer_leaky_relu_forward(float *y, const float *x, float slope, size_t n);
+/* dx = dy for x > 0, else slope dy (x is the forward input). */
+void layer_leaky_relu_backward(float *dx, const float *dy, const float *x, float slope,
+                               size_t n);
+
+void layer_tanh_forward(float *y, const float *x, size_t n);
+/* dx = dy (1 - y^2). */
+void layer_tanh_backward(float *dx, const float *dy, const float *y, size_t n);
+
+void layer_sigmoid_forward(float *y, const float *x, size_t n);
+/* dx = dy y (1 - y). */
+void layer_sigmoid_backward(float *dx, const float *dy, const float *y, size_t n);
+
+/*
+ * Inverted dropout.  Training: mask (n) = 0 with probability p, else
+ * 1/(1-p), drawn from r in row-major order; y = x mask.  Eval: y = x and
+ * the mask is left alone.
+ */
+void layer_dropout_forward(float *y, float *mask, const float *x, float p, bool training,
+                           struct rng *r, size_t n);
+/* dx = dy mask in training, dx = dy in eval. */
+void layer_dropout_backward(float *dx, const float *dy, const float *mask, bool training,
+                            size_t n);
+
+/*
+ * Batch norm over the features of x (B, N).  Training: batch mean and
+ * biased variance normalise; the running statistics move by BN_MOMENTUM
+ * toward the batch mean and the unbiased variance (left alone when B == 1,
+ * where the unbiased variance does not exist; returns whether they moved).
+ * Eval: the running statistics normalise.  Caches xhat (B, N), mean (N)
+ * and invstd (N) for the backward.
+ */
+bool layer_batchnorm_forward(float *y, float *xhat, float *mean, float *invstd,
+                             float *run_mean, float *run_var, const float *x,
+                             const float *gamma, const float *beta, bool training,
+                             int B, int n);
+/*
+ * dgamma (N) = sum dY xhat, dbeta (N) = sum dY and, when dx is non-NULL,
+ * dX (B, N): through the batch statistics in training, through the fixed
+ * running statistics in eval.
+ */
+void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                              const float *xhat, const float *invstd, const float *gamma,
+                              bool training, int B, int n);
+
+#endif

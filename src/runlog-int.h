@@ -1,0 +1,101 @@
+/*
+ * runlog-int.h - private to the runlog module (runlog.c, runlog-read.c,
+ * runlog-json.c, safetensors.c): a small strict JSON parser (for
+ * safetensors headers and events.jsonl lines), a growable string buffer,
+ * number formatting that round-trips, and atomic file replacement.
+ *
+ * The parser builds a tree and accepts exactly RFC 8259 JSON: UTF-8
+ * checked, no duplicate keys, nesting at most JSON_MAX_DEPTH, nothing but
+ * whitespace after the value.  It is bounded by its input and never reads
+ * past len.  It is not a general-purpose JSON library: no streaming, no
+ * writer beyond string escaping.
+ */
+#ifndef NNTOP_RUNLOG_INT_H
+#define NNTOP_RUNLOG_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_MAX_DEPTH 64
+
+enum json_type {
+    JSON_NULL,
+    JSON_FALSE,
+    JSON_TRUE,
+    JSON_NUMBER,
+    JSON_STRING,
+    JSON_ARRAY,
+    JSON_OBJECT,
+    JSON_TYPE_COUNT
+};
+
+struct json {
+    enum json_type type;
+    size_t offset;          /* where the value starts in the input */
+    char *str;              /* string: decoded bytes + NUL; number: its text + NUL */
+    size_t len;             /* string: bytes of str; array, object: items */
+    double num;             /* number */
+    struct json *items;     /* array, object: the values (len of them) */
+    char **keys;            /* object: decoded keys, NUL-terminated */
+    size_t *key_lens;       /* object: key lengths (keys may hold NUL) */
+};
+
+/*
+ * Parse text[0..len) into *out.  Returns 0 (free with json_fini), or -1
+ * with "offset N: reason" in err (errlen bytes); *out is then empty.
+ */
+int json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen);
+/* Free what json_parse built. */
+void json_fini(struct json *v);
+/* Member key of object v (linear search), or NULL. */
+const struct json *json_get(const struct json *v, const char *key);
+/* True when v is a number written as a non-negative integer that fits in 64 bits. */
+bool json_get_u64(const struct json *v, uint64_t *out);
+
+/* A growable NUL-terminated string. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+};
+
+void sbuf_init(struct sbuf *b);
+void sbuf_fini(struct sbuf *b);
+void sbuf_putn(struct sbuf *b, const char *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_putc(struct sbuf *b, char c);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Append s[0..n) as a quoted JSON string (invalid UTF-8 becomes U+FFFD). */
+void sbuf_put_json_str(struct sbuf *b, const char *s, size_t n);
+/* Take the heap string out of b (b is left empty). */
+char *sbuf_take(struct sbuf *b);
+
+/* Shortest "%.Ng" (N = 6..9) of a float that strtof reads back exactly;
+ * "nan", "inf", "-inf" when not finite.  buf needs 32 bytes. */
+void fmt_float(char *buf, size_t len, float x);
+/* Likewise for a double (N = 15..17). */
+void fmt_double(char *buf, size_t len, double x);
+
+/*
+ * Atomic replacement of a file: write to <path>.tmp.<pid> in the same
+ * directory, then atomic_commit() flushes, fsyncs, renames over path and
+ * fsyncs the directory.  On any failure the temporary file is removed.
+ */
+struct atomic_file {
+    FILE *f;                /* write here */
+    char *path, *tmp;
+};
+
+/* Create the temporary file; 0, or -1 with *cause (heap). */
+int atomic_open(struct atomic_file *af, const char *path, char **cause);
+/* Finish: 0, or -1 with *cause (heap) naming path and the failing step. */
+int atomic_commit(struct atomic_file *af, char **cause);
+/* Give up: close and remove the temporary file. */
+void atomic_abort(struct atomic_file *af);
+/* fsync the directory holding path (so a rename or create is durable); 0 or -1 with errno. */
+int fsync_parent_dir(const char *path);
+
+#endif

@@ -1,0 +1,537 @@
+/*
+ * runlog-read.c - reading a run directory back: metrics.csv, layers.csv
+ * and events.jsonl into arrays, and field lookups on event lines, for
+ * replay and --reproduce.
+ *
+ * A run may have been cut short by a crash, so a final line without its
+ * newline is ignored; anything else malformed is an error naming the file
+ * and line.  It deliberately does not interpret the events (that is the
+ * replay code's job) and does not read checkpoints (safetensors.c).
+ */
+#include "config.h"
+
+#include "nntop/runlog.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nntop/xmem.h"
+#include "runlog-int.h"
+
+#define CSV_MAX_FIELDS 32
+
+static const char *const metrics_columns[] = {
+    "step", "epoch", "kind", "loss", "reg_loss", "accuracy", "lr", "grad_norm", "clipped",
+    "samples_per_s", "wall_s",
+};
+static const char *const layers_columns[] = {
+    "step", "layer", "name", "tensor", "act_mean", "act_std", "act_min", "act_max",
+    "dead_frac", "sat_frac", "w_norm", "g_norm", "update_norm", "update_ratio", "nan_count",
+    "inf_count",
+};
+#define NCOLS(a) (sizeof a / sizeof a[0])
+
+/* Reads whole lines; a last line without '\n' is reported as absent. */
+struct line_reader {
+    FILE *f;
+    char *path;
+    char *line;
+    size_t cap;
+    size_t lineno;
+};
+
+static int
+reader_open(struct line_reader *r, const char *run_dir, const char *name, char **cause)
+{
+    memset(r, 0, sizeof *r);
+    r->path = xasprintf("%s/%s", run_dir, name);
+    r->f = fopen(r->path, "r");
+    if (r->f == NULL) {
+        *cause = xasprintf("%s: %s", r->path, strerror(errno));
+        free(r->path);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+reader_close(struct line_reader *r)
+{
+    if (r->f != NULL)
+        fclose(r->f);
+    free(r->path);
+    free(r->line);
+}
+
+/* 1 with r->line (newline removed), 0 at the end (or a torn last line), -1 on a read error. */
+static int
+reader_next(struct line_reader *r, char **cause)
+{
+    errno = 0;
+    ssize_t n = getline(&r->line, &r->cap, r->f);
+    if (n < 0) {
+        if (ferror(r->f)) {
+            *cause = xasprintf("%s: read error: %s", r->path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    r->lineno++;
+    if (r->line[n - 1] != '\n')
+        return 0;
+    if (strlen(r->line) != (size_t)n) {
+        *cause = xasprintf("%s:%zu: NUL byte in line", r->path, r->lineno);
+        return -1;
+    }
+    r->line[--n] = '\0';
+    if (n > 0 && r->line[n - 1] == '\r')
+        r->line[--n] = '\0';
+    return 1;
+}
+
+/*
+ * Split a CSV line in place into fields (at most max); quoted fields may
+ * hold commas and doubled quotes.  Returns the count, or -1 on a malformed
+ * quote or too many fields.
+ */
+static int
+csv_split(char *line, char **fields, int max)
+{
+    int n = 0;
+    char *s = line;
+    for (;;) {
+        if (n == max)
+            return -1;
+        if (*s == '"') {
+            char *w = ++s;
+            fields[n++] = w;
+            for (;;) {
+                if (*s == '\0')
+                    return -1;
+                if (*s == '"') {
+                    if (s[1] == '"') {
+                        *w++ = '"';
+                        s += 2;
+                        continue;
+                    }
+                    s++;
+                    break;
+                }
+                *w++ = *s++;
+            }
+            if (*s != ',' && *s != '\0')
+                return -1;
+            bool more = *s == ',';
+            *w = '\0';
+            if (!more)
+                return n;
+            s++;
+            continue;
+        }
+        fields[n++] = s;
+        char *comma = strchr(s, ',');
+        if (comma == NULL)
+            return n;
+        *comma = '\0';
+        s = comma + 1;
+    }
+}
+
+static int
+bad_field(struct line_reader *r, const char *column, const char *value, const char *what,
+          char **cause)
+{
+    *cause = xasprintf("%s:%zu: %s '%.40s' %s", r->path, r->lineno, column, value, what);
+    return -1;
+}
+
+static int
+bad_count(struct line_reader *r, int n, size_t want, char **cause)
+{
+    if (n < 0)
+        *cause = xasprintf("%s:%zu: malformed quoted field or too many fields", r->path,
+                           r->lineno);
+    else
+        *cause = xasprintf("%s:%zu: expected %zu fields, found %d", r->path, r->lineno, want, n);
+    return -1;
+}
+
+/* "", "nan" and numbers strtod reads completely; NaN for the first two. */
+static int
+parse_double(const char *s, double *x)
+{
+    if (s[0] == '\0') {
+        *x = NAN;
+        return 0;
+    }
+    if (isspace((unsigned char)s[0]))
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || (errno == ERANGE && isfinite(v) && v != 0))
+        return -1;
+    *x = v;
+    return 0;
+}
+
+static int
+parse_float(const char *s, float *x)
+{
+    if (s[0] == '\0') {
+        *x = NAN;
+        return 0;
+    }
+    if (isspace((unsigned char)s[0]))
+        return -1;
+    char *end;
+    float v = strtof(s, &end);
+    if (*end != '\0')
+        return -1;
+    *x = v;
+    return 0;
+}
+
+static int
+parse_long(const char *s, long *x)
+{
+    if (s[0] == '\0' || isspace((unsigned char)s[0]))
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return -1;
+    *x = v;
+    return 0;
+}
+
+static int
+check_header(struct line_reader *r, const char *const *columns, size_t ncols, char **cause)
+{
+    int rc = reader_next(r, cause);
+    if (rc < 0)
+        return -1;
+    struct sbuf want;
+    sbuf_init(&want);
+    for (size_t i = 0; i < ncols; i++) {
+        if (i > 0)
+            sbuf_putc(&want, ',');
+        sbuf_puts(&want, columns[i]);
+    }
+    if (rc == 0 || strcmp(r->line, want.s) != 0) {
+        *cause = xasprintf("%s:1: expected the header '%s'", r->path, want.s);
+        sbuf_fini(&want);
+        return -1;
+    }
+    sbuf_fini(&want);
+    return 0;
+}
+
+/* Grow *arr (of elem bytes) so index n fits. */
+static void *
+grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    *cap = *cap ? 2 * *cap : 256;
+    return xrealloc(arr, *cap * elem);
+}
+
+static int
+parse_metrics_line(struct line_reader *r, struct metrics_row *row, char **cause)
+{
+    char *f[CSV_MAX_FIELDS];
+    int n = csv_split(r->line, f, CSV_MAX_FIELDS);
+    if (n != (int)NCOLS(metrics_columns))
+        return bad_count(r, n, NCOLS(metrics_columns), cause);
+    memset(row, 0, sizeof *row);
+    if (parse_long(f[0], &row->step) < 0)
+        return bad_field(r, "step", f[0], "is not an integer", cause);
+    if (parse_double(f[1], &row->epoch) < 0)
+        return bad_field(r, "epoch", f[1], "is not a number", cause);
+    if (strcmp(f[2], "train") == 0)
+        row->kind = METRICS_TRAIN;
+    else if (strcmp(f[2], "val") == 0)
+        row->kind = METRICS_VAL;
+    else if (strcmp(f[2], "test") == 0)
+        row->kind = METRICS_TEST;
+    else
+        return bad_field(r, "kind", f[2], "is not train, val or test", cause);
+    float *fl[] = { &row->loss, &row->reg_loss, &row->accuracy };
+    const int fl_col[] = { 3, 4, 5 };
+    for (int i = 0; i < 3; i++)
+        if (parse_float(f[fl_col[i]], fl[i]) < 0)
+            return bad_field(r, metrics_columns[fl_col[i]], f[fl_col[i]], "is not a number",
+                             cause);
+    if (parse_double(f[6], &row->lr) < 0)
+        return bad_field(r, "lr", f[6], "is not a number", cause);
+    if (parse_float(f[7], &row->grad_norm) < 0)
+        return bad_field(r, "grad_norm", f[7], "is not a number", cause);
+    if (strcmp(f[8], "1") == 0)
+        row->clipped = true;
+    else if (strcmp(f[8], "0") != 0 && f[8][0] != '\0')
+        return bad_field(r, "clipped", f[8], "is not 0 or 1", cause);
+    if (parse_double(f[9], &row->samples_per_s) < 0)
+        return bad_field(r, "samples_per_s", f[9], "is not a number", cause);
+    if (parse_double(f[10], &row->wall_s) < 0)
+        return bad_field(r, "wall_s", f[10], "is not a number", cause);
+    return 0;
+}
+
+int
+runlog_read_metrics(const char *run_dir, struct metrics_row **rows, size_t *n, char **cause)
+{
+    *rows = NULL;
+    *n = 0;
+    struct line_reader r;
+    if (reader_open(&r, run_dir, "metrics.csv", cause) < 0)
+        return -1;
+    struct metrics_row *arr = NULL;
+    size_t count = 0, cap = 0;
+    int rc = check_header(&r, metrics_columns, NCOLS(metrics_columns), cause);
+    while (rc == 0) {
+        int got = reader_next(&r, cause);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        arr = grow(arr, &cap, count, sizeof *arr);
+        rc = parse_metrics_line(&r, &arr[count], cause);
+        if (rc == 0)
+            count++;
+    }
+    reader_close(&r);
+    if (rc < 0) {
+        free(arr);
+        return -1;
+    }
+    *rows = arr;
+    *n = count;
+    return 0;
+}
+
+static int
+copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+static int
+parse_layers_line(struct line_reader *r, struct layer_row *row, char **cause)
+{
+    char *f[CSV_MAX_FIELDS];
+    int n = csv_split(r->line, f, CSV_MAX_FIELDS);
+    if (n != (int)NCOLS(layers_columns))
+        return bad_count(r, n, NCOLS(layers_columns), cause);
+    memset(row, 0, sizeof *row);
+    long layer;
+    if (parse_long(f[0], &row->step) < 0)
+        return bad_field(r, "step", f[0], "is not an integer", cause);
+    if (parse_long(f[1], &layer) < 0 || layer < 0 || layer > INT_MAX)
+        return bad_field(r, "layer", f[1], "is not a layer index", cause);
+    row->layer = (int)layer;
+    if (copy_name(row->name, sizeof row->name, f[2]) < 0)
+        return bad_field(r, "name", f[2], "is too long", cause);
+    if (copy_name(row->tensor, sizeof row->tensor, f[3]) < 0)
+        return bad_field(r, "tensor", f[3], "is too long", cause);
+    float *v[] = {
+        &row->act_mean, &row->act_std, &row->act_min, &row->act_max, &row->dead_frac,
+        &row->sat_frac, &row->w_norm, &row->g_norm, &row->update_norm, &row->update_ratio,
+    };
+    for (int i = 0; i < 10; i++)
+        if (parse_float(f[4 + i], v[i]) < 0)
+            return bad_field(r, layers_columns[4 + i], f[4 + i], "is not a number", cause);
+    if (parse_long(f[14], &row->nan_count) < 0 || row->nan_count < 0)
+        return bad_field(r, "nan_count", f[14], "is not a count", cause);
+    if (parse_long(f[15], &row->inf_count) < 0 || row->inf_count < 0)
+        return bad_field(r, "inf_count", f[15], "is not a count", cause);
+    return 0;
+}
+
+int
+runlog_read_layers(const char *run_dir, struct layer_row **rows, size_t *n, char **cause)
+{
+    *rows = NULL;
+    *n = 0;
+    struct line_reader r;
+    if (reader_open(&r, run_dir, "layers.csv", cause) < 0)
+        return -1;
+    struct layer_row *arr = NULL;
+    size_t count = 0, cap = 0;
+    int rc = check_header(&r, layers_columns, NCOLS(layers_columns), cause);
+    while (rc == 0) {
+        int got = reader_next(&r, cause);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        arr = grow(arr, &cap, count, sizeof *arr);
+        rc = parse_layers_line(&r, &arr[count], cause);
+        if (rc == 0)
+            count++;
+    }
+    reader_close(&r);
+    if (rc < 0) {
+        free(arr);
+        return -1;
+    }
+    *rows = arr;
+    *n = count;
+    return 0;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* A JSON number written as an integer that fits a long. */
+static bool
+json_long(const struct json *v, long *out)
+{
+    if (v == NULL || v->type != JSON_NUMBER || strpbrk(v->str, ".eE") != NULL)
+        return false;
+    return parse_long(v->str, out) == 0;
+}
+
+static int
+parse_event(struct line_reader *r, struct runlog_event_rec *ev, char **cause)
+{
+    struct json v;
+    char err[128];
+    size_t len = strlen(r->line);
+    if (json_parse(&v, r->line, len, err, sizeof err) < 0) {
+        *cause = xasprintf("%s:%zu: %s", r->path, r->lineno, err);
+        return -1;
+    }
+    int rc = -1;
+    const struct json *step = json_get(&v, "step"), *type = json_get(&v, "type");
+    const struct json *wall = json_get(&v, "wall_s");
+    if (v.type != JSON_OBJECT)
+        *cause = xasprintf("%s:%zu: not a JSON object", r->path, r->lineno);
+    else if (!json_long(step, &ev->step))
+        *cause = xasprintf("%s:%zu: no integer \"step\"", r->path, r->lineno);
+    else if (type == NULL || type->type != JSON_STRING)
+        *cause = xasprintf("%s:%zu: no string \"type\"", r->path, r->lineno);
+    else
+        rc = 0;
+    if (rc == 0) {
+        snprintf(ev->type, sizeof ev->type, "%s", type->str);
+        ev->wall_s = wall != NULL && wall->type == JSON_NUMBER ? wall->num : NAN;
+        ev->line = xmalloc(len + 1);
+        memcpy(ev->line, r->line, len + 1);
+    }
+    json_fini(&v);
+    return rc;
+}
+
+int
+runlog_read_events(const char *run_dir, struct runlog_event_rec **evs, size_t *n,
+                   char **cause)
+{
+    *evs = NULL;
+    *n = 0;
+    struct line_reader r;
+    if (reader_open(&r, run_dir, "events.jsonl", cause) < 0)
+        return -1;
+    struct runlog_event_rec *arr = NULL;
+    size_t count = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        int got = reader_next(&r, cause);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        if (r.line[strspn(r.line, " \t")] == '\0')
+            continue;
+        arr = grow(arr, &cap, count, sizeof *arr);
+        rc = parse_event(&r, &arr[count], cause);
+        if (rc < 0)
+            break;
+        count++;
+    }
+    reader_close(&r);
+    if (rc < 0) {
+        runlog_events_free(arr, count);
+        return -1;
+    }
+    *evs = arr;
+    *n = count;
+    return 0;
+}
+
+void
+runlog_events_free(struct runlog_event_rec *evs, size_t n)
+{
+    if (evs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(evs[i].line);
+    free(evs);
+}
+
+/* Parse line and find key; *v must be json_fini'd when 0 is returned. */
+static int
+event_member(const char *line, const char *key, struct json *v, const struct json **member)
+{
+    char err[128];
+    if (line == NULL || json_parse(v, line, strlen(line), err, sizeof err) < 0)
+        return -1;
+    *member = json_get(v, key);
+    if (*member == NULL) {
+        json_fini(v);
+        return -1;
+    }
+    return 0;
+}
+
+int
+runlog_event_get_num(const char *line, const char *key, double *x)
+{
+    struct json v;
+    const struct json *m;
+    if (event_member(line, key, &v, &m) < 0)
+        return -1;
+    int rc = 0;
+    if (m->type == JSON_NUMBER)
+        *x = m->num;
+    else if (m->type == JSON_STRING && strcmp(m->str, "nan") == 0)
+        *x = NAN;
+    else if (m->type == JSON_STRING && strcmp(m->str, "inf") == 0)
+        *x = INFINITY;
+    else if (m->type == JSON_STRING && strcmp(m->str, "-inf") == 0)
+        *x = -INFINITY;
+    else
+        rc = -1;
+    json_fini(&v);
+    return rc;
+}
+
+int
+runlog_event_get_str(const char *line, const char *key, char *buf, size_t len)
+{
+    struct json v;
+    const struct json *m;
+    if (len == 0 || event_member(line, key, &v, &m) < 0)
+        return -1;
+    int rc = -1;
+    if (m->type == JSON_STRING) {
+        size_t n = m->len < len - 1 ? m->len : len - 1;
+        /* Cut at a character boundary, not inside a UTF-8 sequence. */
+        while (n > 0 && n < m->len && ((unsigned char)m->str[n] & 0xC0) == 0x80)
+            n--;
+        memcpy(buf, m->str, n);
+        buf[n] = '\0';
+        rc = 0;
+    }
+    json_fini(&v);
+    return rc;
+}

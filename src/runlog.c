@@ -1,0 +1,1067 @@
+/*
+ * runlog.c - the run directory and its append-only files: creating a run
+ * (config.yaml, env.txt, CSV headers), appending metrics, layer and event
+ * rows, flushing at least once a second, and closing durably.
+ *
+ * Write errors are the disk's business, not the trainer's: the first one
+ * becomes a sticky message, the failing file is written no more (so no
+ * torn rows follow a gap), and training goes on.  This file deliberately
+ * does not read runs back (runlog-read.c) or write checkpoints
+ * (safetensors.c), and never allocates while holding a runlog's lock, so
+ * fatal() can always flush.
+ */
+#include "config.h"
+
+#include "nntop/runlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nntop/xmem.h"
+#include "runlog-int.h"
+
+#define METRICS_HEADER \
+    "step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,samples_per_s,wall_s"
+#define LAYERS_HEADER \
+    "step,layer,name,tensor,act_mean,act_std,act_min,act_max,dead_frac,sat_frac," \
+    "w_norm,g_norm,update_norm,update_ratio,nan_count,inf_count"
+/* Same-second runs get -2, -3, ...; past this something else is wrong. */
+#define RUN_DIR_TRIES 1000
+#define RUN_NAME_MAX 64
+#define CONFIG_READ_MAX (16L << 20)
+
+enum rl_file_id {
+    RL_METRICS,
+    RL_LAYERS,
+    RL_EVENTS,
+    RL_FILE_COUNT
+};
+
+static const char *const rl_file_names[RL_FILE_COUNT] = {
+    "metrics.csv", "layers.csv", "events.jsonl",
+};
+static const char *const rl_file_headers[RL_FILE_COUNT] = {
+    METRICS_HEADER, LAYERS_HEADER, NULL,
+};
+
+struct rl_file {
+    FILE *f;
+    bool dead;              /* a write failed: nothing more goes to this file */
+    long pending;           /* rows handed to stdio since the last good flush */
+    long dropped;           /* rows lost: pending at the failure, and every row since */
+};
+
+struct runlog {
+    pthread_mutex_t lock;
+    char *dir;
+    char *config;           /* config text for checkpoint metadata, or NULL */
+    struct rl_file files[RL_FILE_COUNT];
+    struct timespec start_wall;     /* wall clock at open (event "time") */
+    struct timespec start_mono;     /* CLOCK_MONOTONIC at open (wall_s) */
+    double last_flush;              /* coarse monotonic seconds */
+    atomic_bool has_error;          /* set once, after error is written */
+    char error[512];
+    struct runlog *next;            /* registry of open runlogs */
+};
+
+static time_t fake_time;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct runlog *registry;
+static pthread_once_t hook_once = PTHREAD_ONCE_INIT;
+
+void
+runlog_set_fake_time(time_t t)
+{
+    fake_time = t;
+}
+
+static void
+wall_now(struct timespec *ts)
+{
+    if (fake_time != 0) {
+        ts->tv_sec = fake_time;
+        ts->tv_nsec = 0;
+    } else {
+        clock_gettime(CLOCK_REALTIME, ts);
+    }
+}
+
+/* A cheap clock for "has a second passed": read on every appended row. */
+static double
+coarse_seconds(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double
+elapsed_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) * 1e-9;
+}
+
+/* "2025-01-02T03:04:05.678+01:00" in local time. */
+static void
+iso8601(char *buf, size_t len, const struct timespec *ts, bool millis)
+{
+    struct tm tm;
+    time_t t = ts->tv_sec;
+    localtime_r(&t, &tm);
+    char date[32], frac[16] = "";
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (millis)
+        snprintf(frac, sizeof frac, ".%03d", (int)(ts->tv_nsec / 1000000 % 1000));
+    long off = tm.tm_gmtoff;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    /* UTC offsets are under 24 hours: two digits each. */
+    int oh = (int)(off / 3600 % 24), om = (int)(off / 60 % 60);
+    snprintf(buf, len, "%s%s%c%02d:%02d", date, frac, sign, oh, om);
+}
+
+static char *
+path_join(const char *dir, const char *name)
+{
+    return xasprintf("%s/%s", dir, name);
+}
+
+/* ---- atomic writes (shared with safetensors.c) ------------------------ */
+
+static int
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    /* Some file systems cannot sync a directory; that is not a lost write. */
+    if (rc < 0 && (saved == EINVAL || saved == EROFS))
+        rc = 0;
+    errno = saved;
+    return rc;
+}
+
+int
+fsync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL ? xstrdup(".")
+                : slash == path ? xstrdup("/")
+                : xasprintf("%.*s", (int)(slash - path), path);
+    int rc = fsync_dir(dir);
+    int saved = errno;
+    free(dir);
+    errno = saved;
+    return rc;
+}
+
+int
+atomic_open(struct atomic_file *af, const char *path, char **cause)
+{
+    af->path = xstrdup(path);
+    af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    af->f = NULL;
+    int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) {
+        /* Left by a crashed process that had our pid (pids restart in
+         * containers): only this process can own the name now. */
+        unlink(af->tmp);
+        fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    }
+    if (fd >= 0)
+        af->f = fdopen(fd, "w");
+    if (af->f == NULL) {
+        *cause = xasprintf("%s: cannot create: %s", af->tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(af->tmp);
+        }
+        free(af->path);
+        free(af->tmp);
+        af->path = af->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void
+atomic_abort(struct atomic_file *af)
+{
+    if (af->f != NULL)
+        fclose(af->f);
+    if (af->tmp != NULL)
+        unlink(af->tmp);
+    free(af->path);
+    free(af->tmp);
+    af->f = NULL;
+    af->path = af->tmp = NULL;
+}
+
+int
+atomic_commit(struct atomic_file *af, char **cause)
+{
+    const char *step = "write";
+    int err = 0;
+    if (ferror(af->f)) {
+        err = errno != 0 ? errno : EIO;
+    } else if (fflush(af->f) != 0) {
+        err = errno;
+    } else if (fsync(fileno(af->f)) != 0) {
+        step = "fsync";
+        err = errno;
+    }
+    int rc = fclose(af->f);
+    af->f = NULL;
+    if (err == 0 && rc != 0) {
+        step = "close";
+        err = errno;
+    }
+    if (err == 0 && rename(af->tmp, af->path) != 0) {
+        step = "rename";
+        err = errno;
+    }
+    if (err != 0) {
+        *cause = xasprintf("%s: %s failed: %s", af->path, step, strerror(err));
+        atomic_abort(af);
+        return -1;
+    }
+    if (fsync_parent_dir(af->path) != 0) {
+        *cause = xasprintf("%s: fsync of its directory failed: %s", af->path, strerror(errno));
+        free(af->path);
+        free(af->tmp);
+        af->path = af->tmp = NULL;
+        return -1;
+    }
+    free(af->path);
+    free(af->tmp);
+    af->path = af->tmp = NULL;
+    return 0;
+}
+
+static int
+write_file_atomic(const char *path, const char *text, char **cause)
+{
+    struct atomic_file af;
+    if (atomic_open(&af, path, cause) < 0)
+        return -1;
+    fputs(text, af.f);
+    return atomic_commit(&af, cause);
+}
+
+/* ---- errors and flushing ------------------------------------------------ */
+
+/* Keep the first error message only. */
+static void
+set_error(struct runlog *rl, enum rl_file_id id, int err)
+{
+    if (atomic_load_explicit(&rl->has_error, memory_order_relaxed))
+        return;
+    snprintf(rl->error, sizeof rl->error, "%s/%s: %s", rl->dir, rl_file_names[id],
+             strerror(err != 0 ? err : EIO));
+    atomic_store_explicit(&rl->has_error, true, memory_order_release);
+}
+
+/* A write to an open file failed: keep the error; the file is written no more. */
+static void
+record_error(struct runlog *rl, enum rl_file_id id, int err)
+{
+    struct rl_file *f = &rl->files[id];
+    set_error(rl, id, err);
+    if (!f->dead) {
+        f->dead = true;
+        f->dropped += f->pending;
+        f->pending = 0;
+        /* Drop what stdio still buffers, so a later flush (at close, or
+         * after space came back) cannot append a torn row. */
+        __fpurge(f->f);
+    }
+}
+
+/* Write one row (or, with row false, a part of one). */
+static void
+file_write(struct runlog *rl, enum rl_file_id id, const char *line, size_t n, bool row)
+{
+    struct rl_file *f = &rl->files[id];
+    if (f->dead) {
+        f->dropped += row;
+        return;
+    }
+    f->pending += row;
+    errno = 0;
+    if (fwrite(line, 1, n, f->f) != n)
+        record_error(rl, id, errno);
+}
+
+static void
+file_flush(struct runlog *rl, enum rl_file_id id, bool sync)
+{
+    struct rl_file *f = &rl->files[id];
+    if (f->dead)
+        return;
+    errno = 0;
+    if (fflush(f->f) != 0) {
+        record_error(rl, id, errno);
+        return;
+    }
+    f->pending = 0;
+    /* Devices and pipes cannot be synced; only a failed sync of a file counts. */
+    if (sync && fsync(fileno(f->f)) != 0 && errno != EINVAL && errno != EROFS)
+        record_error(rl, id, errno);
+}
+
+static void
+flush_locked(struct runlog *rl, bool sync)
+{
+    for (int i = 0; i < RL_FILE_COUNT; i++)
+        file_flush(rl, (enum rl_file_id)i, sync);
+    rl->last_flush = coarse_seconds();
+}
+
+/* Called with the lock held after each CSV row. */
+static void
+maybe_flush(struct runlog *rl)
+{
+    double now = coarse_seconds();
+    if (now - rl->last_flush >= 1.0) {
+        file_flush(rl, RL_METRICS, false);
+        file_flush(rl, RL_LAYERS, false);
+        rl->last_flush = now;
+    }
+}
+
+void
+runlog_flush(struct runlog *rl)
+{
+    if (rl == NULL)
+        return;
+    pthread_mutex_lock(&rl->lock);
+    flush_locked(rl, true);
+    pthread_mutex_unlock(&rl->lock);
+}
+
+void
+runlog_flush_all(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct runlog *rl = registry; rl != NULL; rl = rl->next)
+        runlog_flush(rl);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+register_fatal_hook(void)
+{
+    fatal_push_hook(runlog_flush_all);
+}
+
+static void
+registry_add(struct runlog *rl)
+{
+    pthread_once(&hook_once, register_fatal_hook);
+    pthread_mutex_lock(&registry_lock);
+    rl->next = registry;
+    registry = rl;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void
+registry_remove(struct runlog *rl)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct runlog **p = &registry; *p != NULL; p = &(*p)->next)
+        if (*p == rl) {
+            *p = rl->next;
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static struct runlog *
+runlog_alloc(const char *dir)
+{
+    struct runlog *rl = xcalloc(1, sizeof *rl);
+    pthread_mutex_init(&rl->lock, NULL);
+    rl->dir = xstrdup(dir);
+    wall_now(&rl->start_wall);
+    clock_gettime(CLOCK_MONOTONIC, &rl->start_mono);
+    rl->last_flush = coarse_seconds();
+    return rl;
+}
+
+static void
+runlog_release(struct runlog *rl)
+{
+    for (int i = 0; i < RL_FILE_COUNT; i++)
+        if (rl->files[i].f != NULL)
+            fclose(rl->files[i].f);
+    pthread_mutex_destroy(&rl->lock);
+    free(rl->dir);
+    free(rl->config);
+    free(rl);
+}
+
+/* mkdir -p: every missing component of path. */
+static int
+mkdir_p(const char *path, char **cause)
+{
+    char *p = xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; rc == 0; s++) {
+        bool end = *s == '\0';
+        if (*s != '/' && !end)
+            continue;
+        *s = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            if (errno == EEXIST)
+                errno = ENOTDIR;
+            *cause = xasprintf("cannot create directory '%s': %s", p, strerror(errno));
+            rc = -1;
+        }
+        if (end)
+            break;
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+/* The name part of a run directory: [A-Za-z0-9._-], at most RUN_NAME_MAX. */
+static void
+sanitize_name(char *out, const char *name)
+{
+    size_t n = 0;
+    for (const char *s = name != NULL ? name : ""; *s != '\0' && n < RUN_NAME_MAX; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '.' || c == '_' || c == '-';
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    /* Nothing but dots says nothing about the run. */
+    if (n == 0 || strspn(out, ".") == n)
+        strcpy(out, "run");
+}
+
+/* A value on one line of env.txt. */
+static void
+env_line(struct sbuf *b, const char *key, const char *value)
+{
+    sbuf_printf(b, "%s: ", key);
+    for (const char *s = value; *s != '\0'; s++)
+        sbuf_putc(b, *s == '\n' || *s == '\r' ? ' ' : *s);
+    sbuf_putc(b, '\n');
+}
+
+static char *
+env_text(const struct runlog *rl, const struct runlog_env *env)
+{
+    struct sbuf b;
+    sbuf_init(&b);
+    char tmp[256];
+    env_line(&b, "nntop", PACKAGE_VERSION);
+#if defined(__GNUC__) && !defined(__clang__)
+    env_line(&b, "compiler", "gcc " __VERSION__);
+#else
+    env_line(&b, "compiler", __VERSION__);
+#endif
+    const struct runlog_env none = { 0 };
+    if (env == NULL)
+        env = &none;
+    env_line(&b, "blas", env->blas_config != NULL ? env->blas_config : "unknown");
+    env_line(&b, "blas_core", env->blas_core != NULL ? env->blas_core : "unknown");
+    if (env->blas_threads > 0)
+        snprintf(tmp, sizeof tmp, "%d", env->blas_threads);
+    else
+        snprintf(tmp, sizeof tmp, "unknown");
+    env_line(&b, "blas_threads", tmp);
+    snprintf(tmp, sizeof tmp, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    env_line(&b, "cpus_online", tmp);
+    if (gethostname(tmp, sizeof tmp) != 0)
+        snprintf(tmp, sizeof tmp, "unknown");
+    tmp[sizeof tmp - 1] = '\0';
+    env_line(&b, "host", tmp);
+    struct utsname u;
+    if (uname(&u) == 0) {
+        char *os = xasprintf("%s %s %s", u.sysname, u.release, u.machine);
+        env_line(&b, "os", os);
+        free(os);
+    }
+    snprintf(tmp, sizeof tmp, "%ld", (long)getpid());
+    env_line(&b, "pid", tmp);
+    char *cwd = getcwd(NULL, 0);
+    env_line(&b, "cwd", cwd != NULL ? cwd : "unknown");
+    free(cwd);
+    iso8601(tmp, sizeof tmp, &rl->start_wall, false);
+    env_line(&b, "start", tmp);
+    env_line(&b, "command", env->cmdline != NULL ? env->cmdline : "unknown");
+    if (env->extra != NULL) {
+        sbuf_puts(&b, env->extra);
+        if (b.len > 0 && b.s[b.len - 1] != '\n')
+            sbuf_putc(&b, '\n');
+    }
+    return sbuf_take(&b);
+}
+
+static int
+open_append(struct runlog *rl, enum rl_file_id id, int extra_flags, char **cause)
+{
+    char *path = path_join(rl->dir, rl_file_names[id]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0666);
+    if (fd >= 0)
+        rl->files[id].f = fdopen(fd, "a");
+    if (rl->files[id].f == NULL) {
+        *cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
+    free(path);
+    return 0;
+}
+
+static void
+write_header(struct runlog *rl, enum rl_file_id id)
+{
+    const char *h = rl_file_headers[id];
+    if (h == NULL)
+        return;
+    file_write(rl, id, h, strlen(h), false);
+    file_write(rl, id, "\n", 1, false);
+}
+
+/* Best effort: undo a run directory whose creation failed half-way. */
+static void
+remove_run_dir(const char *dir)
+{
+    static const char *const names[] = {
+        "config.yaml", "env.txt", "metrics.csv", "layers.csv", "events.jsonl",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *p = path_join(dir, names[i]);
+        unlink(p);
+        free(p);
+    }
+    rmdir(dir);
+}
+
+/* config.yaml, env.txt and the three append-only files of a new run. */
+static int
+runlog_write_start(struct runlog *rl, const char *config_yaml, const struct runlog_env *env,
+                   char **cause)
+{
+    int rc = 0;
+    char *path;
+    if (config_yaml != NULL) {
+        rl->config = xstrdup(config_yaml);
+        path = path_join(rl->dir, "config.yaml");
+        rc = write_file_atomic(path, config_yaml, cause);
+        free(path);
+        if (rc < 0)
+            return -1;
+    }
+    char *text = env_text(rl, env);
+    path = path_join(rl->dir, "env.txt");
+    rc = write_file_atomic(path, text, cause);
+    free(text);
+    free(path);
+    if (rc < 0)
+        return -1;
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        if (open_append(rl, (enum rl_file_id)i, O_EXCL, cause) < 0)
+            return -1;
+        write_header(rl, (enum rl_file_id)i);
+    }
+    return 0;
+}
+
+int
+runlog_open(struct runlog **out, const char *dir_root, const char *name,
+            const char *config_yaml, const struct runlog_env *env, char **cause)
+{
+    *out = NULL;
+    if (dir_root == NULL || dir_root[0] == '\0') {
+        *cause = xstrdup("empty run directory root");
+        return -1;
+    }
+    if (mkdir_p(dir_root, cause) < 0)
+        return -1;
+
+    struct timespec now;
+    wall_now(&now);
+    struct tm tm;
+    localtime_r(&now.tv_sec, &tm);
+    char stamp[32], clean[RUN_NAME_MAX + 1];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    sanitize_name(clean, name);
+
+    char *dir = NULL;
+    for (int k = 1; k <= RUN_DIR_TRIES; k++) {
+        dir = k == 1 ? xasprintf("%s/%s-%s", dir_root, stamp, clean)
+                     : xasprintf("%s/%s-%s-%d", dir_root, stamp, clean, k);
+        /* mkdir either creates the directory or fails: two processes
+         * starting in the same second cannot both claim one name. */
+        if (mkdir(dir, 0777) == 0)
+            break;
+        int err = errno;
+        if (err != EEXIST || k == RUN_DIR_TRIES) {
+            *cause = xasprintf("cannot create run directory '%s': %s", dir,
+                               err == EEXIST ? "too many runs in the same second" : strerror(err));
+            free(dir);
+            return -1;
+        }
+        free(dir);
+        dir = NULL;
+    }
+
+    struct runlog *rl = runlog_alloc(dir);
+    rl->start_wall = now;
+    free(dir);
+    if (runlog_write_start(rl, config_yaml, env, cause) < 0) {
+        remove_run_dir(rl->dir);
+        runlog_release(rl);
+        return -1;
+    }
+    /* The headers reach the disk now: a run that cannot write even those
+     * says so at once through runlog_error.  The new directory's entry is
+     * made durable too (best effort: some file systems cannot). */
+    flush_locked(rl, false);
+    fsync_parent_dir(rl->dir);
+    registry_add(rl);
+    *out = rl;
+    return 0;
+}
+
+/* ---- reopening ------------------------------------------------------------ */
+
+static char *
+read_small_file(const char *path, long max)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct sbuf b;
+    sbuf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && (long)b.len < max)
+        sbuf_putn(&b, chunk, n);
+    fclose(f);
+    return sbuf_take(&b);
+}
+
+/*
+ * Make an existing regular file ready to append to: check its header and
+ * cut off a final line without its newline (a crash mid-write).
+ */
+static int
+prepare_append(struct runlog *rl, enum rl_file_id id, char **cause)
+{
+    struct rl_file *f = &rl->files[id];
+    int fd = fileno(f->f);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    char *path = path_join(rl->dir, rl_file_names[id]);
+    const char *h = rl_file_headers[id];
+    if (st.st_size == 0) {
+        write_header(rl, id);
+        free(path);
+        return 0;
+    }
+    int rfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rfd < 0) {
+        *cause = xasprintf("%s: cannot read: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    int rc = 0;
+    if (h != NULL) {
+        size_t hn = strlen(h);
+        char buf[512];
+        ssize_t got = pread(rfd, buf, hn + 1, 0);
+        if (got != (ssize_t)hn + 1 || memcmp(buf, h, hn) != 0 || buf[hn] != '\n') {
+            size_t show = got > 0 ? (size_t)got : 0;
+            buf[show < 80 ? show : 80] = '\0';
+            buf[strcspn(buf, "\r\n")] = '\0';
+            *cause = xasprintf("%s: not an nntop %s (first line '%s')", path,
+                               rl_file_names[id], buf);
+            rc = -1;
+            goto out;
+        }
+    }
+    /* Find the last newline, reading backwards in chunks. */
+    off_t end = st.st_size, keep = 0;
+    char last;
+    if (pread(rfd, &last, 1, end - 1) == 1 && last == '\n')
+        goto out;
+    for (off_t pos = end; pos > 0 && keep == 0;) {
+        char buf[4096];
+        off_t start = pos > (off_t)sizeof buf ? pos - (off_t)sizeof buf : 0;
+        ssize_t got = pread(rfd, buf, (size_t)(pos - start), start);
+        if (got <= 0)
+            break;
+        for (ssize_t i = got - 1; i >= 0; i--)
+            if (buf[i] == '\n') {
+                keep = start + i + 1;
+                break;
+            }
+        pos = start;
+    }
+    if (ftruncate(fd, keep) != 0) {
+        *cause = xasprintf("%s: cannot cut its torn last line: %s", path, strerror(errno));
+        rc = -1;
+    }
+out:
+    close(rfd);
+    free(path);
+    return rc;
+}
+
+int
+runlog_reopen(struct runlog **out, const char *run_dir, char **cause)
+{
+    *out = NULL;
+    struct stat st;
+    if (stat(run_dir, &st) != 0) {
+        *cause = xasprintf("run directory '%s': %s", run_dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *cause = xasprintf("run directory '%s': not a directory", run_dir);
+        return -1;
+    }
+    struct runlog *rl = runlog_alloc(run_dir);
+    char *cfg = path_join(run_dir, "config.yaml");
+    rl->config = read_small_file(cfg, CONFIG_READ_MAX);
+    free(cfg);
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        if (open_append(rl, (enum rl_file_id)i, 0, cause) < 0
+            || prepare_append(rl, (enum rl_file_id)i, cause) < 0) {
+            runlog_release(rl);
+            return -1;
+        }
+    }
+    flush_locked(rl, false);
+    registry_add(rl);
+    *out = rl;
+    return 0;
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+int
+runlog_close(struct runlog *rl, char **cause)
+{
+    if (rl == NULL)
+        return 0;
+    registry_remove(rl);
+    pthread_mutex_lock(&rl->lock);
+    flush_locked(rl, true);
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        struct rl_file *f = &rl->files[i];
+        FILE *fp = f->f;
+        f->f = NULL;
+        errno = 0;
+        if (fclose(fp) != 0 && !f->dead) {
+            f->dead = true;
+            f->dropped += f->pending;
+            set_error(rl, (enum rl_file_id)i, errno);
+        }
+    }
+    fsync_dir(rl->dir);
+    pthread_mutex_unlock(&rl->lock);
+    int rc = 0;
+    if (rl->has_error) {
+        long dropped = 0;
+        for (int i = 0; i < RL_FILE_COUNT; i++)
+            dropped += rl->files[i].dropped;
+        if (cause != NULL)
+            *cause = dropped > 0 ? xasprintf("%s (%ld rows not written)", rl->error, dropped)
+                                 : xstrdup(rl->error);
+        rc = -1;
+    }
+    runlog_release(rl);
+    return rc;
+}
+
+const char *
+runlog_dir(const struct runlog *rl)
+{
+    return rl->dir;
+}
+
+double
+runlog_elapsed(const struct runlog *rl)
+{
+    return elapsed_since(&rl->start_mono);
+}
+
+const char *
+runlog_error(const struct runlog *rl)
+{
+    if (rl == NULL)
+        return NULL;
+    /* The message is written once, before the flag is released, and never
+     * changed: the UI thread may read it without the lock. */
+    return atomic_load_explicit(&rl->has_error, memory_order_acquire) ? rl->error : NULL;
+}
+
+/* ---- rows ----------------------------------------------------------------------- */
+
+static const char *const metrics_kind_names[METRICS_KIND_COUNT] = { "train", "val", "test" };
+
+/* Room for one formatted number (and its comma) in a CSV row. */
+#define NUM_MAX 40
+
+/* Append s at buf[at] (len bytes in all), cut to fit; returns the new end. */
+static size_t
+put_str(char *buf, size_t at, size_t len, const char *s)
+{
+    if (at >= len)
+        return len - 1;
+    size_t room = len - at - 1, n = strlen(s);
+    if (n > room)
+        n = room;
+    memcpy(buf + at, s, n);
+    buf[at + n] = '\0';
+    return at + n;
+}
+
+/* A measurement with a fixed number of decimals (shortest form when huge). */
+static size_t
+put_fixed(char *buf, size_t at, size_t len, double x, int decimals)
+{
+    char t[NUM_MAX];
+    if (isfinite(x) && fabs(x) < 1e15)
+        snprintf(t, sizeof t, "%.*f", decimals, x);
+    else
+        fmt_double(t, sizeof t, x);
+    at = put_str(buf, at, len, ",");
+    return put_str(buf, at, len, t);
+}
+
+static size_t
+put_float(char *buf, size_t at, size_t len, float x, bool nan_empty)
+{
+    char t[NUM_MAX];
+    if (nan_empty && isnan(x))
+        t[0] = '\0';
+    else
+        fmt_float(t, sizeof t, x);
+    at = put_str(buf, at, len, ",");
+    return put_str(buf, at, len, t);
+}
+
+/* A CSV field: quoted when it holds a comma or a quote; line breaks become spaces. */
+static size_t
+put_csv_text(char *buf, size_t at, size_t len, const char *s, size_t max)
+{
+    char t[2 * RUNLOG_LAYER_NAME_MAX + 3];
+    size_t n = 0, sn = strnlen(s, max);
+    bool quote = memchr(s, ',', sn) != NULL || memchr(s, '"', sn) != NULL;
+    if (quote)
+        t[n++] = '"';
+    for (size_t i = 0; i < sn && n + 3 < sizeof t; i++) {
+        char c = s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
+        if (c == '"')
+            t[n++] = '"';
+        t[n++] = c;
+    }
+    if (quote)
+        t[n++] = '"';
+    t[n] = '\0';
+    at = put_str(buf, at, len, ",");
+    return put_str(buf, at, len, t);
+}
+
+static void
+append_row(struct runlog *rl, enum rl_file_id id, const char *line, size_t n)
+{
+    pthread_mutex_lock(&rl->lock);
+    file_write(rl, id, line, n, true);
+    maybe_flush(rl);
+    pthread_mutex_unlock(&rl->lock);
+}
+
+void
+runlog_metrics_row(struct runlog *rl, const struct metrics_row *r)
+{
+    if (rl == NULL)
+        return;
+    char line[512], t[NUM_MAX];
+    size_t at = 0;
+    /* An out-of-range kind is a caller bug; log it as a train row, whole. */
+    int kind = (unsigned)r->kind < METRICS_KIND_COUNT ? (int)r->kind : METRICS_TRAIN;
+    bool train = kind == METRICS_TRAIN;
+    fmt_double(t, sizeof t, r->epoch);
+    at = (size_t)snprintf(line, sizeof line, "%ld,%s,%s", r->step, t, metrics_kind_names[kind]);
+    at = put_float(line, at, sizeof line, r->loss, false);
+    if (train)
+        at = put_float(line, at, sizeof line, r->reg_loss, false);
+    else
+        at = put_str(line, at, sizeof line, ",");
+    at = put_float(line, at, sizeof line, r->accuracy, false);
+    if (train) {
+        fmt_double(t, sizeof t, r->lr);
+        at = put_str(line, at, sizeof line, ",");
+        at = put_str(line, at, sizeof line, t);
+        at = put_float(line, at, sizeof line, r->grad_norm, false);
+        at = put_str(line, at, sizeof line, r->clipped ? ",1" : ",0");
+        at = put_fixed(line, at, sizeof line, r->samples_per_s, 1);
+    } else {
+        at = put_str(line, at, sizeof line, ",,,,");
+    }
+    at = put_fixed(line, at, sizeof line, r->wall_s, 3);
+    at = put_str(line, at, sizeof line, "\n");
+    append_row(rl, RL_METRICS, line, at);
+}
+
+void
+runlog_layers_row(struct runlog *rl, const struct layer_row *r)
+{
+    if (rl == NULL)
+        return;
+    char line[1024];
+    size_t at = (size_t)snprintf(line, sizeof line, "%ld,%d", r->step, r->layer);
+    at = put_csv_text(line, at, sizeof line, r->name, sizeof r->name);
+    at = put_csv_text(line, at, sizeof line, r->tensor, sizeof r->tensor);
+    const float v[] = {
+        r->act_mean, r->act_std, r->act_min, r->act_max, r->dead_frac, r->sat_frac,
+        r->w_norm, r->g_norm, r->update_norm, r->update_ratio,
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        at = put_float(line, at, sizeof line, v[i], true);
+    char t[64];
+    snprintf(t, sizeof t, ",%ld,%ld\n", r->nan_count, r->inf_count);
+    at = put_str(line, at, sizeof line, t);
+    append_row(rl, RL_LAYERS, line, at);
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+static bool
+is_blank(const char *s)
+{
+    return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/* The full line for an event, checked to parse as one JSON object. */
+static char *
+event_line(struct runlog *rl, long step, const char *type, const char *fields)
+{
+    double wall = runlog_elapsed(rl);
+    struct timespec at = rl->start_wall;
+    long long ns = (long long)at.tv_nsec + (long long)llround(wall * 1e9);
+    at.tv_sec += (time_t)(ns / 1000000000LL);
+    at.tv_nsec = (long)(ns % 1000000000LL);
+    char when[80];
+    iso8601(when, sizeof when, &at, true);
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_printf(&b, "{\"step\":%ld,\"time\":\"%s\",\"wall_s\":%.3f,\"type\":", step, when, wall);
+    sbuf_put_json_str(&b, type, strlen(type));
+    size_t base = b.len;
+    if (fields != NULL && !is_blank(fields)) {
+        sbuf_putc(&b, ',');
+        sbuf_puts(&b, fields);
+    }
+    sbuf_putc(&b, '}');
+    struct json v;
+    char err[128];
+    if (json_parse(&v, b.s, b.len, err, sizeof err) == 0) {
+        bool object = v.type == JSON_OBJECT;
+        json_fini(&v);
+        if (object)
+            return sbuf_take(&b);
+    }
+    /* A caller's malformed fragment must not break the file's one-object-
+     * per-line shape: keep it, as a string. */
+    b.len = base;
+    b.s[b.len] = '\0';
+    sbuf_puts(&b, ",\"invalid_fields\":");
+    sbuf_put_json_str(&b, fields != NULL ? fields : "", fields != NULL ? strlen(fields) : 0);
+    sbuf_putc(&b, '}');
+    return sbuf_take(&b);
+}
+
+void
+runlog_event(struct runlog *rl, long step, const char *type, const char *fmt, ...)
+{
+    if (rl == NULL)
+        return;
+    char *fields = NULL;
+    if (fmt != NULL) {
+        struct sbuf f;
+        sbuf_init(&f);
+        va_list ap;
+        va_start(ap, fmt);
+        sbuf_vprintf(&f, fmt, ap);
+        va_end(ap);
+        fields = sbuf_take(&f);
+    }
+    char *line = event_line(rl, step, type != NULL ? type : "", fields);
+    free(fields);
+    size_t n = strlen(line);
+    pthread_mutex_lock(&rl->lock);
+    file_write(rl, RL_EVENTS, line, n, true);
+    file_write(rl, RL_EVENTS, "\n", 1, false);
+    /* Events are rare and are what a post-mortem reads first. */
+    file_flush(rl, RL_EVENTS, false);
+    pthread_mutex_unlock(&rl->lock);
+    free(line);
+}
+
+/* ---- checkpoints --------------------------------------------------------------- */
+
+int
+runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
+                  double epoch, char **cause)
+{
+    if (rl == NULL) {
+        *cause = xstrdup("no run directory to save a checkpoint in");
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "checkpoint-%ld.safetensors", step);
+    char *path = path_join(rl->dir, name);
+    long long size = runlog_save_checkpoint(path, m, o, step, epoch, rl->config, cause);
+    free(path);
+    char q[512];
+    if (size < 0) {
+        runlog_event(rl, step, "error", "\"what\":\"checkpoint\",\"message\":%s",
+                     runlog_json_str(q, sizeof q, *cause));
+        return -1;
+    }
+    runlog_event(rl, step, "checkpoint", "\"file\":%s,\"bytes\":%lld",
+                 runlog_json_str(q, sizeof q, name), size);
+    return 0;
+}

@@ -1,0 +1,1291 @@
+/*
+ * trainer.c - the worker thread: owns the model, optimizer and data, runs
+ * steps, applies commands between two steps, publishes telemetry and
+ * writes the run log.
+ *
+ * It never waits on its consumer (a full telemetry ring drops records and
+ * counts them) and never touches the terminal.  While paused it sleeps on
+ * a condition variable and still serves commands that need no step.
+ */
+#include "config.h"
+
+#include "nntop/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nntop/blas.h"
+#include "nntop/data.h"
+#include "nntop/gradcheck.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/ring.h"
+#include "nntop/runlog.h"
+#include "nntop/stats.h"
+#include "nntop/xmem.h"
+
+#define TELEMETRY_RING_DEFAULT ((size_t)4 << 20)
+#define CONTROL_RING_BYTES ((size_t)64 << 10)
+#define EVAL_BATCH 1000
+#define MAX_SCHEDULED 4096
+
+/* A command recorded in a run log, to be applied at a given step. */
+struct scheduled {
+    long step;
+    struct tm_command cmd;
+};
+
+struct trainer {
+    struct cfg cfg;
+    struct trainer_opts opts;
+    struct data data;
+    struct model *model;
+    struct optim *optim;
+    struct batcher batcher;
+    struct runlog *log;
+    char *config_yaml;          /* effective config, for the log and checkpoints */
+
+    struct ring *tel;           /* trainer -> consumer */
+    struct ring *ctl;           /* consumer -> trainer */
+    pthread_mutex_t mu;         /* guards the sleep/wake handshake only */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, joined;
+    atomic_bool finished;       /* the worker has returned */
+
+    /* Buffers of the step, sized for the largest batch so far. */
+    int cap_batch;
+    float *x;                   /* (B, IN) */
+    int32_t *y;                 /* (B) */
+    float *update;              /* (nparams) the update a snapshot step applied */
+    float *eval_x;              /* (EVAL_BATCH, IN) */
+    int32_t *eval_y;
+    long *eval_pos;
+
+    /* Live settings and progress (worker thread only). */
+    long step;                  /* steps completed */
+    long total_steps;           /* 0: run by epochs */
+    long steps_per_epoch;
+    double base_lr;             /* lr the schedule scales */
+    double last_clip;           /* last threshold used, for toggling */
+    int batch_size;
+    long tel_every;
+    bool paused;
+    long step_budget;           /* steps left before pausing; -1 = no limit */
+    bool quit;
+    bool done;                  /* training reached its end */
+    bool failed;
+    bool overfit;
+    int overfit_n;              /* rows of the fixed batch */
+    float *overfit_x;
+    int32_t *overfit_y;
+    double expected_loss;
+    struct timespec t0;
+    struct timespec last_snapshot;
+    struct timespec rate_t;     /* start of the samples/s window */
+    long rate_samples;
+    float samples_per_s;
+    long last_eval_step;        /* step of the last validation pass, -1 none */
+
+    bool quiet;                 /* re-applying a resumed run's changes: no events */
+    struct scheduled *sched;    /* --reproduce: changes to apply, by step */
+    int nsched, sched_next;
+};
+
+static double
+elapsed_s(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
+}
+
+static double
+wall_s(const struct trainer *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return elapsed_s(&t->t0, &now);
+}
+
+static double
+epoch_of(const struct trainer *t)
+{
+    if (t->overfit || t->batcher.s == NULL || t->batcher.s->n == 0)
+        return (double)t->batcher.epoch;
+    return (double)t->batcher.epoch + (double)t->batcher.pos / (double)t->batcher.s->n;
+}
+
+/* Publish one record; a full ring drops it (counted by the ring). */
+static void
+publish(struct trainer *t, enum tm_type type, const void *rec, size_t len)
+{
+    ring_push(t->tel, (uint32_t)type, rec, len);
+}
+
+static void
+publish_state(struct trainer *t)
+{
+    struct tm_state s = {0};
+    s.state = t->failed ? TM_FAILED : t->done ? TM_DONE : t->paused ? TM_PAUSED : TM_RUNNING;
+    s.step = t->step;
+    s.epoch = epoch_of(t);
+    s.lr = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    s.base_lr = t->base_lr;
+    s.clip_kind = t->cfg.clip.kind;
+    s.clip_value = t->cfg.clip.kind != CLIP_NONE ? t->cfg.clip.value : t->last_clip;
+    s.momentum = t->cfg.optim.momentum;
+    s.weight_decay = t->cfg.optim.weight_decay;
+    s.batch_size = t->batch_size;
+    s.telemetry_every = t->tel_every;
+    s.overfit = t->overfit;
+    s.dropped = ring_dropped(t->tel);
+    publish(t, TM_STATE, &s, sizeof s);
+}
+
+/*
+ * Record an event: one line in events.jsonl (type, extra JSON fields,
+ * the text) and one TM_EVENT for the consumer.  extra is a JSON fragment
+ * without braces ("\"value\":0.1") or "".
+ */
+static void
+emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+     const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+     const char *extra, const char *fmt, ...)
+{
+    if (t->quiet)
+        return;
+    struct tm_event ev = {0};
+    ev.step = t->step;
+    ev.wall_s = wall_s(t);
+    ev.kind = kind;
+    ev.severity = severity;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ev.text, sizeof ev.text, fmt, ap);
+    va_end(ap);
+    if (t->log != NULL) {
+        char text[2 * TM_TEXT_MAX];
+        runlog_json_str(text, sizeof text, ev.text);
+        runlog_event(t->log, t->step, type, "%s%s\"text\":%s", extra, *extra ? "," : "", text);
+    }
+    publish(t, TM_EVENT, &ev, sizeof ev);
+}
+
+/* Grow the step buffers to hold batches of B rows. */
+static void
+reserve_batch(struct trainer *t, int B)
+{
+    if (B <= t->cap_batch)
+        return;
+    free(t->x);
+    free(t->y);
+    t->x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
+    t->y = xalloc_aligned((size_t)B * sizeof(int32_t));
+    t->cap_batch = B;
+    model_reserve(t->model, B);
+}
+
+static long
+steps_per_epoch(const struct trainer *t)
+{
+    long n = t->data.train.n;
+    return (n + t->batch_size - 1) / t->batch_size;
+}
+
+/* ---- evaluation ---------------------------------------------------- */
+
+static void
+evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split which)
+{
+    if (s->n == 0)
+        return;
+    if (which == TM_SPLIT_VAL)
+        t->last_eval_step = t->step;
+    model_set_training(t->model, false);
+    double loss_sum = 0.0;
+    long correct = 0;
+    for (long i = 0; i < s->n; i += EVAL_BATCH) {
+        int B = (int)(s->n - i < EVAL_BATCH ? s->n - i : EVAL_BATCH);
+        for (int k = 0; k < B; k++)
+            t->eval_pos[k] = i + k;
+        data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
+        model_forward(t->model, t->eval_x, B);
+        struct batch b = {.x = t->eval_x, .labels = t->eval_y, .size = B};
+        struct loss_out lo = {0};
+        loss_sum += model_loss(t->model, &b, &lo) * B;
+        correct += lo.correct;
+    }
+    model_set_training(t->model, true);
+
+    struct tm_eval ev = {0};
+    ev.step = t->step;
+    ev.epoch = epoch_of(t);
+    ev.split = which;
+    ev.loss = (float)(loss_sum / (double)s->n);
+    ev.accuracy = (float)((double)correct / (double)s->n);
+    ev.n = s->n;
+    publish(t, TM_EVAL, &ev, sizeof ev);
+    if (t->log != NULL) {
+        struct metrics_row r = {0};
+        r.step = t->step;
+        r.epoch = ev.epoch;
+        r.kind = which == TM_SPLIT_TEST ? METRICS_TEST : METRICS_VAL;
+        r.loss = ev.loss;
+        r.accuracy = ev.accuracy;
+        r.wall_s = wall_s(t);
+        runlog_metrics_row(t->log, &r);
+    }
+}
+
+/* ---- checkpoints --------------------------------------------------- */
+
+static void
+save_checkpoint(struct trainer *t)
+{
+    if (t->log == NULL)
+        return;
+    char *cause = NULL;
+    /* runlog_checkpoint logs its own event line; the consumer gets ours. */
+    struct tm_event ev = {.step = t->step, .wall_s = wall_s(t)};
+    if (runlog_checkpoint(t->log, t->model, t->optim, t->step, epoch_of(t), &cause) != 0) {
+        ev.kind = TM_EV_ERROR;
+        ev.severity = 3;
+        snprintf(ev.text, sizeof ev.text, "checkpoint failed: %s", cause);
+        free(cause);
+    } else {
+        ev.kind = TM_EV_CHECKPOINT;
+        snprintf(ev.text, sizeof ev.text, "saved checkpoint-%ld.safetensors", t->step);
+    }
+    publish(t, TM_EVENT, &ev, sizeof ev);
+}
+
+/* ---- commands ------------------------------------------------------ */
+
+static bool
+positive_finite(double v)
+{
+    return isfinite(v) && v > 0.0;
+}
+
+static void
+set_lr(struct trainer *t, double lr, const char *how)
+{
+    /* The schedule goes on from the new rate: scale its base. */
+    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
+    t->base_lr = lr * factor;
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"value\":%.17g", lr);
+    emit(t, TM_EV_CHANGE, 0, "lr", extra, "lr %s %.3g", how, lr);
+}
+
+static void
+cmd_pause(struct trainer *t, const struct tm_command *c)
+{
+    if (t->paused) {
+        return;
+    }
+    t->paused = true;
+    t->step_budget = -1;
+    emit(t, TM_EV_CHANGE, 0, "pause", "", "paused");
+}
+
+static void
+cmd_resume(struct trainer *t, const struct tm_command *c)
+{
+    if (!t->paused)
+        return;
+    if (t->done) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"resume\"",
+             "resume: training has finished");
+        return;
+    }
+    t->paused = false;
+    t->step_budget = -1;
+    emit(t, TM_EV_CHANGE, 0, "resume", "", "resumed");
+}
+
+static void
+cmd_step(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 1) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"step\"",
+             "step: count must be >= 1, got %ld", c->n);
+        return;
+    }
+    if (t->done) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"step\"",
+             "step: training has finished");
+        return;
+    }
+    t->paused = false;
+    t->step_budget = c->n;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"n\":%ld", c->n);
+    emit(t, TM_EV_CHANGE, 0, "step", extra, "stepping %ld", c->n);
+}
+
+static void
+cmd_set_lr(struct trainer *t, const struct tm_command *c)
+{
+    if (!positive_finite(c->value)) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
+             "lr: must be a positive number, got %g", c->value);
+        return;
+    }
+    set_lr(t, c->value, "set to");
+}
+
+static void
+cmd_scale_lr(struct trainer *t, const struct tm_command *c)
+{
+    if (!positive_finite(c->value)) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
+             "lr: scale factor must be a positive number, got %g", c->value);
+        return;
+    }
+    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    double lr = cur * c->value;
+    if (!positive_finite(lr)) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
+             "lr: %g x %g is out of range", cur, c->value);
+        return;
+    }
+    char how[48];
+    snprintf(how, sizeof how, "x%g to", c->value);
+    set_lr(t, lr, how);
+}
+
+static void
+cmd_set_clip(struct trainer *t, const struct tm_command *c)
+{
+    if (c->clip_kind < 0 || c->clip_kind >= CLIP_KIND_COUNT ||
+        (c->clip_kind != CLIP_NONE && !positive_finite(c->value))) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"clip\"",
+             "clip: threshold must be a positive number, got %g", c->value);
+        return;
+    }
+    t->cfg.clip.kind = c->clip_kind;
+    if (c->clip_kind != CLIP_NONE) {
+        t->cfg.clip.value = c->value;
+        t->last_clip = c->value;
+    }
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g",
+             clip_kind_name(c->clip_kind), c->clip_kind != CLIP_NONE ? c->value : 0.0);
+    if (c->clip_kind == CLIP_NONE)
+        emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping off");
+    else
+        emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping by %s at %g",
+             clip_kind_name(c->clip_kind), c->value);
+}
+
+static void
+cmd_set_momentum(struct trainer *t, const struct tm_command *c)
+{
+    if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
+             "momentum: must be in [0, 1), got %g", c->value);
+        return;
+    }
+    if (t->cfg.optim.kind != OPTIM_SGD) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
+             "momentum: applies to sgd only (this run uses %s)", optim_kind_name(t->cfg.optim.kind));
+        return;
+    }
+    if (t->cfg.optim.nesterov && c->value == 0.0) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
+             "momentum: nesterov needs momentum > 0");
+        return;
+    }
+    t->cfg.optim.momentum = c->value;
+    t->optim->spec.momentum = c->value;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%.17g", c->value);
+    emit(t, TM_EV_CHANGE, 0, "momentum", extra, "momentum set to %g", c->value);
+}
+
+static void
+cmd_set_wd(struct trainer *t, const struct tm_command *c)
+{
+    if (!isfinite(c->value) || c->value < 0.0) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"wd\"",
+             "weight decay: must be >= 0, got %g", c->value);
+        return;
+    }
+    t->cfg.optim.weight_decay = c->value;
+    t->optim->spec.weight_decay = c->value;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%.17g", c->value);
+    emit(t, TM_EV_CHANGE, 0, "weight_decay", extra, "weight decay set to %g", c->value);
+}
+
+static void
+cmd_set_batch(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 1 || c->n > 65536) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"batch\"",
+             "batch: size must be in [1, 65536], got %ld", c->n);
+        return;
+    }
+    t->batch_size = (int)c->n;
+    reserve_batch(t, t->batch_size);
+    t->steps_per_epoch = steps_per_epoch(t);
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%ld", c->n);
+    emit(t, TM_EV_CHANGE, 0, "batch_size", extra, "batch size set to %ld", c->n);
+}
+
+static void
+cmd_eval(struct trainer *t, const struct tm_command *c)
+{
+    if (t->data.val.n == 0 && t->data.test.n == 0) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"eval\"",
+             "eval: no validation or test data (val_fraction is 0)");
+        return;
+    }
+    emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
+    evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+}
+
+static void
+cmd_save(struct trainer *t, const struct tm_command *c)
+{
+    if (t->log == NULL) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"save\"",
+             "save: not logging (--no-log), no run directory to save into");
+        return;
+    }
+    save_checkpoint(t);
+}
+
+static void
+cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 0) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"telemetry\"",
+             "telemetry: every must be >= 0, got %ld", c->n);
+        return;
+    }
+    t->tel_every = c->n;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%ld", c->n);
+    if (c->n == 0)
+        emit(t, TM_EV_CHANGE, 0, "telemetry", extra, "telemetry snapshots off");
+    else
+        emit(t, TM_EV_CHANGE, 0, "telemetry", extra, "telemetry every %ld steps", c->n);
+}
+
+static void
+cmd_gradcheck(struct trainer *t, const struct tm_command *c)
+{
+    int samples = c->n > 0 ? (int)c->n : t->cfg.gradcheck.samples;
+    if (samples > EVAL_BATCH)
+        samples = EVAL_BATCH;
+    struct gradcheck_opts go = {
+        .samples = samples,
+        .per_tensor = t->cfg.gradcheck.per_tensor,
+        .seed = t->cfg.seed ^ (uint64_t)t->step,
+    };
+    /* Check on the rows the next step would train on (without taking them). */
+    int B;
+    const float *x = t->eval_x;
+    const int32_t *y = t->eval_y;
+    if (t->overfit) {
+        B = samples < t->overfit_n ? samples : t->overfit_n;
+        x = t->overfit_x;
+        y = t->overfit_y;
+    } else {
+        const struct batcher *bt = &t->batcher;
+        B = (int)(samples < bt->s->n ? samples : bt->s->n);
+        for (int k = 0; k < B; k++)
+            t->eval_pos[k] = bt->order[(bt->pos + k) % bt->s->n];
+        data_gather(&t->data, bt->s, t->eval_pos, B, t->eval_x, t->eval_y);
+    }
+    struct tm_gradcheck *r = xcalloc(1, sizeof *r);
+    struct batch b = {.x = x, .labels = y, .size = B};
+    gradcheck_run(r, t->model, &b, &go);
+    r->step = t->step;
+    publish(t, TM_GRADCHECK, r, sizeof *r);
+    int failed = 0;
+    for (int i = 0; i < r->ntensors; i++)
+        failed += !r->t[i].pass;
+    char extra[128];
+    snprintf(extra, sizeof extra, "\"pass\":%s,\"failed\":%d,\"seconds\":%.3f",
+             r->pass ? "true" : "false", failed, (double)r->seconds);
+    emit(t, r->pass ? TM_EV_INFO : TM_EV_ERROR, r->pass ? 0 : 2, "gradcheck", extra,
+         "gradient check: %s (%d of %d tensors failed, %.2f s)", r->pass ? "pass" : "FAIL",
+         failed, r->ntensors, (double)r->seconds);
+    free(r);
+}
+
+static void
+cmd_overfit(struct trainer *t, const struct tm_command *c)
+{
+    bool on = c->n != 0;
+    if (on == t->overfit)
+        return;
+    t->overfit = on;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%s", on ? "true" : "false");
+    if (on) {
+        /* Capture the next batch and train on it alone. */
+        int B = t->batch_size;
+        free(t->overfit_x);
+        free(t->overfit_y);
+        t->overfit_x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
+        t->overfit_y = xalloc_aligned((size_t)B * sizeof(int32_t));
+        t->overfit_n = batcher_next(&t->batcher, &t->data, B, t->overfit_x, t->overfit_y);
+        emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfitting one batch of %d", t->overfit_n);
+    } else {
+        emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfit off: training on all data");
+    }
+}
+
+static void
+cmd_quit(struct trainer *t, const struct tm_command *c)
+{
+    t->quit = true;
+}
+
+typedef void (*cmd_handler)(struct trainer *, const struct tm_command *);
+
+/* One handler per command: adding a command is adding a line here. */
+static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
+    [TM_CMD_PAUSE] = cmd_pause,
+    [TM_CMD_RESUME] = cmd_resume,
+    [TM_CMD_STEP] = cmd_step,
+    [TM_CMD_SET_LR] = cmd_set_lr,
+    [TM_CMD_SCALE_LR] = cmd_scale_lr,
+    [TM_CMD_SET_CLIP] = cmd_set_clip,
+    [TM_CMD_SET_MOMENTUM] = cmd_set_momentum,
+    [TM_CMD_SET_WD] = cmd_set_wd,
+    [TM_CMD_SET_BATCH] = cmd_set_batch,
+    [TM_CMD_EVAL] = cmd_eval,
+    [TM_CMD_SAVE] = cmd_save,
+    [TM_CMD_SET_TELEMETRY] = cmd_set_telemetry,
+    [TM_CMD_GRADCHECK] = cmd_gradcheck,
+    [TM_CMD_OVERFIT] = cmd_overfit,
+    [TM_CMD_QUIT] = cmd_quit,
+};
+
+static void
+apply_command(struct trainer *t, const struct tm_command *c)
+{
+    if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL) {
+        emit(t, TM_EV_REFUSED, 1, "refused", "", "unknown command %d", c->kind);
+        return;
+    }
+    cmd_handlers[c->kind](t, c);
+    if (!t->quiet)
+        publish_state(t);
+}
+
+/* Apply every queued command; returns how many there were. */
+static int
+drain_commands(struct trainer *t)
+{
+    int n = 0;
+    struct tm_command c;
+    uint32_t type;
+    size_t len;
+    while (ring_pop(t->ctl, &type, &c, sizeof c, &len) == 1) {
+        if (len == sizeof c)
+            apply_command(t, &c);
+        n++;
+    }
+    /* Recorded changes of a reproduced run, at their recorded steps. */
+    while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= t->step) {
+        apply_command(t, &t->sched[t->sched_next].cmd);
+        t->sched_next++;
+        n++;
+    }
+    return n;
+}
+
+/* Sleep until a command arrives (no busy wait). */
+static void
+wait_for_command(struct trainer *t)
+{
+    pthread_mutex_lock(&t->mu);
+    while (ring_empty(t->ctl))
+        pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- non-finite values --------------------------------------------- */
+
+static long
+count_nonfinite(const float *x, size_t n)
+{
+    long k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !isfinite(x[i]);
+    return k;
+}
+
+/*
+ * Find where the first non-finite value appeared: parameters, then the
+ * forward outputs layer by layer, then the loss, then the gradients in
+ * backward order (last layer first).
+ */
+static void
+locate_nonfinite(const struct trainer *t, char *where, size_t len)
+{
+    const struct model *m = t->model;
+    for (int i = 0; i < m->nlayers; i++) {
+        const struct layer *l = &m->layers[i];
+        int idx[2] = {l->weight, l->bias};
+        for (int k = 0; k < 2; k++) {
+            if (idx[k] < 0)
+                continue;
+            const struct param_tensor *pt = &m->tensors[idx[k]];
+            if (count_nonfinite(m->params + pt->offset, pt->count) > 0) {
+                snprintf(where, len, "layer %d (%s) parameters, %s", i + 1,
+                         layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
+                return;
+            }
+        }
+        if (count_nonfinite(l->y, (size_t)m->batch * (size_t)l->out) > 0) {
+            snprintf(where, len, "layer %d (%s) forward, output", i + 1, layer_kind_name(l->kind));
+            return;
+        }
+    }
+    if (count_nonfinite(m->dlogits, (size_t)m->batch * (size_t)m->out) > 0) {
+        snprintf(where, len, "loss (%s), gradient of the output",
+                 m->spec.loss == LOSS_MSE ? "mse" : "cross_entropy");
+        return;
+    }
+    for (int i = m->nlayers - 1; i >= 0; i--) {
+        const struct layer *l = &m->layers[i];
+        int idx[2] = {l->weight, l->bias};
+        for (int k = 0; k < 2; k++) {
+            if (idx[k] < 0)
+                continue;
+            const struct param_tensor *pt = &m->tensors[idx[k]];
+            if (count_nonfinite(m->grads + pt->offset, pt->count) > 0) {
+                snprintf(where, len, "layer %d (%s) backward, %s gradient", i + 1,
+                         layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
+                return;
+            }
+        }
+    }
+    snprintf(where, len, "the loss value");
+}
+
+static void
+handle_nonfinite(struct trainer *t, double loss, double gnorm)
+{
+    char where[160];
+    locate_nonfinite(t, where, sizeof where);
+    char w[400];
+    runlog_json_str(w, sizeof w, where);
+    char extra[512];
+    snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%g\",\"grad_norm\":\"%g\"", w, loss,
+             gnorm);
+    emit(t, TM_EV_NONFINITE, 3, "nonfinite", extra,
+         "step %ld: first non-finite value in %s (update skipped)", t->step, where);
+    /* The weights are the last finite ones: keep them. */
+    save_checkpoint(t);
+    t->paused = true;
+    t->step_budget = -1;
+    if (!t->opts.keep_going) {
+        t->failed = true;
+        t->quit = true;
+    }
+}
+
+/* ---- the step ------------------------------------------------------ */
+
+static bool
+snapshot_due(struct trainer *t)
+{
+    if (t->tel_every <= 0 || t->step % t->tel_every != 0)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double min_gap = t->cfg.telemetry.max_hz > 0 ? 1.0 / t->cfg.telemetry.max_hz : 0.0;
+    if (t->step > 0 && elapsed_s(&t->last_snapshot, &now) < min_gap)
+        return false;
+    t->last_snapshot = now;
+    return true;
+}
+
+static void
+publish_snapshot(struct trainer *t)
+{
+    const struct model *m = t->model;
+    int bins = t->cfg.telemetry.bins;
+    for (int i = 0; i < m->nlayers; i++) {
+        struct tm_layer l;
+        stats_layer(&l, m, i, bins);
+        l.step = t->step;
+        publish(t, TM_LAYER, &l, sizeof l);
+        if (t->log != NULL) {
+            struct layer_row r = {0};
+            r.step = t->step;
+            r.layer = i;
+            snprintf(r.name, sizeof r.name, "%s", layer_kind_name(m->layers[i].kind));
+            r.act_mean = l.act_mean;
+            r.act_std = l.act_std;
+            r.act_min = l.act_min;
+            r.act_max = l.act_max;
+            r.dead_frac = l.dead_frac;
+            r.sat_frac = l.sat_frac;
+            r.nan_count = l.nan_count;
+            r.inf_count = l.inf_count;
+            runlog_layers_row(t->log, &r);
+        }
+    }
+    for (int k = 0; k < m->ntensors; k++) {
+        struct tm_tensor s;
+        stats_tensor(&s, m, k, t->update, bins);
+        s.step = t->step;
+        publish(t, TM_TENSOR, &s, sizeof s);
+        if (t->log != NULL) {
+            struct layer_row r = {0};
+            r.step = t->step;
+            r.layer = m->tensors[k].layer;
+            snprintf(r.name, sizeof r.name, "%s",
+                     layer_kind_name(m->layers[m->tensors[k].layer].kind));
+            snprintf(r.tensor, sizeof r.tensor, "%s", m->tensors[k].name);
+            r.w_norm = s.w_norm;
+            r.g_norm = s.g_norm;
+            r.update_norm = s.update_norm;
+            r.update_ratio = s.update_ratio;
+            r.nan_count = s.nan_count;
+            r.inf_count = s.inf_count;
+            runlog_layers_row(t->log, &r);
+        }
+    }
+    struct tm_snapshot sn = {.step = t->step, .nlayers = m->nlayers, .ntensors = m->ntensors};
+    publish(t, TM_SNAPSHOT, &sn, sizeof sn);
+}
+
+static bool
+training_over(const struct trainer *t)
+{
+    if (t->total_steps > 0)
+        return t->step >= t->total_steps;
+    return t->batcher.epoch >= t->cfg.train.epochs;
+}
+
+static void
+train_one_step(struct trainer *t)
+{
+    int B;
+    const float *x;
+    const int32_t *y;
+    long epoch_before = t->batcher.epoch;
+    if (t->overfit) {
+        B = t->overfit_n;
+        x = t->overfit_x;
+        y = t->overfit_y;
+    } else {
+        B = batcher_next(&t->batcher, &t->data, t->batch_size, t->x, t->y);
+        x = t->x;
+        y = t->y;
+    }
+    double lr = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    struct batch b = {.x = x, .labels = y, .size = B};
+    struct loss_out lo = {0};
+    double loss = model_grad(t->model, &b, &lo);
+    double reg = t->cfg.optim.weight_decay > 0.0
+                     ? optim_l2_penalty(&t->cfg.optim, t->model->params, t->model->nparams)
+                     : 0.0;
+    bool clipped = false;
+    double gnorm = clip_grads(t->model->grads, t->model->nparams, &t->cfg.clip, &clipped);
+
+    /* samples/s over a window of about half a second */
+    t->rate_samples += B;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double dt = elapsed_s(&t->rate_t, &now);
+    if (dt >= 0.5 || (t->samples_per_s == 0.0f && dt > 0.0)) {
+        t->samples_per_s = (float)(t->rate_samples / dt);
+        t->rate_samples = 0;
+        t->rate_t = now;
+    }
+
+    bool finite = isfinite(loss) && isfinite(gnorm);
+    bool snap = finite && snapshot_due(t);
+    if (finite)
+        optim_step(t->optim, t->model->params, t->model->grads, lr, snap ? t->update : NULL);
+
+    struct tm_step s = {
+        .step = t->step,
+        .epoch = epoch_of(t),
+        .loss = (float)loss,
+        .reg_loss = (float)reg,
+        .accuracy = (float)lo.correct / (float)B,
+        .lr = (float)lr,
+        .grad_norm = (float)gnorm,
+        .clipped = clipped,
+        .samples_per_s = t->samples_per_s,
+    };
+    publish(t, TM_STEP, &s, sizeof s);
+    if (t->log != NULL) {
+        struct metrics_row r = {0};
+        r.step = t->step;
+        r.epoch = s.epoch;
+        r.kind = METRICS_TRAIN;
+        r.loss = loss;
+        r.reg_loss = reg;
+        r.accuracy = s.accuracy;
+        r.lr = lr;
+        r.grad_norm = gnorm;
+        r.clipped = clipped;
+        r.samples_per_s = s.samples_per_s;
+        r.wall_s = wall_s(t);
+        runlog_metrics_row(t->log, &r);
+    }
+    if (snap)
+        publish_snapshot(t);
+    if (!finite) {
+        handle_nonfinite(t, loss, gnorm);
+        t->step++;
+        return;
+    }
+    t->step++;
+
+    bool epoch_ended = t->batcher.epoch != epoch_before;
+    if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)
+        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    if (t->cfg.log.checkpoint_every > 0 && t->step % t->cfg.log.checkpoint_every == 0)
+        save_checkpoint(t);
+}
+
+static void
+finish_training(struct trainer *t)
+{
+    t->done = true;
+    t->paused = true;
+    if (t->last_eval_step != t->step)
+        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
+    save_checkpoint(t);
+    emit(t, TM_EV_INFO, 0, "done", "", "training finished at step %ld", t->step);
+    publish_state(t);
+    if (t->log != NULL)
+        runlog_flush(t->log);
+}
+
+static void
+publish_info(struct trainer *t)
+{
+    const struct model *m = t->model;
+    struct tm_info *info = xcalloc(1, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", t->cfg.name);
+    snprintf(info->run_dir, sizeof info->run_dir, "%s", trainer_run_dir(t));
+    info->nlayers = m->nlayers;
+    for (int i = 0; i < m->nlayers && i < TM_MAX_LAYERS; i++) {
+        const struct layer *l = &m->layers[i];
+        info->layers[i] = (struct tm_layer_info){
+            .kind = l->kind, .in = l->in, .out = l->out, .arg = l->arg,
+            .weight = l->weight, .bias = l->bias,
+        };
+    }
+    info->ntensors = m->ntensors;
+    for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
+        snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
+    info->loss_kind = m->spec.loss;
+    info->expected_loss = t->expected_loss;
+    info->total_steps = t->total_steps > 0 ? t->total_steps
+                                           : t->cfg.train.epochs * t->steps_per_epoch;
+    info->steps_per_epoch = t->steps_per_epoch;
+    info->classes = t->data.classes;
+    info->in_width = t->data.d;
+    info->train_n = t->data.train.n;
+    info->val_n = t->data.val.n;
+    info->test_n = t->data.test.n;
+    publish(t, TM_INFO, info, sizeof *info);
+    free(info);
+}
+
+static void *
+trainer_main(void *arg)
+{
+    struct trainer *t = arg;
+    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    t->rate_t = t->t0;
+    t->last_snapshot = t->t0;
+    publish_info(t);
+    publish_state(t);
+    /* The shape of the run, so a replay can rebuild the model's layout. */
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "\"in\":%d,\"classes\":%d,\"train_n\":%ld,\"val_n\":%ld,\"test_n\":%ld,"
+             "\"expected_loss\":%.17g,\"total_steps\":%ld,\"steps_per_epoch\":%ld",
+             t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
+             t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
+    emit(t, TM_EV_INFO, 0, t->step > 0 ? "resume_run" : "start", extra,
+         "training %s: %ld samples, %d classes, expected initial loss %.4f",
+         t->cfg.name, t->data.train.n, t->data.classes, t->expected_loss);
+    if (t->cfg.log.save_initial && t->step == 0)
+        save_checkpoint(t);
+
+    while (!t->quit) {
+        drain_commands(t);
+        if (t->quit)
+            break;
+        if (!t->done && training_over(t)) {
+            finish_training(t);
+            if (t->opts.exit_when_done)
+                break;
+            continue;
+        }
+        if (t->paused) {
+            publish_state(t);
+            wait_for_command(t);
+            continue;
+        }
+        train_one_step(t);
+        if (t->step_budget > 0 && --t->step_budget == 0) {
+            t->paused = true;
+            t->step_budget = -1;
+            emit(t, TM_EV_CHANGE, 0, "pause", "", "paused after stepping");
+            publish_state(t);
+        }
+    }
+    /* Quit: flush, final checkpoint (unless the run just ended with one). */
+    if (!t->done && !t->failed)
+        save_checkpoint(t);
+    if (!t->done)
+        emit(t, TM_EV_INFO, 0, "quit", "", "stopped at step %ld", t->step);
+    publish_state(t);
+    if (t->log != NULL) {
+        runlog_flush(t->log);
+        if (runlog_error(t->log) != NULL)
+            t->failed = true;
+    }
+    atomic_store_explicit(&t->finished, true, memory_order_release);
+    return NULL;
+}
+
+/* ---- the feed ------------------------------------------------------ */
+
+static bool
+feed_poll(void *self, struct tm_record *out)
+{
+    struct trainer *t = self;
+    size_t len;
+    return ring_pop(t->tel, &out->type, &out->u, sizeof out->u, &len) == 1;
+}
+
+static int
+feed_send(void *self, const struct tm_command *cmd, char *why, size_t len)
+{
+    return trainer_send(self, cmd, why, len);
+}
+
+static uint64_t
+feed_dropped(void *self)
+{
+    struct trainer *t = self;
+    return ring_dropped(t->tel);
+}
+
+static bool
+feed_finished(void *self)
+{
+    struct trainer *t = self;
+    return atomic_load_explicit(&t->finished, memory_order_acquire) && ring_empty(t->tel);
+}
+
+static const struct feed_class trainer_feed_class = {
+    .poll = feed_poll,
+    .send = feed_send,
+    .dropped = feed_dropped,
+    .finished = feed_finished,
+};
+
+struct feed
+trainer_feed(struct trainer *t)
+{
+    return (struct feed){.cls = &trainer_feed_class, .self = t};
+}
+
+/* ---- lifecycle ----------------------------------------------------- */
+
+/* Parse the live changes of a logged run into t->sched. */
+static int
+load_reproduce(struct trainer *t, const char *run_dir, char **cause)
+{
+    struct runlog_event_rec *ev = NULL;
+    size_t n = 0;
+    if (runlog_read_events(run_dir, &ev, &n, cause) != 0)
+        return -1;
+    t->sched = xcalloc(n > 0 ? n : 1, sizeof *t->sched);
+    for (size_t i = 0; i < n; i++) {
+        struct tm_command c = {0};
+        double v = 0.0;
+        char kind[16] = "";
+        const char *type = ev[i].type;
+        bool have = runlog_event_get_num(ev[i].line, "value", &v) == 0;
+        if (strcmp(type, "lr") == 0 && have) {
+            c.kind = TM_CMD_SET_LR;
+            c.value = v;
+        } else if (strcmp(type, "clip") == 0 &&
+                   runlog_event_get_str(ev[i].line, "kind", kind, sizeof kind) == 0) {
+            c.kind = TM_CMD_SET_CLIP;
+            c.clip_kind = strcmp(kind, "norm") == 0    ? CLIP_NORM
+                          : strcmp(kind, "value") == 0 ? CLIP_VALUE
+                                                       : CLIP_NONE;
+            c.value = v;
+        } else if (strcmp(type, "momentum") == 0 && have) {
+            c.kind = TM_CMD_SET_MOMENTUM;
+            c.value = v;
+        } else if (strcmp(type, "weight_decay") == 0 && have) {
+            c.kind = TM_CMD_SET_WD;
+            c.value = v;
+        } else if (strcmp(type, "batch_size") == 0 && have) {
+            c.kind = TM_CMD_SET_BATCH;
+            c.n = (long)v;
+        } else if (strcmp(type, "overfit") == 0) {
+            c.kind = TM_CMD_OVERFIT;
+            c.n = strstr(ev[i].line, "\"value\":true") != NULL;
+        } else {
+            continue;
+        }
+        t->sched[t->nsched].step = ev[i].step;
+        t->sched[t->nsched].cmd = c;
+        t->nsched++;
+    }
+    runlog_events_free(ev, n);
+    return 0;
+}
+
+/*
+ * Continue a logged run: load the newest checkpoint (or the one named),
+ * put the batch order where it was, and re-apply the live changes the
+ * run had made up to that step, so that the continuation computes what
+ * the uninterrupted run would have.
+ */
+static int
+trainer_resume(struct trainer *t, const char *what, char **cause)
+{
+    char *path = NULL;
+    char *dir = NULL;
+    long step = 0;
+    double epoch = 0.0;
+    int rc = -1;
+    struct stat st;
+    if (stat(what, &st) != 0) {
+        *cause = xasprintf("%s: %s", what, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        dir = xstrdup(what);
+        int r = runlog_latest_checkpoint(dir, &path, &step, cause);
+        if (r == 1)
+            *cause = xasprintf("%s: no checkpoint-*.safetensors to resume from", dir);
+        if (r != 0)
+            goto out;
+    } else {
+        path = xstrdup(what);
+        dir = xstrdup(what);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        else
+            strcpy(dir, ".");
+    }
+    if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
+        goto out;
+    t->step = step;
+    batcher_seek(&t->batcher, step, t->batch_size);
+
+    /* Changes recorded up to the checkpoint apply now, quietly. */
+    char eventsfile[DATA_PATH_MAX + 32];
+    snprintf(eventsfile, sizeof eventsfile, "%s/events.jsonl", dir);
+    if (access(eventsfile, R_OK) == 0) {
+        if (load_reproduce(t, dir, cause) != 0)
+            goto out;
+        t->quiet = true;
+        while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= t->step) {
+            apply_command(t, &t->sched[t->sched_next].cmd);
+            t->sched_next++;
+        }
+        t->quiet = false;
+        /* Later changes belong to the abandoned continuation: drop them. */
+        t->nsched = t->sched_next;
+        if (!t->opts.no_log && t->cfg.log.enabled &&
+            runlog_reopen(&t->log, dir, cause) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(path);
+    free(dir);
+    return rc;
+}
+
+int
+trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_opts *opts,
+            char **cause)
+{
+    *out = NULL;
+    struct trainer *t = xcalloc(1, sizeof *t);
+    t->cfg = *cfg;
+    t->opts = *opts;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    atomic_init(&t->finished, false);
+
+    if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0)
+        goto fail;
+    t->cfg.model.in = t->data.d;
+    t->cfg.model.seed = t->cfg.seed;
+    int last_units = 0;
+    for (int i = 0; i < t->cfg.model.nlayers; i++)
+        if (t->cfg.model.layers[i].kind == LAYER_DENSE)
+            last_units = t->cfg.model.layers[i].units;
+    if (last_units != t->data.classes) {
+        *cause = xasprintf("model.layers: the last dense layer has %d units but the data has %d "
+                           "classes", last_units, t->data.classes);
+        goto fail;
+    }
+    t->batch_size = t->cfg.train.batch_size;
+    t->model = model_new(&t->cfg.model, t->batch_size, cause);
+    if (t->model == NULL)
+        goto fail;
+    model_set_training(t->model, true);
+    t->optim = optim_new(&t->cfg.optim, t->model->nparams);
+    t->update = xalloc_aligned(t->model->nparams * sizeof(float));
+    reserve_batch(t, t->batch_size);
+    t->eval_x = xalloc_aligned((size_t)EVAL_BATCH * (size_t)t->data.d * sizeof(float));
+    t->eval_y = xalloc_aligned(EVAL_BATCH * sizeof(int32_t));
+    t->eval_pos = xcalloc(EVAL_BATCH, sizeof(long));
+    batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
+
+    t->steps_per_epoch = steps_per_epoch(t);
+    t->total_steps = t->cfg.train.steps;
+    if (t->cfg.sched.total_steps == 0)
+        t->cfg.sched.total_steps = t->total_steps > 0 ? t->total_steps
+                                                      : t->cfg.train.epochs * t->steps_per_epoch;
+    t->base_lr = t->cfg.optim.lr;
+    t->last_clip = t->cfg.clip.kind != CLIP_NONE ? t->cfg.clip.value : 1.0;
+    t->tel_every = t->cfg.telemetry.every;
+    t->step_budget = -1;
+    t->last_eval_step = -1;
+    t->paused = opts->start_paused;
+    t->expected_loss = data_expected_loss(&t->data, t->cfg.model.loss == LOSS_MSE);
+
+    if (opts->reproduce != NULL && load_reproduce(t, opts->reproduce, cause) != 0)
+        goto fail;
+
+    if (opts->resume != NULL) {
+        if (trainer_resume(t, opts->resume, cause) != 0)
+            goto fail;
+    }
+
+    t->config_yaml = cfg_to_yaml(&t->cfg);
+    if (t->log == NULL && !opts->no_log && t->cfg.log.enabled) {
+        struct runlog_env env = {
+            .cmdline = opts->cmdline,
+            .blas_config = blas_config(),
+            .blas_threads = blas_get_threads(),
+        };
+        if (runlog_open(&t->log, t->cfg.log.dir, t->cfg.name, t->config_yaml, &env, cause) != 0)
+            goto fail;
+    }
+    t->tel = ring_new(opts->ring_bytes > 0 ? opts->ring_bytes : TELEMETRY_RING_DEFAULT);
+    t->ctl = ring_new(CONTROL_RING_BYTES);
+    if (t->tel == NULL || t->ctl == NULL) {
+        *cause = xasprintf("telemetry ring size must be a power of two");
+        goto fail;
+    }
+    *out = t;
+    return 0;
+fail:
+    trainer_free(t);
+    return -1;
+}
+
+int
+trainer_start(struct trainer *t)
+{
+    if (pthread_create(&t->thread, NULL, trainer_main, t) != 0)
+        return -1;
+    t->started = true;
+    return 0;
+}
+
+int
+trainer_send(struct trainer *t, const struct tm_command *cmd, char *why, size_t len)
+{
+    if (atomic_load_explicit(&t->finished, memory_order_acquire)) {
+        snprintf(why, len, "the trainer has stopped");
+        return -1;
+    }
+    if (!ring_push(t->ctl, 0, cmd, sizeof *cmd)) {
+        snprintf(why, len, "command queue full, try again");
+        return -1;
+    }
+    /* Signal under the mutex so a worker about to sleep cannot miss it. */
+    pthread_mutex_lock(&t->mu);
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+void
+trainer_join(struct trainer *t)
+{
+    if (t->started && !t->joined) {
+        pthread_join(t->thread, NULL);
+        t->joined = true;
+    }
+}
+
+int
+trainer_exit_status(const struct trainer *t)
+{
+    return t->failed ? 1 : 0;
+}
+
+const char *
+trainer_run_dir(const struct trainer *t)
+{
+    return t->log != NULL ? runlog_dir(t->log) : "";
+}
+
+void
+trainer_free(struct trainer *t)
+{
+    if (t == NULL)
+        return;
+    trainer_join(t);
+    if (t->log != NULL)
+        runlog_close(t->log, NULL);
+    batcher_fini(&t->batcher);
+    model_free(t->model);
+    optim_free(t->optim);
+    data_fini(&t->data);
+    ring_free(t->tel);
+    ring_free(t->ctl);
+    free(t->x);
+    free(t->y);
+    free(t->update);
+    free(t->eval_x);
+    free(t->eval_y);
+    free(t->eval_pos);
+    free(t->overfit_x);
+    free(t->overfit_y);
+    free(t->config_yaml);
+    free(t->sched);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+}

@@ -1,0 +1,588 @@
+/*
+ * command.c - the ':' prompt: its language (parsed into tm_command
+ * values), its documentation (help overlay and nntop(1) are written from
+ * the same table) and the line editor with history.
+ *
+ * Pure: nothing here sends, draws or reads keys.  A bad line gives one
+ * message and no command, so a typo never reaches the trainer.
+ */
+#include "config.h"
+
+#include "ui-int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nntop/optim.h"
+
+#define MAX_ARGS 8
+
+/* ---- values ---------------------------------------------------------- */
+
+/* A finite number spelled by the whole of s. */
+static bool
+parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A whole number spelled by the whole of s, within [lo, hi]. */
+static bool
+parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && isdigit((unsigned char)s[1])))
+        return false;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---- the language ---------------------------------------------------- */
+
+typedef int (*parse_fn)(int argc, char **argv, struct tm_command *c, char *err, size_t len);
+
+/* Refuse arguments past the max'th. */
+static int
+too_many(int argc, char **argv, int max, char *err, size_t len)
+{
+    if (argc <= max)
+        return 0;
+    if (max == 1)
+        snprintf(err, len, "%s: takes no argument, got '%s'", argv[0], argv[1]);
+    else
+        snprintf(err, len, "%s: unexpected '%s'", argv[0], argv[max]);
+    return -1;
+}
+
+static int
+parse_lr(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    if (argc < 2) {
+        snprintf(err, len, "lr: expected a positive number, *factor or /factor");
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    const char *a = argv[1];
+    double v;
+    if (a[0] == '*' || a[0] == '/') {
+        if (!parse_double(a + 1, &v) || v <= 0.0) {
+            snprintf(err, len, "lr: expected a positive factor after '%c', got '%s'", a[0],
+                     a + 1);
+            return -1;
+        }
+        c->kind = TM_CMD_SCALE_LR;
+        c->value = a[0] == '*' ? v : 1.0 / v;
+        return 0;
+    }
+    if (!parse_double(a, &v) || v <= 0.0) {
+        snprintf(err, len, "lr: expected a positive number, got '%s'", a);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_LR;
+    c->value = v;
+    return 0;
+}
+
+static int
+parse_clip(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    if (argc < 2) {
+        snprintf(err, len, "clip: expected 'off', 'norm X' or 'value X'");
+        return -1;
+    }
+    const char *a = argv[1];
+    if (strcmp(a, "off") == 0 || strcmp(a, "none") == 0) {
+        if (too_many(argc, argv, 2, err, len) < 0)
+            return -1;
+        c->kind = TM_CMD_SET_CLIP;
+        c->clip_kind = CLIP_NONE;
+        c->value = 0.0;
+        return 0;
+    }
+    int kind = CLIP_NORM;
+    const char *num = a;
+    if (strcmp(a, "norm") == 0 || strcmp(a, "value") == 0) {
+        kind = a[0] == 'n' ? CLIP_NORM : CLIP_VALUE;
+        if (argc < 3) {
+            snprintf(err, len, "clip %s: expected a positive threshold", a);
+            return -1;
+        }
+        if (too_many(argc, argv, 3, err, len) < 0)
+            return -1;
+        num = argv[2];
+    } else {
+        /* "clip 1.0" is short for "clip norm 1.0". */
+        if (too_many(argc, argv, 2, err, len) < 0)
+            return -1;
+    }
+    double v;
+    if (!parse_double(num, &v) || v <= 0.0) {
+        if (num == a && !isdigit((unsigned char)a[0]) && a[0] != '.' && a[0] != '-' &&
+            a[0] != '+')
+            snprintf(err, len, "clip: expected 'off', 'norm X' or 'value X', got '%s'", a);
+        else
+            snprintf(err, len, "clip: expected a positive threshold, got '%s'", num);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_CLIP;
+    c->clip_kind = kind;
+    c->value = v;
+    return 0;
+}
+
+static int
+parse_momentum(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    double v;
+    if (argc < 2) {
+        snprintf(err, len, "momentum: expected a number in [0, 1)");
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    if (!parse_double(argv[1], &v) || v < 0.0 || v >= 1.0) {
+        snprintf(err, len, "momentum: expected a number in [0, 1), got '%s'", argv[1]);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_MOMENTUM;
+    c->value = v;
+    return 0;
+}
+
+static int
+parse_wd(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    double v;
+    if (argc < 2) {
+        snprintf(err, len, "%s: expected a number >= 0", argv[0]);
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    if (!parse_double(argv[1], &v) || v < 0.0) {
+        snprintf(err, len, "%s: expected a number >= 0, got '%s'", argv[0], argv[1]);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_WD;
+    c->value = v;
+    return 0;
+}
+
+static int
+parse_batch(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    long n;
+    if (argc < 2) {
+        snprintf(err, len, "batch: expected a positive whole number");
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    if (!parse_long(argv[1], 1, INT_MAX, &n)) {
+        snprintf(err, len, "batch: expected a positive whole number, got '%s'", argv[1]);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_BATCH;
+    c->n = n;
+    return 0;
+}
+
+/* "step [N]" and "gradcheck [N]": an optional positive count. */
+static int
+parse_count(int argc, char **argv, long dflt, long *out, char *err, size_t len)
+{
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    *out = dflt;
+    if (argc == 2 && !parse_long(argv[1], 1, LONG_MAX, out)) {
+        snprintf(err, len, "%s: expected a positive whole number, got '%s'", argv[0], argv[1]);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+parse_step(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    long n;
+    if (parse_count(argc, argv, 1, &n, err, len) < 0)
+        return -1;
+    c->kind = TM_CMD_STEP;
+    c->n = n;
+    return 0;
+}
+
+static int
+parse_gradcheck(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    long n;
+    if (parse_count(argc, argv, 0, &n, err, len) < 0)
+        return -1;
+    c->kind = TM_CMD_GRADCHECK;
+    c->n = n;
+    return 0;
+}
+
+static int
+parse_overfit(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    if (argc < 2) {
+        snprintf(err, len, "overfit: expected 'on' or 'off'");
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0) {
+        snprintf(err, len, "overfit: expected 'on' or 'off', got '%s'", argv[1]);
+        return -1;
+    }
+    c->kind = TM_CMD_OVERFIT;
+    c->n = strcmp(argv[1], "on") == 0;
+    return 0;
+}
+
+static int
+parse_telemetry(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    long n;
+    if (argc < 2) {
+        snprintf(err, len, "telemetry: expected a whole number >= 0 (0 = off)");
+        return -1;
+    }
+    if (too_many(argc, argv, 2, err, len) < 0)
+        return -1;
+    if (!parse_long(argv[1], 0, LONG_MAX, &n)) {
+        snprintf(err, len, "telemetry: expected a whole number >= 0 (0 = off), got '%s'",
+                 argv[1]);
+        return -1;
+    }
+    c->kind = TM_CMD_SET_TELEMETRY;
+    c->n = n;
+    return 0;
+}
+
+/* Commands that take no argument: their kind by name. */
+static int
+parse_plain(int argc, char **argv, struct tm_command *c, char *err, size_t len)
+{
+    static const struct {
+        const char *name;
+        int kind;
+    } plain[] = {
+        {"save", TM_CMD_SAVE},   {"eval", TM_CMD_EVAL}, {"pause", TM_CMD_PAUSE},
+        {"resume", TM_CMD_RESUME}, {"quit", TM_CMD_QUIT}, {"q", TM_CMD_QUIT},
+    };
+    if (too_many(argc, argv, 1, err, len) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        if (strcmp(argv[0], plain[i].name) == 0) {
+            c->kind = plain[i].kind;
+            return 0;
+        }
+    }
+    snprintf(err, len, "unknown command '%s'", argv[0]);
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    parse_fn parse;
+} commands[] = {
+    {"lr", parse_lr},
+    {"clip", parse_clip},
+    {"momentum", parse_momentum},
+    {"wd", parse_wd},
+    {"weight_decay", parse_wd},
+    {"batch", parse_batch},
+    {"step", parse_step},
+    {"gradcheck", parse_gradcheck},
+    {"overfit", parse_overfit},
+    {"telemetry", parse_telemetry},
+    {"save", parse_plain},
+    {"eval", parse_plain},
+    {"pause", parse_plain},
+    {"resume", parse_plain},
+    {"quit", parse_plain},
+    {"q", parse_plain},
+};
+
+int
+ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len)
+{
+    char buf[UI_PROMPT_MAX * 2];
+    char *argv[MAX_ARGS];
+    char *save = NULL;
+    int argc = 0;
+
+    if (err != NULL && len > 0)
+        err[0] = '\0';
+    while (isspace((unsigned char)*line))
+        line++;
+    if (*line == ':')
+        line++;
+    if (strlen(line) >= sizeof buf) {
+        snprintf(err, len, "command too long");
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *tok = strtok_r(buf, " \t", &save); tok != NULL;
+         tok = strtok_r(NULL, " \t", &save)) {
+        if (argc == MAX_ARGS) {
+            snprintf(err, len, "%s: too many arguments", argv[0]);
+            return -1;
+        }
+        argv[argc++] = tok;
+    }
+    if (argc == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[0], commands[i].name) != 0)
+            continue;
+        struct tm_command c = {0};
+        if (commands[i].parse(argc, argv, &c, err, len) < 0)
+            return -1;
+        *out = c;
+        return 0;
+    }
+    snprintf(err, len, "unknown command '%s'", argv[0]);
+    return -1;
+}
+
+/* ---- documentation --------------------------------------------------- */
+
+/* Upper-case words in a synopsis are arguments (italic in the man page). */
+static const struct ui_command_doc docs[] = {
+    {"lr VALUE", "set the learning rate (the schedule continues from it)"},
+    {"lr *FACTOR | lr /FACTOR", "multiply or divide the learning rate"},
+    {"clip norm X", "clip the global gradient norm at X (clip X means the same)"},
+    {"clip value X", "clip every gradient entry to [-X, X]"},
+    {"clip off", "stop clipping (the threshold is remembered for c)"},
+    {"momentum M", "set SGD momentum, M in [0, 1)"},
+    {"wd X", "set weight decay, X >= 0 (also weight_decay X)"},
+    {"batch N", "set the batch size from the next step"},
+    {"step [N]", "run N steps (default 1), then pause"},
+    {"pause | resume", "pause or resume training"},
+    {"eval", "evaluate on the validation set now"},
+    {"save", "write a checkpoint now"},
+    {"gradcheck [N]", "numerical gradient check on N samples (default: as configured)"},
+    {"overfit on | overfit off", "train on one fixed batch, or on all data again"},
+    {"telemetry N", "take a layer snapshot every N steps (0 = off)"},
+    {"quit | q", "save, write the final checkpoint and quit"},
+};
+
+const struct ui_command_doc *
+ui_command_docs(size_t *n)
+{
+    *n = sizeof docs / sizeof docs[0];
+    return docs;
+}
+
+/* Write s for roff: '-' and '\' escaped, line-leading '.' and '\'' guarded. */
+static void
+roff_text(FILE *fp, const char *s)
+{
+    if (*s == '.' || *s == '\'')
+        fputs("\\&", fp);
+    for (; *s != '\0'; s++) {
+        if (*s == '-')
+            fputs("\\-", fp);
+        else if (*s == '\\')
+            fputs("\\e", fp);
+        else
+            fputc(*s, fp);
+    }
+}
+
+void
+ui_commands_roff(FILE *fp)
+{
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        fputs(".TP\n\\fB:", fp);
+        /* Bold words, italic upper-case arguments. */
+        for (const char *s = docs[i].synopsis; *s != '\0';) {
+            if (isupper((unsigned char)*s)) {
+                fputs("\\fI", fp);
+                while (isupper((unsigned char)*s))
+                    fputc(*s++, fp);
+                fputs("\\fB", fp);
+            } else if (*s == '-') {
+                fputs("\\-", fp);
+                s++;
+            } else {
+                fputc(*s++, fp);
+            }
+        }
+        fputs("\\fR\n", fp);
+        /* Sentence case for the manual; the table keeps the terse form. */
+        char first[2] = {(char)toupper((unsigned char)docs[i].desc[0]), '\0'};
+        roff_text(fp, first);
+        roff_text(fp, docs[i].desc + 1);
+        fputs(".\n", fp);
+    }
+}
+
+/* ---- the line editor ------------------------------------------------- */
+
+void
+ui_prompt_open(struct ui_prompt *p)
+{
+    p->buf[0] = '\0';
+    p->len = p->cur = 0;
+    p->hpos = p->nhist;
+    p->draft[0] = '\0';
+}
+
+/* Copy a line between the prompt's own buffers (never the same one). */
+static void
+line_copy(char *dst, const char *src)
+{
+    size_t n = strnlen(src, UI_PROMPT_MAX - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void
+prompt_load(struct ui_prompt *p, const char *s)
+{
+    line_copy(p->buf, s);
+    p->len = p->cur = (int)strlen(p->buf);
+}
+
+enum ui_prompt_result
+ui_prompt_key(struct ui_prompt *p, int key)
+{
+    switch (key) {
+    case UI_KEY_ENTER:
+    case '\r':
+        return UI_PROMPT_SUBMIT;
+    case UI_KEY_ESC:
+        return UI_PROMPT_CANCEL;
+    case UI_KEY_LEFT:
+        if (p->cur > 0)
+            p->cur--;
+        break;
+    case UI_KEY_RIGHT:
+        if (p->cur < p->len)
+            p->cur++;
+        break;
+    case UI_KEY_HOME:
+    case UI_KEY_CTRL_A:
+        p->cur = 0;
+        break;
+    case UI_KEY_END:
+    case UI_KEY_CTRL_E:
+        p->cur = p->len;
+        break;
+    case UI_KEY_BACKSPACE:
+    case '\b':
+        /* Backspace on an empty line closes the prompt, as in vi. */
+        if (p->len == 0)
+            return UI_PROMPT_CANCEL;
+        if (p->cur > 0) {
+            memmove(p->buf + p->cur - 1, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
+            p->cur--;
+            p->len--;
+        }
+        break;
+    case UI_KEY_DELETE:
+        if (p->cur < p->len) {
+            memmove(p->buf + p->cur, p->buf + p->cur + 1, (size_t)(p->len - p->cur));
+            p->len--;
+        }
+        break;
+    case UI_KEY_CTRL_U:
+        memmove(p->buf, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
+        p->len -= p->cur;
+        p->cur = 0;
+        break;
+    case UI_KEY_UP:
+        if (p->hpos > 0) {
+            if (p->hpos == p->nhist)
+                line_copy(p->draft, p->buf);
+            p->hpos--;
+            prompt_load(p, p->hist[p->hpos]);
+        }
+        break;
+    case UI_KEY_DOWN:
+        if (p->hpos < p->nhist) {
+            p->hpos++;
+            prompt_load(p, p->hpos == p->nhist ? p->draft : p->hist[p->hpos]);
+        }
+        break;
+    default:
+        if (key >= 0x20 && key < 0x7f && p->len < UI_PROMPT_MAX - 1) {
+            memmove(p->buf + p->cur + 1, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
+            p->buf[p->cur++] = (char)key;
+            p->len++;
+        }
+        break;
+    }
+    return UI_PROMPT_EDIT;
+}
+
+void
+ui_prompt_remember(struct ui_prompt *p)
+{
+    const char *s = p->buf;
+    while (*s == ' ')
+        s++;
+    if (*s == '\0')
+        return;
+    if (p->nhist > 0 && strcmp(p->hist[p->nhist - 1], p->buf) == 0)
+        return;
+    if (p->nhist == UI_PROMPT_HISTORY) {
+        memmove(p->hist[0], p->hist[1], (UI_PROMPT_HISTORY - 1) * sizeof p->hist[0]);
+        p->nhist--;
+    }
+    line_copy(p->hist[p->nhist++], p->buf);
+    p->hpos = p->nhist;
+}
+
+void
+ui_command_describe(const struct tm_command *cmd, char *buf, size_t len)
+{
+    switch (cmd->kind) {
+    case TM_CMD_PAUSE: snprintf(buf, len, "pause"); break;
+    case TM_CMD_RESUME: snprintf(buf, len, "resume"); break;
+    case TM_CMD_STEP: snprintf(buf, len, "step %ld", cmd->n); break;
+    case TM_CMD_SET_LR: snprintf(buf, len, "lr %g", cmd->value); break;
+    case TM_CMD_SCALE_LR: snprintf(buf, len, "lr x%g", cmd->value); break;
+    case TM_CMD_SET_CLIP:
+        if (cmd->clip_kind == CLIP_NONE)
+            snprintf(buf, len, "clip off");
+        else
+            snprintf(buf, len, "clip %s %g", clip_kind_name(cmd->clip_kind), cmd->value);
+        break;
+    case TM_CMD_SET_MOMENTUM: snprintf(buf, len, "momentum %g", cmd->value); break;
+    case TM_CMD_SET_WD: snprintf(buf, len, "weight decay %g", cmd->value); break;
+    case TM_CMD_SET_BATCH: snprintf(buf, len, "batch %ld", cmd->n); break;
+    case TM_CMD_EVAL: snprintf(buf, len, "evaluate"); break;
+    case TM_CMD_SAVE: snprintf(buf, len, "save checkpoint"); break;
+    case TM_CMD_SET_TELEMETRY: snprintf(buf, len, "telemetry every %ld", cmd->n); break;
+    case TM_CMD_GRADCHECK:
+        if (cmd->n > 0)
+            snprintf(buf, len, "gradient check (%ld samples)", cmd->n);
+        else
+            snprintf(buf, len, "gradient check");
+        break;
+    case TM_CMD_OVERFIT: snprintf(buf, len, "overfit %s", cmd->n ? "on" : "off"); break;
+    case TM_CMD_QUIT: snprintf(buf, len, "quit"); break;
+    default: snprintf(buf, len, "command %d", cmd->kind); break;
+    }
+}

@@ -1,0 +1,376 @@
+/*
+ * crt.c - the terminal: the only file in nntop that includes curses.
+ *
+ * crt_init/crt_fini own all curses state: the locale decision (UTF-8 or
+ * ASCII glyphs), the screen from newterm() (never initscr(), which exits
+ * on an unusable TERM), the semantic colour table with its monochrome
+ * twin (NO_COLOR, or no colours), and stderr, which is parked in a
+ * temporary file while the screen is up so that a stray message from any
+ * thread cannot scribble over the dashboard; it is replayed on exit.
+ * Deliberately not here: what is drawn where (screen.c and the panels).
+ */
+#include "config.h"
+
+#include "crt.h"
+
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <term.h>
+#include <unistd.h>
+
+#include "nntop/xmem.h"
+
+static SCREEN *crt_screen;
+static bool crt_active;
+static bool crt_is_utf8;
+static bool crt_has_colour;
+static attr_t crt_attr[CRT_ELEM_COUNT];
+static int crt_saved_stderr = -1;
+static FILE *crt_err_file;
+static bool crt_hook_registered;
+static bool crt_locale_done;
+
+/*
+ * The semantic colour table: colour pair (foreground, background; -1 is
+ * the terminal's default) plus attribute, and the attribute used without
+ * colour, which alone must keep every warning visible.
+ */
+static const struct {
+    short fg, bg;
+    attr_t colour_attr;
+    attr_t mono_attr;
+} crt_scheme[CRT_ELEM_COUNT] = {
+    [CRT_NORMAL] = {-1, -1, A_NORMAL, A_NORMAL},
+    [CRT_DIM] = {-1, -1, A_DIM, A_DIM},
+    [CRT_BOLD] = {-1, -1, A_BOLD, A_BOLD},
+    [CRT_BORDER] = {COLOR_BLUE, -1, A_NORMAL, A_NORMAL},
+    [CRT_TITLE] = {-1, -1, A_BOLD, A_BOLD},
+    [CRT_RUNNING] = {COLOR_GREEN, -1, A_BOLD, A_BOLD},
+    [CRT_PAUSED] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [CRT_DONE] = {COLOR_CYAN, -1, A_BOLD, A_BOLD},
+    [CRT_FAILED] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE},
+    [CRT_TRAIN] = {COLOR_CYAN, -1, A_NORMAL, A_NORMAL},
+    [CRT_VAL] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [CRT_OK] = {COLOR_GREEN, -1, A_NORMAL, A_NORMAL},
+    [CRT_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [CRT_ERROR] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE},
+    [CRT_SELECTED] = {COLOR_BLACK, COLOR_CYAN, A_NORMAL, A_REVERSE},
+    [CRT_BAR_KEY] = {-1, -1, A_BOLD, A_BOLD},
+    [CRT_BAR_NAME] = {COLOR_BLACK, COLOR_CYAN, A_NORMAL, A_REVERSE},
+    [CRT_HIST] = {COLOR_GREEN, -1, A_NORMAL, A_NORMAL},
+    [CRT_MSG_ERROR] = {COLOR_RED, -1, A_BOLD, A_BOLD},
+};
+
+static void
+crt_locale(void)
+{
+    if (!crt_locale_done) {
+        setlocale(LC_CTYPE, "");
+        crt_locale_done = true;
+    }
+}
+
+static bool
+crt_codeset_utf8(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+bool
+crt_can_start(char *why, size_t len)
+{
+    crt_locale();
+    if (!isatty(STDIN_FILENO)) {
+        snprintf(why, len, "standard input is not a terminal");
+        return false;
+    }
+    if (!isatty(STDOUT_FILENO)) {
+        snprintf(why, len, "standard output is not a terminal");
+        return false;
+    }
+    const char *term = getenv("TERM");
+    if (term == NULL || *term == '\0') {
+        snprintf(why, len, "TERM is not set");
+        return false;
+    }
+    if (strcmp(term, "dumb") == 0) {
+        snprintf(why, len, "TERM=dumb cannot show the dashboard");
+        return false;
+    }
+    int err = 0;
+    if (setupterm(term, STDOUT_FILENO, &err) != OK) {
+        if (err == -1)
+            snprintf(why, len, "no terminfo database to describe TERM=%s", term);
+        else
+            snprintf(why, len, "unknown terminal type TERM=%s", term);
+        return false;
+    }
+    const char *cup = tigetstr("cup");
+    bool addressable = cup != NULL && cup != (const char *)-1;
+    del_curterm(cur_term);
+    if (!addressable) {
+        snprintf(why, len, "TERM=%s has no cursor addressing", term);
+        return false;
+    }
+    return true;
+}
+
+/* Park stderr in a temporary file while curses owns the terminal. */
+static void
+crt_stderr_park(void)
+{
+    fflush(stderr);
+    crt_err_file = tmpfile();
+    if (crt_err_file == NULL)
+        return;
+    crt_saved_stderr = dup(STDERR_FILENO);
+    if (crt_saved_stderr < 0 || dup2(fileno(crt_err_file), STDERR_FILENO) < 0) {
+        if (crt_saved_stderr >= 0)
+            close(crt_saved_stderr);
+        crt_saved_stderr = -1;
+        fclose(crt_err_file);
+        crt_err_file = NULL;
+    }
+}
+
+/* Give stderr back and replay whatever was written to it meanwhile. */
+static void
+crt_stderr_restore(void)
+{
+    if (crt_err_file == NULL)
+        return;
+    fflush(stderr);
+    dup2(crt_saved_stderr, STDERR_FILENO);
+    close(crt_saved_stderr);
+    crt_saved_stderr = -1;
+    rewind(crt_err_file);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, crt_err_file)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fflush(stderr);
+    fclose(crt_err_file);
+    crt_err_file = NULL;
+}
+
+static void
+crt_colours(void)
+{
+    const char *no_colour = getenv("NO_COLOR");
+    /* no-color.org: present and not empty disables colour. */
+    crt_has_colour = has_colors() && !(no_colour != NULL && *no_colour != '\0');
+    if (crt_has_colour && start_color() != OK)
+        crt_has_colour = false;
+    if (crt_has_colour && COLORS < 8)
+        crt_has_colour = false;
+    bool defaults = crt_has_colour && use_default_colors() == OK;
+    for (int e = 0; e < CRT_ELEM_COUNT; e++) {
+        if (!crt_has_colour) {
+            crt_attr[e] = crt_scheme[e].mono_attr;
+            continue;
+        }
+        short fg = crt_scheme[e].fg, bg = crt_scheme[e].bg;
+        if (!defaults) {
+            fg = fg < 0 ? COLOR_WHITE : fg;
+            bg = bg < 0 ? COLOR_BLACK : bg;
+        }
+        if (e + 1 < COLOR_PAIRS && init_pair((short)(e + 1), fg, bg) == OK)
+            crt_attr[e] = COLOR_PAIR(e + 1) | crt_scheme[e].colour_attr;
+        else
+            crt_attr[e] = crt_scheme[e].mono_attr;
+    }
+}
+
+int
+crt_init(char *why, size_t len)
+{
+    crt_locale();
+    crt_is_utf8 = crt_codeset_utf8();
+    fflush(stdout);
+    crt_screen = newterm(NULL, stdout, stdin);
+    if (crt_screen == NULL) {
+        const char *term = getenv("TERM");
+        snprintf(why, len, "cannot start the screen on TERM=%s", term != NULL ? term : "");
+        return -1;
+    }
+    set_term(crt_screen);
+    crt_active = true;
+    if (!crt_hook_registered) {
+        fatal_push_hook(crt_fini);
+        crt_hook_registered = true;
+    }
+    crt_stderr_park();
+    cbreak();
+    noecho();
+    nonl();
+    intrflush(stdscr, FALSE);
+    keypad(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    crt_colours();
+    return 0;
+}
+
+void
+crt_fini(void)
+{
+    if (!crt_active)
+        return;
+    crt_active = false;
+    curs_set(1);
+    endwin();
+    delscreen(crt_screen);
+    crt_screen = NULL;
+    crt_stderr_restore();
+}
+
+bool
+crt_utf8(void)
+{
+    return crt_is_utf8;
+}
+
+bool
+crt_colour(void)
+{
+    return crt_has_colour;
+}
+
+int
+crt_getkey(int timeout_ms)
+{
+    wtimeout(stdscr, timeout_ms);
+    int c = wgetch(stdscr);
+    switch (c) {
+    case ERR: return UI_KEY_NONE;
+    case KEY_RESIZE: return UI_KEY_RESIZE;
+    case KEY_UP: return UI_KEY_UP;
+    case KEY_DOWN: return UI_KEY_DOWN;
+    case KEY_LEFT: return UI_KEY_LEFT;
+    case KEY_RIGHT: return UI_KEY_RIGHT;
+    case KEY_HOME: return UI_KEY_HOME;
+    case KEY_END: return UI_KEY_END;
+    case KEY_PPAGE: return UI_KEY_PGUP;
+    case KEY_NPAGE: return UI_KEY_PGDN;
+    case KEY_DC: return UI_KEY_DELETE;
+    case KEY_BTAB: return UI_KEY_BTAB;
+    case KEY_ENTER:
+    case '\r':
+    case '\n':
+        return UI_KEY_ENTER;
+    case KEY_BACKSPACE:
+    case 127:
+    case '\b':
+        return UI_KEY_BACKSPACE;
+    default:
+        if (c >= KEY_F(1) && c <= KEY_F(10))
+            return UI_KEY_F1 + (c - KEY_F(1));
+        if (c >= 0 && c < 256)
+            return c;
+        return UI_KEY_UNKNOWN;
+    }
+}
+
+void
+crt_size(int *rows, int *cols)
+{
+    getmaxyx(stdscr, *rows, *cols);
+}
+
+void
+crt_erase(void)
+{
+    werase(stdscr);
+}
+
+void
+crt_clear(void)
+{
+    clearok(curscr, TRUE);
+}
+
+int
+crt_put(int y, int x, int maxw, enum crt_elem e, const char *s)
+{
+    char clean[4096];
+    int used = 0;
+    if (maxw <= 0 || y < 0 || x < 0)
+        return 0;
+    ui_text_clean(clean, sizeof clean, s, crt_is_utf8);
+    size_t nb = ui_text_fit(clean, maxw, crt_is_utf8, &used);
+    if (nb == 0)
+        return 0;
+    wattrset(stdscr, crt_attr[e]);
+    mvwaddnstr(stdscr, y, x, clean, (int)nb);
+    wattrset(stdscr, A_NORMAL);
+    return used;
+}
+
+void
+crt_fill(int y, int x, int w, enum crt_elem e)
+{
+    if (w <= 0 || y < 0 || x < 0)
+        return;
+    wattrset(stdscr, crt_attr[e]);
+    wmove(stdscr, y, x);
+    for (int i = 0; i < w; i++)
+        waddch(stdscr, ' ');
+    wattrset(stdscr, A_NORMAL);
+}
+
+void
+crt_box(const struct ui_rect *r, const char *title)
+{
+    const struct ui_glyphs *g = ui_glyphs(crt_is_utf8);
+    if (r->w < 2 || r->h < 2)
+        return;
+    int bottom = r->y + r->h - 1, right = r->x + r->w - 1;
+    crt_put(r->y, r->x, 1, CRT_BORDER, g->tl);
+    crt_put(r->y, right, 1, CRT_BORDER, g->tr);
+    crt_put(bottom, r->x, 1, CRT_BORDER, g->bl);
+    crt_put(bottom, right, 1, CRT_BORDER, g->br);
+    for (int x = r->x + 1; x < right; x++) {
+        crt_put(r->y, x, 1, CRT_BORDER, g->h);
+        crt_put(bottom, x, 1, CRT_BORDER, g->h);
+    }
+    for (int y = r->y + 1; y < bottom; y++) {
+        crt_put(y, r->x, 1, CRT_BORDER, g->v);
+        crt_put(y, right, 1, CRT_BORDER, g->v);
+    }
+    if (title != NULL && r->w > 6) {
+        char t[512];
+        snprintf(t, sizeof t, " %s ", title);
+        crt_put(r->y, r->x + 1, r->w - 2, CRT_TITLE, t);
+    }
+}
+
+void
+crt_clear_rect(const struct ui_rect *r)
+{
+    for (int y = r->y; y < r->y + r->h; y++)
+        crt_fill(y, r->x, r->w, CRT_NORMAL);
+}
+
+void
+crt_cursor(int y, int x)
+{
+    if (y < 0) {
+        curs_set(0);
+        return;
+    }
+    wmove(stdscr, y, x);
+    curs_set(1);
+}
+
+void
+crt_refresh(void)
+{
+    wnoutrefresh(stdscr);
+    doupdate();
+}

@@ -1,0 +1,80 @@
+/*
+ * crt.h - the terminal: the only interface to curses.  crt_init/crt_fini
+ * own all curses state (screen, colours, locale decision, stderr
+ * redirection); the rest of the dashboard draws through these calls with
+ * semantic elements, never with curses attributes.
+ */
+#ifndef NNTOP_UI_CRT_H
+#define NNTOP_UI_CRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ui-int.h"
+
+/* What a piece of text is; crt maps it to colour or to a monochrome attribute. */
+enum crt_elem {
+    CRT_NORMAL,
+    CRT_DIM,            /* axis labels, secondary text */
+    CRT_BOLD,
+    CRT_BORDER,
+    CRT_TITLE,
+    CRT_RUNNING,
+    CRT_PAUSED,
+    CRT_DONE,
+    CRT_FAILED,
+    CRT_TRAIN,          /* training curve */
+    CRT_VAL,            /* validation curve */
+    CRT_OK,
+    CRT_WARN,
+    CRT_ERROR,
+    CRT_SELECTED,       /* cursor row */
+    CRT_BAR_KEY,        /* function bar: key */
+    CRT_BAR_NAME,       /* function bar: action */
+    CRT_HIST,
+    CRT_MSG_ERROR,
+    CRT_ELEM_COUNT
+};
+
+/*
+ * May curses start here?  Checks stdin/stdout are terminals and TERM
+ * names a terminal with cursor addressing, without touching the screen.
+ * Returns true or false with a reason in why.
+ */
+bool crt_can_start(char *why, size_t len);
+/*
+ * Start curses with newterm() on stdout/stdin, decide UTF-8 and colours,
+ * redirect stderr to a temporary file (replayed on crt_fini) and register
+ * the fatal() hook.  Returns 0, or -1 with a reason in why.
+ */
+int crt_init(char *why, size_t len);
+/* Restore the terminal (idempotent; safe from fatal()). */
+void crt_fini(void);
+/* The decisions crt_init made. */
+bool crt_utf8(void);
+bool crt_colour(void);
+
+/* The next key (enum ui_key) within timeout_ms, or UI_KEY_NONE. */
+int crt_getkey(int timeout_ms);
+void crt_size(int *rows, int *cols);
+
+void crt_erase(void);
+/* Force a full repaint on the next refresh (Ctrl-L, resize). */
+void crt_clear(void);
+/*
+ * Draw text (any UTF-8; cleaned here) at (y, x) in at most maxw columns.
+ * Returns the columns used.
+ */
+int crt_put(int y, int x, int maxw, enum crt_elem e, const char *s);
+/* Fill w columns at (y, x) with spaces in element e. */
+void crt_fill(int y, int x, int w, enum crt_elem e);
+/* A box around r with title (may be NULL) on its top border. */
+void crt_box(const struct ui_rect *r, const char *title);
+/* Clear r's inside (for overlays). */
+void crt_clear_rect(const struct ui_rect *r);
+/* Show the cursor at (y, x), or hide it with y < 0. */
+void crt_cursor(int y, int x);
+/* Push the frame to the terminal. */
+void crt_refresh(void);
+
+#endif

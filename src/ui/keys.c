@@ -1,0 +1,247 @@
+/*
+ * keys.c - the one key table of the dashboard and its handlers.
+ *
+ * The help overlay, the function-key bar and the man page's INTERACTIVE
+ * COMMANDS (ui_keys_roff) are all written from this table, so they cannot
+ * disagree.  Handlers change state or send a command and return UI_* bits;
+ * they never draw (only the loop redraws).  Keys that belong to a panel
+ * name the panel instead of a handler and its key() acts on them.
+ */
+#include "config.h"
+
+#include "ui-int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nntop/optim.h"
+#include "panel.h"
+
+static int
+send_simple(struct ui *ui, int kind, long n, double value)
+{
+    struct tm_command c = {.kind = kind, .n = n, .value = value};
+    ui_send(ui, &c);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_help(struct ui *ui, int key)
+{
+    ui->overlay = UI_OVERLAY_HELP;
+    ui->help_top = 0;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_pause(struct ui *ui, int key)
+{
+    bool paused = ui->live->have_state && ui->live->state.state == TM_PAUSED;
+    return send_simple(ui, paused ? TM_CMD_RESUME : TM_CMD_PAUSE, 0, 0.0);
+}
+
+static int
+key_step(struct ui *ui, int key)
+{
+    const struct ui_model *m = ui->live;
+    if (m->have_state && m->state.state == TM_RUNNING) {
+        /* Stepping a running trainer means nothing: pause it first. */
+        struct tm_command c = {.kind = TM_CMD_PAUSE};
+        if (ui_send(ui, &c) == 0)
+            ui_message(ui, UI_MSG_INFO, "paused: press n again to run one step");
+        return UI_HANDLED | UI_REDRAW;
+    }
+    return send_simple(ui, TM_CMD_STEP, 1, 0.0);
+}
+
+static int
+key_lr_up(struct ui *ui, int key)
+{
+    return send_simple(ui, TM_CMD_SCALE_LR, 0, 2.0);
+}
+
+static int
+key_lr_down(struct ui *ui, int key)
+{
+    return send_simple(ui, TM_CMD_SCALE_LR, 0, 0.5);
+}
+
+static int
+key_clip(struct ui *ui, int key)
+{
+    const struct ui_model *m = ui->live;
+    struct tm_command c = {.kind = TM_CMD_SET_CLIP};
+    if (m->have_state && m->state.clip_kind != CLIP_NONE) {
+        c.clip_kind = CLIP_NONE;
+    } else {
+        c.clip_kind = m->last_clip_kind;
+        c.value = m->last_clip_value > 0.0 ? m->last_clip_value : 1.0;
+    }
+    ui_send(ui, &c);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_save(struct ui *ui, int key)
+{
+    return send_simple(ui, TM_CMD_SAVE, 0, 0.0);
+}
+
+static int
+key_eval(struct ui *ui, int key)
+{
+    return send_simple(ui, TM_CMD_EVAL, 0, 0.0);
+}
+
+static int
+key_gradcheck(struct ui *ui, int key)
+{
+    return send_simple(ui, TM_CMD_GRADCHECK, 0, 0.0);
+}
+
+static int
+key_gradcheck_show(struct ui *ui, int key)
+{
+    if (!ui->live->have_gradcheck) {
+        ui_message(ui, UI_MSG_INFO, "no gradient check yet: press g to run one");
+        return UI_HANDLED | UI_REDRAW;
+    }
+    ui->overlay = UI_OVERLAY_GRADCHECK;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_overfit(struct ui *ui, int key)
+{
+    bool on = ui->live->have_state && ui->live->state.overfit;
+    return send_simple(ui, TM_CMD_OVERFIT, on ? 0 : 1, 0.0);
+}
+
+static int
+key_prompt(struct ui *ui, int key)
+{
+    ui->prompting = true;
+    ui_prompt_open(&ui->prompt);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_freeze(struct ui *ui, int key)
+{
+    ui->frozen = !ui->frozen;
+    if (ui->frozen)
+        memcpy(ui->still, ui->live, sizeof *ui->still);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_escape(struct ui *ui, int key)
+{
+    ui->overlay = UI_OVERLAY_NONE;
+    ui->msg_until = 0.0;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+key_redraw(struct ui *ui, int key)
+{
+    return UI_HANDLED | UI_REDRAW | UI_RESIZE;
+}
+
+static int
+key_quit(struct ui *ui, int key)
+{
+    return UI_HANDLED | UI_QUIT;
+}
+
+static const struct ui_key_binding key_table[] = {
+    {{'?', UI_KEY_F1}, "?, F1", "F1", "Help", "show this help", key_help, NULL},
+    {{' '}, "Space", "Space", "Pause", "pause or resume training", key_pause, NULL},
+    {{'n'}, "n", "n", "Step", "run one step while paused (when running: pause first)",
+     key_step, NULL},
+    {{'+'}, "+", "+/-", "LR", "double the learning rate", key_lr_up, NULL},
+    {{'-'}, "-", NULL, NULL, "halve the learning rate", key_lr_down, NULL},
+    {{'c'}, "c", "c", "Clip",
+     "gradient clipping off, or on again at the last threshold (norm 1 if none)", key_clip,
+     NULL},
+    {{'g'}, "g", "g", "Gradchk", "run a numerical gradient check now", key_gradcheck, NULL},
+    {{'G'}, "G", NULL, NULL, "show the last gradient-check table again", key_gradcheck_show,
+     NULL},
+    {{'s'}, "s", "s", "Save", "save a checkpoint now", key_save, NULL},
+    {{'e'}, "e", NULL, NULL, "evaluate on the validation set now", key_eval, NULL},
+    {{'o'}, "o", "o", "Overfit", "overfit one fixed batch on or off", key_overfit, NULL},
+    {{':'}, ":", ":", "Cmd", "open the command prompt (commands below)", key_prompt, NULL},
+    {{'l'}, "l", NULL, NULL, "loss curve: linear or log scale", NULL, &panel_loss_class},
+    {{'w'}, "w", NULL, NULL, "loss curve: whole run or the last 500 steps", NULL,
+     &panel_loss_class},
+    {{UI_KEY_TAB, UI_KEY_DOWN, 'j'}, "Tab, Down, j", NULL, NULL, "select the next layer", NULL,
+     &panel_layers_class},
+    {{UI_KEY_BTAB, UI_KEY_UP, 'k'}, "Shift-Tab, Up, k", NULL, NULL,
+     "select the previous layer", NULL, &panel_layers_class},
+    {{'h'}, "h", NULL, NULL, "histogram of the selected layer: activations, weights, gradients",
+     NULL, &panel_hist_class},
+    {{UI_KEY_PGUP, '['}, "PgUp, [", NULL, NULL, "scroll the findings back", NULL,
+     &panel_findings_class},
+    {{UI_KEY_PGDN, ']'}, "PgDn, ]", NULL, NULL, "scroll the findings forward", NULL,
+     &panel_findings_class},
+    {{UI_KEY_HOME}, "Home", NULL, NULL, "findings: the oldest kept", NULL,
+     &panel_findings_class},
+    {{UI_KEY_END}, "End", NULL, NULL, "findings: the newest (and follow)", NULL,
+     &panel_findings_class},
+    {{'Z'}, "Z", NULL, NULL, "freeze the display while training goes on (again: thaw)",
+     key_freeze, NULL},
+    {{UI_KEY_ESC}, "Esc", NULL, NULL, "close the prompt, an overlay or the message", key_escape,
+     NULL},
+    {{UI_KEY_CTRL_L}, "Ctrl-L", NULL, NULL, "redraw the screen", key_redraw, NULL},
+    {{'q', UI_KEY_F10}, "q, F10", "q", "Quit",
+     "quit: the trainer saves, writes the final checkpoint and exits", key_quit, NULL},
+};
+
+const struct ui_key_binding *
+ui_key_table(size_t *n)
+{
+    *n = sizeof key_table / sizeof key_table[0];
+    return key_table;
+}
+
+const struct ui_key_binding *
+ui_key_find(int key)
+{
+    for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++)
+        for (int k = 0; k < 4 && key_table[i].keys[k] != 0; k++)
+            if (key_table[i].keys[k] == key)
+                return &key_table[i];
+    return NULL;
+}
+
+/* roff text: '-' and '\' escaped. */
+static void
+roff_escape(FILE *fp, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '-')
+            fputs("\\-", fp);
+        else if (*s == '\\')
+            fputs("\\e", fp);
+        else
+            fputc(*s, fp);
+    }
+}
+
+void
+ui_keys_roff(FILE *fp)
+{
+    for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
+        const struct ui_key_binding *b = &key_table[i];
+        fputs(".TP\n.B ", fp);
+        roff_escape(fp, b->label);
+        fputc('\n', fp);
+        /* Sentence case for the manual; the table keeps the terse form. */
+        char first[2] = {b->desc[0], '\0'};
+        if (first[0] >= 'a' && first[0] <= 'z')
+            first[0] = (char)(first[0] - 'a' + 'A');
+        roff_escape(fp, first);
+        roff_escape(fp, b->desc + 1);
+        fputs(".\n", fp);
+    }
+}

@@ -1,0 +1,233 @@
+/*
+ * panel-loss.c - the loss panel: training loss per step and validation
+ * loss per evaluation as curves (braille dots, or ASCII), y labels, a
+ * linear/log toggle (l), whole run or the last UI_WINDOW_STEPS steps (w),
+ * and the step-1 loss beside the loss expected at initialisation.
+ *
+ * It reads the UI's model only; the history it plots is the model's
+ * bounded, downsampled series, so it never has to forget the start.
+ */
+#include "config.h"
+
+#include "panel.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crt.h"
+
+#define LABEL_W 6               /* y labels */
+
+/* Steps covered by s: first and last; false when empty. */
+static bool
+series_span(const struct ui_series *s, long *first, long *last)
+{
+    int n = ui_series_count(s);
+    if (n == 0)
+        return false;
+    *first = ui_series_at(s, 0).x0;
+    *last = ui_series_at(s, n - 1).x1;
+    return true;
+}
+
+/* y label for scaled value t. */
+static const char *
+ylabel(char *buf, size_t len, double t, bool logy)
+{
+    return ui_fmt_short(buf, len, logy ? pow(10.0, t) : t, LABEL_W);
+}
+
+/* Draw canvas rows: validation cells over training cells, in runs. */
+static void
+draw_canvas(struct ui *ui, int y0, int x0)
+{
+    const struct ui_canvas *ct = &ui->canvas_train, *cv = &ui->canvas_val;
+    char run[2048];
+    for (int row = 0; row < ct->h; row++) {
+        int col = 0;
+        while (col < ct->w) {
+            char gt[8], gv[8];
+            ui_canvas_glyph(cv, col, row, gv);
+            enum crt_elem e = gv[0] != '\0' ? CRT_VAL : CRT_TRAIN;
+            int start = col;
+            size_t o = 0;
+            while (col < ct->w) {
+                ui_canvas_glyph(cv, col, row, gv);
+                ui_canvas_glyph(ct, col, row, gt);
+                enum crt_elem ce = gv[0] != '\0' ? CRT_VAL : CRT_TRAIN;
+                if (ce != e || o + 8 >= sizeof run)
+                    break;
+                const char *s = gv[0] != '\0' ? gv : gt[0] != '\0' ? gt : " ";
+                size_t n = strlen(s);
+                memcpy(run + o, s, n);
+                o += n;
+                col++;
+            }
+            run[o] = '\0';
+            crt_put(y0 + row, x0 + start, col - start, e, run);
+        }
+    }
+}
+
+static void
+loss_draw(struct ui *ui, const struct ui_rect *r)
+{
+    const struct ui_model *m = ui_view(ui);
+    const struct ui_glyphs *g = ui->g;
+    char title[96], a[32], b[32], line[256];
+
+    snprintf(title, sizeof title, "loss%s%s", ui->log_scale ? " (log)" : "",
+             ui->window ? " last 500" : "");
+    crt_box(r, title);
+    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
+    if (ih < 4 || iw < LABEL_W + 6)
+        return;
+    snprintf(line, sizeof line, " %s train %s val ", g->train, g->val);
+    int lw = ui_text_width(line, ui->utf8);
+    int tw = ui_text_width(title, ui->utf8) + 4;
+    if (r->w - tw - lw - 2 > 0) {
+        int x = r->x + r->w - lw - 2;
+        x += crt_put(r->y, x, lw, CRT_TRAIN, " ");
+        x += crt_put(r->y, x, lw, CRT_TRAIN, g->train);
+        x += crt_put(r->y, x, lw, CRT_NORMAL, " train ");
+        x += crt_put(r->y, x, lw, CRT_VAL, g->val);
+        crt_put(r->y, x, lw, CRT_NORMAL, " val ");
+    }
+
+    int ph = ih - 2, pw = iw - LABEL_W - 1;
+    int px = ix + LABEL_W + 1;
+    long tf, tl, vf, vl;
+    bool have_t = series_span(&m->train, &tf, &tl);
+    bool have_v = series_span(&m->val, &vf, &vl);
+    if (!have_t && !have_v) {
+        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the first step");
+        return;
+    }
+    long first = have_t ? tf : vf, last = have_t ? tl : vl;
+    if (have_v) {
+        first = vf < first ? vf : first;
+        last = vl > last ? vl : last;
+    }
+    long xlo = first, xhi = last;
+    bool recent = ui->window;
+    if (recent) {
+        xlo = last - UI_WINDOW_STEPS + 1;
+        xlo = xlo < first ? first : xlo;
+    }
+
+    double lo = INFINITY, hi = -INFINITY;
+    int dots = pw * (ui->utf8 ? 2 : 1);
+    bool any = ui_series_yrange(&m->train, recent, xlo, xhi, ui->log_scale, dots, &lo, &hi);
+    any |= ui_series_yrange(&m->val, false, xlo, xhi, ui->log_scale, dots, &lo, &hi);
+    if (!any) {
+        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
+                ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
+    } else {
+        if (hi - lo < 1e-12) {
+            double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
+            lo -= pad;
+            hi += pad;
+        }
+        ui_canvas_init(&ui->canvas_train, pw, ph, ui->utf8);
+        ui_canvas_init(&ui->canvas_val, pw, ph, ui->utf8);
+        ui_plot_series(&ui->canvas_train, &m->train, recent, xlo, xhi, lo, hi, ui->log_scale);
+        ui_plot_series(&ui->canvas_val, &m->val, false, xlo, xhi, lo, hi, ui->log_scale);
+        draw_canvas(ui, iy, px);
+        crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, ui->log_scale));
+        crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, ui->log_scale));
+        if (ph >= 5)
+            crt_put(iy + (ph - 1) / 2, ix, LABEL_W, CRT_DIM,
+                    ylabel(a, sizeof a, lo + (hi - lo) * (1.0 - (double)((ph - 1) / 2) / (ph - 1)),
+                           ui->log_scale));
+    }
+
+    /* x axis: first and last step, and the latest values between them. */
+    int ay = iy + ph;
+    snprintf(a, sizeof a, "%ld", xlo);
+    crt_put(ay, px, pw, CRT_DIM, a);
+    snprintf(b, sizeof b, "%ld", xhi);
+    int bw = (int)strlen(b);
+    crt_put(ay, px + pw - bw, bw, CRT_DIM, b);
+    /* The latest values, as much as fits between the step labels. */
+    int room = pw - (int)strlen(a) - bw - 4;
+    for (int detail = 2; detail >= 0; detail--) {
+        char v[16], acc[16];
+        line[0] = '\0';
+        if (m->have_step)
+            snprintf(line, sizeof line, "train %s", ui_fmt_short(v, sizeof v, m->step.loss, 5));
+        if (m->have_val && detail >= 1) {
+            size_t o = strlen(line);
+            snprintf(line + o, sizeof line - o, "%sval %s", o > 0 ? "  " : "",
+                     ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
+            if (detail == 2 && m->last_val.accuracy >= 0.0f)
+                snprintf(line + strlen(line), sizeof line - strlen(line), " (%s)",
+                         ui_fmt_pct(acc, sizeof acc, m->last_val.accuracy));
+        }
+        int w = ui_text_width(line, ui->utf8);
+        if (w > 0 && w <= room) {
+            crt_put(ay, px + (int)strlen(a) + 2 + (room - w) / 2, w, CRT_NORMAL, line);
+            break;
+        }
+    }
+
+    /* Initial loss against its expectation. */
+    int y = iy + ih - 1, x = ix;
+    if (!m->have_initial) {
+        crt_put(y, x, iw, CRT_DIM, "initial loss: waiting for step 1");
+        return;
+    }
+    int ok = ui_initial_check(m);
+    bool have_exp = m->have_info && m->info.expected_loss > 0.0;
+    for (int wide = 1; wide >= 0; wide--) {
+        if (have_exp)
+            snprintf(line, sizeof line, wide ? "initial %.4f  expected %.4f " : "init %.4f exp %.4f ",
+                     m->initial_loss, m->info.expected_loss);
+        else
+            snprintf(line, sizeof line, wide ? "initial %.4f" : "init %.4f", m->initial_loss);
+        int need = ui_text_width(line, ui->utf8) + (have_exp ? ui_text_width(g->ok, ui->utf8) : 0);
+        if (need <= iw || !wide)
+            break;
+    }
+    x += crt_put(y, x, iw, CRT_NORMAL, line);
+    if (have_exp)
+        x += crt_put(y, x, ix + iw - x, ok == 1 ? CRT_OK : CRT_WARN, ok == 1 ? g->ok : g->bad);
+    if (m->have_step && m->step.reg_loss > 0.0f) {
+        snprintf(line, sizeof line, "  L2 %s", ui_fmt_short(a, sizeof a, m->step.reg_loss, 7));
+        if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+            crt_put(y, x, ix + iw - x, CRT_DIM, line);
+    }
+}
+
+static int
+loss_key(struct ui *ui, int key)
+{
+    if (key == 'l')
+        ui->log_scale = !ui->log_scale;
+    else if (key == 'w')
+        ui->window = !ui->window;
+    else
+        return 0;
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static void
+loss_resize(struct ui *ui, const struct ui_rect *r)
+{
+    /* The canvases are sized at each draw; nothing to keep. */
+}
+
+static const char *
+loss_help(void)
+{
+    return "training loss per step, validation loss per evaluation; "
+           "initial loss against the expected one (within 10 %)";
+}
+
+const struct panel_class panel_loss_class = {
+    .name = "loss",
+    .draw = loss_draw,
+    .key = loss_key,
+    .resize = loss_resize,
+    .help = loss_help,
+};

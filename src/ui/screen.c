@@ -1,0 +1,657 @@
+/*
+ * screen.c - the dashboard's loop and the parts of the screen that are
+ * not panels: header, message/prompt line, function-key bar, the help
+ * and gradient-check overlays and the "too small" notice.
+ *
+ * The loop drains the feed a bounded number of records per frame, folds
+ * them into the UI's model, redraws at most FRAME_HZ times a second and
+ * only when something changed, and sleeps in getch otherwise (the feed
+ * has no wake-up, so IDLE_MS bounds the latency of new data).  Keys are
+ * handled as they come and redrawn at once.  It never touches the model's
+ * producer except through feed->send.
+ */
+#include "config.h"
+
+#include "nntop/ui.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crt.h"
+#include "nntop/optim.h"
+#include "nntop/xmem.h"
+#include "panel.h"
+#include "ui-int.h"
+
+#define FRAME_HZ 15             /* redraws a second at most */
+#define IDLE_MS 50              /* longest sleep waiting for a key */
+#define DRAIN_MAX 20000         /* records folded per frame; the ring keeps the rest */
+#define MSG_S 6.0               /* how long a message stays */
+#define NAME_MAX_W 24           /* run name in the header */
+
+static volatile sig_atomic_t ui_signal;
+
+static void
+on_signal(int sig)
+{
+    ui_signal = sig;
+}
+
+static double
+mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const struct panel_class *
+area_panel(int area)
+{
+    switch (area) {
+    case UI_AREA_LOSS: return &panel_loss_class;
+    case UI_AREA_LAYERS: return &panel_layers_class;
+    case UI_AREA_HIST: return &panel_hist_class;
+    case UI_AREA_FINDINGS: return &panel_findings_class;
+    default: return NULL;
+    }
+}
+
+const struct ui_model *
+ui_view(const struct ui *ui)
+{
+    return ui->frozen ? ui->still : ui->live;
+}
+
+void
+ui_message(struct ui *ui, int kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->msg, sizeof ui->msg, fmt, ap);
+    va_end(ap);
+    ui->msg_kind = kind;
+    ui->msg_until = (ui->now > 0.0 ? ui->now : mono_now()) + MSG_S;
+}
+
+int
+ui_send(struct ui *ui, const struct tm_command *cmd)
+{
+    char why[200] = "";
+    if (ui->feed->cls->send(ui->feed->self, cmd, why, sizeof why) < 0) {
+        ui_message(ui, UI_MSG_ERROR, "%s", why[0] != '\0' ? why : "command refused");
+        return -1;
+    }
+    char what[120];
+    ui_command_describe(cmd, what, sizeof what);
+    ui_message(ui, UI_MSG_INFO, "sent: %s", what);
+    return 0;
+}
+
+/* ---- header ---------------------------------------------------------- */
+
+struct segment {
+    char text[96];
+    enum crt_elem elem;
+    int prio;                   /* dropped lowest first when the line is full */
+};
+
+static int
+add_segment(struct segment *s, int n, enum crt_elem e, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+add_segment(struct segment *s, int n, enum crt_elem e, int prio, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s[n].text, sizeof s[n].text, fmt, ap);
+    va_end(ap);
+    s[n].elem = e;
+    s[n].prio = prio;
+    return n + 1;
+}
+
+static void
+draw_header(struct ui *ui, const struct ui_rect *r)
+{
+    const struct ui_model *m = ui->live;
+    const struct ui_glyphs *g = ui->g;
+    struct segment seg[16];
+    int n = 0;
+    char a[32], b[32];
+
+    char name[NAME_MAX_W * 4 + 1];
+    ui_text_clean(name, sizeof name, m->have_info && m->info.name[0] ? m->info.name : "nntop",
+                  ui->utf8);
+    name[ui_text_fit(name, NAME_MAX_W, ui->utf8, NULL)] = '\0';
+    n = add_segment(seg, n, CRT_BOLD, 9, "nntop %s", name);
+
+    bool finished = ui->feed->cls->finished(ui->feed->self);
+    int st = m->have_state ? m->state.state : TM_RUNNING;
+    if (st < 0 || st >= TM_RUN_STATE_COUNT)
+        st = TM_RUNNING;
+    static const char *const names[TM_RUN_STATE_COUNT] = {"running", "paused", "done", "failed"};
+    static const enum crt_elem elems[TM_RUN_STATE_COUNT] = {CRT_RUNNING, CRT_PAUSED, CRT_DONE,
+                                                           CRT_FAILED};
+    if (ui->quitting)
+        n = add_segment(seg, n, CRT_PAUSED, 10, "quitting: saving%s", g->ellipsis);
+    else if (!m->have_state && !finished)
+        n = add_segment(seg, n, CRT_DIM, 10, "starting%s", g->ellipsis);
+    else if (finished && (st == TM_RUNNING || st == TM_PAUSED))
+        n = add_segment(seg, n, CRT_DONE, 10, "%s stopped", g->state[TM_DONE]);
+    else
+        n = add_segment(seg, n, elems[st], 10, "%s %s", g->state[st], names[st]);
+    if (m->have_nonfinite)
+        n = add_segment(seg, n, CRT_ERROR, 10, "%s non-finite at step %ld", g->bad,
+                        m->nonfinite.step);
+    if (ui->frozen)
+        n = add_segment(seg, n, CRT_WARN, 10, "frozen");
+    if (m->have_info && m->info.replay)
+        n = add_segment(seg, n, CRT_DIM, 7, "replay");
+
+    long step = ui_model_step(m);
+    if (m->have_info && m->info.total_steps > 0)
+        n = add_segment(seg, n, CRT_NORMAL, 8, "step %ld/%ld", step, m->info.total_steps);
+    else
+        n = add_segment(seg, n, CRT_NORMAL, 8, "step %ld", step);
+    double epoch = m->have_state ? m->state.epoch : m->have_step ? m->step.epoch : 0.0;
+    if (m->have_step && m->step.epoch > epoch)
+        epoch = m->step.epoch;
+    n = add_segment(seg, n, CRT_NORMAL, 3, "ep %s", ui_fmt_short(a, sizeof a, epoch, 5));
+    if (m->have_state) {
+        n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_sci(a, sizeof a, m->state.lr, 1));
+        if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
+            n = add_segment(seg, n, CRT_NORMAL, 6, "clip %s %s",
+                            clip_kind_name(m->state.clip_kind),
+                            ui_fmt_short(b, sizeof b, m->state.clip_value, 6));
+        else
+            n = add_segment(seg, n, CRT_NORMAL, 6, "clip off");
+        if (m->state.overfit)
+            n = add_segment(seg, n, CRT_WARN, 6, "overfit");
+    }
+    if (m->have_step && st == TM_RUNNING && !finished)
+        n = add_segment(seg, n, CRT_NORMAL, 2, "%s smp/s",
+                        ui_fmt_si(a, sizeof a, m->step.samples_per_s));
+    if (m->dropped > 0)
+        n = add_segment(seg, n, CRT_WARN, 7, "dropped %s", ui_fmt_si(a, sizeof a, (double)m->dropped));
+    n = add_segment(seg, n, CRT_DIM, 1, "F1 help");
+
+    /* Drop the least important segments until the line fits. */
+    bool keep[16];
+    int total = 1;
+    for (int i = 0; i < n; i++) {
+        keep[i] = true;
+        total += ui_text_width(seg[i].text, ui->utf8) + 2;
+    }
+    while (total > r->w) {
+        int worst = -1;
+        for (int i = 0; i < n; i++)
+            if (keep[i] && (worst < 0 || seg[i].prio < seg[worst].prio))
+                worst = i;
+        if (worst < 0)
+            break;
+        keep[worst] = false;
+        total -= ui_text_width(seg[worst].text, ui->utf8) + 2;
+    }
+    int x = r->x + 1;
+    for (int i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        /* "F1 help" sits at the right end. */
+        if (i == n - 1)
+            x = r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1 > x
+                    ? r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1
+                    : x;
+        x += crt_put(r->y, x, r->x + r->w - x, seg[i].elem, seg[i].text) + 2;
+    }
+}
+
+/* ---- message line and function bar ----------------------------------- */
+
+static void
+draw_message(struct ui *ui, const struct ui_rect *r, int *cy, int *cx)
+{
+    *cy = -1;
+    if (ui->prompting) {
+        const struct ui_prompt *p = &ui->prompt;
+        int room = r->w - 2;
+        int off = p->cur > room ? p->cur - room : 0;
+        crt_put(r->y, r->x, 1, CRT_BOLD, ":");
+        crt_put(r->y, r->x + 1, room, CRT_NORMAL, p->buf + off);
+        *cy = r->y;
+        *cx = r->x + 1 + p->cur - off;
+        return;
+    }
+    if (ui->msg_until > 0.0) {
+        crt_put(r->y, r->x + 1, r->w - 2, ui->msg_kind == UI_MSG_ERROR ? CRT_MSG_ERROR : CRT_NORMAL,
+                ui->msg);
+        return;
+    }
+    const struct ui_model *m = ui->live;
+    if (m->have_info && m->info.run_dir[0] != '\0') {
+        char line[300];
+        snprintf(line, sizeof line, "run %s", m->info.run_dir);
+        crt_put(r->y, r->x + 1, r->w - 2, CRT_DIM, line);
+    }
+}
+
+static void
+draw_footer(struct ui *ui, const struct ui_rect *r)
+{
+    size_t n;
+    const struct ui_key_binding *t = ui_key_table(&n);
+    int x = r->x;
+    int end = r->x + r->w;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].bar_key == NULL)
+            continue;
+        int kw = ui_text_width(t[i].bar_key, ui->utf8);
+        int nw = ui_text_width(t[i].bar_name, ui->utf8) + 1;
+        if (x + kw + nw > end)
+            break;
+        x += crt_put(r->y, x, kw, CRT_BAR_KEY, t[i].bar_key);
+        crt_fill(r->y, x, nw, CRT_BAR_NAME);
+        x += crt_put(r->y, x, nw, CRT_BAR_NAME, t[i].bar_name) + 1;
+    }
+    crt_fill(r->y, x, end - x, CRT_BAR_NAME);
+}
+
+/* ---- overlays -------------------------------------------------------- */
+
+static struct ui_rect
+centred(const struct ui_layout *l, int h, int w)
+{
+    if (w > l->cols - 2)
+        w = l->cols - 2;
+    if (h > l->rows - 2)
+        h = l->rows - 2;
+    return (struct ui_rect){.y = (l->rows - h) / 2, .x = (l->cols - w) / 2, .h = h, .w = w};
+}
+
+#define HELP_LINES 96
+
+/* The help text: every key, then the prompt language, then the panels. */
+static int
+help_lines(char lines[][160], enum crt_elem *elem)
+{
+    size_t nk, nc;
+    const struct ui_key_binding *k = ui_key_table(&nk);
+    const struct ui_command_doc *c = ui_command_docs(&nc);
+    const struct panel_class *const panels[] = {&panel_loss_class, &panel_layers_class,
+                                                &panel_hist_class, &panel_findings_class};
+    int n = 0;
+    snprintf(lines[n], 160, "Keys");
+    elem[n++] = CRT_TITLE;
+    for (size_t i = 0; i < nk && n < HELP_LINES; i++) {
+        snprintf(lines[n], 160, "  %-17s %s", k[i].label, k[i].desc);
+        elem[n++] = CRT_NORMAL;
+    }
+    lines[n][0] = '\0';
+    elem[n++] = CRT_NORMAL;
+    snprintf(lines[n], 160, "Commands at the : prompt (Up/Down recall, Enter runs, Esc cancels)");
+    elem[n++] = CRT_TITLE;
+    for (size_t i = 0; i < nc && n < HELP_LINES; i++) {
+        snprintf(lines[n], 160, "  :%-25s %s", c[i].synopsis, c[i].desc);
+        elem[n++] = CRT_NORMAL;
+    }
+    lines[n][0] = '\0';
+    elem[n++] = CRT_NORMAL;
+    snprintf(lines[n], 160, "Panels");
+    elem[n++] = CRT_TITLE;
+    for (size_t i = 0; i < sizeof panels / sizeof panels[0] && n < HELP_LINES; i++) {
+        snprintf(lines[n], 160, "  %-9s %s", panels[i]->name, panels[i]->help());
+        elem[n++] = CRT_NORMAL;
+    }
+    return n;
+}
+
+static void
+draw_help(struct ui *ui)
+{
+    static char lines[HELP_LINES][160];
+    enum crt_elem elem[HELP_LINES];
+    int n = help_lines(lines, elem);
+    struct ui_rect r = centred(&ui->layout, n + 2, 100);
+    int rows = r.h - 2;
+    if (ui->help_top > n - rows)
+        ui->help_top = n - rows > 0 ? n - rows : 0;
+    crt_clear_rect(&r);
+    char title[80];
+    snprintf(title, sizeof title, "help %s Esc closes%s", ui->g->dot,
+             rows < n ? ", Up/Down scroll" : "");
+    crt_box(&r, title);
+    for (int i = 0; i < rows && ui->help_top + i < n; i++)
+        crt_put(r.y + 1 + i, r.x + 1, r.w - 2, elem[ui->help_top + i], lines[ui->help_top + i]);
+    if (ui->help_top > 0)
+        crt_put(r.y, r.x + r.w - 3, 1, CRT_TITLE, ui->g->up);
+    if (ui->help_top + rows < n)
+        crt_put(r.y + r.h - 1, r.x + r.w - 3, 1, CRT_TITLE, ui->g->down);
+}
+
+static void
+draw_gradcheck(struct ui *ui)
+{
+    const struct tm_gradcheck *gc = &ui->live->gradcheck;
+    const struct ui_glyphs *g = ui->g;
+    char a[16], b[16], line[200];
+    int nt = gc->ntensors;
+    struct ui_rect r = centred(&ui->layout, nt + 6, 72);
+    crt_clear_rect(&r);
+    snprintf(line, sizeof line, "gradient check at step %ld %s Esc closes", gc->step, g->dot);
+    crt_box(&r, line);
+    int y = r.y + 1, x = r.x + 2, w = r.w - 4;
+    snprintf(line, sizeof line, "%d samples, %.2f s: ", gc->samples, gc->seconds);
+    int used = crt_put(y, x, w, CRT_NORMAL, line);
+    crt_put(y, x + used, w - used, gc->pass ? CRT_OK : CRT_ERROR,
+            gc->pass ? "PASS" : "FAIL");
+    y++;
+    snprintf(line, sizeof line, "%-14s %8s %9s %10s %6s  %s", "tensor", "checked", "max rel",
+             "median rel", "kinks", "verdict");
+    crt_put(++y, x, w, CRT_TITLE, line);
+    for (int i = 0; i < nt && y + 1 < r.y + r.h - 1; i++) {
+        const struct tm_gc_tensor *t = &gc->t[i];
+        char name[TM_NAME_MAX];
+        ui_text_clean(name, sizeof name, t->name, ui->utf8);
+        snprintf(line, sizeof line, "%-14.14s %8d %9s %10s %6d  ", name, t->checked,
+                 ui_fmt_sci(a, sizeof a, t->max_rel, 1), ui_fmt_sci(b, sizeof b, t->median_rel, 1),
+                 t->kinks);
+        used = crt_put(++y, x, w, CRT_NORMAL, line);
+        char verdict[16];
+        snprintf(verdict, sizeof verdict, "%s %s", t->pass ? g->ok : g->bad,
+                 t->pass ? "PASS" : "FAIL");
+        crt_put(y, x + used, w - used, t->pass ? CRT_OK : CRT_ERROR, verdict);
+    }
+}
+
+static void
+draw_too_small(struct ui *ui)
+{
+    char line[80];
+    int rows = ui->layout.rows, cols = ui->layout.cols;
+    const char *need = "terminal too small (need 80x24)";
+    int w = (int)strlen(need);
+    int y = rows / 2 - 1 > 0 ? rows / 2 - 1 : 0;
+    crt_put(y, cols > w ? (cols - w) / 2 : 0, cols, CRT_WARN, need);
+    snprintf(line, sizeof line, "now %dx%d; q quits", cols, rows);
+    w = (int)strlen(line);
+    if (y + 1 < rows)
+        crt_put(y + 1, cols > w ? (cols - w) / 2 : 0, cols, CRT_NORMAL, line);
+}
+
+/* ---- the frame ------------------------------------------------------- */
+
+static void
+draw(struct ui *ui)
+{
+    crt_erase();
+    if (ui->layout.too_small) {
+        draw_too_small(ui);
+        crt_cursor(-1, 0);
+        crt_refresh();
+        return;
+    }
+    draw_header(ui, &ui->layout.area[UI_AREA_HEADER]);
+    for (int a = 0; a < UI_AREA_COUNT; a++) {
+        const struct panel_class *p = area_panel(a);
+        if (p != NULL)
+            p->draw(ui, &ui->layout.area[a]);
+    }
+    int cy, cx = 0;
+    draw_message(ui, &ui->layout.area[UI_AREA_MESSAGE], &cy, &cx);
+    draw_footer(ui, &ui->layout.area[UI_AREA_FOOTER]);
+    if (ui->overlay == UI_OVERLAY_HELP)
+        draw_help(ui);
+    else if (ui->overlay == UI_OVERLAY_GRADCHECK)
+        draw_gradcheck(ui);
+    crt_cursor(cy, cx);
+    crt_refresh();
+}
+
+static void
+relayout(struct ui *ui)
+{
+    int rows, cols;
+    crt_size(&rows, &cols);
+    ui_layout(rows, cols, &ui->layout);
+    if (ui->layout.too_small)
+        return;
+    for (int a = 0; a < UI_AREA_COUNT; a++) {
+        const struct panel_class *p = area_panel(a);
+        if (p != NULL)
+            p->resize(ui, &ui->layout.area[a]);
+    }
+}
+
+/* Fold waiting records into the live model; true when any came. */
+static bool
+drain(struct ui *ui, struct tm_record *rec, bool *more)
+{
+    int n = 0;
+    while (n < DRAIN_MAX && ui->feed->cls->poll(ui->feed->self, rec)) {
+        ui_model_apply(ui->live, rec);
+        n++;
+    }
+    *more = n == DRAIN_MAX;
+    uint64_t d = ui->feed->cls->dropped(ui->feed->self);
+    if (d > ui->live->dropped) {
+        ui->live->dropped = d;
+        n++;
+    }
+    if (ui->live->gradcheck_seq != ui->gradcheck_seen) {
+        ui->gradcheck_seen = ui->live->gradcheck_seq;
+        ui->overlay = UI_OVERLAY_GRADCHECK;
+    }
+    return n > 0;
+}
+
+/* Ask the producer to stop; true when there is nothing to wait for. */
+static bool
+begin_quit(struct ui *ui)
+{
+    struct tm_command c = {.kind = TM_CMD_QUIT};
+    char why[200];
+    if (ui->feed->cls->send(ui->feed->self, &c, why, sizeof why) < 0)
+        return true;
+    ui->quitting = true;
+    ui->prompting = false;
+    ui->overlay = UI_OVERLAY_NONE;
+    ui_message(ui, UI_MSG_INFO, "quitting: saving%s (q again: stop waiting)", ui->g->ellipsis);
+    return false;
+}
+
+static int
+prompt_key(struct ui *ui, int key)
+{
+    enum ui_prompt_result r = ui_prompt_key(&ui->prompt, key);
+    if (r == UI_PROMPT_CANCEL) {
+        ui->prompting = false;
+    } else if (r == UI_PROMPT_SUBMIT) {
+        ui->prompting = false;
+        ui_prompt_remember(&ui->prompt);
+        struct tm_command c;
+        char err[200];
+        int rc = ui_parse_command(ui->prompt.buf, &c, err, sizeof err);
+        if (rc < 0)
+            ui_message(ui, UI_MSG_ERROR, "%s", err);
+        else if (rc == 0 && c.kind == TM_CMD_QUIT)
+            return UI_HANDLED | UI_QUIT;
+        else if (rc == 0)
+            ui_send(ui, &c);
+    }
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
+overlay_key(struct ui *ui, int key, bool *consumed)
+{
+    *consumed = true;
+    if (ui->overlay == UI_OVERLAY_HELP) {
+        int page = ui->layout.rows > 6 ? ui->layout.rows - 6 : 1;
+        switch (key) {
+        case UI_KEY_UP: case 'k': ui->help_top = ui->help_top > 0 ? ui->help_top - 1 : 0; return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_DOWN: case 'j': ui->help_top++; return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_PGUP: ui->help_top = ui->help_top > page ? ui->help_top - page : 0; return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_PGDN: case ' ': ui->help_top += page; return UI_HANDLED | UI_REDRAW;
+        default: break;
+        }
+    }
+    switch (key) {
+    case UI_KEY_ESC: case 'q': case '?': case UI_KEY_F1: case UI_KEY_ENTER:
+        ui->overlay = UI_OVERLAY_NONE;
+        return UI_HANDLED | UI_REDRAW;
+    default:
+        /* Any other key closes the overlay and then does its own job. */
+        ui->overlay = UI_OVERLAY_NONE;
+        *consumed = false;
+        return UI_REDRAW;
+    }
+}
+
+static int
+handle_key(struct ui *ui, int key)
+{
+    if (key == UI_KEY_RESIZE)
+        return UI_HANDLED | UI_RESIZE | UI_REDRAW;
+    if (ui->quitting)
+        return key == 'q' || key == UI_KEY_F10 ? UI_HANDLED | UI_QUIT : 0;
+    if (ui->prompting)
+        return prompt_key(ui, key);
+    int bits = 0;
+    if (ui->overlay != UI_OVERLAY_NONE) {
+        bool consumed;
+        bits = overlay_key(ui, key, &consumed);
+        if (consumed)
+            return bits;
+    }
+    const struct ui_key_binding *b = ui_key_find(key);
+    if (b == NULL) {
+        if (key > 0x20 && key < 0x7f)
+            ui_message(ui, UI_MSG_INFO, "'%c' does nothing: press ? for the keys", key);
+        return bits | UI_REDRAW;
+    }
+    if (b->handler != NULL)
+        return bits | b->handler(ui, key);
+    return bits | b->panel->key(ui, key);
+}
+
+bool
+ui_can_start(char *why, size_t len)
+{
+    return crt_can_start(why, len);
+}
+
+int
+ui_run(struct feed *feed, const struct ui_opts *opts)
+{
+    char why[256];
+    if (!ui_can_start(why, sizeof why) || crt_init(why, sizeof why) < 0)
+        return UI_NO_TERMINAL;
+
+    struct ui *ui = xcalloc(1, sizeof *ui);
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    ui->feed = feed;
+    if (opts != NULL)
+        ui->opts = *opts;
+    ui->utf8 = crt_utf8();
+    ui->g = ui_glyphs(ui->utf8);
+    ui->live = ui_model_new();
+    ui->still = ui_model_new();
+    ui->hist_kind = UI_HIST_ACT;
+    ui->now = mono_now();
+    relayout(ui);
+
+    /* Signals reach this thread (the trainer's are blocked by main):
+     * SIGINT/SIGTERM/SIGHUP quit as q does, SIGWINCH is curses'. */
+    struct sigaction sa, old_int, old_term, old_hup;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
+    sigset_t unblock, old_mask;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, SIGINT);
+    sigaddset(&unblock, SIGTERM);
+    sigaddset(&unblock, SIGHUP);
+    sigaddset(&unblock, SIGWINCH);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, &old_mask);
+    ui_signal = 0;
+
+    double last_draw = -1.0;
+    bool dirty = true;
+    long frames = 0;
+    int stopped_by = 0;
+    for (;;) {
+        ui->now = mono_now();
+        bool more;
+        if (drain(ui, rec, &more))
+            dirty = true;
+        if (ui_signal != 0) {
+            stopped_by = ui_signal;
+            ui_signal = 0;
+            if (ui->quitting || begin_quit(ui))
+                break;
+            dirty = true;
+        }
+        bool finished = feed->cls->finished(feed->self);
+        if (finished && (ui->quitting || ui->opts.exit_when_done))
+            break;
+        if (ui->msg_until > 0.0 && ui->now >= ui->msg_until) {
+            ui->msg_until = 0.0;
+            dirty = true;
+        }
+        if (dirty && ui->now - last_draw >= 1.0 / FRAME_HZ) {
+            draw(ui);
+            last_draw = ui->now;
+            dirty = false;
+            frames++;
+            if (ui->opts.iterations > 0 && frames >= ui->opts.iterations && !ui->quitting) {
+                if (begin_quit(ui))
+                    break;
+            }
+        }
+        int timeout = IDLE_MS;
+        if (more)
+            timeout = 0;
+        else if (dirty)
+            timeout = (int)((last_draw + 1.0 / FRAME_HZ - ui->now) * 1000.0) + 1;
+        timeout = timeout < 0 ? 0 : timeout > IDLE_MS ? IDLE_MS : timeout;
+        int key = crt_getkey(timeout);
+        if (key == UI_KEY_NONE)
+            continue;
+        ui->now = mono_now();
+        int bits = handle_key(ui, key);
+        if (bits & UI_RESIZE) {
+            relayout(ui);
+            crt_clear();
+        }
+        if (bits & UI_QUIT) {
+            if (ui->quitting || begin_quit(ui))
+                break;
+        }
+        if (bits & (UI_REDRAW | UI_QUIT)) {
+            draw(ui);
+            last_draw = ui->now;
+            dirty = false;
+        }
+    }
+
+    crt_fini();
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    free(ui->live);
+    free(ui->still);
+    free(rec);
+    free(ui);
+    return stopped_by;
+}

@@ -1,0 +1,392 @@
+/*
+ * ui-int.h - what the dashboard's files share with each other and with
+ * tests/check_ui.c: the screen layout, the UI's own copy of the run (the
+ * model, fed by records), number/glyph/text helpers, the curve canvas,
+ * the prompt editor, the key table and the dashboard's state.
+ *
+ * Everything declared here is pure (no curses, no I/O) except the
+ * functions of struct ui that send commands; curses lives in crt.c only.
+ */
+#ifndef NNTOP_UI_INT_H
+#define NNTOP_UI_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nntop/telemetry.h"
+#include "nntop/ui.h"
+
+#define UI_MIN_ROWS 24
+#define UI_MIN_COLS 80
+
+/* ---- keys: curses codes translated by crt_getkey() ------------------- */
+
+/* Printable ASCII and control characters are their own codes. */
+enum ui_key {
+    UI_KEY_NONE = -1,           /* timeout: no key */
+    UI_KEY_CTRL_A = 1,
+    UI_KEY_CTRL_E = 5,
+    UI_KEY_CTRL_L = 12,
+    UI_KEY_CTRL_U = 21,
+    UI_KEY_TAB = 9,
+    UI_KEY_ENTER = 10,
+    UI_KEY_ESC = 27,
+    UI_KEY_BACKSPACE = 127,
+    UI_KEY_UP = 0x1000,
+    UI_KEY_DOWN,
+    UI_KEY_LEFT,
+    UI_KEY_RIGHT,
+    UI_KEY_HOME,
+    UI_KEY_END,
+    UI_KEY_PGUP,
+    UI_KEY_PGDN,
+    UI_KEY_DELETE,
+    UI_KEY_BTAB,
+    UI_KEY_RESIZE,
+    UI_KEY_UNKNOWN,
+    UI_KEY_F1 = 0x1101,         /* UI_KEY_F1 + n - 1 is Fn */
+    UI_KEY_F10 = 0x110a,
+    UI_KEY_COUNT
+};
+
+/* ---- layout ---------------------------------------------------------- */
+
+struct ui_rect {
+    int y, x, h, w;
+};
+
+enum ui_area {
+    UI_AREA_HEADER,
+    UI_AREA_LOSS,
+    UI_AREA_LAYERS,
+    UI_AREA_HIST,
+    UI_AREA_FINDINGS,
+    UI_AREA_MESSAGE,
+    UI_AREA_FOOTER,
+    UI_AREA_COUNT
+};
+
+struct ui_layout {
+    int rows, cols;
+    bool too_small;             /* below 80x24: areas are all empty */
+    struct ui_rect area[UI_AREA_COUNT];
+};
+
+/* The screen's areas for a terminal of rows x cols (pure). */
+void ui_layout(int rows, int cols, struct ui_layout *out);
+
+/* ---- loss history: bounded, downsampled, never forgets the start ------ */
+
+#define UI_SERIES_CAP 4096      /* stored buckets (even) */
+#define UI_RECENT_CAP 512       /* raw samples kept for the window view */
+#define UI_WINDOW_STEPS 500     /* the window view: last N steps */
+
+/* A bucket of consecutive samples. */
+struct ui_point {
+    long x0, x1;                /* first and last step */
+    float lo, hi;               /* smallest and largest sample */
+    float mean;
+    long n;                     /* samples merged into it */
+};
+
+struct ui_series {
+    int n;                      /* complete buckets in pts */
+    long stride;                /* samples per complete bucket (doubles when full) */
+    long total;                 /* finite samples pushed */
+    long nonfinite;             /* NaN/Inf samples seen (not stored) */
+    struct ui_point pts[UI_SERIES_CAP];
+    struct ui_point acc;        /* the bucket being filled (acc.n < stride) */
+    double acc_sum;
+    long rx[UI_RECENT_CAP];     /* ring of the latest raw samples */
+    float ry[UI_RECENT_CAP];
+    int rhead, rn;
+};
+
+void ui_series_init(struct ui_series *s);
+/* Append sample (x, y); x must not decrease.  Non-finite y is counted only. */
+void ui_series_push(struct ui_series *s, long x, float y);
+/* Buckets including the partial one (≤ UI_SERIES_CAP + 1). */
+int ui_series_count(const struct ui_series *s);
+/* Bucket i in order (the partial one last). */
+struct ui_point ui_series_at(const struct ui_series *s, int i);
+/* Latest raw samples, oldest first: i in [0, s->rn). */
+void ui_series_recent(const struct ui_series *s, int i, long *x, float *y);
+
+/* ---- the UI's model of the run --------------------------------------- */
+
+#define UI_TREND_LEN 8          /* update/weight ratios kept per tensor */
+#define UI_EVENTS_CAP 512
+#define UI_MAX_TENSORS (2 * TM_MAX_LAYERS)
+
+struct ui_model {
+    bool have_info, have_state, have_step;
+    struct tm_info info;
+    struct tm_state state;
+    struct tm_step step;        /* the latest step */
+    int last_clip_kind;         /* the last clipping kind in force (norm if none yet) */
+    double last_clip_value;     /* its threshold (0 = never seen) */
+
+    bool have_initial;
+    float initial_loss;         /* data loss of step 1: the initial weights */
+    struct ui_series train, val;
+    bool have_val, have_test;
+    struct tm_eval last_val, last_test;
+
+    long snap_step;             /* step of the last complete snapshot, -1 none */
+    bool layer_have[TM_MAX_LAYERS], pend_layer[TM_MAX_LAYERS];
+    struct tm_layer layers[TM_MAX_LAYERS], pend_layers[TM_MAX_LAYERS];
+    bool tensor_have[UI_MAX_TENSORS], pend_tensor[UI_MAX_TENSORS];
+    struct tm_tensor tensors[UI_MAX_TENSORS], pend_tensors[UI_MAX_TENSORS];
+    float trend[UI_MAX_TENSORS][UI_TREND_LEN];
+    int ntrend[UI_MAX_TENSORS];
+
+    struct tm_event events[UI_EVENTS_CAP];
+    long nevents;               /* ever received; events[i % CAP] */
+    bool have_nonfinite;
+    struct tm_event nonfinite;  /* the first non-finite report */
+
+    bool have_gradcheck;
+    long gradcheck_seq;         /* grows with each result */
+    struct tm_gradcheck gradcheck;
+
+    uint64_t dropped;           /* telemetry records lost (producer's count) */
+    long records;               /* records applied */
+};
+
+/* Empty model (heap object: large; caller frees with free()). */
+struct ui_model *ui_model_new(void);
+/* Fold one record into the model.  Bad indices are ignored. */
+void ui_model_apply(struct ui_model *m, const struct tm_record *r);
+/* The newest step known (from steps and states). */
+long ui_model_step(const struct ui_model *m);
+/* Event number i counted from the newest (0 = newest); NULL past the end. */
+const struct tm_event *ui_model_event(const struct ui_model *m, long i);
+/* Events still held (≤ UI_EVENTS_CAP). */
+long ui_model_nevents(const struct ui_model *m);
+
+/*
+ * Initial loss vs its expectation: 1 agree (within UI_INITIAL_TOL
+ * relative), 0 disagree, -1 unknown (no step 1 or no expectation).
+ */
+#define UI_INITIAL_TOL 0.10
+int ui_initial_check(const struct ui_model *m);
+
+/* Health ranges (warning colour and glyph outside them). */
+#define UI_RATIO_LO 1e-4
+#define UI_RATIO_HI 1e-2
+#define UI_DEAD_MAX 0.5
+#define UI_SAT_MAX 0.2
+
+/* ---- numbers, text and glyphs ---------------------------------------- */
+
+/* v in at most width columns, as many significant digits as fit (≤ 4). */
+const char *ui_fmt_short(char *buf, size_t len, double v, int width);
+/* v as "%.<prec>e" ("1.0e-01"); "nan", "inf" as such. */
+const char *ui_fmt_sci(char *buf, size_t len, double v, int prec);
+/* v with k/M/G suffix ("950", "12.4k", "3.1M"). */
+const char *ui_fmt_si(char *buf, size_t len, double v);
+/* frac in [0, 1] as "12%"; "-" for a negative (not applicable) frac. */
+const char *ui_fmt_pct(char *buf, size_t len, double frac);
+
+struct ui_glyphs {
+    const char *h, *v, *tl, *tr, *bl, *br;  /* box drawing */
+    const char *arrow;          /* "→" */
+    const char *ok, *bad;       /* agreement marks */
+    const char *sev[4];         /* event severities 0 ok .. 3 error */
+    const char *warn;           /* mark on an unhealthy value */
+    const char *cursor;         /* selected row */
+    const char *state[TM_RUN_STATE_COUNT];
+    const char *bars[9];        /* histogram cell levels, eighths */
+    const char *spark[8];       /* sparkline levels */
+    const char *ellipsis;
+    const char *dot;            /* separator */
+    const char *act, *ratio, *gnorm;        /* column titles */
+    const char *up, *down;      /* more above / below */
+    const char *train, *val;    /* legend marks */
+};
+
+/* The glyph set for a UTF-8 terminal or its ASCII twin. */
+const struct ui_glyphs *ui_glyphs(bool utf8);
+
+/*
+ * Copy src into dst (len bytes) so it can be drawn: control characters
+ * and invalid UTF-8 become '?'; without utf8, common symbols become ASCII
+ * ("→" to "->") and anything else non-ASCII '?'.  Returns dst.
+ */
+char *ui_text_clean(char *dst, size_t len, const char *src, bool utf8);
+/* Display columns of clean text s (needs LC_CTYPE for utf8). */
+int ui_text_width(const char *s, bool utf8);
+/* Bytes of clean text s that fit in maxw columns; *used gets the columns. */
+size_t ui_text_fit(const char *s, int maxw, bool utf8, int *used);
+
+/*
+ * Histogram h as height lines of exactly width cells separated by '\n'
+ * (block glyphs, or ASCII twins).  A non-empty bin never draws as blank.
+ * Returns the bytes written (buf always terminated).
+ */
+size_t ui_hist_render(char *buf, size_t len, const struct tm_hist *h, int width, int height,
+                      bool utf8);
+/* The axis under a histogram: lo at the left, 0 where it falls, hi at the right (ASCII). */
+void ui_hist_axis(char *buf, size_t len, const struct tm_hist *h, int width);
+/* n values as a sparkline of n cells on a log scale (non-positive: lowest cell). */
+void ui_spark(char *buf, size_t len, const float *v, int n, bool utf8);
+
+/* ---- the curve canvas: braille dots (2x4 a cell) or ASCII (1x3) -------- */
+
+#define UI_CANVAS_MAX (512 * 160)
+
+struct ui_canvas {
+    int w, h;                   /* cells */
+    int dw, dh;                 /* dots per cell */
+    bool utf8;
+    uint8_t cell[UI_CANVAS_MAX];
+};
+
+void ui_canvas_init(struct ui_canvas *c, int w, int h, bool utf8);
+/* Set the dot at (x, y), y = 0 at the top; outside dots are ignored. */
+void ui_canvas_dot(struct ui_canvas *c, int x, int y);
+void ui_canvas_line(struct ui_canvas *c, int x0, int y0, int x1, int y1);
+/* The glyph of a cell into out (≥ 4 bytes + NUL); "" when it is empty. */
+const char *ui_canvas_glyph(const struct ui_canvas *c, int col, int row, char out[8]);
+
+/*
+ * Draw series s into c over steps [xlo, xhi] and values [ylo, yhi]
+ * (log10 values when logy); recent = use the raw recent samples.  Each
+ * dot column shows the mean of its samples; the means are joined.
+ */
+void ui_plot_series(struct ui_canvas *c, const struct ui_series *s, bool recent, long xlo,
+                    long xhi, double ylo, double yhi, bool logy);
+/*
+ * Widen [*lo, *hi] to cover what ui_plot_series draws of s over [xlo, xhi]
+ * on dots columns (the means of the samples in each); false when none.
+ */
+bool ui_series_yrange(const struct ui_series *s, bool recent, long xlo, long xhi, bool logy,
+                      int dots, double *lo, double *hi);
+
+/* ---- the prompt ------------------------------------------------------ */
+
+#define UI_PROMPT_MAX 128
+#define UI_PROMPT_HISTORY 32
+
+struct ui_prompt {
+    char buf[UI_PROMPT_MAX];
+    int len, cur;
+    char hist[UI_PROMPT_HISTORY][UI_PROMPT_MAX];    /* oldest first */
+    int nhist;
+    int hpos;                   /* browsing position; nhist = the draft */
+    char draft[UI_PROMPT_MAX];
+};
+
+enum ui_prompt_result {
+    UI_PROMPT_EDIT,
+    UI_PROMPT_SUBMIT,
+    UI_PROMPT_CANCEL,
+    UI_PROMPT_RESULT_COUNT
+};
+
+/* Start editing an empty line (history is kept). */
+void ui_prompt_open(struct ui_prompt *p);
+/* Apply one key (enum ui_key or a character). */
+enum ui_prompt_result ui_prompt_key(struct ui_prompt *p, int key);
+/* Add the current line to the history (not blank, not a repeat). */
+void ui_prompt_remember(struct ui_prompt *p);
+/* A short description of cmd for the message line ("lr x0.5"). */
+void ui_command_describe(const struct tm_command *cmd, char *buf, size_t len);
+
+/* One entry of the prompt language. */
+struct ui_command_doc {
+    const char *synopsis;       /* "lr VALUE | lr *FACTOR | lr /FACTOR" */
+    const char *desc;
+};
+const struct ui_command_doc *ui_command_docs(size_t *n);
+
+/* ---- the dashboard's state and key table ------------------------------- */
+
+/* What a key handler asks of the loop. */
+enum {
+    UI_HANDLED = 1 << 0,
+    UI_REDRAW = 1 << 1,
+    UI_RESIZE = 1 << 2,
+    UI_QUIT = 1 << 3
+};
+
+enum ui_overlay {
+    UI_OVERLAY_NONE,
+    UI_OVERLAY_HELP,
+    UI_OVERLAY_GRADCHECK,
+    UI_OVERLAY_COUNT
+};
+
+enum ui_hist_kind {
+    UI_HIST_ACT,
+    UI_HIST_WEIGHT,
+    UI_HIST_GRAD,
+    UI_HIST_KIND_COUNT
+};
+
+enum ui_msg_kind {
+    UI_MSG_INFO,
+    UI_MSG_ERROR,
+    UI_MSG_KIND_COUNT
+};
+
+struct panel_class;
+
+struct ui {
+    struct feed *feed;          /* borrowed */
+    struct ui_opts opts;
+    bool utf8;
+    const struct ui_glyphs *g;
+    struct ui_layout layout;
+
+    struct ui_model *live;      /* every record lands here */
+    struct ui_model *still;     /* Z: the copy the panels show while frozen */
+    bool frozen;
+
+    /* panels */
+    bool log_scale, window;
+    int sel_layer, layer_top;
+    int hist_kind;              /* enum ui_hist_kind */
+    long find_scroll;           /* findings: events hidden below the view */
+    long find_total;            /* events seen when find_scroll was last kept */
+
+    int overlay;                /* enum ui_overlay */
+    int help_top;
+    long gradcheck_seen;        /* the gradcheck_seq last shown */
+
+    bool prompting;
+    struct ui_prompt prompt;
+    char msg[256];
+    int msg_kind;               /* enum ui_msg_kind */
+    double msg_until;           /* monotonic seconds; 0 = no message */
+
+    bool quitting;              /* quit sent: waiting for the producer */
+    double now;                 /* monotonic seconds of this frame */
+    struct ui_canvas canvas_train, canvas_val;
+};
+
+/* The model the panels draw: the frozen copy or the live one. */
+const struct ui_model *ui_view(const struct ui *ui);
+/* Show a message on the message line for a few seconds. */
+void ui_message(struct ui *ui, int kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Send a command; on refusal the reason goes to the message line.  0 or -1. */
+int ui_send(struct ui *ui, const struct tm_command *cmd);
+
+struct ui_key_binding {
+    int keys[4];                /* enum ui_key codes, 0-terminated */
+    const char *label;          /* as the help and man page show it: "Tab Down j" */
+    const char *bar_key;        /* function bar: the key ("F1"), or NULL */
+    const char *bar_name;       /* function bar: the action ("Help") */
+    const char *desc;           /* one line, lower case, no full stop */
+    int (*handler)(struct ui *ui, int key);     /* or NULL: panel->key */
+    const struct panel_class *panel;
+};
+
+/* The key table (static); *n entries. */
+const struct ui_key_binding *ui_key_table(size_t *n);
+/* The binding of key, or NULL. */
+const struct ui_key_binding *ui_key_find(int key);
+
+#endif

@@ -1,0 +1,12 @@
+# The ncurses dashboard (src/ui): the only part of nntop that calls curses.
+libnntop_a_SOURCES += src/ui/crt.c src/ui/screen.c src/ui/layout.c src/ui/uimodel.c \
+	src/ui/format.c src/ui/plot.c src/ui/command.c src/ui/keys.c \
+	src/ui/panel-loss.c src/ui/panel-layers.c src/ui/panel-hist.c src/ui/panel-findings.c
+noinst_HEADERS += include/nntop/ui.h src/ui/ui-int.h src/ui/crt.h src/ui/panel.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/check_ui
+tests_check_ui_SOURCES = tests/check_ui.c $(CHECK_RUN)
+tests_check_ui_CFLAGS = $(TEST_CFLAGS)
+tests_check_ui_LDADD = $(TEST_LIBS)
+endif

@@ -1,0 +1,278 @@
+/*
+ * uimodel.c - the dashboard's own copy of the run, folded from telemetry
+ * records: latest state, loss histories, the last complete snapshot of
+ * every layer and tensor, ratio trends, recent events, the last gradient
+ * check.
+ *
+ * The history is bounded however long the run: the loss series keeps at
+ * most UI_SERIES_CAP buckets and, when full, merges neighbours and
+ * doubles the bucket size, so the start of the run is never forgotten
+ * (the ring may drop records; the UI never drops its past).  No curses.
+ */
+#include "config.h"
+
+#include "ui-int.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nntop/optim.h"
+#include "nntop/xmem.h"
+
+/* ---- loss series ----------------------------------------------------- */
+
+void
+ui_series_init(struct ui_series *s)
+{
+    memset(s, 0, sizeof *s);
+    s->stride = 1;
+}
+
+static struct ui_point
+merge(struct ui_point a, struct ui_point b)
+{
+    struct ui_point m;
+    m.x0 = a.x0;
+    m.x1 = b.x1;
+    m.lo = a.lo < b.lo ? a.lo : b.lo;
+    m.hi = a.hi > b.hi ? a.hi : b.hi;
+    m.n = a.n + b.n;
+    m.mean = (float)(((double)a.mean * a.n + (double)b.mean * b.n) / (double)m.n);
+    return m;
+}
+
+void
+ui_series_push(struct ui_series *s, long x, float y)
+{
+    if (!isfinite(y)) {
+        s->nonfinite++;
+        return;
+    }
+    if (s->rn < UI_RECENT_CAP) {
+        int i = (s->rhead + s->rn) % UI_RECENT_CAP;
+        s->rx[i] = x, s->ry[i] = y;
+        s->rn++;
+    } else {
+        s->rx[s->rhead] = x, s->ry[s->rhead] = y;
+        s->rhead = (s->rhead + 1) % UI_RECENT_CAP;
+    }
+
+    if (s->acc.n == 0) {
+        s->acc.x0 = x;
+        s->acc.lo = s->acc.hi = y;
+        s->acc_sum = 0.0;
+    }
+    s->acc.x1 = x;
+    s->acc.lo = y < s->acc.lo ? y : s->acc.lo;
+    s->acc.hi = y > s->acc.hi ? y : s->acc.hi;
+    s->acc_sum += y;
+    s->acc.n++;
+    s->acc.mean = (float)(s->acc_sum / (double)s->acc.n);
+    s->total++;
+
+    if (s->acc.n >= s->stride) {
+        s->pts[s->n++] = s->acc;
+        s->acc.n = 0;
+        if (s->n == UI_SERIES_CAP) {
+            for (int i = 0; i < UI_SERIES_CAP / 2; i++)
+                s->pts[i] = merge(s->pts[2 * i], s->pts[2 * i + 1]);
+            s->n = UI_SERIES_CAP / 2;
+            s->stride *= 2;
+        }
+    }
+}
+
+int
+ui_series_count(const struct ui_series *s)
+{
+    return s->n + (s->acc.n > 0 ? 1 : 0);
+}
+
+struct ui_point
+ui_series_at(const struct ui_series *s, int i)
+{
+    return i < s->n ? s->pts[i] : s->acc;
+}
+
+void
+ui_series_recent(const struct ui_series *s, int i, long *x, float *y)
+{
+    int k = (s->rhead + i) % UI_RECENT_CAP;
+    *x = s->rx[k];
+    *y = s->ry[k];
+}
+
+/* ---- the model ------------------------------------------------------- */
+
+struct ui_model *
+ui_model_new(void)
+{
+    struct ui_model *m = xcalloc(1, sizeof *m);
+    ui_series_init(&m->train);
+    ui_series_init(&m->val);
+    m->snap_step = -1;
+    m->last_clip_kind = CLIP_NORM;
+    return m;
+}
+
+/* Histograms from a producer we do not control: keep nbins in range. */
+static void
+hist_sanitize(struct tm_hist *h)
+{
+    if (h->nbins > TM_MAX_BINS)
+        h->nbins = TM_MAX_BINS;
+}
+
+static void
+commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
+{
+    for (int i = 0; i < TM_MAX_LAYERS; i++) {
+        if (!m->pend_layer[i])
+            continue;
+        m->layers[i] = m->pend_layers[i];
+        m->layer_have[i] = true;
+        m->pend_layer[i] = false;
+    }
+    for (int k = 0; k < UI_MAX_TENSORS; k++) {
+        if (!m->pend_tensor[k])
+            continue;
+        m->tensors[k] = m->pend_tensors[k];
+        m->tensor_have[k] = true;
+        m->pend_tensor[k] = false;
+        if (m->ntrend[k] == UI_TREND_LEN) {
+            memmove(m->trend[k], m->trend[k] + 1, (UI_TREND_LEN - 1) * sizeof m->trend[k][0]);
+            m->ntrend[k]--;
+        }
+        m->trend[k][m->ntrend[k]++] = m->tensors[k].update_ratio;
+    }
+    m->snap_step = sn->step;
+}
+
+void
+ui_model_apply(struct ui_model *m, const struct tm_record *r)
+{
+    m->records++;
+    switch (r->type) {
+    case TM_INFO:
+        m->info = r->u.info;
+        m->info.name[sizeof m->info.name - 1] = '\0';
+        m->info.run_dir[sizeof m->info.run_dir - 1] = '\0';
+        if (m->info.nlayers < 0 || m->info.nlayers > TM_MAX_LAYERS)
+            m->info.nlayers = m->info.nlayers < 0 ? 0 : TM_MAX_LAYERS;
+        if (m->info.ntensors < 0 || m->info.ntensors > UI_MAX_TENSORS)
+            m->info.ntensors = m->info.ntensors < 0 ? 0 : UI_MAX_TENSORS;
+        for (int k = 0; k < UI_MAX_TENSORS; k++)
+            m->info.tensor_names[k][TM_NAME_MAX - 1] = '\0';
+        m->have_info = true;
+        break;
+    case TM_STATE:
+        m->state = r->u.state;
+        m->have_state = true;
+        if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
+            m->last_clip_kind = m->state.clip_kind;
+        if (m->state.clip_value > 0.0 && isfinite(m->state.clip_value))
+            m->last_clip_value = m->state.clip_value;
+        if (m->state.dropped > m->dropped)
+            m->dropped = m->state.dropped;
+        break;
+    case TM_STEP:
+        m->step = r->u.step;
+        m->have_step = true;
+        ui_series_push(&m->train, m->step.step, m->step.loss);
+        if (!m->have_initial && m->step.step <= 1 && isfinite(m->step.loss)) {
+            m->have_initial = true;
+            m->initial_loss = m->step.loss;
+        }
+        break;
+    case TM_LAYER: {
+        int i = r->u.layer.index;
+        if (i < 0 || i >= TM_MAX_LAYERS)
+            break;
+        m->pend_layers[i] = r->u.layer;
+        hist_sanitize(&m->pend_layers[i].act);
+        m->pend_layer[i] = true;
+        break;
+    }
+    case TM_TENSOR: {
+        int k = r->u.tensor.index;
+        if (k < 0 || k >= UI_MAX_TENSORS)
+            break;
+        m->pend_tensors[k] = r->u.tensor;
+        hist_sanitize(&m->pend_tensors[k].weight);
+        hist_sanitize(&m->pend_tensors[k].grad);
+        m->pend_tensor[k] = true;
+        break;
+    }
+    case TM_SNAPSHOT:
+        commit_snapshot(m, &r->u.snapshot);
+        break;
+    case TM_EVAL:
+        if (r->u.eval.split == TM_SPLIT_VAL) {
+            m->last_val = r->u.eval;
+            m->have_val = true;
+            ui_series_push(&m->val, r->u.eval.step, r->u.eval.loss);
+        } else if (r->u.eval.split == TM_SPLIT_TEST) {
+            m->last_test = r->u.eval;
+            m->have_test = true;
+        }
+        break;
+    case TM_EVENT: {
+        struct tm_event *ev = &m->events[m->nevents % UI_EVENTS_CAP];
+        *ev = r->u.event;
+        ev->text[TM_TEXT_MAX - 1] = '\0';
+        m->nevents++;
+        if (ev->kind == TM_EV_NONFINITE && !m->have_nonfinite) {
+            m->nonfinite = *ev;
+            m->have_nonfinite = true;
+        }
+        break;
+    }
+    case TM_GRADCHECK:
+        m->gradcheck = r->u.gradcheck;
+        if (m->gradcheck.ntensors < 0)
+            m->gradcheck.ntensors = 0;
+        if (m->gradcheck.ntensors > TM_GC_MAX_TENSORS)
+            m->gradcheck.ntensors = TM_GC_MAX_TENSORS;
+        for (int k = 0; k < TM_GC_MAX_TENSORS; k++)
+            m->gradcheck.t[k].name[TM_NAME_MAX - 1] = '\0';
+        m->have_gradcheck = true;
+        m->gradcheck_seq++;
+        break;
+    default:
+        break;
+    }
+}
+
+long
+ui_model_step(const struct ui_model *m)
+{
+    long s = m->have_step ? m->step.step : 0;
+    if (m->have_state && m->state.step > s)
+        s = m->state.step;
+    return s;
+}
+
+long
+ui_model_nevents(const struct ui_model *m)
+{
+    return m->nevents < UI_EVENTS_CAP ? m->nevents : UI_EVENTS_CAP;
+}
+
+const struct tm_event *
+ui_model_event(const struct ui_model *m, long i)
+{
+    if (i < 0 || i >= ui_model_nevents(m))
+        return NULL;
+    return &m->events[(m->nevents - 1 - i) % UI_EVENTS_CAP];
+}
+
+int
+ui_initial_check(const struct ui_model *m)
+{
+    if (!m->have_initial || !m->have_info)
+        return -1;
+    double e = m->info.expected_loss;
+    if (!(e > 0.0) || !isfinite(e))
+        return -1;
+    return fabs(m->initial_loss - e) / e <= UI_INITIAL_TOL ? 1 : 0;
+}
