@@ -561,7 +561,8 @@ END_TEST
 START_TEST(test_ui__text_clean)
 {
     char b[64];
-    ck_assert_str_eq(ui_text_clean(b, sizeof b, "a\xe2\x86\x92" "b \xe2\x9c\x93", false), "a->b ok");
+    ck_assert_str_eq(ui_text_clean(b, sizeof b, "a\xe2\x86\x92" "b \xe2\x9c\x93", false),
+                     "a->b ok");
     ck_assert_str_eq(ui_text_clean(b, sizeof b, "x\x01y\x7f", false), "x?y?");
     ck_assert_str_eq(ui_text_clean(b, sizeof b, "bad \xff\xfe end", false), "bad ?? end");
     ck_assert_str_eq(ui_text_clean(b, sizeof b, "\xe4\xb8\xad", false), "?");
@@ -571,7 +572,8 @@ START_TEST(test_ui__text_clean)
     /* Truncation never splits a sequence. */
     char small[5];
     ck_assert_str_eq(ui_text_clean(small, sizeof small, "ab\xe2\x86\x92", true), "ab");
-    ck_assert_str_eq(ui_text_clean(b, sizeof b, "a\xe2\x86\x92" "b\tc", true), "a\xe2\x86\x92" "b?c");
+    ck_assert_str_eq(ui_text_clean(b, sizeof b, "a\xe2\x86\x92" "b\tc", true),
+                     "a\xe2\x86\x92" "b?c");
     ck_assert_str_eq(ui_text_clean(b, sizeof b, "\xc2\x85", true), "?");
 }
 END_TEST
@@ -635,7 +637,8 @@ START_TEST(test_ui__hist_render)
     ui_hist_render(b, sizeof b, &h, 4, 1, false);
     ck_assert_str_eq(b, " _#.");
     ui_hist_render(b, sizeof b, &h, 4, 2, true);
-    ck_assert_str_eq(b, "  \xe2\x96\x88 \n \xe2\x96\x82\xe2\x96\x88\xe2\x96\x88");  /* "  █ \n ▂██" */
+    /* "  █ \n ▂██" */
+    ck_assert_str_eq(b, "  \xe2\x96\x88 \n \xe2\x96\x82\xe2\x96\x88\xe2\x96\x88");
     /* Wider than the bins: each bin spans columns. */
     const uint32_t c2[] = {1, 2};
     h = make_hist(c2, 2, 0.0f, 1.0f);

@@ -33,22 +33,43 @@ key_help(struct ui *ui, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
+/* Is the run paused, as far as the commands sent so far go? */
+static bool
+believed_paused(const struct ui *ui)
+{
+    if (ui->pause_sent_at == ui->live->nstates)
+        return ui->pause_sent;
+    return ui->live->have_state && ui->live->state.state == TM_PAUSED;
+}
+
+static void
+sent_pause(struct ui *ui, bool paused)
+{
+    ui->pause_sent = paused;
+    ui->pause_sent_at = ui->live->nstates;
+}
+
 static int
 key_pause(struct ui *ui, int key)
 {
-    bool paused = ui->live->have_state && ui->live->state.state == TM_PAUSED;
-    return send_simple(ui, paused ? TM_CMD_RESUME : TM_CMD_PAUSE, 0, 0.0);
+    bool paused = believed_paused(ui);
+    struct tm_command c = {.kind = paused ? TM_CMD_RESUME : TM_CMD_PAUSE};
+    if (ui_send(ui, &c) == 0)
+        sent_pause(ui, !paused);
+    return UI_HANDLED | UI_REDRAW;
 }
 
 static int
 key_step(struct ui *ui, int key)
 {
     const struct ui_model *m = ui->live;
-    if (m->have_state && m->state.state == TM_RUNNING) {
+    if (m->have_state && m->state.state == TM_RUNNING && !believed_paused(ui)) {
         /* Stepping a running trainer means nothing: pause it first. */
         struct tm_command c = {.kind = TM_CMD_PAUSE};
-        if (ui_send(ui, &c) == 0)
+        if (ui_send(ui, &c) == 0) {
+            sent_pause(ui, true);
             ui_message(ui, UI_MSG_INFO, "paused: press n again to run one step");
+        }
         return UI_HANDLED | UI_REDRAW;
     }
     return send_simple(ui, TM_CMD_STEP, 1, 0.0);
@@ -70,14 +91,19 @@ static int
 key_clip(struct ui *ui, int key)
 {
     const struct ui_model *m = ui->live;
+    bool on = ui->clip_sent_at == m->nstates ? ui->clip_sent
+                                             : m->have_state && m->state.clip_kind != CLIP_NONE;
     struct tm_command c = {.kind = TM_CMD_SET_CLIP};
-    if (m->have_state && m->state.clip_kind != CLIP_NONE) {
+    if (on) {
         c.clip_kind = CLIP_NONE;
     } else {
         c.clip_kind = m->last_clip_kind;
         c.value = m->last_clip_value > 0.0 ? m->last_clip_value : 1.0;
     }
-    ui_send(ui, &c);
+    if (ui_send(ui, &c) == 0) {
+        ui->clip_sent = !on;
+        ui->clip_sent_at = m->nstates;
+    }
     return UI_HANDLED | UI_REDRAW;
 }
 
@@ -113,8 +139,15 @@ key_gradcheck_show(struct ui *ui, int key)
 static int
 key_overfit(struct ui *ui, int key)
 {
-    bool on = ui->live->have_state && ui->live->state.overfit;
-    return send_simple(ui, TM_CMD_OVERFIT, on ? 0 : 1, 0.0);
+    const struct ui_model *m = ui->live;
+    bool on = ui->overfit_sent_at == m->nstates ? ui->overfit_sent
+                                                : m->have_state && m->state.overfit;
+    struct tm_command c = {.kind = TM_CMD_OVERFIT, .n = on ? 0 : 1};
+    if (ui_send(ui, &c) == 0) {
+        ui->overfit_sent = !on;
+        ui->overfit_sent_at = m->nstates;
+    }
+    return UI_HANDLED | UI_REDRAW;
 }
 
 static int

@@ -71,7 +71,7 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
         return;
     }
     if (h->total == 0 || h->nbins == 0) {
-        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "empty histogram");
+        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no histogram data in this snapshot");
         return;
     }
 

@@ -181,7 +181,8 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     bool have_exp = m->have_info && m->info.expected_loss > 0.0;
     for (int wide = 1; wide >= 0; wide--) {
         if (have_exp)
-            snprintf(line, sizeof line, wide ? "initial %.4f  expected %.4f " : "init %.4f exp %.4f ",
+            snprintf(line, sizeof line,
+                     wide ? "initial %.4f  expected %.4f " : "init %.4f exp %.4f ",
                      m->initial_loss, m->info.expected_loss);
         else
             snprintf(line, sizeof line, wide ? "initial %.4f" : "init %.4f", m->initial_loss);

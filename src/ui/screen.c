@@ -7,8 +7,10 @@
  * them into the UI's model, redraws at most FRAME_HZ times a second and
  * only when something changed, and sleeps in getch otherwise (the feed
  * has no wake-up, so IDLE_MS bounds the latency of new data).  Keys are
- * handled as they come and redrawn at once.  It never touches the model's
- * producer except through feed->send.
+ * handled as they come and redrawn at once; for a moment after a key the
+ * loop polls faster and draws the producer's reply (a state change or an
+ * event) as soon as it comes.  It never touches the producer except
+ * through feed->send.
  */
 #include "config.h"
 
@@ -30,7 +32,10 @@
 #include "ui-int.h"
 
 #define FRAME_HZ 15             /* redraws a second at most */
+#define URGENT_HZ 60            /* ... but a reply to a command shows this soon */
 #define IDLE_MS 50              /* longest sleep waiting for a key */
+#define EAGER_MS 5              /* sleep while a reply to a key is expected */
+#define EAGER_S 0.3             /* how long one is expected after the key */
 #define DRAIN_MAX 20000         /* records folded per frame; the ring keeps the rest */
 #define MSG_S 6.0               /* how long a message stays */
 #define NAME_MAX_W 24           /* run name in the header */
@@ -180,7 +185,8 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         n = add_segment(seg, n, CRT_NORMAL, 2, "%s smp/s",
                         ui_fmt_si(a, sizeof a, m->step.samples_per_s));
     if (m->dropped > 0)
-        n = add_segment(seg, n, CRT_WARN, 7, "dropped %s", ui_fmt_si(a, sizeof a, (double)m->dropped));
+        n = add_segment(seg, n, CRT_WARN, 7, "dropped %s",
+                        ui_fmt_si(a, sizeof a, (double)m->dropped));
     n = add_segment(seg, n, CRT_DIM, 1, "F1 help");
 
     /* Drop the least important segments until the line fits. */
@@ -205,10 +211,9 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         if (!keep[i])
             continue;
         /* "F1 help" sits at the right end. */
-        if (i == n - 1)
-            x = r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1 > x
-                    ? r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1
-                    : x;
+        int right = r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1;
+        if (i == n - 1 && right > x)
+            x = right;
         x += crt_put(r->y, x, r->x + r->w - x, seg[i].elem, seg[i].text) + 2;
     }
 }
@@ -315,7 +320,7 @@ help_lines(char lines[][160], enum crt_elem *elem)
 static void
 draw_help(struct ui *ui)
 {
-    static char lines[HELP_LINES][160];
+    char lines[HELP_LINES][160];
     enum crt_elem elem[HELP_LINES];
     int n = help_lines(lines, elem);
     struct ui_rect r = centred(&ui->layout, n + 2, 100);
@@ -429,13 +434,21 @@ relayout(struct ui *ui)
     }
 }
 
-/* Fold waiting records into the live model; true when any came. */
+/*
+ * Fold waiting records into the live model; true when any came.  *urgent
+ * is set when one of them is the kind a key press waits for (a state
+ * change, an event, a gradient check): those are rare and are drawn at
+ * once rather than at the next frame.
+ */
 static bool
-drain(struct ui *ui, struct tm_record *rec, bool *more)
+drain(struct ui *ui, struct tm_record *rec, bool *more, bool *urgent)
 {
     int n = 0;
+    *urgent = false;
     while (n < DRAIN_MAX && ui->feed->cls->poll(ui->feed->self, rec)) {
         ui_model_apply(ui->live, rec);
+        if (rec->type == TM_STATE || rec->type == TM_EVENT || rec->type == TM_GRADCHECK)
+            *urgent = true;
         n++;
     }
     *more = n == DRAIN_MAX;
@@ -495,15 +508,31 @@ overlay_key(struct ui *ui, int key, bool *consumed)
     if (ui->overlay == UI_OVERLAY_HELP) {
         int page = ui->layout.rows > 6 ? ui->layout.rows - 6 : 1;
         switch (key) {
-        case UI_KEY_UP: case 'k': ui->help_top = ui->help_top > 0 ? ui->help_top - 1 : 0; return UI_HANDLED | UI_REDRAW;
-        case UI_KEY_DOWN: case 'j': ui->help_top++; return UI_HANDLED | UI_REDRAW;
-        case UI_KEY_PGUP: ui->help_top = ui->help_top > page ? ui->help_top - page : 0; return UI_HANDLED | UI_REDRAW;
-        case UI_KEY_PGDN: case ' ': ui->help_top += page; return UI_HANDLED | UI_REDRAW;
-        default: break;
+        case UI_KEY_UP:
+        case 'k':
+            ui->help_top = ui->help_top > 0 ? ui->help_top - 1 : 0;
+            return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_DOWN:
+        case 'j':
+            ui->help_top++;     /* draw_help clamps it */
+            return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_PGUP:
+            ui->help_top = ui->help_top > page ? ui->help_top - page : 0;
+            return UI_HANDLED | UI_REDRAW;
+        case UI_KEY_PGDN:
+        case ' ':
+            ui->help_top += page;
+            return UI_HANDLED | UI_REDRAW;
+        default:
+            break;
         }
     }
     switch (key) {
-    case UI_KEY_ESC: case 'q': case '?': case UI_KEY_F1: case UI_KEY_ENTER:
+    case UI_KEY_ESC:
+    case 'q':
+    case '?':
+    case UI_KEY_F1:
+    case UI_KEY_ENTER:
         ui->overlay = UI_OVERLAY_NONE;
         return UI_HANDLED | UI_REDRAW;
     default:
@@ -564,6 +593,7 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     ui->live = ui_model_new();
     ui->still = ui_model_new();
     ui->hist_kind = UI_HIST_ACT;
+    ui->pause_sent_at = ui->clip_sent_at = ui->overfit_sent_at = -1;
     ui->now = mono_now();
     relayout(ui);
 
@@ -589,11 +619,14 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     bool dirty = true;
     long frames = 0;
     int stopped_by = 0;
+    double eager_until = 0.0;
+    bool urgent_pending = false;
     for (;;) {
         ui->now = mono_now();
-        bool more;
-        if (drain(ui, rec, &more))
+        bool more, urgent;
+        if (drain(ui, rec, &more, &urgent))
             dirty = true;
+        urgent_pending |= urgent;
         if (ui_signal != 0) {
             stopped_by = ui_signal;
             ui_signal = 0;
@@ -608,10 +641,12 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
             ui->msg_until = 0.0;
             dirty = true;
         }
-        if (dirty && ui->now - last_draw >= 1.0 / FRAME_HZ) {
+        double gap = urgent_pending ? 1.0 / URGENT_HZ : 1.0 / FRAME_HZ;
+        if (dirty && ui->now - last_draw >= gap) {
             draw(ui);
             last_draw = ui->now;
             dirty = false;
+            urgent_pending = false;
             frames++;
             if (ui->opts.iterations > 0 && frames >= ui->opts.iterations && !ui->quitting) {
                 if (begin_quit(ui))
@@ -622,7 +657,9 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
         if (more)
             timeout = 0;
         else if (dirty)
-            timeout = (int)((last_draw + 1.0 / FRAME_HZ - ui->now) * 1000.0) + 1;
+            timeout = (int)((last_draw + gap - ui->now) * 1000.0) + 1;
+        if (ui->now < eager_until && timeout > EAGER_MS)
+            timeout = EAGER_MS;
         timeout = timeout < 0 ? 0 : timeout > IDLE_MS ? IDLE_MS : timeout;
         int key = crt_getkey(timeout);
         if (key == UI_KEY_NONE)
@@ -638,9 +675,11 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
                 break;
         }
         if (bits & (UI_REDRAW | UI_QUIT)) {
+            eager_until = ui->now + EAGER_S;
             draw(ui);
             last_draw = ui->now;
             dirty = false;
+            urgent_pending = false;
         }
     }
 

@@ -152,6 +152,7 @@ struct ui_model {
 
     uint64_t dropped;           /* telemetry records lost (producer's count) */
     long records;               /* records applied */
+    long nstates;               /* TM_STATE records applied */
 };
 
 /* Empty model (heap object: large; caller frees with free()). */
@@ -360,6 +361,13 @@ struct ui {
     char msg[256];
     int msg_kind;               /* enum ui_msg_kind */
     double msg_until;           /* monotonic seconds; 0 = no message */
+
+    /*
+     * Toggles as last sent (pause, clipping, overfit), believed until the
+     * next state record: two quick presses toggle twice, not once.
+     */
+    long pause_sent_at, clip_sent_at, overfit_sent_at;     /* live->nstates then; -1 */
+    bool pause_sent, clip_sent, overfit_sent;
 
     bool quitting;              /* quit sent: waiting for the producer */
     double now;                 /* monotonic seconds of this frame */

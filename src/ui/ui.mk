@@ -10,3 +10,7 @@ tests_check_ui_SOURCES = tests/check_ui.c $(CHECK_RUN)
 tests_check_ui_CFLAGS = $(TEST_CFLAGS)
 tests_check_ui_LDADD = $(TEST_LIBS)
 endif
+
+# End-to-end: the real binary under tmux (skips when tmux is missing).
+check_SCRIPTS += tests/ui-smoke.sh
+EXTRA_DIST += tests/ui-smoke.sh

@@ -168,6 +168,7 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
     case TM_STATE:
         m->state = r->u.state;
         m->have_state = true;
+        m->nstates++;
         if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
             m->last_clip_kind = m->state.clip_kind;
         if (m->state.clip_value > 0.0 && isfinite(m->state.clip_value))

@@ -1,0 +1,234 @@
+#!/bin/sh
+# ui-smoke.sh - drive the real nntop dashboard under tmux and read the
+# screen: header, rising step count, loss-curve glyphs, pause, single
+# step, lr keys and the ':' prompt (checked on screen and in events.jsonl),
+# a bad command, a too-small terminal and recovery, the help overlay, q
+# leaving a complete run directory, an ASCII-only screen under LANG=C, and
+# --replay of the run showing its final step.
+#
+# It does not judge layout details or colours (tests/check_ui.c covers
+# the layout math); it checks what a user would see and what the run log
+# records.  Exit 77 (skip) only when tmux or nntop is missing.
+# Progress lines start with "# ui-smoke: " (CI collects them).
+set -u
+
+top_builddir=${top_builddir:-.}
+NNTOP=${NNTOP:-$top_builddir/nntop}
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "# ui-smoke: SKIP: tmux is not installed"
+    exit 77
+fi
+if [ ! -x "$NNTOP" ]; then
+    echo "# ui-smoke: SKIP: no nntop binary at $NNTOP"
+    exit 77
+fi
+case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+
+unset TMUX                  # a private server even when run inside tmux
+TMP=$(mktemp -d)
+SOCK=nntop-smoke-$$
+TM="tmux -L $SOCK -f /dev/null"
+STEPS=100000000          # far more than the test lasts: the run never ends by itself
+FAILS=0
+CHECKS=0
+
+cleanup() {
+    $TM kill-server >/dev/null 2>&1
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+say() { echo "# ui-smoke: $*"; }
+pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
+fail() {
+    CHECKS=$((CHECKS + 1))
+    FAILS=$((FAILS + 1))
+    say "FAIL $*"
+    echo "---- screen ----"
+    pane
+    echo "----------------"
+}
+
+pane() { $TM capture-pane -t smoke -p 2>/dev/null; }
+header() { pane | sed -n 1p; }
+message() { pane | tail -n 2 | head -n 1; }
+# The step number in the header ("step 1520/3000" or "step 1520").
+step_now() { header | sed -n 's/.* step \([0-9][0-9]*\).*/\1/p'; }
+# The learning rate in the header ("lr 1.0e-01").
+lr_now() { header | sed -n 's/.* lr \([0-9.e+-]*\) .*/\1/p'; }
+
+# wait_for REGEX SECONDS: true once the screen matches (grep -E).
+wait_for() {
+    i=0
+    while [ "$i" -lt $(($2 * 10)) ]; do
+        pane | grep -E -q -- "$1" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# wait_gone REGEX SECONDS: true once the screen no longer matches.
+wait_gone() {
+    i=0
+    while [ "$i" -lt $(($2 * 10)) ]; do
+        pane | grep -E -q -- "$1" || return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# start LANG ARGS...: nntop in a fresh 100x30 tmux session.
+start() {
+    lang=$1
+    shift
+    $TM kill-session -t smoke >/dev/null 2>&1
+    rm -f "$TMP/exit"
+    $TM new-session -d -s smoke -x 100 -y 30 \
+        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
+         echo \$? > '$TMP/exit'; sleep 600"
+}
+
+# wait_exit SECONDS: the exit status nntop left, or "none".
+wait_exit() {
+    i=0
+    while [ "$i" -lt $(($1 * 10)) ]; do
+        if [ -s "$TMP/exit" ]; then
+            cat "$TMP/exit"
+            return
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo none
+}
+
+# ---- a live run in a UTF-8 locale --------------------------------------
+
+start C.UTF-8 -o "$TMP/runs" -n $STEPS
+if wait_for '^ nntop spiral-mlp .*running' 20; then pass "header shows the run and 'running'"
+else fail "header with 'nntop spiral-mlp' and 'running' expected"; fi
+
+s1=$(step_now)
+sleep 1
+s2=$(step_now)
+if [ -n "$s1" ] && [ -n "$s2" ] && [ "$s2" -gt "$s1" ]; then pass "step rises ($s1 -> $s2)"
+else fail "step should rise, read '$s1' then '$s2'"; fi
+
+# Braille dots (U+2800..U+28FF: bytes e2 a0..a3 xx) inside the loss panel.
+if wait_for 'initial [0-9.]+' 10 && pane | LC_ALL=C grep -q "$(printf '\342[\240-\243]')"; then
+    pass "loss curve drawn in braille"
+else fail "braille loss curve expected"; fi
+
+$TM send-keys -t smoke ' '
+if wait_for '^ nntop spiral-mlp .*paused' 10; then pass "Space pauses"
+else fail "'paused' expected in the header after Space"; fi
+sleep 0.5
+p1=$(step_now)
+sleep 1
+p2=$(step_now)
+if [ -n "$p1" ] && [ "$p1" = "$p2" ]; then pass "paused: step stays at $p1"
+else fail "step should stay while paused, read '$p1' then '$p2'"; fi
+
+$TM send-keys -t smoke n
+want=$((p1 + 1))
+if wait_for "^ nntop .* step $want[/ ]" 10; then
+    sleep 0.5
+    p3=$(step_now)
+    if [ "$p3" = "$want" ]; then pass "n advances exactly one step ($p1 -> $p3)"
+    else fail "n should advance exactly one step from $p1, now at $p3"; fi
+else fail "n should advance to step $want"; fi
+
+run=$(ls -d "$TMP"/runs/*/ 2>/dev/null | head -n 1)
+events="${run}events.jsonl"
+lr0=$(lr_now)
+$TM send-keys -t smoke +
+want=$(awk -v x="$lr0" 'BEGIN { printf "%.1e", 2 * x }')
+want_re=$(printf '%s' "$want" | sed 's/[.+]/\\&/g')
+if wait_for "^ nntop .* lr $want_re " 10; then pass "+ doubles the lr on screen ($lr0 -> $want)"
+else fail "+ should show lr $want (was $lr0)"; fi
+sleep 0.3
+if grep '"type":"lr"' "$events" 2>/dev/null | tail -n 1 | grep -q 'x2'; then
+    pass "+ is recorded in events.jsonl"
+else fail "an lr x2 event expected in $events"; fi
+
+$TM send-keys -t smoke ':lr 0.01' Enter
+if wait_for '^ nntop .* lr 1\.0e-02 ' 10; then pass ":lr 0.01 sets the lr"
+else fail ":lr 0.01 should show lr 1.0e-02"; fi
+sleep 0.3
+if grep '"type":"lr"' "$events" 2>/dev/null | tail -n 1 | grep -q '"value":0.01'; then
+    pass ":lr 0.01 is recorded in events.jsonl"
+else fail "an lr event with value 0.01 expected in $events"; fi
+
+nlr=$(grep -c '"type":"lr"' "$events")
+$TM send-keys -t smoke ':lr abc' Enter
+if wait_for "lr: expected a positive number, got 'abc'" 10; then pass "a bad command shows its error"
+else fail "error line for ':lr abc' expected"; fi
+sleep 0.5
+if [ "$(lr_now)" = "1.0e-02" ] && [ "$(grep -c '"type":"lr"' "$events")" = "$nlr" ]; then
+    pass "a bad command changes nothing"
+else fail "lr should stay 1.0e-02 with $nlr lr events"; fi
+
+$TM resize-window -t smoke -x 60 -y 20
+if wait_for 'terminal too small \(need 80x24\)' 10; then pass "60x20 shows the too-small notice"
+else fail "'terminal too small (need 80x24)' expected at 60x20"; fi
+$TM resize-window -t smoke -x 100 -y 30
+if wait_gone 'too small' 10 && wait_for '^ nntop spiral-mlp' 10; then
+    pass "back at 100x30 the dashboard returns"
+else fail "the dashboard should come back at 100x30"; fi
+
+$TM send-keys -t smoke '?'
+if wait_for 'help .* Esc closes' 10 && pane | grep -q 'pause or resume training'; then
+    pass "? shows the help overlay"
+else fail "help overlay expected after ?"; fi
+$TM send-keys -t smoke Escape
+if wait_gone 'Esc closes' 10; then pass "Esc closes it"
+else fail "Esc should close the help"; fi
+
+$TM send-keys -t smoke q
+status=$(wait_exit 30)
+if [ "$status" = 0 ]; then pass "q exits 0"
+else fail "q should exit 0, got '$status'"; fi
+missing=""
+for f in config.yaml metrics.csv layers.csv events.jsonl env.txt; do
+    [ -s "$run$f" ] || missing="$missing $f"
+done
+ls "$run"checkpoint-*.safetensors >/dev/null 2>&1 || missing="$missing checkpoint"
+if [ -n "$run" ] && [ -z "$missing" ]; then pass "the run directory is complete"
+else fail "run directory '$run' lacks:$missing"; fi
+final=$(grep '"type":"quit"' "$events" 2>/dev/null |
+    sed -n 's/.*"step":\([0-9]*\).*/\1/p' | tail -n 1)
+
+# ---- the same with LANG=C: nothing but ASCII on screen -----------------
+
+start C -o "$TMP/runs-c" -n $STEPS
+if wait_for '^ nntop spiral-mlp .*running' 20 && wait_for 'initial [0-9.]+' 10; then
+    sleep 1
+    if pane | LC_ALL=C grep -q "$(printf '[\200-\377]')"; then
+        fail "LANG=C: bytes above 0x7f on screen"
+    else pass "LANG=C: the screen is pure ASCII"; fi
+else fail "LANG=C: the dashboard should start"; fi
+$TM send-keys -t smoke q
+status=$(wait_exit 30)
+[ "$status" = 0 ] || fail "LANG=C: q should exit 0, got '$status'"
+
+# ---- replay of the first run -------------------------------------------
+
+if [ -n "$final" ]; then
+    start C.UTF-8 --replay "$run"
+    if wait_for "^ nntop spiral-mlp .* step $final[/ ]" 20; then
+        pass "--replay shows the final step $final"
+    else fail "--replay should show step $final"; fi
+    $TM send-keys -t smoke ' '
+    if wait_for 'read-only in replay' 10; then pass "replay refuses steering keys"
+    else fail "'read-only in replay' expected"; fi
+    $TM send-keys -t smoke q
+    status=$(wait_exit 10)
+    [ "$status" = 0 ] || fail "replay: q should exit 0, got '$status'"
+else
+    fail "no quit event with the final step in $events"
+fi
+
+say "$((CHECKS - FAILS)) of $CHECKS checks passed"
+[ "$FAILS" -eq 0 ]
