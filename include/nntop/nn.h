@@ -186,4 +186,26 @@ double loss_cross_entropy(float *dlogits, int *correct, const float *logits,
 double loss_mse(float *dlogits, int *correct, const float *y, const float *targets,
                 const int32_t *labels, int B, int C);
 
+#ifdef NNTOP_FAULT_INJECTION
+/*
+ * Planted bugs, for testing that the gradient check finds them.  Only a
+ * build configured with --enable-fault-injection has these; the release
+ * build carries no trace of them.
+ */
+enum nn_fault_kind {
+    NN_FAULT_NONE,
+    NN_FAULT_RELU_MASK,         /* relu backward passes dY through unmasked */
+    NN_FAULT_DENSE_WEIGHT_T,    /* dense dW computed transposed (X^T dY) */
+    NN_FAULT_DENSE_BIAS_SUM,    /* dense db from the first row, not the batch sum */
+    NN_FAULT_BN_MEAN,           /* batch-norm dX missing the mean term */
+    NN_FAULT_CE_SCALE,          /* cross-entropy dlogits missing the 1/B */
+    NN_FAULT_TANH_AT_OUTPUT,    /* tanh' evaluated at the output: 1 - tanh(y)^2 */
+    NN_FAULT_KIND_COUNT
+};
+
+/* Plant kind in layer's backward (layer is ignored for NN_FAULT_CE_SCALE);
+ * NN_FAULT_NONE removes it.  Process-wide. */
+void nn_fault_plant(enum nn_fault_kind kind, int layer);
+#endif
+
 #endif

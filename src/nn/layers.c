@@ -1,10 +1,10 @@
 /*
  * layers.c - forward and backward kernels of every layer kind on raw
  * float32 buffers.  Matrix products go through blas_sgemm(); everything
- * else is a plain loop over restrict pointers that gcc -O2 vectorises.
- * Each backward is its own function so a planted-bug hook can wrap one.
- * This file does not allocate, know about tensors' names, or pick buffers:
- * model.c does.
+ * else is a plain loop, written so that gcc -O2 vectorises it or at least
+ * keeps it free of branches (see LAYER_BLOCK).  Each backward is its own
+ * function so a planted-bug hook can wrap one.  This file does not
+ * allocate, know about tensors' names, or pick buffers: model.c does.
  */
 #include "config.h"
 

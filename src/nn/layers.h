@@ -22,8 +22,9 @@
 void layer_dense_forward(float *y, const float *x, const float *w, const float *b,
                          int B, int in, int out);
 /*
- * The dense forward followed by ReLU (slope 0) or LeakyReLU (slope) in one
- * pass over the output: y (B, OUT) = x . W^T + b, a (B, OUT) = act(y).
+ * The dense forward followed by ReLU (slope 0) or LeakyReLU (slope):
+ * y (B, OUT) = x . W^T + b, then a (B, OUT) = act(y) in one pass over y
+ * while it is still in cache.
  */
 void layer_dense_act_forward(float *y, float *a, const float *x, const float *w,
                              const float *b, float slope, int B, int in, int out);
@@ -84,5 +85,14 @@ bool layer_batchnorm_forward(float *y, float *xhat, float *mean, float *invstd,
 void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                               const float *xhat, const float *invstd, const float *gamma,
                               bool training, int B, int n);
+
+#ifdef NNTOP_FAULT_INJECTION
+struct model;
+/* Run layer i's backward with its planted bug, if one is planted there;
+ * false (nothing done) otherwise.  See fault.c. */
+bool fault_backward(struct model *m, int i, float *dx, const float *g, const float *x);
+/* Corrupt the loss gradient when that bug is planted. */
+void fault_loss(struct model *m);
+#endif
 
 #endif

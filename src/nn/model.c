@@ -250,6 +250,8 @@ model_free(struct model *m)
     free(m);
 }
 
+/* Growing drops the caches' contents: call it before a forward, not
+ * between a forward and its backward. */
 void
 model_reserve(struct model *m, int batch)
 {
@@ -355,6 +357,8 @@ const float *
 model_forward(struct model *m, const float *x, int B)
 {
     assert(B >= 1);
+    /* A batch larger than the caches grows them (once); the trainer sizes
+     * them up front so its steps never allocate. */
     model_reserve(m, B);
     m->x = x;
     m->batch = B;
@@ -419,6 +423,9 @@ model_loss(struct model *m, const struct batch *b, struct loss_out *out)
         loss = loss_cross_entropy(m->dlogits, &correct, y, b->labels, b->size, m->out);
     else
         loss = loss_mse(m->dlogits, &correct, y, b->targets, b->labels, b->size, m->out);
+#ifdef NNTOP_FAULT_INJECTION
+    fault_loss(m);
+#endif
     if (out != NULL) {
         out->data = loss;
         out->correct = correct;
@@ -426,6 +433,11 @@ model_loss(struct model *m, const struct batch *b, struct loss_out *out)
     return loss;
 }
 
+/*
+ * Batch norm and dropout differentiate the mode they are in now, which must
+ * be the mode of the forward pass (model_set_training() between the two
+ * would mix them).
+ */
 void
 model_backward(struct model *m)
 {
@@ -455,6 +467,12 @@ model_backward(struct model *m)
         else
             dx = g == m->work_a ? m->work_b : m->work_a;
 
+#ifdef NNTOP_FAULT_INJECTION
+        if (fault_backward(m, i, dx, g, x)) {
+            g = dx;
+            continue;
+        }
+#endif
         switch (L->kind) {
         case LAYER_DENSE:
             layer_dense_backward(dx, grad_of(m, L->weight), grad_of(m, L->bias), g, x,

@@ -17,3 +17,17 @@ noinst_PROGRAMS += bench/mlp-bench
 bench_mlp_bench_SOURCES = bench/mlp-bench.c
 bench_mlp_bench_LDADD = libnntop.a $(DEP_LIBS)
 EXTRA_DIST += bench/torch_mlp.py
+
+# Planted backward bugs for the gradient-check tests (test builds only).
+if FAULT_INJECTION
+libnntop_a_SOURCES += src/nn/fault.c
+endif
+
+# The gradient check against planted bugs (all of them only in a build
+# configured with --enable-fault-injection; the clean-engine half always).
+if HAVE_CHECK
+check_PROGRAMS += tests/check_planted
+tests_check_planted_SOURCES = tests/check_planted.c $(CHECK_RUN)
+tests_check_planted_CFLAGS = $(TEST_CFLAGS)
+tests_check_planted_LDADD = $(TEST_LIBS)
+endif

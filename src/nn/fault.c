@@ -1,0 +1,94 @@
+/*
+ * fault.c - planted bugs in backward passes, compiled only with
+ * --enable-fault-injection.  Each one is the correct kernel followed by
+ * the corruption a real bug would cause, so the tests can show that the
+ * gradient check catches it and names the right tensors.  Nothing here
+ * runs in a release build.
+ */
+#include "config.h"
+
+#include "nntop/nn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "layers.h"
+#include "nntop/blas.h"
+
+static enum nn_fault_kind planted_kind;
+static int planted_layer = -1;
+
+void
+nn_fault_plant(enum nn_fault_kind kind, int layer)
+{
+    planted_kind = kind;
+    planted_layer = kind == NN_FAULT_NONE ? -1 : layer;
+}
+
+bool
+fault_backward(struct model *m, int i, float *dx, const float *g, const float *x)
+{
+    if (planted_kind == NN_FAULT_NONE || planted_kind == NN_FAULT_CE_SCALE || planted_layer != i)
+        return false;
+    struct layer *L = &m->layers[i];
+    int B = m->batch;
+    size_t n = (size_t)B * (size_t)L->out;
+    switch (planted_kind) {
+    case NN_FAULT_RELU_MASK:
+        if (L->kind != LAYER_RELU)
+            return false;
+        if (dx != NULL && dx != g)
+            memcpy(dx, g, n * sizeof *dx);
+        return true;
+    case NN_FAULT_DENSE_WEIGHT_T:
+    case NN_FAULT_DENSE_BIAS_SUM: {
+        if (L->kind != LAYER_DENSE)
+            return false;
+        float *dw = m->grads + m->tensors[L->weight].offset;
+        float *db = m->grads + m->tensors[L->bias].offset;
+        const float *w = m->params + m->tensors[L->weight].offset;
+        layer_dense_backward(dx, dw, db, g, x, w, B, L->in, L->out);
+        if (planted_kind == NN_FAULT_DENSE_WEIGHT_T)
+            /* dW^T (IN, OUT) = X^T . dY, stored where dW (OUT, IN) belongs */
+            blas_sgemm(true, false, L->in, L->out, B, 1.0f, x, g, 0.0f, dw);
+        else
+            memcpy(db, g, (size_t)L->out * sizeof *db);
+        return true;
+    }
+    case NN_FAULT_BN_MEAN: {
+        if (L->kind != LAYER_BATCHNORM || !m->training)
+            return false;
+        float *dgamma = m->grads + m->tensors[L->weight].offset;
+        float *dbeta = m->grads + m->tensors[L->bias].offset;
+        const float *gamma = m->params + m->tensors[L->weight].offset;
+        layer_batchnorm_backward(dx, dgamma, dbeta, g, L->xhat, L->invstd, gamma, true, B,
+                                 L->out);
+        /* correct dX = gamma invstd (dY - dbeta/B - xhat dgamma/B); the bug drops dbeta/B */
+        if (dx != NULL)
+            for (int r = 0; r < B; r++)
+                for (int j = 0; j < L->out; j++)
+                    dx[(size_t)r * L->out + j] += gamma[j] * L->invstd[j] * dbeta[j] / (float)B;
+        return true;
+    }
+    case NN_FAULT_TANH_AT_OUTPUT:
+        if (L->kind != LAYER_TANH)
+            return false;
+        for (size_t k = 0; k < n; k++) {
+            float t = tanhf(L->y[k]);
+            dx[k] = g[k] * (1.0f - t * t);
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+void
+fault_loss(struct model *m)
+{
+    if (planted_kind != NN_FAULT_CE_SCALE || m->spec.loss != LOSS_CROSS_ENTROPY)
+        return;
+    size_t n = (size_t)m->batch * (size_t)m->out;
+    for (size_t k = 0; k < n; k++)
+        m->dlogits[k] *= (float)m->batch;
+}
