@@ -31,8 +31,14 @@
  * its worst non-kink entry stays at or below GC_FAIL_REL.
  */
 #define GC_FAIL_REL 1e-2
-/* Entries whose gradients are this small next to the tensor's largest are
- * compared on an absolute scale: float32 cannot resolve them relatively. */
+/*
+ * Entries whose gradients are this small next to the largest of their
+ * layer (weight and bias together) are compared on an absolute scale:
+ * float32 cannot resolve them relatively.  The layer, not the tensor: a
+ * dense bias feeding a batch norm has a true gradient of exactly 0, so its
+ * float32 gradient is all rounding noise and its own largest entry is no
+ * scale to judge it by; the weight gradient of the same layer is.
+ */
 #define GC_FLOOR_FRAC 1e-3
 #define GC_STEP 1e-6
 
@@ -173,14 +179,24 @@ cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static float
+abs_max(const float *x, size_t n)
+{
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
 /*
  * Compare analytic (n entries) with central differences of the double
  * loss with respect to target (n entries, double, perturbed in place).
+ * scale is the largest analytic gradient the absolute floor is based on.
  */
 static void
 check_tensor(struct tm_gc_tensor *out, struct dmodel *d, double *target, const float *analytic,
-             size_t n, const struct gradcheck_opts *o, struct rng *r, unsigned char *sig0,
-             unsigned char *sig1, size_t nsig)
+             size_t n, float scale, const struct gradcheck_opts *o, struct rng *r,
+             unsigned char *sig0, unsigned char *sig1, size_t nsig)
 {
     size_t k = n <= (size_t)o->per_tensor ? n : (size_t)o->per_tensor;
     size_t *idx = xmalloc(k * sizeof *idx);
@@ -201,10 +217,7 @@ check_tensor(struct tm_gc_tensor *out, struct dmodel *d, double *target, const f
         }
         free(all);
     }
-    float amax = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        amax = fabsf(analytic[i]) > amax ? fabsf(analytic[i]) : amax;
-    double floor = 1e-8 + GC_FLOOR_FRAC * amax;
+    double floor = 1e-8 + GC_FLOOR_FRAC * scale;
 
     float *rels = xmalloc(k * sizeof *rels);
     int nrel = 0, kinks = 0;
@@ -310,15 +323,24 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     int nt = 0;
     for (int t = 0; t < m->ntensors && nt < TM_GC_MAX_TENSORS - 1; t++, nt++) {
         const struct param_tensor *pt = &m->tensors[t];
+        const struct layer *l = &m->layers[pt->layer];
+        float scale = 0.0f;
+        for (int k = 0; k < 2; k++) {
+            int idx = k == 0 ? l->weight : l->bias;
+            if (idx >= 0) {
+                float a = abs_max(m->grads + m->tensors[idx].offset, m->tensors[idx].count);
+                scale = a > scale ? a : scale;
+            }
+        }
         struct tm_gc_tensor *g = &out->t[nt];
         snprintf(g->name, sizeof g->name, "%s", pt->name);
-        check_tensor(g, &d, d.w + pt->offset, m->grads + pt->offset, pt->count, o, &r, sig0,
-                     sig1, nsig);
+        check_tensor(g, &d, d.w + pt->offset, m->grads + pt->offset, pt->count, scale, o, &r,
+                     sig0, sig1, nsig);
         pass = pass && g->pass;
     }
     struct tm_gc_tensor *gi = &out->t[nt++];
     snprintf(gi->name, sizeof gi->name, "input");
-    check_tensor(gi, &d, d.x, m->dx, nx, o, &r, sig0, sig1, nsig);
+    check_tensor(gi, &d, d.x, m->dx, nx, abs_max(m->dx, nx), o, &r, sig0, sig1, nsig);
     pass = pass && gi->pass;
     out->ntensors = nt;
     out->pass = pass;

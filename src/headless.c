@@ -16,6 +16,9 @@
 
 #include "nntop/nn.h"
 
+/* Records taken in one go before looking at the clock and the signals. */
+#define POLL_BATCH 4096
+
 static double
 now_s(void)
 {
@@ -27,7 +30,7 @@ now_s(void)
 static void
 print_step(FILE *out, const struct tm_step *s)
 {
-    fprintf(out, "step %7ld  ep %6.2f  loss %.4f", s->step + 1, s->epoch, (double)s->loss);
+    fprintf(out, "step %7ld  ep %6.2f  loss %.4f", s->step, s->epoch, (double)s->loss);
     if (s->reg_loss > 0.0f)
         fprintf(out, " (+l2 %.4f)", (double)s->reg_loss);
     fprintf(out, "  acc %5.1f%%  lr %.2e  |g| %.3g%s  %.1fk smp/s\n", 100.0 * s->accuracy,
@@ -72,7 +75,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
 
     for (;;) {
         int n = 0;
-        while (n < 4096 && feed->cls->poll(feed->self, rec)) {
+        while (n < POLL_BATCH && feed->cls->poll(feed->self, rec)) {
             n++;
             switch (rec->type) {
             case TM_INFO:
@@ -87,7 +90,8 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
                 last = rec->u.step;
                 have_last = true;
                 printed_last = false;
-                if (!initial_shown) {
+                /* Only a run's first step has the initial loss (not a resumed one's). */
+                if (!initial_shown && last.step == 1) {
                     initial_shown = true;
                     double rel = fabs(last.loss - expected) / (expected > 0 ? expected : 1.0);
                     fprintf(out, "initial loss %.4f, expected %.4f %s\n", (double)last.loss,
@@ -136,10 +140,15 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
         fflush(out);
         if (feed->cls->finished(feed->self))
             break;
-        if (n > 0)
-            continue;
-        /* Idle: wait a little, watching for signals. */
-        struct timespec ts = {0, 50 * 1000 * 1000};
+        /*
+         * Wait a little unless more records are queued, watching for
+         * signals either way: a busy trainer keeps the ring from ever
+         * being empty, and a signal must still stop it.  Lines go out at
+         * most once a second, so sleeping between drains loses nothing
+         * (the ring holds far more than 50 ms of records) and leaves the
+         * CPU to the trainer.
+         */
+        struct timespec ts = {0, n == POLL_BATCH ? 0 : 50 * 1000 * 1000};
         if (opts->signals != NULL) {
             siginfo_t info;
             int sig = sigtimedwait(opts->signals, &info, &ts);
@@ -151,7 +160,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
                 feed->cls->send(feed->self, &q, why, sizeof why);
                 quit_sent = true;
             }
-        } else {
+        } else if (n < POLL_BATCH) {
             nanosleep(&ts, NULL);
         }
     }

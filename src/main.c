@@ -172,9 +172,17 @@ parse_options(struct options *o, int argc, char **argv)
             usage(stdout);
             exit(EXIT_DONE);
         case ':':
-            die_usage("option '%s' needs a value", argv[optind - 1]);
+            /* The option missing its value is always the last argument. */
+            if (strncmp(argv[argc - 1], "--", 2) == 0)
+                die_usage("option '%s' needs a value", argv[argc - 1]);
+            die_usage("option '-%c' needs a value", optopt);
         default:
-            die_usage("unknown option '%s'", argv[optind - 1]);
+            /* optopt is the letter of an unknown short option (also inside
+             * a bundle such as -Hx), 0 for an unknown long one. */
+            if (optopt != 0)
+                die_usage("unknown option '-%c'", optopt);
+            die_usage("unknown option '%.*s'", (int)strcspn(argv[optind - 1], "="),
+                      argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -212,8 +220,14 @@ load_config(struct cfg *c, const struct options *o)
         snprintf(s, sizeof s, "train.steps=%ld", o->steps);
         rc = cfg_set(c, s, &errs);
     }
-    if (rc == 0 && o->runs_dir != NULL && strlen(o->runs_dir) < sizeof c->log.dir)
+    if (rc == 0 && o->runs_dir != NULL) {
+        if (strlen(o->runs_dir) >= sizeof c->log.dir) {
+            fprintf(stderr, "nntop: --runs-dir: the path is longer than %zu bytes\n",
+                    sizeof c->log.dir - 1);
+            exit(EXIT_USAGE);
+        }
         snprintf(c->log.dir, sizeof c->log.dir, "%s", o->runs_dir);
+    }
     if (rc == 0)
         rc = cfg_validate(c, &errs);
     if (rc != 0) {
@@ -239,7 +253,8 @@ run_replay(const struct options *o)
     int rc = EXIT_DONE;
     if (!o->headless && isatty(STDOUT_FILENO) && ui_can_start(why, sizeof why)) {
         struct ui_opts uo = {.exit_when_done = o->exit_when_done};
-        rc = ui_run(&feed, &uo);
+        if (ui_run(&feed, &uo) > 0)
+            rc = EXIT_INTERRUPTED;
     } else {
         struct headless_opts ho = {.out = stdout, .progress_every_s = 0.0};
         headless_run(&feed, &ho);
@@ -256,8 +271,11 @@ main(int argc, char **argv)
 
     struct options o;
     parse_options(&o, argc, argv);
-    if (o.replay != NULL)
-        return run_replay(&o);
+    if (o.replay != NULL) {
+        int rc = run_replay(&o);
+        free(o.sets);
+        return rc;
+    }
 
     struct cfg *cfg = xcalloc(1, sizeof *cfg);
     load_config(cfg, &o);
@@ -328,7 +346,14 @@ main(int argc, char **argv)
     if (interactive) {
         struct ui_opts uo = {.exit_when_done = o.exit_when_done};
         sig = ui_run(&feed, &uo);
-    } else {
+        if (sig == UI_NO_TERMINAL) {
+            fprintf(stderr, "nntop: the terminal cannot show the dashboard; "
+                            "using the headless printer\n");
+            interactive = false;
+            sig = 0;
+        }
+    }
+    if (!interactive) {
         sigset_t watch;
         sigemptyset(&watch);
         sigaddset(&watch, SIGINT);

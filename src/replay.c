@@ -229,12 +229,12 @@ layer_record(const struct replay *r, const struct layer_row *row, struct tm_reco
 }
 
 static void
-metrics_record(const struct metrics_row *m, struct tm_record *out)
+metrics_record(const struct replay *r, const struct metrics_row *m, struct tm_record *out)
 {
     if (m->kind == METRICS_TRAIN) {
         out->type = TM_STEP;
         out->u.step = (struct tm_step){
-            .step = m->step,
+            .step = m->step + 1,        /* the row's 0-based index; the record's count */
             .epoch = m->epoch,
             .loss = m->loss,
             .reg_loss = or_zero(m->reg_loss),
@@ -252,6 +252,7 @@ metrics_record(const struct metrics_row *m, struct tm_record *out)
             .split = m->kind == METRICS_TEST ? TM_SPLIT_TEST : TM_SPLIT_VAL,
             .loss = m->loss,
             .accuracy = m->accuracy,
+            .n = m->kind == METRICS_TEST ? r->info.test_n : r->info.val_n,
         };
     }
 }
@@ -285,7 +286,14 @@ event_record(const struct runlog_event_rec *ev, struct tm_record *out)
                strcmp(t, "pause") == 0 || strcmp(t, "resume") == 0) {
         e->kind = TM_EV_CHANGE;
     }
-    if (runlog_event_get_str(ev->line, "text", e->text, sizeof e->text) != 0)
+    char file[TM_TEXT_MAX - 8];
+    if (runlog_event_get_str(ev->line, "text", e->text, sizeof e->text) == 0)
+        return;
+    /* runlog writes its own checkpoint events, without a text */
+    if (e->kind == TM_EV_CHECKPOINT &&
+        runlog_event_get_str(ev->line, "file", file, sizeof file) == 0)
+        snprintf(e->text, sizeof e->text, "saved %s", file);
+    else
         snprintf(e->text, sizeof e->text, "%s", t);
 }
 
@@ -323,23 +331,33 @@ replay_poll(void *self, struct tm_record *out)
             r->group_step = -1;
             return true;
         }
-        long ms = r->mi < r->nmetrics ? r->metrics[r->mi].step : LONG_MAX;
-        long ls = r->li < r->nlayers ? r->layers[r->li].step : LONG_MAX;
-        long es = r->ei < r->nevents ? r->events[r->ei].step : LONG_MAX;
-        if (ms == LONG_MAX && ls == LONG_MAX && es == LONG_MAX) {
+        /*
+         * Merge the three files in the order the trainer wrote them.  The
+         * events of step k took effect before step k ran; then come train
+         * row k and its snapshot (layers.csv step k); an evaluation logged
+         * with step k + 1 (steps completed) follows them.  Keys count
+         * quarter steps.
+         */
+        long long ek = r->ei < r->nevents ? 4LL * r->events[r->ei].step : LLONG_MAX;
+        long long mk = LLONG_MAX;
+        if (r->mi < r->nmetrics) {
+            const struct metrics_row *m = &r->metrics[r->mi];
+            mk = m->kind == METRICS_TRAIN ? 4LL * m->step + 1 : 4LL * (m->step - 1) + 3;
+        }
+        long long lk = r->li < r->nlayers ? 4LL * r->layers[r->li].step + 2 : LLONG_MAX;
+        if (ek == LLONG_MAX && mk == LLONG_MAX && lk == LLONG_MAX) {
             r->phase = PH_STATE;
             return replay_poll(self, out);
         }
-        /* Within a step: events that took effect, the step, its snapshot, evals. */
-        if (es <= ms && es <= ls) {
+        if (ek <= mk && ek <= lk) {
             event_record(&r->events[r->ei++], out);
             return true;
         }
-        if (ms <= ls && (r->metrics[r->mi].kind == METRICS_TRAIN || ms < ls)) {
-            metrics_record(&r->metrics[r->mi++], out);
+        if (mk <= lk) {
+            metrics_record(r, &r->metrics[r->mi++], out);
             return true;
         }
-        r->group_step = ls;
+        r->group_step = r->layers[r->li].step;
     }
 }
 

@@ -307,6 +307,11 @@ runlog_save_checkpoint(const char *path, const struct model *m, const struct opt
     meta_pair(&h, &first, "step", num);
     fmt_double(num, sizeof num, epoch);
     meta_pair(&h, &first, "epoch", num);
+    /* The dropout stream's state, so a resumed run draws the same masks. */
+    char rng[4 * 16 + 1];
+    for (int i = 0; i < 4; i++)
+        snprintf(rng + 16 * i, 17, "%016llx", (unsigned long long)m->rng_dropout.s[i]);
+    meta_pair(&h, &first, "rng_dropout", rng);
     if (o != NULL)
         meta_pair(&h, &first, "optimizer", optim_name(o));
     if (config_yaml != NULL)
@@ -739,6 +744,28 @@ parse_meta(const char *path, const struct json *meta, long *step, double *epoch,
     return 0;
 }
 
+/* The optional "rng_dropout" metadata: 64 hex digits, four 64-bit words. */
+static int
+parse_rng(const char *path, const struct json *meta, struct rng *r, bool *have, char **cause)
+{
+    const char *s = meta_get(meta, "rng_dropout");
+    *have = false;
+    if (s == NULL)
+        return 0;
+    if (strlen(s) != 64 || strspn(s, "0123456789abcdefABCDEF") != 64) {
+        *cause = xasprintf("%s: metadata rng_dropout '%.70s' is not 64 hex digits", path, s);
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        char word[17];
+        memcpy(word, s + 16 * i, 16);
+        word[16] = '\0';
+        r->s[i] = (uint64_t)strtoull(word, NULL, 16);
+    }
+    *have = true;
+    return 0;
+}
+
 int
 runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
                        double *epoch, char **config_yaml_out, char **cause)
@@ -771,6 +798,10 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
     long st_step;
     double st_epoch;
     if (parse_meta(path, sf.meta, &st_step, &st_epoch, cause) < 0)
+        goto out;
+    struct rng st_rng;
+    bool have_rng;
+    if (parse_rng(path, sf.meta, &st_rng, &have_rng, cause) < 0)
         goto out;
 
     /* Stage every tensor's bytes first: a read error must not leave the
@@ -830,6 +861,8 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
         }
         at += (size_t)(found[i]->end - found[i]->begin);
     }
+    if (have_rng)
+        m->rng_dropout = st_rng;
     if (step != NULL)
         *step = st_step;
     if (epoch != NULL)

@@ -44,7 +44,7 @@ stats_hist(struct tm_hist *h, const float *x, size_t n, int bins)
     }
     h->lo = lo;
     h->hi = hi;
-    /* A constant buffer gets a unit-wide range so it lands in one bin. */
+    /* A constant buffer (lo == hi) gets bins of unit width: all in bin 0. */
     double width = hi > lo ? ((double)hi - lo) / bins : 1.0;
     double inv = 1.0 / width;
     uint32_t total = 0;

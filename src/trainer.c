@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ struct trainer {
     float *x;                   /* (B, IN) */
     int32_t *y;                 /* (B) */
     float *update;              /* (nparams) the update a snapshot step applied */
+    float *prev_params;         /* (nparams) the parameters before this step's update */
     float *eval_x;              /* (EVAL_BATCH, IN) */
     int32_t *eval_y;
     long *eval_pos;
@@ -100,6 +102,20 @@ struct trainer {
     struct scheduled *sched;    /* --reproduce: changes to apply, by step */
     int nsched, sched_next;
 };
+
+/* telemetry.h has no source file of its own; its one function lives with
+ * the producer of the states it names. */
+const char *
+tm_state_name(int state)
+{
+    static const char *const names[TM_RUN_STATE_COUNT] = {
+        [TM_RUNNING] = "running",
+        [TM_PAUSED] = "paused",
+        [TM_DONE] = "done",
+        [TM_FAILED] = "failed",
+    };
+    return state >= 0 && state < TM_RUN_STATE_COUNT ? names[state] : "unknown";
+}
 
 static double
 elapsed_s(const struct timespec *a, const struct timespec *b)
@@ -456,7 +472,11 @@ cmd_eval(struct trainer *t, const struct tm_command *c)
         return;
     }
     emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
-    evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    /* Without a validation split, the test split is what there is. */
+    if (t->data.val.n > 0)
+        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    else
+        evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
 }
 
 static void
@@ -583,11 +603,11 @@ static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
 static void
 apply_command(struct trainer *t, const struct tm_command *c)
 {
-    if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL) {
+    /* Every command is answered by a state record, the refused ones too. */
+    if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL)
         emit(t, TM_EV_REFUSED, 1, "refused", "", "unknown command %d", c->kind);
-        return;
-    }
-    cmd_handlers[c->kind](t, c);
+    else
+        cmd_handlers[c->kind](t, c);
     if (!t->quiet)
         publish_state(t);
 }
@@ -636,12 +656,53 @@ count_nonfinite(const float *x, size_t n)
 }
 
 /*
+ * True when no entry of x (n) is NaN or infinite.  This runs on every
+ * step, so it tests the exponent bits in blocks of 16, a loop gcc -O2
+ * vectorises (a loop of isfinite() it does not): about 30 us for the
+ * 235k parameters of the Fashion-MNIST MLP.
+ */
+static bool
+all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    size_t nv = n & ~(size_t)15, i;
+    for (i = 0; i < nv; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
+}
+
+/* The first parameter tensor (in layer order) an update made non-finite. */
+static void
+locate_update(const struct trainer *t, char *where, size_t len)
+{
+    const struct model *m = t->model;
+    for (int k = 0; k < m->ntensors; k++) {
+        const struct param_tensor *pt = &m->tensors[k];
+        if (count_nonfinite(m->params + pt->offset, pt->count) > 0) {
+            const struct layer *l = &m->layers[pt->layer];
+            snprintf(where, len, "layer %d (%s) update, %s", pt->layer + 1,
+                     layer_kind_name(l->kind), k == l->weight ? "weight" : "bias");
+            return;
+        }
+    }
+    snprintf(where, len, "the update");
+}
+
+/*
  * Find where the first non-finite value appeared: parameters, then the
- * forward outputs layer by layer, then the loss, then the gradients in
- * backward order (last layer first).
+ * forward outputs layer by layer, then the loss (its value, then its
+ * gradient), then the gradients in backward order (last layer first).
  */
 static void
-locate_nonfinite(const struct trainer *t, char *where, size_t len)
+locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
 {
     const struct model *m = t->model;
     for (int i = 0; i < m->nlayers; i++) {
@@ -662,9 +723,13 @@ locate_nonfinite(const struct trainer *t, char *where, size_t len)
             return;
         }
     }
+    const char *loss_name = m->spec.loss == LOSS_MSE ? "mse" : "cross_entropy";
+    if (!isfinite(loss)) {
+        snprintf(where, len, "loss (%s), its value", loss_name);
+        return;
+    }
     if (count_nonfinite(m->dlogits, (size_t)m->batch * (size_t)m->out) > 0) {
-        snprintf(where, len, "loss (%s), gradient of the output",
-                 m->spec.loss == LOSS_MSE ? "mse" : "cross_entropy");
+        snprintf(where, len, "loss (%s), gradient of the output", loss_name);
         return;
     }
     for (int i = m->nlayers - 1; i >= 0; i--) {
@@ -681,14 +746,18 @@ locate_nonfinite(const struct trainer *t, char *where, size_t len)
             }
         }
     }
-    snprintf(where, len, "the loss value");
+    snprintf(where, len, "the gradient norm");
 }
 
+/* where: the place found by locate_update(), or NULL to locate it in the step. */
 static void
-handle_nonfinite(struct trainer *t, double loss, double gnorm)
+handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *update_where)
 {
     char where[160];
-    locate_nonfinite(t, where, sizeof where);
+    if (update_where != NULL)
+        snprintf(where, sizeof where, "%s", update_where);
+    else
+        locate_nonfinite(t, loss, where, sizeof where);
     char w[400];
     runlog_json_str(w, sizeof w, where);
     char extra[512];
@@ -704,6 +773,7 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm)
         t->failed = true;
         t->quit = true;
     }
+    publish_state(t);
 }
 
 /* ---- the step ------------------------------------------------------ */
@@ -820,11 +890,24 @@ train_one_step(struct trainer *t)
 
     bool finite = isfinite(loss) && isfinite(gnorm);
     bool snap = finite && snapshot_due(t);
-    if (finite)
+    char update_where[160] = "";
+    if (finite) {
+        /* Finite gradients can still overflow a parameter (a huge lr):
+         * such an update is undone, so the weights stay the last finite
+         * ones.  The optimizer's moments keep this step's gradient. */
+        size_t np = t->model->nparams;
+        memcpy(t->prev_params, t->model->params, np * sizeof(float));
         optim_step(t->optim, t->model->params, t->model->grads, lr, snap ? t->update : NULL);
+        if (!all_finite(t->model->params, np)) {
+            locate_update(t, update_where, sizeof update_where);
+            memcpy(t->model->params, t->prev_params, np * sizeof(float));
+            finite = false;
+            snap = false;
+        }
+    }
 
     struct tm_step s = {
-        .step = t->step,
+        .step = t->step + 1,
         .epoch = epoch_of(t),
         .loss = (float)loss,
         .reg_loss = (float)reg,
@@ -853,7 +936,7 @@ train_one_step(struct trainer *t)
     if (snap)
         publish_snapshot(t);
     if (!finite) {
-        handle_nonfinite(t, loss, gnorm);
+        handle_nonfinite(t, loss, gnorm, update_where[0] != '\0' ? update_where : NULL);
         t->step++;
         return;
     }
@@ -929,9 +1012,13 @@ trainer_main(void *arg)
              "\"expected_loss\":%.17g,\"total_steps\":%ld,\"steps_per_epoch\":%ld",
              t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
              t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
-    emit(t, TM_EV_INFO, 0, t->step > 0 ? "resume_run" : "start", extra,
-         "training %s: %ld samples, %d classes, expected initial loss %.4f",
-         t->cfg.name, t->data.train.n, t->data.classes, t->expected_loss);
+    if (t->step > 0)
+        emit(t, TM_EV_INFO, 0, "resume_run", extra, "resuming %s at step %ld", t->cfg.name,
+             t->step);
+    else
+        emit(t, TM_EV_INFO, 0, "start", extra,
+             "training %s: %ld samples, %d classes, expected initial loss %.4f", t->cfg.name,
+             t->data.train.n, t->data.classes, t->expected_loss);
     if (t->cfg.log.save_initial && t->step == 0)
         save_checkpoint(t);
 
@@ -946,7 +1033,9 @@ trainer_main(void *arg)
             continue;
         }
         if (t->paused) {
-            publish_state(t);
+            /* Whatever paused us published the state already (a command,
+             * the end of a step count, a non-finite value): one state
+             * record per change, none per wake-up. */
             wait_for_command(t);
             continue;
         }
@@ -1066,11 +1155,64 @@ load_reproduce(struct trainer *t, const char *run_dir, char **cause)
     return 0;
 }
 
+/* Put a fresh batcher at a position of an epoch: the order of an epoch is
+ * a function of how many came before (one reshuffle each). */
+static void
+batcher_place(struct trainer *t, long epoch, long pos)
+{
+    batcher_fini(&t->batcher);
+    batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
+    /* epoch batches of the whole split are epoch epochs */
+    batcher_seek(&t->batcher, epoch, (int)t->data.train.n);
+    t->batcher.pos = pos;
+}
+
+/*
+ * Bring a freshly built trainer to `steps` steps into its run: apply the
+ * recorded changes up to there quietly, each at its step, and follow the
+ * batches the steps drew (their sizes are what those changes made them:
+ * batch size, overfit), so the batcher ends where the run's was.  A
+ * single batcher_seek() would assume the config's batch size throughout.
+ */
+static void
+catch_up(struct trainer *t, long steps)
+{
+    long n = t->data.train.n, epoch = 0, pos = 0;
+    t->quiet = true;
+    for (long s = 0;; s++) {
+        while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= s &&
+               t->sched[t->sched_next].step <= steps) {
+            const struct tm_command *c = &t->sched[t->sched_next++].cmd;
+            if (c->kind == TM_CMD_OVERFIT) {
+                /* Turning overfit on takes the next batch from the batcher. */
+                batcher_place(t, epoch, pos);
+                apply_command(t, c);
+                epoch = t->batcher.epoch;
+                pos = t->batcher.pos;
+            } else {
+                apply_command(t, c);
+            }
+        }
+        if (s >= steps)
+            break;
+        if (!t->overfit && n > 0) {
+            pos += n - pos < t->batch_size ? n - pos : t->batch_size;
+            if (pos == n) {
+                pos = 0;
+                epoch++;
+            }
+        }
+    }
+    t->quiet = false;
+    batcher_place(t, epoch, pos);
+}
+
 /*
  * Continue a logged run: load the newest checkpoint (or the one named),
- * put the batch order where it was, and re-apply the live changes the
- * run had made up to that step, so that the continuation computes what
- * the uninterrupted run would have.
+ * re-apply the live changes the run had made up to that step and put the
+ * batch order where it was, so that the continuation computes what the
+ * uninterrupted run would have.  (The checkpoint carries the dropout
+ * stream.)
  */
 static int
 trainer_resume(struct trainer *t, const char *what, char **cause)
@@ -1104,26 +1246,18 @@ trainer_resume(struct trainer *t, const char *what, char **cause)
     if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
         goto out;
     t->step = step;
-    batcher_seek(&t->batcher, step, t->batch_size);
 
     /* Changes recorded up to the checkpoint apply now, quietly. */
     char eventsfile[DATA_PATH_MAX + 32];
     snprintf(eventsfile, sizeof eventsfile, "%s/events.jsonl", dir);
-    if (access(eventsfile, R_OK) == 0) {
-        if (load_reproduce(t, dir, cause) != 0)
-            goto out;
-        t->quiet = true;
-        while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= t->step) {
-            apply_command(t, &t->sched[t->sched_next].cmd);
-            t->sched_next++;
-        }
-        t->quiet = false;
-        /* Later changes belong to the abandoned continuation: drop them. */
-        t->nsched = t->sched_next;
-        if (!t->opts.no_log && t->cfg.log.enabled &&
-            runlog_reopen(&t->log, dir, cause) != 0)
-            goto out;
-    }
+    bool logged = access(eventsfile, R_OK) == 0;
+    if (logged && load_reproduce(t, dir, cause) != 0)
+        goto out;
+    catch_up(t, step);
+    /* Later changes belong to the abandoned continuation: drop them. */
+    t->nsched = t->sched_next;
+    if (logged && !t->opts.no_log && t->cfg.log.enabled && runlog_reopen(&t->log, dir, cause) != 0)
+        goto out;
     rc = 0;
 out:
     free(path);
@@ -1136,6 +1270,10 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
             char **cause)
 {
     *out = NULL;
+    if (opts->resume != NULL && opts->reproduce != NULL) {
+        *cause = xstrdup("resume and reproduce cannot be combined");
+        return -1;
+    }
     struct trainer *t = xcalloc(1, sizeof *t);
     t->cfg = *cfg;
     t->opts = *opts;
@@ -1163,6 +1301,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     model_set_training(t->model, true);
     t->optim = optim_new(&t->cfg.optim, t->model->nparams);
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
+    t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
     reserve_batch(t, t->batch_size);
     t->eval_x = xalloc_aligned((size_t)EVAL_BATCH * (size_t)t->data.d * sizeof(float));
     t->eval_y = xalloc_aligned(EVAL_BATCH * sizeof(int32_t));
@@ -1266,6 +1405,16 @@ trainer_free(struct trainer *t)
 {
     if (t == NULL)
         return;
+    /* A worker that is still running (or paused, waiting for commands)
+     * is told to quit rather than waited for forever. */
+    while (t->started && !t->joined && !atomic_load_explicit(&t->finished, memory_order_acquire)) {
+        struct tm_command q = {.kind = TM_CMD_QUIT};
+        char why[64];
+        if (trainer_send(t, &q, why, sizeof why) == 0)
+            break;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     trainer_join(t);
     if (t->log != NULL)
         runlog_close(t->log, NULL);
@@ -1278,6 +1427,7 @@ trainer_free(struct trainer *t)
     free(t->x);
     free(t->y);
     free(t->update);
+    free(t->prev_params);
     free(t->eval_x);
     free(t->eval_y);
     free(t->eval_pos);

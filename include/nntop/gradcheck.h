@@ -24,6 +24,9 @@ struct gradcheck_opts {
  * Check m's gradients on the first opts->samples rows of b.  The model's
  * parameters, running statistics and dropout stream are left exactly as
  * they were.  Fills out (one row per parameter tensor, then "input").
+ * With batch norm use 4 rows or more: over 2 or 3 its batch statistics
+ * leave the float32 gradients of the layer before it mostly rounding
+ * noise, and the check can fail on them.
  */
 void gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
                    const struct gradcheck_opts *opts);

@@ -196,8 +196,9 @@ char *runlog_json_num(char *buf, size_t len, double x);
  * "optim.t") to path in the safetensors format, named as PyTorch's
  * nn.Sequential names them.  __metadata__ (strings only) holds "format"
  * ("nntop-checkpoint"), "format_version" ("1"), "nntop_version", "step",
- * "epoch", "optimizer" (with o: "sgd", "adam", "adamw") and "config"
- * (config_yaml; omitted when NULL).  Atomic:
+ * "epoch", "rng_dropout" (m's dropout stream as 64 hex digits), "optimizer"
+ * (with o: "sgd", "adam", "adamw") and "config" (config_yaml; omitted when
+ * NULL).  Atomic:
  * written to <path>.tmp.<pid>, fsynced, renamed, directory fsynced; on
  * failure no temporary file is left.  Returns the file size in bytes, or
  * -1 with *cause (heap).
@@ -210,7 +211,8 @@ long long runlog_save_checkpoint(const char *path, const struct model *m, const 
  * "optim." tensors are ignored).  Every tensor the model has must be in
  * the file with the model's dtype and shape, and nothing else; the file
  * is validated completely before m or o change.  step, epoch (may be
- * NULL) come from the metadata (0 when absent); *config_yaml_out (may be
+ * NULL) come from the metadata (0 when absent); the dropout stream too,
+ * when the file has one (else m's is left as it is); *config_yaml_out (may be
  * NULL) receives the stored config (heap, caller frees) or NULL.
  * Returns 0, or -1 with *cause (heap) naming the file and the tensor.
  */

@@ -28,8 +28,8 @@ void stats_hist(struct tm_hist *h, const float *x, size_t n, int bins);
 
 /*
  * Statistics of layer i's output from the last forward pass of m:
- * moments, range, histogram, dead (relu, leaky relu) or saturated
- * (tanh, sigmoid) fraction, NaN/Inf counts.
+ * moments, range, histogram, dead (relu: a leaky relu's units are never
+ * zero) or saturated (tanh, sigmoid) fraction, NaN/Inf counts.
  */
 void stats_layer(struct tm_layer *out, const struct model *m, int i, int bins);
 

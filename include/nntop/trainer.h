@@ -50,7 +50,8 @@ void trainer_join(struct trainer *t);
 int trainer_exit_status(const struct trainer *t);
 /* The run directory ("" with no_log); borrowed. */
 const char *trainer_run_dir(const struct trainer *t);
-/* Join if needed and free everything; NULL allowed. */
+/* Stop a worker still running (a quit command), join, free everything;
+ * NULL allowed. */
 void trainer_free(struct trainer *t);
 
 #endif

@@ -39,8 +39,11 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* One copy of the hot loops per instruction set; see the file comment. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+/* One copy of the hot loops per instruction set; see the file comment.
+ * Not under ThreadSanitizer: the load-time resolver that picks a copy runs
+ * before TSan's runtime is up and crashes when instrumented. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(__SANITIZE_THREAD__)
 #if __has_attribute(target_clones)
 #define OPTIM_CLONES __attribute__((target_clones("fma", "default")))
 #endif

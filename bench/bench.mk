@@ -1,0 +1,5 @@
+# Benchmarks: programs, not tests.  mlp-bench (engine vs PyTorch) is in
+# src/nn/nn.mk; telemetry-bench measures what watching costs.
+noinst_PROGRAMS += bench/telemetry-bench
+bench_telemetry_bench_SOURCES = bench/telemetry-bench.c
+bench_telemetry_bench_LDADD = libnntop.a $(DEP_LIBS)

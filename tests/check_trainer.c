@@ -1,0 +1,1732 @@
+/*
+ * check_trainer.c - end-to-end tests of the trainer thread through its
+ * public API: exact step counts under pause/step, live changes and where
+ * they land in metrics.csv and events.jsonl, refused commands, dropped
+ * telemetry with a consumer that never reads, quit/save/eval while
+ * paused, --reproduce and --resume giving the same numbers as one
+ * uninterrupted run, determinism, non-finite values, one epoch of
+ * Fashion-MNIST and a PyTorch load of a checkpoint (the last two only
+ * when the data set and torch are installed).
+ *
+ * Every run is small (spiral, xor) with a fixed seed and is steered from
+ * a paused state, so which step a command lands on never depends on
+ * timing.  Nothing here asserts on wall-clock time.  CK_FORK=no runs the
+ * tests in one process, for gdb.
+ */
+#include "config.h"
+
+#include "nntop/trainer.h"
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_run.h"
+#include "nntop/cfg.h"
+#include "nntop/data.h"
+#include "nntop/headless.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/replay.h"
+#include "nntop/rng.h"
+#include "nntop/runlog.h"
+#include "nntop/xmem.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TRAINER_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define TRAINER_TEST_SANITIZED 1
+#endif
+#endif
+
+#define FMNIST_TRAIN "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+/* 180 spiral points (162 train, 18 val), batches of 32: 6 steps an epoch,
+ * the last one partial, reshuffled every epoch. */
+static const char spiral_yaml[] =
+    "name: t-spiral\n"
+    "seed: 11\n"
+    "data: {source: spiral, classes: 3, points: 60, noise: 0.2, val_fraction: 0.1}\n"
+    "model:\n"
+    "  layers: [{dense: 16}, relu, {dense: 3}]\n"
+    "optim: {name: sgd, lr: 0.5, momentum: 0.5}\n"
+    "train: {batch_size: 32, steps: 400, eval_every: 0}\n"
+    "telemetry: {every: 5, max_hz: 1e9}\n";
+
+/* Noisy XOR (360 train rows) with Adam: optimizer state and batch order
+ * both matter for resume. */
+static const char xor_yaml[] =
+    "name: t-xor\n"
+    "seed: 5\n"
+    "data: {source: xor, points: 400, noise: 0.1, val_fraction: 0.1}\n"
+    "model:\n"
+    "  layers: [{dense: 12, init: xavier}, tanh, {dense: 8}, relu, {dense: 2}]\n"
+    "optim: {name: adam, lr: 0.01}\n"
+    "train: {batch_size: 32, steps: 200, eval_every: 40}\n"
+    "telemetry: {every: 10, max_hz: 1e9}\n";
+
+/* ---- configs and files ---------------------------------------------------- */
+
+static char *tmp;
+
+static void
+setup(void)
+{
+    tmp = xstrdup(check_tmpdir());
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* A passing test leaves nothing behind (Check skips the teardown of a
+ * failing one, whose files stay for a look). */
+static void
+teardown(void)
+{
+    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(tmp);
+    tmp = NULL;
+}
+
+/* A fresh directory under the test's temporary one. */
+static char *
+subdir(const char *name)
+{
+    char *d = xasprintf("%s/%s", tmp, name);
+    ck_assert_msg(mkdir(d, 0700) == 0, "mkdir %s: %s", d, strerror(errno));
+    return d;
+}
+
+static void
+cfg_or_die(struct cfg *c, const char *yaml, const char *logdir)
+{
+    struct cfg_errs errs;
+    cfg_defaults(c);
+    int rc = cfg_load_string(c, yaml, strlen(yaml), "<test>", &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "the test's config does not load");
+    rc = cfg_validate(c, &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "the test's config does not validate");
+    if (logdir != NULL)
+        snprintf(c->log.dir, sizeof c->log.dir, "%s", logdir);
+}
+
+static void
+cfg_set_or_die(struct cfg *c, const char *assignment)
+{
+    struct cfg_errs errs;
+    int rc = cfg_set(c, assignment, &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "--set %s refused", assignment);
+}
+
+static bool
+file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The lines of <dir>/<name> (header included); free with lines_free. */
+static char **
+read_lines(const char *dir, const char *name, size_t *n)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 64;
+    char **v = xmalloc(cap * sizeof *v);
+    *n = 0;
+    char *line = NULL;
+    size_t len = 0;
+    ssize_t got;
+    while ((got = getline(&line, &len, f)) > 0) {
+        if (line[got - 1] == '\n')
+            line[got - 1] = '\0';
+        if (*n == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = xstrdup(line);
+    }
+    free(line);
+    fclose(f);
+    free(path);
+    return v;
+}
+
+static void
+lines_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Field col (0-based) of a CSV line without quoting, into buf. */
+static const char *
+csv_field(const char *line, int col, char *buf, size_t len)
+{
+    const char *p = line;
+    for (int c = 0; c < col; c++) {
+        p = strchr(p, ',');
+        ck_assert_msg(p != NULL, "line '%s' has no column %d", line, col);
+        p++;
+    }
+    size_t k = strcspn(p, ",");
+    if (k >= len)
+        k = len - 1;
+    memcpy(buf, p, k);
+    buf[k] = '\0';
+    return buf;
+}
+
+/* metrics.csv columns */
+enum { MC_STEP, MC_EPOCH, MC_KIND, MC_LOSS, MC_REG, MC_ACC, MC_LR, MC_GNORM, MC_CLIPPED,
+       MC_SPS, MC_WALL };
+
+/* The train rows' column col of <dir>/metrics.csv, as text. */
+static char **
+train_column(const char *dir, int col, size_t *n)
+{
+    size_t nl;
+    char **lines = read_lines(dir, "metrics.csv", &nl);
+    char **out = xcalloc(nl + 1, sizeof *out);
+    *n = 0;
+    char buf[128];
+    for (size_t i = 1; i < nl; i++) {
+        if (strcmp(csv_field(lines[i], MC_KIND, buf, sizeof buf), "train") != 0)
+            continue;
+        out[(*n)++] = xstrdup(csv_field(lines[i], col, buf, sizeof buf));
+    }
+    lines_free(lines, nl);
+    return out;
+}
+
+static struct metrics_row *
+read_metrics(const char *dir, size_t *n)
+{
+    struct metrics_row *rows = NULL;
+    char *cause = NULL;
+    int rc = runlog_read_metrics(dir, &rows, n, &cause);
+    ck_assert_msg(rc == 0, "reading %s/metrics.csv: %s", dir, cause ? cause : "?");
+    return rows;
+}
+
+/* Train rows only, in file order. */
+static struct metrics_row *
+read_train_rows(const char *dir, size_t *n)
+{
+    size_t all;
+    struct metrics_row *rows = read_metrics(dir, &all);
+    size_t k = 0;
+    for (size_t i = 0; i < all; i++)
+        if (rows[i].kind == METRICS_TRAIN)
+            rows[k++] = rows[i];
+    *n = k;
+    return rows;
+}
+
+struct events {
+    struct runlog_event_rec *ev;
+    size_t n;
+};
+
+static struct events
+read_events(const char *dir)
+{
+    struct events e = {0};
+    char *cause = NULL;
+    int rc = runlog_read_events(dir, &e.ev, &e.n, &cause);
+    ck_assert_msg(rc == 0, "reading %s/events.jsonl: %s", dir, cause ? cause : "?");
+    return e;
+}
+
+static int
+count_type(const struct events *e, const char *type)
+{
+    int k = 0;
+    for (size_t i = 0; i < e->n; i++)
+        k += strcmp(e->ev[i].type, type) == 0;
+    return k;
+}
+
+/* The nth (0-based) event of a type, or NULL. */
+static const struct runlog_event_rec *
+find_type(const struct events *e, const char *type, int nth)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->ev[i].type, type) == 0 && nth-- == 0)
+            return &e->ev[i];
+    return NULL;
+}
+
+/* Load a checkpoint into a fresh model of c's shape (input width in). */
+static struct model *
+load_model(const struct cfg *c, int in, const char *path, long *step)
+{
+    struct model_spec spec = c->model;
+    spec.in = in;
+    spec.seed = c->seed;
+    char *cause = NULL;
+    struct model *m = model_new(&spec, 8, &cause);
+    ck_assert_msg(m != NULL, "model_new: %s", cause ? cause : "?");
+    /* Poison the parameters so a load that skips one shows. */
+    for (size_t i = 0; i < m->nparams; i++)
+        m->params[i] = NAN;
+    int rc = runlog_load_checkpoint(path, m, NULL, step, NULL, NULL, &cause);
+    ck_assert_msg(rc == 0, "loading %s: %s", path, cause ? cause : "?");
+    return m;
+}
+
+/* ---- a trainer and what its feed delivered --------------------------------- */
+
+#define MAX_EVENTS 256
+
+struct run {
+    struct trainer *t;
+    struct feed feed;
+    char run_dir[DATA_PATH_MAX];
+    long nsteps;                /* TM_STEP records polled */
+    struct tm_step last_step;
+    long nstates;
+    struct tm_state state;
+    long nevents;
+    struct tm_event ev[MAX_EVENTS];
+    long nevals;
+    struct tm_eval last_eval, last_test;
+    bool have_test;
+    long nsnapshots;
+    long ngradcheck;
+    struct tm_gradcheck gc;
+    struct tm_info info;
+};
+
+static struct run *
+run_start(const struct cfg *c, const struct trainer_opts *o)
+{
+    struct run *r = xcalloc(1, sizeof *r);
+    char *cause = NULL;
+    int rc = trainer_new(&r->t, c, o, &cause);
+    ck_assert_msg(rc == 0, "trainer_new: %s", cause ? cause : "?");
+    snprintf(r->run_dir, sizeof r->run_dir, "%s", trainer_run_dir(r->t));
+    r->feed = trainer_feed(r->t);
+    ck_assert_int_eq(trainer_start(r->t), 0);
+    return r;
+}
+
+static void
+pump(struct run *r)
+{
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    while (r->feed.cls->poll(r->feed.self, rec)) {
+        switch (rec->type) {
+        case TM_INFO:
+            r->info = rec->u.info;
+            break;
+        case TM_STEP:
+            r->nsteps++;
+            r->last_step = rec->u.step;
+            break;
+        case TM_STATE:
+            r->nstates++;
+            r->state = rec->u.state;
+            break;
+        case TM_EVENT:
+            if (r->nevents < MAX_EVENTS)
+                r->ev[r->nevents] = rec->u.event;
+            r->nevents++;
+            break;
+        case TM_EVAL:
+            r->nevals++;
+            r->last_eval = rec->u.eval;
+            if (rec->u.eval.split == TM_SPLIT_TEST) {
+                r->last_test = rec->u.eval;
+                r->have_test = true;
+            }
+            break;
+        case TM_SNAPSHOT:
+            r->nsnapshots++;
+            break;
+        case TM_GRADCHECK:
+            r->ngradcheck++;
+            r->gc = rec->u.gradcheck;
+            break;
+        default:
+            break;
+        }
+    }
+    free(rec);
+}
+
+static void
+nap(void)
+{
+    struct timespec ts = {0, 200 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll until the trainer reports itself paused after exactly step steps. */
+static void
+wait_paused(struct run *r, long step)
+{
+    for (;;) {
+        pump(r);
+        if (r->nstates > 0 && r->state.state == TM_PAUSED && r->state.step == step)
+            return;
+        ck_assert_msg(!r->feed.cls->finished(r->feed.self),
+                      "the trainer stopped (state %s at step %ld) while the test waited for "
+                      "it to pause at step %ld",
+                      tm_state_name(r->state.state), r->state.step, step);
+        nap();
+    }
+}
+
+/* Send a command and wait until the trainer has applied it (it publishes
+ * a state record after every command). */
+static void
+send_cmd(struct run *r, int kind, long n, double value, int clip_kind)
+{
+    pump(r);
+    long before = r->nstates;
+    struct tm_command c = {.kind = kind, .n = n, .value = value, .clip_kind = clip_kind};
+    char why[128] = "";
+    int rc = trainer_send(r->t, &c, why, sizeof why);
+    ck_assert_msg(rc == 0, "trainer_send(kind %d): %s", kind, why);
+    while (r->nstates == before) {
+        ck_assert_msg(!r->feed.cls->finished(r->feed.self),
+                      "the trainer stopped before applying command %d", kind);
+        nap();
+        pump(r);
+    }
+}
+
+static void
+step_n(struct run *r, long n)
+{
+    long from = r->state.step;
+    send_cmd(r, TM_CMD_STEP, n, 0.0, 0);
+    wait_paused(r, from + n);
+}
+
+/* Quit (unless the worker has finished already), join, drain the feed. */
+static void
+run_finish(struct run *r)
+{
+    struct tm_command q = {.kind = TM_CMD_QUIT};
+    char why[128];
+    trainer_send(r->t, &q, why, sizeof why);
+    trainer_join(r->t);
+    pump(r);
+    ck_assert_msg(r->feed.cls->finished(r->feed.self), "feed not finished after join");
+}
+
+/* Wait for the worker to end on its own (exit_when_done), draining. */
+static void
+run_wait_done(struct run *r)
+{
+    while (!r->feed.cls->finished(r->feed.self)) {
+        pump(r);
+        nap();
+    }
+    trainer_join(r->t);
+    pump(r);
+}
+
+static void
+run_free(struct run *r)
+{
+    trainer_free(r->t);
+    free(r);
+}
+
+static int
+count_feed_events(const struct run *r, int kind)
+{
+    int k = 0;
+    for (long i = 0; i < r->nevents && i < MAX_EVENTS; i++)
+        k += r->ev[i].kind == kind;
+    return k;
+}
+
+/* ---- pause, step, live changes -------------------------------------------- */
+
+START_TEST(test_trainer__step_counts)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    ck_assert_msg(r->nsteps == 0, "a paused start ran %ld steps", r->nsteps);
+
+    step_n(r, 5);
+    ck_assert_msg(r->nsteps == 5, "step 5 gave %ld step records", r->nsteps);
+    ck_assert_int_eq(r->state.state, TM_PAUSED);
+    /* tm_step.step is 1-based: the step just completed */
+    ck_assert_msg(r->last_step.step == 5, "last step record says step %ld, expected 5",
+                  r->last_step.step);
+
+    step_n(r, 1);
+    ck_assert_msg(r->nsteps == 6, "step 1 more gave %ld step records in all, expected 6",
+                  r->nsteps);
+    ck_assert_int_eq(r->last_step.step, 6);
+
+    /* A pause while paused changes nothing; a resume then a pause stops somewhere. */
+    send_cmd(r, TM_CMD_PAUSE, 0, 0.0, 0);
+    ck_assert_int_eq(r->state.state, TM_PAUSED);
+    ck_assert_int_eq(r->state.step, 6);
+    run_finish(r);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+
+    size_t n;
+    struct metrics_row *rows = read_train_rows(r->run_dir, &n);
+    ck_assert_msg(n == 6, "metrics.csv has %zu train rows, expected 6", n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(rows[i].step == (long)i, "train row %zu has step %ld", i, rows[i].step);
+    free(rows);
+
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *s5 = find_type(&e, "step", 0);
+    const struct runlog_event_rec *s1 = find_type(&e, "step", 1);
+    ck_assert_msg(s5 != NULL && s1 != NULL, "events.jsonl lacks the two step commands");
+    double v;
+    ck_assert_int_eq(runlog_event_get_num(s5->line, "n", &v), 0);
+    ck_assert_msg(v == 5.0 && s5->step == 0, "first step event: n %g at step %ld", v, s5->step);
+    ck_assert_int_eq(runlog_event_get_num(s1->line, "n", &v), 0);
+    ck_assert_msg(v == 1.0 && s1->step == 5, "second step event: n %g at step %ld", v, s1->step);
+    ck_assert_int_eq(count_type(&e, "quit"), 1);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__lr_change)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 10);
+    send_cmd(r, TM_CMD_SET_LR, 0, 0.05, 0);
+    ck_assert_msg(r->state.lr == 0.05, "state lr %g after set 0.05", r->state.lr);
+    step_n(r, 5);
+    send_cmd(r, TM_CMD_SCALE_LR, 0, 0.5, 0);
+    ck_assert_msg(r->state.lr == 0.025, "state lr %g after x0.5", r->state.lr);
+    step_n(r, 3);
+    run_finish(r);
+
+    size_t n;
+    char **lr = train_column(r->run_dir, MC_LR, &n);
+    ck_assert_int_eq(n, 18);
+    for (size_t i = 0; i < n; i++) {
+        const char *want = i < 10 ? "0.5" : i < 15 ? "0.05" : "0.025";
+        ck_assert_msg(strcmp(lr[i], want) == 0, "row %zu: lr '%s', expected '%s'", i, lr[i],
+                      want);
+    }
+    lines_free(lr, n);
+
+    struct events e = read_events(r->run_dir);
+    ck_assert_int_eq(count_type(&e, "lr"), 2);
+    const struct runlog_event_rec *a = find_type(&e, "lr", 0), *b = find_type(&e, "lr", 1);
+    double v;
+    ck_assert_int_eq(runlog_event_get_num(a->line, "value", &v), 0);
+    ck_assert_msg(a->step == 10 && v == 0.05, "lr event: value %g at step %ld, expected 0.05 at "
+                  "10", v, a->step);
+    ck_assert_int_eq(runlog_event_get_num(b->line, "value", &v), 0);
+    ck_assert_msg(b->step == 15 && v == 0.025, "lr event: value %g at step %ld, expected 0.025 "
+                  "at 15", v, b->step);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__refused)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 2);
+    struct tm_state before = r->state;
+    send_cmd(r, TM_CMD_SET_LR, 0, -0.1, 0);
+    send_cmd(r, TM_CMD_SET_LR, 0, NAN, 0);
+    send_cmd(r, TM_CMD_SCALE_LR, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_SET_BATCH, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_SET_CLIP, 0, -1.0, CLIP_NORM);
+    send_cmd(r, TM_CMD_SET_MOMENTUM, 0, 1.5, 0);
+    send_cmd(r, TM_CMD_SET_WD, 0, -1.0, 0);
+    send_cmd(r, TM_CMD_SET_TELEMETRY, -3, 0.0, 0);
+    send_cmd(r, TM_CMD_STEP, 0, 0.0, 0);
+    send_cmd(r, 99, 0, 0.0, 0);
+    ck_assert_msg(count_feed_events(r, TM_EV_REFUSED) == 10, "%d refused events on the feed, "
+                  "expected 10", count_feed_events(r, TM_EV_REFUSED));
+    ck_assert_int_eq(r->state.state, TM_PAUSED);
+    ck_assert_int_eq(r->state.step, 2);
+    ck_assert(r->state.lr == before.lr && r->state.base_lr == before.base_lr);
+    ck_assert_int_eq(r->state.batch_size, before.batch_size);
+    ck_assert_int_eq(r->state.clip_kind, CLIP_NONE);
+    ck_assert(r->state.momentum == 0.5 && r->state.weight_decay == 0.0);
+    ck_assert_int_eq(r->state.telemetry_every, 5);
+    step_n(r, 2);
+    run_finish(r);
+
+    /* The same four steps without the refused commands give the same numbers. */
+    char *dir2 = subdir("plain");
+    struct cfg c2;
+    cfg_or_die(&c2, spiral_yaml, dir2);
+    struct run *p = run_start(&c2, &o);
+    wait_paused(p, 0);
+    step_n(p, 4);
+    run_finish(p);
+    size_t n1, n2;
+    char **l1 = train_column(r->run_dir, MC_LOSS, &n1);
+    char **l2 = train_column(p->run_dir, MC_LOSS, &n2);
+    ck_assert_int_eq(n1, 4);
+    ck_assert_int_eq(n2, 4);
+    for (size_t i = 0; i < n1; i++)
+        ck_assert_msg(strcmp(l1[i], l2[i]) == 0, "row %zu: loss %s after refused commands, %s "
+                      "without", i, l1[i], l2[i]);
+    lines_free(l1, n1);
+    lines_free(l2, n2);
+
+    struct events e = read_events(r->run_dir);
+    ck_assert_msg(count_type(&e, "refused") == 10, "events.jsonl has %d refused events",
+                  count_type(&e, "refused"));
+    static const char *const changes[] = {"lr", "batch_size", "clip", "momentum",
+                                          "weight_decay", "telemetry"};
+    for (size_t i = 0; i < sizeof changes / sizeof *changes; i++)
+        ck_assert_msg(count_type(&e, changes[i]) == 0, "a refused command logged a '%s' change",
+                      changes[i]);
+    char cmd[32];
+    ck_assert_int_eq(runlog_event_get_str(find_type(&e, "refused", 0)->line, "command", cmd,
+                                          sizeof cmd), 0);
+    ck_assert_str_eq(cmd, "lr");
+    ck_assert_int_eq(runlog_event_get_str(find_type(&e, "refused", 5)->line, "command", cmd,
+                                          sizeof cmd), 0);
+    ck_assert_str_eq(cmd, "momentum");
+    runlog_events_free(e.ev, e.n);
+    free(dir2);
+    run_free(r);
+    run_free(p);
+}
+END_TEST
+
+START_TEST(test_trainer__quit_while_paused)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 3);
+    /* The worker sleeps on its condition variable; the quit must wake it. */
+    run_finish(r);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    char *ck = xasprintf("%s/checkpoint-3.safetensors", r->run_dir);
+    ck_assert_msg(file_exists(ck), "no final checkpoint %s", ck);
+    long step = -1;
+    struct model *m = load_model(&c, 2, ck, &step);
+    ck_assert_int_eq(step, 3);
+    model_free(m);
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *q = find_type(&e, "quit", 0);
+    ck_assert_msg(q != NULL && q->step == 3, "no quit event at step 3");
+    ck_assert_int_eq(count_type(&e, "checkpoint"), 1);
+    runlog_events_free(e.ev, e.n);
+    free(ck);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__save_eval_gradcheck_paused)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 4);
+    send_cmd(r, TM_CMD_SAVE, 0, 0.0, 0);
+    ck_assert_int_eq(count_feed_events(r, TM_EV_CHECKPOINT), 1);
+    char *ck = xasprintf("%s/checkpoint-4.safetensors", r->run_dir);
+    ck_assert_msg(file_exists(ck), "save while paused wrote no %s", ck);
+
+    long evals = r->nevals;
+    send_cmd(r, TM_CMD_EVAL, 0, 0.0, 0);
+    ck_assert_msg(r->nevals == evals + 1, "eval while paused: %ld eval records, expected 1",
+                  r->nevals - evals);
+    ck_assert_int_eq(r->last_eval.split, TM_SPLIT_VAL);
+    ck_assert_int_eq(r->last_eval.step, 4);
+    ck_assert_int_eq(r->last_eval.n, 18);
+
+    send_cmd(r, TM_CMD_GRADCHECK, 4, 0.0, 0);
+    ck_assert_int_eq(r->ngradcheck, 1);
+    ck_assert_msg(r->gc.pass, "gradient check while paused failed");
+    ck_assert_int_eq(r->gc.samples, 4);
+    ck_assert_int_eq(r->gc.step, 4);
+    ck_assert_int_eq(r->state.state, TM_PAUSED);
+    ck_assert_int_eq(r->state.step, 4);
+    run_finish(r);
+
+    size_t n;
+    struct metrics_row *rows = read_metrics(r->run_dir, &n);
+    size_t train = 0, val = 0;
+    for (size_t i = 0; i < n; i++) {
+        train += rows[i].kind == METRICS_TRAIN;
+        if (rows[i].kind == METRICS_VAL) {
+            val++;
+            ck_assert_int_eq(rows[i].step, 4);
+        }
+    }
+    ck_assert_msg(train == 4 && val == 1, "%zu train rows and %zu val rows, expected 4 and 1",
+                  train, val);
+    free(rows);
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *ce = find_type(&e, "checkpoint", 0);
+    ck_assert_msg(ce != NULL && ce->step == 4, "no checkpoint event at step 4");
+    const struct runlog_event_rec *ge = find_type(&e, "gradcheck", 0);
+    ck_assert_msg(ge != NULL && strstr(ge->line, "\"pass\":true") != NULL,
+                  "no passing gradcheck event");
+    /* The quit at the same step saves again: the same file, one more event. */
+    ck_assert_int_eq(count_type(&e, "checkpoint"), 2);
+    runlog_events_free(e.ev, e.n);
+    free(ck);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__eval_without_val)
+{
+    /* No validation split but a test file: eval evaluates the test split. */
+    const char *top = getenv("top_srcdir");
+    char *csv = xasprintf("%s/configs/moons.csv", top != NULL ? top : ".");
+    char *yaml = xasprintf("name: t-moons\n"
+                           "data: {source: csv, path: '%s', test_path: '%s', label: moon,\n"
+                           "       header: true, val_fraction: 0}\n"
+                           "model: {layers: [{dense: 8}, relu, {dense: 2}]}\n"
+                           "train: {batch_size: 50, steps: 10}\n", csv, csv);
+    struct cfg c;
+    cfg_or_die(&c, yaml, tmp);
+    struct trainer_opts o = {.start_paused = true, .no_log = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    ck_assert_msg(r->info.val_n == 0 && r->info.test_n > 0, "val %ld, test %ld", r->info.val_n,
+                  r->info.test_n);
+    step_n(r, 2);
+    send_cmd(r, TM_CMD_EVAL, 0, 0.0, 0);
+    ck_assert_int_eq(r->nevals, 1);
+    ck_assert_int_eq(r->last_eval.split, TM_SPLIT_TEST);
+    ck_assert_int_eq(r->last_eval.n, r->info.test_n);
+    run_finish(r);
+    run_free(r);
+    free(yaml);
+    free(csv);
+}
+END_TEST
+
+START_TEST(test_trainer__batch_change)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 2);
+    send_cmd(r, TM_CMD_SET_BATCH, 50, 0.0, 0);
+    ck_assert_int_eq(r->state.batch_size, 50);
+    step_n(r, 2);
+    run_finish(r);
+    size_t n;
+    struct metrics_row *rows = read_train_rows(r->run_dir, &n);
+    ck_assert_int_eq(n, 4);
+    /* 162 training rows: 32, 64, then 50 more (114), then the 48 left end the epoch. */
+    static const double want[] = {32.0 / 162, 64.0 / 162, 114.0 / 162, 1.0};
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(rows[i].epoch == want[i], "row %zu: epoch %.17g, expected %.17g", i,
+                      rows[i].epoch, want[i]);
+    free(rows);
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *b = find_type(&e, "batch_size", 0);
+    double v;
+    ck_assert_msg(b != NULL && b->step == 2, "no batch_size event at step 2");
+    ck_assert_int_eq(runlog_event_get_num(b->line, "value", &v), 0);
+    ck_assert(v == 50.0);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+/*
+ * Run the spiral config for 8 steps, sending cmd (if kind >= 0) after
+ * step 3; returns the loss and reg_loss columns (8 rows each).
+ */
+static void
+run_with_change(const char *name, int kind, double value, char ***loss, char ***reg)
+{
+    char *dir = subdir(name);
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, dir);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 3);
+    if (kind >= 0)
+        send_cmd(r, kind, 0, value, 0);
+    step_n(r, 5);
+    run_finish(r);
+    size_t n;
+    *loss = train_column(r->run_dir, MC_LOSS, &n);
+    ck_assert_int_eq(n, 8);
+    *reg = train_column(r->run_dir, MC_REG, &n);
+    if (kind >= 0) {
+        struct events e = read_events(r->run_dir);
+        const char *type = kind == TM_CMD_SET_MOMENTUM ? "momentum" : "weight_decay";
+        const struct runlog_event_rec *ev = find_type(&e, type, 0);
+        ck_assert_msg(ev != NULL && ev->step == 3, "no %s event at step 3", type);
+        double v;
+        ck_assert_int_eq(runlog_event_get_num(ev->line, "value", &v), 0);
+        ck_assert_msg(v == value, "%s event value %g, expected %g", type, v, value);
+        runlog_events_free(e.ev, e.n);
+    }
+    run_free(r);
+    free(dir);
+}
+
+START_TEST(test_trainer__momentum_wd_change)
+{
+    char **base, **base_reg, **mom, **mom_reg, **wd, **wd_reg;
+    run_with_change("base", -1, 0.0, &base, &base_reg);
+    run_with_change("momentum", TM_CMD_SET_MOMENTUM, 0.9, &mom, &mom_reg);
+    run_with_change("wd", TM_CMD_SET_WD, 0.01, &wd, &wd_reg);
+    /* Changed before step 3 ran: step 3's loss is still the old model's,
+     * step 4's comes from the first update made with the new setting. */
+    for (int i = 0; i < 8; i++) {
+        bool same_m = strcmp(base[i], mom[i]) == 0, same_w = strcmp(base[i], wd[i]) == 0;
+        ck_assert_msg(same_m == (i <= 3), "momentum change: row %d loss %s vs %s without", i,
+                      mom[i], base[i]);
+        ck_assert_msg(same_w == (i <= 3), "weight decay change: row %d loss %s vs %s without",
+                      i, wd[i], base[i]);
+        ck_assert_msg(strcmp(base_reg[i], "0") == 0, "row %d: reg_loss %s without decay", i,
+                      base_reg[i]);
+        double reg = strtod(wd_reg[i], NULL);
+        ck_assert_msg((reg > 0.0) == (i >= 3), "row %d: reg_loss %s with decay from step 3", i,
+                      wd_reg[i]);
+    }
+    lines_free(base, 8);
+    lines_free(base_reg, 8);
+    lines_free(mom, 8);
+    lines_free(mom_reg, 8);
+    lines_free(wd, 8);
+    lines_free(wd_reg, 8);
+}
+END_TEST
+
+START_TEST(test_trainer__telemetry_change)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.telemetry.every = 1000;
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 3);                               /* snapshot at step 0 only */
+    send_cmd(r, TM_CMD_SET_TELEMETRY, 2, 0.0, 0);
+    ck_assert_int_eq(r->state.telemetry_every, 2);
+    step_n(r, 4);                               /* steps 3..6: snapshots at 4, 6 */
+    send_cmd(r, TM_CMD_SET_TELEMETRY, 0, 0.0, 0);
+    step_n(r, 3);                               /* none */
+    run_finish(r);
+    ck_assert_msg(r->nsnapshots == 3, "%ld snapshots on the feed, expected 3", r->nsnapshots);
+
+    size_t n;
+    struct layer_row *rows = NULL;
+    char *cause = NULL;
+    ck_assert_int_eq(runlog_read_layers(r->run_dir, &rows, &n, &cause), 0);
+    /* 3 layers + 4 tensors per snapshot */
+    ck_assert_msg(n == 3 * 7, "layers.csv has %zu rows, expected 21", n);
+    static const long want[] = {0, 4, 6};
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(rows[i].step == want[i / 7], "layers.csv row %zu: step %ld, expected %ld",
+                      i, rows[i].step, want[i / 7]);
+    free(rows);
+    struct events e = read_events(r->run_dir);
+    ck_assert_int_eq(count_type(&e, "telemetry"), 2);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+/* ---- reproduce, resume, determinism ---------------------------------------- */
+
+static void
+assert_same_column(const char *dir_a, const char *dir_b, int col, size_t want_rows)
+{
+    size_t na, nb;
+    char **a = train_column(dir_a, col, &na);
+    char **b = train_column(dir_b, col, &nb);
+    ck_assert_msg(na == want_rows && nb == want_rows, "%zu and %zu train rows, expected %zu", na,
+                  nb, want_rows);
+    for (size_t i = 0; i < na; i++)
+        ck_assert_msg(strcmp(a[i], b[i]) == 0, "train row %zu: column %d is %s in %s but %s in %s",
+                      i, col, a[i], dir_a, b[i], dir_b);
+    lines_free(a, na);
+    lines_free(b, nb);
+}
+
+START_TEST(test_trainer__reproduce)
+{
+    char *dir_a = subdir("a"), *dir_b = subdir("b");
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, dir_a);
+    c.train.steps = 120;
+    struct trainer_opts o = {.start_paused = true, .exit_when_done = true};
+    struct run *a = run_start(&c, &o);
+    wait_paused(a, 0);
+    step_n(a, 20);
+    send_cmd(a, TM_CMD_SET_LR, 0, 0.05, 0);
+    step_n(a, 15);
+    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.5, CLIP_NORM);
+    step_n(a, 10);
+    send_cmd(a, TM_CMD_SET_BATCH, 64, 0.0, 0);
+    step_n(a, 7);
+    send_cmd(a, TM_CMD_SET_MOMENTUM, 0, 0.8, 0);
+    send_cmd(a, TM_CMD_SET_WD, 0, 0.001, 0);
+    send_cmd(a, TM_CMD_SCALE_LR, 0, 2.0, 0);
+    step_n(a, 3);
+    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.0, CLIP_NONE);
+    send_cmd(a, TM_CMD_RESUME, 0, 0.0, 0);
+    run_wait_done(a);
+    ck_assert_int_eq(trainer_exit_status(a->t), 0);
+
+    /* B: A's own config.yaml, A's changes applied at their steps. */
+    struct cfg cb;
+    struct cfg_errs errs;
+    cfg_defaults(&cb);
+    char *path = xasprintf("%s/config.yaml", a->run_dir);
+    int rc = cfg_load_file(&cb, path, &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "A's config.yaml does not load");
+    cfg_errs_fini(&errs);
+    snprintf(cb.log.dir, sizeof cb.log.dir, "%s", dir_b);
+    struct trainer_opts ob = {.reproduce = a->run_dir, .exit_when_done = true};
+    struct run *b = run_start(&cb, &ob);
+    run_wait_done(b);
+    ck_assert_int_eq(trainer_exit_status(b->t), 0);
+
+    assert_same_column(a->run_dir, b->run_dir, MC_LOSS, 120);
+    assert_same_column(a->run_dir, b->run_dir, MC_LR, 120);
+    assert_same_column(a->run_dir, b->run_dir, MC_EPOCH, 120);
+    assert_same_column(a->run_dir, b->run_dir, MC_CLIPPED, 120);
+
+    /* B logs the changes it re-applied, at the same steps. */
+    struct events ea = read_events(a->run_dir), eb = read_events(b->run_dir);
+    static const char *const types[] = {"lr", "clip", "batch_size", "momentum", "weight_decay"};
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+        ck_assert_int_eq(count_type(&ea, types[k]), count_type(&eb, types[k]));
+        for (int i = 0; i < count_type(&ea, types[k]); i++)
+            ck_assert_int_eq(find_type(&ea, types[k], i)->step, find_type(&eb, types[k], i)->step);
+    }
+    runlog_events_free(ea.ev, ea.n);
+    runlog_events_free(eb.ev, eb.n);
+    free(path);
+    free(dir_a);
+    free(dir_b);
+    run_free(a);
+    run_free(b);
+}
+END_TEST
+
+/*
+ * One run of total steps with yaml; the batch size is set to batch_to
+ * (when > 0) after batch_at steps.  With stop_at > 0 the run quits at that
+ * step and a second trainer resumes it to the end.  Returns the run dir.
+ */
+static char *
+resume_case(const char *yaml, const char *name, long total, long batch_at, int batch_to,
+            long stop_at)
+{
+    char *dir = subdir(name);
+    struct cfg c;
+    cfg_or_die(&c, yaml, dir);
+    c.train.steps = total;
+    struct trainer_opts o = {.start_paused = true, .exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    long at = 0;
+    if (batch_to > 0) {
+        step_n(r, batch_at);
+        at = batch_at;
+        send_cmd(r, TM_CMD_SET_BATCH, batch_to, 0.0, 0);
+    }
+    if (stop_at > 0) {
+        step_n(r, stop_at - at);
+        run_finish(r);
+    } else {
+        send_cmd(r, TM_CMD_RESUME, 0, 0.0, 0);
+        run_wait_done(r);
+    }
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    char *run_dir = xstrdup(r->run_dir);
+    run_free(r);
+    if (stop_at > 0) {
+        struct trainer_opts ro = {.resume = run_dir, .exit_when_done = true};
+        struct run *r2 = run_start(&c, &ro);
+        ck_assert_msg(strcmp(r2->run_dir, run_dir) == 0, "the resumed run logs to %s, not %s",
+                      r2->run_dir, run_dir);
+        run_wait_done(r2);
+        ck_assert_int_eq(trainer_exit_status(r2->t), 0);
+        run_free(r2);
+    }
+    free(dir);
+    return run_dir;
+}
+
+START_TEST(test_trainer__resume)
+{
+    char *whole = resume_case(xor_yaml, "whole", 200, 0, 0, 0);
+    char *split = resume_case(xor_yaml, "split", 200, 0, 0, 100);
+    assert_same_column(whole, split, MC_LOSS, 200);
+    assert_same_column(whole, split, MC_EPOCH, 200);
+    assert_same_column(whole, split, MC_GNORM, 200);
+    struct events e = read_events(split);
+    ck_assert_int_eq(count_type(&e, "resume_run"), 1);
+    ck_assert_int_eq(find_type(&e, "resume_run", 0)->step, 100);
+    runlog_events_free(e.ev, e.n);
+    free(whole);
+    free(split);
+}
+END_TEST
+
+START_TEST(test_trainer__resume_after_batch_change)
+{
+    /* The batch order must follow the recorded batch sizes, not the config's. */
+    char *whole = resume_case(xor_yaml, "whole", 150, 30, 50, 0);
+    char *split = resume_case(xor_yaml, "split", 150, 30, 50, 90);
+    assert_same_column(whole, split, MC_EPOCH, 150);
+    assert_same_column(whole, split, MC_LOSS, 150);
+    free(whole);
+    free(split);
+}
+END_TEST
+
+START_TEST(test_trainer__resume_with_dropout)
+{
+    static const char yaml[] =
+        "name: t-drop\n"
+        "seed: 9\n"
+        "data: {source: blobs, classes: 3, points: 300, features: 4, spread: 1.5}\n"
+        "model:\n"
+        "  layers: [{dense: 16}, relu, {dropout: 0.3}, {dense: 3}]\n"
+        "optim: {name: sgd, lr: 0.1, momentum: 0.9}\n"
+        "train: {batch_size: 40, steps: 120}\n";
+    char *whole = resume_case(yaml, "whole", 120, 0, 0, 0);
+    char *split = resume_case(yaml, "split", 120, 0, 0, 45);
+    assert_same_column(whole, split, MC_LOSS, 120);
+    free(whole);
+    free(split);
+}
+END_TEST
+
+START_TEST(test_trainer__determinism)
+{
+    char *dirs[2] = {subdir("one"), subdir("two")};
+    char *runs[2];
+    for (int k = 0; k < 2; k++) {
+        struct cfg c;
+        cfg_or_die(&c, xor_yaml, dirs[k]);
+        c.train.steps = 120;
+        struct trainer_opts o = {.exit_when_done = true};
+        struct run *r = run_start(&c, &o);
+        run_wait_done(r);
+        runs[k] = xstrdup(r->run_dir);
+        run_free(r);
+    }
+    size_t na, nb;
+    char **a = read_lines(runs[0], "metrics.csv", &na);
+    char **b = read_lines(runs[1], "metrics.csv", &nb);
+    ck_assert_msg(na == nb, "metrics.csv: %zu lines vs %zu", na, nb);
+    ck_assert_msg(na == 1 + 120 + 3, "metrics.csv has %zu lines, expected 124", na);
+    for (size_t i = 0; i < na; i++) {
+        char fa[64], fb[64];
+        for (int col = MC_STEP; col <= MC_CLIPPED; col++)
+            ck_assert_msg(strcmp(csv_field(a[i], col, fa, sizeof fa),
+                                 csv_field(b[i], col, fb, sizeof fb)) == 0,
+                          "metrics.csv line %zu column %d: %s vs %s", i + 1, col, fa, fb);
+    }
+    lines_free(a, na);
+    lines_free(b, nb);
+    a = read_lines(runs[0], "layers.csv", &na);
+    b = read_lines(runs[1], "layers.csv", &nb);
+    ck_assert_msg(na == nb && na > 1, "layers.csv: %zu lines vs %zu", na, nb);
+    for (size_t i = 0; i < na; i++)
+        ck_assert_msg(strcmp(a[i], b[i]) == 0, "layers.csv line %zu: '%s' vs '%s'", i + 1, a[i],
+                      b[i]);
+    lines_free(a, na);
+    lines_free(b, nb);
+    for (int k = 0; k < 2; k++) {
+        free(dirs[k]);
+        free(runs[k]);
+    }
+}
+END_TEST
+
+/* ---- the consumers: replay and the headless printer -------------------------- */
+
+START_TEST(test_trainer__replay)
+{
+    /* Evaluations (every 4 steps) land on snapshot steps (every 2): the
+     * replay must keep the trainer's order. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 12;
+    c.train.eval_every = 4;
+    c.telemetry.every = 2;
+    struct trainer_opts o = {.start_paused = true, .exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 6);
+    send_cmd(r, TM_CMD_SET_LR, 0, 0.25, 0);
+    send_cmd(r, TM_CMD_RESUME, 0, 0.0, 0);
+    run_wait_done(r);
+
+    struct replay *rp = NULL;
+    char *cause = NULL;
+    int rc = replay_open(&rp, r->run_dir, &cause);
+    ck_assert_msg(rc == 0, "replay_open: %s", cause ? cause : "?");
+    struct feed f = replay_feed(rp);
+    struct tm_command q = {.kind = TM_CMD_PAUSE};
+    char why[64] = "";
+    ck_assert_int_eq(f.cls->send(f.self, &q, why, sizeof why), -1);
+    ck_assert_str_eq(why, "read-only in replay");
+
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    long nrec = 0, steps = 0, last_step = 0, last_snap = -1, evals = 0, lr_event_at = -1;
+    bool final_state = false;
+    while (f.cls->poll(f.self, rec)) {
+        if (nrec++ == 0) {
+            ck_assert_int_eq(rec->type, TM_INFO);
+            ck_assert(rec->u.info.replay);
+            ck_assert_int_eq(rec->u.info.nlayers, 3);
+            ck_assert_int_eq(rec->u.info.ntensors, 4);
+            ck_assert_str_eq(rec->u.info.tensor_names[2], "2.weight");
+            continue;
+        }
+        switch (rec->type) {
+        case TM_STEP:
+            steps++;
+            ck_assert_msg(rec->u.step.step == last_step + 1, "step record %ld after %ld",
+                          rec->u.step.step, last_step);
+            last_step = rec->u.step.step;
+            ck_assert_msg(rec->u.step.lr == (last_step <= 6 ? 0.5f : 0.25f),
+                          "step %ld: lr %g", last_step, (double)rec->u.step.lr);
+            break;
+        case TM_SNAPSHOT:
+            /* snapshot of step index k follows step record k + 1 */
+            ck_assert_msg(rec->u.snapshot.step == last_step - 1,
+                          "snapshot of step %ld after step record %ld", rec->u.snapshot.step,
+                          last_step);
+            ck_assert_int_eq(rec->u.snapshot.ntensors, 4);
+            last_snap = rec->u.snapshot.step;
+            break;
+        case TM_EVAL:
+            evals++;
+            /* an eval at k steps comes after step k and its snapshot */
+            ck_assert_msg(rec->u.eval.step == last_step, "eval at step %ld after step record "
+                          "%ld", rec->u.eval.step, last_step);
+            ck_assert_msg(last_snap == (last_step - 1) / 2 * 2, "eval at %ld after the snapshot"
+                          " of %ld", rec->u.eval.step, last_snap);
+            ck_assert_int_eq(rec->u.eval.n, rec->u.eval.split == TM_SPLIT_VAL ? 18 : 0);
+            break;
+        case TM_EVENT:
+            if (strcmp(rec->u.event.text, "lr set to 0.25") == 0) {
+                lr_event_at = last_step;
+                ck_assert_int_eq(rec->u.event.kind, TM_EV_CHANGE);
+            }
+            break;
+        case TM_STATE:
+            final_state = true;
+            ck_assert_int_eq(rec->u.state.state, TM_DONE);
+            ck_assert_int_eq(rec->u.state.step, 12);
+            ck_assert(rec->u.state.lr == 0.25);
+            break;
+        default:
+            break;
+        }
+    }
+    free(rec);
+    ck_assert(f.cls->finished(f.self));
+    ck_assert_msg(steps == 12 && evals == 3 && final_state, "%ld steps, %ld evals", steps, evals);
+    ck_assert_msg(lr_event_at == 6, "the lr event came after step record %ld, expected 6",
+                  lr_event_at);
+    replay_free(rp);
+    run_free(r);
+}
+END_TEST
+
+/* What headless_run printed for a run of c (steps steps), as one string. */
+static char *
+headless_text(const struct cfg *c, const struct trainer_opts *o, const sigset_t *sigs, int *sig)
+{
+    struct trainer *t = NULL;
+    char *cause = NULL;
+    ck_assert_int_eq(trainer_new(&t, c, o, &cause), 0);
+    ck_assert_int_eq(trainer_start(t), 0);
+    struct feed f = trainer_feed(t);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct headless_opts ho = {.out = out, .progress_every_s = 1e9, .signals = sigs};
+    *sig = headless_run(&f, &ho);
+    fclose(out);
+    trainer_free(t);
+    return buf;
+}
+
+START_TEST(test_trainer__headless)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 40;
+    c.train.eval_every = 20;
+    struct trainer_opts o = {.no_log = true, .exit_when_done = true};
+    int sig;
+    char *text = headless_text(&c, &o, NULL, &sig);
+    ck_assert_int_eq(sig, 0);
+    ck_assert_msg(strstr(text, "nntop t-spiral: 162 train / 18 val / 0 test samples, 2 features, "
+                               "3 classes\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\ninitial loss ") != NULL && strstr(text, "(ok)\n") != NULL,
+                  "%s", text);
+    /* With progress at most every 1e9 s: the first step and the last. */
+    ck_assert_msg(strstr(text, "\nstep       1  ep ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\nstep      40  ep ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\nstep       2 ") == NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\neval  step 20  ep ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\neval  step 40  ep ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "(18 samples)") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "training finished at step 40") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "dropped") == NULL, "%s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_trainer__headless_signal)
+{
+    /* A signal pending from the start stops a run that is busy training:
+     * the printer must look for it even when records keep coming. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 100000000;
+    c.telemetry.every = 1;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct trainer_opts o = {.exit_when_done = true};
+    pthread_kill(pthread_self(), SIGUSR1);
+    int sig;
+    char *text = headless_text(&c, &o, &sigs, &sig);
+    ck_assert_msg(sig == SIGUSR1, "headless_run returned %d", sig);
+    ck_assert_msg(strstr(text, "nntop: caught signal") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "stopped at step") != NULL, "%s", text);
+    free(text);
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------------ */
+
+START_TEST(test_trainer__dropped_records)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 300;
+    c.telemetry.every = 1;
+    struct trainer_opts o = {.exit_when_done = true, .ring_bytes = (size_t)64 << 10};
+    struct trainer *t = NULL;
+    char *cause = NULL;
+    ck_assert_int_eq(trainer_new(&t, &c, &o, &cause), 0);
+    char *run_dir = xstrdup(trainer_run_dir(t));
+    struct feed f = trainer_feed(t);
+    ck_assert_int_eq(trainer_start(t), 0);
+    /* Nobody reads until the worker is done: it must not block. */
+    trainer_join(t);
+    ck_assert_int_eq(trainer_exit_status(t), 0);
+    uint64_t dropped = f.cls->dropped(f.self);
+    ck_assert_msg(dropped > 0, "a 64 KiB ring nobody read dropped nothing");
+
+    long steps = 0, records = 0;
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    while (f.cls->poll(f.self, rec)) {
+        records++;
+        steps += rec->type == TM_STEP;
+    }
+    free(rec);
+    ck_assert(f.cls->finished(f.self));
+    ck_assert_msg(steps < 300, "all 300 step records fit in 64 KiB?");
+    printf("dropped records: %llu dropped, %ld delivered (%ld steps)\n",
+           (unsigned long long)dropped, records, steps);
+
+    size_t n;
+    struct metrics_row *rows = read_train_rows(run_dir, &n);
+    ck_assert_msg(n == 300, "metrics.csv has %zu train rows, expected all 300", n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(rows[i].step, (long)i);
+    free(rows);
+    trainer_free(t);
+    free(run_dir);
+}
+END_TEST
+
+START_TEST(test_trainer__free_running)
+{
+    /* trainer_free on a running (or paused) worker stops it instead of
+     * waiting forever. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 2);
+    run_free(r);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------------ */
+
+START_TEST(test_trainer__class_mismatch)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "model.layers=[{dense: 8}, relu, {dense: 4}]");
+    struct trainer_opts o = {.no_log = true};
+    struct trainer *t = NULL;
+    char *cause = NULL;
+    ck_assert_int_eq(trainer_new(&t, &c, &o, &cause), -1);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(cause != NULL && strstr(cause, "last dense layer has 4 units but the data has 3 "
+                                                 "classes") != NULL,
+                  "message: %s", cause ? cause : "(none)");
+    free(cause);
+}
+END_TEST
+
+START_TEST(test_trainer__no_log_save_refused)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.no_log = true, .start_paused = true};
+    struct run *r = run_start(&c, &o);
+    ck_assert_str_eq(r->run_dir, "");
+    wait_paused(r, 0);
+    send_cmd(r, TM_CMD_SAVE, 0, 0.0, 0);
+    ck_assert_int_eq(count_feed_events(r, TM_EV_REFUSED), 1);
+    run_finish(r);
+    /* After the worker ended, commands are refused with a reason. */
+    struct tm_command q = {.kind = TM_CMD_PAUSE};
+    char why[128] = "";
+    ck_assert_int_eq(trainer_send(r->t, &q, why, sizeof why), -1);
+    ck_assert_str_eq(why, "the trainer has stopped");
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__checkpoint_rng)
+{
+    /* The dropout stream goes into the checkpoint and comes back; a
+     * damaged one is refused before the model changes. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "model.layers=[{dense: 8}, relu, {dropout: 0.5}, {dense: 3}]");
+    struct model_spec spec = c.model;
+    spec.in = 2;
+    struct model *m = model_new(&spec, 4, NULL);
+    ck_assert_ptr_nonnull(m);
+    for (int i = 0; i < 5; i++)
+        rng_u64(&m->rng_dropout);
+    struct rng saved = m->rng_dropout;
+    char *path = xasprintf("%s/ck.safetensors", tmp);
+    char *cause = NULL;
+    ck_assert_msg(runlog_save_checkpoint(path, m, NULL, 7, 0.5, NULL, &cause) > 0, "save: %s",
+                  cause ? cause : "?");
+    struct model *m2 = model_new(&spec, 4, NULL);
+    ck_assert(memcmp(&m2->rng_dropout, &saved, sizeof saved) != 0);
+    ck_assert_int_eq(runlog_load_checkpoint(path, m2, NULL, NULL, NULL, NULL, &cause), 0);
+    ck_assert_msg(memcmp(&m2->rng_dropout, &saved, sizeof saved) == 0,
+                  "the dropout stream did not come back");
+
+    /* Same length, not hex: refused, model untouched. */
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    char head[4096];
+    size_t got = fread(head, 1, sizeof head - 1, f);
+    head[got] = '\0';
+    char *at = memmem(head, got, "\"rng_dropout\":\"", 15);
+    ck_assert_ptr_nonnull(at);
+    fseek(f, (long)(at - head) + 15, SEEK_SET);
+    fputc('z', f);
+    fclose(f);
+    struct model *m3 = model_new(&spec, 4, NULL);
+    struct rng fresh = m3->rng_dropout;
+    ck_assert_int_eq(runlog_load_checkpoint(path, m3, NULL, NULL, NULL, NULL, &cause), -1);
+    ck_assert_msg(strstr(cause, "metadata rng_dropout") != NULL, "message: %s", cause);
+    ck_assert(memcmp(&m3->rng_dropout, &fresh, sizeof fresh) == 0);
+    free(cause);
+    free(path);
+    model_free(m);
+    model_free(m2);
+    model_free(m3);
+}
+END_TEST
+
+/* Every parameter finite? */
+static bool
+all_finite(const struct model *m, size_t *bad)
+{
+    *bad = 0;
+    for (size_t i = 0; i < m->nparams; i++)
+        *bad += !isfinite(m->params[i]);
+    return *bad == 0;
+}
+
+/* Run c to the end (exit_when_done, keep_going off) and return the run dir. */
+static char *
+run_to_failure(const struct cfg *c, struct run **out)
+{
+    struct trainer_opts o = {.exit_when_done = true};
+    struct run *r = run_start(c, &o);
+    run_wait_done(r);
+    *out = r;
+    return r->run_dir;
+}
+
+/*
+ * Run c to its failure and check what a failure leaves: exit status 1,
+ * state failed, one nonfinite event whose "where" is returned, train rows
+ * up to the failing step, and one checkpoint there whose weights are all
+ * finite.  Returns the failing step.
+ */
+static long
+check_failure(const struct cfg *c, int in, char *where, size_t len)
+{
+    struct run *r;
+    const char *dir = run_to_failure(c, &r);
+    ck_assert_msg(trainer_exit_status(r->t) == 1, "exit status %d after non-finite values",
+                  trainer_exit_status(r->t));
+    ck_assert_int_eq(r->state.state, TM_FAILED);
+    ck_assert_int_eq(count_feed_events(r, TM_EV_NONFINITE), 1);
+
+    struct events e = read_events(dir);
+    const struct runlog_event_rec *nf = find_type(&e, "nonfinite", 0);
+    ck_assert_msg(nf != NULL, "no nonfinite event");
+    ck_assert_int_eq(runlog_event_get_str(nf->line, "where", where, len), 0);
+    ck_assert_msg(strstr(nf->line, "first non-finite value in") != NULL, "%s", nf->line);
+    long step = nf->step;
+
+    /* The metrics have every step up to the failure, and none after. */
+    size_t n;
+    struct metrics_row *rows = read_train_rows(dir, &n);
+    ck_assert_msg(n == (size_t)step + 1, "%zu train rows, failure at step %ld", n, step);
+    free(rows);
+
+    /* One checkpoint, at the failing step, with the last finite weights. */
+    char *ck = xasprintf("%s/checkpoint-%ld.safetensors", dir, step);
+    ck_assert_msg(file_exists(ck), "no checkpoint %s", ck);
+    ck_assert_int_eq(count_type(&e, "checkpoint"), 1);
+    long ck_step;
+    struct model *m = load_model(c, in, ck, &ck_step);
+    size_t bad;
+    ck_assert_msg(all_finite(m, &bad), "the checkpoint has %zu non-finite weights", bad);
+    ck_assert_int_eq(ck_step, step);
+    model_free(m);
+    free(ck);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+    return step;
+}
+
+START_TEST(test_trainer__nonfinite_update)
+{
+    /*
+     * The demo (2-100-3, full batch) under MSE at lr 1e6 diverges
+     * exponentially until an update from finite gradients overflows a
+     * parameter: that update is undone.  (Cross-entropy at lr 1e6 stays
+     * finite: its gradient is bounded, so the weights grow only linearly.)
+     */
+    struct cfg c;
+    struct cfg_errs errs;
+    cfg_defaults(&c);
+    ck_assert_int_eq(cfg_load_string(&c, cfg_demo_yaml, cfg_demo_yaml_len, "<demo>", &errs), 0);
+    snprintf(c.log.dir, sizeof c.log.dir, "%s", tmp);
+    cfg_set_or_die(&c, "loss=mse");
+    cfg_set_or_die(&c, "optim.lr=1e6");
+    char where[160];
+    long step = check_failure(&c, 2, where, sizeof where);
+    printf("nonfinite (demo, mse, lr 1e6): step %ld: %s\n", step, where);
+    ck_assert_msg(strncmp(where, "layer ", 6) == 0 && strstr(where, " update, ") != NULL,
+                  "where: '%s', expected a layer's update", where);
+}
+END_TEST
+
+START_TEST(test_trainer__nonfinite_gradient)
+{
+    /* A smaller net, batches of 32: here a gradient overflows first. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "loss=mse");
+    cfg_set_or_die(&c, "optim={lr: 1e6, momentum: 0}");
+    char where[160];
+    long step = check_failure(&c, 2, where, sizeof where);
+    printf("nonfinite (spiral 2-16-3, mse, lr 1e6): step %ld: %s\n", step, where);
+    ck_assert_msg(strncmp(where, "layer ", 6) == 0, "where: '%s'", where);
+}
+END_TEST
+
+START_TEST(test_trainer__nonfinite_init)
+{
+    /*
+     * W1 ~ N(0, 1e30^2) on inputs of size ~1: the hidden layer is ~1e30,
+     * finite; the logits (16 terms of 1e30 x U(-0.25, 0.25)) ~1e30, finite;
+     * so step 0 is finite, and its update (lr 1 x dW2 ~ 1e30) leaves W2
+     * ~1e30, finite too.  At step 1 the logits are sums of 1e30 x 1e30:
+     * the first overflow is layer 3's (dense) output.
+     */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "model.layers=[{dense: 16, init: 'normal:1e30'}, relu, {dense: 3}]");
+    cfg_set_or_die(&c, "optim={lr: 1.0, momentum: 0}");
+    char where[160];
+    long step = check_failure(&c, 2, where, sizeof where);
+    ck_assert_msg(step == 1, "non-finite at step %ld, expected 1", step);
+    ck_assert_msg(strcmp(where, "layer 3 (dense) forward, output") == 0,
+                  "where: '%s', expected 'layer 3 (dense) forward, output'", where);
+}
+END_TEST
+
+START_TEST(test_trainer__nonfinite_keep_going)
+{
+    /* keep_going (the dashboard): pause instead of failing, and say so. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "loss=mse");
+    cfg_set_or_die(&c, "optim={lr: 1e6, momentum: 0}");
+    c.train.steps = 60;
+    struct trainer_opts o = {.keep_going = true, .exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    while (count_feed_events(r, TM_EV_NONFINITE) == 0 || r->state.state != TM_PAUSED) {
+        ck_assert_msg(!r->feed.cls->finished(r->feed.self),
+                      "the trainer ended without pausing on non-finite values");
+        pump(r);
+        nap();
+    }
+    long at = r->state.step;
+    ck_assert_msg(at < 60, "paused at step %ld", at);
+    run_finish(r);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    struct events e = read_events(r->run_dir);
+    ck_assert_int_eq(count_type(&e, "nonfinite"), 1);
+    /* the checkpoint of the failure, and the quit's one step on (the
+     * failed step counts: its batch was used) */
+    ck_assert_int_eq(count_type(&e, "checkpoint"), 2);
+    ck_assert_int_eq(count_type(&e, "quit"), 1);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+/* ---- real data, PyTorch ------------------------------------------------------- */
+
+START_TEST(test_trainer__fashion_mnist_epoch)
+{
+#ifdef TRAINER_TEST_SANITIZED
+    printf("fashion-mnist: skipped (sanitizer build: too slow)\n");
+    return;
+#endif
+    if (access(FMNIST_TRAIN, R_OK) != 0) {
+        printf("fashion-mnist: skipped (%s not found)\n", FMNIST_TRAIN);
+        return;
+    }
+    const char *top = getenv("top_srcdir");
+    char *path = xasprintf("%s/configs/fashion-mnist.yaml", top != NULL ? top : ".");
+    struct cfg c;
+    struct cfg_errs errs;
+    cfg_defaults(&c);
+    int rc = cfg_load_file(&c, path, &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "%s does not load", path);
+    cfg_errs_fini(&errs);
+    cfg_set_or_die(&c, "train.epochs=1");
+    ck_assert_int_eq(cfg_validate(&c, &errs), 0);
+    struct trainer_opts o = {.no_log = true, .exit_when_done = true};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct run *r = run_start(&c, &o);
+    run_wait_done(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    ck_assert_msg(r->have_test, "no test evaluation at the end");
+    printf("fashion-mnist: 1 epoch, %ld steps, test accuracy %.4f, loss %.4f (%.1f s)\n",
+           r->state.step, (double)r->last_test.accuracy, (double)r->last_test.loss,
+           (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    ck_assert_int_eq(r->last_test.n, 10000);
+    ck_assert_msg(r->last_test.accuracy >= 0.80f, "test accuracy %.4f after one epoch, expected "
+                  ">= 0.80", (double)r->last_test.accuracy);
+    run_free(r);
+    free(path);
+}
+END_TEST
+
+static void
+write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+START_TEST(test_trainer__torch_load)
+{
+#ifdef TRAINER_TEST_SANITIZED
+    printf("torch load: skipped (sanitizer build)\n");
+    return;
+#endif
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        printf("torch load: skipped (python3 cannot import torch)\n");
+        return;
+    }
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "model.layers=[{dense: 16}, relu, {dense: 8}, tanh, {dense: 3}]");
+    c.train.steps = 60;
+    struct trainer_opts o = {.exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    run_wait_done(r);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    char *ck = xasprintf("%s/checkpoint-60.safetensors", r->run_dir);
+
+    /* The validation rows and the loss nntop computes on them in eval mode. */
+    struct data d;
+    char *cause = NULL;
+    ck_assert_int_eq(data_load(&d, &c.data, c.seed, &cause), 0);
+    int B = (int)d.val.n;
+    long *pos = xcalloc((size_t)B, sizeof *pos);
+    for (int i = 0; i < B; i++)
+        pos[i] = i;
+    float *x = xcalloc((size_t)B * (size_t)d.d, sizeof *x);
+    int32_t *y = xcalloc((size_t)B, sizeof *y);
+    data_gather(&d, &d.val, pos, B, x, y);
+    long step;
+    struct model *m = load_model(&c, d.d, ck, &step);
+    model_set_training(m, false);
+    model_forward(m, x, B);
+    struct batch b = {.x = x, .labels = y, .size = B};
+    double loss = model_loss(m, &b, NULL);
+    char *xp = xasprintf("%s/x.bin", tmp), *yp = xasprintf("%s/y.bin", tmp);
+    write_file(xp, x, (size_t)B * (size_t)d.d * sizeof *x);
+    write_file(yp, y, (size_t)B * sizeof *y);
+
+    const char *top = getenv("top_srcdir");
+    char *cmd = xasprintf("/usr/bin/python3 %s/tests/torch_load_checkpoint.py %s --in %d "
+                          "--layers dense:16,relu,dense:8,tanh,dense:3 --x %s --y %s "
+                          "--expect-loss %.9g --rtol 1e-5",
+                          top != NULL ? top : ".", ck, d.d, xp, yp, loss);
+    int st = system(cmd);
+    ck_assert_msg(st == 0, "torch_load_checkpoint.py exited with %d: %s", st, cmd);
+    printf("torch load: strict load of %s, loss %.9g matches\n", ck, loss);
+    free(cmd);
+    free(xp);
+    free(yp);
+    model_free(m);
+    free(x);
+    free(y);
+    free(pos);
+    data_fini(&d);
+    free(ck);
+    run_free(r);
+}
+END_TEST
+
+Suite *
+trainer_suite(void);
+
+Suite *
+trainer_suite(void)
+{
+    Suite *s = suite_create("trainer");
+    TCase *core = tcase_create("core");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_set_timeout(core, 120);
+    tcase_add_test(core, test_trainer__step_counts);
+    tcase_add_test(core, test_trainer__lr_change);
+    tcase_add_test(core, test_trainer__refused);
+    tcase_add_test(core, test_trainer__quit_while_paused);
+    tcase_add_test(core, test_trainer__save_eval_gradcheck_paused);
+    tcase_add_test(core, test_trainer__eval_without_val);
+    tcase_add_test(core, test_trainer__batch_change);
+    tcase_add_test(core, test_trainer__momentum_wd_change);
+    tcase_add_test(core, test_trainer__telemetry_change);
+    tcase_add_test(core, test_trainer__reproduce);
+    tcase_add_test(core, test_trainer__resume);
+    tcase_add_test(core, test_trainer__resume_after_batch_change);
+    tcase_add_test(core, test_trainer__resume_with_dropout);
+    tcase_add_test(core, test_trainer__determinism);
+    tcase_add_test(core, test_trainer__replay);
+    tcase_add_test(core, test_trainer__headless);
+    tcase_add_test(core, test_trainer__headless_signal);
+    suite_add_tcase(s, core);
+
+    TCase *limits = tcase_create("limits");
+    tcase_add_checked_fixture(limits, setup, teardown);
+    tcase_set_timeout(limits, 120);
+    tcase_add_test(limits, test_trainer__dropped_records);
+    tcase_add_test(limits, test_trainer__free_running);
+    suite_add_tcase(s, limits);
+
+    TCase *errors = tcase_create("errors");
+    tcase_add_checked_fixture(errors, setup, teardown);
+    tcase_set_timeout(errors, 120);
+    tcase_add_test(errors, test_trainer__class_mismatch);
+    tcase_add_test(errors, test_trainer__no_log_save_refused);
+    tcase_add_test(errors, test_trainer__checkpoint_rng);
+    tcase_add_test(errors, test_trainer__nonfinite_update);
+    tcase_add_test(errors, test_trainer__nonfinite_gradient);
+    tcase_add_test(errors, test_trainer__nonfinite_init);
+    tcase_add_test(errors, test_trainer__nonfinite_keep_going);
+    suite_add_tcase(s, errors);
+
+    /* Real data and PyTorch: slow, and skipped when not installed. */
+    TCase *real = tcase_create("real");
+    tcase_add_checked_fixture(real, setup, teardown);
+    tcase_set_timeout(real, 300);
+    tcase_add_test(real, test_trainer__fashion_mnist_epoch);
+    tcase_add_test(real, test_trainer__torch_load);
+    suite_add_tcase(s, real);
+    return s;
+}
+
+int
+main(void)
+{
+    return check_run(trainer_suite());
+}

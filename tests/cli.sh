@@ -1,0 +1,241 @@
+#!/bin/sh
+# cli.sh - the nntop binary's exit codes and one-line messages: --help,
+# --version, bad options and values, a missing config, YAML and --set
+# errors (file:line:col and a caret), --check-config round trips, a short
+# headless demo run, a model that does not fit the data, --gradcheck,
+# --replay and --resume of a run, and SIGINT / SIGTERM during a headless
+# run (exit 130, nothing logged lost, a "quit" event).
+#
+# It does not look at the dashboard (tests/ui-smoke.sh does) or at the
+# numbers a run computes (tests/check_trainer.c does).  Exit 77 (skip)
+# only when there is no nntop binary.  Lines start with "# cli: ".
+set -u
+
+top_builddir=${top_builddir:-.}
+NNTOP=${NNTOP:-$top_builddir/nntop}
+if [ ! -x "$NNTOP" ]; then
+    echo "# cli: SKIP: no nntop binary at $NNTOP"
+    exit 77
+fi
+case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+PASSED=0
+FAILED=0
+
+say() { echo "# cli: $*"; }
+pass() { PASSED=$((PASSED + 1)); say "ok   $*"; }
+fail() {
+    FAILED=$((FAILED + 1))
+    say "FAIL $*"
+    for f in "$TMP/out" "$TMP/err"; do
+        [ -s "$f" ] || continue
+        echo "---- ${f##*/} ----"
+        head -n 20 "$f"
+    done
+}
+
+# run ARGS...: nntop's stdout, stderr and status in $TMP/out, $TMP/err, $STATUS.
+run() {
+    "$NNTOP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    STATUS=$?
+}
+
+# check NAME WANT_STATUS [FILE REGEX]...: the status and what each file must match.
+check() {
+    name=$1
+    want=$2
+    shift 2
+    if [ "$STATUS" -ne "$want" ]; then
+        fail "$name: exit status $STATUS, expected $want"
+        return
+    fi
+    while [ $# -ge 2 ]; do
+        if ! grep -Eq -- "$2" "$TMP/$1"; then
+            fail "$name: $1 does not match /$2/"
+            return
+        fi
+        shift 2
+    done
+    pass "$name"
+}
+
+# ---- help and version ------------------------------------------------------
+
+run --help
+check "--help" 0 out '^Usage: nntop '
+for opt in -H --headless -s --set -n --steps -o --runs-dir --no-log -r --resume \
+    --reproduce --replay --check-config --gradcheck --exit-when-done --keep-going \
+    -V --version -h --help; do
+    grep -q -- "$opt[ ,]" "$TMP/out" || fail "--help does not mention $opt"
+done
+[ -s "$TMP/err" ] && fail "--help wrote to stderr"
+run -h
+check "-h" 0 out '^Usage: nntop '
+
+run --version
+check "--version" 0 out '^nntop [0-9]+\.[0-9]+'
+[ "$(wc -l <"$TMP/out")" -eq 1 ] || fail "--version printed more than one line"
+run -V
+check "-V" 0 out '^nntop [0-9]'
+
+# ---- bad options -------------------------------------------------------------
+
+run --bogus
+check "unknown long option" 2 err "^nntop: unknown option '--bogus'$"
+run --bogus=3
+check "unknown long option with a value" 2 err "^nntop: unknown option '--bogus'$"
+run -Hx
+check "unknown short option in a bundle" 2 err "^nntop: unknown option '-x'$"
+run --steps abc
+check "--steps abc" 2 err "^nntop: --steps: expected a positive integer, got 'abc'$"
+run -n 0
+check "-n 0" 2 err "^nntop: --steps: expected a positive integer, got '0'$"
+run -n 12x
+check "-n 12x" 2 err "expected a positive integer"
+run --steps
+check "--steps without a value" 2 err "^nntop: option '--steps' needs a value$"
+run -H -n
+check "-n without a value" 2 err "^nntop: option '-n' needs a value$"
+run a.yaml b.yaml
+check "two configs" 2 err "^nntop: unexpected argument 'b.yaml'"
+run -o "$(printf '%05000d' 0)" --check-config
+check "--runs-dir too long" 2 err "^nntop: --runs-dir: the path is longer than"
+run --resume x --reproduce y
+check "--resume with --reproduce" 2 err "cannot be combined"
+
+# ---- config errors ---------------------------------------------------------------
+
+run "$TMP/nope.yaml"
+check "missing config" 2 err "^nntop: $TMP/nope.yaml: No such file or directory$"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "missing config: more than one line on stderr"
+
+printf 'name: bad\noptim:\n  lr: -1\n' >"$TMP/range.yaml"
+run "$TMP/range.yaml"
+check "out-of-range value" 2 err "^nntop: $TMP/range.yaml:3:7: optim\.lr: " \
+    err '^ +3 \|   lr: -1$' err '^ +\| +\^$'
+
+printf 'name: bad\ndata:\n  source: spiral\n   classes: 3\n' >"$TMP/syntax.yaml"
+run "$TMP/syntax.yaml"
+check "YAML syntax error" 2 err "^nntop: $TMP/syntax.yaml:[0-9]+:[0-9]+: " err '\^$'
+
+run --set optim.bogus=1
+check "--set unknown key" 2 err '^nntop: --set optim\.bogus: '
+run --set optim.lr
+check "--set without =" 2 err '^nntop: --set'
+run --set optim.lr=abc
+check "--set bad value" 2 err '^nntop: --set optim\.lr: '
+
+run --set 'model.layers=[{dense: 10}, relu, {dense: 4}]' -H --no-log
+check "last dense width is not the class count" 2 \
+    err '^nntop: model\.layers: the last dense layer has 4 units but the data has 3 classes$'
+
+# ---- --check-config round trip ------------------------------------------------
+
+run --check-config --set optim.lr=0.25 -n 77
+check "--check-config" 0 out '^  lr: 0\.25$' out '^  steps: 77$'
+cp "$TMP/out" "$TMP/effective.yaml"
+run --check-config "$TMP/effective.yaml"
+if [ "$STATUS" -eq 0 ] && cmp -s "$TMP/out" "$TMP/effective.yaml"; then
+    pass "--check-config output loads back to the same config"
+else
+    fail "--check-config round trip (status $STATUS)"
+fi
+
+# ---- runs ---------------------------------------------------------------------------
+
+run -H -n 50 --no-log
+check "headless demo, 50 steps" 0 out '^initial loss [0-9.]+, expected 1\.09[0-9]+ \(ok\)$' \
+    out '^eval  step 50 ' out '^step      50 '
+run -n 20 --no-log
+check "headless when stdout is not a terminal" 0 out '^initial loss '
+
+run --gradcheck
+check "--gradcheck" 0 out ': PASS$' out '^  input '
+
+run -H -n 30 -o "$TMP/runs"
+check "logged run" 0 out '; run '
+RUN=$(ls -d "$TMP"/runs/*/ 2>/dev/null | head -n 1)
+RUN=${RUN%/}
+if [ -n "$RUN" ] && [ -f "$RUN/checkpoint-30.safetensors" ]; then
+    pass "logged run: checkpoint-30 written"
+else
+    fail "logged run: no run directory or no final checkpoint in '$RUN'"
+fi
+run --replay "$RUN"
+check "--replay" 0 out '^step      30 ' out 'training finished at step 30'
+run --replay "$TMP/no-such-run"
+check "--replay of a missing run" 2 err '^nntop: '
+run -H -n 45 --resume "$RUN"
+check "--resume to step 45" 0 out '^event step 30: resuming spiral-mlp at step 30$'
+grep -q '^initial loss' "$TMP/out" && fail "--resume: an initial-loss line for step 31"
+if [ -f "$RUN/checkpoint-45.safetensors" ] &&
+    [ "$(grep -c ',train,' "$RUN/metrics.csv")" -eq 45 ]; then
+    pass "--resume: 45 train rows in all, checkpoint-45"
+else
+    fail "--resume: $(grep -c ',train,' "$RUN/metrics.csv") train rows"
+fi
+
+# ---- signals --------------------------------------------------------------------------
+
+# A job started with & by a non-interactive shell ignores SIGINT (POSIX),
+# and nntop respects an inherited ignore; env --default-signal lifts it.
+if env --default-signal=INT true 2>/dev/null; then
+    DEFSIG="env --default-signal=INT"
+else
+    DEFSIG=
+fi
+
+# interrupt SIGNAL: a long headless run, stopped by SIGNAL once it has logged rows.
+interrupt() {
+    sig=$1
+    dir=$TMP/sig-$sig
+    if [ "$sig" = INT ] && [ -z "$DEFSIG" ]; then
+        say "SKIP SIG$sig: env cannot reset the ignored signal"
+        return
+    fi
+    $DEFSIG "$NNTOP" -H -n 100000000 -o "$dir" >"$TMP/out" 2>"$TMP/err" </dev/null &
+    pid=$!
+    tries=0
+    while :; do
+        m=$(ls "$dir"/*/metrics.csv 2>/dev/null | head -n 1)
+        if [ -n "$m" ] && [ "$(wc -l <"$m")" -gt 20 ]; then
+            break
+        fi
+        tries=$((tries + 1))
+        if [ $tries -gt 300 ]; then
+            kill -KILL $pid 2>/dev/null
+            fail "SIG$sig: no metrics rows after 30 s"
+            return
+        fi
+        sleep 0.1
+    done
+    kill -"$sig" $pid
+    wait $pid
+    STATUS=$?
+    check "SIG$sig: exit 130" 130 out 'caught signal' out 'stopped at step'
+    rd=${m%/metrics.csv}
+    if [ "$(tail -c 1 "$m" | od -An -c | tr -d ' ')" = '\n' ] &&
+        tail -n 1 "$m" | grep -Eq '^[0-9]+,[^,]*,(train|val|test),([^,]*,){7}[^,]*$'; then
+        pass "SIG$sig: metrics.csv ends with a complete row"
+    else
+        fail "SIG$sig: metrics.csv's last line: '$(tail -n 1 "$m")'"
+    fi
+    if grep -q '"type":"quit"' "$rd/events.jsonl"; then
+        pass "SIG$sig: events.jsonl has the quit event"
+    else
+        fail "SIG$sig: no quit event in events.jsonl"
+    fi
+    last=$(grep ',train,' "$m" | tail -n 1 | cut -d, -f1)
+    if [ -f "$rd/checkpoint-$((last + 1)).safetensors" ]; then
+        pass "SIG$sig: final checkpoint after the last logged step"
+    else
+        fail "SIG$sig: no checkpoint-$((last + 1)).safetensors"
+    fi
+}
+interrupt INT
+interrupt TERM
+
+say "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
