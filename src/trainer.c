@@ -889,7 +889,10 @@ train_one_step(struct trainer *t)
     }
 
     bool finite = isfinite(loss) && isfinite(gnorm);
-    bool snap = finite && snapshot_due(t);
+    /* The last step always gets a snapshot, so the final screen shows it. */
+    bool last = t->total_steps > 0 ? t->step + 1 >= t->total_steps
+                                   : t->batcher.epoch >= t->cfg.train.epochs;
+    bool snap = finite && (snapshot_due(t) || (last && t->tel_every > 0));
     char update_where[160] = "";
     if (finite) {
         /* Finite gradients can still overflow a parameter (a huge lr):
