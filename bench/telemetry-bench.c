@@ -77,17 +77,25 @@ make_config(struct cfg *c, int threads, long steps, long every, bool real)
     }
 }
 
-/* Run to the end while draining the feed as the UI would. */
-static struct rate
-run_once(const struct cfg *c, long steps)
+/* A trainer for c, not logging; exits the bench if c is refused. */
+static struct trainer *
+new_trainer(const struct cfg *c, bool exit_when_done)
 {
-    struct trainer_opts o = {.no_log = true, .exit_when_done = true};
+    struct trainer_opts o = {.no_log = true, .exit_when_done = exit_when_done};
     struct trainer *t = NULL;
     char *cause = NULL;
     if (trainer_new(&t, c, &o, &cause) != 0) {
         fprintf(stderr, "telemetry-bench: %s\n", cause);
         exit(2);
     }
+    return t;
+}
+
+/* Run to the end while draining the feed as the UI would. */
+static struct rate
+run_once(const struct cfg *c, long steps)
+{
+    struct trainer *t = new_trainer(c, true);
     struct feed f = trainer_feed(t);
     struct tm_record *rec = xmalloc(sizeof *rec);
     double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
@@ -109,13 +117,7 @@ run_once(const struct cfg *c, long steps)
 static void
 control_latency(const struct cfg *c, int trials)
 {
-    struct trainer_opts o = {.no_log = true};
-    struct trainer *t = NULL;
-    char *cause = NULL;
-    if (trainer_new(&t, c, &o, &cause) != 0) {
-        fprintf(stderr, "telemetry-bench: %s\n", cause);
-        exit(2);
-    }
+    struct trainer *t = new_trainer(c, false);
     struct feed f = trainer_feed(t);
     struct tm_record *rec = xmalloc(sizeof *rec);
     char why[128];
@@ -210,6 +212,8 @@ main(int argc, char **argv)
            "ratio_wall=%.3f ratio_cpu=%.3f\n",
            real ? "fashion-mnist" : "synthetic", threads, steps, rounds, best_off.wall,
            best_on.wall, best_on.wall / best_off.wall, best_on.cpu / best_off.cpu);
+    /* The latency run must not end on its own before the pauses are done. */
+    make_config(on, threads, 1000000000L, 10, real);
     control_latency(on, 20);
     free(on);
     free(off);

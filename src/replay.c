@@ -19,6 +19,7 @@
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/runlog.h"
+#include "nntop/stats.h"
 #include "nntop/xmem.h"
 
 enum replay_phase { PH_INFO, PH_STREAM, PH_STATE, PH_END };
@@ -84,18 +85,7 @@ build_info(struct replay *r, const char *run_dir, char **cause)
     struct model *m = model_new(&spec, 1, cause);
     if (m == NULL)
         return -1;
-    info->nlayers = m->nlayers;
-    for (int i = 0; i < m->nlayers && i < TM_MAX_LAYERS; i++) {
-        const struct layer *l = &m->layers[i];
-        info->layers[i] = (struct tm_layer_info){
-            .kind = l->kind, .in = l->in, .out = l->out, .arg = l->arg,
-            .weight = l->weight, .bias = l->bias,
-        };
-    }
-    info->ntensors = m->ntensors;
-    for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
-        snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
-    info->loss_kind = m->spec.loss;
+    stats_describe_model(info, m);
     model_free(m);
     return 0;
 }

@@ -243,14 +243,68 @@ grow(void *arr, size_t *cap, size_t n, size_t elem)
     return xrealloc(arr, *cap * elem);
 }
 
+/*
+ * One CSV file nntop writes: its name in the run directory, its header,
+ * the size of one row and the parser that fills a zeroed row from the
+ * line's fields (as many as there are columns).
+ */
+struct csv_file {
+    const char *name;
+    const char *const *columns;
+    size_t ncols;
+    size_t row_size;
+    int (*parse)(struct line_reader *r, char **f, void *row, char **cause);
+};
+
+/*
+ * Read csv's rows into *rows (caller frees) and their count into *n; on
+ * error -1 with *cause set, *rows NULL and *n 0.
+ */
 static int
-parse_metrics_line(struct line_reader *r, struct metrics_row *row, char **cause)
+read_csv(const char *run_dir, const struct csv_file *csv, void **rows, size_t *n,
+         char **cause)
 {
-    char *f[CSV_MAX_FIELDS];
-    int n = csv_split(r->line, f, CSV_MAX_FIELDS);
-    if (n != (int)NCOLS(metrics_columns))
-        return bad_count(r, n, NCOLS(metrics_columns), cause);
-    memset(row, 0, sizeof *row);
+    *rows = NULL;
+    *n = 0;
+    struct line_reader r;
+    if (reader_open(&r, run_dir, csv->name, cause) < 0)
+        return -1;
+    char *arr = NULL;
+    size_t count = 0, cap = 0;
+    int rc = check_header(&r, csv->columns, csv->ncols, cause);
+    while (rc == 0) {
+        int got = reader_next(&r, cause);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        arr = grow(arr, &cap, count, csv->row_size);
+        char *f[CSV_MAX_FIELDS];
+        int nf = csv_split(r.line, f, CSV_MAX_FIELDS);
+        if (nf != (int)csv->ncols) {
+            rc = bad_count(&r, nf, csv->ncols, cause);
+            break;
+        }
+        void *row = arr + count * csv->row_size;
+        memset(row, 0, csv->row_size);
+        rc = csv->parse(&r, f, row, cause);
+        if (rc == 0)
+            count++;
+    }
+    reader_close(&r);
+    if (rc < 0) {
+        free(arr);
+        return -1;
+    }
+    *rows = arr;
+    *n = count;
+    return 0;
+}
+
+static int
+parse_metrics_line(struct line_reader *r, char **f, void *out, char **cause)
+{
+    struct metrics_row *row = out;
     if (parse_long(f[0], &row->step) < 0)
         return bad_field(r, "step", f[0], "is not an integer", cause);
     if (parse_double(f[1], &row->epoch) < 0)
@@ -287,33 +341,14 @@ parse_metrics_line(struct line_reader *r, struct metrics_row *row, char **cause)
 int
 runlog_read_metrics(const char *run_dir, struct metrics_row **rows, size_t *n, char **cause)
 {
-    *rows = NULL;
-    *n = 0;
-    struct line_reader r;
-    if (reader_open(&r, run_dir, "metrics.csv", cause) < 0)
-        return -1;
-    struct metrics_row *arr = NULL;
-    size_t count = 0, cap = 0;
-    int rc = check_header(&r, metrics_columns, NCOLS(metrics_columns), cause);
-    while (rc == 0) {
-        int got = reader_next(&r, cause);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        arr = grow(arr, &cap, count, sizeof *arr);
-        rc = parse_metrics_line(&r, &arr[count], cause);
-        if (rc == 0)
-            count++;
-    }
-    reader_close(&r);
-    if (rc < 0) {
-        free(arr);
-        return -1;
-    }
+    static const struct csv_file metrics_csv = {
+        "metrics.csv", metrics_columns, NCOLS(metrics_columns), sizeof(struct metrics_row),
+        parse_metrics_line,
+    };
+    void *arr;
+    int rc = read_csv(run_dir, &metrics_csv, &arr, n, cause);
     *rows = arr;
-    *n = count;
-    return 0;
+    return rc;
 }
 
 static int
@@ -327,13 +362,9 @@ copy_name(char *dst, size_t cap, const char *src)
 }
 
 static int
-parse_layers_line(struct line_reader *r, struct layer_row *row, char **cause)
+parse_layers_line(struct line_reader *r, char **f, void *out, char **cause)
 {
-    char *f[CSV_MAX_FIELDS];
-    int n = csv_split(r->line, f, CSV_MAX_FIELDS);
-    if (n != (int)NCOLS(layers_columns))
-        return bad_count(r, n, NCOLS(layers_columns), cause);
-    memset(row, 0, sizeof *row);
+    struct layer_row *row = out;
     long layer;
     if (parse_long(f[0], &row->step) < 0)
         return bad_field(r, "step", f[0], "is not an integer", cause);
@@ -361,33 +392,14 @@ parse_layers_line(struct line_reader *r, struct layer_row *row, char **cause)
 int
 runlog_read_layers(const char *run_dir, struct layer_row **rows, size_t *n, char **cause)
 {
-    *rows = NULL;
-    *n = 0;
-    struct line_reader r;
-    if (reader_open(&r, run_dir, "layers.csv", cause) < 0)
-        return -1;
-    struct layer_row *arr = NULL;
-    size_t count = 0, cap = 0;
-    int rc = check_header(&r, layers_columns, NCOLS(layers_columns), cause);
-    while (rc == 0) {
-        int got = reader_next(&r, cause);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        arr = grow(arr, &cap, count, sizeof *arr);
-        rc = parse_layers_line(&r, &arr[count], cause);
-        if (rc == 0)
-            count++;
-    }
-    reader_close(&r);
-    if (rc < 0) {
-        free(arr);
-        return -1;
-    }
+    static const struct csv_file layers_csv = {
+        "layers.csv", layers_columns, NCOLS(layers_columns), sizeof(struct layer_row),
+        parse_layers_line,
+    };
+    void *arr;
+    int rc = read_csv(run_dir, &layers_csv, &arr, n, cause);
     *rows = arr;
-    *n = count;
-    return 0;
+    return rc;
 }
 
 /* ---- events ------------------------------------------------------------ */

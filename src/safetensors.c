@@ -70,18 +70,6 @@ struct st_layout {
     size_t n, cap;
 };
 
-/* Matches optim_kind_name() (src/nn/optim.c); kept here so checkpoints
- * do not pull the optimizer code into tools that only read them. */
-static const char *const optim_names[] = { "sgd", "adam", "adamw" };
-_Static_assert(sizeof optim_names / sizeof optim_names[0] == OPTIM_KIND_COUNT,
-               "one name per optimizer kind");
-
-static const char *
-optim_name(const struct optim *o)
-{
-    return (unsigned)o->spec.kind < OPTIM_KIND_COUNT ? optim_names[o->spec.kind] : "unknown";
-}
-
 /* ---- layout ----------------------------------------------------------- */
 
 static struct st_tensor *
@@ -313,7 +301,7 @@ runlog_save_checkpoint(const char *path, const struct model *m, const struct opt
         snprintf(rng + 16 * i, 17, "%016llx", (unsigned long long)m->rng_dropout.s[i]);
     meta_pair(&h, &first, "rng_dropout", rng);
     if (o != NULL)
-        meta_pair(&h, &first, "optimizer", optim_name(o));
+        meta_pair(&h, &first, "optimizer", optim_kind_name(o->spec.kind));
     if (config_yaml != NULL)
         meta_pair(&h, &first, "config", config_yaml);
     sbuf_putc(&h, '}');
@@ -781,11 +769,11 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
         goto out;
     if (o != NULL) {
         const char *kind = meta_get(sf.meta, "optimizer");
-        if (kind != NULL && strcmp(kind, optim_name(o)) != 0) {
+        if (kind != NULL && strcmp(kind, optim_kind_name(o->spec.kind)) != 0) {
             char k[ST_NAME_MAX + 8];
             show_name(k, sizeof k, kind, strlen(kind));
             *cause = xasprintf("%s: optimizer is '%s', the run uses '%s'", path, k,
-                               optim_name(o));
+                               optim_kind_name(o->spec.kind));
             goto out;
         }
     }

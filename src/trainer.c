@@ -172,12 +172,12 @@ publish_state(struct trainer *t)
  * without braces ("\"value\":0.1") or "".
  */
 static void
-emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-     const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+       const char *extra, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 static void
-emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-     const char *extra, const char *fmt, ...)
+emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+       const char *extra, const char *fmt, va_list ap)
 {
     if (t->quiet)
         return;
@@ -186,16 +186,47 @@ emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
     ev.wall_s = wall_s(t);
     ev.kind = kind;
     ev.severity = severity;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(ev.text, sizeof ev.text, fmt, ap);
-    va_end(ap);
     if (t->log != NULL) {
         char text[2 * TM_TEXT_MAX];
         runlog_json_str(text, sizeof text, ev.text);
         runlog_event(t->log, t->step, type, "%s%s\"text\":%s", extra, *extra ? "," : "", text);
     }
     publish(t, TM_EVENT, &ev, sizeof ev);
+}
+
+static void
+emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+     const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+     const char *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(t, kind, severity, type, extra, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Turn a command down, leaving the settings as they were: a "refused"
+ * event whose JSON names the command (as the UI spells it) and whose
+ * text says why.
+ */
+static void
+refuse(struct trainer *t, const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(struct trainer *t, const char *command, const char *fmt, ...)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(t, TM_EV_REFUSED, 1, "refused", extra, fmt, ap);
+    va_end(ap);
 }
 
 /* Grow the step buffers to hold batches of B rows. */
@@ -323,8 +354,7 @@ cmd_resume(struct trainer *t, const struct tm_command *c)
     if (!t->paused)
         return;
     if (t->done) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"resume\"",
-             "resume: training has finished");
+        refuse(t, "resume", "resume: training has finished");
         return;
     }
     t->paused = false;
@@ -336,13 +366,11 @@ static void
 cmd_step(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 1) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"step\"",
-             "step: count must be >= 1, got %ld", c->n);
+        refuse(t, "step", "step: count must be >= 1, got %ld", c->n);
         return;
     }
     if (t->done) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"step\"",
-             "step: training has finished");
+        refuse(t, "step", "step: training has finished");
         return;
     }
     t->paused = false;
@@ -356,8 +384,7 @@ static void
 cmd_set_lr(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value)) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
-             "lr: must be a positive number, got %g", c->value);
+        refuse(t, "lr", "lr: must be a positive number, got %g", c->value);
         return;
     }
     set_lr(t, c->value, "set to");
@@ -367,15 +394,13 @@ static void
 cmd_scale_lr(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value)) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
-             "lr: scale factor must be a positive number, got %g", c->value);
+        refuse(t, "lr", "lr: scale factor must be a positive number, got %g", c->value);
         return;
     }
     double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     double lr = cur * c->value;
     if (!positive_finite(lr)) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"lr\"",
-             "lr: %g x %g is out of range", cur, c->value);
+        refuse(t, "lr", "lr: %g x %g is out of range", cur, c->value);
         return;
     }
     char how[48];
@@ -388,8 +413,7 @@ cmd_set_clip(struct trainer *t, const struct tm_command *c)
 {
     if (c->clip_kind < 0 || c->clip_kind >= CLIP_KIND_COUNT ||
         (c->clip_kind != CLIP_NONE && !positive_finite(c->value))) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"clip\"",
-             "clip: threshold must be a positive number, got %g", c->value);
+        refuse(t, "clip", "clip: threshold must be a positive number, got %g", c->value);
         return;
     }
     t->cfg.clip.kind = c->clip_kind;
@@ -411,18 +435,16 @@ static void
 cmd_set_momentum(struct trainer *t, const struct tm_command *c)
 {
     if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
-             "momentum: must be in [0, 1), got %g", c->value);
+        refuse(t, "momentum", "momentum: must be in [0, 1), got %g", c->value);
         return;
     }
     if (t->cfg.optim.kind != OPTIM_SGD) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
-             "momentum: applies to sgd only (this run uses %s)", optim_kind_name(t->cfg.optim.kind));
+        refuse(t, "momentum", "momentum: applies to sgd only (this run uses %s)",
+               optim_kind_name(t->cfg.optim.kind));
         return;
     }
     if (t->cfg.optim.nesterov && c->value == 0.0) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"momentum\"",
-             "momentum: nesterov needs momentum > 0");
+        refuse(t, "momentum", "momentum: nesterov needs momentum > 0");
         return;
     }
     t->cfg.optim.momentum = c->value;
@@ -436,8 +458,7 @@ static void
 cmd_set_wd(struct trainer *t, const struct tm_command *c)
 {
     if (!isfinite(c->value) || c->value < 0.0) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"wd\"",
-             "weight decay: must be >= 0, got %g", c->value);
+        refuse(t, "wd", "weight decay: must be >= 0, got %g", c->value);
         return;
     }
     t->cfg.optim.weight_decay = c->value;
@@ -451,8 +472,7 @@ static void
 cmd_set_batch(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 1 || c->n > 65536) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"batch\"",
-             "batch: size must be in [1, 65536], got %ld", c->n);
+        refuse(t, "batch", "batch: size must be in [1, 65536], got %ld", c->n);
         return;
     }
     t->batch_size = (int)c->n;
@@ -467,8 +487,7 @@ static void
 cmd_eval(struct trainer *t, const struct tm_command *c)
 {
     if (t->data.val.n == 0 && t->data.test.n == 0) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"eval\"",
-             "eval: no validation or test data (val_fraction is 0)");
+        refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
         return;
     }
     emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
@@ -483,8 +502,7 @@ static void
 cmd_save(struct trainer *t, const struct tm_command *c)
 {
     if (t->log == NULL) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"save\"",
-             "save: not logging (--no-log), no run directory to save into");
+        refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
         return;
     }
     save_checkpoint(t);
@@ -494,8 +512,7 @@ static void
 cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 0) {
-        emit(t, TM_EV_REFUSED, 1, "refused", "\"command\":\"telemetry\"",
-             "telemetry: every must be >= 0, got %ld", c->n);
+        refuse(t, "telemetry", "telemetry: every must be >= 0, got %ld", c->n);
         return;
     }
     t->tel_every = c->n;
@@ -970,22 +987,10 @@ finish_training(struct trainer *t)
 static void
 publish_info(struct trainer *t)
 {
-    const struct model *m = t->model;
     struct tm_info *info = xcalloc(1, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", t->cfg.name);
     snprintf(info->run_dir, sizeof info->run_dir, "%s", trainer_run_dir(t));
-    info->nlayers = m->nlayers;
-    for (int i = 0; i < m->nlayers && i < TM_MAX_LAYERS; i++) {
-        const struct layer *l = &m->layers[i];
-        info->layers[i] = (struct tm_layer_info){
-            .kind = l->kind, .in = l->in, .out = l->out, .arg = l->arg,
-            .weight = l->weight, .bias = l->bias,
-        };
-    }
-    info->ntensors = m->ntensors;
-    for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
-        snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
-    info->loss_kind = m->spec.loss;
+    stats_describe_model(info, t->model);
     info->expected_loss = t->expected_loss;
     info->total_steps = t->total_steps > 0 ? t->total_steps
                                            : t->cfg.train.epochs * t->steps_per_epoch;

@@ -6,7 +6,9 @@
  *
  * Histograms of large tensors are drawn from a fixed strided sample
  * (STATS_HIST_SAMPLE entries at most) and say so; norms and NaN/Inf
- * counts always cover every entry.
+ * counts always cover every entry.  The model's description (layer and
+ * tensor tables of struct tm_info) is filled here too, so the live run
+ * and a replay name the snapshots' rows the same way.
  */
 #ifndef NNTOP_STATS_H
 #define NNTOP_STATS_H
@@ -17,7 +19,7 @@
 #include "nntop/telemetry.h"
 
 /* Histograms look at no more than this many entries of one buffer. */
-#define STATS_HIST_SAMPLE 16384
+#define STATS_HIST_SAMPLE 4096
 
 /*
  * Histogram of x (n) into h with bins bins (<= TM_MAX_BINS) over the
@@ -40,6 +42,14 @@ void stats_layer(struct tm_layer *out, const struct model *m, int i, int bins);
  */
 void stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *update,
                   int bins);
+
+/*
+ * Fill info's model description from m: layer table, tensor names and
+ * loss kind (nlayers and ntensors as m has them; the tables keep the
+ * first TM_MAX_LAYERS and 2 * TM_MAX_LAYERS).  Other fields are untouched;
+ * m is borrowed.
+ */
+void stats_describe_model(struct tm_info *info, const struct model *m);
 
 /* Fraction of the B x n matrix y's columns that are zero in every row. */
 float stats_dead_fraction(const float *y, int B, int n);

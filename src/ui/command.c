@@ -399,14 +399,7 @@ roff_text(FILE *fp, const char *s)
 {
     if (*s == '.' || *s == '\'')
         fputs("\\&", fp);
-    for (; *s != '\0'; s++) {
-        if (*s == '-')
-            fputs("\\-", fp);
-        else if (*s == '\\')
-            fputs("\\e", fp);
-        else
-            fputc(*s, fp);
-    }
+    ui_roff_escape(fp, s);
 }
 
 void

@@ -247,9 +247,8 @@ ui_key_find(int key)
     return NULL;
 }
 
-/* roff text: '-' and '\' escaped. */
-static void
-roff_escape(FILE *fp, const char *s)
+void
+ui_roff_escape(FILE *fp, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '-')
@@ -267,14 +266,14 @@ ui_keys_roff(FILE *fp)
     for (size_t i = 0; i < sizeof key_table / sizeof key_table[0]; i++) {
         const struct ui_key_binding *b = &key_table[i];
         fputs(".TP\n.B ", fp);
-        roff_escape(fp, b->label);
+        ui_roff_escape(fp, b->label);
         fputc('\n', fp);
         /* Sentence case for the manual; the table keeps the terse form. */
         char first[2] = {b->desc[0], '\0'};
         if (first[0] >= 'a' && first[0] <= 'z')
             first[0] = (char)(first[0] - 'a' + 'A');
-        roff_escape(fp, first);
-        roff_escape(fp, b->desc + 1);
+        ui_roff_escape(fp, first);
+        ui_roff_escape(fp, b->desc + 1);
         fputs(".\n", fp);
     }
 }

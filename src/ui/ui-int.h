@@ -5,7 +5,8 @@
  * the prompt editor, the key table and the dashboard's state.
  *
  * Everything declared here is pure (no curses, no I/O) except the
- * functions of struct ui that send commands; curses lives in crt.c only.
+ * functions of struct ui that send commands and ui_roff_escape, which
+ * writes the manual's text; curses lives in crt.c only.
  */
 #ifndef NNTOP_UI_INT_H
 #define NNTOP_UI_INT_H
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nntop/telemetry.h"
 #include "nntop/ui.h"
@@ -396,5 +398,10 @@ struct ui_key_binding {
 const struct ui_key_binding *ui_key_table(size_t *n);
 /* The binding of key, or NULL. */
 const struct ui_key_binding *ui_key_find(int key);
+/*
+ * Write s to fp as roff text, '-' and '\' escaped, for the manual's key
+ * table and prompt language; a line-leading '.' or '\'' is the caller's.
+ */
+void ui_roff_escape(FILE *fp, const char *s);
 
 #endif
