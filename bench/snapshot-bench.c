@@ -1,0 +1,135 @@
+/*
+ * snapshot-bench.c - the cost of one telemetry snapshot next to the cost
+ * of one training step, measured in the same process on the same buffers,
+ * for the Fashion-MNIST-shaped MLP (784-256-128-10 ReLU, batch 128, SGD
+ * momentum).  Steps and snapshots alternate in rounds so that machine
+ * noise falls on both alike; the figure is the median round's ratio
+ *   samples/s with a snapshot every 10 steps / samples/s without
+ *     = 10 step / (10 step + snapshot).
+ * telemetry-bench measures the same end to end through the trainer thread,
+ * which is truer but noisier on a shared machine.  Not a test.
+ *
+ *   bench/snapshot-bench [--threads N] [--rounds R] [--every K]
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nntop/blas.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/stats.h"
+#include "nntop/xmem.h"
+
+#define BATCH 128
+#define STEPS_PER_ROUND 50
+#define SNAPSHOTS_PER_ROUND 20
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int
+main(int argc, char **argv)
+{
+    int threads = 1, rounds = 15, every = 10;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--every") == 0 && i + 1 < argc)
+            every = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--threads N] [--rounds R] [--every K]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (threads < 1 || rounds < 1 || every < 1) {
+        fprintf(stderr, "snapshot-bench: bad option value\n");
+        return 2;
+    }
+    blas_set_threads(threads);
+
+    struct model_spec spec = {.in = 784, .nlayers = 5, .loss = LOSS_CROSS_ENTROPY, .seed = 1};
+    spec.layers[0] = (struct layer_spec){.kind = LAYER_DENSE, .units = 256};
+    spec.layers[1] = (struct layer_spec){.kind = LAYER_RELU};
+    spec.layers[2] = (struct layer_spec){.kind = LAYER_DENSE, .units = 128};
+    spec.layers[3] = (struct layer_spec){.kind = LAYER_RELU};
+    spec.layers[4] = (struct layer_spec){.kind = LAYER_DENSE, .units = 10};
+    char *cause = NULL;
+    struct model *m = model_new(&spec, BATCH, &cause);
+    if (m == NULL) {
+        fprintf(stderr, "snapshot-bench: %s\n", cause);
+        return 2;
+    }
+    float *x = xmalloc((size_t)BATCH * 784 * sizeof *x);  /* (B, 784) */
+    int32_t y[BATCH];
+    struct rng r;
+    rng_seed(&r, 1);
+    for (size_t i = 0; i < (size_t)BATCH * 784; i++)
+        x[i] = (float)rng_uniform(&r);
+    for (int i = 0; i < BATCH; i++)
+        y[i] = i % 10;
+    struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.01, .momentum = 0.9};
+    struct optim *o = optim_new(&os, m->nparams);
+    float *update = xalloc_aligned(m->nparams * sizeof *update);
+    struct clip_spec clip = {.kind = CLIP_NONE};
+    struct batch b = {.x = x, .labels = y, .size = BATCH};
+    struct loss_out lo;
+    struct tm_layer *tl = xmalloc(sizeof *tl);
+    struct tm_tensor *tt = xmalloc(sizeof *tt);
+    bool clipped;
+
+    double *ratio = xcalloc((size_t)rounds, sizeof *ratio);
+    double step_sum = 0.0, snap_sum = 0.0;
+    for (int k = -1; k < rounds; k++) {     /* round -1 warms up */
+        double t0 = now_s();
+        for (int s = 0; s < STEPS_PER_ROUND; s++) {
+            model_grad(m, &b, &lo);
+            clip_grads(m->grads, m->nparams, &clip, &clipped);
+            optim_step(o, m->params, m->grads, 0.01, s == 0 ? update : NULL);
+        }
+        double step = (now_s() - t0) / STEPS_PER_ROUND;
+        t0 = now_s();
+        for (int s = 0; s < SNAPSHOTS_PER_ROUND; s++) {
+            for (int i = 0; i < m->nlayers; i++)
+                stats_layer(tl, m, i, 40);
+            for (int t = 0; t < m->ntensors; t++)
+                stats_tensor(tt, m, t, update, 40);
+        }
+        double snap = (now_s() - t0) / SNAPSHOTS_PER_ROUND;
+        if (k < 0)
+            continue;
+        ratio[k] = every * step / (every * step + snap);
+        step_sum += step;
+        snap_sum += snap;
+    }
+    qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
+    printf("threads=%d every=%d step_us=%.1f snapshot_us=%.1f ratio_median=%.4f "
+           "ratio_min=%.4f\n",
+           threads, every, 1e6 * step_sum / rounds, 1e6 * snap_sum / rounds,
+           ratio[rounds / 2], ratio[0]);
+    free(ratio);
+    free(tl);
+    free(tt);
+    free(update);
+    free(x);
+    optim_free(o);
+    model_free(m);
+    return 0;
+}
