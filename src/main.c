@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nntop/blas.h"
@@ -197,6 +198,23 @@ parse_options(struct options *o, int argc, char **argv)
         die_usage("--reproduce reads the run's own config.yaml; give no CONFIG");
 }
 
+/* config.yaml of the run that --resume names (a run directory, or a
+ * checkpoint inside one). */
+static void
+resume_config_path(char *path, size_t len, const char *resume)
+{
+    struct stat st;
+    if (stat(resume, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(path, len, "%s/config.yaml", resume);
+        return;
+    }
+    const char *slash = strrchr(resume, '/');
+    if (slash == NULL)
+        snprintf(path, len, "config.yaml");
+    else
+        snprintf(path, len, "%.*s/config.yaml", (int)(slash - resume), resume);
+}
+
 /* Build the effective config: file (or demo, or the run's), overrides, checks. */
 static void
 load_config(struct cfg *c, const struct options *o)
@@ -207,6 +225,10 @@ load_config(struct cfg *c, const struct options *o)
     char path[PATH_MAX];
     if (o->reproduce != NULL) {
         snprintf(path, sizeof path, "%s/config.yaml", o->reproduce);
+        rc = cfg_load_file(c, path, &errs);
+    } else if (o->resume != NULL && o->config == NULL) {
+        /* Resuming without a CONFIG continues with the run's own. */
+        resume_config_path(path, sizeof path, o->resume);
         rc = cfg_load_file(c, path, &errs);
     } else if (o->config != NULL) {
         rc = cfg_load_file(c, o->config, &errs);

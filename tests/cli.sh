@@ -177,6 +177,14 @@ else
     fail "--resume: $(grep -c ',train,' "$RUN/metrics.csv") train rows"
 fi
 
+# Without CONFIG, --resume continues with the run's own config.yaml: a run
+# with a model the demo does not have resumes; with the demo it could not.
+run -H -n 10 -o "$TMP/runs2" -s 'model.layers=[{dense: 16}, tanh, {dense: 3}]'
+RUN2=$(ls -d "$TMP"/runs2/*/ 2>/dev/null | head -n 1)
+RUN2=${RUN2%/}
+run -H -n 15 --resume "$RUN2/checkpoint-10.safetensors"
+check "--resume uses the run's own config" 0 out '^event step 10: resuming spiral-mlp at step 10$'
+
 # ---- signals --------------------------------------------------------------------------
 
 # A job started with & by a non-interactive shell ignores SIGINT (POSIX),
