@@ -229,6 +229,25 @@ refuse(struct trainer *t, const char *command, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * Announce a setting's new value: a "change" event whose JSON carries
+ * "value" (what --reproduce and replay read back) and whose text says it.
+ */
+static void
+changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%.17g", value);
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(t, TM_EV_CHANGE, 0, type, extra, fmt, ap);
+    va_end(ap);
+}
+
 /* Grow the step buffers to hold batches of B rows. */
 static void
 reserve_batch(struct trainer *t, int B)
@@ -332,9 +351,7 @@ set_lr(struct trainer *t, double lr, const char *how)
     double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
     t->base_lr = lr * factor;
-    char extra[96];
-    snprintf(extra, sizeof extra, "\"value\":%.17g", lr);
-    emit(t, TM_EV_CHANGE, 0, "lr", extra, "lr %s %.3g", how, lr);
+    changed(t, "lr", lr, "lr %s %.3g", how, lr);
 }
 
 static void
@@ -449,9 +466,7 @@ cmd_set_momentum(struct trainer *t, const struct tm_command *c)
     }
     t->cfg.optim.momentum = c->value;
     t->optim->spec.momentum = c->value;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%.17g", c->value);
-    emit(t, TM_EV_CHANGE, 0, "momentum", extra, "momentum set to %g", c->value);
+    changed(t, "momentum", c->value, "momentum set to %g", c->value);
 }
 
 static void
@@ -463,9 +478,7 @@ cmd_set_wd(struct trainer *t, const struct tm_command *c)
     }
     t->cfg.optim.weight_decay = c->value;
     t->optim->spec.weight_decay = c->value;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%.17g", c->value);
-    emit(t, TM_EV_CHANGE, 0, "weight_decay", extra, "weight decay set to %g", c->value);
+    changed(t, "weight_decay", c->value, "weight decay set to %g", c->value);
 }
 
 static void
@@ -478,9 +491,7 @@ cmd_set_batch(struct trainer *t, const struct tm_command *c)
     t->batch_size = (int)c->n;
     reserve_batch(t, t->batch_size);
     t->steps_per_epoch = steps_per_epoch(t);
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%ld", c->n);
-    emit(t, TM_EV_CHANGE, 0, "batch_size", extra, "batch size set to %ld", c->n);
+    changed(t, "batch_size", (double)c->n, "batch size set to %ld", c->n);
 }
 
 static void
@@ -516,12 +527,10 @@ cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
         return;
     }
     t->tel_every = c->n;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%ld", c->n);
     if (c->n == 0)
-        emit(t, TM_EV_CHANGE, 0, "telemetry", extra, "telemetry snapshots off");
+        changed(t, "telemetry", 0.0, "telemetry snapshots off");
     else
-        emit(t, TM_EV_CHANGE, 0, "telemetry", extra, "telemetry every %ld steps", c->n);
+        changed(t, "telemetry", (double)c->n, "telemetry every %ld steps", c->n);
 }
 
 static void
