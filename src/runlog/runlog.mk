@@ -1,7 +1,8 @@
 # Run log: run directories, metrics/layers/events files, safetensors
 # checkpoints, and the readers replay and --reproduce use.
-libnntop_a_SOURCES += src/runlog.c src/runlog-read.c src/runlog-json.c src/safetensors.c
-noinst_HEADERS += include/nntop/runlog.h src/runlog-int.h
+libnntop_a_SOURCES += src/runlog/runlog.c src/runlog/runlog-read.c src/runlog/runlog-json.c \
+	src/runlog/safetensors.c
+noinst_HEADERS += include/nntop/runlog.h src/runlog/runlog-int.h
 EXTRA_DIST += tests/torch_load_checkpoint.py
 
 if HAVE_CHECK

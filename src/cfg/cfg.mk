@@ -1,9 +1,9 @@
 # Configuration: YAML -> struct cfg, --set overrides, errors with
 # file:line:col, the effective config written back, and the built-in demo
-# (configs/spiral.yaml compiled into src/demo_config.c).
-libnntop_a_SOURCES += src/cfg.c src/cfg-tree.c src/cfg-keys.c
-nodist_libnntop_a_SOURCES = src/demo_config.c
-noinst_HEADERS += include/nntop/cfg.h src/cfg-int.h
+# (configs/spiral.yaml compiled into src/cfg/demo_config.c).
+libnntop_a_SOURCES += src/cfg/cfg.c src/cfg/cfg-tree.c src/cfg/cfg-keys.c
+nodist_libnntop_a_SOURCES = src/cfg/demo_config.c
+noinst_HEADERS += include/nntop/cfg.h src/cfg/cfg-int.h
 
 dist_configs_DATA += configs/spiral.yaml configs/xor.yaml configs/blobs.yaml \
 	configs/fashion-mnist.yaml configs/csv-example.yaml configs/moons.csv
@@ -11,11 +11,11 @@ dist_configs_DATA += configs/spiral.yaml configs/xor.yaml configs/blobs.yaml \
 # The demo config as a C byte array.  od and awk rather than xxd, which is
 # not everywhere; read from $(srcdir) and write into the build directory so
 # that VPATH builds and distcheck (read-only source tree) work.
-BUILT_SOURCES += src/demo_config.c
-CLEANFILES += src/demo_config.c
-src/demo_config.c: $(srcdir)/configs/spiral.yaml $(srcdir)/src/cfg.mk
-	$(AM_V_GEN)$(MKDIR_P) src && { \
-	  echo '/* demo_config.c - generated from configs/spiral.yaml by src/cfg.mk; edit that file instead. */'; \
+BUILT_SOURCES += src/cfg/demo_config.c
+CLEANFILES += src/cfg/demo_config.c
+src/cfg/demo_config.c: $(srcdir)/configs/spiral.yaml $(srcdir)/src/cfg/cfg.mk
+	$(AM_V_GEN)$(MKDIR_P) src/cfg && { \
+	  echo '/* demo_config.c - generated from configs/spiral.yaml by src/cfg/cfg.mk; edit that file instead. */'; \
 	  echo '#include "config.h"'; \
 	  echo '#include "nntop/cfg.h"'; \
 	  echo 'const char cfg_demo_yaml[] = {'; \

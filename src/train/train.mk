@@ -1,11 +1,15 @@
-# End-to-end suites of the trainer (filled by their authors).
+# train: the trainer thread (loop, commands, resume/reproduce), telemetry
+# statistics, the gradient check, and replay of a recorded run.
+libnntop_a_SOURCES += src/train/stats.c src/train/gradcheck.c src/train/trainer.c \
+	src/train/replay.c
+noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h \
+	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h
 
 # check_trainer drives the real trainer thread in-process (commands, run
 # log, reproduce/resume, non-finite values, one epoch of Fashion-MNIST
 # and a PyTorch load when those are installed); check_stats and
 # check_gradcheck test the statistics and the gradient check on small
-# hand-built models; tests/cli.sh runs the nntop binary for its exit
-# codes and messages.
+# hand-built models.
 if HAVE_CHECK
 check_PROGRAMS += tests/check_trainer tests/check_stats tests/check_gradcheck
 tests_check_trainer_SOURCES = tests/check_trainer.c $(CHECK_RUN)
@@ -18,6 +22,3 @@ tests_check_gradcheck_SOURCES = tests/check_gradcheck.c $(CHECK_RUN)
 tests_check_gradcheck_CFLAGS = $(TEST_CFLAGS)
 tests_check_gradcheck_LDADD = $(TEST_LIBS)
 endif
-
-check_SCRIPTS += tests/cli.sh
-EXTRA_DIST += tests/cli.sh

@@ -1,0 +1,18 @@
+# base: allocators (xmem), seeded random streams (rng), and the two
+# single-producer single-consumer lock-free rings (telemetry trainer -> UI,
+# commands UI -> trainer).  Everything else builds on these.
+libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c
+noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h
+
+# The Check harness every suite links (CK_ENV, unbuffered stdout, exit status).
+EXTRA_DIST += tests/check_run.c tests/check_run.h
+CHECK_RUN = tests/check_run.c tests/check_run.h
+
+# check_ring includes a two-thread stress test of 10 M records (1 M when
+# built with -fsanitize=thread); RING_STRESS_RECORDS=N overrides the count.
+if HAVE_CHECK
+check_PROGRAMS += tests/check_ring
+tests_check_ring_SOURCES = tests/check_ring.c $(CHECK_RUN)
+tests_check_ring_CFLAGS = $(TEST_CFLAGS)
+tests_check_ring_LDADD = $(TEST_LIBS)
+endif

@@ -1,0 +1,8 @@
+# The front ends that sit above every part: main.c (options, choosing
+# interactive / headless / replay, wiring) and the headless printer.
+# tests/cli.sh runs the nntop binary for its exit codes and messages.
+libnntop_a_SOURCES += src/headless.c
+noinst_HEADERS += include/nntop/headless.h
+
+check_SCRIPTS += tests/cli.sh
+EXTRA_DIST += tests/cli.sh
