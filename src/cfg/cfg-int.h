@@ -1,10 +1,11 @@
 /*
- * cfg-int.h - what the three cfg sources share: the document tree built
+ * cfg-int.h - what the cfg sources share: the document tree built
  * from libyaml events (cfg-tree.c), the error sink and the load context
- * (cfg.c), and the key tables that turn a tree into a struct cfg and back
- * (cfg-keys.c).
+ * (cfg.c), the key tables that turn a tree into a struct cfg and back
+ * (cfg-keys.c), and the helpers those tables use: text (cfg-text.c),
+ * scalar readers (cfg-scalar.c) and suggestions (cfg-suggest.c).
  *
- * Private to src/cfg*.c.  The tree exists so that a file and a --set
+ * Private to src/cfg/.  The tree exists so that a file and a --set
  * override go through one validator: both become a tree, and only the
  * tree is ever converted into struct cfg.
  */
@@ -96,5 +97,85 @@ void cfg_apply_root(struct cctx *x, struct cfg *c, const struct cnode *root);
 void cfg_sync(struct cfg *c);
 /* Cross-field checks shared by cfg_validate(); returns the problems found. */
 int cfg_check_cross(struct cctx *x, const struct cfg *c);
+
+/* ---- shared by the key tables and their helpers (cfg-keys.c, cfg-text.c,
+ * cfg-scalar.c, cfg-suggest.c) ---- */
+
+/* A keyword table, in the order of its enum. */
+struct words {
+    const char *const *w;
+    int n;
+};
+
+/* [lo, hi] with open ends; hi = INFINITY for none. */
+struct range {
+    double lo, hi;
+    bool lo_open, hi_open;
+};
+
+/* A growing NUL-terminated text; p is owned by the caller (free). */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+/* Append n bytes of s. */
+void cfg_sb_add(struct sbuf *b, const char *s, size_t n);
+/* Append formatted text. */
+void cfg_sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append indent spaces. */
+void cfg_sb_indent(struct sbuf *b, int indent);
+/* Append s as a double-quoted YAML string (quote, backslash, control bytes escaped). */
+void cfg_sb_quoted(struct sbuf *b, const char *s);
+/* The shortest text that reads back as exactly v, into buf. */
+void cfg_fmt_double(char *buf, size_t len, double v);
+/* The same for a float. */
+void cfg_fmt_float(char *buf, size_t len, float v);
+/* Append src to the text in dst (size bytes), cut short if need be; false when it did not fit. */
+bool cfg_append_text(char *dst, size_t size, const char *src);
+/* "optim" + "lr" -> "optim.lr" (just "lr" when path is ""), into out. */
+void cfg_path_join(char *out, size_t len, const char *path, const char *key);
+/* s for a message: at most 40 bytes, control characters as '?'; returns buf. */
+const char *cfg_shorten(const char *s, char *buf, size_t len);
+/* "a, b, c" from a keyword table, into buf; returns buf. */
+const char *cfg_word_list(const struct words *w, char *buf, size_t len);
+
+/* The closest candidate offered so far ({NULL, 0} to start). */
+struct cfg_suggester {
+    const char *best;
+    int dist;
+};
+/* Offer cand (answer is what to suggest) as a correction of word. */
+void cfg_suggest_try(struct cfg_suggester *s, const char *word, const char *cand,
+                     const char *answer);
+/* " (did you mean 'x'?)" or "" when nothing was close; into buf. */
+const char *cfg_suggest_text(const struct cfg_suggester *s, char *buf, size_t len);
+
+/* True for a plain empty, ~ or null scalar. */
+bool cfg_is_null(const struct cnode *n);
+/* True for an optional sign and decimal digits. */
+bool cfg_looks_int(const char *s);
+/* True for a decimal number (no hex, no .inf or .nan). */
+bool cfg_looks_number(const char *s);
+/* How a value reads in a message: nothing, a map, a list, 3.5, 'fast'; may return a literal. */
+const char *cfg_describe(const struct cnode *n, char *buf, size_t len);
+/* Record "VALUE is out of range R" at n. */
+void cfg_err_range(struct cctx *x, const struct cnode *n, const char *path, const struct range *r);
+/*
+ * Read n as an integer, number, boolean or (non-null) text.  On success
+ * store it in *out and return true; otherwise record why at n and return
+ * false.  Text is borrowed from the tree.
+ */
+bool cfg_get_ll(struct cctx *x, const struct cnode *n, const char *path, const struct range *r,
+                long long *out);
+bool cfg_get_double(struct cctx *x, const struct cnode *n, const char *path,
+                    const struct range *r, double *out);
+bool cfg_get_bool(struct cctx *x, const struct cnode *n, const char *path, bool *out);
+bool cfg_get_text(struct cctx *x, const struct cnode *n, const char *path, const char *what,
+                  const char **out);
+/* One keyword of w; returns its index, or -1 after recording the error. */
+int cfg_get_word(struct cctx *x, const struct cnode *n, const char *path, const struct words *w);
+/* Copy src into dst (size bytes), zeroing the rest so equal configs are equal bytes. */
+void cfg_store_text(char *dst, size_t size, const char *src);
 
 #endif

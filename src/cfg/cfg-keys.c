@@ -37,11 +37,6 @@ _Static_assert(sizeof(enum sched_kind) == sizeof(int), "enum sched_kind is int-s
 
 /* ---- keywords, in the order of their enums ---- */
 
-struct words {
-    const char *const *w;
-    int n;
-};
-
 #define WORDS(a) { a, (int)(sizeof a / sizeof *a) }
 
 static const char *const source_w[] = { "spiral", "xor", "blobs", "idx", "csv" };
@@ -87,17 +82,6 @@ enum ftype {
     FT_COUNT
 };
 
-/* [lo, hi] with open ends; hi = INFINITY for none. */
-struct range {
-    double lo, hi;
-    bool lo_open, hi_open;
-};
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
 struct section;
 
 struct field {
@@ -134,425 +118,6 @@ struct section {
 #define ABOVE(lo) { (lo), INFINITY, true, false }
 #define NFIELDS(a) ((int)(sizeof a / sizeof *a))
 
-/* ---- small text helpers ---- */
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap == 0 ? 4096 : b->cap * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        fatal("cannot format configuration text");
-    if ((size_t)n < sizeof small) {
-        sb_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, big, (size_t)n);
-    free(big);
-}
-
-static void
-sb_indent(struct sbuf *b, int indent)
-{
-    for (int i = 0; i < indent; i++)
-        sb_add(b, " ", 1);
-}
-
-/* A double-quoted YAML string: backslash and quote escaped, control bytes as \xNN. */
-static void
-sb_quoted(struct sbuf *b, const char *s)
-{
-    sb_add(b, "\"", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            char esc[2] = { '\\', (char)ch };
-            sb_add(b, esc, 2);
-        } else if (ch < 0x20 || ch == 0x7f) {
-            sb_printf(b, "\\x%02x", ch);
-        } else {
-            sb_add(b, s, 1);
-        }
-    }
-    sb_add(b, "\"", 1);
-}
-
-/* The shortest %g text that reads back as exactly v. */
-static void
-fmt_double(char *buf, size_t len, double v)
-{
-    /* Whole numbers read better as 20 than as 2e+01. */
-    if (v == floor(v) && fabs(v) < 1e15) {
-        snprintf(buf, len, "%.0f", v);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-/* The same for a float, which is what layer arguments are stored as. */
-static void
-fmt_float(char *buf, size_t len, float v)
-{
-    if (v == floorf(v) && fabsf(v) < 1e7f) {
-        snprintf(buf, len, "%.0f", (double)v);
-        return;
-    }
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, len, "%.*g", prec, (double)v);
-        if ((float)strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-/* Join "optim" and "lr" into "optim.lr" (or "lr" at the top). */
-/* Append src to the text in dst (size bytes), cutting it short if need be;
- * returns false when it did not fit. */
-static bool
-append_text(char *dst, size_t size, const char *src)
-{
-    size_t used = strnlen(dst, size - 1), n = strlen(src);
-    bool fits = used + n < size;
-    if (!fits)
-        n = size - 1 - used;
-    memcpy(dst + used, src, n);
-    dst[used + n] = '\0';
-    return fits;
-}
-
-static void
-path_join(char *out, size_t len, const char *path, const char *key)
-{
-    out[0] = '\0';
-    append_text(out, len, path);
-    if (path[0] != '\0')
-        append_text(out, len, ".");
-    append_text(out, len, key);
-}
-
-/* Text for a message: at most 40 bytes, control characters shown as '?'. */
-static const char *
-shorten(const char *s, char *buf, size_t len)
-{
-    size_t max = len - 4 < 40 ? len - 4 : 40, i = 0, j = 0;
-    for (; s[i] != '\0' && j < max; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        buf[j++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-    }
-    if (s[i] != '\0') {
-        /* Do not leave half a UTF-8 character before the ellipsis. */
-        while (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0x80)
-            j--;
-        if (j > 0 && ((unsigned char)buf[j - 1] & 0xC0) == 0xC0)
-            j--;
-        memcpy(buf + j, "...", 3);
-        j += 3;
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
-/* "a, b, c" from a keyword table, into buf. */
-static const char *
-word_list(const struct words *w, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    size_t used = 0;
-    for (int i = 0; i < w->n && used < len; i++) {
-        int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? ", " : "", w->w[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    return buf;
-}
-
-/* ---- suggestions ---- */
-
-/* Optimal-string-alignment distance, case-insensitive, on at most 63 bytes. */
-static int
-edit_distance(const char *a, const char *b)
-{
-    enum { M = 64 };
-    int la = (int)strnlen(a, M - 1), lb = (int)strnlen(b, M - 1);
-    int d[M][M];
-    for (int i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (int j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (int i = 1; i <= la; i++) {
-        for (int j = 1; j <= lb; j++) {
-            char ca = (char)(a[i - 1] | 0x20), cb = (char)(b[j - 1] | 0x20);
-            int cost = ca == cb ? 0 : 1;
-            int best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best)
-                best = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < best)
-                best = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && ca == (char)(b[j - 2] | 0x20) && (char)(a[i - 2] | 0x20) == cb
-                && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    }
-    return d[la][lb];
-}
-
-/* How far a word may be from a candidate and still be a typo of it. */
-static int
-typo_limit(const char *cand)
-{
-    size_t n = strlen(cand);
-    return n <= 4 ? 1 : n <= 8 ? 2 : 3;
-}
-
-struct suggester {
-    const char *best;
-    int dist;
-};
-
-static void
-suggest_try(struct suggester *s, const char *word, const char *cand, const char *answer)
-{
-    int d = edit_distance(word, cand);
-    if (d <= typo_limit(cand) && (s->best == NULL || d < s->dist)) {
-        s->best = answer;
-        s->dist = d;
-    }
-}
-
-/* " (did you mean 'x'?)" or "", into buf. */
-static const char *
-suggest_text(const struct suggester *s, char *buf, size_t len)
-{
-    if (s->best == NULL)
-        return "";
-    snprintf(buf, len, " (did you mean '%s'?)", s->best);
-    return buf;
-}
-
-/* ---- reading scalars ---- */
-
-static bool
-is_null(const struct cnode *n)
-{
-    return n->kind == CNODE_SCALAR && n->plain
-        && (n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0
-            || strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0);
-}
-
-static bool
-looks_int(const char *s)
-{
-    if (*s == '+' || *s == '-')
-        s++;
-    if (*s == '\0')
-        return false;
-    for (; *s != '\0'; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
-/* Decimal numbers only: no hex, no underscores, no .inf or .nan. */
-static bool
-looks_number(const char *s)
-{
-    int digits = 0;
-    if (*s == '+' || *s == '-')
-        s++;
-    for (; *s >= '0' && *s <= '9'; s++)
-        digits++;
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9'; s++)
-            digits++;
-    if (digits == 0)
-        return false;
-    if (*s == 'e' || *s == 'E') {
-        s++;
-        if (*s == '+' || *s == '-')
-            s++;
-        if (*s < '0' || *s > '9')
-            return false;
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
-    return *s == '\0';
-}
-
-/* How a value reads in a message: nothing, a map, a list, 3.5, 'fast'. */
-static const char *
-describe(const struct cnode *n, char *buf, size_t len)
-{
-    char shown[48];
-    if (n->kind == CNODE_MAP)
-        return n->n == 0 ? "an empty map" : "a map";
-    if (n->kind == CNODE_SEQ)
-        return n->n == 0 ? "an empty list" : "a list";
-    if (is_null(n))
-        return "nothing";
-    shorten(n->str, shown, sizeof shown);
-    if (n->plain && looks_number(n->str))
-        snprintf(buf, len, "%s", shown);
-    else if (!n->plain)
-        snprintf(buf, len, "'%s' (quoted, so text)", shown);
-    else
-        snprintf(buf, len, "'%s'", shown);
-    return buf;
-}
-
-static bool
-in_range(double v, const struct range *r)
-{
-    if (v < r->lo || (r->lo_open && v == r->lo))
-        return false;
-    if (v > r->hi || (r->hi_open && v == r->hi))
-        return false;
-    return true;
-}
-
-static const char *
-range_text(const struct range *r, char *buf, size_t len)
-{
-    if (isinf(r->hi))
-        snprintf(buf, len, "(must be %s %.15g)", r->lo_open ? ">" : ">=", r->lo);
-    else
-        snprintf(buf, len, "%c%.15g, %.15g%c", r->lo_open ? '(' : '[', r->lo, r->hi,
-                 r->hi_open ? ')' : ']');
-    return buf;
-}
-
-static void
-err_range(struct cctx *x, const struct cnode *n, const char *path, const struct range *r)
-{
-    char shown[48], rt[80];
-    cfg_err_add(x, n, path, false, "%s is out of range %s", shorten(n->str, shown, sizeof shown),
-                range_text(r, rt, sizeof rt));
-}
-
-static bool
-get_ll(struct cctx *x, const struct cnode *n, const char *path, const struct range *r,
-       long long *out)
-{
-    char d[96];
-    if (n->kind != CNODE_SCALAR || !n->plain || !looks_int(n->str)) {
-        cfg_err_add(x, n, path, false, "expected an integer, got %s", describe(n, d, sizeof d));
-        return false;
-    }
-    errno = 0;
-    long long v = strtoll(n->str, NULL, 10);
-    if (errno == ERANGE || !in_range((double)v, r)) {
-        err_range(x, n, path, r);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool
-get_double(struct cctx *x, const struct cnode *n, const char *path, const struct range *r,
-           double *out)
-{
-    char d[96];
-    if (n->kind != CNODE_SCALAR || !n->plain || !looks_number(n->str)) {
-        cfg_err_add(x, n, path, false, "expected a number, got %s", describe(n, d, sizeof d));
-        return false;
-    }
-    double v = strtod(n->str, NULL);
-    /* Underflow to a tiny value is harmless; overflow is not a number we can use. */
-    if (!isfinite(v) || !in_range(v, r)) {
-        err_range(x, n, path, r);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool
-get_bool(struct cctx *x, const struct cnode *n, const char *path, bool *out)
-{
-    char d[96];
-    if (n->kind == CNODE_SCALAR && n->plain && strcmp(n->str, "true") == 0) {
-        *out = true;
-        return true;
-    }
-    if (n->kind == CNODE_SCALAR && n->plain && strcmp(n->str, "false") == 0) {
-        *out = false;
-        return true;
-    }
-    cfg_err_add(x, n, path, false, "expected true or false, got %s", describe(n, d, sizeof d));
-    return false;
-}
-
-/* Any scalar but null is text (name: 123 is the name "123"). */
-static bool
-get_text(struct cctx *x, const struct cnode *n, const char *path, const char *what,
-         const char **out)
-{
-    char d[96];
-    if (n->kind != CNODE_SCALAR || is_null(n)) {
-        cfg_err_add(x, n, path, false, "expected %s, got %s", what, describe(n, d, sizeof d));
-        return false;
-    }
-    *out = n->str;
-    return true;
-}
-
-/* One keyword of w (quoted or not); returns its index or -1 after reporting. */
-static int
-get_word(struct cctx *x, const struct cnode *n, const char *path, const struct words *w)
-{
-    char d[96], list[160], shown[48], hint[64];
-    if (n->kind == CNODE_SCALAR && !is_null(n)) {
-        struct suggester s = { NULL, 0 };
-        for (int i = 0; i < w->n; i++) {
-            if (strcmp(n->str, w->w[i]) == 0)
-                return i;
-            suggest_try(&s, n->str, w->w[i], w->w[i]);
-        }
-        cfg_err_add(x, n, path, false, "'%s' is not one of %s%s",
-                    shorten(n->str, shown, sizeof shown), word_list(w, list, sizeof list),
-                    suggest_text(&s, hint, sizeof hint));
-        return -1;
-    }
-    cfg_err_add(x, n, path, false, "expected one of %s, got %s", word_list(w, list, sizeof list),
-                describe(n, d, sizeof d));
-    return -1;
-}
-
-static void
-store_text(char *dst, size_t size, const char *src)
-{
-    /* Zero the whole buffer so that equal configs are byte-for-byte equal. */
-    memset(dst, 0, size);
-    memcpy(dst, src, strlen(src));
-}
-
 /* ---- maps ---- */
 
 static const struct cnode *
@@ -570,16 +135,16 @@ map_get(const struct cnode *map, const char *key, const struct cnode **keynode)
 
 static void
 err_unknown_key(struct cctx *x, const struct cnode *k, const char *where, const char *kpath,
-                const struct suggester *s)
+                const struct cfg_suggester *s)
 {
     char shown[48], hint[64];
     if (where[0] == '\0')
-        cfg_err_add(x, k, kpath, true, "unknown key '%s'%s", shorten(k->str, shown, sizeof shown),
-                    suggest_text(s, hint, sizeof hint));
+        cfg_err_add(x, k, kpath, true, "unknown key '%s'%s", cfg_shorten(k->str, shown, sizeof shown),
+                    cfg_suggest_text(s, hint, sizeof hint));
     else
         cfg_err_add(x, k, kpath, true, "unknown key '%s' in %s%s",
-                    shorten(k->str, shown, sizeof shown), where,
-                    suggest_text(s, hint, sizeof hint));
+                    cfg_shorten(k->str, shown, sizeof shown), where,
+                    cfg_suggest_text(s, hint, sizeof hint));
 }
 
 /* ---- kinds and their defaults ---- */
@@ -679,11 +244,11 @@ apply_name(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pat
 {
     const char *s;
     char shown[48];
-    if (!get_text(x, n, path, "a name", &s))
+    if (!cfg_get_text(x, n, path, "a name", &s))
         return;
     if (n->len == 0 || n->len >= CFG_NAME_MAX) {
         cfg_err_add(x, n, path, false, "'%s' must have 1 to %d characters",
-                    shorten(s, shown, sizeof shown), CFG_NAME_MAX - 1);
+                    cfg_shorten(s, shown, sizeof shown), CFG_NAME_MAX - 1);
         return;
     }
     for (size_t i = 0; i < n->len; i++) {
@@ -692,19 +257,19 @@ apply_name(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pat
               || ch == '.' || ch == '_' || ch == '-')) {
             cfg_err_add(x, n, path, false,
                         "'%s' may only use letters, digits, '.', '_' and '-' (it names the run's "
-                        "directory)", shorten(s, shown, sizeof shown));
+                        "directory)", cfg_shorten(s, shown, sizeof shown));
             return;
         }
     }
-    store_text(c->name, sizeof c->name, s);
+    cfg_store_text(c->name, sizeof c->name, s);
 }
 
 static void
 dump_name(struct sbuf *b, const struct cfg *c, int indent)
 {
-    sb_add(b, " ", 1);
-    sb_quoted(b, c->name);
-    sb_add(b, "\n", 1);
+    cfg_sb_add(b, " ", 1);
+    cfg_sb_quoted(b, c->name);
+    cfg_sb_add(b, "\n", 1);
 }
 
 /* "dir/x.yaml" has its data next to it; we store it absolute so that the
@@ -731,15 +296,15 @@ resolve_path(struct cctx *x, const struct cnode *n, const char *path, const char
             }
             if (x->base_dir[0] != '\0') {
                 if (strcmp(dir, "/") != 0)
-                    dir_fits = append_text(dir, sizeof dir, "/");
-                dir_fits = append_text(dir, sizeof dir, x->base_dir) && dir_fits;
+                    dir_fits = cfg_append_text(dir, sizeof dir, "/");
+                dir_fits = cfg_append_text(dir, sizeof dir, x->base_dir) && dir_fits;
             }
         }
         out[0] = '\0';
-        bool fits = append_text(out, size, dir) && dir_fits;
+        bool fits = cfg_append_text(out, size, dir) && dir_fits;
         if (strcmp(dir, "/") != 0)
-            fits = append_text(out, size, "/") && fits;
-        fits = append_text(out, size, in) && fits;
+            fits = cfg_append_text(out, size, "/") && fits;
+        fits = cfg_append_text(out, size, in) && fits;
         len = fits ? (int)strlen(out) : -1;
     }
     if (len < 0 || (size_t)len >= size) {
@@ -755,15 +320,15 @@ apply_path(struct cctx *x, char *dst, size_t size, const struct cnode *n, const 
     char *resolved;
     const char *s;
     /* ~ (or "") means "none": the optional test files, or a path not yet given. */
-    if (is_null(n) || (n->kind == CNODE_SCALAR && n->len == 0)) {
+    if (cfg_is_null(n) || (n->kind == CNODE_SCALAR && n->len == 0)) {
         memset(dst, 0, size);
         return;
     }
-    if (!get_text(x, n, path, "a path", &s))
+    if (!cfg_get_text(x, n, path, "a path", &s))
         return;
     resolved = xmalloc(size);
     if (resolve_path(x, n, path, s, resolved, size))
-        store_text(dst, size, resolved);
+        cfg_store_text(dst, size, resolved);
     free(resolved);
 }
 
@@ -773,21 +338,21 @@ apply_label(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pa
     static const struct range r = RANGE(-1, false, 1000000, false);
     long long v;
     const char *s;
-    if (n->kind == CNODE_SCALAR && n->plain && looks_int(n->str)) {
-        if (get_ll(x, n, path, &r, &v)) {
+    if (n->kind == CNODE_SCALAR && n->plain && cfg_looks_int(n->str)) {
+        if (cfg_get_ll(x, n, path, &r, &v)) {
             memset(c->data.label_name, 0, sizeof c->data.label_name);
             c->data.label_index = (int)v;
         }
         return;
     }
-    if (!get_text(x, n, path, "a column name or a 0-based column index", &s))
+    if (!cfg_get_text(x, n, path, "a column name or a 0-based column index", &s))
         return;
     if (n->len == 0 || n->len >= sizeof c->data.label_name) {
         cfg_err_add(x, n, path, false, "a column name has 1 to %zu bytes",
                     sizeof c->data.label_name - 1);
         return;
     }
-    store_text(c->data.label_name, sizeof c->data.label_name, s);
+    cfg_store_text(c->data.label_name, sizeof c->data.label_name, s);
     c->data.label_index = -1;
 }
 
@@ -795,11 +360,11 @@ static void
 dump_label(struct sbuf *b, const struct cfg *c, int indent)
 {
     if (c->data.label_name[0] != '\0') {
-        sb_add(b, " ", 1);
-        sb_quoted(b, c->data.label_name);
-        sb_add(b, "\n", 1);
+        cfg_sb_add(b, " ", 1);
+        cfg_sb_quoted(b, c->data.label_name);
+        cfg_sb_add(b, "\n", 1);
     } else {
-        sb_printf(b, " %d\n", c->data.label_index);
+        cfg_sb_printf(b, " %d\n", c->data.label_index);
     }
 }
 
@@ -810,22 +375,22 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     static const struct range positive = ABOVE(0);
     char word[16], shown[48], hint[64], d[96];
     const char *s;
-    if (!get_text(x, n, path, "an initialisation such as he or normal:0.01", &s))
+    if (!cfg_get_text(x, n, path, "an initialisation such as he or normal:0.01", &s))
         return false;
     const char *colon = strchr(s, ':');
     size_t wlen = colon != NULL ? (size_t)(colon - s) : strlen(s);
     snprintf(word, sizeof word, "%.*s", (int)(wlen < sizeof word ? wlen : sizeof word - 1), s);
     int kind = -1;
-    struct suggester sug = { NULL, 0 };
+    struct cfg_suggester sug = { NULL, 0 };
     for (int i = 0; i < INIT_KIND_COUNT; i++) {
         if (wlen == strlen(init_w[i]) && strncmp(s, init_w[i], wlen) == 0)
             kind = i;
-        suggest_try(&sug, word, init_w[i], init_w[i]);
+        cfg_suggest_try(&sug, word, init_w[i], init_w[i]);
     }
     if (kind < 0) {
         cfg_err_add(x, n, path, false,
                     "'%s' is not one of pytorch, he, xavier, zeros, normal:STD, uniform:A%s",
-                    shorten(s, shown, sizeof shown), suggest_text(&sug, hint, sizeof hint));
+                    cfg_shorten(s, shown, sizeof shown), cfg_suggest_text(&sug, hint, sizeof hint));
         return false;
     }
     l->init = (enum init_kind)kind;
@@ -833,7 +398,7 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     if (kind != INIT_NORMAL && kind != INIT_UNIFORM) {
         if (colon != NULL) {
             cfg_err_add(x, n, path, false, "'%s' takes no value, got '%s'", init_w[kind],
-                        shorten(s, shown, sizeof shown));
+                        cfg_shorten(s, shown, sizeof shown));
             return false;
         }
         return true;
@@ -847,16 +412,16 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     }
     struct cnode arg = { .kind = CNODE_SCALAR, .line = n->line, .col = n->col, .plain = true,
                          .str = (char *)(colon + 1), .len = strlen(colon + 1) };
-    if (!looks_number(arg.str)) {
+    if (!cfg_looks_number(arg.str)) {
         cfg_err_add(x, n, path, false, "expected a number after '%s:', got %s", init_w[kind],
-                    describe(&arg, d, sizeof d));
+                    cfg_describe(&arg, d, sizeof d));
         return false;
     }
     double v;
-    if (!get_double(x, &arg, path, &positive, &v))
+    if (!cfg_get_double(x, &arg, path, &positive, &v))
         return false;
     if (isinf((float)v)) {
-        err_range(x, &arg, path, &positive);
+        cfg_err_range(x, &arg, path, &positive);
         return false;
     }
     l->init_arg = (float)v;
@@ -873,9 +438,9 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     char d[96], shown[48], hint[64], list[160], apath[160];
     int before = x->errs->n + x->errs->more;
 
-    if (item->kind == CNODE_SEQ || is_null(item)) {
+    if (item->kind == CNODE_SEQ || cfg_is_null(item)) {
         cfg_err_add(x, item, path, false, "expected a layer such as relu or {dense: 100}, got %s",
-                    describe(item, d, sizeof d));
+                    cfg_describe(item, d, sizeof d));
         return false;
     }
     if (item->kind == CNODE_SCALAR) {
@@ -884,20 +449,20 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         for (int i = 0; i < item->n; i++) {
             const struct cnode *k = item->kid[2 * i], *v = item->kid[2 * i + 1];
             char kpath[160];
-            path_join(kpath, sizeof kpath, path, k->str);
+            cfg_path_join(kpath, sizeof kpath, path, k->str);
             if (strcmp(k->str, "init") == 0) {
                 init = v;
                 initkey = k;
                 continue;
             }
             bool known = false;
-            struct suggester s = { NULL, 0 };
+            struct cfg_suggester s = { NULL, 0 };
             for (int j = 0; j < LAYER_KIND_COUNT; j++) {
                 if (strcmp(k->str, layer_w[j]) == 0)
                     known = true;
-                suggest_try(&s, k->str, layer_w[j], layer_w[j]);
+                cfg_suggest_try(&s, k->str, layer_w[j], layer_w[j]);
             }
-            suggest_try(&s, k->str, "init", "init");
+            cfg_suggest_try(&s, k->str, "init", "init");
             if (!known) {
                 err_unknown_key(x, k, path, kpath, &s);
             } else if (kindnode != NULL) {
@@ -911,25 +476,25 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         if (kindnode == NULL) {
             if (x->errs->n + x->errs->more == before)
                 cfg_err_add(x, item, path, false, "no layer in this item (expected one of %s)",
-                            word_list(&layer_words, list, sizeof list));
+                            cfg_word_list(&layer_words, list, sizeof list));
             return false;
         }
     }
 
     int kind = -1;
-    struct suggester s = { NULL, 0 };
+    struct cfg_suggester s = { NULL, 0 };
     for (int j = 0; j < LAYER_KIND_COUNT; j++) {
         if (strcmp(kindnode->str, layer_w[j]) == 0)
             kind = j;
-        suggest_try(&s, kindnode->str, layer_w[j], layer_w[j]);
+        cfg_suggest_try(&s, kindnode->str, layer_w[j], layer_w[j]);
     }
     if (kind < 0) {
         cfg_err_add(x, kindnode, path, false, "unknown layer '%s'%s",
-                    shorten(kindnode->str, shown, sizeof shown),
-                    suggest_text(&s, hint, sizeof hint));
+                    cfg_shorten(kindnode->str, shown, sizeof shown),
+                    cfg_suggest_text(&s, hint, sizeof hint));
         return false;
     }
-    path_join(apath, sizeof apath, path, layer_w[kind]);
+    cfg_path_join(apath, sizeof apath, path, layer_w[kind]);
     memset(l, 0, sizeof *l);
     l->kind = (enum layer_kind)kind;
     bool ok = true;
@@ -938,11 +503,11 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
 
     switch (l->kind) {
     case LAYER_DENSE:
-        if (arg == NULL || is_null(arg)) {
+        if (arg == NULL || cfg_is_null(arg)) {
             cfg_err_add(x, arg != NULL ? arg : item, path, false,
                         "a dense layer needs its width, e.g. {dense: 100}");
             ok = false;
-        } else if (get_ll(x, arg, apath, &width, &units)) {
+        } else if (cfg_get_ll(x, arg, apath, &width, &units)) {
             l->units = (int)units;
         } else {
             ok = false;
@@ -952,24 +517,24 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     case LAYER_DROPOUT:
         /* PyTorch's defaults: negative_slope 0.01, p 0.5. */
         l->arg = l->kind == LAYER_LEAKY_RELU ? 0.01f : 0.5f;
-        if (arg != NULL && !is_null(arg)) {
-            if (get_double(x, arg, apath, &prob, &v))
+        if (arg != NULL && !cfg_is_null(arg)) {
+            if (cfg_get_double(x, arg, apath, &prob, &v))
                 l->arg = (float)v;
             else
                 ok = false;
         }
         break;
     default:
-        if (arg != NULL && !is_null(arg)) {
+        if (arg != NULL && !cfg_is_null(arg)) {
             cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", layer_w[kind],
-                        describe(arg, d, sizeof d));
+                        cfg_describe(arg, d, sizeof d));
             ok = false;
         }
         break;
     }
     if (init != NULL) {
         char ipath[160];
-        path_join(ipath, sizeof ipath, path, "init");
+        cfg_path_join(ipath, sizeof ipath, path, "init");
         if (l->kind != LAYER_DENSE) {
             cfg_err_add(x, initkey, ipath, false, "only a dense layer has an init, not '%s'",
                         layer_w[kind]);
@@ -989,7 +554,7 @@ apply_layers(struct cctx *x, struct cfg *c, const struct cnode *n, const char *p
     if (n->kind != CNODE_SEQ) {
         cfg_err_add(x, n, path, false,
                     "expected a list of layers such as [{dense: 100}, relu, {dense: 3}], got %s",
-                    describe(n, d, sizeof d));
+                    cfg_describe(n, d, sizeof d));
         return;
     }
     if (n->n > NN_MAX_LAYERS) {
@@ -1017,33 +582,33 @@ dump_layers(struct sbuf *b, const struct cfg *c, int indent)
 {
     char v[32];
     if (c->model.nlayers == 0) {
-        sb_add(b, " []\n", 4);
+        cfg_sb_add(b, " []\n", 4);
         return;
     }
-    sb_add(b, "\n", 1);
+    cfg_sb_add(b, "\n", 1);
     for (int i = 0; i < c->model.nlayers; i++) {
         const struct layer_spec *l = &c->model.layers[i];
-        sb_indent(b, indent + 2);
+        cfg_sb_indent(b, indent + 2);
         switch (l->kind) {
         case LAYER_DENSE:
-            sb_printf(b, "- {dense: %d, init: ", l->units);
+            cfg_sb_printf(b, "- {dense: %d, init: ", l->units);
             if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
                 char text[48];
-                fmt_float(v, sizeof v, l->init_arg);
+                cfg_fmt_float(v, sizeof v, l->init_arg);
                 snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
-                sb_quoted(b, text);
+                cfg_sb_quoted(b, text);
             } else {
-                sb_printf(b, "%s", init_w[l->init]);
+                cfg_sb_printf(b, "%s", init_w[l->init]);
             }
-            sb_add(b, "}\n", 2);
+            cfg_sb_add(b, "}\n", 2);
             break;
         case LAYER_LEAKY_RELU:
         case LAYER_DROPOUT:
-            fmt_float(v, sizeof v, l->arg);
-            sb_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
+            cfg_fmt_float(v, sizeof v, l->arg);
+            cfg_sb_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
             break;
         default:
-            sb_printf(b, "- %s\n", layer_w[l->kind]);
+            cfg_sb_printf(b, "- %s\n", layer_w[l->kind]);
             break;
         }
     }
@@ -1056,7 +621,7 @@ apply_betas(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pa
     char d[96], ipath[64];
     double b[2];
     if (n->kind != CNODE_SEQ || n->n != 2) {
-        const char *got = describe(n, d, sizeof d);
+        const char *got = cfg_describe(n, d, sizeof d);
         if (n->kind == CNODE_SEQ && n->n > 0) {
             snprintf(d, sizeof d, "%d value%s", n->n, n->n == 1 ? "" : "s");
             got = d;
@@ -1066,7 +631,7 @@ apply_betas(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pa
     }
     for (int i = 0; i < 2; i++) {
         snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
-        if (!get_double(x, n->kid[i], ipath, &r, &b[i]))
+        if (!cfg_get_double(x, n->kid[i], ipath, &r, &b[i]))
             return;
     }
     c->optim.beta1 = b[0];
@@ -1077,9 +642,9 @@ static void
 dump_betas(struct sbuf *b, const struct cfg *c, int indent)
 {
     char b1[32], b2[32];
-    fmt_double(b1, sizeof b1, c->optim.beta1);
-    fmt_double(b2, sizeof b2, c->optim.beta2);
-    sb_printf(b, " [%s, %s]\n", b1, b2);
+    cfg_fmt_double(b1, sizeof b1, c->optim.beta1);
+    cfg_fmt_double(b2, sizeof b2, c->optim.beta2);
+    cfg_sb_printf(b, " [%s, %s]\n", b1, b2);
 }
 
 /* clip: none | {norm: X} | {value: X} */
@@ -1089,14 +654,14 @@ apply_clip(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pat
     static const struct range positive = ABOVE(0);
     static const char *const clip_keys[] = { "norm", "value" };
     char d[96], kpath[160];
-    if (n->kind == CNODE_SCALAR && !is_null(n) && strcmp(n->str, "none") == 0) {
+    if (n->kind == CNODE_SCALAR && !cfg_is_null(n) && strcmp(n->str, "none") == 0) {
         c->clip.kind = CLIP_NONE;
         c->clip.value = 0;
         return;
     }
     if (n->kind != CNODE_MAP || n->n == 0) {
         cfg_err_add(x, n, path, false, "expected none, {norm: X} or {value: X}, got %s",
-                    describe(n, d, sizeof d));
+                    cfg_describe(n, d, sizeof d));
         return;
     }
     for (int i = 1; i < n->n; i++)
@@ -1104,20 +669,20 @@ apply_clip(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pat
     if (n->n > 1)
         return;
     const struct cnode *k = n->kid[0], *v = n->kid[1];
-    path_join(kpath, sizeof kpath, path, k->str);
+    cfg_path_join(kpath, sizeof kpath, path, k->str);
     int kind = -1;
-    struct suggester s = { NULL, 0 };
+    struct cfg_suggester s = { NULL, 0 };
     for (int i = 0; i < 2; i++) {
         if (strcmp(k->str, clip_keys[i]) == 0)
             kind = i == 0 ? CLIP_NORM : CLIP_VALUE;
-        suggest_try(&s, k->str, clip_keys[i], clip_keys[i]);
+        cfg_suggest_try(&s, k->str, clip_keys[i], clip_keys[i]);
     }
     if (kind < 0) {
         err_unknown_key(x, k, path, kpath, &s);
         return;
     }
     double value;
-    if (!get_double(x, v, kpath, &positive, &value))
+    if (!cfg_get_double(x, v, kpath, &positive, &value))
         return;
     c->clip.kind = (enum clip_kind)kind;
     c->clip.value = value;
@@ -1128,11 +693,11 @@ dump_clip(struct sbuf *b, const struct cfg *c, int indent)
 {
     char v[32];
     if (c->clip.kind == CLIP_NONE) {
-        sb_add(b, " none\n", 6);
+        cfg_sb_add(b, " none\n", 6);
         return;
     }
-    fmt_double(v, sizeof v, c->clip.value);
-    sb_printf(b, " {%s: %s}\n", c->clip.kind == CLIP_NORM ? "norm" : "value", v);
+    cfg_fmt_double(v, sizeof v, c->clip.value);
+    cfg_sb_printf(b, " {%s: %s}\n", c->clip.kind == CLIP_NORM ? "norm" : "value", v);
 }
 
 static bool
@@ -1223,7 +788,7 @@ data_check(struct cctx *x, struct cfg *c, const struct cnode *map, const char *p
     if (v == NULL || v->kind != CNODE_SCALAR || strcmp(v->str, "unit") != 0)
         return;
     if (!unit_applies(c->data.source)) {
-        path_join(npath, sizeof npath, path, "normalize");
+        cfg_path_join(npath, sizeof npath, path, "normalize");
         cfg_err_add(x, v, npath, false, UNIT_MISUSED, source_w[c->data.source]);
     }
 }
@@ -1305,7 +870,7 @@ apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n, const char 
         apply_section(x, c, &sched_section, n, path);
         return;
     }
-    int k = get_word(x, n, path, &sched_words);
+    int k = cfg_get_word(x, n, path, &sched_words);
     if (k >= 0 && k != (int)c->sched.kind)
         sched_set_kind(c, k);
 }
@@ -1448,18 +1013,18 @@ apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct c
 
     switch (f->type) {
     case FT_INT:
-        if (get_ll(x, v, path, &f->r, &ll))
+        if (cfg_get_ll(x, v, path, &f->r, &ll))
             *(int *)base = (int)ll;
         break;
     case FT_LONG:
-        if (get_ll(x, v, path, &f->r, &ll))
+        if (cfg_get_ll(x, v, path, &f->r, &ll))
             *(long *)base = (long)ll;
         break;
     case FT_U64: {
         char desc[96];
-        if (v->kind != CNODE_SCALAR || !v->plain || !looks_int(v->str)) {
+        if (v->kind != CNODE_SCALAR || !v->plain || !cfg_looks_int(v->str)) {
             cfg_err_add(x, v, path, false, "expected an integer, got %s",
-                        describe(v, desc, sizeof desc));
+                        cfg_describe(v, desc, sizeof desc));
             break;
         }
         errno = 0;
@@ -1473,28 +1038,28 @@ apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct c
         break;
     }
     case FT_DOUBLE:
-        if (get_double(x, v, path, &f->r, &d))
+        if (cfg_get_double(x, v, path, &f->r, &d))
             *(double *)base = d;
         break;
     case FT_BOOL:
-        if (get_bool(x, v, path, &b))
+        if (cfg_get_bool(x, v, path, &b))
             *(bool *)base = b;
         break;
     case FT_STR:
-        if (!get_text(x, v, path, "text", &s))
+        if (!cfg_get_text(x, v, path, "text", &s))
             break;
         if (v->len == 0 || v->len >= f->size) {
             cfg_err_add(x, v, path, false, "expected 1 to %zu bytes of text, got %zu", f->size - 1,
                         v->len);
             break;
         }
-        store_text(base, f->size, s);
+        cfg_store_text(base, f->size, s);
         break;
     case FT_PATH:
         apply_path(x, base, f->size, v, path);
         break;
     case FT_ENUM:
-        k = get_word(x, v, path, f->words);
+        k = cfg_get_word(x, v, path, f->words);
         if (k >= 0)
             *(int *)base = k;
         break;
@@ -1530,7 +1095,7 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
 
     if (n->kind != CNODE_MAP) {
         cfg_err_add(x, n, path, false, "expected a map of settings, got %s",
-                    describe(n, d, sizeof d));
+                    cfg_describe(n, d, sizeof d));
         return;
     }
     /* The kind first: it decides which keys apply and resets their defaults. */
@@ -1538,8 +1103,8 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
         const struct cnode *sel = map_get(n, s->selector, NULL);
         if (sel != NULL) {
             char spath[160];
-            path_join(spath, sizeof spath, path, s->selector);
-            int k = get_word(x, sel, spath, find_field(s, s->selector)->words);
+            cfg_path_join(spath, sizeof spath, path, s->selector);
+            int k = cfg_get_word(x, sel, spath, find_field(s, s->selector)->words);
             if (k < 0)
                 kind_known = false;
             else if (k != s->get_kind(c))
@@ -1551,14 +1116,14 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
         char kpath[160], shown[48];
         if (s->selector != NULL && strcmp(k->str, s->selector) == 0)
             continue;
-        path_join(kpath, sizeof kpath, path, k->str);
+        cfg_path_join(kpath, sizeof kpath, path, k->str);
         const struct field *f = find_field(s, k->str);
         if (f == NULL) {
-            struct suggester sug = { NULL, 0 };
+            struct cfg_suggester sug = { NULL, 0 };
             for (int j = 0; j < s->nfields; j++)
-                suggest_try(&sug, k->str, s->fields[j].key, s->fields[j].key);
+                cfg_suggest_try(&sug, k->str, s->fields[j].key, s->fields[j].key);
             for (int j = 0; s->aliases != NULL && s->aliases[j] != NULL; j += 2)
-                suggest_try(&sug, k->str, s->aliases[j], s->aliases[j + 1]);
+                cfg_suggest_try(&sug, k->str, s->aliases[j], s->aliases[j + 1]);
             err_unknown_key(x, k, path, kpath, &sug);
             continue;
         }
@@ -1568,7 +1133,7 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
             int kind = s->get_kind(c);
             if ((f->applies & BIT(kind)) == 0) {
                 cfg_err_add(x, k, kpath, true, "key '%s' does not apply to %s '%s'",
-                            shorten(k->str, shown, sizeof shown), s->kind_noun,
+                            cfg_shorten(k->str, shown, sizeof shown), s->kind_noun,
                             find_field(s, s->selector)->words->w[kind]);
                 continue;
             }
@@ -1583,14 +1148,14 @@ void
 cfg_apply_root(struct cctx *x, struct cfg *c, const struct cnode *root)
 {
     char d[96];
-    if (root == NULL || is_null(root)) {
+    if (root == NULL || cfg_is_null(root)) {
         cfg_err_add(x, NULL, "", true,
                     "the configuration is empty (it needs at least model.layers)");
         return;
     }
     if (root->kind != CNODE_MAP) {
         cfg_err_add(x, root, "", true, "the top level must be a map of settings, got %s",
-                    describe(root, d, sizeof d));
+                    cfg_describe(root, d, sizeof d));
         return;
     }
     apply_section(x, c, &top_section, root, "");
@@ -1609,7 +1174,7 @@ cfg_defaults(struct cfg *c)
 {
     /* memset first: padding and unused bytes too, so equal configs compare equal. */
     memset(c, 0, sizeof *c);
-    store_text(c->name, sizeof c->name, "run");
+    cfg_store_text(c->name, sizeof c->name, "run");
     c->seed = 0;
 
     data_set_kind(c, DATA_SPIRAL);
@@ -1635,7 +1200,7 @@ cfg_defaults(struct cfg *c)
     c->train.threads = 1;
 
     c->log.enabled = true;
-    store_text(c->log.dir, sizeof c->log.dir, "runs");
+    cfg_store_text(c->log.dir, sizeof c->log.dir, "runs");
     c->log.checkpoint_every = 0;
     c->log.save_initial = false;
 
@@ -1679,8 +1244,8 @@ cfg_check_cross(struct cctx *x, const struct cfg *c)
                     "optim.schedule.step_size is required for schedule 'step'");
     if (c->sched.kind == SCHED_COSINE && c->sched.min_lr > c->optim.lr) {
         char a[32], b[32];
-        fmt_double(a, sizeof a, c->sched.min_lr);
-        fmt_double(b, sizeof b, c->optim.lr);
+        cfg_fmt_double(a, sizeof a, c->sched.min_lr);
+        cfg_fmt_double(b, sizeof b, c->optim.lr);
         cfg_err_add(x, NULL, "optim.schedule.min_lr", true,
                     "optim.schedule.min_lr (%s) is above optim.lr (%s)", a, b);
     }
@@ -1717,44 +1282,44 @@ dump_section(struct sbuf *b, const struct cfg *c, const struct section *s, int i
             continue;
         if (f->shown != NULL && !f->shown(c))
             continue;
-        sb_indent(b, indent);
-        sb_printf(b, "%s:", f->key);
+        cfg_sb_indent(b, indent);
+        cfg_sb_printf(b, "%s:", f->key);
         switch (f->type) {
         case FT_INT:
-            sb_printf(b, " %d\n", *(const int *)base);
+            cfg_sb_printf(b, " %d\n", *(const int *)base);
             break;
         case FT_LONG:
-            sb_printf(b, " %ld\n", *(const long *)base);
+            cfg_sb_printf(b, " %ld\n", *(const long *)base);
             break;
         case FT_U64:
-            sb_printf(b, " %" PRIu64 "\n", *(const uint64_t *)base);
+            cfg_sb_printf(b, " %" PRIu64 "\n", *(const uint64_t *)base);
             break;
         case FT_DOUBLE:
-            fmt_double(v, sizeof v, *(const double *)base);
-            sb_printf(b, " %s\n", v);
+            cfg_fmt_double(v, sizeof v, *(const double *)base);
+            cfg_sb_printf(b, " %s\n", v);
             break;
         case FT_BOOL:
-            sb_printf(b, " %s\n", *(const bool *)base ? "true" : "false");
+            cfg_sb_printf(b, " %s\n", *(const bool *)base ? "true" : "false");
             break;
         case FT_STR:
-            sb_add(b, " ", 1);
-            sb_quoted(b, base);
-            sb_add(b, "\n", 1);
+            cfg_sb_add(b, " ", 1);
+            cfg_sb_quoted(b, base);
+            cfg_sb_add(b, "\n", 1);
             break;
         case FT_PATH:
             if (base[0] == '\0') {
-                sb_add(b, " ~\n", 3);
+                cfg_sb_add(b, " ~\n", 3);
             } else {
-                sb_add(b, " ", 1);
-                sb_quoted(b, base);
-                sb_add(b, "\n", 1);
+                cfg_sb_add(b, " ", 1);
+                cfg_sb_quoted(b, base);
+                cfg_sb_add(b, "\n", 1);
             }
             break;
         case FT_ENUM:
-            sb_printf(b, " %s\n", f->words->w[*(const int *)base]);
+            cfg_sb_printf(b, " %s\n", f->words->w[*(const int *)base]);
             break;
         case FT_SECTION:
-            sb_add(b, "\n", 1);
+            cfg_sb_add(b, "\n", 1);
             dump_section(b, c, f->sub, indent + 2);
             break;
         case FT_CUSTOM:
@@ -1772,7 +1337,7 @@ cfg_to_yaml(const struct cfg *c)
     struct sbuf b = { NULL, 0, 0 };
     struct cfg_locale loc;
     cfg_locale_enter(&loc);
-    sb_printf(&b, "# nntop effective configuration: every setting, defaults included.\n"
+    cfg_sb_printf(&b, "# nntop effective configuration: every setting, defaults included.\n"
                   "# Data paths are absolute, so it loads the same from any directory.\n");
     dump_section(&b, c, &top_section, 0);
     cfg_locale_leave(&loc);

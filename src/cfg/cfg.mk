@@ -1,7 +1,8 @@
 # Configuration: YAML -> struct cfg, --set overrides, errors with
 # file:line:col, the effective config written back, and the built-in demo
 # (configs/spiral.yaml compiled into src/cfg/demo_config.c).
-libnntop_a_SOURCES += src/cfg/cfg.c src/cfg/cfg-tree.c src/cfg/cfg-keys.c
+libnntop_a_SOURCES += src/cfg/cfg.c src/cfg/cfg-tree.c src/cfg/cfg-keys.c \
+	src/cfg/cfg-text.c src/cfg/cfg-scalar.c src/cfg/cfg-suggest.c
 nodist_libnntop_a_SOURCES = src/cfg/demo_config.c
 noinst_HEADERS += include/nntop/cfg.h src/cfg/cfg-int.h
 

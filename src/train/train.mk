@@ -1,9 +1,11 @@
 # train: the trainer thread (loop, commands, resume/reproduce), telemetry
 # statistics, the gradient check, and replay of a recorded run.
 libnntop_a_SOURCES += src/train/stats.c src/train/gradcheck.c src/train/trainer.c \
+	src/train/trainer-cmd.c src/train/trainer-resume.c \
 	src/train/replay.c
 noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h \
-	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h
+	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h \
+	src/train/trainer-int.h
 
 # check_trainer drives the real trainer thread in-process (commands, run
 # log, reproduce/resume, non-finite values, one epoch of Fashion-MNIST

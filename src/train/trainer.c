@@ -6,12 +6,14 @@
  * It never waits on its consumer (a full telemetry ring drops records and
  * counts them) and never touches the terminal.  While paused it sleeps on
  * a condition variable and still serves commands that need no step.
+ *
+ * The command handlers are in trainer-cmd.c, resuming and reproducing a
+ * logged run in trainer-resume.c.
  */
 #include "config.h"
 
 #include "nntop/trainer.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,87 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "nntop/blas.h"
-#include "nntop/data.h"
-#include "nntop/gradcheck.h"
-#include "nntop/nn.h"
-#include "nntop/optim.h"
-#include "nntop/ring.h"
-#include "nntop/runlog.h"
 #include "nntop/stats.h"
 #include "nntop/xmem.h"
 
+#include "trainer-int.h"
+
 #define TELEMETRY_RING_DEFAULT ((size_t)4 << 20)
 #define CONTROL_RING_BYTES ((size_t)64 << 10)
-#define EVAL_BATCH 1000
-#define MAX_SCHEDULED 4096
-
-/* A command recorded in a run log, to be applied at a given step. */
-struct scheduled {
-    long step;
-    struct tm_command cmd;
-};
-
-struct trainer {
-    struct cfg cfg;
-    struct trainer_opts opts;
-    struct data data;
-    struct model *model;
-    struct optim *optim;
-    struct batcher batcher;
-    struct runlog *log;
-    char *config_yaml;          /* effective config, for the log and checkpoints */
-
-    struct ring *tel;           /* trainer -> consumer */
-    struct ring *ctl;           /* consumer -> trainer */
-    pthread_mutex_t mu;         /* guards the sleep/wake handshake only */
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool started, joined;
-    atomic_bool finished;       /* the worker has returned */
-
-    /* Buffers of the step, sized for the largest batch so far. */
-    int cap_batch;
-    float *x;                   /* (B, IN) */
-    int32_t *y;                 /* (B) */
-    float *update;              /* (nparams) the update a snapshot step applied */
-    float *prev_params;         /* (nparams) the parameters before this step's update */
-    float *eval_x;              /* (EVAL_BATCH, IN) */
-    int32_t *eval_y;
-    long *eval_pos;
-
-    /* Live settings and progress (worker thread only). */
-    long step;                  /* steps completed */
-    long total_steps;           /* 0: run by epochs */
-    long steps_per_epoch;
-    double base_lr;             /* lr the schedule scales */
-    double last_clip;           /* last threshold used, for toggling */
-    int batch_size;
-    long tel_every;
-    bool paused;
-    long step_budget;           /* steps left before pausing; -1 = no limit */
-    bool quit;
-    bool done;                  /* training reached its end */
-    bool failed;
-    bool overfit;
-    int overfit_n;              /* rows of the fixed batch */
-    float *overfit_x;
-    int32_t *overfit_y;
-    double expected_loss;
-    struct timespec t0;
-    struct timespec last_snapshot;
-    struct timespec rate_t;     /* start of the samples/s window */
-    long rate_samples;
-    float samples_per_s;
-    long last_eval_step;        /* step of the last validation pass, -1 none */
-
-    bool quiet;                 /* re-applying a resumed run's changes: no events */
-    struct scheduled *sched;    /* --reproduce: changes to apply, by step */
-    int nsched, sched_next;
-};
 
 /* telemetry.h has no source file of its own; its one function lives with
  * the producer of the states it names. */
@@ -139,15 +69,14 @@ epoch_of(const struct trainer *t)
     return (double)t->batcher.epoch + (double)t->batcher.pos / (double)t->batcher.s->n;
 }
 
-/* Publish one record; a full ring drops it (counted by the ring). */
-static void
-publish(struct trainer *t, enum tm_type type, const void *rec, size_t len)
+void
+trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t len)
 {
     ring_push(t->tel, (uint32_t)type, rec, len);
 }
 
-static void
-publish_state(struct trainer *t)
+void
+trainer_publish_state(struct trainer *t)
 {
     struct tm_state s = {0};
     s.state = t->failed ? TM_FAILED : t->done ? TM_DONE : t->paused ? TM_PAUSED : TM_RUNNING;
@@ -163,21 +92,12 @@ publish_state(struct trainer *t)
     s.telemetry_every = t->tel_every;
     s.overfit = t->overfit;
     s.dropped = ring_dropped(t->tel);
-    publish(t, TM_STATE, &s, sizeof s);
+    trainer_publish(t, TM_STATE, &s, sizeof s);
 }
 
-/*
- * Record an event: one line in events.jsonl (type, extra JSON fields,
- * the text) and one TM_EVENT for the consumer.  extra is a JSON fragment
- * without braces ("\"value\":0.1") or "".
- */
-static void
-emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-       const char *extra, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
-
-static void
-emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-       const char *extra, const char *fmt, va_list ap)
+void
+trainer_emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+               const char *extra, const char *fmt, va_list ap)
 {
     if (t->quiet)
         return;
@@ -192,65 +112,21 @@ emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *typ
         runlog_json_str(text, sizeof text, ev.text);
         runlog_event(t->log, t->step, type, "%s%s\"text\":%s", extra, *extra ? "," : "", text);
     }
-    publish(t, TM_EVENT, &ev, sizeof ev);
+    trainer_publish(t, TM_EVENT, &ev, sizeof ev);
 }
 
-static void
-emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-     const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void
-emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-     const char *extra, const char *fmt, ...)
+void
+trainer_emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+             const char *extra, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit_v(t, kind, severity, type, extra, fmt, ap);
+    trainer_emit_v(t, kind, severity, type, extra, fmt, ap);
     va_end(ap);
 }
 
-/*
- * Turn a command down, leaving the settings as they were: a "refused"
- * event whose JSON names the command (as the UI spells it) and whose
- * text says why.
- */
-static void
-refuse(struct trainer *t, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-refuse(struct trainer *t, const char *command, const char *fmt, ...)
-{
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
-    va_list ap;
-    va_start(ap, fmt);
-    emit_v(t, TM_EV_REFUSED, 1, "refused", extra, fmt, ap);
-    va_end(ap);
-}
-
-/*
- * Announce a setting's new value: a "change" event whose JSON carries
- * "value" (what --reproduce and replay read back) and whose text says it.
- */
-static void
-changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
-{
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%.17g", value);
-    va_list ap;
-    va_start(ap, fmt);
-    emit_v(t, TM_EV_CHANGE, 0, type, extra, fmt, ap);
-    va_end(ap);
-}
-
-/* Grow the step buffers to hold batches of B rows. */
-static void
-reserve_batch(struct trainer *t, int B)
+void
+trainer_reserve_batch(struct trainer *t, int B)
 {
     if (B <= t->cap_batch)
         return;
@@ -262,8 +138,8 @@ reserve_batch(struct trainer *t, int B)
     model_reserve(t->model, B);
 }
 
-static long
-steps_per_epoch(const struct trainer *t)
+long
+trainer_steps_per_epoch(const struct trainer *t)
 {
     long n = t->data.train.n;
     return (n + t->batch_size - 1) / t->batch_size;
@@ -271,8 +147,8 @@ steps_per_epoch(const struct trainer *t)
 
 /* ---- evaluation ---------------------------------------------------- */
 
-static void
-evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split which)
+void
+trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split which)
 {
     if (s->n == 0)
         return;
@@ -301,7 +177,7 @@ evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split whic
     ev.loss = (float)(loss_sum / (double)s->n);
     ev.accuracy = (float)((double)correct / (double)s->n);
     ev.n = s->n;
-    publish(t, TM_EVAL, &ev, sizeof ev);
+    trainer_publish(t, TM_EVAL, &ev, sizeof ev);
     if (t->log != NULL) {
         struct metrics_row r = {0};
         r.step = t->step;
@@ -316,8 +192,8 @@ evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split whic
 
 /* ---- checkpoints --------------------------------------------------- */
 
-static void
-save_checkpoint(struct trainer *t)
+void
+trainer_save_checkpoint(struct trainer *t)
 {
     if (t->log == NULL)
         return;
@@ -333,309 +209,7 @@ save_checkpoint(struct trainer *t)
         ev.kind = TM_EV_CHECKPOINT;
         snprintf(ev.text, sizeof ev.text, "saved checkpoint-%ld.safetensors", t->step);
     }
-    publish(t, TM_EVENT, &ev, sizeof ev);
-}
-
-/* ---- commands ------------------------------------------------------ */
-
-static bool
-positive_finite(double v)
-{
-    return isfinite(v) && v > 0.0;
-}
-
-static void
-set_lr(struct trainer *t, double lr, const char *how)
-{
-    /* The schedule goes on from the new rate: scale its base. */
-    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
-    double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
-    t->base_lr = lr * factor;
-    changed(t, "lr", lr, "lr %s %.3g", how, lr);
-}
-
-static void
-cmd_pause(struct trainer *t, const struct tm_command *c)
-{
-    if (t->paused) {
-        return;
-    }
-    t->paused = true;
-    t->step_budget = -1;
-    emit(t, TM_EV_CHANGE, 0, "pause", "", "paused");
-}
-
-static void
-cmd_resume(struct trainer *t, const struct tm_command *c)
-{
-    if (!t->paused)
-        return;
-    if (t->done) {
-        refuse(t, "resume", "resume: training has finished");
-        return;
-    }
-    t->paused = false;
-    t->step_budget = -1;
-    emit(t, TM_EV_CHANGE, 0, "resume", "", "resumed");
-}
-
-static void
-cmd_step(struct trainer *t, const struct tm_command *c)
-{
-    if (c->n < 1) {
-        refuse(t, "step", "step: count must be >= 1, got %ld", c->n);
-        return;
-    }
-    if (t->done) {
-        refuse(t, "step", "step: training has finished");
-        return;
-    }
-    t->paused = false;
-    t->step_budget = c->n;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"n\":%ld", c->n);
-    emit(t, TM_EV_CHANGE, 0, "step", extra, "stepping %ld", c->n);
-}
-
-static void
-cmd_set_lr(struct trainer *t, const struct tm_command *c)
-{
-    if (!positive_finite(c->value)) {
-        refuse(t, "lr", "lr: must be a positive number, got %g", c->value);
-        return;
-    }
-    set_lr(t, c->value, "set to");
-}
-
-static void
-cmd_scale_lr(struct trainer *t, const struct tm_command *c)
-{
-    if (!positive_finite(c->value)) {
-        refuse(t, "lr", "lr: scale factor must be a positive number, got %g", c->value);
-        return;
-    }
-    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
-    double lr = cur * c->value;
-    if (!positive_finite(lr)) {
-        refuse(t, "lr", "lr: %g x %g is out of range", cur, c->value);
-        return;
-    }
-    char how[48];
-    snprintf(how, sizeof how, "x%g to", c->value);
-    set_lr(t, lr, how);
-}
-
-static void
-cmd_set_clip(struct trainer *t, const struct tm_command *c)
-{
-    if (c->clip_kind < 0 || c->clip_kind >= CLIP_KIND_COUNT ||
-        (c->clip_kind != CLIP_NONE && !positive_finite(c->value))) {
-        refuse(t, "clip", "clip: threshold must be a positive number, got %g", c->value);
-        return;
-    }
-    t->cfg.clip.kind = c->clip_kind;
-    if (c->clip_kind != CLIP_NONE) {
-        t->cfg.clip.value = c->value;
-        t->last_clip = c->value;
-    }
-    char extra[96];
-    snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g",
-             clip_kind_name(c->clip_kind), c->clip_kind != CLIP_NONE ? c->value : 0.0);
-    if (c->clip_kind == CLIP_NONE)
-        emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping off");
-    else
-        emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping by %s at %g",
-             clip_kind_name(c->clip_kind), c->value);
-}
-
-static void
-cmd_set_momentum(struct trainer *t, const struct tm_command *c)
-{
-    if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
-        refuse(t, "momentum", "momentum: must be in [0, 1), got %g", c->value);
-        return;
-    }
-    if (t->cfg.optim.kind != OPTIM_SGD) {
-        refuse(t, "momentum", "momentum: applies to sgd only (this run uses %s)",
-               optim_kind_name(t->cfg.optim.kind));
-        return;
-    }
-    if (t->cfg.optim.nesterov && c->value == 0.0) {
-        refuse(t, "momentum", "momentum: nesterov needs momentum > 0");
-        return;
-    }
-    t->cfg.optim.momentum = c->value;
-    t->optim->spec.momentum = c->value;
-    changed(t, "momentum", c->value, "momentum set to %g", c->value);
-}
-
-static void
-cmd_set_wd(struct trainer *t, const struct tm_command *c)
-{
-    if (!isfinite(c->value) || c->value < 0.0) {
-        refuse(t, "wd", "weight decay: must be >= 0, got %g", c->value);
-        return;
-    }
-    t->cfg.optim.weight_decay = c->value;
-    t->optim->spec.weight_decay = c->value;
-    changed(t, "weight_decay", c->value, "weight decay set to %g", c->value);
-}
-
-static void
-cmd_set_batch(struct trainer *t, const struct tm_command *c)
-{
-    if (c->n < 1 || c->n > 65536) {
-        refuse(t, "batch", "batch: size must be in [1, 65536], got %ld", c->n);
-        return;
-    }
-    t->batch_size = (int)c->n;
-    reserve_batch(t, t->batch_size);
-    t->steps_per_epoch = steps_per_epoch(t);
-    changed(t, "batch_size", (double)c->n, "batch size set to %ld", c->n);
-}
-
-static void
-cmd_eval(struct trainer *t, const struct tm_command *c)
-{
-    if (t->data.val.n == 0 && t->data.test.n == 0) {
-        refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
-        return;
-    }
-    emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
-    /* Without a validation split, the test split is what there is. */
-    if (t->data.val.n > 0)
-        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
-    else
-        evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
-}
-
-static void
-cmd_save(struct trainer *t, const struct tm_command *c)
-{
-    if (t->log == NULL) {
-        refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
-        return;
-    }
-    save_checkpoint(t);
-}
-
-static void
-cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
-{
-    if (c->n < 0) {
-        refuse(t, "telemetry", "telemetry: every must be >= 0, got %ld", c->n);
-        return;
-    }
-    t->tel_every = c->n;
-    if (c->n == 0)
-        changed(t, "telemetry", 0.0, "telemetry snapshots off");
-    else
-        changed(t, "telemetry", (double)c->n, "telemetry every %ld steps", c->n);
-}
-
-static void
-cmd_gradcheck(struct trainer *t, const struct tm_command *c)
-{
-    int samples = c->n > 0 ? (int)c->n : t->cfg.gradcheck.samples;
-    if (samples > EVAL_BATCH)
-        samples = EVAL_BATCH;
-    struct gradcheck_opts go = {
-        .samples = samples,
-        .per_tensor = t->cfg.gradcheck.per_tensor,
-        .seed = t->cfg.seed ^ (uint64_t)t->step,
-    };
-    /* Check on the rows the next step would train on (without taking them). */
-    int B;
-    const float *x = t->eval_x;
-    const int32_t *y = t->eval_y;
-    if (t->overfit) {
-        B = samples < t->overfit_n ? samples : t->overfit_n;
-        x = t->overfit_x;
-        y = t->overfit_y;
-    } else {
-        const struct batcher *bt = &t->batcher;
-        B = (int)(samples < bt->s->n ? samples : bt->s->n);
-        for (int k = 0; k < B; k++)
-            t->eval_pos[k] = bt->order[(bt->pos + k) % bt->s->n];
-        data_gather(&t->data, bt->s, t->eval_pos, B, t->eval_x, t->eval_y);
-    }
-    struct tm_gradcheck *r = xcalloc(1, sizeof *r);
-    struct batch b = {.x = x, .labels = y, .size = B};
-    gradcheck_run(r, t->model, &b, &go);
-    r->step = t->step;
-    publish(t, TM_GRADCHECK, r, sizeof *r);
-    int failed = 0;
-    for (int i = 0; i < r->ntensors; i++)
-        failed += !r->t[i].pass;
-    char extra[128];
-    snprintf(extra, sizeof extra, "\"pass\":%s,\"failed\":%d,\"seconds\":%.3f",
-             r->pass ? "true" : "false", failed, (double)r->seconds);
-    emit(t, r->pass ? TM_EV_INFO : TM_EV_ERROR, r->pass ? 0 : 2, "gradcheck", extra,
-         "gradient check: %s (%d of %d tensors failed, %.2f s)", r->pass ? "pass" : "FAIL",
-         failed, r->ntensors, (double)r->seconds);
-    free(r);
-}
-
-static void
-cmd_overfit(struct trainer *t, const struct tm_command *c)
-{
-    bool on = c->n != 0;
-    if (on == t->overfit)
-        return;
-    t->overfit = on;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%s", on ? "true" : "false");
-    if (on) {
-        /* Capture the next batch and train on it alone. */
-        int B = t->batch_size;
-        free(t->overfit_x);
-        free(t->overfit_y);
-        t->overfit_x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
-        t->overfit_y = xalloc_aligned((size_t)B * sizeof(int32_t));
-        t->overfit_n = batcher_next(&t->batcher, &t->data, B, t->overfit_x, t->overfit_y);
-        emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfitting one batch of %d", t->overfit_n);
-    } else {
-        emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfit off: training on all data");
-    }
-}
-
-static void
-cmd_quit(struct trainer *t, const struct tm_command *c)
-{
-    t->quit = true;
-}
-
-typedef void (*cmd_handler)(struct trainer *, const struct tm_command *);
-
-/* One handler per command: adding a command is adding a line here. */
-static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
-    [TM_CMD_PAUSE] = cmd_pause,
-    [TM_CMD_RESUME] = cmd_resume,
-    [TM_CMD_STEP] = cmd_step,
-    [TM_CMD_SET_LR] = cmd_set_lr,
-    [TM_CMD_SCALE_LR] = cmd_scale_lr,
-    [TM_CMD_SET_CLIP] = cmd_set_clip,
-    [TM_CMD_SET_MOMENTUM] = cmd_set_momentum,
-    [TM_CMD_SET_WD] = cmd_set_wd,
-    [TM_CMD_SET_BATCH] = cmd_set_batch,
-    [TM_CMD_EVAL] = cmd_eval,
-    [TM_CMD_SAVE] = cmd_save,
-    [TM_CMD_SET_TELEMETRY] = cmd_set_telemetry,
-    [TM_CMD_GRADCHECK] = cmd_gradcheck,
-    [TM_CMD_OVERFIT] = cmd_overfit,
-    [TM_CMD_QUIT] = cmd_quit,
-};
-
-static void
-apply_command(struct trainer *t, const struct tm_command *c)
-{
-    /* Every command is answered by a state record, the refused ones too. */
-    if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL)
-        emit(t, TM_EV_REFUSED, 1, "refused", "", "unknown command %d", c->kind);
-    else
-        cmd_handlers[c->kind](t, c);
-    if (!t->quiet)
-        publish_state(t);
+    trainer_publish(t, TM_EVENT, &ev, sizeof ev);
 }
 
 /* Apply every queued command; returns how many there were. */
@@ -648,12 +222,12 @@ drain_commands(struct trainer *t)
     size_t len;
     while (ring_pop(t->ctl, &type, &c, sizeof c, &len) == 1) {
         if (len == sizeof c)
-            apply_command(t, &c);
+            trainer_apply_command(t, &c);
         n++;
     }
     /* Recorded changes of a reproduced run, at their recorded steps. */
     while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= t->step) {
-        apply_command(t, &t->sched[t->sched_next].cmd);
+        trainer_apply_command(t, &t->sched[t->sched_next].cmd);
         t->sched_next++;
         n++;
     }
@@ -789,17 +363,17 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
     char extra[512];
     snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%g\",\"grad_norm\":\"%g\"", w, loss,
              gnorm);
-    emit(t, TM_EV_NONFINITE, 3, "nonfinite", extra,
+    trainer_emit(t, TM_EV_NONFINITE, 3, "nonfinite", extra,
          "step %ld: first non-finite value in %s (update skipped)", t->step, where);
     /* The weights are the last finite ones: keep them. */
-    save_checkpoint(t);
+    trainer_save_checkpoint(t);
     t->paused = true;
     t->step_budget = -1;
     if (!t->opts.keep_going) {
         t->failed = true;
         t->quit = true;
     }
-    publish_state(t);
+    trainer_publish_state(t);
 }
 
 /* ---- the step ------------------------------------------------------ */
@@ -827,7 +401,7 @@ publish_snapshot(struct trainer *t)
         struct tm_layer l;
         stats_layer(&l, m, i, bins);
         l.step = t->step;
-        publish(t, TM_LAYER, &l, sizeof l);
+        trainer_publish(t, TM_LAYER, &l, sizeof l);
         if (t->log != NULL) {
             struct layer_row r = {0};
             r.step = t->step;
@@ -848,7 +422,7 @@ publish_snapshot(struct trainer *t)
         struct tm_tensor s;
         stats_tensor(&s, m, k, t->update, bins);
         s.step = t->step;
-        publish(t, TM_TENSOR, &s, sizeof s);
+        trainer_publish(t, TM_TENSOR, &s, sizeof s);
         if (t->log != NULL) {
             struct layer_row r = {0};
             r.step = t->step;
@@ -866,7 +440,7 @@ publish_snapshot(struct trainer *t)
         }
     }
     struct tm_snapshot sn = {.step = t->step, .nlayers = m->nlayers, .ntensors = m->ntensors};
-    publish(t, TM_SNAPSHOT, &sn, sizeof sn);
+    trainer_publish(t, TM_SNAPSHOT, &sn, sizeof sn);
 }
 
 static bool
@@ -946,7 +520,7 @@ train_one_step(struct trainer *t)
         .clipped = clipped,
         .samples_per_s = t->samples_per_s,
     };
-    publish(t, TM_STEP, &s, sizeof s);
+    trainer_publish(t, TM_STEP, &s, sizeof s);
     if (t->log != NULL) {
         struct metrics_row r = {0};
         r.step = t->step;
@@ -973,9 +547,9 @@ train_one_step(struct trainer *t)
 
     bool epoch_ended = t->batcher.epoch != epoch_before;
     if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)
-        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+        trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
     if (t->cfg.log.checkpoint_every > 0 && t->step % t->cfg.log.checkpoint_every == 0)
-        save_checkpoint(t);
+        trainer_save_checkpoint(t);
 }
 
 static void
@@ -984,11 +558,11 @@ finish_training(struct trainer *t)
     t->done = true;
     t->paused = true;
     if (t->last_eval_step != t->step)
-        evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
-    evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
-    save_checkpoint(t);
-    emit(t, TM_EV_INFO, 0, "done", "", "training finished at step %ld", t->step);
-    publish_state(t);
+        trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    trainer_evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
+    trainer_save_checkpoint(t);
+    trainer_emit(t, TM_EV_INFO, 0, "done", "", "training finished at step %ld", t->step);
+    trainer_publish_state(t);
     if (t->log != NULL)
         runlog_flush(t->log);
 }
@@ -1009,7 +583,7 @@ publish_info(struct trainer *t)
     info->train_n = t->data.train.n;
     info->val_n = t->data.val.n;
     info->test_n = t->data.test.n;
-    publish(t, TM_INFO, info, sizeof *info);
+    trainer_publish(t, TM_INFO, info, sizeof *info);
     free(info);
 }
 
@@ -1021,23 +595,23 @@ trainer_main(void *arg)
     t->rate_t = t->t0;
     t->last_snapshot = t->t0;
     publish_info(t);
-    publish_state(t);
+    trainer_publish_state(t);
     /* The shape of the run, so a replay can rebuild the model's layout. */
     char extra[256];
     snprintf(extra, sizeof extra,
              "\"in\":%d,\"classes\":%d,\"train_n\":%ld,\"val_n\":%ld,\"test_n\":%ld,"
-             "\"expected_loss\":%.17g,\"total_steps\":%ld,\"steps_per_epoch\":%ld",
+             "\"expected_loss\":%.17g,\"total_steps\":%ld,\"trainer_steps_per_epoch\":%ld",
              t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
              t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
     if (t->step > 0)
-        emit(t, TM_EV_INFO, 0, "resume_run", extra, "resuming %s at step %ld", t->cfg.name,
+        trainer_emit(t, TM_EV_INFO, 0, "resume_run", extra, "resuming %s at step %ld", t->cfg.name,
              t->step);
     else
-        emit(t, TM_EV_INFO, 0, "start", extra,
+        trainer_emit(t, TM_EV_INFO, 0, "start", extra,
              "training %s: %ld samples, %d classes, expected initial loss %.4f", t->cfg.name,
              t->data.train.n, t->data.classes, t->expected_loss);
     if (t->cfg.log.save_initial && t->step == 0)
-        save_checkpoint(t);
+        trainer_save_checkpoint(t);
 
     while (!t->quit) {
         drain_commands(t);
@@ -1060,16 +634,16 @@ trainer_main(void *arg)
         if (t->step_budget > 0 && --t->step_budget == 0) {
             t->paused = true;
             t->step_budget = -1;
-            emit(t, TM_EV_CHANGE, 0, "pause", "", "paused after stepping");
-            publish_state(t);
+            trainer_emit(t, TM_EV_CHANGE, 0, "pause", "", "paused after stepping");
+            trainer_publish_state(t);
         }
     }
     /* Quit: flush, final checkpoint (unless the run just ended with one). */
     if (!t->done && !t->failed)
-        save_checkpoint(t);
+        trainer_save_checkpoint(t);
     if (!t->done)
-        emit(t, TM_EV_INFO, 0, "quit", "", "stopped at step %ld", t->step);
-    publish_state(t);
+        trainer_emit(t, TM_EV_INFO, 0, "quit", "", "stopped at step %ld", t->step);
+    trainer_publish_state(t);
     if (t->log != NULL) {
         runlog_flush(t->log);
         if (runlog_error(t->log) != NULL)
@@ -1124,164 +698,6 @@ trainer_feed(struct trainer *t)
 
 /* ---- lifecycle ----------------------------------------------------- */
 
-/* Parse the live changes of a logged run into t->sched. */
-static int
-load_reproduce(struct trainer *t, const char *run_dir, char **cause)
-{
-    struct runlog_event_rec *ev = NULL;
-    size_t n = 0;
-    if (runlog_read_events(run_dir, &ev, &n, cause) != 0)
-        return -1;
-    t->sched = xcalloc(n > 0 ? n : 1, sizeof *t->sched);
-    for (size_t i = 0; i < n; i++) {
-        struct tm_command c = {0};
-        double v = 0.0;
-        char kind[16] = "";
-        const char *type = ev[i].type;
-        bool have = runlog_event_get_num(ev[i].line, "value", &v) == 0;
-        if (strcmp(type, "lr") == 0 && have) {
-            c.kind = TM_CMD_SET_LR;
-            c.value = v;
-        } else if (strcmp(type, "clip") == 0 &&
-                   runlog_event_get_str(ev[i].line, "kind", kind, sizeof kind) == 0) {
-            c.kind = TM_CMD_SET_CLIP;
-            c.clip_kind = strcmp(kind, "norm") == 0    ? CLIP_NORM
-                          : strcmp(kind, "value") == 0 ? CLIP_VALUE
-                                                       : CLIP_NONE;
-            c.value = v;
-        } else if (strcmp(type, "momentum") == 0 && have) {
-            c.kind = TM_CMD_SET_MOMENTUM;
-            c.value = v;
-        } else if (strcmp(type, "weight_decay") == 0 && have) {
-            c.kind = TM_CMD_SET_WD;
-            c.value = v;
-        } else if (strcmp(type, "batch_size") == 0 && have) {
-            c.kind = TM_CMD_SET_BATCH;
-            c.n = (long)v;
-        } else if (strcmp(type, "overfit") == 0) {
-            c.kind = TM_CMD_OVERFIT;
-            c.n = strstr(ev[i].line, "\"value\":true") != NULL;
-        } else {
-            continue;
-        }
-        t->sched[t->nsched].step = ev[i].step;
-        t->sched[t->nsched].cmd = c;
-        t->nsched++;
-    }
-    runlog_events_free(ev, n);
-    return 0;
-}
-
-/* Put a fresh batcher at a position of an epoch: the order of an epoch is
- * a function of how many came before (one reshuffle each). */
-static void
-batcher_place(struct trainer *t, long epoch, long pos)
-{
-    batcher_fini(&t->batcher);
-    batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
-    /* epoch batches of the whole split are epoch epochs */
-    batcher_seek(&t->batcher, epoch, (int)t->data.train.n);
-    t->batcher.pos = pos;
-}
-
-/*
- * Bring a freshly built trainer to `steps` steps into its run: apply the
- * recorded changes up to there quietly, each at its step, and follow the
- * batches the steps drew (their sizes are what those changes made them:
- * batch size, overfit), so the batcher ends where the run's was.  A
- * single batcher_seek() would assume the config's batch size throughout.
- */
-static void
-catch_up(struct trainer *t, long steps)
-{
-    long n = t->data.train.n, epoch = 0, pos = 0;
-    t->quiet = true;
-    for (long s = 0;; s++) {
-        while (t->sched_next < t->nsched && t->sched[t->sched_next].step <= s &&
-               t->sched[t->sched_next].step <= steps) {
-            const struct tm_command *c = &t->sched[t->sched_next++].cmd;
-            if (c->kind == TM_CMD_OVERFIT) {
-                /* Turning overfit on takes the next batch from the batcher. */
-                batcher_place(t, epoch, pos);
-                apply_command(t, c);
-                epoch = t->batcher.epoch;
-                pos = t->batcher.pos;
-            } else {
-                apply_command(t, c);
-            }
-        }
-        if (s >= steps)
-            break;
-        if (!t->overfit && n > 0) {
-            pos += n - pos < t->batch_size ? n - pos : t->batch_size;
-            if (pos == n) {
-                pos = 0;
-                epoch++;
-            }
-        }
-    }
-    t->quiet = false;
-    batcher_place(t, epoch, pos);
-}
-
-/*
- * Continue a logged run: load the newest checkpoint (or the one named),
- * re-apply the live changes the run had made up to that step and put the
- * batch order where it was, so that the continuation computes what the
- * uninterrupted run would have.  (The checkpoint carries the dropout
- * stream.)
- */
-static int
-trainer_resume(struct trainer *t, const char *what, char **cause)
-{
-    char *path = NULL;
-    char *dir = NULL;
-    long step = 0;
-    double epoch = 0.0;
-    int rc = -1;
-    struct stat st;
-    if (stat(what, &st) != 0) {
-        *cause = xasprintf("%s: %s", what, strerror(errno));
-        return -1;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        dir = xstrdup(what);
-        int r = runlog_latest_checkpoint(dir, &path, &step, cause);
-        if (r == 1)
-            *cause = xasprintf("%s: no checkpoint-*.safetensors to resume from", dir);
-        if (r != 0)
-            goto out;
-    } else {
-        path = xstrdup(what);
-        dir = xstrdup(what);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL)
-            *slash = '\0';
-        else
-            strcpy(dir, ".");
-    }
-    if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
-        goto out;
-    t->step = step;
-
-    /* Changes recorded up to the checkpoint apply now, quietly. */
-    char eventsfile[DATA_PATH_MAX + 32];
-    snprintf(eventsfile, sizeof eventsfile, "%s/events.jsonl", dir);
-    bool logged = access(eventsfile, R_OK) == 0;
-    if (logged && load_reproduce(t, dir, cause) != 0)
-        goto out;
-    catch_up(t, step);
-    /* Later changes belong to the abandoned continuation: drop them. */
-    t->nsched = t->sched_next;
-    if (logged && !t->opts.no_log && t->cfg.log.enabled && runlog_reopen(&t->log, dir, cause) != 0)
-        goto out;
-    rc = 0;
-out:
-    free(path);
-    free(dir);
-    return rc;
-}
-
 int
 trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_opts *opts,
             char **cause)
@@ -1319,13 +735,13 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->optim = optim_new(&t->cfg.optim, t->model->nparams);
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
     t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
-    reserve_batch(t, t->batch_size);
+    trainer_reserve_batch(t, t->batch_size);
     t->eval_x = xalloc_aligned((size_t)EVAL_BATCH * (size_t)t->data.d * sizeof(float));
     t->eval_y = xalloc_aligned(EVAL_BATCH * sizeof(int32_t));
     t->eval_pos = xcalloc(EVAL_BATCH, sizeof(long));
     batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
 
-    t->steps_per_epoch = steps_per_epoch(t);
+    t->steps_per_epoch = trainer_steps_per_epoch(t);
     t->total_steps = t->cfg.train.steps;
     if (t->cfg.sched.total_steps == 0)
         t->cfg.sched.total_steps = t->total_steps > 0 ? t->total_steps
@@ -1338,7 +754,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->paused = opts->start_paused;
     t->expected_loss = data_expected_loss(&t->data, t->cfg.model.loss == LOSS_MSE);
 
-    if (opts->reproduce != NULL && load_reproduce(t, opts->reproduce, cause) != 0)
+    if (opts->reproduce != NULL && trainer_load_reproduce(t, opts->reproduce, cause) != 0)
         goto fail;
 
     if (opts->resume != NULL) {

@@ -1,0 +1,364 @@
+/*
+ * trainer-cmd.c - the trainer's commands: one handler per command kind,
+ * and the table that dispatches to them.  A handler checks its argument,
+ * changes the live setting and records the change as an event; a
+ * command it turns down leaves the settings as they were and says why.
+ *
+ * Handlers run on the worker thread between two steps.  They do not
+ * read the control ring (trainer.c drains it) or step the model.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nntop/gradcheck.h"
+#include "nntop/xmem.h"
+
+#include "trainer-int.h"
+
+/*
+ * Turn a command down, leaving the settings as they were: a "refused"
+ * event whose JSON names the command (as the UI spells it) and whose
+ * text says why.
+ */
+static void
+refuse(struct trainer *t, const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(struct trainer *t, const char *command, const char *fmt, ...)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
+    va_list ap;
+    va_start(ap, fmt);
+    trainer_emit_v(t, TM_EV_REFUSED, 1, "refused", extra, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Announce a setting's new value: a "change" event whose JSON carries
+ * "value" (what --reproduce and replay read back) and whose text says it.
+ */
+static void
+changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%.17g", value);
+    va_list ap;
+    va_start(ap, fmt);
+    trainer_emit_v(t, TM_EV_CHANGE, 0, type, extra, fmt, ap);
+    va_end(ap);
+}
+
+/* Grow the step buffers to hold batches of B rows. */
+/* ---- commands ------------------------------------------------------ */
+
+static bool
+positive_finite(double v)
+{
+    return isfinite(v) && v > 0.0;
+}
+
+static void
+set_lr(struct trainer *t, double lr, const char *how)
+{
+    /* The schedule goes on from the new rate: scale its base. */
+    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
+    t->base_lr = lr * factor;
+    changed(t, "lr", lr, "lr %s %.3g", how, lr);
+}
+
+static void
+cmd_pause(struct trainer *t, const struct tm_command *c)
+{
+    if (t->paused) {
+        return;
+    }
+    t->paused = true;
+    t->step_budget = -1;
+    trainer_emit(t, TM_EV_CHANGE, 0, "pause", "", "paused");
+}
+
+static void
+cmd_resume(struct trainer *t, const struct tm_command *c)
+{
+    if (!t->paused)
+        return;
+    if (t->done) {
+        refuse(t, "resume", "resume: training has finished");
+        return;
+    }
+    t->paused = false;
+    t->step_budget = -1;
+    trainer_emit(t, TM_EV_CHANGE, 0, "resume", "", "resumed");
+}
+
+static void
+cmd_step(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 1) {
+        refuse(t, "step", "step: count must be >= 1, got %ld", c->n);
+        return;
+    }
+    if (t->done) {
+        refuse(t, "step", "step: training has finished");
+        return;
+    }
+    t->paused = false;
+    t->step_budget = c->n;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"n\":%ld", c->n);
+    trainer_emit(t, TM_EV_CHANGE, 0, "step", extra, "stepping %ld", c->n);
+}
+
+static void
+cmd_set_lr(struct trainer *t, const struct tm_command *c)
+{
+    if (!positive_finite(c->value)) {
+        refuse(t, "lr", "lr: must be a positive number, got %g", c->value);
+        return;
+    }
+    set_lr(t, c->value, "set to");
+}
+
+static void
+cmd_scale_lr(struct trainer *t, const struct tm_command *c)
+{
+    if (!positive_finite(c->value)) {
+        refuse(t, "lr", "lr: scale factor must be a positive number, got %g", c->value);
+        return;
+    }
+    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
+    double lr = cur * c->value;
+    if (!positive_finite(lr)) {
+        refuse(t, "lr", "lr: %g x %g is out of range", cur, c->value);
+        return;
+    }
+    char how[48];
+    snprintf(how, sizeof how, "x%g to", c->value);
+    set_lr(t, lr, how);
+}
+
+static void
+cmd_set_clip(struct trainer *t, const struct tm_command *c)
+{
+    if (c->clip_kind < 0 || c->clip_kind >= CLIP_KIND_COUNT ||
+        (c->clip_kind != CLIP_NONE && !positive_finite(c->value))) {
+        refuse(t, "clip", "clip: threshold must be a positive number, got %g", c->value);
+        return;
+    }
+    t->cfg.clip.kind = c->clip_kind;
+    if (c->clip_kind != CLIP_NONE) {
+        t->cfg.clip.value = c->value;
+        t->last_clip = c->value;
+    }
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g",
+             clip_kind_name(c->clip_kind), c->clip_kind != CLIP_NONE ? c->value : 0.0);
+    if (c->clip_kind == CLIP_NONE)
+        trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping off");
+    else
+        trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping by %s at %g",
+             clip_kind_name(c->clip_kind), c->value);
+}
+
+static void
+cmd_set_momentum(struct trainer *t, const struct tm_command *c)
+{
+    if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
+        refuse(t, "momentum", "momentum: must be in [0, 1), got %g", c->value);
+        return;
+    }
+    if (t->cfg.optim.kind != OPTIM_SGD) {
+        refuse(t, "momentum", "momentum: applies to sgd only (this run uses %s)",
+               optim_kind_name(t->cfg.optim.kind));
+        return;
+    }
+    if (t->cfg.optim.nesterov && c->value == 0.0) {
+        refuse(t, "momentum", "momentum: nesterov needs momentum > 0");
+        return;
+    }
+    t->cfg.optim.momentum = c->value;
+    t->optim->spec.momentum = c->value;
+    changed(t, "momentum", c->value, "momentum set to %g", c->value);
+}
+
+static void
+cmd_set_wd(struct trainer *t, const struct tm_command *c)
+{
+    if (!isfinite(c->value) || c->value < 0.0) {
+        refuse(t, "wd", "weight decay: must be >= 0, got %g", c->value);
+        return;
+    }
+    t->cfg.optim.weight_decay = c->value;
+    t->optim->spec.weight_decay = c->value;
+    changed(t, "weight_decay", c->value, "weight decay set to %g", c->value);
+}
+
+static void
+cmd_set_batch(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 1 || c->n > 65536) {
+        refuse(t, "batch", "batch: size must be in [1, 65536], got %ld", c->n);
+        return;
+    }
+    t->batch_size = (int)c->n;
+    trainer_reserve_batch(t, t->batch_size);
+    t->steps_per_epoch = trainer_steps_per_epoch(t);
+    changed(t, "batch_size", (double)c->n, "batch size set to %ld", c->n);
+}
+
+static void
+cmd_eval(struct trainer *t, const struct tm_command *c)
+{
+    if (t->data.val.n == 0 && t->data.test.n == 0) {
+        refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
+        return;
+    }
+    trainer_emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
+    /* Without a validation split, the test split is what there is. */
+    if (t->data.val.n > 0)
+        trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    else
+        trainer_evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
+}
+
+static void
+cmd_save(struct trainer *t, const struct tm_command *c)
+{
+    if (t->log == NULL) {
+        refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
+        return;
+    }
+    trainer_save_checkpoint(t);
+}
+
+static void
+cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
+{
+    if (c->n < 0) {
+        refuse(t, "telemetry", "telemetry: every must be >= 0, got %ld", c->n);
+        return;
+    }
+    t->tel_every = c->n;
+    if (c->n == 0)
+        changed(t, "telemetry", 0.0, "telemetry snapshots off");
+    else
+        changed(t, "telemetry", (double)c->n, "telemetry every %ld steps", c->n);
+}
+
+static void
+cmd_gradcheck(struct trainer *t, const struct tm_command *c)
+{
+    int samples = c->n > 0 ? (int)c->n : t->cfg.gradcheck.samples;
+    if (samples > EVAL_BATCH)
+        samples = EVAL_BATCH;
+    struct gradcheck_opts go = {
+        .samples = samples,
+        .per_tensor = t->cfg.gradcheck.per_tensor,
+        .seed = t->cfg.seed ^ (uint64_t)t->step,
+    };
+    /* Check on the rows the next step would train on (without taking them). */
+    int B;
+    const float *x = t->eval_x;
+    const int32_t *y = t->eval_y;
+    if (t->overfit) {
+        B = samples < t->overfit_n ? samples : t->overfit_n;
+        x = t->overfit_x;
+        y = t->overfit_y;
+    } else {
+        const struct batcher *bt = &t->batcher;
+        B = (int)(samples < bt->s->n ? samples : bt->s->n);
+        for (int k = 0; k < B; k++)
+            t->eval_pos[k] = bt->order[(bt->pos + k) % bt->s->n];
+        data_gather(&t->data, bt->s, t->eval_pos, B, t->eval_x, t->eval_y);
+    }
+    struct tm_gradcheck *r = xcalloc(1, sizeof *r);
+    struct batch b = {.x = x, .labels = y, .size = B};
+    gradcheck_run(r, t->model, &b, &go);
+    r->step = t->step;
+    trainer_publish(t, TM_GRADCHECK, r, sizeof *r);
+    int failed = 0;
+    for (int i = 0; i < r->ntensors; i++)
+        failed += !r->t[i].pass;
+    char extra[128];
+    snprintf(extra, sizeof extra, "\"pass\":%s,\"failed\":%d,\"seconds\":%.3f",
+             r->pass ? "true" : "false", failed, (double)r->seconds);
+    trainer_emit(t, r->pass ? TM_EV_INFO : TM_EV_ERROR, r->pass ? 0 : 2, "gradcheck", extra,
+         "gradient check: %s (%d of %d tensors failed, %.2f s)", r->pass ? "pass" : "FAIL",
+         failed, r->ntensors, (double)r->seconds);
+    free(r);
+}
+
+static void
+cmd_overfit(struct trainer *t, const struct tm_command *c)
+{
+    bool on = c->n != 0;
+    if (on == t->overfit)
+        return;
+    t->overfit = on;
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"value\":%s", on ? "true" : "false");
+    if (on) {
+        /* Capture the next batch and train on it alone. */
+        int B = t->batch_size;
+        free(t->overfit_x);
+        free(t->overfit_y);
+        t->overfit_x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
+        t->overfit_y = xalloc_aligned((size_t)B * sizeof(int32_t));
+        t->overfit_n = batcher_next(&t->batcher, &t->data, B, t->overfit_x, t->overfit_y);
+        trainer_emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfitting one batch of %d", t->overfit_n);
+    } else {
+        trainer_emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfit off: training on all data");
+    }
+}
+
+static void
+cmd_quit(struct trainer *t, const struct tm_command *c)
+{
+    t->quit = true;
+}
+
+typedef void (*cmd_handler)(struct trainer *, const struct tm_command *);
+
+/* One handler per command: adding a command is adding a line here. */
+static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
+    [TM_CMD_PAUSE] = cmd_pause,
+    [TM_CMD_RESUME] = cmd_resume,
+    [TM_CMD_STEP] = cmd_step,
+    [TM_CMD_SET_LR] = cmd_set_lr,
+    [TM_CMD_SCALE_LR] = cmd_scale_lr,
+    [TM_CMD_SET_CLIP] = cmd_set_clip,
+    [TM_CMD_SET_MOMENTUM] = cmd_set_momentum,
+    [TM_CMD_SET_WD] = cmd_set_wd,
+    [TM_CMD_SET_BATCH] = cmd_set_batch,
+    [TM_CMD_EVAL] = cmd_eval,
+    [TM_CMD_SAVE] = cmd_save,
+    [TM_CMD_SET_TELEMETRY] = cmd_set_telemetry,
+    [TM_CMD_GRADCHECK] = cmd_gradcheck,
+    [TM_CMD_OVERFIT] = cmd_overfit,
+    [TM_CMD_QUIT] = cmd_quit,
+};
+
+void
+trainer_apply_command(struct trainer *t, const struct tm_command *c)
+{
+    /* Every command is answered by a state record, the refused ones too. */
+    if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL)
+        trainer_emit(t, TM_EV_REFUSED, 1, "refused", "", "unknown command %d", c->kind);
+    else
+        cmd_handlers[c->kind](t, c);
+    if (!t->quiet)
+        trainer_publish_state(t);
+}
+

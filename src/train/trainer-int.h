@@ -1,0 +1,133 @@
+/*
+ * trainer-int.h - what the trainer's three files share: struct trainer
+ * and the helpers the loop (trainer.c), the command handlers
+ * (trainer-cmd.c) and resume/reproduce (trainer-resume.c) all call.
+ *
+ * Private to src/train/.  Everything here runs on the worker thread,
+ * except where trainer.c says otherwise (trainer_send, the feed).
+ */
+#ifndef NNTOP_TRAINER_INT_H
+#define NNTOP_TRAINER_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "nntop/cfg.h"
+#include "nntop/data.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/ring.h"
+#include "nntop/runlog.h"
+#include "nntop/telemetry.h"
+#include "nntop/trainer.h"
+
+#define EVAL_BATCH 1000
+
+/* A command recorded in a run log, to be applied at a given step. */
+struct scheduled {
+    long step;
+    struct tm_command cmd;
+};
+
+struct trainer {
+    struct cfg cfg;
+    struct trainer_opts opts;
+    struct data data;
+    struct model *model;
+    struct optim *optim;
+    struct batcher batcher;
+    struct runlog *log;
+    char *config_yaml;          /* effective config, for the log and checkpoints */
+
+    struct ring *tel;           /* trainer -> consumer */
+    struct ring *ctl;           /* consumer -> trainer */
+    pthread_mutex_t mu;         /* guards the sleep/wake handshake only */
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started, joined;
+    atomic_bool finished;       /* the worker has returned */
+
+    /* Buffers of the step, sized for the largest batch so far. */
+    int cap_batch;
+    float *x;                   /* (B, IN) */
+    int32_t *y;                 /* (B) */
+    float *update;              /* (nparams) the update a snapshot step applied */
+    float *prev_params;         /* (nparams) the parameters before this step's update */
+    float *eval_x;              /* (EVAL_BATCH, IN) */
+    int32_t *eval_y;
+    long *eval_pos;
+
+    /* Live settings and progress (worker thread only). */
+    long step;                  /* steps completed */
+    long total_steps;           /* 0: run by epochs */
+    long steps_per_epoch;
+    double base_lr;             /* lr the schedule scales */
+    double last_clip;           /* last threshold used, for toggling */
+    int batch_size;
+    long tel_every;
+    bool paused;
+    long step_budget;           /* steps left before pausing; -1 = no limit */
+    bool quit;
+    bool done;                  /* training reached its end */
+    bool failed;
+    bool overfit;
+    int overfit_n;              /* rows of the fixed batch */
+    float *overfit_x;
+    int32_t *overfit_y;
+    double expected_loss;
+    struct timespec t0;
+    struct timespec last_snapshot;
+    struct timespec rate_t;     /* start of the samples/s window */
+    long rate_samples;
+    float samples_per_s;
+    long last_eval_step;        /* step of the last validation pass, -1 none */
+
+    bool quiet;                 /* re-applying a resumed run's changes: no events */
+    struct scheduled *sched;    /* --reproduce: changes to apply, by step */
+    int nsched, sched_next;
+};
+
+/* Publish one record to the consumer; a full ring drops it (counted by the ring). */
+void trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t len);
+/* Publish the run state (running/paused/done, step, live settings). */
+void trainer_publish_state(struct trainer *t);
+
+/*
+ * Record an event: one line in events.jsonl (type, extra JSON fields,
+ * the text) and one TM_EVENT for the consumer.  extra is a JSON fragment
+ * without braces ("\"value\":0.1") or "".  Nothing while t->quiet.
+ */
+void trainer_emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+                  const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The same with a va_list. */
+void trainer_emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
+                    const char *extra, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+/* Grow the step buffers (and the model's) to hold batches of B rows. */
+void trainer_reserve_batch(struct trainer *t, int B);
+/* Steps in one epoch at the current batch size. */
+long trainer_steps_per_epoch(const struct trainer *t);
+/* Evaluate on split s (nothing when it is empty): publish and log the result. */
+void trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split which);
+/* Write checkpoint-<step>.safetensors (nothing without a run log) and tell the consumer. */
+void trainer_save_checkpoint(struct trainer *t);
+
+/* Apply one command (trainer-cmd.c), then publish the state unless quiet. */
+void trainer_apply_command(struct trainer *t, const struct tm_command *c);
+
+/* Read the live changes of the run in run_dir into t->sched (trainer-resume.c). */
+int trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause);
+/*
+ * Continue a logged run from a run directory (its newest checkpoint) or
+ * a checkpoint file: load it, re-apply the changes recorded up to it and
+ * put the batch order where it was (trainer-resume.c).
+ */
+int trainer_resume(struct trainer *t, const char *what, char **cause);
+
+#endif
