@@ -288,6 +288,8 @@ run_replay(const struct options *o)
 int
 main(int argc, char **argv)
 {
+    /* Before any thread: may re-execute nntop once with OpenBLAS's right kernels. */
+    blas_core_start(argv);
     /* Numbers in files stay in the C locale; only character handling follows the user. */
     setlocale(LC_CTYPE, "");
 

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,105 @@ START_TEST(test_blas__vectors)
 }
 END_TEST
 
+/* The core decision: one row per case, the action, target and note it must give. */
+START_TEST(test_blas__core_decisions)
+{
+    const struct blas_cpu sse = {0};
+    const struct blas_cpu avx2 = {.avx2 = true, .fma = true};
+    const struct blas_cpu avx2_nofma = {.avx2 = true};
+    const struct blas_cpu avx512 = {.avx2 = true, .fma = true, .avx512f = true,
+                                    .avx512bw = true, .avx512dq = true, .avx512vl = true};
+    /* AVX-512 F alone (Knights Landing) is not the SkylakeX set. */
+    const struct blas_cpu avx512f_only = {.avx2 = true, .fma = true, .avx512f = true};
+    const struct {
+        const char *chosen;
+        const struct blas_cpu *cpu;
+        struct blas_core_env env;
+        enum blas_core_action action;
+        const char *target;
+        const char *note;
+    } cases[] = {
+        /* A fallback on an AVX-512 Xeon: the issue's own example. */
+        {"Prescott", &avx512, {0}, BLAS_CORE_SWITCH, "SkylakeX",
+         "BLAS: OpenBLAS chose Prescott on a CPU with AVX-512: switching to SkylakeX"},
+        {"Prescott", &avx2, {0}, BLAS_CORE_SWITCH, "Haswell",
+         "BLAS: OpenBLAS chose Prescott on a CPU with AVX2: switching to Haswell"},
+        {"Sandybridge", &avx2, {0}, BLAS_CORE_SWITCH, "Haswell", NULL},
+        {"Haswell", &avx512, {0}, BLAS_CORE_SWITCH, "SkylakeX", NULL},
+        {"Zen", &avx512, {0}, BLAS_CORE_SWITCH, "SkylakeX", NULL},
+        /* Right kernels already, in any spelling. */
+        {"Haswell", &avx2, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"ZEN", &avx2, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"Cooperlake", &avx512, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"SkylakeX", &avx512, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"Haswell", &avx512f_only, {0}, BLAS_CORE_FINE, NULL, ""},
+        /* Nothing better to run: no AVX2+FMA, or not x86 at all. */
+        {"Prescott", &sse, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"Prescott", &avx2_nofma, {0}, BLAS_CORE_FINE, NULL, ""},
+        {"NeoverseN1", &sse, {0}, BLAS_CORE_FINE, NULL, ""},
+        {NULL, &sse, {0}, BLAS_CORE_FINE, NULL, ""},
+        /* The user's OPENBLAS_CORETYPE is respected, even when slower. */
+        {"Prescott", &avx512, {.coretype = "Prescott"}, BLAS_CORE_USER, NULL,
+         "BLAS: OPENBLAS_CORETYPE=Prescott on a CPU with AVX-512: kept as set "
+         "(SkylakeX would be faster)"},
+        {"Haswell", &avx2, {.coretype = "Haswell"}, BLAS_CORE_USER, NULL, ""},
+        {"Haswell", &avx2, {.coretype = "Haswell", .keep = "keep"}, BLAS_CORE_USER, NULL, ""},
+        /* An empty variable is not a choice. */
+        {"Prescott", &avx2, {.coretype = ""}, BLAS_CORE_SWITCH, "Haswell", NULL},
+        /* NNTOP_BLAS_CORE=keep turns the correction off; other values do not. */
+        {"Prescott", &avx512, {.keep = "keep"}, BLAS_CORE_KEPT, NULL,
+         "BLAS: OpenBLAS chose Prescott on a CPU with AVX-512: kept (NNTOP_BLAS_CORE=keep)"},
+        {"Prescott", &avx2, {.keep = "auto"}, BLAS_CORE_SWITCH, "Haswell", NULL},
+        {"Haswell", &avx2, {.keep = "keep"}, BLAS_CORE_FINE, NULL, ""},
+        /* The test override makes a set OPENBLAS_CORETYPE count as OpenBLAS's choice. */
+        {"Prescott", &avx2, {.coretype = "Prescott", .test_fallback = "1"}, BLAS_CORE_SWITCH,
+         "Haswell", NULL},
+        /* After the re-exec: report, never switch again. */
+        {"Haswell", &avx2, {.coretype = "Haswell", .guard = "Prescott"}, BLAS_CORE_SWITCHED,
+         NULL, "BLAS: OpenBLAS chose Prescott on a CPU with AVX2: using Haswell"},
+        {"SkylakeX", &avx512,
+         {.coretype = "SkylakeX", .guard = "Prescott", .test_fallback = "1"},
+         BLAS_CORE_SWITCHED, NULL,
+         "BLAS: OpenBLAS chose Prescott on a CPU with AVX-512: using SkylakeX"},
+        {"Prescott", &avx512, {.coretype = "SkylakeX", .guard = "Prescott"}, BLAS_CORE_STUCK,
+         NULL,
+         "BLAS: OpenBLAS chose Prescott on a CPU with AVX-512; asking for SkylakeX did not "
+         "take: running Prescott"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct blas_core_choice c;
+        blas_core_decide(&c, cases[i].chosen, cases[i].cpu, &cases[i].env);
+        ck_assert_msg(c.action == cases[i].action, "case %zu (%s): action %d, expected %d", i,
+                      cases[i].chosen ? cases[i].chosen : "NULL", (int)c.action,
+                      (int)cases[i].action);
+        if (cases[i].target == NULL)
+            ck_assert_msg(c.target == NULL, "case %zu: target %s, expected none", i,
+                          c.target);
+        else
+            ck_assert_msg(c.target != NULL && strcmp(c.target, cases[i].target) == 0,
+                          "case %zu: target %s, expected %s", i,
+                          c.target ? c.target : "NULL", cases[i].target);
+        if (cases[i].note != NULL)
+            ck_assert_msg(strcmp(c.note, cases[i].note) == 0,
+                          "case %zu: note \"%s\", expected \"%s\"", i, c.note, cases[i].note);
+        else
+            ck_assert_msg(strncmp(c.note, "BLAS: ", 6) == 0, "case %zu: note \"%s\"", i, c.note);
+    }
+}
+END_TEST
+
+START_TEST(test_blas__core_name)
+{
+    /* The core this process runs is a real name, and the one blas_config shows. */
+    const char *name = blas_core_name();
+    ck_assert_msg(name[0] != '\0' && strcmp(name, "unknown") != 0, "core name \"%s\"", name);
+    char want[80];
+    snprintf(want, sizeof want, "(core %s)", name);
+    ck_assert_msg(strstr(blas_config(), want) != NULL, "\"%s\" not in \"%s\"", want,
+                  blas_config());
+}
+END_TEST
+
 Suite *blas_suite(void);
 
 Suite *
@@ -173,6 +273,8 @@ blas_suite(void)
     tcase_add_test(core, test_blas__transposes);
     tcase_add_test(core, test_blas__threads_round_trip);
     tcase_add_test(core, test_blas__config);
+    tcase_add_test(core, test_blas__core_decisions);
+    tcase_add_test(core, test_blas__core_name);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_blas__beta_zero_ignores_c);

@@ -10,7 +10,11 @@
 #include "nntop/blas.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -58,4 +62,58 @@ blas_config(void)
     snprintf(buf, sizeof buf, "%s (core %s)", openblas_get_config(),
              openblas_get_corename());
     return buf;
+}
+
+const char *
+blas_core_name(void)
+{
+    const char *name = openblas_get_corename();
+    return name != NULL ? name : "unknown";
+}
+
+static char core_note[256];
+
+void
+blas_core_start(char **argv)
+{
+    struct blas_cpu cpu;
+    blas_cpu_detect(&cpu);
+    struct blas_core_env env = {
+        .coretype = getenv("OPENBLAS_CORETYPE"),
+        .keep = getenv("NNTOP_BLAS_CORE"),
+        .guard = getenv("NNTOP_BLAS_REEXEC"),
+        .test_fallback = getenv("NNTOP_BLAS_TEST_FALLBACK"),
+    };
+    struct blas_core_choice c;
+    blas_core_decide(&c, blas_core_name(), &cpu, &env);
+    snprintf(core_note, sizeof core_note, "%s", c.note);
+    if (c.action != BLAS_CORE_SWITCH)
+        return;
+    char had[64] = "";
+    if (env.coretype != NULL)
+        snprintf(had, sizeof had, "%s", env.coretype);
+    /* OpenBLAS read OPENBLAS_CORETYPE when it was loaded: only a fresh
+     * image of this program picks the new kernels.  The guard carries the
+     * first choice across, and stops a second exec. */
+    if (setenv("OPENBLAS_CORETYPE", c.target, 1) != 0
+        || setenv("NNTOP_BLAS_REEXEC", blas_core_name(), 1) != 0) {
+        snprintf(core_note, sizeof core_note, "%s failed: %s", c.note, strerror(errno));
+        return;
+    }
+    execv("/proc/self/exe", argv);
+    int err = errno;
+    /* Still the old image: run on, with the old kernels, and say so. */
+    unsetenv("NNTOP_BLAS_REEXEC");
+    if (had[0] != '\0')
+        setenv("OPENBLAS_CORETYPE", had, 1);
+    else
+        unsetenv("OPENBLAS_CORETYPE");
+    snprintf(core_note, sizeof core_note, "%s failed: cannot re-execute: %s", c.note,
+             strerror(err));
+}
+
+const char *
+blas_core_note(void)
+{
+    return core_note;
 }
