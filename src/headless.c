@@ -62,6 +62,7 @@ int
 headless_run(struct feed *feed, const struct headless_opts *opts)
 {
     FILE *out = opts->out;
+    FILE *err = opts->err != NULL ? opts->err : out;
     struct tm_record *rec = calloc(1, sizeof *rec);
     if (rec == NULL)
         return 0;
@@ -111,7 +112,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
                         (double)rec->u.eval.loss, 100.0 * rec->u.eval.accuracy, rec->u.eval.n);
                 break;
             case TM_EVENT:
-                fprintf(out, "%s step %ld: %s\n",
+                fprintf(rec->u.event.severity >= 3 ? err : out, "%s step %ld: %s\n",
                         rec->u.event.severity >= 3 ? "ERROR"
                         : rec->u.event.severity == 2 ? "warning"
                                                      : "event",
@@ -138,6 +139,8 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
             }
         }
         fflush(out);
+        if (err != out)
+            fflush(err);
         if (feed->cls->finished(feed->self))
             break;
         /*
@@ -153,7 +156,8 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
             siginfo_t info;
             int sig = sigtimedwait(opts->signals, &info, &ts);
             if (sig > 0 && !quit_sent) {
-                fprintf(out, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));
+                fprintf(err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));
+                fflush(err);
                 stopped_by = sig;
                 struct tm_command q = {.kind = TM_CMD_QUIT};
                 char why[128];

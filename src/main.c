@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
@@ -215,6 +216,46 @@ resume_config_path(char *path, size_t len, const char *resume)
         snprintf(path, len, "%.*s/config.yaml", (int)(slash - resume), resume);
 }
 
+/*
+ * Make sure descriptors 0-2 are open (on /dev/null when closed), as
+ * daemons and coreutils do: otherwise the first file the run opens
+ * becomes "stdout" and progress lines land in metrics.csv.
+ */
+static void
+open_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        /* open() returns the lowest free descriptor: this one. */
+        int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd != fd) {
+            /* Nothing can be reported on a closed stderr. */
+            if (nfd >= 0)
+                close(nfd);
+            exit(EXIT_FAILED);
+        }
+    }
+}
+
+/* A signal the parent left ignored (nohup, a background job) stays ignored. */
+static bool
+signal_ignored(int sig)
+{
+    struct sigaction old;
+    return sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN;
+}
+
+/* Add the stopping signals that are not inherited as ignored to set. */
+static void
+add_stop_signals(sigset_t *set)
+{
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
+        if (!signal_ignored(stops[i]))
+            sigaddset(set, stops[i]);
+}
+
 /* Build the effective config: file (or demo, or the run's), overrides, checks. */
 static void
 load_config(struct cfg *c, const struct options *o)
@@ -278,7 +319,7 @@ run_replay(const struct options *o)
         if (ui_run(&feed, &uo) > 0)
             rc = EXIT_INTERRUPTED;
     } else {
-        struct headless_opts ho = {.out = stdout, .progress_every_s = 0.0};
+        struct headless_opts ho = {.out = stdout, .err = stderr, .progress_every_s = 0.0};
         headless_run(&feed, &ho);
     }
     replay_free(r);
@@ -288,6 +329,7 @@ run_replay(const struct options *o)
 int
 main(int argc, char **argv)
 {
+    open_std_fds();
     /* Before any thread: may re-execute nntop once with OpenBLAS's right kernels. */
     blas_core_start(argv);
     /* Numbers in files stay in the C locale; only character handling follows the user. */
@@ -346,9 +388,7 @@ main(int argc, char **argv)
     /* Only this thread sees the signals: block them before the worker starts. */
     sigset_t sigs;
     sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
+    add_stop_signals(&sigs);
     sigaddset(&sigs, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -380,10 +420,9 @@ main(int argc, char **argv)
     if (!interactive) {
         sigset_t watch;
         sigemptyset(&watch);
-        sigaddset(&watch, SIGINT);
-        sigaddset(&watch, SIGTERM);
-        sigaddset(&watch, SIGHUP);
-        struct headless_opts ho = {.out = stdout, .progress_every_s = 1.0, .signals = &watch};
+        add_stop_signals(&watch);
+        struct headless_opts ho = {.out = stdout, .err = stderr, .progress_every_s = 1.0,
+                                   .signals = &watch};
         struct headless_result hr = {0};
         ho.result = &hr;
         sig = headless_run(&feed, &ho);

@@ -6,3 +6,8 @@ noinst_HEADERS += include/nntop/headless.h
 
 check_SCRIPTS += tests/cli.sh
 EXTRA_DIST += tests/cli.sh
+
+# tests/reliability.sh: closed descriptors, nohup, stale files, full disks
+# and hostile input files, with their exit status, message and peak memory.
+check_SCRIPTS += tests/reliability.sh
+EXTRA_DIST += tests/reliability.sh

@@ -1208,8 +1208,9 @@ START_TEST(test_runlog__write_failure)
     runlog_flush(rl);
     char *want = xasprintf("%s/metrics.csv: No space left on device", dir);
     ck_assert_msg(runlog_error(rl) != NULL && strcmp(runlog_error(rl), want) == 0,
-                  "sticky error: expected '%s', got '%s'", want, runlog_error(rl));
-    /* Training goes on: more rows are dropped, other files still work. */
+                  "error: expected '%s', got '%s'", want, runlog_error(rl));
+    /* Everything from then on is held, in every file: nothing is dropped
+     * and no file gets ahead of the others. */
     for (int i = 0; i < 100; i++)
         runlog_metrics_row(rl, &sample_rows[i % NSAMPLE]);
     runlog_event(rl, 5, "still", NULL);
@@ -1217,6 +1218,10 @@ START_TEST(test_runlog__write_failure)
     runlog_layers_row(rl, &lr);
     runlog_flush(rl);
     ck_assert_str_eq(runlog_error(rl), want);
+    ck_assert_int_eq(runlog_held_rows(rl), 105);
+    ck_assert_int_eq(runlog_retry(rl), -1);
+    ck_assert_str_eq(runlog_error(rl), want);
+    /* Closing gives every file a last try: the others get their rows. */
     ck_assert_int_eq(runlog_close(rl, &cause), -1);
     char *want_close = xasprintf("%s (103 rows not written)", want);
     ck_assert_str_eq(cause, want_close);
@@ -1235,6 +1240,121 @@ START_TEST(test_runlog__write_failure)
     free(want_close);
     free(want);
     free(mp);
+    free(dir);
+}
+END_TEST
+
+/*
+ * A write that fails part-way (a file-size limit stands in for a full
+ * disk) leaves the file on its last complete line; the rows are held and
+ * runlog_retry writes them, in order, once there is room.
+ */
+START_TEST(test_runlog__write_retry)
+{
+    struct runlog *rl = open_run(tmp, "retry", NULL);
+    char *dir = xstrdup(runlog_dir(rl));
+    char *mp = xasprintf("%s/metrics.csv", dir);
+    runlog_metrics_row(rl, &sample_rows[0]);
+    runlog_metrics_row(rl, &sample_rows[1]);
+    runlog_flush(rl);
+    ck_assert_ptr_null(runlog_error(rl));
+    size_t before_len = 0;
+    char *before = slurp(mp, &before_len);
+
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)before_len + 40;     /* room for part of one more row */
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (size_t i = 2; i < NSAMPLE; i++)
+        runlog_metrics_row(rl, &sample_rows[i]);
+    runlog_flush(rl);
+    const char *err = runlog_error(rl) != NULL ? xstrdup(runlog_error(rl)) : NULL;
+    int retry_full = runlog_retry(rl);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_handler);
+
+    char *want = xasprintf("%s: File too large", mp);
+    ck_assert_msg(err != NULL && strcmp(err, want) == 0, "error '%s', expected '%s'", err, want);
+    ck_assert_int_eq(retry_full, -1);
+    /* Cut back to the last complete row: the file is as it was. */
+    size_t after_len = 0;
+    char *after = slurp(mp, &after_len);
+    ck_assert_uint_eq(after_len, before_len);
+    ck_assert_str_eq(after, before);
+    ck_assert_int_eq(runlog_held_rows(rl), (long)NSAMPLE - 2);
+    runlog_event(rl, 9, "held", NULL);
+    ck_assert_int_eq(runlog_held_rows(rl), (long)NSAMPLE - 1);
+
+    /* Space is back. */
+    ck_assert_int_eq(runlog_retry(rl), 0);
+    ck_assert_ptr_null(runlog_error(rl));
+    ck_assert_int_eq(runlog_held_rows(rl), 0);
+    struct metrics_row *rows = NULL;
+    size_t n = 0;
+    char *cause = NULL;
+    ck_assert_msg(runlog_read_metrics(dir, &rows, &n, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, NSAMPLE);
+    for (size_t i = 0; i < n; i++)
+        check_metrics_equal(&rows[i], &sample_rows[i], (int)i);
+    free(rows);
+    struct runlog_event_rec *ev = NULL;
+    ck_assert_int_eq(runlog_read_events(dir, &ev, &n, &cause), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(ev[0].type, "held");
+    runlog_events_free(ev, n);
+
+    /* Failing for good: close reports what is lost, the file stays whole. */
+    runlog_set_write_failure(ENOSPC);
+    runlog_metrics_row(rl, &sample_rows[0]);
+    runlog_flush(rl);
+    ck_assert_ptr_nonnull(runlog_error(rl));
+    ck_assert_int_eq(runlog_close(rl, &cause), -1);
+    runlog_set_write_failure(0);
+    free(want);
+    want = xasprintf("%s: No space left on device (1 rows not written)", mp);
+    ck_assert_str_eq(cause, want);
+    free(cause);
+    ck_assert_msg(runlog_read_metrics(dir, &rows, &n, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, NSAMPLE);
+    free(rows);
+
+    free((char *)err);
+    free(want);
+    free(before);
+    free(after);
+    free(mp);
+    free(dir);
+}
+END_TEST
+
+/* Temporary files of killed processes go when the run is next opened. */
+START_TEST(test_runlog__stale_tmp)
+{
+    struct runlog *rl = open_run(tmp, "stale", NULL);
+    char *dir = xstrdup(runlog_dir(rl));
+    close_ok(rl);
+    /* pid_max is at most 2^22: this pid cannot exist. */
+    char *dead = xasprintf("%s/checkpoint-5.safetensors.tmp.%ld", dir, 4194305L * 2);
+    char *alive = xasprintf("%s/checkpoint-6.safetensors.tmp.%ld", dir, (long)getppid());
+    char *mine = xasprintf("%s/config.yaml.tmp.%ld", dir, (long)getpid());
+    char *other = xasprintf("%s/notes.tmp.txt", dir);
+    spit(dead, "x", 1);
+    spit(alive, "x", 1);
+    spit(mine, "x", 1);
+    spit(other, "x", 1);
+    char *cause = NULL;
+    ck_assert_msg(runlog_reopen(&rl, dir, &cause) == 0, "%s", cause);
+    close_ok(rl);
+    ck_assert(!exists(dead));
+    ck_assert(!exists(mine));
+    ck_assert(exists(alive));
+    ck_assert(exists(other));
+    free(dead);
+    free(alive);
+    free(mine);
+    free(other);
     free(dir);
 }
 END_TEST
@@ -1444,6 +1564,8 @@ runlog_suite(void)
     tcase_add_test(errors, test_runlog__checkpoint_mismatch);
     tcase_add_test(errors, test_runlog__checkpoint_corrupt);
     tcase_add_test(errors, test_runlog__write_failure);
+    tcase_add_test(errors, test_runlog__write_retry);
+    tcase_add_test(errors, test_runlog__stale_tmp);
     tcase_add_test(errors, test_runlog__checkpoint_write_failure);
     tcase_add_test(errors, test_runlog__read_errors);
     tcase_add_test(errors, test_runlog__open_errors);

@@ -222,7 +222,7 @@ interrupt() {
     kill -"$sig" $pid
     wait $pid
     STATUS=$?
-    check "SIG$sig: exit 130" 130 out 'caught signal' out 'stopped at step'
+    check "SIG$sig: exit 130" 130 err 'caught signal' out 'stopped at step'
     rd=${m%/metrics.csv}
     if [ "$(tail -c 1 "$m" | od -An -c | tr -d ' ')" = '\n' ] &&
         tail -n 1 "$m" | grep -Eq '^[0-9]+,[^,]*,(train|val|test),([^,]*,){7}[^,]*$'; then

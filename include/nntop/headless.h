@@ -19,7 +19,8 @@ struct headless_result {
 };
 
 struct headless_opts {
-    FILE *out;                  /* where lines go (stdout) */
+    FILE *out;                  /* where progress lines go (stdout) */
+    FILE *err;                  /* where errors and "caught signal" go (stderr); NULL = out */
     double progress_every_s;    /* a progress line at most this often; 0 = every step */
     const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
     struct headless_result *result; /* filled when non-NULL */

@@ -7,9 +7,12 @@
  * events.jsonl and checkpoint-<step>.safetensors (see DESIGN.md).  Files
  * are written by the trainer thread; every call on a runlog takes the
  * runlog's own lock, so runlog_flush_all() may run from another thread on
- * the exit path.  Write errors never stop training: the first one is kept
- * as a sticky message (runlog_error) and the failing file is written no
- * more.  Nothing here calls exit() or touches the terminal.
+ * the exit path.  Rows are written as whole lines: a write that fails
+ * (a full disk) is cut back to the file's last complete line, the error
+ * is kept (runlog_error), and every row from then on is held in memory
+ * until runlog_retry() writes it out; the caller is expected to stop
+ * producing rows meanwhile (the trainer pauses).  Nothing here calls
+ * exit() or touches the terminal.
  *
  * Number formats (chosen so every value reads back exactly):
  *   - float fields: the fewest significant digits (6..9, "%.Ng") that
@@ -122,15 +125,18 @@ int runlog_open(struct runlog **out, const char *dir_root, const char *name,
  * Open an existing run directory to append to it (resume).  Files that are
  * missing are created with their header; a CSV whose header is not the
  * expected one is refused; a final line cut short by a crash is cut off so
- * new rows start on a fresh line.  wall_s restarts from 0.  Returns 0 and
+ * new rows start on a fresh line; "*.tmp.<pid>" files left by a killed
+ * process (pid gone) are removed.  wall_s restarts from 0.  Returns 0 and
  * *out, or -1 with *cause (heap).
  */
 int runlog_reopen(struct runlog **out, const char *run_dir, char **cause);
 
 /*
- * Flush, fsync and close every file, fsync the directory, free rl.
- * Returns 0, or -1 with *cause (heap; cause may be NULL) when any write of
- * the run failed (the sticky error) or closing failed.  NULL rl is allowed.
+ * Write out what is held (one last try), fsync and close every file,
+ * fsync the directory, free rl.  Returns 0, or -1 with *cause (heap;
+ * cause may be NULL: "<error> (N rows not written)") when rows could not
+ * be written or closing failed; the files then end on their last complete
+ * line.  NULL rl is allowed.
  */
 int runlog_close(struct runlog *rl, char **cause);
 
@@ -138,8 +144,20 @@ int runlog_close(struct runlog *rl, char **cause);
 const char *runlog_dir(const struct runlog *rl);
 /* Seconds since runlog_open/reopen on a monotonic clock: use for wall_s. */
 double runlog_elapsed(const struct runlog *rl);
-/* The first write error ("<file>: <reason>"), or NULL (also for a NULL rl); borrowed. */
+/*
+ * The first write error since the log was last whole ("<file>: <reason>"),
+ * or NULL (also for a NULL rl); borrowed, valid until the next call on rl
+ * from the writing thread.  Non-NULL means rows wait in memory.
+ */
 const char *runlog_error(const struct runlog *rl);
+/*
+ * Write out every row held since a write failed.  Returns 0 when the log
+ * is whole again (runlog_error is NULL), -1 when a write still fails
+ * (the files still end on a complete line; nothing held is lost).
+ */
+int runlog_retry(struct runlog *rl);
+/* Rows (and event lines) held in memory, not yet on disk; 0 for NULL rl. */
+long runlog_held_rows(struct runlog *rl);
 
 /*
  * Append a row to metrics.csv.  Flushes when a second has passed since the
@@ -255,6 +273,9 @@ int runlog_event_get_num(const char *line, const char *key, double *x);
 int runlog_event_get_str(const char *line, const char *key, char *buf, size_t len);
 
 /* ---- tests ------------------------------------------------------------ */
+
+/* Make every run-log file write fail with errno err (0 = write normally).  Tests only. */
+void runlog_set_write_failure(int err);
 
 /* Make runlog_open read the wall clock as t (0 = the real clock).  Tests only. */
 void runlog_set_fake_time(time_t t);

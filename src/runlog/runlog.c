@@ -3,9 +3,11 @@
  * (config.yaml, env.txt, CSV headers), appending metrics, layer and event
  * rows, flushing at least once a second, and closing durably.
  *
- * Write errors are the disk's business, not the trainer's: the first one
- * becomes a sticky message, the failing file is written no more (so no
- * torn rows follow a gap), and training goes on.  This file deliberately
+ * Rows are whole lines kept in a buffer of each file's own and written
+ * with write(2), never torn: a write that fails part-way is cut back to
+ * the last complete line, and everything not yet on disk stays in memory
+ * until runlog_retry() gets it there (the trainer pauses meanwhile, so the
+ * held rows stay few).  This file deliberately
  * does not read runs back (runlog-read.c) or write checkpoints
  * (safetensors.c), and never allocates while holding a runlog's lock, so
  * fatal() can always flush.
@@ -14,15 +16,16 @@
 
 #include "nntop/runlog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,11 +61,17 @@ static const char *const rl_file_headers[RL_FILE_COUNT] = {
     METRICS_HEADER, LAYERS_HEADER, NULL,
 };
 
+/* Flush a CSV file once this much waits, whatever the clock says. */
+#define RL_FLUSH_BYTES ((size_t)64 << 10)
+
 struct rl_file {
-    FILE *f;
-    bool dead;              /* a write failed: nothing more goes to this file */
-    long pending;           /* rows handed to stdio since the last good flush */
-    long dropped;           /* rows lost: pending at the failure, and every row since */
+    int fd;                 /* -1 when not open */
+    char *buf;              /* whole lines not yet on disk (plain malloc: see append_bytes) */
+    size_t len, cap;
+    long rows;              /* rows in buf */
+    off_t size;             /* bytes on disk, every one in a complete line */
+    int err;                /* errno of the write that failed, 0 when all is well */
+    long lost;              /* rows that could not even be held (out of memory) */
 };
 
 struct runlog {
@@ -73,8 +82,8 @@ struct runlog {
     struct timespec start_wall;     /* wall clock at open (event "time") */
     struct timespec start_mono;     /* CLOCK_MONOTONIC at open (wall_s) */
     double last_flush;              /* coarse monotonic seconds */
-    atomic_bool has_error;          /* set once, after error is written */
-    char error[512];
+    atomic_bool has_error;          /* a write failed and data waits in memory */
+    char error[512];                /* the first error since the log was last whole */
     struct runlog *next;            /* registry of open runlogs */
 };
 
@@ -275,7 +284,15 @@ write_file_atomic(const char *path, const char *text, char **cause)
 
 /* ---- errors and flushing ------------------------------------------------ */
 
-/* Keep the first error message only. */
+static int fail_writes_err;     /* tests: fail every write with this errno */
+
+void
+runlog_set_write_failure(int err)
+{
+    fail_writes_err = err;
+}
+
+/* Keep the first error message until the log is whole again. */
 static void
 set_error(struct runlog *rl, enum rl_file_id id, int err)
 {
@@ -286,52 +303,104 @@ set_error(struct runlog *rl, enum rl_file_id id, int err)
     atomic_store_explicit(&rl->has_error, true, memory_order_release);
 }
 
-/* A write to an open file failed: keep the error; the file is written no more. */
+/*
+ * Append whole lines to a file's buffer.  This runs under the runlog's
+ * lock, where xmalloc's fatal() would deadlock on runlog_flush_all(): a
+ * failed allocation loses this row (counted) instead.
+ */
 static void
-record_error(struct runlog *rl, enum rl_file_id id, int err)
+append_bytes(struct runlog *rl, enum rl_file_id id, const char *line, size_t n, long rows)
 {
     struct rl_file *f = &rl->files[id];
-    set_error(rl, id, err);
-    if (!f->dead) {
-        f->dead = true;
-        f->dropped += f->pending;
-        f->pending = 0;
-        /* Drop what stdio still buffers, so a later flush (at close, or
-         * after space came back) cannot append a torn row. */
-        __fpurge(f->f);
+    if (f->len + n + 1 > f->cap) {
+        size_t cap = f->cap < 4096 ? 4096 : f->cap;
+        while (cap < f->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(f->buf, cap);
+        if (nb == NULL) {
+            f->lost += rows;
+            set_error(rl, id, ENOMEM);
+            return;
+        }
+        f->buf = nb;
+        f->cap = cap;
     }
+    memcpy(f->buf + f->len, line, n);
+    f->len += n;
+    f->rows += rows;
 }
 
-/* Write one row (or, with row false, a part of one). */
-static void
-file_write(struct runlog *rl, enum rl_file_id id, const char *line, size_t n, bool row)
+/*
+ * Write the buffer out.  On failure the file is cut back to its last
+ * complete line (a short write may have left part of one) and the whole
+ * buffer is kept.  Returns 0 or -1 (the error recorded).
+ */
+static int
+write_out(struct runlog *rl, enum rl_file_id id)
 {
     struct rl_file *f = &rl->files[id];
-    if (f->dead) {
-        f->dropped += row;
-        return;
+    size_t done = 0;
+    int err = 0;
+    while (done < f->len) {
+        ssize_t w;
+        if (fail_writes_err != 0) {
+            errno = fail_writes_err;
+            w = -1;
+        } else {
+            w = write(f->fd, f->buf + done, f->len - done);
+        }
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            err = errno;
+            break;
+        }
+        if (w == 0) {
+            err = EIO;
+            break;
+        }
+        done += (size_t)w;
     }
-    f->pending += row;
-    errno = 0;
-    if (fwrite(line, 1, n, f->f) != n)
-        record_error(rl, id, errno);
+    if (err != 0) {
+        /* Cut what got through of a line; a file that cannot be cut back
+         * (a pipe, a device) simply keeps it. */
+        if (done > 0) {
+            struct stat st;
+            if (fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode))
+                (void)ftruncate(f->fd, f->size);
+        }
+        f->err = err;
+        set_error(rl, id, err);
+        return -1;
+    }
+    f->size += (off_t)f->len;
+    f->len = 0;
+    f->rows = 0;
+    f->err = 0;
+    return 0;
 }
 
+/* Write one row (or, with rows 0, a header) of whole lines. */
+static void
+file_write(struct runlog *rl, enum rl_file_id id, const char *line, size_t n, long rows)
+{
+    append_bytes(rl, id, line, n, rows);
+}
+
+/* Write out and optionally fsync.  A stalled log writes only from runlog_retry. */
 static void
 file_flush(struct runlog *rl, enum rl_file_id id, bool sync)
 {
     struct rl_file *f = &rl->files[id];
-    if (f->dead)
+    if (f->fd < 0 || atomic_load_explicit(&rl->has_error, memory_order_relaxed))
         return;
-    errno = 0;
-    if (fflush(f->f) != 0) {
-        record_error(rl, id, errno);
+    if (f->len > 0 && write_out(rl, id) != 0)
         return;
-    }
-    f->pending = 0;
     /* Devices and pipes cannot be synced; only a failed sync of a file counts. */
-    if (sync && fsync(fileno(f->f)) != 0 && errno != EINVAL && errno != EROFS)
-        record_error(rl, id, errno);
+    if (sync && fsync(f->fd) != 0 && errno != EINVAL && errno != EROFS) {
+        f->err = errno;
+        set_error(rl, id, errno);
+    }
 }
 
 static void
@@ -347,7 +416,8 @@ static void
 maybe_flush(struct runlog *rl)
 {
     double now = coarse_seconds();
-    if (now - rl->last_flush >= 1.0) {
+    if (now - rl->last_flush >= 1.0 || rl->files[RL_METRICS].len >= RL_FLUSH_BYTES
+        || rl->files[RL_LAYERS].len >= RL_FLUSH_BYTES) {
         file_flush(rl, RL_METRICS, false);
         file_flush(rl, RL_LAYERS, false);
         rl->last_flush = now;
@@ -362,6 +432,45 @@ runlog_flush(struct runlog *rl)
     pthread_mutex_lock(&rl->lock);
     flush_locked(rl, true);
     pthread_mutex_unlock(&rl->lock);
+}
+
+int
+runlog_retry(struct runlog *rl)
+{
+    if (rl == NULL)
+        return 0;
+    pthread_mutex_lock(&rl->lock);
+    int rc = 0;
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        struct rl_file *f = &rl->files[i];
+        if (f->fd >= 0 && f->len > 0 && write_out(rl, (enum rl_file_id)i) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        /* Everything held is on disk: the log is whole again. */
+        atomic_store_explicit(&rl->has_error, false, memory_order_release);
+        for (int i = 0; i < RL_FILE_COUNT; i++)
+            rl->files[i].err = 0;
+        flush_locked(rl, true);
+        rc = atomic_load_explicit(&rl->has_error, memory_order_relaxed) ? -1 : 0;
+    }
+    pthread_mutex_unlock(&rl->lock);
+    return rc;
+}
+
+long
+runlog_held_rows(struct runlog *rl)
+{
+    if (rl == NULL)
+        return 0;
+    pthread_mutex_lock(&rl->lock);
+    long n = 0;
+    for (int i = 0; i < RL_FILE_COUNT; i++)
+        n += rl->files[i].rows;
+    pthread_mutex_unlock(&rl->lock);
+    return n;
 }
 
 void
@@ -408,6 +517,8 @@ runlog_alloc(const char *dir)
 {
     struct runlog *rl = xcalloc(1, sizeof *rl);
     pthread_mutex_init(&rl->lock, NULL);
+    for (int i = 0; i < RL_FILE_COUNT; i++)
+        rl->files[i].fd = -1;
     rl->dir = xstrdup(dir);
     wall_now(&rl->start_wall);
     clock_gettime(CLOCK_MONOTONIC, &rl->start_mono);
@@ -418,9 +529,11 @@ runlog_alloc(const char *dir)
 static void
 runlog_release(struct runlog *rl)
 {
-    for (int i = 0; i < RL_FILE_COUNT; i++)
-        if (rl->files[i].f != NULL)
-            fclose(rl->files[i].f);
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        if (rl->files[i].fd >= 0)
+            close(rl->files[i].fd);
+        free(rl->files[i].buf);
+    }
     pthread_mutex_destroy(&rl->lock);
     free(rl->dir);
     free(rl->config);
@@ -535,15 +648,16 @@ open_append(struct runlog *rl, enum rl_file_id id, int extra_flags, char **cause
 {
     char *path = path_join(rl->dir, rl_file_names[id]);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0666);
-    if (fd >= 0)
-        rl->files[id].f = fdopen(fd, "a");
-    if (rl->files[id].f == NULL) {
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         *cause = xasprintf("%s: cannot open: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         free(path);
         return -1;
     }
+    rl->files[id].fd = fd;
+    rl->files[id].size = S_ISREG(st.st_mode) ? st.st_size : 0;
     free(path);
     return 0;
 }
@@ -554,8 +668,9 @@ write_header(struct runlog *rl, enum rl_file_id id)
     const char *h = rl_file_headers[id];
     if (h == NULL)
         return;
-    file_write(rl, id, h, strlen(h), false);
-    file_write(rl, id, "\n", 1, false);
+    char line[512];
+    int n = snprintf(line, sizeof line, "%s\n", h);
+    file_write(rl, id, line, (size_t)n, 0);
 }
 
 /* Best effort: undo a run directory whose creation failed half-way. */
@@ -686,7 +801,7 @@ static int
 prepare_append(struct runlog *rl, enum rl_file_id id, char **cause)
 {
     struct rl_file *f = &rl->files[id];
-    int fd = fileno(f->f);
+    int fd = f->fd;
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
@@ -740,10 +855,47 @@ prepare_append(struct runlog *rl, enum rl_file_id id, char **cause)
         *cause = xasprintf("%s: cannot cut its torn last line: %s", path, strerror(errno));
         rc = -1;
     }
+    f->size = keep;
 out:
     close(rfd);
     free(path);
     return rc;
+}
+
+/*
+ * Remove "<name>.tmp.<pid>" files that a killed process left behind (its
+ * atomic writes never reached their rename).  A file whose pid is alive
+ * and not ours may be another process's write in progress: left alone.
+ */
+static void
+remove_stale_tmp(const char *run_dir)
+{
+    DIR *d = opendir(run_dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (t == NULL || t == e->d_name)
+            continue;
+        t += 5;
+        while (strstr(t, ".tmp.") != NULL)
+            t = strstr(t, ".tmp.") + 5;
+        char *end;
+        errno = 0;
+        long pid = strtol(t, &end, 10);
+        if (errno != 0 || end == t || *end != '\0' || pid <= 0 || t[0] < '0' || t[0] > '9')
+            continue;
+        bool gone = pid == (long)getpid()
+                    || (pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+                    || pid > INT_MAX;
+        if (!gone)
+            continue;
+        char *p = path_join(run_dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    closedir(d);
 }
 
 int
@@ -759,6 +911,7 @@ runlog_reopen(struct runlog **out, const char *run_dir, char **cause)
         *cause = xasprintf("run directory '%s': not a directory", run_dir);
         return -1;
     }
+    remove_stale_tmp(run_dir);
     struct runlog *rl = runlog_alloc(run_dir);
     char *cfg = path_join(run_dir, "config.yaml");
     rl->config = read_small_file(cfg, CONFIG_READ_MAX);
@@ -785,28 +938,29 @@ runlog_close(struct runlog *rl, char **cause)
         return 0;
     registry_remove(rl);
     pthread_mutex_lock(&rl->lock);
-    flush_locked(rl, true);
+    /* One last try for whatever is held, then it is lost: say how much. */
+    long held = 0;
     for (int i = 0; i < RL_FILE_COUNT; i++) {
         struct rl_file *f = &rl->files[i];
-        FILE *fp = f->f;
-        f->f = NULL;
-        errno = 0;
-        if (fclose(fp) != 0 && !f->dead) {
-            f->dead = true;
-            f->dropped += f->pending;
+        if (f->fd >= 0 && f->len > 0)
+            write_out(rl, (enum rl_file_id)i);
+        if (f->fd >= 0 && f->len == 0 && fsync(f->fd) != 0 && errno != EINVAL && errno != EROFS)
             set_error(rl, (enum rl_file_id)i, errno);
-        }
+        held += f->rows + f->lost;
+    }
+    for (int i = 0; i < RL_FILE_COUNT; i++) {
+        struct rl_file *f = &rl->files[i];
+        if (f->fd >= 0 && close(f->fd) != 0 && errno != EINTR)
+            set_error(rl, (enum rl_file_id)i, errno);
+        f->fd = -1;
     }
     fsync_dir(rl->dir);
     pthread_mutex_unlock(&rl->lock);
     int rc = 0;
     if (rl->has_error) {
-        long dropped = 0;
-        for (int i = 0; i < RL_FILE_COUNT; i++)
-            dropped += rl->files[i].dropped;
         if (cause != NULL)
-            *cause = dropped > 0 ? xasprintf("%s (%ld rows not written)", rl->error, dropped)
-                                 : xstrdup(rl->error);
+            *cause = held > 0 ? xasprintf("%s (%ld rows not written)", rl->error, held)
+                              : xstrdup(rl->error);
         rc = -1;
     }
     runlog_release(rl);
@@ -907,7 +1061,7 @@ static void
 append_row(struct runlog *rl, enum rl_file_id id, const char *line, size_t n)
 {
     pthread_mutex_lock(&rl->lock);
-    file_write(rl, id, line, n, true);
+    file_write(rl, id, line, n, 1);
     maybe_flush(rl);
     pthread_mutex_unlock(&rl->lock);
 }
@@ -1031,9 +1185,12 @@ runlog_event(struct runlog *rl, long step, const char *type, const char *fmt, ..
     char *line = event_line(rl, step, type != NULL ? type : "", fields);
     free(fields);
     size_t n = strlen(line);
+    /* One line, newline included, is one append: never torn apart. */
+    line = xrealloc(line, n + 2);
+    line[n++] = '\n';
+    line[n] = '\0';
     pthread_mutex_lock(&rl->lock);
-    file_write(rl, RL_EVENTS, line, n, true);
-    file_write(rl, RL_EVENTS, "\n", 1, false);
+    file_write(rl, RL_EVENTS, line, n, 1);
     /* Events are rare and are what a post-mortem reads first. */
     file_flush(rl, RL_EVENTS, false);
     pthread_mutex_unlock(&rl->lock);

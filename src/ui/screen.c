@@ -48,6 +48,15 @@ on_signal(int sig)
     ui_signal = sig;
 }
 
+/* Install sa for sig unless sig is ignored; *old gets the action in place. */
+static void
+catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    if (sigaction(sig, NULL, old) == 0 && old->sa_handler == SIG_IGN)
+        return;
+    sigaction(sig, sa, old);
+}
+
 static double
 mono_now(void)
 {
@@ -603,9 +612,10 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
+    /* A signal inherited as ignored (nohup) stays ignored. */
+    catch_unless_ignored(SIGINT, &sa, &old_int);
+    catch_unless_ignored(SIGTERM, &sa, &old_term);
+    catch_unless_ignored(SIGHUP, &sa, &old_hup);
     sigset_t unblock, old_mask;
     sigemptyset(&unblock);
     sigaddset(&unblock, SIGINT);
