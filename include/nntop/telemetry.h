@@ -32,6 +32,7 @@ enum tm_type {
     TM_EVAL,        /* validation / test evaluation */
     TM_EVENT,       /* a live change or notable event, as text */
     TM_GRADCHECK,   /* one gradient-check result table */
+    TM_FINDING,     /* a doctor finding raised, cleared or passed */
     TM_TYPE_COUNT
 };
 
@@ -61,6 +62,23 @@ struct tm_layer_info {
     int weight, bias;       /* tensor indices or -1 */
 };
 
+/*
+ * The training inputs after the configured normalisation, as the
+ * config lint reads them: the feature whose mean is farthest from 0 and
+ * the ones with the smallest and largest standard deviation (over the
+ * training split, or a fixed sample of it).
+ */
+struct tm_input_stats {
+    int have;               /* 0 when not computed */
+    int features;           /* features looked at */
+    long rows;              /* rows looked at */
+    int mean_feature;       /* |mean| largest */
+    float mean;
+    int std_lo_feature, std_hi_feature;
+    float std_lo, std_hi;
+    float std_median;       /* median std over the features */
+};
+
 struct tm_info {
     char name[64];
     char run_dir[256];      /* "" when not logging */
@@ -75,6 +93,12 @@ struct tm_info {
     int classes, in_width;
     long train_n, val_n, test_n;
     bool replay;            /* fed from a run log: commands are refused */
+    int optim_kind;         /* enum optim_kind */
+    int sched_kind;         /* enum sched_kind */
+    long warmup;            /* warm-up steps of the schedule */
+    double min_lr;          /* cosine schedule floor */
+    double lr;              /* the configured (base) lr */
+    struct tm_input_stats input;
 };
 
 struct tm_state {
@@ -176,7 +200,14 @@ struct tm_gradcheck {
     struct tm_gc_tensor t[TM_GC_MAX_TENSORS];
 };
 
-/* Commands the UI sends the trainer. */
+enum tm_finding_state {
+    TM_FINDING_RAISED,
+    TM_FINDING_CLEARED,
+    TM_FINDING_PASSED,      /* a one-off check that found nothing wrong */
+    TM_FINDING_STATE_COUNT
+};
+
+
 enum tm_cmd_kind {
     TM_CMD_PAUSE,
     TM_CMD_RESUME,
@@ -193,6 +224,7 @@ enum tm_cmd_kind {
     TM_CMD_GRADCHECK,       /* n: samples (0 = configured) */
     TM_CMD_OVERFIT,         /* n: 1 on, 0 off */
     TM_CMD_QUIT,
+    TM_CMD_RESTORE,         /* value: lr factor; back to the newest finite checkpoint */
     TM_CMD_KIND_COUNT
 };
 
@@ -201,6 +233,29 @@ struct tm_command {
     int clip_kind;
     long n;
     double value;
+};
+
+/*
+ * A doctor finding: which rule, how bad, about what, the measured value
+ * beside its threshold, what to try, and the live remedy as the command
+ * that applies it (remedy.kind < 0: none), so a reader needs none of the
+ * doctor's tables to show or apply it.
+ */
+struct tm_finding {
+    long step;              /* when it was raised, cleared or passed */
+    long raised_step;       /* cleared: when it had been raised; else = step */
+    char rule[TM_NAME_MAX]; /* "dead-relu" */
+    int severity;           /* 0 ok, 1 info, 2 warning, 3 error */
+    int stage;              /* checklist stage 1..5 */
+    int state;              /* enum tm_finding_state */
+    int layer;              /* nn.Sequential index, or -1 */
+    int tensor;             /* into tm_info.tensor_names, or -1 */
+    char tensor_name[TM_NAME_MAX];  /* "" when none */
+    double value, threshold;
+    char text[TM_TEXT_MAX];         /* "83% of units dead (threshold 70%)" */
+    char advice[TM_TEXT_MAX];       /* "lower the lr or use leaky_relu" */
+    char remedy_text[TM_NAME_MAX];  /* "lr x0.1", "" when none */
+    struct tm_command remedy;
 };
 
 /* A record as popped from a ring: its type and one of the payloads. */
@@ -216,6 +271,7 @@ struct tm_record {
         struct tm_eval eval;
         struct tm_event event;
         struct tm_gradcheck gradcheck;
+        struct tm_finding finding;
     } u;
 };
 

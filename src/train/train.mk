@@ -1,9 +1,9 @@
 # train: the trainer thread (loop, commands, resume/reproduce), telemetry
 # statistics, the gradient check, and replay of a recorded run.
 libnntop_a_SOURCES += src/train/stats.c src/train/gradcheck.c src/train/trainer.c \
-	src/train/trainer-cmd.c src/train/trainer-resume.c \
+	src/train/trainer-cmd.c src/train/trainer-resume.c src/train/doctor.c \
 	src/train/replay.c
-noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h \
+noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h include/nntop/doctor.h \
 	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h \
 	src/train/trainer-int.h
 
@@ -11,9 +11,9 @@ noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h \
 # log, reproduce/resume, non-finite values, one epoch of Fashion-MNIST
 # and a PyTorch load when those are installed); check_stats and
 # check_gradcheck test the statistics and the gradient check on small
-# hand-built models.
+# hand-built models; check_doctor tests every rule on crafted telemetry.
 if HAVE_CHECK
-check_PROGRAMS += tests/check_trainer tests/check_stats tests/check_gradcheck
+check_PROGRAMS += tests/check_trainer tests/check_stats tests/check_gradcheck tests/check_doctor
 tests_check_trainer_SOURCES = tests/check_trainer.c $(CHECK_RUN)
 tests_check_trainer_CFLAGS = $(TEST_CFLAGS)
 tests_check_trainer_LDADD = $(TEST_LIBS)
@@ -23,4 +23,7 @@ tests_check_stats_LDADD = $(TEST_LIBS)
 tests_check_gradcheck_SOURCES = tests/check_gradcheck.c $(CHECK_RUN)
 tests_check_gradcheck_CFLAGS = $(TEST_CFLAGS)
 tests_check_gradcheck_LDADD = $(TEST_LIBS)
+tests_check_doctor_SOURCES = tests/check_doctor.c $(CHECK_RUN)
+tests_check_doctor_CFLAGS = $(TEST_CFLAGS)
+tests_check_doctor_LDADD = $(TEST_LIBS)
 endif
