@@ -1,7 +1,13 @@
 /*
- * headless.c - prints the telemetry stream as plain lines: a progress line
- * at a bounded rate, one line per evaluation and one per event.  It keeps
- * no history and draws nothing; the run log is the full record.
+ * headless.c - prints the telemetry stream as plain lines for logs: a
+ * progress line at most once a second (on a terminal one line rewritten
+ * with '\r', in a pipe or file plain lines), evaluation lines (at most one
+ * a second unless verbose), one line per event, and a closing summary.
+ * It keeps only what the summary needs and draws nothing; the run log is
+ * the full record.
+ *
+ * Every number goes through numfmt (nntop/numfmt.h), the formatter the
+ * dashboard uses, so NaN reads "nan" and never "-nan".
  */
 #include "config.h"
 
@@ -9,15 +15,45 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "nntop/nn.h"
+#include "nntop/numfmt.h"
 
 /* Records taken in one go before looking at the clock and the signals. */
 #define POLL_BATCH 4096
+/* The smoothed loss: an exponential moving average with this weight on the newest step. */
+#define EMA_ALPHA 0.02
+#define EVAL_EVERY_S 1.0        /* eval lines at most this often unless verbose */
+
+struct printer {
+    FILE *out;
+    FILE *err;                  /* errors and "caught signal" (stderr, or out) */
+    const struct headless_opts *opts;
+    double t0;                  /* monotonic seconds at the first record */
+    struct tm_info info;
+    bool have_info;
+
+    struct tm_step last;
+    bool have_last, printed_last;
+    long first_step;            /* the first step seen (a resumed run starts later) */
+    double ema;
+    bool have_ema;
+    double last_progress;
+    int progress_len;           /* columns of the '\r' line on screen; 0 none */
+
+    double last_eval_print;
+    bool have_best;
+    struct tm_eval best_loss, best_acc;     /* validation */
+    bool have_test;
+    struct tm_eval test;
+
+    int state;                  /* the last state seen, enum tm_run_state */
+    long findings[4];           /* doctor findings by severity 0..3 */
+    long errors;
+};
 
 static double
 now_s(void)
@@ -27,50 +63,311 @@ now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void
-print_step(FILE *out, const struct tm_step *s)
+/* "12.3 s", "4:05", "1:02:03". */
+static const char *
+fmt_duration(char *buf, size_t len, double s)
 {
-    fprintf(out, "step %7ld  ep %6.2f  loss %.4f", s->step, s->epoch, (double)s->loss);
+    if (!(s >= 0.0) || s > 1e8) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    long t = (long)(s + 0.5);
+    if (s < 60.0)
+        snprintf(buf, len, "%.1f s", s);
+    else if (t < 3600)
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+}
+
+/* The '\r' progress line is on screen: end it so a plain line can follow. */
+static void
+end_progress_line(struct printer *p)
+{
+    if (p->progress_len > 0) {
+        fputc('\n', p->out);
+        p->progress_len = 0;
+    }
+}
+
+static void
+print_progress(struct printer *p)
+{
+    const struct tm_step *s = &p->last;
+    char line[320], a[32], b[32], c[32], d[32];
+    size_t o = 0;
+    long total = p->have_info ? p->info.total_steps : 0;
+    if (total > 0) {
+        int w = snprintf(a, sizeof a, "%ld", total);
+        o += (size_t)snprintf(line + o, sizeof line - o, "step %*ld/%ld (%5.1f %%)", w, s->step,
+                              total, 100.0 * (double)s->step / (double)total);
+    } else {
+        o += (size_t)snprintf(line + o, sizeof line - o, "step %8ld", s->step);
+    }
+    o += (size_t)snprintf(line + o, sizeof line - o, "  ep %6.2f  loss(ema) %-7s  acc %5.1f %%"
+                                                     "  lr %-7s",
+                          s->epoch, numfmt(a, sizeof a, p->ema), 100.0 * s->accuracy,
+                          numfmt(b, sizeof b, s->lr));
     if (s->reg_loss > 0.0f)
-        fprintf(out, " (+l2 %.4f)", (double)s->reg_loss);
-    fprintf(out, "  acc %5.1f%%  lr %.2e  |g| %.3g%s  %.1fk smp/s\n", 100.0 * s->accuracy,
-            (double)s->lr, (double)s->grad_norm, s->clipped ? " clipped" : "",
-            (double)s->samples_per_s / 1000.0);
+        o += (size_t)snprintf(line + o, sizeof line - o, "  l2 %-7s",
+                              numfmt(a, sizeof a, s->reg_loss));
+    double el = now_s() - p->t0;
+    long done = s->step - p->first_step + 1;
+    o += (size_t)snprintf(line + o, sizeof line - o, "  elapsed %7s",
+                          fmt_duration(c, sizeof c, el));
+    if (total > 0 && done > 0 && s->step <= total)
+        snprintf(line + o, sizeof line - o, "  eta %7s",
+                 fmt_duration(d, sizeof d, el / (double)done * (double)(total - s->step)));
+    if (s->clipped)
+        snprintf(line + strlen(line), sizeof line - strlen(line), "  clipped");
+    int len = (int)strlen(line);
+    if (p->opts->tty) {
+        /* One line rewritten in place; pad over a longer previous one. */
+        fprintf(p->out, "\r%s%*s", line, p->progress_len > len ? p->progress_len - len : 0, "");
+        p->progress_len = len;
+    } else {
+        fprintf(p->out, "%s\n", line);
+    }
+    p->printed_last = true;
 }
 
 static const char *const split_names[TM_SPLIT_COUNT] = {"val", "test", "train"};
 
 static void
-print_gradcheck(FILE *out, const struct tm_gradcheck *g)
+print_eval(struct printer *p, const struct tm_eval *e)
 {
-    fprintf(out, "gradient check at step %ld on %d samples (%.2f s): %s\n", g->step, g->samples,
+    char a[32];
+    end_progress_line(p);
+    fprintf(p->out, "eval  step %8ld  ep %6.2f  %-5s loss %-7s  acc %5.1f %%  (%ld samples)\n",
+            e->step, e->epoch, e->split >= 0 && e->split < TM_SPLIT_COUNT ? split_names[e->split]
+                                                                          : "?",
+            numfmt(a, sizeof a, e->loss), 100.0 * e->accuracy, e->n);
+}
+
+static void
+note_eval(struct printer *p, const struct tm_eval *e)
+{
+    if (e->split == TM_SPLIT_VAL) {
+        if (!p->have_best || e->loss < p->best_loss.loss)
+            p->best_loss = *e;
+        if (!p->have_best || e->accuracy > p->best_acc.accuracy)
+            p->best_acc = *e;
+        p->have_best = true;
+        double t = now_s();
+        if (p->opts->verbose || t - p->last_eval_print >= EVAL_EVERY_S) {
+            print_eval(p, e);
+            p->last_eval_print = t;
+        }
+    } else {
+        if (e->split == TM_SPLIT_TEST) {
+            p->test = *e;
+            p->have_test = true;
+        }
+        print_eval(p, e);
+    }
+}
+
+/*
+ * An event's text without a "step N: " it starts with (the line already
+ * says the step).
+ */
+static const char *
+event_text(const struct tm_event *ev)
+{
+    char pre[40];
+    int n = snprintf(pre, sizeof pre, "step %ld: ", ev->step);
+    if (n > 0 && strncmp(ev->text, pre, (size_t)n) == 0)
+        return ev->text + n;
+    return ev->text;
+}
+
+static void
+print_event(struct printer *p, const struct tm_event *ev)
+{
+    static const char *const labels[4] = {"event", "note", "warning", "error"};
+    int sev = ev->severity < 0 ? 0 : ev->severity > 3 ? 3 : ev->severity;
+    if (ev->kind == TM_EV_FINDING)
+        p->findings[sev]++;
+    else if (sev >= 3)
+        p->errors++;
+    end_progress_line(p);
+    fprintf(sev >= 3 ? p->err : p->out, "%-7s step %ld: %s\n", labels[sev], ev->step,
+            event_text(ev));
+}
+
+static void
+print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
+{
+    char a[32], b[32], c[32], d[32];
+    end_progress_line(p);
+    fprintf(p->out, "gradient check at step %ld on %d samples (%.2f s): %s\n", g->step, g->samples,
             (double)g->seconds, g->pass ? "PASS" : "FAIL");
-    fprintf(out, "  %-20s %8s %10s %10s %6s  %s\n", "tensor", "checked", "max rel", "median",
+    fprintf(p->out, "  %-20s %8s %10s %10s %6s  %s\n", "tensor", "checked", "max rel", "median",
             "kinks", "verdict");
     for (int i = 0; i < g->ntensors && i < TM_GC_MAX_TENSORS; i++) {
         const struct tm_gc_tensor *t = &g->t[i];
-        fprintf(out, "  %-20s %8d %10.2e %10.2e %6d  %s", t->name, t->checked,
-                (double)t->max_rel, (double)t->median_rel, t->kinks, t->pass ? "pass" : "FAIL");
+        fprintf(p->out, "  %-20s %8d %10s %10s %6d  %s", t->name, t->checked,
+                numfmt(a, sizeof a, t->max_rel), numfmt(b, sizeof b, t->median_rel), t->kinks,
+                t->pass ? "pass" : "FAIL");
         if (!t->pass)
-            fprintf(out, "  worst [%ld] analytic %.6g numeric %.6g", t->worst_index,
-                    (double)t->worst_analytic, (double)t->worst_numeric);
-        fputc('\n', out);
+            fprintf(p->out, "  worst [%ld] analytic %s numeric %s", t->worst_index,
+                    numfmt(c, sizeof c, t->worst_analytic), numfmt(d, sizeof d, t->worst_numeric));
+        fputc('\n', p->out);
+    }
+}
+
+/*
+ * The doctor's part of the summary: findings by severity.  A later
+ * "findings:" detail (the findings themselves) belongs here too.
+ */
+static void
+print_findings_summary(struct printer *p)
+{
+    static const char *const names[4] = {"ok", "note", "warning", "error"};
+    long n = p->findings[0] + p->findings[1] + p->findings[2] + p->findings[3];
+    fprintf(p->out, "  findings    ");
+    if (n == 0) {
+        fprintf(p->out, "none\n");
+        return;
+    }
+    const char *sep = "";
+    for (int s = 3; s >= 0; s--) {
+        if (p->findings[s] == 0)
+            continue;
+        fprintf(p->out, "%s%ld %s%s", sep, p->findings[s], names[s],
+                p->findings[s] == 1 || s == 0 ? "" : "s");
+        sep = ", ";
+    }
+    fputc('\n', p->out);
+}
+
+static void
+print_summary(struct printer *p, int stopped_by)
+{
+    char a[32], b[32];
+    end_progress_line(p);
+    double el = now_s() - p->t0;
+    long steps = p->have_last ? p->last.step : 0;
+    const char *how = stopped_by != 0            ? "stopped"
+                      : p->state == TM_FAILED    ? "failed"
+                      : p->state == TM_DONE      ? "finished"
+                                                 : "ended";
+    fprintf(p->out, "summary: %s at step %ld", how, steps);
+    if (p->have_info && p->info.total_steps > 0)
+        fprintf(p->out, " of %ld", p->info.total_steps);
+    fprintf(p->out, " in %s", fmt_duration(a, sizeof a, el));
+    if (p->have_last && el > 0.0 && steps >= p->first_step)
+        fprintf(p->out, " (%s steps/s)",
+                numfmt(b, sizeof b, (double)(steps - p->first_step + 1) / el));
+    fputc('\n', p->out);
+    if (p->have_last)
+        fprintf(p->out, "  last step   loss(ema) %s  batch acc %.1f %%\n",
+                numfmt(a, sizeof a, p->ema), 100.0 * p->last.accuracy);
+    if (p->have_best) {
+        fprintf(p->out, "  best val    loss %s at step %ld, acc %.1f %% at step %ld\n",
+                numfmt(a, sizeof a, p->best_loss.loss), p->best_loss.step,
+                100.0 * p->best_acc.accuracy, p->best_acc.step);
+    }
+    if (p->have_test)
+        fprintf(p->out, "  test        loss %s  acc %.1f %% (%ld samples)\n",
+                numfmt(a, sizeof a, p->test.loss), 100.0 * p->test.accuracy, p->test.n);
+    print_findings_summary(p);
+    if (p->errors > 0)
+        fprintf(p->out, "  errors      %ld\n", p->errors);
+    if (p->have_info && p->info.run_dir[0] != '\0')
+        fprintf(p->out, "  run         %s\n", p->info.run_dir);
+}
+
+static void
+apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *quit_sent)
+{
+    char a[32], b[32];
+    switch (rec->type) {
+    case TM_INFO:
+        p->info = rec->u.info;
+        p->info.name[sizeof p->info.name - 1] = '\0';
+        p->info.run_dir[sizeof p->info.run_dir - 1] = '\0';
+        p->have_info = true;
+        fprintf(p->out, "nntop %s: %ld train / %ld val / %ld test samples, %d features, "
+                        "%d classes%s%s\n",
+                p->info.name, p->info.train_n, p->info.val_n, p->info.test_n, p->info.in_width,
+                p->info.classes, p->info.run_dir[0] ? "; run " : "", p->info.run_dir);
+        break;
+    case TM_STEP: {
+        const struct tm_step *s = &rec->u.step;
+        if (!p->have_last)
+            p->first_step = s->step;
+        p->last = *s;
+        p->have_last = true;
+        p->printed_last = false;
+        if (isfinite(s->loss)) {
+            p->ema = p->have_ema ? (1.0 - EMA_ALPHA) * p->ema + EMA_ALPHA * s->loss : s->loss;
+            p->have_ema = true;
+        } else {
+            p->ema = s->loss;   /* a non-finite step shows as such */
+            p->have_ema = false;
+        }
+        /* Only a run's first step has the initial loss (not a resumed one's). */
+        if (s->step == 1 && p->have_info) {
+            double e = p->info.expected_loss;
+            double rel = fabs(s->loss - e) / (e > 0 ? e : 1.0);
+            end_progress_line(p);
+            fprintf(p->out, "initial loss %s, expected %s %s\n", numfmt(a, sizeof a, s->loss),
+                    numfmt(b, sizeof b, e), isfinite(rel) && rel <= 0.1 ? "(ok)" : "(MISMATCH)");
+        }
+        double t = now_s();
+        if (t - p->last_progress >= p->opts->progress_every_s) {
+            print_progress(p);
+            p->last_progress = t;
+        }
+        break;
+    }
+    case TM_EVAL:
+        note_eval(p, &rec->u.eval);
+        break;
+    case TM_EVENT:
+        print_event(p, &rec->u.event);
+        break;
+    case TM_GRADCHECK:
+        print_gradcheck(p, &rec->u.gradcheck);
+        if (p->opts->result != NULL) {
+            p->opts->result->gradcheck_seen = true;
+            p->opts->result->gradcheck_pass = rec->u.gradcheck.pass;
+        }
+        break;
+    case TM_STATE:
+        p->state = rec->u.state.state;
+        if (rec->u.state.state == TM_DONE && !*quit_sent) {
+            /* Training is over: nobody will steer it any more. */
+            struct tm_command q = {.kind = TM_CMD_QUIT};
+            char why[128];
+            feed->cls->send(feed->self, &q, why, sizeof why);
+            *quit_sent = true;
+        }
+        break;
+    default:
+        break;
     }
 }
 
 int
 headless_run(struct feed *feed, const struct headless_opts *opts)
 {
-    FILE *out = opts->out;
-    FILE *err = opts->err != NULL ? opts->err : out;
+    struct printer *p = calloc(1, sizeof *p);
     struct tm_record *rec = calloc(1, sizeof *rec);
-    if (rec == NULL)
+    if (rec == NULL || p == NULL) {
+        free(p);
+        free(rec);
         return 0;
-    double last_print = -1e9;
-    struct tm_step last = {0};
-    bool have_last = false, printed_last = false;
-    bool initial_shown = false;
-    double expected = NAN;
+    }
+    p->out = opts->out;
+    p->err = opts->err != NULL ? opts->err : opts->out;
+    p->opts = opts;
+    p->t0 = now_s();
+    p->last_progress = -1e9;
+    p->last_eval_print = -1e9;
+    p->state = TM_RUNNING;
     int stopped_by = 0;
     bool quit_sent = false;
 
@@ -78,69 +375,11 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
         int n = 0;
         while (n < POLL_BATCH && feed->cls->poll(feed->self, rec)) {
             n++;
-            switch (rec->type) {
-            case TM_INFO:
-                expected = rec->u.info.expected_loss;
-                fprintf(out, "nntop %s: %ld train / %ld val / %ld test samples, %d features, "
-                             "%d classes%s%s\n",
-                        rec->u.info.name, rec->u.info.train_n, rec->u.info.val_n,
-                        rec->u.info.test_n, rec->u.info.in_width, rec->u.info.classes,
-                        rec->u.info.run_dir[0] ? "; run " : "", rec->u.info.run_dir);
-                break;
-            case TM_STEP:
-                last = rec->u.step;
-                have_last = true;
-                printed_last = false;
-                /* Only a run's first step has the initial loss (not a resumed one's). */
-                if (!initial_shown && last.step == 1) {
-                    initial_shown = true;
-                    double rel = fabs(last.loss - expected) / (expected > 0 ? expected : 1.0);
-                    fprintf(out, "initial loss %.4f, expected %.4f %s\n", (double)last.loss,
-                            expected, isfinite(rel) && rel <= 0.1 ? "(ok)" : "(MISMATCH)");
-                }
-                if (now_s() - last_print >= opts->progress_every_s) {
-                    print_step(out, &last);
-                    printed_last = true;
-                    last_print = now_s();
-                }
-                break;
-            case TM_EVAL:
-                fprintf(out, "eval  step %ld  ep %.2f  %s loss %.4f  acc %.2f%%  (%ld samples)\n",
-                        rec->u.eval.step, rec->u.eval.epoch,
-                        rec->u.eval.split >= 0 && rec->u.eval.split < TM_SPLIT_COUNT
-                            ? split_names[rec->u.eval.split] : "?",
-                        (double)rec->u.eval.loss, 100.0 * rec->u.eval.accuracy, rec->u.eval.n);
-                break;
-            case TM_EVENT:
-                fprintf(rec->u.event.severity >= 3 ? err : out, "%s step %ld: %s\n",
-                        rec->u.event.severity >= 3 ? "ERROR"
-                        : rec->u.event.severity == 2 ? "warning"
-                                                     : "event",
-                        rec->u.event.step, rec->u.event.text);
-                break;
-            case TM_GRADCHECK:
-                print_gradcheck(out, &rec->u.gradcheck);
-                if (opts->result != NULL) {
-                    opts->result->gradcheck_seen = true;
-                    opts->result->gradcheck_pass = rec->u.gradcheck.pass;
-                }
-                break;
-            case TM_STATE:
-                if (rec->u.state.state == TM_DONE && !quit_sent) {
-                    /* Training is over: nobody will steer it any more. */
-                    struct tm_command q = {.kind = TM_CMD_QUIT};
-                    char why[128];
-                    feed->cls->send(feed->self, &q, why, sizeof why);
-                    quit_sent = true;
-                }
-                break;
-            default:
-                break;
-            }
+            apply(p, rec, feed, &quit_sent);
         }
-        fflush(out);
-        if (err != out)
-            fflush(err);
+        fflush(p->out);
+        if (p->err != p->out)
+            fflush(p->err);
         if (feed->cls->finished(feed->self))
             break;
         /*
@@ -156,8 +395,9 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
             siginfo_t info;
             int sig = sigtimedwait(opts->signals, &info, &ts);
             if (sig > 0 && !quit_sent) {
-                fprintf(err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));
-                fflush(err);
+                end_progress_line(p);
+                fprintf(p->err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));
+                fflush(p->err);
                 stopped_by = sig;
                 struct tm_command q = {.kind = TM_CMD_QUIT};
                 char why[128];
@@ -168,13 +408,19 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
             nanosleep(&ts, NULL);
         }
     }
-    if (have_last && !printed_last)
-        print_step(out, &last);
+    if (p->have_last && !p->printed_last)
+        print_progress(p);
     uint64_t dropped = feed->cls->dropped(feed->self);
-    if (dropped > 0)
-        fprintf(out, "telemetry: %llu records dropped (the run log has every step)\n",
+    if (dropped > 0) {
+        end_progress_line(p);
+        fprintf(p->out, "telemetry: %llu records dropped (the run log has every step)\n",
                 (unsigned long long)dropped);
-    fflush(out);
+    }
+    if (opts->summary)
+        print_summary(p, stopped_by);
+    end_progress_line(p);
+    fflush(p->out);
     free(rec);
+    free(p);
     return stopped_by;
 }

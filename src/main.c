@@ -44,6 +44,7 @@ enum long_only {
     OPT_EXIT_WHEN_DONE,
     OPT_GRADCHECK,
     OPT_KEEP_GOING,
+    OPT_PAUSED,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +60,8 @@ static const struct option long_options[] = {
     {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
     {"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+    {"paused", no_argument, NULL, OPT_PAUSED},
+    {"verbose", no_argument, NULL, 'v'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -70,7 +73,8 @@ usage(FILE *fp)
     fputs("Usage: nntop [OPTIONS] [CONFIG]\n"
           "Train a neural network and watch it live: loss curves, per-layer\n"
           "histograms, update ratios, dead units, gradient checks.\n"
-          "Without CONFIG, runs the built-in spiral demo.\n"
+          "Without CONFIG, runs the built-in demo: Fashion-MNIST when Debian's\n"
+          "dataset-fashion-mnist is installed, else a spiral on minibatches.\n"
           "\n"
           "  -H, --headless          print progress lines instead of the dashboard\n"
           "  -s, --set KEY=VALUE     override a config key (dotted path, repeatable)\n"
@@ -84,6 +88,8 @@ usage(FILE *fp)
           "      --gradcheck         check gradients at step 0, print the table, exit\n"
           "      --exit-when-done    leave the dashboard when training ends\n"
           "      --keep-going        on NaN/Inf, pause instead of failing (headless)\n"
+          "      --paused            start paused at step 0 (Space runs, n steps once)\n"
+          "  -v, --verbose           headless: print every evaluation line\n"
           "  -V, --version           print the version and exit\n"
           "  -h, --help              print this help and exit\n"
           "\n"
@@ -137,7 +143,7 @@ join_argv(int argc, char **argv)
 }
 
 struct options {
-    bool headless, no_log, check_config, gradcheck, exit_when_done, keep_going;
+    bool headless, no_log, check_config, gradcheck, exit_when_done, keep_going, paused, verbose;
     const char *config;
     const char *runs_dir;
     const char *resume, *reproduce, *replay;
@@ -153,7 +159,7 @@ parse_options(struct options *o, int argc, char **argv)
     o->sets = xcalloc((size_t)argc + 1, sizeof *o->sets);
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":Hs:n:o:r:Vh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":Hs:n:o:r:vVh", long_options, NULL)) != -1) {
         switch (c) {
         case 'H': o->headless = true; break;
         case 's': o->sets[o->nsets++] = optarg; break;
@@ -167,6 +173,8 @@ parse_options(struct options *o, int argc, char **argv)
         case OPT_GRADCHECK: o->gradcheck = true; break;
         case OPT_EXIT_WHEN_DONE: o->exit_when_done = true; break;
         case OPT_KEEP_GOING: o->keep_going = true; break;
+        case OPT_PAUSED: o->paused = true; break;
+        case 'v': o->verbose = true; break;
         case 'V':
             printf("nntop %s\n", PACKAGE_VERSION);
             exit(EXIT_DONE);
@@ -274,7 +282,23 @@ load_config(struct cfg *c, const struct options *o)
     } else if (o->config != NULL) {
         rc = cfg_load_file(c, o->config, &errs);
     } else {
-        rc = cfg_load_string(c, cfg_demo_yaml, cfg_demo_yaml_len, "<demo>", &errs);
+        /* The real-data demo when Debian's Fashion-MNIST is there;
+         * NNTOP_DEMO=spiral|fashion-mnist chooses (tests want the spiral). */
+        const char *want = getenv("NNTOP_DEMO");
+        bool fashion = want != NULL && want[0] != '\0'
+                           ? strcmp(want, "fashion-mnist") == 0
+                           : access(CFG_DEMO_FASHION_FILE, R_OK) == 0;
+        if (want != NULL && want[0] != '\0' && !fashion && strcmp(want, "spiral") != 0) {
+            fprintf(stderr, "nntop: NNTOP_DEMO: unknown demo '%s' (spiral or fashion-mnist)\n",
+                    want);
+            exit(EXIT_USAGE);
+        }
+        if (fashion)
+            rc = cfg_load_string(c, cfg_demo_fashion_yaml, cfg_demo_fashion_yaml_len,
+                                 "<demo-fashion-mnist>", &errs);
+        else
+            rc = cfg_load_string(c, cfg_demo_spiral_yaml, cfg_demo_spiral_yaml_len,
+                                 "<demo-spiral>", &errs);
     }
     for (int i = 0; rc == 0 && i < o->nsets; i++)
         rc = cfg_set(c, o->sets[i], &errs);
@@ -319,7 +343,8 @@ run_replay(const struct options *o)
         if (ui_run(&feed, &uo) > 0)
             rc = EXIT_INTERRUPTED;
     } else {
-        struct headless_opts ho = {.out = stdout, .err = stderr, .progress_every_s = 0.0};
+        struct headless_opts ho = {
+            .out = stdout, .err = stderr, .progress_every_s = 0.0, .summary = true};
         headless_run(&feed, &ho);
     }
     replay_free(r);
@@ -372,7 +397,7 @@ main(int argc, char **argv)
         .cmdline = cmdline,
         .keep_going = interactive || o.keep_going,
         .exit_when_done = !interactive || o.exit_when_done,
-        .start_paused = o.gradcheck,
+        .start_paused = o.gradcheck || o.paused,
     };
     struct trainer *t = NULL;
     char *cause = NULL;
@@ -421,8 +446,15 @@ main(int argc, char **argv)
         sigset_t watch;
         sigemptyset(&watch);
         add_stop_signals(&watch);
-        struct headless_opts ho = {.out = stdout, .err = stderr, .progress_every_s = 1.0,
-                                   .signals = &watch};
+        struct headless_opts ho = {
+            .out = stdout,
+            .err = stderr,
+            .progress_every_s = 1.0,
+            .tty = isatty(STDOUT_FILENO),
+            .verbose = o.verbose,
+            .summary = !o.gradcheck,
+            .signals = &watch,
+        };
         struct headless_result hr = {0};
         ho.result = &hr;
         sig = headless_run(&feed, &ho);

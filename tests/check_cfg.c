@@ -566,30 +566,40 @@ START_TEST(test_cfg__shipped_configs)
 }
 END_TEST
 
-START_TEST(test_cfg__demo)
+/* A compiled-in demo is its file byte for byte and a valid config. */
+static void
+check_demo(const char *file, const char *yaml, size_t len, int source, const char *name)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/configs/spiral.yaml", top_srcdir());
+    snprintf(path, sizeof path, "%s/configs/%s", top_srcdir(), file);
     FILE *fp = fopen(path, "rb");
     ck_assert_msg(fp != NULL, "cannot open %s", path);
     static char buf[1 << 16];
     size_t n = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
-    ck_assert_msg(n == cfg_demo_yaml_len && memcmp(buf, cfg_demo_yaml, n) == 0,
-                  "cfg_demo_yaml (%zu bytes) is not configs/spiral.yaml (%zu bytes)",
-                  cfg_demo_yaml_len, n);
-    ck_assert_int_eq(cfg_demo_yaml[cfg_demo_yaml_len], '\0');
+    ck_assert_msg(n == len && memcmp(buf, yaml, n) == 0,
+                  "the compiled-in demo (%zu bytes) is not configs/%s (%zu bytes)", len, file, n);
+    ck_assert_int_eq(yaml[len], '\0');
 
     struct cfg c;
     struct cfg_errs e;
     cfg_defaults(&c);
-    ck_assert_int_eq(cfg_load_string(&c, cfg_demo_yaml, cfg_demo_yaml_len, "<demo>", &e), 0);
+    ck_assert_int_eq(cfg_load_string(&c, yaml, len, "<demo>", &e), 0);
     expect_valid(&c, "<demo>");
-    ck_assert_int_eq(c.data.source, DATA_SPIRAL);
-    ck_assert_int_eq(c.model.nlayers, 3);
-    ck_assert_int_eq(c.model.layers[0].units, 100);
-    ck_assert_int_eq(c.optim.kind, OPTIM_SGD);
-    ck_assert_double_eq(c.optim.lr, 1.0);
+    ck_assert_int_eq(c.data.source, source);
+    ck_assert_str_eq(c.name, name);
+    /* Minibatches and a schedule long enough to watch (at least a minute). */
+    ck_assert_int_le(c.train.batch_size, 64);
+    ck_assert_double_gt(c.optim.momentum, 0.0);
+    ck_assert_double_gt(c.optim.weight_decay, 0.0);
+}
+
+START_TEST(test_cfg__demo)
+{
+    check_demo("demo-spiral.yaml", cfg_demo_spiral_yaml, cfg_demo_spiral_yaml_len, DATA_SPIRAL,
+               "demo-spiral");
+    check_demo("demo-fashion-mnist.yaml", cfg_demo_fashion_yaml, cfg_demo_fashion_yaml_len,
+               DATA_IDX, "demo-fashion-mnist");
 }
 END_TEST
 

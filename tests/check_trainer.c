@@ -1187,7 +1187,8 @@ END_TEST
 
 /* What headless_run printed for a run of c (steps steps), as one string. */
 static char *
-headless_text(const struct cfg *c, const struct trainer_opts *o, const sigset_t *sigs, int *sig)
+headless_text_v(const struct cfg *c, const struct trainer_opts *o, const sigset_t *sigs, int *sig,
+                bool verbose)
 {
     struct trainer *t = NULL;
     char *cause = NULL;
@@ -1197,11 +1198,18 @@ headless_text(const struct cfg *c, const struct trainer_opts *o, const sigset_t 
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    struct headless_opts ho = {.out = out, .progress_every_s = 1e9, .signals = sigs};
+    struct headless_opts ho = {
+        .out = out, .progress_every_s = 1e9, .signals = sigs, .verbose = verbose, .summary = true};
     *sig = headless_run(&f, &ho);
     fclose(out);
     trainer_free(t);
     return buf;
+}
+
+static char *
+headless_text(const struct cfg *c, const struct trainer_opts *o, const sigset_t *sigs, int *sig)
+{
+    return headless_text_v(c, o, sigs, sig, true);
 }
 
 START_TEST(test_trainer__headless)
@@ -1218,15 +1226,43 @@ START_TEST(test_trainer__headless)
                                "3 classes\n") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "\ninitial loss ") != NULL && strstr(text, "(ok)\n") != NULL,
                   "%s", text);
-    /* With progress at most every 1e9 s: the first step and the last. */
-    ck_assert_msg(strstr(text, "\nstep       1  ep ") != NULL, "%s", text);
-    ck_assert_msg(strstr(text, "\nstep      40  ep ") != NULL, "%s", text);
-    ck_assert_msg(strstr(text, "\nstep       2 ") == NULL, "%s", text);
-    ck_assert_msg(strstr(text, "\neval  step 20  ep ") != NULL, "%s", text);
-    ck_assert_msg(strstr(text, "\neval  step 40  ep ") != NULL, "%s", text);
+    /* With progress at most every 1e9 s: the first step and the last, each
+     * with step N/total (P %), epoch, EMA loss, batch accuracy, lr,
+     * elapsed and ETA in aligned columns. */
+    ck_assert_msg(strstr(text, "\nstep  1/40 (  2.5 %)  ep   0.20  loss(ema) ") != NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, "\nstep 40/40 (100.0 %)  ep   6.79  loss(ema) ") != NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, "\nstep  2/") == NULL, "%s", text);
+    const char *p1 = strstr(text, "\nstep  1/40");
+    const char *p40 = strstr(text, "\nstep 40/40");
+    const char *fields[] = {"  acc ", "  lr ", "  elapsed ", "  eta "};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *f1 = strstr(p1, fields[i]), *f40 = strstr(p40, fields[i]);
+        ck_assert_msg(f1 != NULL && f40 != NULL && f1 - p1 == f40 - p40,
+                      "'%s' not aligned in\n%s", fields[i], text);
+    }
+    /* Verbose: every evaluation. */
+    ck_assert_msg(strstr(text, "\neval  step       20  ep   3.40  val   loss ") != NULL, "%s",
+                  text);
+    ck_assert_msg(strstr(text, "\neval  step       40  ep ") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "(18 samples)") != NULL, "%s", text);
-    ck_assert_msg(strstr(text, "training finished at step 40") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\nevent   step 40: training finished at step 40\n") != NULL, "%s",
+                  text);
+    /* The closing summary. */
+    ck_assert_msg(strstr(text, "\nsummary: finished at step 40 of 40 in ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\n  best val    loss ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\n  findings    none\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "nan") == NULL, "%s", text);
     ck_assert_msg(strstr(text, "dropped") == NULL, "%s", text);
+    free(text);
+
+    /* Not verbose: at most one evaluation line a second (the run takes
+     * far less), and the summary still has the best validation loss. */
+    text = headless_text_v(&c, &o, NULL, &sig, false);
+    ck_assert_msg(strstr(text, "\neval  step       20  ep ") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\neval  step       40  ep ") == NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\n  best val    loss ") != NULL, "%s", text);
     free(text);
 }
 END_TEST
@@ -1468,7 +1504,7 @@ check_failure(const struct cfg *c, int in, char *where, size_t len)
 START_TEST(test_trainer__nonfinite_update)
 {
     /*
-     * The demo (2-100-3, full batch) under MSE at lr 1e6 diverges
+     * configs/spiral.yaml (2-100-3, full batch) under MSE at lr 1e6 diverges
      * exponentially until an update from finite gradients overflows a
      * parameter: that update is undone.  (Cross-entropy at lr 1e6 stays
      * finite: its gradient is bounded, so the weights grow only linearly.)
@@ -1476,13 +1512,17 @@ START_TEST(test_trainer__nonfinite_update)
     struct cfg c;
     struct cfg_errs errs;
     cfg_defaults(&c);
-    ck_assert_int_eq(cfg_load_string(&c, cfg_demo_yaml, cfg_demo_yaml_len, "<demo>", &errs), 0);
+    const char *top = getenv("top_srcdir");
+    char *path = xasprintf("%s/configs/spiral.yaml", top != NULL ? top : ".");
+    ck_assert_int_eq(cfg_load_file(&c, path, &errs), 0);
+    cfg_errs_fini(&errs);
+    free(path);
     snprintf(c.log.dir, sizeof c.log.dir, "%s", tmp);
     cfg_set_or_die(&c, "loss=mse");
     cfg_set_or_die(&c, "optim.lr=1e6");
     char where[160];
     long step = check_failure(&c, 2, where, sizeof where);
-    printf("nonfinite (demo, mse, lr 1e6): step %ld: %s\n", step, where);
+    printf("nonfinite (spiral.yaml, mse, lr 1e6): step %ld: %s\n", step, where);
     ck_assert_msg(strncmp(where, "layer ", 6) == 0 && strstr(where, " update, ") != NULL,
                   "where: '%s', expected a layer's update", where);
 }

@@ -20,6 +20,7 @@
 
 #include "../src/ui/ui-int.h"
 #include "check_run.h"
+#include "nntop/numfmt.h"
 #include "nntop/optim.h"
 
 static bool utf8_locale;
@@ -525,25 +526,45 @@ START_TEST(test_ui__fmt_numbers)
     char b[32];
     static const struct {
         double v;
+        const char *want;
+    } plain[] = {
+        {1.0986, "1.099"}, {0.05, "0.05"},      {1.33, "1.33"},     {0.7607, "0.7607"},
+        {0.2808, "0.2808"}, {2e-10, "200e-12"}, {0.000123, "123e-6"}, {0.0012, "1.2e-3"},
+        {123456, "123.5e3"}, {1234.6, "1235"},  {9999.6, "10e3"},   {-2.5, "-2.5"},
+        {0.1, "0.1"},       {3e-4, "300e-6"},   {1e-5, "10e-6"},    {2.5e6, "2.5e6"},
+        {1e30, "1e30"},     {0.0, "0"},         {NAN, "nan"},       {-NAN, "nan"},
+        {INFINITY, "inf"},  {-INFINITY, "-inf"}, {0.00999996, "0.01"}, {2.302585, "2.303"},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        numfmt(b, sizeof b, plain[i].v);
+        ck_assert_msg(strcmp(b, plain[i].want) == 0, "numfmt(%g): expected '%s', got '%s'",
+                      plain[i].v, plain[i].want, b);
+    }
+    static const struct {
+        double v;
         int w;
         const char *want;
     } shorts[] = {
-        {1.0986, 6, "1.099"}, {0.05, 6, "0.05"},   {123456, 5, "1.2e5"},  {0.000123, 5, ".0001"},
-        {0.0, 3, "0"},        {-2.5, 4, "-2.5"},   {1e30, 3, "###"},      {0.21, 3, ".21"},
-        {-0.21, 4, "-.21"},   {1234.6, 4, "1235"}, {7.0, 1, "7"},        {1e-5, 6, "1e-5"},
-        {1e-5, 4, "1e-5"},    {2.5e6, 5, "2.5e6"}, {-1e-10, 6, "-1e-10"},
+        {1.0986, 6, "1.099"}, {1.0986, 4, "1.1"},  {123456, 5, "123e3"}, {0.000123, 5, "1e-4"},
+        {0.0, 3, "0"},        {-2.5, 4, "-2.5"},   {1e30, 4, "1e30"},    {0.21, 4, "0.21"},
+        {-0.21, 4, "-0.2"},   {1234.6, 4, "1235"}, {1e-5, 6, "10e-6"},   {1e-5, 4, "1e-5"},
+        {2.5e6, 5, "2.5e6"},  {-1e-10, 6, "-1e-10"}, {-3e-300, 6, "-~0"}, {5e300, 6, "5e300"},
+        {-5e300, 6, "-5e300"},
     };
     for (size_t i = 0; i < sizeof shorts / sizeof shorts[0]; i++) {
         ui_fmt_short(b, sizeof b, shorts[i].v, shorts[i].w);
         ck_assert_msg(strcmp(b, shorts[i].want) == 0, "short(%g, %d): expected '%s', got '%s'",
                       shorts[i].v, shorts[i].w, shorts[i].want, b);
-        ck_assert_msg((int)strlen(b) <= shorts[i].w, "short(%g, %d) = '%s' is too wide",
-                      shorts[i].v, shorts[i].w, b);
     }
-    ck_assert_str_eq(ui_fmt_short(b, sizeof b, NAN, 6), "nan");
-    ck_assert_str_eq(ui_fmt_short(b, sizeof b, -INFINITY, 6), "-inf");
-    ck_assert_str_eq(ui_fmt_sci(b, sizeof b, 0.1, 1), "1.0e-01");
-    ck_assert_str_eq(ui_fmt_sci(b, sizeof b, INFINITY, 1), "inf");
+    /* Width 6 always holds: never '#', never cut. */
+    for (int e = -320; e <= 308; e++) {
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            double v = sgn * 7.654321 * pow(10.0, e);
+            numfmt_fit(b, sizeof b, v, NUMFMT_MIN_W);
+            ck_assert_msg((int)strlen(b) <= NUMFMT_MIN_W && strchr(b, '#') == NULL,
+                          "fit(%g, 6) = '%s'", v, b);
+        }
+    }
     ck_assert_str_eq(ui_fmt_si(b, sizeof b, 950), "950");
     ck_assert_str_eq(ui_fmt_si(b, sizeof b, 9.5), "9.5");
     ck_assert_str_eq(ui_fmt_si(b, sizeof b, 1234), "1.23k");

@@ -54,7 +54,7 @@ header() { pane | sed -n 1p; }
 message() { pane | tail -n 2 | head -n 1; }
 # The step number in the header ("step 1520/3000" or "step 1520").
 step_now() { header | sed -n 's/.* step \([0-9][0-9]*\).*/\1/p'; }
-# The learning rate in the header ("lr 1.0e-01").
+# The learning rate in the header ("lr 0.05", "lr 300e-6").
 lr_now() { header | sed -n 's/.* lr \([0-9.e+-]*\) .*/\1/p'; }
 
 # wait_for REGEX SECONDS: true once the screen matches (grep -E).
@@ -86,7 +86,7 @@ start() {
     $TM kill-session -t smoke >/dev/null 2>&1
     rm -f "$TMP/exit"
     $TM new-session -d -s smoke -x 100 -y 30 \
-        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
+        "cd '$TMP' && env NNTOP_DEMO=spiral LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
          echo \$? > '$TMP/exit'; sleep 600"
 }
 
@@ -107,8 +107,8 @@ wait_exit() {
 # ---- a live run in a UTF-8 locale --------------------------------------
 
 start C.UTF-8 -o "$TMP/runs" -n $STEPS
-if wait_for '^ nntop spiral-mlp .*running' 20; then pass "header shows the run and 'running'"
-else fail "header with 'nntop spiral-mlp' and 'running' expected"; fi
+if wait_for '^ nntop demo-spiral .*running' 20; then pass "header shows the run and 'running'"
+else fail "header with 'nntop demo-spiral' and 'running' expected"; fi
 
 s1=$(step_now)
 sleep 1
@@ -122,7 +122,7 @@ if wait_for 'initial [0-9.]+' 10 && pane | LC_ALL=C grep -q "$(printf '\342[\240
 else fail "braille loss curve expected"; fi
 
 $TM send-keys -t smoke ' '
-if wait_for '^ nntop spiral-mlp .*paused' 10; then pass "Space pauses"
+if wait_for '^ nntop demo-spiral .*paused' 10; then pass "Space pauses"
 else fail "'paused' expected in the header after Space"; fi
 sleep 0.5
 p1=$(step_now)
@@ -144,7 +144,7 @@ run=$(ls -d "$TMP"/runs/*/ 2>/dev/null | head -n 1)
 events="${run}events.jsonl"
 lr0=$(lr_now)
 $TM send-keys -t smoke +
-want=$(awk -v x="$lr0" 'BEGIN { printf "%.1e", 2 * x }')
+want=$(awk -v x="$lr0" 'BEGIN { printf "%g", 2 * x }')
 want_re=$(printf '%s' "$want" | sed 's/[.+]/\\&/g')
 if wait_for "^ nntop .* lr $want_re " 10; then pass "+ doubles the lr on screen ($lr0 -> $want)"
 else fail "+ should show lr $want (was $lr0)"; fi
@@ -154,8 +154,8 @@ if grep '"type":"lr"' "$events" 2>/dev/null | tail -n 1 | grep -q 'x2'; then
 else fail "an lr x2 event expected in $events"; fi
 
 $TM send-keys -t smoke ':lr 0.01' Enter
-if wait_for '^ nntop .* lr 1\.0e-02 ' 10; then pass ":lr 0.01 sets the lr"
-else fail ":lr 0.01 should show lr 1.0e-02"; fi
+if wait_for '^ nntop .* lr 0\.01 ' 10; then pass ":lr 0.01 sets the lr"
+else fail ":lr 0.01 should show lr 0.01"; fi
 sleep 0.3
 if grep '"type":"lr"' "$events" 2>/dev/null | tail -n 1 | grep -q '"value":0.01'; then
     pass ":lr 0.01 is recorded in events.jsonl"
@@ -166,15 +166,15 @@ $TM send-keys -t smoke ':lr abc' Enter
 if wait_for "lr: expected a positive number, got 'abc'" 10; then pass "a bad command shows its error"
 else fail "error line for ':lr abc' expected"; fi
 sleep 0.5
-if [ "$(lr_now)" = "1.0e-02" ] && [ "$(grep -c '"type":"lr"' "$events")" = "$nlr" ]; then
+if [ "$(lr_now)" = "0.01" ] && [ "$(grep -c '"type":"lr"' "$events")" = "$nlr" ]; then
     pass "a bad command changes nothing"
-else fail "lr should stay 1.0e-02 with $nlr lr events"; fi
+else fail "lr should stay 0.01 with $nlr lr events"; fi
 
 $TM resize-window -t smoke -x 60 -y 20
 if wait_for 'terminal too small \(need 80x24\)' 10; then pass "60x20 shows the too-small notice"
 else fail "'terminal too small (need 80x24)' expected at 60x20"; fi
 $TM resize-window -t smoke -x 100 -y 30
-if wait_gone 'too small' 10 && wait_for '^ nntop spiral-mlp' 10; then
+if wait_gone 'too small' 10 && wait_for '^ nntop demo-spiral' 10; then
     pass "back at 100x30 the dashboard returns"
 else fail "the dashboard should come back at 100x30"; fi
 
@@ -203,7 +203,7 @@ final=$(grep '"type":"quit"' "$events" 2>/dev/null |
 # ---- the same with LANG=C: nothing but ASCII on screen -----------------
 
 start C -o "$TMP/runs-c" -n $STEPS
-if wait_for '^ nntop spiral-mlp .*running' 20 && wait_for 'initial [0-9.]+' 10; then
+if wait_for '^ nntop demo-spiral .*running' 20 && wait_for 'initial [0-9.]+' 10; then
     sleep 1
     if pane | LC_ALL=C grep -q "$(printf '[\200-\377]')"; then
         fail "LANG=C: bytes above 0x7f on screen"
@@ -217,7 +217,7 @@ status=$(wait_exit 30)
 
 if [ -n "$final" ]; then
     start C.UTF-8 --replay "$run"
-    if wait_for "^ nntop spiral-mlp .* step $final[/ ]" 20; then
+    if wait_for "^ nntop demo-spiral .* step $final[/ ]" 20; then
         pass "--replay shows the final step $final"
     else fail "--replay should show step $final"; fi
     $TM send-keys -t smoke ' '

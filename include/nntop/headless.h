@@ -22,6 +22,9 @@ struct headless_opts {
     FILE *out;                  /* where progress lines go (stdout) */
     FILE *err;                  /* where errors and "caught signal" go (stderr); NULL = out */
     double progress_every_s;    /* a progress line at most this often; 0 = every step */
+    bool tty;                   /* out is a terminal: one progress line rewritten with '\r' */
+    bool verbose;               /* every evaluation line (else at most one a second) */
+    bool summary;               /* a closing summary (steps, time, best val, test, findings) */
     const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
     struct headless_result *result; /* filled when non-NULL */
 };
@@ -29,7 +32,8 @@ struct headless_opts {
 /*
  * Print the feed's records as lines until the producer finishes.  On a
  * watched signal it sends a quit command and keeps draining.  Returns the
- * signal number that stopped the run, or 0.
+ * signal number that stopped the run, or 0.  The line formats (progress,
+ * eval, event, summary) are documented in nntop(1), HEADLESS OUTPUT.
  */
 int headless_run(struct feed *feed, const struct headless_opts *opts);
 

@@ -1,8 +1,9 @@
 # base: allocators (xmem), seeded random streams (rng), and the two
 # single-producer single-consumer lock-free rings (telemetry trainer -> UI,
 # commands UI -> trainer).  Everything else builds on these.
-libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c
-noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h
+libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c src/base/numfmt.c
+noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h \
+	include/nntop/numfmt.h
 
 # The Check harness every suite links (CK_ENV, unbuffered stdout, exit status).
 EXTRA_DIST += tests/check_run.c tests/check_run.h

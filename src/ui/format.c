@@ -15,84 +15,14 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "nntop/numfmt.h"
+
 /* ---- numbers --------------------------------------------------------- */
-
-static const char *
-fmt_nonfinite(char *buf, size_t len, double v)
-{
-    snprintf(buf, len, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-    return buf;
-}
-
-/* "1.5e+06" -> "1.5e6", "1e-05" -> "1e-5": exponents without padding. */
-static void
-compact_exponent(char *s)
-{
-    char *e = strchr(s, 'e');
-    if (e == NULL)
-        return;
-    char *src = e + 1, *dst = e + 1;
-    if (*src == '+')
-        src++;
-    else if (*src == '-')
-        *dst++ = *src++;
-    while (*src == '0' && src[1] != '\0')
-        src++;
-    memmove(dst, src, strlen(src) + 1);
-}
-
-/* "0.25" -> ".25", "-0.25" -> "-.25". */
-static void
-drop_leading_zero(char *s)
-{
-    char *p = s[0] == '-' ? s + 1 : s;
-    if (p[0] == '0' && p[1] == '.')
-        memmove(p, p + 1, strlen(p + 1) + 1);
-}
 
 const char *
 ui_fmt_short(char *buf, size_t len, double v, int width)
 {
-    char tmp[64];
-    if (len == 0)
-        return buf;
-    if (!isfinite(v)) {
-        fmt_nonfinite(tmp, sizeof tmp, v);
-    } else if (v == 0.0) {
-        snprintf(tmp, sizeof tmp, "0");
-    } else {
-        bool fit = false;
-        for (int prec = 4; prec >= 1 && !fit; prec--) {
-            snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-            compact_exponent(tmp);
-            if ((int)strlen(tmp) > width)
-                drop_leading_zero(tmp);
-            if ((int)strlen(tmp) <= width) {
-                fit = true;
-                break;
-            }
-            snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-            compact_exponent(tmp);
-            fit = (int)strlen(tmp) <= width;
-        }
-        if (!fit) {
-            /* Nothing fits: say so rather than print a wrong number. */
-            int w = width < 1 ? 1 : width > 63 ? 63 : width;
-            memset(tmp, '#', (size_t)w);
-            tmp[w] = '\0';
-        }
-    }
-    snprintf(buf, len, "%s", tmp);
-    return buf;
-}
-
-const char *
-ui_fmt_sci(char *buf, size_t len, double v, int prec)
-{
-    if (!isfinite(v))
-        return fmt_nonfinite(buf, len, v);
-    snprintf(buf, len, "%.*e", prec, v);
-    return buf;
+    return numfmt_fit(buf, len, v, width);
 }
 
 const char *
@@ -100,7 +30,7 @@ ui_fmt_si(char *buf, size_t len, double v)
 {
     static const char suffix[] = "kMGTP";
     if (!isfinite(v))
-        return fmt_nonfinite(buf, len, v);
+        return numfmt(buf, len, v);
     double a = fabs(v);
     if (a < 999.5) {
         snprintf(buf, len, "%.3g", v);

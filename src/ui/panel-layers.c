@@ -182,7 +182,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
         } else {
             double q = W->update_ratio;
             bool warn = !(q >= UI_RATIO_LO && q <= UI_RATIO_HI);
-            snprintf(buf, sizeof buf, "%s%s", ui_fmt_sci(v1, sizeof v1, q, 1),
+            snprintf(buf, sizeof buf, "%s%s", ui_fmt_short(v1, sizeof v1, q, 6),
                      warn ? g->warn : " ");
             cell(y, x, cols[COL_RATIO].width, bad_w ? CRT_ERROR : warn ? CRT_WARN : base, buf,
                  ui->utf8);

@@ -180,7 +180,13 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         epoch = m->step.epoch;
     n = add_segment(seg, n, CRT_NORMAL, 3, "ep %s", ui_fmt_short(a, sizeof a, epoch, 5));
     if (m->have_state) {
-        n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_sci(a, sizeof a, m->state.lr, 1));
+        n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_short(a, sizeof a, m->state.lr, 8));
+        if (m->state.momentum > 0.0)
+            n = add_segment(seg, n, CRT_NORMAL, 4, "mom %s",
+                            ui_fmt_short(a, sizeof a, m->state.momentum, 8));
+        if (m->state.weight_decay > 0.0)
+            n = add_segment(seg, n, CRT_NORMAL, 4, "wd %s",
+                            ui_fmt_short(a, sizeof a, m->state.weight_decay, 8));
         if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
             n = add_segment(seg, n, CRT_NORMAL, 6, "clip %s %s",
                             clip_kind_name(m->state.clip_kind),
@@ -374,7 +380,7 @@ draw_gradcheck(struct ui *ui)
         char name[TM_NAME_MAX];
         ui_text_clean(name, sizeof name, t->name, ui->utf8);
         snprintf(line, sizeof line, "%-14.14s %8d %9s %10s %6d  ", name, t->checked,
-                 ui_fmt_sci(a, sizeof a, t->max_rel, 1), ui_fmt_sci(b, sizeof b, t->median_rel, 1),
+                 ui_fmt_short(a, sizeof a, t->max_rel, 8), ui_fmt_short(b, sizeof b, t->median_rel, 8),
                  t->kinks);
         used = crt_put(++y, x, w, CRT_NORMAL, line);
         char verdict[16];

@@ -183,10 +183,8 @@ int ui_initial_check(const struct ui_model *m);
 
 /* ---- numbers, text and glyphs ---------------------------------------- */
 
-/* v in at most width columns, as many significant digits as fit (≤ 4). */
+/* v in at most width columns: numfmt_fit (nntop/numfmt.h), the one formatter. */
 const char *ui_fmt_short(char *buf, size_t len, double v, int width);
-/* v as "%.<prec>e" ("1.0e-01"); "nan", "inf" as such. */
-const char *ui_fmt_sci(char *buf, size_t len, double v, int prec);
 /* v with k/M/G suffix ("950", "12.4k", "3.1M"). */
 const char *ui_fmt_si(char *buf, size_t len, double v);
 /* frac in [0, 1] as "12%"; "-" for a negative (not applicable) frac. */

@@ -1,0 +1,33 @@
+/*
+ * numfmt.h - the one way nntop writes a number for a person to read:
+ * the dashboard, the headless printer and event texts all use it, so a
+ * value reads the same wherever it appears.
+ *
+ * Rules: at most 4 significant digits (trailing zeros dropped); plain
+ * decimals for 0.01 <= |v| < 10000; engineering exponents (a multiple of
+ * 3, mantissa 1..999) outside that range, written without padding:
+ * "12.5e-6", "3e-3", "1.2e6".  Zero is "0"; NaN is "nan" (never "-nan"),
+ * infinities "inf" and "-inf".  Never '#' fill: when a width is given and
+ * the value does not fit, digits are dropped, then the scientific form is
+ * tried; below that the value is said as a bound (">1e99"), never cut.
+ * Files meant for programs (CSV, JSON) keep full precision and do not use
+ * this.
+ */
+#ifndef NNTOP_NUMFMT_H
+#define NNTOP_NUMFMT_H
+
+#include <stddef.h>
+
+/* The narrowest width numfmt_fit always honours. */
+#define NUMFMT_MIN_W 6
+
+/* v with up to 4 significant digits into buf (len bytes); returns buf. */
+const char *numfmt(char *buf, size_t len, double v);
+
+/*
+ * v in at most width columns (width >= NUMFMT_MIN_W is always honoured),
+ * as many significant digits (4 down to 1) as fit; returns buf.
+ */
+const char *numfmt_fit(char *buf, size_t len, double v, int width);
+
+#endif

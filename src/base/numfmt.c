@@ -1,0 +1,130 @@
+/*
+ * numfmt.c - the shared number formatter (numfmt.h): few significant
+ * digits, engineering exponents, no padding, no '#' fill, no "-nan".
+ *
+ * Pure: printf in the C numeric locale (nntop never sets LC_NUMERIC), no
+ * allocation.  Not for machine-read files, which keep full precision.
+ */
+#include "config.h"
+
+#include "nntop/numfmt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAIN_LO 0.01           /* plain decimals in [PLAIN_LO, PLAIN_HI) */
+#define PLAIN_HI 10000.0
+#define MAX_SIG 4
+
+/* Drop trailing zeros after a decimal point ("1.500" -> "1.5", "2.0" -> "2"). */
+static void
+trim_zeros(char *s)
+{
+    char *dot = strchr(s, '.');
+    if (dot == NULL)
+        return;
+    char *end = dot + strlen(dot);
+    while (end > dot + 1 && end[-1] == '0')
+        end--;
+    if (end == dot + 1)
+        end = dot;
+    *end = '\0';
+}
+
+/* Decimal exponent of finite, non-zero a (a > 0), robust to log10 rounding. */
+static int
+exponent10(double a)
+{
+    int e = (int)floor(log10(a));
+    if (a >= pow(10.0, e + 1))
+        e++;
+    else if (a < pow(10.0, e))
+        e--;
+    return e;
+}
+
+/* v (finite, non-zero) with sig significant digits. */
+static void
+format_sig(char *s, size_t len, double v, int sig)
+{
+    char tmp[64];
+    /* Round first, so the range and the exponent follow the rounded value. */
+    snprintf(tmp, sizeof tmp, "%.*e", sig - 1, v);
+    double r = strtod(tmp, NULL);
+    double a = fabs(r);
+    int e = exponent10(a);
+    if (a >= PLAIN_LO && a < PLAIN_HI) {
+        int decimals = sig - 1 - e;
+        snprintf(s, len, "%.*f", decimals > 0 ? decimals : 0, r);
+        trim_zeros(s);
+        return;
+    }
+    int e3 = (int)floor((double)e / 3.0) * 3;
+    double m = r / pow(10.0, e3);
+    int decimals = sig - 1 - (e - e3);
+    snprintf(tmp, sizeof tmp, "%.*f", decimals > 0 ? decimals : 0, m);
+    trim_zeros(tmp);
+    snprintf(s, len, "%se%d", tmp, e3);
+}
+
+/* "nan", "inf", "-inf", "0", or NULL for a value that needs digits. */
+static const char *
+special(double v)
+{
+    if (isnan(v))
+        return "nan";
+    if (isinf(v))
+        return v > 0 ? "inf" : "-inf";
+    if (v == 0.0)
+        return "0";
+    return NULL;
+}
+
+const char *
+numfmt(char *buf, size_t len, double v)
+{
+    if (len == 0)
+        return buf;
+    const char *sp = special(v);
+    if (sp != NULL)
+        snprintf(buf, len, "%s", sp);
+    else
+        format_sig(buf, len, v, MAX_SIG);
+    return buf;
+}
+
+const char *
+numfmt_fit(char *buf, size_t len, double v, int width)
+{
+    char tmp[64];
+    if (len == 0)
+        return buf;
+    const char *sp = special(v);
+    if (sp != NULL) {
+        snprintf(buf, len, "%s", sp);
+        return buf;
+    }
+    for (int sig = MAX_SIG; sig >= 1; sig--) {
+        format_sig(tmp, sizeof tmp, v, sig);
+        if ((int)strlen(tmp) <= width) {
+            snprintf(buf, len, "%s", tmp);
+            return buf;
+        }
+    }
+    /* Scientific with one digit is the shortest honest form ("3e-4"). */
+    snprintf(tmp, sizeof tmp, "%.0e", v);
+    double r = strtod(tmp, NULL);
+    int e = exponent10(fabs(r));
+    snprintf(tmp, sizeof tmp, "%.0fe%d", r / pow(10.0, e), e);
+    if ((int)strlen(tmp) > width && abs(e) >= 10) {
+        /* Say the bound rather than cut the exponent. */
+        if (e > 0)
+            snprintf(tmp, sizeof tmp, "%s1e%d", v > 0 ? ">" : "<-", e > 99 ? 99 : 9);
+        else
+            snprintf(tmp, sizeof tmp, "%s0", v > 0 ? "~" : "-~");
+    }
+    snprintf(buf, len, "%s", tmp);
+    return buf;
+}
