@@ -114,9 +114,11 @@ print_progress(struct printer *p)
                               numfmt(a, sizeof a, s->reg_loss));
     double el = now_s() - p->t0;
     long done = s->step - p->first_step + 1;
-    o += (size_t)snprintf(line + o, sizeof line - o, "  elapsed %7s",
-                          fmt_duration(c, sizeof c, el));
-    if (total > 0 && done > 0 && s->step <= total)
+    bool live = !(p->have_info && p->info.replay);    /* a replay's clock means nothing */
+    if (live)
+        o += (size_t)snprintf(line + o, sizeof line - o, "  elapsed %7s",
+                              fmt_duration(c, sizeof c, el));
+    if (live && total > 0 && done > 0 && s->step <= total)
         snprintf(line + o, sizeof line - o, "  eta %7s",
                  fmt_duration(d, sizeof d, el / (double)done * (double)(total - s->step)));
     if (s->clipped)
