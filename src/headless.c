@@ -205,11 +205,16 @@ print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
     end_progress_line(p);
     fprintf(p->out, "gradient check at step %ld on %d samples (%.2f s): %s\n", g->step, g->samples,
             (double)g->seconds, g->pass ? "PASS" : "FAIL");
-    fprintf(p->out, "  %-20s %8s %10s %10s %6s  %s\n", "tensor", "checked", "max rel", "median",
-            "kinks", "verdict");
+    fprintf(p->out, "  %-12s %-22s %8s %10s %10s %6s  %s\n", "tensor", "layer", "checked",
+            "max rel", "median", "kinks", "verdict");
     for (int i = 0; i < g->ntensors && i < TM_GC_MAX_TENSORS; i++) {
         const struct tm_gc_tensor *t = &g->t[i];
-        fprintf(p->out, "  %-20s %8d %10s %10s %6d  %s", t->name, t->checked,
+        /* The layer as the layers panel and layers.csv name it. */
+        char layer[TM_LABEL_MAX + 8] = "-";
+        if (p->have_info && t->layer >= 0 && t->layer < p->info.nlayers &&
+            t->layer < TM_MAX_LAYERS)
+            snprintf(layer, sizeof layer, "%d %s", t->layer, p->info.layers[t->layer].label_ascii);
+        fprintf(p->out, "  %-12s %-22s %8d %10s %10s %6d  %s", t->name, layer, t->checked,
                 numfmt(a, sizeof a, t->max_rel), numfmt(b, sizeof b, t->median_rel), t->kinks,
                 t->pass ? "pass" : "FAIL");
         if (!t->pass)

@@ -11,3 +11,8 @@ EXTRA_DIST += tests/cli.sh
 # and hostile input files, with their exit status, message and peak memory.
 check_SCRIPTS += tests/reliability.sh
 EXTRA_DIST += tests/reliability.sh
+
+# The part boundaries on the sources: no file under src/ui/ reaches an
+# engine header (nn.h, optim.h, blas.h).
+check_SCRIPTS += tests/layering.sh
+EXTRA_DIST += tests/layering.sh

@@ -20,6 +20,7 @@
 
 #include "check_run.h"
 #include "nntop/nn.h"
+#include "nntop/optim.h"
 #include "nntop/xmem.h"
 
 static uint32_t
@@ -457,6 +458,73 @@ START_TEST(test_stats__tensor)
 }
 END_TEST
 
+/* The one producer of layer labels and flags: every layer kind, both spellings. */
+START_TEST(test_stats__describe_model)
+{
+    struct model_spec spec = {
+        .in = 5,
+        .nlayers = 7,
+        .layers = {{.kind = LAYER_DENSE, .units = 4}, {.kind = LAYER_RELU},
+                   {.kind = LAYER_BATCHNORM}, {.kind = LAYER_LEAKY_RELU, .arg = 0.01f},
+                   {.kind = LAYER_DROPOUT, .arg = 0.5f}, {.kind = LAYER_TANH},
+                   {.kind = LAYER_DENSE, .units = 3}},
+        .loss = LOSS_CROSS_ENTROPY,
+        .seed = 1,
+    };
+    char *cause = NULL;
+    struct model *m = model_new(&spec, 2, &cause);
+    ck_assert_msg(m != NULL, "model_new: %s", cause ? cause : "?");
+    struct tm_info *info = calloc(1, sizeof *info);
+    stats_describe_model(info, m);
+    static const struct {
+        const char *utf8, *ascii;
+        unsigned flags;
+    } want[7] = {
+        {"dense 5\xe2\x86\x92" "4", "dense 5->4", TM_LAYER_HAS_PARAMS},
+        {"relu", "relu", TM_LAYER_HAS_DEAD},
+        {"batchnorm 4", "batchnorm 4", TM_LAYER_HAS_PARAMS},
+        {"leaky_relu 0.01", "leaky_relu 0.01", 0},
+        {"dropout 0.5", "dropout 0.5", 0},
+        {"tanh", "tanh", TM_LAYER_HAS_SAT},
+        {"dense 4\xe2\x86\x92" "3", "dense 4->3", TM_LAYER_HAS_PARAMS},
+    };
+    ck_assert_int_eq(info->nlayers, 7);
+    for (int i = 0; i < 7; i++) {
+        const struct tm_layer_info *li = &info->layers[i];
+        ck_assert_str_eq(li->label, want[i].utf8);
+        ck_assert_str_eq(li->label_ascii, want[i].ascii);
+        ck_assert_msg(li->flags == want[i].flags, "layer %d (%s): flags %#x, want %#x", i,
+                      li->label_ascii, li->flags, want[i].flags);
+        ck_assert_int_eq(li->weight, m->layers[i].weight);
+        ck_assert_int_eq(li->bias, m->layers[i].bias);
+    }
+    ck_assert_int_eq(info->ntensors, m->ntensors);
+    ck_assert_str_eq(info->tensor_names[0], "0.weight");
+    ck_assert_str_eq(info->tensor_names[info->layers[6].weight], "6.weight");
+    free(info);
+    model_free(m);
+}
+END_TEST
+
+/* Telemetry's clip kinds map onto the engine's and back, and spell themselves. */
+START_TEST(test_stats__clip_kinds)
+{
+    for (int k = 0; k < CLIP_KIND_COUNT; k++) {
+        int c = stats_clip_to_tm((enum clip_kind)k);
+        ck_assert_str_eq(tm_clip_name(c), clip_kind_name((enum clip_kind)k));
+        ck_assert_int_eq(tm_clip_parse(tm_clip_name(c)), c);
+        enum clip_kind back;
+        ck_assert_int_eq(stats_clip_from_tm(c, &back), 0);
+        ck_assert_int_eq(back, k);
+    }
+    enum clip_kind back;
+    ck_assert_int_eq(stats_clip_from_tm(TM_CLIP_COUNT, &back), -1);
+    ck_assert_int_eq(stats_clip_from_tm(-1, &back), -1);
+    ck_assert_str_eq(tm_clip_name(TM_CLIP_COUNT), "?");
+    ck_assert_int_eq(tm_clip_parse("off"), -1);
+}
+END_TEST
+
 Suite *
 stats_suite(void);
 
@@ -473,6 +541,8 @@ stats_suite(void)
     tcase_add_test(core, test_stats__layer);
     tcase_add_test(core, test_stats__sigmoid_saturation);
     tcase_add_test(core, test_stats__tensor);
+    tcase_add_test(core, test_stats__describe_model);
+    tcase_add_test(core, test_stats__clip_kinds);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");

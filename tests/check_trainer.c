@@ -572,7 +572,7 @@ START_TEST(test_trainer__refused)
     send_cmd(r, TM_CMD_SET_LR, 0, NAN, 0);
     send_cmd(r, TM_CMD_SCALE_LR, 0, 0.0, 0);
     send_cmd(r, TM_CMD_SET_BATCH, 0, 0.0, 0);
-    send_cmd(r, TM_CMD_SET_CLIP, 0, -1.0, CLIP_NORM);
+    send_cmd(r, TM_CMD_SET_CLIP, 0, -1.0, TM_CLIP_NORM);
     send_cmd(r, TM_CMD_SET_MOMENTUM, 0, 1.5, 0);
     send_cmd(r, TM_CMD_SET_WD, 0, -1.0, 0);
     send_cmd(r, TM_CMD_SET_TELEMETRY, -3, 0.0, 0);
@@ -584,7 +584,7 @@ START_TEST(test_trainer__refused)
     ck_assert_int_eq(r->state.step, 2);
     ck_assert(r->state.lr == before.lr && r->state.base_lr == before.base_lr);
     ck_assert_int_eq(r->state.batch_size, before.batch_size);
-    ck_assert_int_eq(r->state.clip_kind, CLIP_NONE);
+    ck_assert_int_eq(r->state.clip_kind, TM_CLIP_NONE);
     ck_assert(r->state.momentum == 0.5 && r->state.weight_decay == 0.0);
     ck_assert_int_eq(r->state.telemetry_every, 5);
     step_n(r, 2);
@@ -905,7 +905,7 @@ START_TEST(test_trainer__reproduce)
     step_n(a, 20);
     send_cmd(a, TM_CMD_SET_LR, 0, 0.05, 0);
     step_n(a, 15);
-    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.5, CLIP_NORM);
+    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.5, TM_CLIP_NORM);
     step_n(a, 10);
     send_cmd(a, TM_CMD_SET_BATCH, 64, 0.0, 0);
     step_n(a, 7);
@@ -913,7 +913,7 @@ START_TEST(test_trainer__reproduce)
     send_cmd(a, TM_CMD_SET_WD, 0, 0.001, 0);
     send_cmd(a, TM_CMD_SCALE_LR, 0, 2.0, 0);
     step_n(a, 3);
-    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.0, CLIP_NONE);
+    send_cmd(a, TM_CMD_SET_CLIP, 0, 0.0, TM_CLIP_NONE);
     send_cmd(a, TM_CMD_RESUME, 0, 0.0, 0);
     run_wait_done(a);
     ck_assert_int_eq(trainer_exit_status(a->t), 0);

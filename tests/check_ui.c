@@ -21,7 +21,6 @@
 #include "../src/ui/ui-int.h"
 #include "check_run.h"
 #include "nntop/numfmt.h"
-#include "nntop/optim.h"
 
 static bool utf8_locale;
 
@@ -46,11 +45,11 @@ static const struct {
     {"  lr   1  ", TM_CMD_SET_LR, 0, 0, 1.0},
     {"lr *0.5", TM_CMD_SCALE_LR, 0, 0, 0.5},
     {"lr /4", TM_CMD_SCALE_LR, 0, 0, 0.25},
-    {"clip norm 1", TM_CMD_SET_CLIP, CLIP_NORM, 0, 1.0},
-    {"clip value 0.5", TM_CMD_SET_CLIP, CLIP_VALUE, 0, 0.5},
-    {"clip 2.5", TM_CMD_SET_CLIP, CLIP_NORM, 0, 2.5},
-    {"clip off", TM_CMD_SET_CLIP, CLIP_NONE, 0, 0.0},
-    {"clip none", TM_CMD_SET_CLIP, CLIP_NONE, 0, 0.0},
+    {"clip norm 1", TM_CMD_SET_CLIP, TM_CLIP_NORM, 0, 1.0},
+    {"clip value 0.5", TM_CMD_SET_CLIP, TM_CLIP_VALUE, 0, 0.5},
+    {"clip 2.5", TM_CMD_SET_CLIP, TM_CLIP_NORM, 0, 2.5},
+    {"clip off", TM_CMD_SET_CLIP, TM_CLIP_NONE, 0, 0.0},
+    {"clip none", TM_CMD_SET_CLIP, TM_CLIP_NONE, 0, 0.0},
     {"momentum 0.95", TM_CMD_SET_MOMENTUM, 0, 0, 0.95},
     {"momentum 0", TM_CMD_SET_MOMENTUM, 0, 0, 0.0},
     {"wd 1e-4", TM_CMD_SET_WD, 0, 0, 1e-4},
@@ -362,10 +361,10 @@ START_TEST(test_ui__command_describe)
     struct tm_command c = {.kind = TM_CMD_SCALE_LR, .value = 0.5};
     ui_command_describe(&c, buf, sizeof buf);
     ck_assert_str_eq(buf, "lr x0.5");
-    c = (struct tm_command){.kind = TM_CMD_SET_CLIP, .clip_kind = CLIP_VALUE, .value = 0.25};
+    c = (struct tm_command){.kind = TM_CMD_SET_CLIP, .clip_kind = TM_CLIP_VALUE, .value = 0.25};
     ui_command_describe(&c, buf, sizeof buf);
     ck_assert_str_eq(buf, "clip value 0.25");
-    c = (struct tm_command){.kind = TM_CMD_SET_CLIP, .clip_kind = CLIP_NONE};
+    c = (struct tm_command){.kind = TM_CMD_SET_CLIP, .clip_kind = TM_CLIP_NONE};
     ui_command_describe(&c, buf, sizeof buf);
     ck_assert_str_eq(buf, "clip off");
     c = (struct tm_command){.kind = TM_CMD_STEP, .n = 10};
@@ -920,18 +919,18 @@ END_TEST
 START_TEST(test_ui__model_clip_memory)
 {
     struct ui_model *m = ui_model_new();
-    ck_assert_int_eq(m->last_clip_kind, CLIP_NORM);
+    ck_assert_int_eq(m->last_clip_kind, TM_CLIP_NORM);
     ck_assert(m->last_clip_value == 0.0);
     struct tm_record *r = rec(TM_STATE);
-    r->u.state.clip_kind = CLIP_VALUE;
+    r->u.state.clip_kind = TM_CLIP_VALUE;
     r->u.state.clip_value = 0.5;
     r->u.state.dropped = 12;
     ui_model_apply(m, r);
     r = rec(TM_STATE);
-    r->u.state.clip_kind = CLIP_NONE;
+    r->u.state.clip_kind = TM_CLIP_NONE;
     r->u.state.clip_value = 0.5;
     ui_model_apply(m, r);
-    ck_assert_int_eq(m->last_clip_kind, CLIP_VALUE);
+    ck_assert_int_eq(m->last_clip_kind, TM_CLIP_VALUE);
     ck_assert(m->last_clip_value == 0.5);
     ck_assert_int_eq(m->dropped, 12);
     r = rec(TM_EVAL);

@@ -167,8 +167,6 @@ double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
 
 /* Index of the tensor called name, or -1. */
 int model_find_tensor(const struct model *m, const char *name);
-/* "dense 2→100", "relu", ... for layer i, into buf (ASCII arrow when !utf8). */
-void model_describe_layer(const struct model *m, int i, bool utf8, char *buf, size_t len);
 /* The spec keyword of a layer kind ("dense", "relu", "leaky_relu", ...). */
 const char *layer_kind_name(enum layer_kind k);
 

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "nntop/nn.h"
+#include "nntop/optim.h"
 #include "nntop/telemetry.h"
 
 /* Histograms look at no more than this many entries of one buffer. */
@@ -44,12 +45,18 @@ void stats_tensor(struct tm_tensor *out, const struct model *m, int t, const flo
                   int bins);
 
 /*
- * Fill info's model description from m: layer table, tensor names and
- * loss kind (nlayers and ntensors as m has them; the tables keep the
- * first TM_MAX_LAYERS and 2 * TM_MAX_LAYERS).  Other fields are untouched;
- * m is borrowed.
+ * Fill info's model description from m: the layer table (labels in
+ * UTF-8 and ASCII, what applies to each layer, its tensors) and tensor
+ * names (nlayers and ntensors as m has them; the tables keep the first
+ * TM_MAX_LAYERS and 2 * TM_MAX_LAYERS).  This is the one producer of a
+ * layer's label.  Other fields are untouched; m is borrowed.
  */
 void stats_describe_model(struct tm_info *info, const struct model *m);
+
+/* The enum tm_clip of an engine clip kind. */
+int stats_clip_to_tm(enum clip_kind k);
+/* The engine clip kind of an enum tm_clip into *out; 0, or -1 out of range. */
+int stats_clip_from_tm(int clip, enum clip_kind *out);
 
 /* Fraction of the B x n matrix y's columns that are zero in every row. */
 float stats_dead_fraction(const float *y, int B, int n);

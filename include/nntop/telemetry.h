@@ -19,6 +19,7 @@
 #define TM_MAX_LAYERS 64
 #define TM_NAME_MAX 32
 #define TM_TEXT_MAX 240
+#define TM_LABEL_MAX 40
 #define TM_GC_MAX_TENSORS 32
 
 /* Record types (the ring's opaque type tag). */
@@ -55,11 +56,32 @@ struct tm_hist {
     uint32_t counts[TM_MAX_BINS];
 };
 
+/* What applies to a layer (tm_layer_info.flags). */
+enum tm_layer_flag {
+    TM_LAYER_HAS_DEAD = 1u << 0,    /* tm_layer.dead_frac is measured (relu) */
+    TM_LAYER_HAS_SAT = 1u << 1,     /* tm_layer.sat_frac is measured (tanh, sigmoid) */
+    TM_LAYER_HAS_PARAMS = 1u << 2,  /* the layer has a weight (and maybe a bias) tensor */
+};
+
+/*
+ * A layer as a consumer shows it.  The label is made once, by the
+ * producer (stats_describe_model); every place that names a layer
+ * (dashboard, layers.csv, the gradient-check table) prints it as is.
+ */
 struct tm_layer_info {
-    int kind;               /* enum layer_kind */
-    int in, out;
-    float arg;              /* slope / p */
-    int weight, bias;       /* tensor indices or -1 */
+    char label[TM_LABEL_MAX];       /* "dense 784→256", "relu", "dropout 0.5" (UTF-8) */
+    char label_ascii[TM_LABEL_MAX]; /* the same in ASCII: "dense 784->256" */
+    unsigned flags;                 /* enum tm_layer_flag bits */
+    int in, out;                    /* widths of its input and output */
+    int weight, bias;               /* indices into tm_info.tensor_names, or -1 */
+};
+
+/* Gradient clipping as telemetry names it: tm_state and tm_command carry these. */
+enum tm_clip {
+    TM_CLIP_NONE,
+    TM_CLIP_NORM,           /* scale the gradient to a global norm */
+    TM_CLIP_VALUE,          /* clamp each entry */
+    TM_CLIP_COUNT
 };
 
 /*
@@ -86,7 +108,6 @@ struct tm_info {
     struct tm_layer_info layers[TM_MAX_LAYERS];
     int ntensors;
     char tensor_names[2 * TM_MAX_LAYERS][TM_NAME_MAX];
-    int loss_kind;          /* enum loss_kind */
     double expected_loss;   /* at step 0 */
     long total_steps;       /* 0 when unknown */
     long steps_per_epoch;
@@ -107,7 +128,7 @@ struct tm_state {
     double epoch;
     double lr;              /* the lr the next step uses */
     double base_lr;
-    int clip_kind;          /* enum clip_kind */
+    int clip_kind;          /* enum tm_clip */
     double clip_value;      /* threshold (also the last one when clip is off) */
     double momentum, weight_decay;
     int batch_size;
@@ -184,6 +205,7 @@ struct tm_event {
 
 struct tm_gc_tensor {
     char name[TM_NAME_MAX]; /* "0.weight", or "input" */
+    int layer;              /* the layer it belongs to (tm_info.layers), -1 for "input" */
     int checked, kinks;
     float max_rel, median_rel;
     long worst_index;
@@ -230,7 +252,7 @@ enum tm_cmd_kind {
 
 struct tm_command {
     int kind;               /* enum tm_cmd_kind */
-    int clip_kind;
+    int clip_kind;          /* enum tm_clip (TM_CMD_SET_CLIP) */
     long n;
     double value;
 };
@@ -275,8 +297,12 @@ struct tm_record {
     } u;
 };
 
-/* "running", "paused", "done", "failed". */
+/* "running", "paused", "done", "failed"; "unknown" out of range. */
 const char *tm_state_name(int state);
+/* "none", "norm", "value"; "?" out of range. */
+const char *tm_clip_name(int clip);
+/* The enum tm_clip that tm_clip_name() spells name, or -1. */
+int tm_clip_parse(const char *name);
 
 /*
  * Where the UI (or the headless printer) gets records from and sends

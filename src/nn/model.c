@@ -522,26 +522,3 @@ model_find_tensor(const struct model *m, const char *name)
             return i;
     return -1;
 }
-
-void
-model_describe_layer(const struct model *m, int i, bool utf8, char *buf, size_t len)
-{
-    assert(i >= 0 && i < m->nlayers);
-    const struct layer *L = &m->layers[i];
-    const char *name = layer_kind_name(L->kind);
-    switch (L->kind) {
-    case LAYER_DENSE:
-        snprintf(buf, len, "%s %d%s%d", name, L->in, utf8 ? "\u2192" : "->", L->out);
-        break;
-    case LAYER_LEAKY_RELU:
-    case LAYER_DROPOUT:
-        snprintf(buf, len, "%s %g", name, (double)L->arg);
-        break;
-    case LAYER_BATCHNORM:
-        snprintf(buf, len, "%s %d", name, L->out);
-        break;
-    default:
-        snprintf(buf, len, "%s", name);
-        break;
-    }
-}

@@ -334,12 +334,14 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
         }
         struct tm_gc_tensor *g = &out->t[nt];
         snprintf(g->name, sizeof g->name, "%s", pt->name);
+        g->layer = pt->layer;
         check_tensor(g, &d, d.w + pt->offset, m->grads + pt->offset, pt->count, scale, o, &r,
                      sig0, sig1, nsig);
         pass = pass && g->pass;
     }
     struct tm_gc_tensor *gi = &out->t[nt++];
     snprintf(gi->name, sizeof gi->name, "input");
+    gi->layer = -1;
     check_tensor(gi, &d, d.x, m->dx, nx, abs_max(m->dx, nx), o, &r, sig0, sig1, nsig);
     pass = pass && gi->pass;
     out->ntensors = nt;

@@ -17,7 +17,6 @@
 
 #include "nntop/cfg.h"
 #include "nntop/nn.h"
-#include "nntop/optim.h"
 #include "nntop/runlog.h"
 #include "nntop/stats.h"
 #include "nntop/xmem.h"
@@ -118,7 +117,7 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
     r->last.state = TM_DONE;
     r->last.base_lr = r->cfg.optim.lr;
     r->last.lr = r->cfg.optim.lr;
-    r->last.clip_kind = r->cfg.clip.kind;
+    r->last.clip_kind = stats_clip_to_tm(r->cfg.clip.kind);
     r->last.clip_value = r->cfg.clip.value;
     r->last.momentum = r->cfg.optim.momentum;
     r->last.weight_decay = r->cfg.optim.weight_decay;
@@ -138,9 +137,7 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
         const struct runlog_event_rec *ev = &r->events[i];
         if (strcmp(ev->type, "clip") == 0 &&
             runlog_event_get_str(ev->line, "kind", kind, sizeof kind) == 0) {
-            r->last.clip_kind = strcmp(kind, "norm") == 0    ? CLIP_NORM
-                                : strcmp(kind, "value") == 0 ? CLIP_VALUE
-                                                             : CLIP_NONE;
+            r->last.clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
             if (runlog_event_get_num(ev->line, "value", &v) == 0 && v > 0)
                 r->last.clip_value = v;
         } else if (strcmp(ev->type, "momentum") == 0 &&

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nntop/optim.h"
+
 /*
  * The loops below work in blocks of LANES floats with per-lane partial
  * results: a loop of fixed trip count is one gcc vectorises at -O2 (its
@@ -288,19 +290,72 @@ stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *u
     stats_hist(&out->grad, g, pt->count, bins);
 }
 
+_Static_assert(TM_MAX_LAYERS >= NN_MAX_LAYERS, "tm_info holds every layer");
+
+/* "dense 784→256", "relu", "dropout 0.5", "batchnorm 256"; arrow is "→" or "->". */
+static void
+layer_label(char *buf, size_t len, const struct layer *l, const char *arrow)
+{
+    const char *name = layer_kind_name(l->kind);
+    switch (l->kind) {
+    case LAYER_DENSE:
+        snprintf(buf, len, "%s %d%s%d", name, l->in, arrow, l->out);
+        break;
+    case LAYER_LEAKY_RELU:
+    case LAYER_DROPOUT:
+        snprintf(buf, len, "%s %g", name, (double)l->arg);
+        break;
+    case LAYER_BATCHNORM:
+        snprintf(buf, len, "%s %d", name, l->out);
+        break;
+    default:
+        snprintf(buf, len, "%s", name);
+        break;
+    }
+}
+
 void
 stats_describe_model(struct tm_info *info, const struct model *m)
 {
     info->nlayers = m->nlayers;
     for (int i = 0; i < m->nlayers && i < TM_MAX_LAYERS; i++) {
         const struct layer *l = &m->layers[i];
-        info->layers[i] = (struct tm_layer_info){
-            .kind = l->kind, .in = l->in, .out = l->out, .arg = l->arg,
-            .weight = l->weight, .bias = l->bias,
+        struct tm_layer_info *li = &info->layers[i];
+        *li = (struct tm_layer_info){
+            .in = l->in, .out = l->out, .weight = l->weight, .bias = l->bias,
         };
+        layer_label(li->label, sizeof li->label, l, "\u2192");
+        layer_label(li->label_ascii, sizeof li->label_ascii, l, "->");
+        /* The same tests stats_layer() measures by. */
+        if (l->kind == LAYER_RELU)
+            li->flags |= TM_LAYER_HAS_DEAD;
+        if (l->kind == LAYER_TANH || l->kind == LAYER_SIGMOID)
+            li->flags |= TM_LAYER_HAS_SAT;
+        if (l->weight >= 0)
+            li->flags |= TM_LAYER_HAS_PARAMS;
     }
     info->ntensors = m->ntensors;
     for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
         snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
-    info->loss_kind = m->spec.loss;
+}
+
+int
+stats_clip_to_tm(enum clip_kind k)
+{
+    switch (k) {
+    case CLIP_NORM: return TM_CLIP_NORM;
+    case CLIP_VALUE: return TM_CLIP_VALUE;
+    default: return TM_CLIP_NONE;
+    }
+}
+
+int
+stats_clip_from_tm(int clip, enum clip_kind *out)
+{
+    switch (clip) {
+    case TM_CLIP_NONE: *out = CLIP_NONE; return 0;
+    case TM_CLIP_NORM: *out = CLIP_NORM; return 0;
+    case TM_CLIP_VALUE: *out = CLIP_VALUE; return 0;
+    default: return -1;
+    }
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "nntop/gradcheck.h"
+#include "nntop/stats.h"
 #include "nntop/xmem.h"
 
 #include "trainer-int.h"
@@ -152,24 +153,25 @@ cmd_scale_lr(struct trainer *t, const struct tm_command *c)
 static void
 cmd_set_clip(struct trainer *t, const struct tm_command *c)
 {
-    if (c->clip_kind < 0 || c->clip_kind >= CLIP_KIND_COUNT ||
-        (c->clip_kind != CLIP_NONE && !positive_finite(c->value))) {
+    enum clip_kind kind;
+    if (stats_clip_from_tm(c->clip_kind, &kind) != 0 ||
+        (kind != CLIP_NONE && !positive_finite(c->value))) {
         refuse(t, "clip", "clip: threshold must be a positive number, got %g", c->value);
         return;
     }
-    t->cfg.clip.kind = c->clip_kind;
-    if (c->clip_kind != CLIP_NONE) {
+    t->cfg.clip.kind = kind;
+    if (kind != CLIP_NONE) {
         t->cfg.clip.value = c->value;
         t->last_clip = c->value;
     }
     char extra[96];
-    snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g",
-             clip_kind_name(c->clip_kind), c->clip_kind != CLIP_NONE ? c->value : 0.0);
-    if (c->clip_kind == CLIP_NONE)
+    snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g", clip_kind_name(kind),
+             kind != CLIP_NONE ? c->value : 0.0);
+    if (kind == CLIP_NONE)
         trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping off");
     else
         trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping by %s at %g",
-             clip_kind_name(c->clip_kind), c->value);
+                     clip_kind_name(kind), c->value);
 }
 
 static void

@@ -43,6 +43,7 @@ struct trainer {
     struct batcher batcher;
     struct runlog *log;
     char *config_yaml;          /* effective config, for the log and checkpoints */
+    struct tm_info *info;       /* the model's layer table and labels (stats_describe_model) */
 
     struct ring *tel;           /* trainer -> consumer */
     struct ring *ctl;           /* consumer -> trainer */

@@ -41,9 +41,7 @@ trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause)
         } else if (strcmp(type, "clip") == 0 &&
                    runlog_event_get_str(ev[i].line, "kind", kind, sizeof kind) == 0) {
             c.kind = TM_CMD_SET_CLIP;
-            c.clip_kind = strcmp(kind, "norm") == 0    ? CLIP_NORM
-                          : strcmp(kind, "value") == 0 ? CLIP_VALUE
-                                                       : CLIP_NONE;
+            c.clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
             c.value = v;
         } else if (strcmp(type, "momentum") == 0 && have) {
             c.kind = TM_CMD_SET_MOMENTUM;

@@ -33,20 +33,6 @@
 #define TELEMETRY_RING_DEFAULT ((size_t)4 << 20)
 #define CONTROL_RING_BYTES ((size_t)64 << 10)
 
-/* telemetry.h has no source file of its own; its one function lives with
- * the producer of the states it names. */
-const char *
-tm_state_name(int state)
-{
-    static const char *const names[TM_RUN_STATE_COUNT] = {
-        [TM_RUNNING] = "running",
-        [TM_PAUSED] = "paused",
-        [TM_DONE] = "done",
-        [TM_FAILED] = "failed",
-    };
-    return state >= 0 && state < TM_RUN_STATE_COUNT ? names[state] : "unknown";
-}
-
 static double
 elapsed_s(const struct timespec *a, const struct timespec *b)
 {
@@ -84,7 +70,7 @@ trainer_publish_state(struct trainer *t)
     s.epoch = epoch_of(t);
     s.lr = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     s.base_lr = t->base_lr;
-    s.clip_kind = t->cfg.clip.kind;
+    s.clip_kind = stats_clip_to_tm(t->cfg.clip.kind);
     s.clip_value = t->cfg.clip.kind != CLIP_NONE ? t->cfg.clip.value : t->last_clip;
     s.momentum = t->cfg.optim.momentum;
     s.weight_decay = t->cfg.optim.weight_decay;
@@ -406,7 +392,7 @@ publish_snapshot(struct trainer *t)
             struct layer_row r = {0};
             r.step = t->step;
             r.layer = i;
-            snprintf(r.name, sizeof r.name, "%s", layer_kind_name(m->layers[i].kind));
+            snprintf(r.name, sizeof r.name, "%s", t->info->layers[i].label_ascii);
             r.act_mean = l.act_mean;
             r.act_std = l.act_std;
             r.act_min = l.act_min;
@@ -427,8 +413,8 @@ publish_snapshot(struct trainer *t)
             struct layer_row r = {0};
             r.step = t->step;
             r.layer = m->tensors[k].layer;
-            snprintf(r.name, sizeof r.name, "%s",
-                     layer_kind_name(m->layers[m->tensors[k].layer].kind));
+            const struct tm_layer_info *li = &t->info->layers[m->tensors[k].layer];
+            snprintf(r.name, sizeof r.name, "%s", li->label_ascii);
             snprintf(r.tensor, sizeof r.tensor, "%s", m->tensors[k].name);
             r.w_norm = s.w_norm;
             r.g_norm = s.g_norm;
@@ -567,13 +553,13 @@ finish_training(struct trainer *t)
         runlog_flush(t->log);
 }
 
+/* The run and its model (the layer table was filled in trainer_new). */
 static void
 publish_info(struct trainer *t)
 {
-    struct tm_info *info = xcalloc(1, sizeof *info);
+    struct tm_info *info = t->info;
     snprintf(info->name, sizeof info->name, "%s", t->cfg.name);
     snprintf(info->run_dir, sizeof info->run_dir, "%s", trainer_run_dir(t));
-    stats_describe_model(info, t->model);
     info->expected_loss = t->expected_loss;
     info->total_steps = t->total_steps > 0 ? t->total_steps
                                            : t->cfg.train.epochs * t->steps_per_epoch;
@@ -584,7 +570,6 @@ publish_info(struct trainer *t)
     info->val_n = t->data.val.n;
     info->test_n = t->data.test.n;
     trainer_publish(t, TM_INFO, info, sizeof *info);
-    free(info);
 }
 
 static void *
@@ -732,6 +717,8 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     if (t->model == NULL)
         goto fail;
     model_set_training(t->model, true);
+    t->info = xcalloc(1, sizeof *t->info);
+    stats_describe_model(t->info, t->model);
     t->optim = optim_new(&t->cfg.optim, t->model->nparams);
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
     t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
@@ -868,6 +855,7 @@ trainer_free(struct trainer *t)
     free(t->overfit_y);
     free(t->config_yaml);
     free(t->sched);
+    free(t->info);
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cv);
     free(t);

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nntop/optim.h"
 
 #define MAX_ARGS 8
 
@@ -111,14 +110,14 @@ parse_clip(int argc, char **argv, struct tm_command *c, char *err, size_t len)
         if (too_many(argc, argv, 2, err, len) < 0)
             return -1;
         c->kind = TM_CMD_SET_CLIP;
-        c->clip_kind = CLIP_NONE;
+        c->clip_kind = TM_CLIP_NONE;
         c->value = 0.0;
         return 0;
     }
-    int kind = CLIP_NORM;
+    int kind = TM_CLIP_NORM;
     const char *num = a;
     if (strcmp(a, "norm") == 0 || strcmp(a, "value") == 0) {
-        kind = a[0] == 'n' ? CLIP_NORM : CLIP_VALUE;
+        kind = a[0] == 'n' ? TM_CLIP_NORM : TM_CLIP_VALUE;
         if (argc < 3) {
             snprintf(err, len, "clip %s: expected a positive threshold", a);
             return -1;
@@ -557,10 +556,10 @@ ui_command_describe(const struct tm_command *cmd, char *buf, size_t len)
     case TM_CMD_SET_LR: snprintf(buf, len, "lr %g", cmd->value); break;
     case TM_CMD_SCALE_LR: snprintf(buf, len, "lr x%g", cmd->value); break;
     case TM_CMD_SET_CLIP:
-        if (cmd->clip_kind == CLIP_NONE)
+        if (cmd->clip_kind == TM_CLIP_NONE)
             snprintf(buf, len, "clip off");
         else
-            snprintf(buf, len, "clip %s %g", clip_kind_name(cmd->clip_kind), cmd->value);
+            snprintf(buf, len, "clip %s %g", tm_clip_name(cmd->clip_kind), cmd->value);
         break;
     case TM_CMD_SET_MOMENTUM: snprintf(buf, len, "momentum %g", cmd->value); break;
     case TM_CMD_SET_WD: snprintf(buf, len, "weight decay %g", cmd->value); break;

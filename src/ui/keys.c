@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nntop/optim.h"
 #include "panel.h"
 
 static int
@@ -92,10 +91,10 @@ key_clip(struct ui *ui, int key)
 {
     const struct ui_model *m = ui->live;
     bool on = ui->clip_sent_at == m->nstates ? ui->clip_sent
-                                             : m->have_state && m->state.clip_kind != CLIP_NONE;
+                                             : m->have_state && m->state.clip_kind != TM_CLIP_NONE;
     struct tm_command c = {.kind = TM_CMD_SET_CLIP};
     if (on) {
-        c.clip_kind = CLIP_NONE;
+        c.clip_kind = TM_CLIP_NONE;
     } else {
         c.clip_kind = m->last_clip_kind;
         c.value = m->last_clip_value > 0.0 ? m->last_clip_value : 1.0;

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "crt.h"
-#include "nntop/nn.h"
 
 static const char *const kind_names[UI_HIST_KIND_COUNT] = {"activations", "weights",
                                                            "gradients"};
@@ -30,11 +29,8 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
 
     if (have_layer) {
-        const char *kn = li->kind >= 0 && li->kind < LAYER_KIND_COUNT
-                             ? layer_kind_name((enum layer_kind)li->kind)
-                             : "?";
-        snprintf(title, sizeof title, "%s %d %s %s  [h]", kn, i + 1, g->dot,
-                 kind_names[ui->hist_kind]);
+        snprintf(title, sizeof title, "%d %s %s %s  [h]", i + 1,
+                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind]);
     } else {
         snprintf(title, sizeof title, "histogram");
     }

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "crt.h"
-#include "nntop/nn.h"
 
 enum col {
     COL_ACT,
@@ -42,25 +41,6 @@ static const struct {
 
 #define NAME_MIN_W 11
 #define NAME_MAX_W 16
-
-/* "dense 784→256", "relu", "dropout 0.5", "batchnorm 256". */
-static void
-describe(const struct tm_layer_info *li, const struct ui_glyphs *g, char *buf, size_t len)
-{
-    const char *name = li->kind >= 0 && li->kind < LAYER_KIND_COUNT
-                           ? layer_kind_name((enum layer_kind)li->kind)
-                           : "?";
-    char a[16];
-    switch (li->kind) {
-    case LAYER_DENSE: snprintf(buf, len, "%s %d%s%d", name, li->in, g->arrow, li->out); break;
-    case LAYER_BATCHNORM: snprintf(buf, len, "%s %d", name, li->out); break;
-    case LAYER_DROPOUT:
-    case LAYER_LEAKY_RELU:
-        snprintf(buf, len, "%s %s", name, ui_fmt_short(a, sizeof a, li->arg, 5));
-        break;
-    default: snprintf(buf, len, "%s", name); break;
-    }
-}
 
 /* Which columns fit in width w; returns the name column's width. */
 static int
@@ -135,8 +115,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     snprintf(buf, sizeof buf, "%2d", i + 1);
     crt_put(y, x + 1, 2, base, buf);
     x += 4;
-    describe(li, g, buf, sizeof buf);
-    crt_put(y, x, name_w, base, buf);
+    crt_put(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii);
     x += name_w + 1;
 
     const struct tm_layer *L = m->layer_have[i] ? &m->layers[i] : NULL;
@@ -164,9 +143,9 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     }
     if (show[COL_DEAD]) {
         double f = -1.0, limit = 1.0;
-        if (L != NULL && L->dead_frac >= 0.0f)
+        if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD))
             f = L->dead_frac, limit = UI_DEAD_MAX;
-        else if (L != NULL && L->sat_frac >= 0.0f)
+        else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT))
             f = L->sat_frac, limit = UI_SAT_MAX;
         bool warn = f > limit;
         if (f >= 0.0)
@@ -246,9 +225,8 @@ layers_draw(struct ui *ui, const struct ui_rect *r)
     /* The dead/saturated column says which of the two the model has. */
     bool dead = false, sat = false;
     for (int i = 0; i < n; i++) {
-        int k = m->info.layers[i].kind;
-        dead |= k == LAYER_RELU;
-        sat |= k == LAYER_TANH || k == LAYER_SIGMOID;
+        dead |= (m->info.layers[i].flags & TM_LAYER_HAS_DEAD) != 0;
+        sat |= (m->info.layers[i].flags & TM_LAYER_HAS_SAT) != 0;
     }
     const char *titles[COL_COUNT] = {g->act, dead && sat ? "d/sat" : sat ? "sat" : "dead",
                                      g->ratio, "trend", g->gnorm};

@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include "crt.h"
-#include "nntop/optim.h"
 #include "nntop/xmem.h"
 #include "panel.h"
 #include "ui-int.h"
@@ -187,9 +186,9 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         if (m->state.weight_decay > 0.0)
             n = add_segment(seg, n, CRT_NORMAL, 4, "wd %s",
                             ui_fmt_short(a, sizeof a, m->state.weight_decay, 8));
-        if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
+        if (m->state.clip_kind > TM_CLIP_NONE && m->state.clip_kind < TM_CLIP_COUNT)
             n = add_segment(seg, n, CRT_NORMAL, 6, "clip %s %s",
-                            clip_kind_name(m->state.clip_kind),
+                            tm_clip_name(m->state.clip_kind),
                             ui_fmt_short(b, sizeof b, m->state.clip_value, 6));
         else
             n = add_segment(seg, n, CRT_NORMAL, 6, "clip off");
@@ -362,7 +361,7 @@ draw_gradcheck(struct ui *ui)
     const struct ui_glyphs *g = ui->g;
     char a[16], b[16], line[200];
     int nt = gc->ntensors;
-    struct ui_rect r = centred(&ui->layout, nt + 6, 72);
+    struct ui_rect r = centred(&ui->layout, nt + 6, 78);
     crt_clear_rect(&r);
     snprintf(line, sizeof line, "gradient check at step %ld %s Esc closes", gc->step, g->dot);
     crt_box(&r, line);
@@ -372,17 +371,26 @@ draw_gradcheck(struct ui *ui)
     crt_put(y, x + used, w - used, gc->pass ? CRT_OK : CRT_ERROR,
             gc->pass ? "PASS" : "FAIL");
     y++;
-    snprintf(line, sizeof line, "%-14s %8s %9s %10s %6s  %s", "tensor", "checked", "max rel",
-             "median rel", "kinks", "verdict");
+    snprintf(line, sizeof line, "%-10s %-18s %7s %8s %10s %5s  %s", "tensor", "layer",
+             "checked", "max rel", "median rel", "kinks", "verdict");
     crt_put(++y, x, w, CRT_TITLE, line);
+    const struct ui_model *m = ui->live;
     for (int i = 0; i < nt && y + 1 < r.y + r.h - 1; i++) {
         const struct tm_gc_tensor *t = &gc->t[i];
-        char name[TM_NAME_MAX];
+        char name[TM_NAME_MAX], layer[TM_LABEL_MAX + 8] = "-";
         ui_text_clean(name, sizeof name, t->name, ui->utf8);
-        snprintf(line, sizeof line, "%-14.14s %8d %9s %10s %6d  ", name, t->checked,
+        if (m->have_info && t->layer >= 0 && t->layer < m->info.nlayers) {
+            const struct tm_layer_info *li = &m->info.layers[t->layer];
+            snprintf(layer, sizeof layer, "%d %s", t->layer,
+                     ui->utf8 ? li->label : li->label_ascii);
+        }
+        /* Pad by hand: printf counts bytes, and a UTF-8 arrow is three. */
+        crt_put(++y, x, 10, CRT_NORMAL, name);
+        crt_put(y, x + 11, 18, CRT_NORMAL, layer);
+        snprintf(line, sizeof line, "%7d %8s %10s %5d  ", t->checked,
                  ui_fmt_short(a, sizeof a, t->max_rel, 8), ui_fmt_short(b, sizeof b, t->median_rel, 8),
                  t->kinks);
-        used = crt_put(++y, x, w, CRT_NORMAL, line);
+        used = 30 + crt_put(y, x + 30, w - 30, CRT_NORMAL, line);
         char verdict[16];
         snprintf(verdict, sizeof verdict, "%s %s", t->pass ? g->ok : g->bad,
                  t->pass ? "PASS" : "FAIL");

@@ -16,7 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "nntop/optim.h"
 #include "nntop/xmem.h"
 
 /* ---- loss series ----------------------------------------------------- */
@@ -111,7 +110,7 @@ ui_model_new(void)
     ui_series_init(&m->train);
     ui_series_init(&m->val);
     m->snap_step = -1;
-    m->last_clip_kind = CLIP_NORM;
+    m->last_clip_kind = TM_CLIP_NORM;
     return m;
 }
 
@@ -163,13 +162,17 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
             m->info.ntensors = m->info.ntensors < 0 ? 0 : UI_MAX_TENSORS;
         for (int k = 0; k < UI_MAX_TENSORS; k++)
             m->info.tensor_names[k][TM_NAME_MAX - 1] = '\0';
+        for (int i = 0; i < TM_MAX_LAYERS; i++) {
+            m->info.layers[i].label[TM_LABEL_MAX - 1] = '\0';
+            m->info.layers[i].label_ascii[TM_LABEL_MAX - 1] = '\0';
+        }
         m->have_info = true;
         break;
     case TM_STATE:
         m->state = r->u.state;
         m->have_state = true;
         m->nstates++;
-        if (m->state.clip_kind > CLIP_NONE && m->state.clip_kind < CLIP_KIND_COUNT)
+        if (m->state.clip_kind > TM_CLIP_NONE && m->state.clip_kind < TM_CLIP_COUNT)
             m->last_clip_kind = m->state.clip_kind;
         if (m->state.clip_value > 0.0 && isfinite(m->state.clip_value))
             m->last_clip_value = m->state.clip_value;

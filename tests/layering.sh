@@ -1,0 +1,65 @@
+#!/bin/sh
+# layering.sh - the part boundaries DESIGN.md draws, checked on the
+# sources: no file under src/ui/ reaches an engine header (nn.h, optim.h,
+# blas.h), directly or through the headers it includes, because the
+# dashboard must know the model only as telemetry describes it.
+#
+# It reads #include lines only; it does not compile anything.  Exit 1
+# with one line per offending include chain.  Lines start with
+# "# layering: ".
+set -u
+
+top_srcdir=${top_srcdir:-.}
+cd "$top_srcdir" || exit 99
+FAILED=0
+CHECKED=0
+
+# The headers a file includes with "...", resolved as the compiler would
+# (the file's own folder, then include/).
+includes() {
+    dir=$(dirname "$1")
+    sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$1" |
+        while read -r h; do
+            if [ -f "$dir/$h" ]; then
+                echo "$dir/$h"
+            elif [ -f "include/$h" ]; then
+                echo "include/$h"
+            fi
+        done
+}
+
+# Walk the include graph from $1; print "chain" for every engine header reached.
+walk() {
+    file=$1
+    chain=$2
+    seen=$3
+    for h in $(includes "$file"); do
+        case " $seen " in *" $h "*) continue ;; esac
+        seen="$seen $h"
+        case $h in
+        include/nntop/nn.h | include/nntop/optim.h | include/nntop/blas.h)
+            echo "$chain -> $h"
+            ;;
+        *)
+            walk "$h" "$chain -> $h" "$seen"
+            ;;
+        esac
+    done
+}
+
+for f in src/ui/*.c src/ui/*.h; do
+    [ -f "$f" ] || continue
+    CHECKED=$((CHECKED + 1))
+    bad=$(walk "$f" "$f" "")
+    if [ -n "$bad" ]; then
+        echo "$bad" | sed 's/^/# layering: FAIL engine header reached: /'
+        FAILED=$((FAILED + 1))
+    fi
+done
+
+if [ "$CHECKED" -eq 0 ]; then
+    echo "# layering: FAIL no files under $top_srcdir/src/ui"
+    exit 1
+fi
+echo "# layering: $CHECKED files under src/ui checked, $FAILED reach an engine header"
+[ "$FAILED" -eq 0 ]
