@@ -74,6 +74,10 @@ struct tm_layer_info {
     unsigned flags;                 /* enum tm_layer_flag bits */
     int in, out;                    /* widths of its input and output */
     int weight, bias;               /* indices into tm_info.tensor_names, or -1 */
+    /* For the doctor's config lint (src/train), which knows the engine's
+     * kinds; a consumer that draws layers uses label and flags only. */
+    int kind;                       /* enum layer_kind */
+    float arg;                      /* leaky relu slope / dropout p */
 };
 
 /* Gradient clipping as telemetry names it: tm_state and tm_command carry these. */
@@ -108,6 +112,7 @@ struct tm_info {
     struct tm_layer_info layers[TM_MAX_LAYERS];
     int ntensors;
     char tensor_names[2 * TM_MAX_LAYERS][TM_NAME_MAX];
+    int loss_kind;          /* enum loss_kind (for the doctor, like layers[].kind) */
     double expected_loss;   /* at step 0 */
     long total_steps;       /* 0 when unknown */
     long steps_per_epoch;

@@ -323,6 +323,7 @@ stats_describe_model(struct tm_info *info, const struct model *m)
         struct tm_layer_info *li = &info->layers[i];
         *li = (struct tm_layer_info){
             .in = l->in, .out = l->out, .weight = l->weight, .bias = l->bias,
+            .kind = l->kind, .arg = l->arg,
         };
         layer_label(li->label, sizeof li->label, l, "\u2192");
         layer_label(li->label_ascii, sizeof li->label_ascii, l, "->");
@@ -337,6 +338,7 @@ stats_describe_model(struct tm_info *info, const struct model *m)
     info->ntensors = m->ntensors;
     for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
         snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
+    info->loss_kind = m->spec.loss;
 }
 
 int
