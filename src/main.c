@@ -71,6 +71,7 @@ static void
 usage(FILE *fp)
 {
     fputs("Usage: nntop [OPTIONS] [CONFIG]\n"
+          "       nntop export RUN_DIR --to tfevents|csv [--out PATH]\n"
           "Train a neural network and watch it live: loss curves, per-layer\n"
           "histograms, update ratios, dead units, gradient checks.\n"
           "Without CONFIG, runs the built-in demo: Fashion-MNIST when Debian's\n"
@@ -92,6 +93,10 @@ usage(FILE *fp)
           "  -v, --verbose           headless: print every evaluation line\n"
           "  -V, --version           print the version and exit\n"
           "  -h, --help              print this help and exit\n"
+          "\n"
+          "Commands on logged runs:\n"
+          "  export RUN_DIR --to tfevents [--out DIR]   a TensorBoard event file\n"
+          "  export RUN_DIR --to csv [--out FILE]       every scalar: step,wall_time,tag,value\n"
           "\n"
           "Exit status: 0 done, 1 training failed, 2 usage/config/data error,\n"
           "130 interrupted.  Keys and config: man nntop.\n",
@@ -351,6 +356,93 @@ run_replay(const struct options *o)
     return rc;
 }
 
+/* ---- commands on finished (or running) runs: nntop export|runs|diff ---- */
+
+/* getopt_long over a command's own arguments (argv[0] is the command). */
+static int
+command_getopt(int argc, char **argv, const char *shorts, const struct option *longs)
+{
+    int c = getopt_long(argc, argv, shorts, longs, NULL);
+    if (c == ':')
+        die_usage("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+    if (c == '?')
+        die_usage("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+    return c;
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"to", required_argument, NULL, 't'},
+        {"out", required_argument, NULL, 'O'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *to = NULL, *out = NULL;
+    int c;
+    while ((c = command_getopt(argc, argv, ":", opts)) != -1) {
+        if (c == 't')
+            to = optarg;
+        else
+            out = optarg;
+    }
+    if (optind != argc - 1)
+        die_usage("export: expected one RUN_DIR");
+    const char *run = argv[optind];
+    if (to == NULL)
+        die_usage("export: --to tfevents or --to csv is required");
+    char *cause = NULL;
+    if (strcmp(to, "tfevents") == 0) {
+        char *path = NULL;
+        if (runlog_export_tfevents(run, out, &path, &cause) != 0)
+            goto fail;
+        printf("%s\n", path);
+        free(path);
+        return EXIT_DONE;
+    }
+    if (strcmp(to, "csv") != 0)
+        die_usage("export: --to: expected tfevents or csv, got '%s'", to);
+    FILE *f = stdout;
+    if (out != NULL && strcmp(out, "-") != 0 && (f = fopen(out, "w")) == NULL) {
+        cause = xasprintf("%s: %s", out, strerror(errno));
+        goto fail;
+    }
+    int rc = runlog_export_csv(run, f, &cause);
+    if (f != stdout && fclose(f) != 0 && rc == 0) {
+        cause = xasprintf("%s: %s", out, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) {
+        if (f != stdout)
+            remove(out);
+        goto fail;
+    }
+    return EXIT_DONE;
+fail:
+    fprintf(stderr, "nntop: export: %s\n", cause);
+    free(cause);
+    return EXIT_USAGE;
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"export", cmd_export},
+};
+
+/* The command argv[1] names, or NULL (then argv[1] is an option or a CONFIG). */
+static const struct command *
+command_find(int argc, char **argv)
+{
+    if (argc < 2)
+        return NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +451,13 @@ main(int argc, char **argv)
     blas_core_start(argv);
     /* Numbers in files stay in the C locale; only character handling follows the user. */
     setlocale(LC_CTYPE, "");
+
+    const struct command *cmd = command_find(argc, argv);
+    if (cmd != NULL) {
+        opterr = 0;
+        optind = 1;
+        return cmd->run(argc - 1, argv + 1);
+    }
 
     struct options o;
     parse_options(&o, argc, argv);

@@ -30,6 +30,7 @@
 #include "nntop/optim.h"
 #include "nntop/runlog.h"
 #include "nntop/xmem.h"
+#include "../src/runlog/runlog-int.h"
 
 /* 2023-11-14 22:13:20 UTC */
 #define FAKE_NOW ((time_t)1700000000)
@@ -1189,6 +1190,114 @@ START_TEST(test_runlog__checkpoint_corrupt)
 }
 END_TEST
 
+/* CRC-32C against the published check values (RFC 3720 B.4 and the usual "123456789"). */
+START_TEST(test_runlog__tfevents_crc32c)
+{
+    ck_assert_uint_eq(tfevents_crc32c("", 0), 0);
+    ck_assert_uint_eq(tfevents_crc32c("123456789", 9), 0xe3069283u);
+    uint8_t b[32];
+    memset(b, 0, sizeof b);
+    ck_assert_uint_eq(tfevents_crc32c(b, sizeof b), 0x8a9136aau);
+    memset(b, 0xff, sizeof b);
+    ck_assert_uint_eq(tfevents_crc32c(b, sizeof b), 0x62a8ab43u);
+    for (int i = 0; i < 32; i++)
+        b[i] = (uint8_t)i;
+    ck_assert_uint_eq(tfevents_crc32c(b, sizeof b), 0x46dd794eu);
+}
+END_TEST
+
+/* Little-endian u64 / u32 at p. */
+static uint64_t
+le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t
+le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * The event file's framing, walked here record by record: each length and
+ * payload carries its masked CRC, and the records are: file_version, one
+ * per metrics row, one per layers row with values, one per histogram
+ * (an empty histogram and a layer row with nothing applicable write none).
+ */
+START_TEST(test_runlog__tfevents_framing)
+{
+    runlog_set_fake_time(1700000000);
+    struct runlog *rl = open_run(tmp, "tfe", NULL);
+    char *cause = NULL;
+    ck_assert_msg(runlog_tfevents_start(rl, &cause) == 0, "%s", cause);
+    ck_assert_int_eq(runlog_tfevents_start(rl, &cause), 0);     /* once is enough */
+    for (int i = 0; i < 3; i++)
+        runlog_metrics_row(rl, &sample_rows[i]);
+    /* The disk fills up: records are held like rows, and written whole once it empties. */
+    runlog_set_write_failure(ENOSPC);
+    runlog_flush(rl);
+    ck_assert_ptr_nonnull(runlog_error(rl));
+    struct layer_row lr = { .step = 2, .layer = 0, .name = "dense", .tensor = "0.weight",
+                            .w_norm = 1.5f, .g_norm = 0.25f, .update_norm = 0.01f,
+                            .update_ratio = 0.001f, .act_mean = NAN, .act_std = NAN,
+                            .act_min = NAN, .act_max = NAN, .dead_frac = NAN,
+                            .sat_frac = NAN };
+    runlog_layers_row(rl, &lr);
+    struct layer_row none = { .step = 2, .layer = 1, .name = "dense", .dead_frac = NAN,
+                              .sat_frac = NAN };
+    runlog_layers_row(rl, &none);
+    uint32_t counts[4] = {1, 2, 3, 4};
+    struct runlog_hist h = { .lo = -1, .hi = 1, .nbins = 4, .counts = counts };
+    runlog_histogram(rl, 2, "weights/0.weight", &h);
+    struct runlog_hist empty = { .lo = 0, .hi = 0, .nbins = 0, .counts = counts };
+    runlog_histogram(rl, 2, "weights/1.weight", &empty);
+    ck_assert_int_eq(runlog_retry(rl), -1);
+    runlog_set_write_failure(0);
+    ck_assert_int_eq(runlog_retry(rl), 0);
+    ck_assert_ptr_null(runlog_error(rl));
+    char *dir = xstrdup(runlog_dir(rl));
+    close_ok(rl);
+
+    char *path = xasprintf("%s/events.out.tfevents.1700000000.", dir);
+    DIR *d = opendir(dir);
+    char *file = NULL;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "events.out.tfevents.1700000000.", 31) == 0)
+            file = xasprintf("%s/%s", dir, e->d_name);
+    closedir(d);
+    ck_assert_msg(file != NULL, "no %s<host>", path);
+    size_t len;
+    unsigned char *s = (unsigned char *)slurp(file, &len);
+    size_t at = 0;
+    int records = 0;
+    while (at < len) {
+        ck_assert_uint_ge(len - at, 16);
+        uint64_t n = le64(s + at);
+        uint32_t c = tfevents_crc32c(s + at, 8);
+        ck_assert_uint_eq(le32(s + at + 8), ((c >> 15) | (c << 17)) + 0xa282ead8u);
+        ck_assert_uint_le(n, len - at - 16);
+        c = tfevents_crc32c(s + at + 12, n);
+        ck_assert_uint_eq(le32(s + at + 12 + n), ((c >> 15) | (c << 17)) + 0xa282ead8u);
+        if (records == 0)
+            ck_assert_msg(memmem(s + at + 12, n, "brain.Event:2", 13) != NULL,
+                          "the first record is not the file_version");
+        at += 16 + n;
+        records++;
+    }
+    ck_assert_uint_eq(at, len);
+    ck_assert_int_eq(records, 1 + 3 + 1 + 1);
+    free(s);
+    free(file);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_runlog__write_failure)
 {
     if (!exists("/dev/full"))
@@ -1548,6 +1657,8 @@ runlog_suite(void)
     tcase_add_test(core, test_runlog__checkpoint_in_run);
     tcase_add_test(core, test_runlog__reopen_resume);
     tcase_add_test(core, test_runlog__flush_all);
+    tcase_add_test(core, test_runlog__tfevents_crc32c);
+    tcase_add_test(core, test_runlog__tfevents_framing);
     suite_add_tcase(s, core);
 
     TCase *limits = tcase_create("limits");

@@ -46,6 +46,7 @@ struct cfg {
         char dir[DATA_PATH_MAX];    /* default "runs" */
         long checkpoint_every;      /* steps; 0 = only at the end */
         bool save_initial;
+        bool tfevents;              /* also write a TensorBoard event file; default true */
     } log;
 
     struct {

@@ -31,6 +31,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 struct model;
@@ -95,6 +97,17 @@ struct layer_row {
     float dead_frac, sat_frac;
     float w_norm, g_norm, update_norm, update_ratio;
     long nan_count, inf_count;
+};
+
+/* Most bins a histogram handed to runlog_histogram may have. */
+#define RUNLOG_HIST_MAX_BINS 256
+
+/* A histogram: counts of values in nbins equal bins over [lo, hi]. */
+struct runlog_hist {
+    float lo, hi;
+    unsigned long under, over;      /* values below lo / above hi */
+    int nbins;
+    const uint32_t *counts;         /* nbins counts; borrowed */
 };
 
 /* One line of events.jsonl as read back. */
@@ -178,6 +191,22 @@ void runlog_layers_row(struct runlog *rl, const struct layer_row *row);
  */
 void runlog_event(struct runlog *rl, long step, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * Start rl's TensorBoard event file, <run>/events.out.tfevents.<time>.<host>
+ * (a resumed run starts a new one beside the old).  From then on every
+ * metrics and layers row is also written there as scalars (see
+ * doc/run-format.md for the tags) and runlog_histogram adds histograms.
+ * Returns 0 (also for a NULL rl), or -1 with *cause (heap).
+ */
+int runlog_tfevents_start(struct runlog *rl, char **cause);
+
+/*
+ * Add a histogram under tag ("weights/0.weight", "activations/1.relu") at
+ * step to the TensorBoard file; nothing when rl is NULL or has no such
+ * file.  The histogram's counts are borrowed for the call.
+ */
+void runlog_histogram(struct runlog *rl, long step, const char *tag, const struct runlog_hist *h);
 
 /* fflush and fsync every file of rl (on quit, pause, or a signal seen by the main loop). */
 void runlog_flush(struct runlog *rl);
@@ -271,6 +300,25 @@ void runlog_events_free(struct runlog_event_rec *evs, size_t n);
 int runlog_event_get_num(const char *line, const char *key, double *x);
 /* Top-level string member key, unescaped into buf (cut to fit, NUL-terminated); 0 or -1. */
 int runlog_event_get_str(const char *line, const char *key, char *buf, size_t len);
+
+/* ---- converting a run ----------------------------------------------------- */
+
+/*
+ * Write the scalars of run_dir (metrics.csv and layers.csv, read as
+ * runlog_read_* read them) as a new TensorBoard event file in out_dir (an
+ * existing directory; NULL = run_dir).  Refused when out_dir holds an
+ * event file already (TensorBoard would show every point twice).
+ * Returns 0 with *out_path (heap, caller frees), or -1 with *cause (heap).
+ */
+int runlog_export_tfevents(const char *run_dir, const char *out_dir, char **out_path,
+                           char **cause);
+/*
+ * Write the same scalars to out as one long CSV table,
+ *   step,wall_s,tag,value
+ * (a row per value, in file order), the form wandb and mlflow importers
+ * take.  Returns 0, or -1 with *cause (heap).
+ */
+int runlog_export_csv(const char *run_dir, FILE *out, char **cause);
 
 /* ---- tests ------------------------------------------------------------ */
 

@@ -927,6 +927,7 @@ static const struct field log_fields[] = {
     { .key = "checkpoint_every", .type = FT_LONG, .off = OFF(log.checkpoint_every),
       .r = AT_LEAST(0) },
     { .key = "save_initial", .type = FT_BOOL, .off = OFF(log.save_initial) },
+    { .key = "tfevents", .type = FT_BOOL, .off = OFF(log.tfevents) },
 };
 
 static const char *const log_aliases[] = {
@@ -1203,6 +1204,7 @@ cfg_defaults(struct cfg *c)
     cfg_store_text(c->log.dir, sizeof c->log.dir, "runs");
     c->log.checkpoint_every = 0;
     c->log.save_initial = false;
+    c->log.tfevents = true;
 
     c->telemetry.every = 10;
     c->telemetry.bins = 40;

@@ -98,4 +98,55 @@ void atomic_abort(struct atomic_file *af);
 /* fsync the directory holding path (so a rename or create is durable); 0 or -1 with errno. */
 int fsync_parent_dir(const char *path);
 
+/* ---- TensorBoard event files (tfevents.c) ------------------------------ */
+
+struct metrics_row;
+struct layer_row;
+struct runlog_hist;
+
+/* Room that any one record below needs (a histogram of RUNLOG_HIST_MAX_BINS bins fits). */
+#define TFEVENTS_RECORD_MAX 8192
+
+/*
+ * Create <dir>/events.out.tfevents.<secs>.<host> (".2", ".3", ... when the
+ * name is taken), opened O_APPEND.  wall_time is seconds since the epoch.
+ * Returns the fd and *path (heap, caller frees), or -1 with *cause (heap).
+ */
+int tfevents_create(const char *dir, double wall_time, char **path, char **cause);
+
+/*
+ * Whole TFRecord-framed Event records, built into out (cap bytes, at
+ * least TFEVENTS_RECORD_MAX to fit any): each returns the record's size,
+ * or 0 when there is nothing to write (a row with no values that apply, a
+ * histogram with nbins outside 1..RUNLOG_HIST_MAX_BINS) or it does not
+ * fit.  None of them allocates.  wall_time is seconds since the epoch.
+ */
+/* The file_version record every event file starts with. */
+size_t tfevents_version_record(uint8_t *out, size_t cap, double wall_time);
+/* One Event holding a metrics row's scalars at its step. */
+size_t tfevents_metrics_record(uint8_t *out, size_t cap, double wall_time,
+                               const struct metrics_row *r);
+/* One Event holding a layers row's scalars. */
+size_t tfevents_layers_record(uint8_t *out, size_t cap, double wall_time,
+                              const struct layer_row *r);
+/* One HistogramProto under tag. */
+size_t tfevents_histogram_record(uint8_t *out, size_t cap, double wall_time, long step,
+                                 const char *tag, const struct runlog_hist *h);
+
+/*
+ * The scalars a row becomes, one emit(ctx, tag, value) each, in a fixed
+ * order: the one mapping the event file and the CSV export share.
+ * Metrics rows: <kind>/loss, <kind>/accuracy (kind train, val, test) and,
+ * for train rows, train/reg_loss, train/lr, train/grad_norm,
+ * train/clipped, train/samples_per_s (rounded as metrics.csv rounds it).
+ * Tensor rows: update_ratio/<t>, grad_norm/<t>, weight_norm/<t>; layer
+ * rows: dead_frac/<i>.<name>, sat_frac/<i>.<name>; values that do not
+ * apply (NaN) are left out.
+ */
+typedef void (*tfevents_emit_fn)(void *ctx, const char *tag, float v);
+void tfevents_metrics_scalars(const struct metrics_row *r, tfevents_emit_fn emit, void *ctx);
+void tfevents_layers_scalars(const struct layer_row *r, tfevents_emit_fn emit, void *ctx);
+/* CRC-32C (Castagnoli) of data[0..n), as TFRecord uses it before masking. */
+uint32_t tfevents_crc32c(const void *data, size_t n);
+
 #endif

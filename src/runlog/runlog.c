@@ -51,14 +51,17 @@ enum rl_file_id {
     RL_METRICS,
     RL_LAYERS,
     RL_EVENTS,
+    RL_TFEVENTS,            /* only once runlog_tfevents_start made it (fd -1 before) */
     RL_FILE_COUNT
 };
+/* The files every run has, opened with the run. */
+#define RL_TEXT_COUNT RL_TFEVENTS
 
 static const char *const rl_file_names[RL_FILE_COUNT] = {
-    "metrics.csv", "layers.csv", "events.jsonl",
+    "metrics.csv", "layers.csv", "events.jsonl", "events.out.tfevents",
 };
 static const char *const rl_file_headers[RL_FILE_COUNT] = {
-    METRICS_HEADER, LAYERS_HEADER, NULL,
+    METRICS_HEADER, LAYERS_HEADER, NULL, NULL,
 };
 
 /* Flush a CSV file once this much waits, whatever the clock says. */
@@ -82,6 +85,9 @@ struct runlog {
     struct timespec start_wall;     /* wall clock at open (event "time") */
     struct timespec start_mono;     /* CLOCK_MONOTONIC at open (wall_s) */
     double last_flush;              /* coarse monotonic seconds */
+    char *tfe_name;                 /* the TensorBoard file's name, or NULL */
+    atomic_bool tfe_on;             /* set once the file exists: rows are encoded for it */
+    double tfe_wall_s;              /* wall_s of the last train row: layer rows' time */
     atomic_bool has_error;          /* a write failed and data waits in memory */
     char error[512];                /* the first error since the log was last whole */
     struct runlog *next;            /* registry of open runlogs */
@@ -298,7 +304,9 @@ set_error(struct runlog *rl, enum rl_file_id id, int err)
 {
     if (atomic_load_explicit(&rl->has_error, memory_order_relaxed))
         return;
-    snprintf(rl->error, sizeof rl->error, "%s/%s: %s", rl->dir, rl_file_names[id],
+    const char *name = id == RL_TFEVENTS && rl->tfe_name != NULL ? rl->tfe_name
+                                                                  : rl_file_names[id];
+    snprintf(rl->error, sizeof rl->error, "%s/%s: %s", rl->dir, name,
              strerror(err != 0 ? err : EIO));
     atomic_store_explicit(&rl->has_error, true, memory_order_release);
 }
@@ -417,9 +425,11 @@ maybe_flush(struct runlog *rl)
 {
     double now = coarse_seconds();
     if (now - rl->last_flush >= 1.0 || rl->files[RL_METRICS].len >= RL_FLUSH_BYTES
-        || rl->files[RL_LAYERS].len >= RL_FLUSH_BYTES) {
+        || rl->files[RL_LAYERS].len >= RL_FLUSH_BYTES
+        || rl->files[RL_TFEVENTS].len >= RL_FLUSH_BYTES) {
         file_flush(rl, RL_METRICS, false);
         file_flush(rl, RL_LAYERS, false);
+        file_flush(rl, RL_TFEVENTS, false);
         rl->last_flush = now;
     }
 }
@@ -537,6 +547,7 @@ runlog_release(struct runlog *rl)
     pthread_mutex_destroy(&rl->lock);
     free(rl->dir);
     free(rl->config);
+    free(rl->tfe_name);
     free(rl);
 }
 
@@ -710,7 +721,7 @@ runlog_write_start(struct runlog *rl, const char *config_yaml, const struct runl
     free(path);
     if (rc < 0)
         return -1;
-    for (int i = 0; i < RL_FILE_COUNT; i++) {
+    for (int i = 0; i < RL_TEXT_COUNT; i++) {
         if (open_append(rl, (enum rl_file_id)i, O_EXCL, cause) < 0)
             return -1;
         write_header(rl, (enum rl_file_id)i);
@@ -916,7 +927,7 @@ runlog_reopen(struct runlog **out, const char *run_dir, char **cause)
     char *cfg = path_join(run_dir, "config.yaml");
     rl->config = read_small_file(cfg, CONFIG_READ_MAX);
     free(cfg);
-    for (int i = 0; i < RL_FILE_COUNT; i++) {
+    for (int i = 0; i < RL_TEXT_COUNT; i++) {
         if (open_append(rl, (enum rl_file_id)i, 0, cause) < 0
             || prepare_append(rl, (enum rl_file_id)i, cause) < 0) {
             runlog_release(rl);
@@ -993,6 +1004,21 @@ runlog_error(const struct runlog *rl)
 
 static const char *const metrics_kind_names[METRICS_KIND_COUNT] = { "train", "val", "test" };
 
+/* Seconds since the epoch of a point wall_s into the run (the event file's clock). */
+static double
+tfe_wall_time(const struct runlog *rl, double wall_s)
+{
+    return (double)rl->start_wall.tv_sec + (double)rl->start_wall.tv_nsec * 1e-9 + wall_s;
+}
+
+/* Append one framed record (n bytes; 0 = nothing) to the event file; lock held. */
+static void
+tfe_append(struct runlog *rl, const uint8_t *rec, size_t n)
+{
+    if (n > 0)
+        file_write(rl, RL_TFEVENTS, (const char *)rec, n, 1);
+}
+
 /* Room for one formatted number (and its comma) in a CSV row. */
 #define NUM_MAX 40
 
@@ -1057,11 +1083,14 @@ put_csv_text(char *buf, size_t at, size_t len, const char *s, size_t max)
     return put_str(buf, at, len, t);
 }
 
+/* A CSV row and (rec_len > 0) its event-file record, appended together. */
 static void
-append_row(struct runlog *rl, enum rl_file_id id, const char *line, size_t n)
+append_row(struct runlog *rl, enum rl_file_id id, const char *line, size_t n,
+           const uint8_t *rec, size_t rec_len)
 {
     pthread_mutex_lock(&rl->lock);
     file_write(rl, id, line, n, 1);
+    tfe_append(rl, rec, rec_len);
     maybe_flush(rl);
     pthread_mutex_unlock(&rl->lock);
 }
@@ -1096,7 +1125,15 @@ runlog_metrics_row(struct runlog *rl, const struct metrics_row *r)
     }
     at = put_fixed(line, at, sizeof line, r->wall_s, 3);
     at = put_str(line, at, sizeof line, "\n");
-    append_row(rl, RL_METRICS, line, at);
+    /* Encoded before taking the lock: the lock guards only appends. */
+    uint8_t rec[TFEVENTS_RECORD_MAX];
+    size_t rec_len = 0;
+    if (atomic_load_explicit(&rl->tfe_on, memory_order_acquire)) {
+        if (train)
+            rl->tfe_wall_s = r->wall_s;
+        rec_len = tfevents_metrics_record(rec, sizeof rec, tfe_wall_time(rl, r->wall_s), r);
+    }
+    append_row(rl, RL_METRICS, line, at, rec, rec_len);
 }
 
 void
@@ -1117,7 +1154,49 @@ runlog_layers_row(struct runlog *rl, const struct layer_row *r)
     char t[64];
     snprintf(t, sizeof t, ",%ld,%ld\n", r->nan_count, r->inf_count);
     at = put_str(line, at, sizeof line, t);
-    append_row(rl, RL_LAYERS, line, at);
+    uint8_t rec[TFEVENTS_RECORD_MAX];
+    size_t rec_len = 0;
+    if (atomic_load_explicit(&rl->tfe_on, memory_order_acquire))
+        rec_len = tfevents_layers_record(rec, sizeof rec, tfe_wall_time(rl, rl->tfe_wall_s), r);
+    append_row(rl, RL_LAYERS, line, at, rec, rec_len);
+}
+
+void
+runlog_histogram(struct runlog *rl, long step, const char *tag, const struct runlog_hist *h)
+{
+    if (rl == NULL || !atomic_load_explicit(&rl->tfe_on, memory_order_acquire))
+        return;
+    uint8_t rec[TFEVENTS_RECORD_MAX];
+    size_t n = tfevents_histogram_record(rec, sizeof rec, tfe_wall_time(rl, rl->tfe_wall_s), step,
+                                         tag, h);
+    pthread_mutex_lock(&rl->lock);
+    tfe_append(rl, rec, n);
+    maybe_flush(rl);
+    pthread_mutex_unlock(&rl->lock);
+}
+
+int
+runlog_tfevents_start(struct runlog *rl, char **cause)
+{
+    if (rl == NULL || atomic_load_explicit(&rl->tfe_on, memory_order_acquire))
+        return 0;
+    char *path;
+    int fd = tfevents_create(rl->dir, tfe_wall_time(rl, 0.0), &path, cause);
+    if (fd < 0)
+        return -1;
+    uint8_t rec[256];
+    size_t n = tfevents_version_record(rec, sizeof rec, tfe_wall_time(rl, 0.0));
+    pthread_mutex_lock(&rl->lock);
+    const char *slash = strrchr(path, '/');
+    rl->tfe_name = xstrdup(slash != NULL ? slash + 1 : path);
+    rl->files[RL_TFEVENTS].fd = fd;
+    rl->files[RL_TFEVENTS].size = 0;
+    file_write(rl, RL_TFEVENTS, (const char *)rec, n, 0);
+    file_flush(rl, RL_TFEVENTS, false);
+    atomic_store_explicit(&rl->tfe_on, true, memory_order_release);
+    pthread_mutex_unlock(&rl->lock);
+    free(path);
+    return 0;
 }
 
 /* ---- events ------------------------------------------------------------------- */

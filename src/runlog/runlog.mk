@@ -1,7 +1,7 @@
 # Run log: run directories, metrics/layers/events files, safetensors
 # checkpoints, and the readers replay and --reproduce use.
 libnntop_a_SOURCES += src/runlog/runlog.c src/runlog/runlog-read.c src/runlog/runlog-json.c \
-	src/runlog/safetensors.c
+	src/runlog/safetensors.c src/runlog/tfevents.c src/runlog/export.c
 noinst_HEADERS += include/nntop/runlog.h src/runlog/runlog-int.h
 EXTRA_DIST += tests/torch_load_checkpoint.py
 
@@ -11,3 +11,7 @@ tests_check_runlog_SOURCES = tests/check_runlog.c $(CHECK_RUN)
 tests_check_runlog_CFLAGS = $(TEST_CFLAGS)
 tests_check_runlog_LDADD = $(TEST_LIBS)
 endif
+
+# TensorBoard event files read back by an independent reader (protoc + python3-protobuf).
+check_SCRIPTS += tests/tfevents.sh
+EXTRA_DIST += tests/tfevents.sh tests/tfevents_check.py tests/tfevents.proto

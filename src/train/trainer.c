@@ -378,9 +378,21 @@ snapshot_due(struct trainer *t)
     return true;
 }
 
+/* A snapshot's histogram into the run's TensorBoard file (when it has one). */
+static void
+log_histogram(struct trainer *t, const char *tag, const struct tm_hist *h)
+{
+    struct runlog_hist rh = {
+        .lo = h->lo, .hi = h->hi, .under = h->under, .over = h->over,
+        .nbins = h->nbins, .counts = h->counts,
+    };
+    runlog_histogram(t->log, t->step, tag, &rh);
+}
+
 static void
 publish_snapshot(struct trainer *t)
 {
+    char tag[96];
     const struct model *m = t->model;
     int bins = t->cfg.telemetry.bins;
     for (int i = 0; i < m->nlayers; i++) {
@@ -402,6 +414,8 @@ publish_snapshot(struct trainer *t)
             r.nan_count = l.nan_count;
             r.inf_count = l.inf_count;
             runlog_layers_row(t->log, &r);
+            snprintf(tag, sizeof tag, "activations/%d.%s", i, r.name);
+            log_histogram(t, tag, &l.act);
         }
     }
     for (int k = 0; k < m->ntensors; k++) {
@@ -423,6 +437,10 @@ publish_snapshot(struct trainer *t)
             r.nan_count = s.nan_count;
             r.inf_count = s.inf_count;
             runlog_layers_row(t->log, &r);
+            snprintf(tag, sizeof tag, "weights/%s", r.tensor);
+            log_histogram(t, tag, &s.weight);
+            snprintf(tag, sizeof tag, "gradients/%s", r.tensor);
+            log_histogram(t, tag, &s.grad);
         }
     }
     struct tm_snapshot sn = {.step = t->step, .nlayers = m->nlayers, .ntensors = m->ntensors};
@@ -759,6 +777,9 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         if (runlog_open(&t->log, t->cfg.log.dir, t->cfg.name, t->config_yaml, &env, cause) != 0)
             goto fail;
     }
+    /* A new run and a resumed one (reopened above) alike. */
+    if (t->cfg.log.tfevents && runlog_tfevents_start(t->log, cause) != 0)
+        goto fail;
     t->tel = ring_new(opts->ring_bytes > 0 ? opts->ring_bytes : TELEMETRY_RING_DEFAULT);
     t->ctl = ring_new(CONTROL_RING_BYTES);
     if (t->tel == NULL || t->ctl == NULL) {
