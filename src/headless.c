@@ -38,6 +38,7 @@ struct printer {
 
     struct tm_step last;
     bool have_last, printed_last;
+    bool initial_shown;
     long first_step;            /* the first step seen (a resumed run starts later) */
     double ema;
     bool have_ema;
@@ -315,8 +316,10 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
             p->ema = s->loss;   /* a non-finite step shows as such */
             p->have_ema = false;
         }
-        /* Only a run's first step has the initial loss (not a resumed one's). */
-        if (s->step == 1 && p->have_info) {
+        /* Only a run's first step has the initial loss (not a resumed one's):
+         * step 1, or step 0 of a run started paused. */
+        if (s->step <= 1 && !p->initial_shown && p->have_info) {
+            p->initial_shown = true;
             double e = p->info.expected_loss;
             double rel = fabs(s->loss - e) / (e > 0 ? e : 1.0);
             end_progress_line(p);

@@ -29,6 +29,7 @@ TMP=$(mktemp -d)
 SOCK=nntop-smoke-$$
 TM="tmux -L $SOCK -f /dev/null"
 STEPS=100000000          # far more than the test lasts: the run never ends by itself
+DEMO=spiral              # the demo start() runs without a config ('' = nntop's own choice)
 FAILS=0
 CHECKS=0
 
@@ -86,7 +87,7 @@ start() {
     $TM kill-session -t smoke >/dev/null 2>&1
     rm -f "$TMP/exit"
     $TM new-session -d -s smoke -x 100 -y 30 \
-        "cd '$TMP' && env NNTOP_DEMO=spiral LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
+        "cd '$TMP' && env NNTOP_DEMO=$DEMO LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
          echo \$? > '$TMP/exit'; sleep 600"
 }
 
@@ -103,6 +104,43 @@ wait_exit() {
     done
     echo none
 }
+
+# ---- the demo as a newcomer starts it: still running after 20 s ---------
+
+DEMO=
+start C.UTF-8 -o "$TMP/runs-demo"
+if wait_for '^ nntop demo-.*running' 30; then
+    sleep 20
+    s20=$(step_now)
+    total=$(header | sed -n 's/.* step [0-9]*\/\([0-9]*\) .*/\1/p')
+    if header | grep -q 'running' && [ -n "$s20" ] && [ -n "$total" ] && [ "$s20" -lt "$total" ]; then
+        pass "the demo is still running 20 s after start (step $s20 of $total)"
+    else fail "the demo should still run after 20 s (step '$s20' of '$total')"; fi
+    $TM send-keys -t smoke ' '
+    if wait_for '^ nntop demo-.*paused' 10; then pass "Space pauses the demo then"
+    else fail "Space should pause the demo after 20 s"; fi
+else fail "the demo should start"; fi
+$TM send-keys -t smoke q
+status=$(wait_exit 30)
+[ "$status" = 0 ] || fail "demo: q should exit 0, got '$status'"
+DEMO=spiral
+
+# ---- --paused: step 0 on screen, n runs exactly one step ----------------
+
+start C.UTF-8 --paused --no-log
+if wait_for '^ nntop demo-spiral .*paused .*step 0/' 20 && wait_for 'snapshot at step 0' 10 &&
+    wait_for 'initial [0-9.]+ +expected' 10; then
+    pass "--paused shows step 0: header, layer snapshot, initial loss"
+else fail "--paused should show step 0 with the snapshot and the initial loss"; fi
+$TM send-keys -t smoke n
+if wait_for '^ nntop .* step 1/' 10; then
+    sleep 1
+    if [ "$(step_now)" = 1 ] && header | grep -q paused; then pass "--paused: n advances exactly one step"
+    else fail "--paused: n should stop at step 1, header: $(header)"; fi
+else fail "--paused: n should reach step 1"; fi
+$TM send-keys -t smoke q
+status=$(wait_exit 30)
+[ "$status" = 0 ] || fail "--paused: q should exit 0, got '$status'"
 
 # ---- a live run in a UTF-8 locale --------------------------------------
 

@@ -39,6 +39,7 @@ struct cfg {
         long steps;                 /* 0 = use epochs */
         long eval_every;            /* steps; 0 = once per epoch */
         int threads;                /* OpenBLAS threads, default 1 */
+        bool start_paused;          /* wait at step 0 for Space or n (as --paused) */
     } train;
 
     struct {

@@ -885,13 +885,14 @@ static const struct field train_fields[] = {
     { .key = "eval_every", .type = FT_LONG, .off = OFF(train.eval_every), .r = AT_LEAST(0) },
     { .key = "threads", .type = FT_INT, .off = OFF(train.threads),
       .r = RANGE(1, false, 64, false) },
+    { .key = "start_paused", .type = FT_BOOL, .off = OFF(train.start_paused) },
 };
 
 static const char *const train_aliases[] = {
     "batch", "batch_size", "bs", "batch_size", "batchsize", "batch_size", "epoch", "epochs",
     "num_epochs", "epochs", "iterations", "steps", "iters", "steps", "max_steps", "steps",
     "num_steps", "steps", "eval", "eval_every", "num_threads", "threads", "workers", "threads",
-    NULL
+    "paused", "start_paused", NULL
 };
 
 enum { DEFAULT_EPOCHS = 10 };

@@ -447,6 +447,51 @@ publish_snapshot(struct trainer *t)
     trainer_publish(t, TM_SNAPSHOT, &sn, sizeof sn);
 }
 
+/*
+ * A run started paused shows step 0 at once: the loss of the initial
+ * weights on the first batch and a snapshot (activations, weights,
+ * gradients), as a step record with step 0 (no update done).  It runs in
+ * evaluation mode (no dropout, batch norm on its initial running
+ * statistics) on a copy of the first batch, so it consumes no random
+ * numbers and moves no batch position: the run that follows is the run
+ * that would have been.  Nothing of it goes to metrics.csv.
+ */
+static void
+publish_step0(struct trainer *t)
+{
+    const struct batcher *bt = &t->batcher;
+    long left = bt->s->n - bt->pos;
+    int B = left < t->batch_size ? (int)left : t->batch_size;
+    if (B <= 0)
+        return;
+    data_gather(&t->data, bt->s, bt->order + bt->pos, B, t->x, t->y);
+    struct batch b = {.x = t->x, .labels = t->y, .size = B};
+    struct loss_out lo = {0};
+    model_set_training(t->model, false);
+    double loss = model_grad(t->model, &b, &lo);
+    model_set_training(t->model, true);
+    double reg = t->cfg.optim.weight_decay > 0.0
+                     ? optim_l2_penalty(&t->cfg.optim, t->model->params, t->model->nparams)
+                     : 0.0;
+    double gnorm = 0.0;
+    for (size_t i = 0; i < t->model->nparams; i++)
+        gnorm += (double)t->model->grads[i] * t->model->grads[i];
+    struct tm_step st = {
+        .step = 0,
+        .epoch = 0.0,
+        .loss = (float)loss,
+        .reg_loss = (float)reg,
+        .accuracy = (float)lo.correct / (float)B,
+        .lr = (float)sched_lr(&t->cfg.sched, t->base_lr, 0),
+        .grad_norm = (float)sqrt(gnorm),
+    };
+    trainer_publish(t, TM_STEP, &st, sizeof st);
+    if (t->tel_every > 0 && isfinite(loss)) {
+        memset(t->update, 0, t->model->nparams * sizeof(float));
+        publish_snapshot(t);
+    }
+}
+
 static bool
 training_over(const struct trainer *t)
 {
@@ -603,7 +648,7 @@ trainer_main(void *arg)
     char extra[256];
     snprintf(extra, sizeof extra,
              "\"in\":%d,\"classes\":%d,\"train_n\":%ld,\"val_n\":%ld,\"test_n\":%ld,"
-             "\"expected_loss\":%.17g,\"total_steps\":%ld,\"trainer_steps_per_epoch\":%ld",
+             "\"expected_loss\":%.17g,\"total_steps\":%ld,\"steps_per_epoch\":%ld",
              t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
              t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
     if (t->step > 0)
@@ -615,6 +660,8 @@ trainer_main(void *arg)
              t->data.train.n, t->data.classes, t->expected_loss);
     if (t->cfg.log.save_initial && t->step == 0)
         trainer_save_checkpoint(t);
+    if (t->paused && t->step == 0)
+        publish_step0(t);
 
     while (!t->quit) {
         drain_commands(t);
@@ -756,7 +803,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->tel_every = t->cfg.telemetry.every;
     t->step_budget = -1;
     t->last_eval_step = -1;
-    t->paused = opts->start_paused;
+    t->paused = opts->start_paused || cfg->train.start_paused;
     t->expected_loss = data_expected_loss(&t->data, t->cfg.model.loss == LOSS_MSE);
 
     if (opts->reproduce != NULL && trainer_load_reproduce(t, opts->reproduce, cause) != 0)

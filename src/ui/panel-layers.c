@@ -156,7 +156,8 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
         x += cols[COL_DEAD].width + 1;
     }
     if (show[COL_RATIO]) {
-        if (W == NULL) {
+        if (W == NULL || W->step == 0) {
+            /* No update yet (the step-0 view of a paused start): no ratio. */
             cell(y, x, cols[COL_RATIO].width, base, "- ", ui->utf8);
         } else {
             double q = W->update_ratio;

@@ -177,7 +177,7 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     double epoch = m->have_state ? m->state.epoch : m->have_step ? m->step.epoch : 0.0;
     if (m->have_step && m->step.epoch > epoch)
         epoch = m->step.epoch;
-    n = add_segment(seg, n, CRT_NORMAL, 3, "ep %s", ui_fmt_short(a, sizeof a, epoch, 5));
+    n = add_segment(seg, n, CRT_NORMAL, 3, "ep %.2f", epoch);
     if (m->have_state) {
         n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_short(a, sizeof a, m->state.lr, 8));
         if (m->state.momentum > 0.0)
