@@ -304,7 +304,8 @@ struct run {
     struct trainer *t;
     struct feed feed;
     char run_dir[DATA_PATH_MAX];
-    long nsteps;                /* TM_STEP records polled */
+    long nsteps;                /* TM_STEP records polled (steps 1, 2, ...) */
+    long nstep0;                /* ... and step-0 records (a paused start's view) */
     struct tm_step last_step;
     long nstates;
     struct tm_state state;
@@ -342,7 +343,11 @@ pump(struct run *r)
             r->info = rec->u.info;
             break;
         case TM_STEP:
-            r->nsteps++;
+            /* Step 0 is the view of a paused start (no update): counted apart. */
+            if (rec->u.step.step > 0)
+                r->nsteps++;
+            else
+                r->nstep0++;
             r->last_step = rec->u.step;
             break;
         case TM_STATE:
@@ -479,6 +484,8 @@ START_TEST(test_trainer__step_counts)
 
     step_n(r, 5);
     ck_assert_msg(r->nsteps == 5, "step 5 gave %ld step records", r->nsteps);
+    /* The paused start showed step 0 first: its loss on the first batch. */
+    ck_assert_msg(r->nstep0 == 1, "%ld step-0 records, expected 1", r->nstep0);
     ck_assert_int_eq(r->state.state, TM_PAUSED);
     /* tm_step.step is 1-based: the step just completed */
     ck_assert_msg(r->last_step.step == 5, "last step record says step %ld, expected 5",
@@ -849,14 +856,15 @@ START_TEST(test_trainer__telemetry_change)
     struct trainer_opts o = {.start_paused = true};
     struct run *r = run_start(&c, &o);
     wait_paused(r, 0);
-    step_n(r, 3);                               /* snapshot at step 0 only */
+    step_n(r, 3);                               /* snapshots at step 0 only: the
+                                                 * paused start's view and step 1's */
     send_cmd(r, TM_CMD_SET_TELEMETRY, 2, 0.0, 0);
     ck_assert_int_eq(r->state.telemetry_every, 2);
     step_n(r, 4);                               /* steps 3..6: snapshots at 4, 6 */
     send_cmd(r, TM_CMD_SET_TELEMETRY, 0, 0.0, 0);
     step_n(r, 3);                               /* none */
     run_finish(r);
-    ck_assert_msg(r->nsnapshots == 3, "%ld snapshots on the feed, expected 3", r->nsnapshots);
+    ck_assert_msg(r->nsnapshots == 4, "%ld snapshots on the feed, expected 4", r->nsnapshots);
 
     size_t n;
     struct layer_row *rows = NULL;

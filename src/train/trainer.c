@@ -389,8 +389,9 @@ log_histogram(struct trainer *t, const char *tag, const struct tm_hist *h)
     runlog_histogram(t->log, t->step, tag, &rh);
 }
 
+/* Snapshot statistics to the feed, and to layers.csv when logged. */
 static void
-publish_snapshot(struct trainer *t)
+publish_snapshot_to(struct trainer *t, bool logged)
 {
     char tag[96];
     const struct model *m = t->model;
@@ -400,7 +401,7 @@ publish_snapshot(struct trainer *t)
         stats_layer(&l, m, i, bins);
         l.step = t->step;
         trainer_publish(t, TM_LAYER, &l, sizeof l);
-        if (t->log != NULL) {
+        if (t->log != NULL && logged) {
             struct layer_row r = {0};
             r.step = t->step;
             r.layer = i;
@@ -423,7 +424,7 @@ publish_snapshot(struct trainer *t)
         stats_tensor(&s, m, k, t->update, bins);
         s.step = t->step;
         trainer_publish(t, TM_TENSOR, &s, sizeof s);
-        if (t->log != NULL) {
+        if (t->log != NULL && logged) {
             struct layer_row r = {0};
             r.step = t->step;
             r.layer = m->tensors[k].layer;
@@ -447,6 +448,12 @@ publish_snapshot(struct trainer *t)
     trainer_publish(t, TM_SNAPSHOT, &sn, sizeof sn);
 }
 
+static void
+publish_snapshot(struct trainer *t)
+{
+    publish_snapshot_to(t, true);
+}
+
 /*
  * A run started paused shows step 0 at once: the loss of the initial
  * weights on the first batch and a snapshot (activations, weights,
@@ -454,7 +461,7 @@ publish_snapshot(struct trainer *t)
  * evaluation mode (no dropout, batch norm on its initial running
  * statistics) on a copy of the first batch, so it consumes no random
  * numbers and moves no batch position: the run that follows is the run
- * that would have been.  Nothing of it goes to metrics.csv.
+ * that would have been.  Nothing of it goes to metrics.csv or layers.csv.
  */
 static void
 publish_step0(struct trainer *t)
@@ -488,7 +495,7 @@ publish_step0(struct trainer *t)
     trainer_publish(t, TM_STEP, &st, sizeof st);
     if (t->tel_every > 0 && isfinite(loss)) {
         memset(t->update, 0, t->model->nparams * sizeof(float));
-        publish_snapshot(t);
+        publish_snapshot_to(t, false);
     }
 }
 
