@@ -204,10 +204,13 @@ print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
 {
     char a[32], b[32], c[32], d[32];
     end_progress_line(p);
-    fprintf(p->out, "gradient check at step %ld on %d samples (%.2f s): %s\n", g->step, g->samples,
-            (double)g->seconds, g->pass ? "PASS" : "FAIL");
-    fprintf(p->out, "  %-12s %-22s %8s %10s %10s %6s  %s\n", "tensor", "layer", "checked",
-            "max rel", "median", "kinks", "verdict");
+    fprintf(p->out, "gradient check at step %ld on %d samples (%.2f s): %s", g->step, g->samples,
+            (double)g->seconds, tm_gc_verdict_name(g->verdict));
+    if (g->verdict == TM_GC_INCONCLUSIVE)
+        fprintf(p->out, " (%s)", tm_gc_reason_text(g->reason));
+    fputc('\n', p->out);
+    fprintf(p->out, "  %-10s %-20s %7s %8s %5s %9s %9s %9s  %s\n", "tensor", "layer", "checked",
+            "compared", "kinks", "max rel", "bound", "err/bnd", "verdict");
     for (int i = 0; i < g->ntensors && i < TM_GC_MAX_TENSORS; i++) {
         const struct tm_gc_tensor *t = &g->t[i];
         /* The layer as the layers panel and layers.csv name it. */
@@ -215,12 +218,17 @@ print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
         if (p->have_info && t->layer >= 0 && t->layer < p->info.nlayers &&
             t->layer < TM_MAX_LAYERS)
             snprintf(layer, sizeof layer, "%d %s", t->layer, p->info.layers[t->layer].label_ascii);
-        fprintf(p->out, "  %-12s %-22s %8d %10s %10s %6d  %s", t->name, layer, t->checked,
-                numfmt(a, sizeof a, t->max_rel), numfmt(b, sizeof b, t->median_rel), t->kinks,
-                t->pass ? "pass" : "FAIL");
-        if (!t->pass)
-            fprintf(p->out, "  worst [%ld] analytic %s numeric %s", t->worst_index,
-                    numfmt(c, sizeof c, t->worst_analytic), numfmt(d, sizeof d, t->worst_numeric));
+        fprintf(p->out, "  %-10s %-20s %7d %8d %5d %9s %9s %9s  %s", t->name, layer, t->checked,
+                t->compared, t->kinks, numfmt(a, sizeof a, t->max_rel),
+                numfmt(b, sizeof b, t->worst_bound), numfmt(c, sizeof c, t->max_excess),
+                tm_gc_verdict_name(t->verdict));
+        if (t->verdict == TM_GC_FAIL)
+            fprintf(p->out, "  worst [%ld] analytic %s numeric %s (%d beyond bound)",
+                    t->worst_index, numfmt(a, sizeof a, t->worst_analytic),
+                    numfmt(d, sizeof d, t->worst_numeric), t->failed);
+        else if (t->verdict == TM_GC_INCONCLUSIVE)
+            fprintf(p->out, "  %s (%d zero, %d tiny)", tm_gc_reason_text(t->reason), t->zero,
+                    t->tiny);
         fputc('\n', p->out);
     }
 }
@@ -343,7 +351,7 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
         print_gradcheck(p, &rec->u.gradcheck);
         if (p->opts->result != NULL) {
             p->opts->result->gradcheck_seen = true;
-            p->opts->result->gradcheck_pass = rec->u.gradcheck.pass;
+            p->opts->result->gradcheck_verdict = rec->u.gradcheck.verdict;
         }
         break;
     case TM_STATE:

@@ -33,6 +33,7 @@ enum exit_status {
     EXIT_DONE = 0,
     EXIT_FAILED = 1,
     EXIT_USAGE = 2,
+    EXIT_INCONCLUSIVE = 4,      /* --gradcheck could neither pass nor fail the gradients */
     EXIT_INTERRUPTED = 130,
 };
 
@@ -99,7 +100,7 @@ usage(FILE *fp)
           "  export RUN_DIR --to csv [--out FILE]       every scalar: step,wall_time,tag,value\n"
           "\n"
           "Exit status: 0 done, 1 training failed, 2 usage/config/data error,\n"
-          "130 interrupted.  Keys and config: man nntop.\n",
+          "4 gradient check inconclusive, 130 interrupted.  Keys and config: man nntop.\n",
           fp);
 }
 
@@ -558,7 +559,10 @@ main(int argc, char **argv)
         ho.result = &hr;
         sig = headless_run(&feed, &ho);
         if (o.gradcheck)
-            status = hr.gradcheck_seen && hr.gradcheck_pass ? EXIT_DONE : EXIT_FAILED;
+            status = !hr.gradcheck_seen                              ? EXIT_FAILED
+                     : hr.gradcheck_verdict == TM_GC_PASS         ? EXIT_DONE
+                     : hr.gradcheck_verdict == TM_GC_INCONCLUSIVE ? EXIT_INCONCLUSIVE
+                                                                  : EXIT_FAILED;
     }
     trainer_join(t);
     if (status == EXIT_DONE && trainer_exit_status(t) != 0)

@@ -74,15 +74,24 @@ check_all(struct fixture *f, const char *what, struct tm_gradcheck *out)
         ck_assert_str_eq(g->name, t < m->ntensors ? m->tensors[t].name : "input");
         ck_assert_msg(g->checked == (int)count, "%s %s: %d entries checked of %zu", what,
                       g->name, g->checked, count);
-        ck_assert_msg(g->pass, "%s %s: FAIL, max rel %.3g (worst [%ld] analytic %.6g numeric "
+        ck_assert_msg(g->verdict == TM_GC_PASS, "%s %s: not PASS, max rel %.3g (worst [%ld] analytic %.6g numeric "
                       "%.6g)", what, g->name, (double)g->max_rel, g->worst_index,
                       (double)g->worst_analytic, (double)g->worst_numeric);
-        /* a typical entry agrees to float32 rounding */
-        ck_assert_msg(g->median_rel < 1e-4f, "%s %s: median rel %.3g", what, g->name,
-                      (double)g->median_rel);
+        /* a typical entry agrees to float32 rounding, unless the true
+         * gradient is 0 (a bias feeding a batch norm): then both sides are
+         * rounding noise, within the bound */
+        ck_assert_msg(g->median_rel < 1e-4f || fabsf(g->worst_numeric) <= g->worst_bound,
+                      "%s %s: median rel %.3g", what, g->name, (double)g->median_rel);
+        /* the bound is shown, and it explains the disagreement */
+        ck_assert_msg(g->worst_bound > 0.0f && g->max_excess <= 1.0f,
+                      "%s %s: bound %.3g, err/bound %.3g", what, g->name,
+                      (double)g->worst_bound, (double)g->max_excess);
+        ck_assert_int_eq(g->failed, 0);
+        ck_assert(g->compared > 0);
         ck_assert(g->median_rel <= g->max_rel);
     }
-    ck_assert_msg(out->pass, "%s: overall FAIL", what);
+    ck_assert_msg(out->verdict == TM_GC_PASS, "%s: overall %s", what,
+                  tm_gc_verdict_name(out->verdict));
 }
 
 #define DENSE(n) {.kind = LAYER_DENSE, .units = (n)}
@@ -182,7 +191,7 @@ START_TEST(test_gradcheck__model_untouched)
     struct tm_gradcheck *out = xcalloc(1, sizeof *out);
     struct gradcheck_opts o = {.samples = 6, .per_tensor = ALL_ENTRIES, .seed = 1};
     gradcheck_run(out, m, &f.b, &o);
-    ck_assert(out->pass);
+    ck_assert(out->verdict == TM_GC_PASS);
     ck_assert_msg(memcmp(params, m->params, m->nparams * sizeof(float)) == 0, "params changed");
     ck_assert_msg(memcmp(grads, m->grads, m->nparams * sizeof(float)) == 0, "grads changed");
     ck_assert_msg(memcmp(state, m->state, m->nstate * sizeof(float)) == 0,
@@ -224,11 +233,11 @@ START_TEST(test_gradcheck__sampled)
     for (int t = 0; t < 5; t++) {
         ck_assert_msg(out->t[t].checked == want[t], "%s: %d checked, expected %d",
                       out->t[t].name, out->t[t].checked, want[t]);
-        ck_assert(out->t[t].pass);
+        ck_assert(out->t[t].verdict == TM_GC_PASS);
         ck_assert(out->t[t].worst_index >= 0);
     }
     ck_assert(out->t[0].worst_index < 24 && out->t[4].worst_index < 16);
-    ck_assert(out->pass);
+    ck_assert(out->verdict == TM_GC_PASS);
     /* The same seed samples the same entries. */
     struct tm_gradcheck *again = xcalloc(1, sizeof *again);
     gradcheck_run(again, f.m, &f.b, &o);
@@ -267,7 +276,7 @@ START_TEST(test_gradcheck__kinks_input)
     ck_assert_int_eq(out->t[2].checked, 16);
     ck_assert_int_eq(out->t[0].kinks, 0);
     ck_assert_int_eq(out->t[1].kinks, 0);
-    ck_assert(out->pass);
+    ck_assert(out->verdict == TM_GC_PASS);
     free(out);
     model_free(f.m);
 }
@@ -293,7 +302,7 @@ START_TEST(test_gradcheck__kinks_hidden)
     ck_assert_int_eq(out->t[2].kinks, 0);
     ck_assert_int_eq(out->t[3].kinks, 0);
     ck_assert_int_eq(out->t[4].kinks, 0);
-    ck_assert_msg(out->pass, "kinks must not fail the check");
+    ck_assert_msg(out->verdict == TM_GC_PASS, "kinks must not fail the check");
     free(out);
     model_free(m);
 }
@@ -312,12 +321,145 @@ START_TEST(test_gradcheck__demo_timing)
     for (int t = 0; t < out->ntensors; t++)
         entries += out->t[t].checked;
     printf("gradcheck timing: 2-100-3, %d entries, 8 samples: %.3f s (%s)\n", entries,
-           (double)out->seconds, out->pass ? "pass" : "FAIL");
+           (double)out->seconds, out->verdict == TM_GC_PASS ? "pass" : "FAIL");
     ck_assert_int_eq(entries, 200 + 100 + 300 + 3 + 16);
-    ck_assert(out->pass);
+    ck_assert(out->verdict == TM_GC_PASS);
     ck_assert(out->seconds >= 0.0f);
     free(out);
     model_free(f.m);
+}
+END_TEST
+
+/* The per-tensor table on stdout, for the log. */
+static void
+print_table(const char *what, const struct tm_gradcheck *r)
+{
+    printf("%s: %s%s%s\n", what, tm_gc_verdict_name(r->verdict),
+           r->verdict == TM_GC_INCONCLUSIVE ? ": " : "", tm_gc_reason_text(r->reason));
+    for (int i = 0; i < r->ntensors; i++) {
+        const struct tm_gc_tensor *t = &r->t[i];
+        printf("  %-9s checked %3d compared %3d kinks %3d zero %3d tiny %3d failed %d "
+               "bound %.2e err/bound %.2e %s\n",
+               t->name, t->checked, t->compared, t->kinks, t->zero, t->tiny, t->failed,
+               (double)t->worst_bound, (double)t->max_excess, tm_gc_verdict_name(t->verdict));
+    }
+}
+
+/* Tensors that failed: none may, on the clean engine. */
+static void
+assert_no_fail(const char *what, const struct tm_gradcheck *r)
+{
+    for (int i = 0; i < r->ntensors; i++)
+        ck_assert_msg(r->t[i].verdict != TM_GC_FAIL && r->t[i].failed == 0,
+                      "%s: %s FAILs (err/bound %.3g, analytic %.6g numeric %.6g bound %.3g)",
+                      what, r->t[i].name, (double)r->t[i].max_excess,
+                      (double)r->t[i].worst_analytic, (double)r->t[i].worst_numeric,
+                      (double)r->t[i].worst_bound);
+    ck_assert(r->verdict != TM_GC_FAIL);
+}
+
+START_TEST(test_gradcheck__deep_sigmoid)
+{
+    /* Ten sigmoid layers: the first layers' gradients vanish (about 1e-10
+     * here) and are the small sums of many mixed-sign terms, below what
+     * float32 can resolve.  The old check called this FAIL (analytic
+     * -1.05e-8 vs numeric -1.07e-8); it must say INCONCLUSIVE, name the
+     * reason, and still pass the last layers, whose gradients are large. */
+    struct layer_spec l[21];
+    for (int k = 0; k < 10; k++) {
+        l[2 * k] = (struct layer_spec)DENSE(16);
+        l[2 * k + 1] = (struct layer_spec)ACT(LAYER_SIGMOID);
+    }
+    l[20] = (struct layer_spec)DENSE(3);
+    struct fixture f;
+    fixture_init(&f, 4, l, 21, LOSS_CROSS_ENTROPY, 8, 5);
+    struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+    struct gradcheck_opts o = {.samples = 8, .per_tensor = 20, .seed = 1};
+    gradcheck_run(out, f.m, &f.b, &o);
+    print_table("deep sigmoid", out);
+    assert_no_fail("deep sigmoid", out);
+    ck_assert_int_eq(out->verdict, TM_GC_INCONCLUSIVE);
+    ck_assert_int_eq(out->reason, TM_GC_REASON_TINY);
+    ck_assert_str_eq(out->t[4].name, "4.weight");
+    ck_assert_int_eq(out->t[4].verdict, TM_GC_INCONCLUSIVE);
+    ck_assert_int_eq(out->t[4].reason, TM_GC_REASON_TINY);
+    ck_assert(out->t[4].tiny > 0);
+    ck_assert_str_eq(out->t[20].name, "20.weight");
+    ck_assert_int_eq(out->t[20].verdict, TM_GC_PASS);
+    ck_assert_int_eq(out->t[21].verdict, TM_GC_PASS);
+    free(out);
+    model_free(f.m);
+}
+END_TEST
+
+START_TEST(test_gradcheck__zero_init)
+{
+    /* All-zero initialisation: the hidden gradients are exactly 0 on both
+     * sides (tanh) or every nudge crosses a ReLU kink.  The old check
+     * skipped them all and said PASS; nothing was compared, so neither PASS
+     * nor FAIL.  The output bias is the one tensor with a real gradient. */
+    static const enum layer_kind acts[] = {LAYER_TANH, LAYER_RELU};
+    static const int reasons[] = {TM_GC_REASON_ZERO, TM_GC_REASON_KINKS};
+    for (int c = 0; c < 2; c++) {
+        struct layer_spec l[] = {{.kind = LAYER_DENSE, .units = 8, .init = INIT_ZEROS},
+                                 ACT(acts[c]),
+                                 {.kind = LAYER_DENSE, .units = 3, .init = INIT_ZEROS}};
+        struct fixture f;
+        fixture_init(&f, 4, l, 3, LOSS_CROSS_ENTROPY, 8, 9);
+        struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+        struct gradcheck_opts o = {.samples = 8, .per_tensor = ALL_ENTRIES, .seed = 1};
+        gradcheck_run(out, f.m, &f.b, &o);
+        const char *what = c == 0 ? "zero init, tanh" : "zero init, relu";
+        print_table(what, out);
+        assert_no_fail(what, out);
+        ck_assert_int_eq(out->verdict, TM_GC_INCONCLUSIVE);
+        ck_assert_str_eq(out->t[0].name, "0.weight");
+        ck_assert_int_eq(out->t[0].verdict, TM_GC_INCONCLUSIVE);
+        ck_assert_msg(out->t[0].reason == reasons[c], "%s: 0.weight reason %d (%s)", what,
+                      out->t[0].reason, tm_gc_reason_text(out->t[0].reason));
+        ck_assert_int_eq(out->t[0].compared, 0);
+        /* 2.weight multiplies hidden outputs that are exactly 0 */
+        ck_assert_int_eq(out->t[2].verdict, TM_GC_INCONCLUSIVE);
+        ck_assert_int_eq(out->t[2].reason, TM_GC_REASON_ZERO);
+        ck_assert_str_eq(out->t[3].name, "2.bias");
+        ck_assert_int_eq(out->t[3].verdict, TM_GC_PASS);
+        free(out);
+        model_free(f.m);
+    }
+}
+END_TEST
+
+START_TEST(test_gradcheck__converged)
+{
+    /* Train to a loss near 0: softmax outputs within rounding of the
+     * labels, so dlogits = p - onehot is the small difference of numbers
+     * near 1 and the gradients are far below what float32 resolves next
+     * to them.  The old check called the input FAIL here. */
+    struct layer_spec l[] = {DENSE(16), ACT(LAYER_RELU), DENSE(3)};
+    struct fixture f;
+    fixture_init(&f, 4, l, 3, LOSS_CROSS_ENTROPY, 8, 2);
+    struct model *m = f.m;
+    struct loss_out lo = {0};
+    double loss = 0.0;
+    for (int step = 0; step < 20000; step++) {
+        loss = model_grad(m, &f.b, &lo);
+        for (size_t i = 0; i < m->nparams; i++)
+            m->params[i] -= 0.5f * m->grads[i];
+    }
+    ck_assert_msg(loss < 1e-4 && lo.correct == 8, "not converged: loss %.3g, %d of 8", loss,
+                  lo.correct);
+    struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        struct gradcheck_opts o = {.samples = 8, .per_tensor = 20, .seed = seed};
+        gradcheck_run(out, m, &f.b, &o);
+        if (seed == 1)
+            print_table("converged", out);
+        assert_no_fail("converged", out);
+    }
+    ck_assert_msg(out->verdict == TM_GC_INCONCLUSIVE || out->verdict == TM_GC_PASS, "%s",
+                  tm_gc_verdict_name(out->verdict));
+    free(out);
+    model_free(m);
 }
 END_TEST
 
@@ -342,6 +484,9 @@ gradcheck_suite(void)
     tcase_add_test(limits, test_gradcheck__kinks_input);
     tcase_add_test(limits, test_gradcheck__kinks_hidden);
     tcase_add_test(limits, test_gradcheck__demo_timing);
+    tcase_add_test(limits, test_gradcheck__deep_sigmoid);
+    tcase_add_test(limits, test_gradcheck__zero_init);
+    tcase_add_test(limits, test_gradcheck__converged);
     suite_add_tcase(s, limits);
     return s;
 }

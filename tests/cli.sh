@@ -170,6 +170,12 @@ else pass "headless in a pipe: plain lines, the summary last"; fi
 run --gradcheck
 check "--gradcheck" 0 out ': PASS$' out '^  input '
 
+# Zero initialisation: nothing to compare, so neither pass nor fail.
+run --gradcheck --set 'model.layers=[{dense: 8, init: zeros}, tanh, {dense: 3, init: zeros}]'
+check "--gradcheck on a zero-initialised model is inconclusive (exit 4)" 4 \
+    out ': INCONCLUSIVE \(gradients exactly zero' out '^  0\.weight .* INCONCLUSIVE' \
+    out '^  2\.bias .* PASS$'
+
 run -H -n 30 -o "$TMP/runs"
 check "logged run" 0 out '; run '
 RUN=$(ls -d "$TMP"/runs/*/ 2>/dev/null | head -n 1)

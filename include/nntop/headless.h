@@ -15,7 +15,7 @@
 /* What the printer saw that main needs for its exit status. */
 struct headless_result {
     bool gradcheck_seen;        /* a gradient-check table arrived */
-    bool gradcheck_pass;        /* ... and every tensor passed */
+    int gradcheck_verdict;      /* ... and its verdict (enum tm_gc_verdict) */
 };
 
 struct headless_opts {

@@ -208,14 +208,41 @@ struct tm_event {
     char text[TM_TEXT_MAX];
 };
 
+/*
+ * A gradient-check verdict.  PASS: enough entries were compared at a
+ * resolution the check can trust and every one agreed within its
+ * rounding bound; FAIL: some entry disagrees by more than float32
+ * rounding of its computation explains; INCONCLUSIVE: nothing
+ * disagrees, but too little could be compared (tm_gc_reason says why).
+ */
+enum tm_gc_verdict { TM_GC_PASS, TM_GC_FAIL, TM_GC_INCONCLUSIVE, TM_GC_VERDICT_COUNT };
+
+/* Why a tensor (or a whole check) is inconclusive. */
+enum tm_gc_reason {
+    TM_GC_REASON_NONE,
+    TM_GC_REASON_KINKS,     /* the sampled entries sit on ReLU kinks */
+    TM_GC_REASON_ZERO,      /* gradients exactly zero on both sides (zero init, dead units) */
+    TM_GC_REASON_TINY,      /* gradients below float32 resolution (vanishing, converged) */
+    TM_GC_REASON_MIXED,     /* too few comparable entries, for several of these reasons */
+    TM_GC_REASON_COUNT
+};
+
 struct tm_gc_tensor {
     char name[TM_NAME_MAX]; /* "0.weight", or "input" */
     int layer;              /* the layer it belongs to (tm_info.layers), -1 for "input" */
-    int checked, kinks;
-    float max_rel, median_rel;
-    long worst_index;
+    int checked;            /* entries sampled */
+    int kinks;              /* ... whose nudge crossed a ReLU kink (not judged) */
+    int compared;           /* ... judged at a resolution the check trusts */
+    int zero;               /* ... exactly zero on both sides: no information */
+    int tiny;               /* ... too small to resolve next to their rounding bound */
+    int failed;             /* ... disagreeing beyond their rounding bound */
+    float max_rel, median_rel;  /* |a - n| / max(|a|, |n|) over non-kink entries */
+    float max_excess;       /* largest |a - n| / bound: above 1 is a failure */
+    long worst_index;       /* the entry of max_excess, -1 if none was judged */
     float worst_analytic, worst_numeric;
-    uint8_t pass;
+    float worst_bound;      /* that entry's bound on |a - n| from rounding alone */
+    uint8_t verdict;        /* enum tm_gc_verdict */
+    uint8_t reason;         /* enum tm_gc_reason, when inconclusive */
 };
 
 struct tm_gradcheck {
@@ -223,9 +250,15 @@ struct tm_gradcheck {
     int ntensors;
     int samples;
     float seconds;
-    uint8_t pass;
+    uint8_t verdict;        /* enum tm_gc_verdict: FAIL if a tensor fails, PASS if all pass */
+    uint8_t reason;         /* enum tm_gc_reason of the inconclusive tensors */
     struct tm_gc_tensor t[TM_GC_MAX_TENSORS];
 };
+
+/* "PASS", "FAIL", "INCONCLUSIVE" ("?" out of range). */
+const char *tm_gc_verdict_name(int verdict);
+/* One phrase for a reason ("" for none): "entries sit on ReLU kinks", ... */
+const char *tm_gc_reason_text(int reason);
 
 enum tm_finding_state {
     TM_FINDING_RAISED,

@@ -290,15 +290,31 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
     gradcheck_run(r, t->model, &b, &go);
     r->step = t->step;
     trainer_publish(t, TM_GRADCHECK, r, sizeof *r);
-    int failed = 0;
-    for (int i = 0; i < r->ntensors; i++)
-        failed += !r->t[i].pass;
-    char extra[128];
-    snprintf(extra, sizeof extra, "\"pass\":%s,\"failed\":%d,\"seconds\":%.3f",
-             r->pass ? "true" : "false", failed, (double)r->seconds);
-    trainer_emit(t, r->pass ? TM_EV_INFO : TM_EV_ERROR, r->pass ? 0 : 2, "gradcheck", extra,
-         "gradient check: %s (%d of %d tensors failed, %.2f s)", r->pass ? "pass" : "FAIL",
-         failed, r->ntensors, (double)r->seconds);
+    int failed = 0, inconclusive = 0;
+    for (int i = 0; i < r->ntensors; i++) {
+        failed += r->t[i].verdict == TM_GC_FAIL;
+        inconclusive += r->t[i].verdict == TM_GC_INCONCLUSIVE;
+    }
+    char extra[256], reason[160] = "";
+    if (r->verdict == TM_GC_INCONCLUSIVE)
+        runlog_json_str(reason, sizeof reason, tm_gc_reason_text(r->reason));
+    snprintf(extra, sizeof extra,
+             "\"verdict\":\"%s\",\"pass\":%s,\"failed\":%d,\"inconclusive\":%d,%s%s%s"
+             "\"seconds\":%.3f",
+             tm_gc_verdict_name(r->verdict), r->verdict == TM_GC_PASS ? "true" : "false", failed,
+             inconclusive, *reason ? "\"reason\":" : "", reason, *reason ? "," : "",
+             (double)r->seconds);
+    if (r->verdict == TM_GC_INCONCLUSIVE)
+        trainer_emit(t, TM_EV_INFO, 1, "gradcheck", extra,
+                     "gradient check: INCONCLUSIVE on %d of %d tensors: %s (%.2f s)",
+                     inconclusive, r->ntensors, tm_gc_reason_text(r->reason),
+                     (double)r->seconds);
+    else
+        trainer_emit(t, r->verdict == TM_GC_PASS ? TM_EV_INFO : TM_EV_ERROR,
+                     r->verdict == TM_GC_PASS ? 0 : 2, "gradcheck", extra,
+                     "gradient check: %s (%d of %d tensors failed, %.2f s)",
+                     r->verdict == TM_GC_PASS ? "pass" : "FAIL", failed, r->ntensors,
+                     (double)r->seconds);
     free(r);
 }
 

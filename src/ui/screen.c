@@ -354,25 +354,41 @@ draw_help(struct ui *ui)
         crt_put(r.y + r.h - 1, r.x + r.w - 3, 1, CRT_TITLE, ui->g->down);
 }
 
+/* Colour and mark of a gradient-check verdict. */
+static enum crt_elem
+verdict_elem(int verdict)
+{
+    return verdict == TM_GC_PASS ? CRT_OK : verdict == TM_GC_FAIL ? CRT_ERROR : CRT_WARN;
+}
+
+static const char *
+verdict_mark(const struct ui_glyphs *g, int verdict)
+{
+    return verdict == TM_GC_PASS ? g->ok : verdict == TM_GC_FAIL ? g->bad : g->warn;
+}
+
 static void
 draw_gradcheck(struct ui *ui)
 {
     const struct tm_gradcheck *gc = &ui->live->gradcheck;
     const struct ui_glyphs *g = ui->g;
-    char a[16], b[16], line[200];
+    char b[16], c[16], line[200];
     int nt = gc->ntensors;
-    struct ui_rect r = centred(&ui->layout, nt + 6, 78);
+    struct ui_rect r = centred(&ui->layout, nt + 7, 78);
     crt_clear_rect(&r);
     snprintf(line, sizeof line, "gradient check at step %ld %s Esc closes", gc->step, g->dot);
     crt_box(&r, line);
     int y = r.y + 1, x = r.x + 2, w = r.w - 4;
     snprintf(line, sizeof line, "%d samples, %.2f s: ", gc->samples, gc->seconds);
     int used = crt_put(y, x, w, CRT_NORMAL, line);
-    crt_put(y, x + used, w - used, gc->pass ? CRT_OK : CRT_ERROR,
-            gc->pass ? "PASS" : "FAIL");
+    crt_put(y, x + used, w - used, verdict_elem(gc->verdict), tm_gc_verdict_name(gc->verdict));
     y++;
-    snprintf(line, sizeof line, "%-10s %-18s %7s %8s %10s %5s  %s", "tensor", "layer",
-             "checked", "max rel", "median rel", "kinks", "verdict");
+    if (gc->verdict == TM_GC_INCONCLUSIVE)
+        crt_put(y, x, w, CRT_WARN, tm_gc_reason_text(gc->reason));
+    else
+        crt_put(y, x, w, CRT_DIM, "bound: what float32 rounding explains; err/bd above 1 fails");
+    snprintf(line, sizeof line, "%-10s %-13s %5s %5s %4s %8s %7s  %s", "tensor", "layer", "chk",
+             "comp.", "kink", "bound", "err/bd", "verdict");
     crt_put(++y, x, w, CRT_TITLE, line);
     const struct ui_model *m = ui->live;
     for (int i = 0; i < nt && y + 1 < r.y + r.h - 1; i++) {
@@ -386,15 +402,15 @@ draw_gradcheck(struct ui *ui)
         }
         /* Pad by hand: printf counts bytes, and a UTF-8 arrow is three. */
         crt_put(++y, x, 10, CRT_NORMAL, name);
-        crt_put(y, x + 11, 18, CRT_NORMAL, layer);
-        snprintf(line, sizeof line, "%7d %8s %10s %5d  ", t->checked,
-                 ui_fmt_short(a, sizeof a, t->max_rel, 8), ui_fmt_short(b, sizeof b, t->median_rel, 8),
-                 t->kinks);
-        used = 30 + crt_put(y, x + 30, w - 30, CRT_NORMAL, line);
-        char verdict[16];
-        snprintf(verdict, sizeof verdict, "%s %s", t->pass ? g->ok : g->bad,
-                 t->pass ? "PASS" : "FAIL");
-        crt_put(y, x + used, w - used, t->pass ? CRT_OK : CRT_ERROR, verdict);
+        crt_put(y, x + 11, 13, CRT_NORMAL, layer);
+        snprintf(line, sizeof line, "%5d %5d %4d %8s %7s  ", t->checked, t->compared, t->kinks,
+                 ui_fmt_short(b, sizeof b, t->worst_bound, 8),
+                 ui_fmt_short(c, sizeof c, t->max_excess, 7));
+        used = 25 + crt_put(y, x + 25, w - 25, CRT_NORMAL, line);
+        char verdict[24];
+        snprintf(verdict, sizeof verdict, "%s %s", verdict_mark(g, t->verdict),
+                 tm_gc_verdict_name(t->verdict));
+        crt_put(y, x + used, w - used, verdict_elem(t->verdict), verdict);
     }
 }
 
