@@ -171,7 +171,8 @@ run --gradcheck
 check "--gradcheck" 0 out ': PASS$' out '^  input '
 
 # Zero initialisation: nothing to compare, so neither pass nor fail.
-run --gradcheck --set 'model.layers=[{dense: 8, init: zeros}, tanh, {dense: 3, init: zeros}]'
+run --gradcheck "${top_srcdir:-.}/configs/spiral.yaml" \
+    --set 'model.layers=[{dense: 8, init: zeros}, tanh, {dense: 3, init: zeros}]'
 check "--gradcheck on a zero-initialised model is inconclusive (exit 4)" 4 \
     out ': INCONCLUSIVE \(gradients exactly zero' out '^  0\.weight .* INCONCLUSIVE' \
     out '^  2\.bias .* PASS$'
