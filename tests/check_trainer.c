@@ -1102,6 +1102,218 @@ END_TEST
 
 /* ---- the consumers: replay and the headless printer -------------------------- */
 
+/* ---- the event vocabulary: live and replayed ----------------------------- */
+
+/*
+ * Replay r's run directory and compare its events with those r saw live:
+ * the same events in the same order, each with the same type, kind,
+ * severity, step and text.  Marks the types seen in seen[].
+ */
+static void
+compare_replayed_events(const struct run *r, bool seen[TM_EVT_TYPE_COUNT])
+{
+    struct replay *rp = NULL;
+    char *cause = NULL;
+    ck_assert_msg(replay_open(&rp, r->run_dir, &cause) == 0, "replay_open: %s",
+                  cause ? cause : "?");
+    struct feed f = replay_feed(rp);
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    long n = 0;
+    ck_assert_msg(r->nevents <= MAX_EVENTS, "%ld live events, the test keeps %d", r->nevents,
+                  MAX_EVENTS);
+    while (f.cls->poll(f.self, rec)) {
+        if (rec->type != TM_EVENT)
+            continue;
+        const struct tm_event *e = &rec->u.event;
+        ck_assert_msg(n < r->nevents, "replay has more events than the %ld shown live (extra: "
+                      "'%s')", r->nevents, e->text);
+        const struct tm_event *live = &r->ev[n];
+        const struct tm_event_def *def = tm_event_def_at(live->type);
+        ck_assert_msg(def != NULL, "live event %ld ('%s') has no vocabulary type", n, live->text);
+        ck_assert_msg(e->type == live->type && e->kind == live->kind &&
+                      e->severity == live->severity && e->step == live->step,
+                      "event %ld '%s': live type %s kind %d severity %s step %ld, replayed type "
+                      "%d kind %d severity %s step %ld", n, live->text, def->type, live->kind,
+                      tm_severity_name(live->severity), live->step, e->type, e->kind,
+                      tm_severity_name(e->severity), e->step);
+        ck_assert_str_eq(e->text, live->text);
+        ck_assert_int_eq(live->kind, def->kind);
+        seen[live->type] = true;
+        n++;
+    }
+    ck_assert_msg(n == r->nevents, "replay shows %ld events, %ld were shown live", n, r->nevents);
+    free(rec);
+    replay_free(rp);
+
+    /* Every line says its severity and carries its vocabulary row's fields. */
+    struct events ev = read_events(r->run_dir);
+    for (size_t i = 0; i < ev.n; i++) {
+        const char *line = ev.ev[i].line;
+        const struct tm_event_def *def = tm_event_def_at(runlog_event_vocab(&ev.ev[i]));
+        ck_assert_msg(def != NULL, "events.jsonl: type '%s' is not in the vocabulary",
+                      ev.ev[i].type);
+        char sev[16] = "";
+        ck_assert_msg(runlog_event_get_str(line, "severity", sev, sizeof sev) == 0 &&
+                      strcmp(sev, tm_severity_name(def->severity)) == 0,
+                      "events.jsonl: severity '%s', expected '%s': %s", sev,
+                      tm_severity_name(def->severity), line);
+        char fields[160], *save = NULL;
+        snprintf(fields, sizeof fields, "%s", def->fields);
+        for (char *k = strtok_r(fields, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save))
+            ck_assert_msg(runlog_event_has(line, k), "events.jsonl: %s lacks \"%s\": %s",
+                          def->type, k, line);
+    }
+    runlog_events_free(ev.ev, ev.n);
+}
+
+START_TEST(test_trainer__replay_events)
+{
+    bool seen[TM_EVT_TYPE_COUNT] = {false};
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "loss=mse");
+    c.train.steps = 200;
+    struct trainer_opts o = {.start_paused = true, .keep_going = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 2);
+    send_cmd(r, TM_CMD_SET_LR, 0, 0.3, 0);
+    send_cmd(r, TM_CMD_SCALE_LR, 0, 0.5, 0);
+    send_cmd(r, TM_CMD_SET_CLIP, 0, 1.0, TM_CLIP_NORM);
+    send_cmd(r, TM_CMD_SET_CLIP, 0, 0.0, TM_CLIP_NONE);
+    send_cmd(r, TM_CMD_SET_MOMENTUM, 0, 0.25, 0);
+    send_cmd(r, TM_CMD_SET_WD, 0, 1e-4, 0);
+    send_cmd(r, TM_CMD_SET_BATCH, 16, 0.0, 0);
+    send_cmd(r, TM_CMD_SET_TELEMETRY, 3, 0.0, 0);
+    send_cmd(r, TM_CMD_EVAL, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_SAVE, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_GRADCHECK, 4, 0.0, 0);
+    send_cmd(r, TM_CMD_OVERFIT, 1, 0.0, 0);
+    step_n(r, 1);
+    send_cmd(r, TM_CMD_OVERFIT, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_SET_LR, 0, -1.0, 0);         /* refused */
+    send_cmd(r, 99, 0, 0.0, 0);                     /* refused: unknown */
+    send_cmd(r, TM_CMD_RESUME, 0, 0.0, 0);
+    send_cmd(r, TM_CMD_PAUSE, 0, 0.0, 0);
+    /* A huge lr overflows the weights: the update is undone and the run
+     * pauses (keep_going). */
+    send_cmd(r, TM_CMD_SET_LR, 0, 1e6, 0);
+    for (int i = 0; i < 50 && count_feed_events(r, TM_EV_NONFINITE) == 0; i++) {
+        long from = r->state.step;
+        send_cmd(r, TM_CMD_STEP, 1, 0.0, 0);
+        /* the non-finite step pauses before it counts itself */
+        while (!(r->state.state == TM_PAUSED &&
+                 (r->state.step > from || count_feed_events(r, TM_EV_NONFINITE) > 0))) {
+            nap();
+            pump(r);
+        }
+    }
+    ck_assert_int_eq(count_feed_events(r, TM_EV_NONFINITE), 1);
+    run_finish(r);
+    compare_replayed_events(r, seen);
+    run_free(r);
+
+    /* A run that reaches its end says "done" instead of "quit". */
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 3;
+    struct trainer_opts o2 = {.exit_when_done = true};
+    r = run_start(&c, &o2);
+    run_wait_done(r);
+    compare_replayed_events(r, seen);
+    run_free(r);
+
+    /* Errors, failed checks and findings cannot be caused from here
+     * (test_trainer__replay_vocabulary replays them from lines); a
+     * resumed run's resume_run shares the start event's code. */
+    for (int i = 0; i < TM_EVT_TYPE_COUNT; i++) {
+        if (i == TM_EVT_ERROR || i == TM_EVT_GRADCHECK_FAILED || i == TM_EVT_FINDING ||
+            i == TM_EVT_GRADCHECK_INCONCLUSIVE || i == TM_EVT_RESUME_RUN)
+            continue;
+        ck_assert_msg(seen[i], "no %s event was shown live", tm_event_def_at(i)->type);
+    }
+}
+END_TEST
+
+/* Lines the trainer cannot be made to write here replay as the table says. */
+START_TEST(test_trainer__replay_vocabulary)
+{
+    for (int i = 0; i < TM_EVT_TYPE_COUNT; i++) {
+        const struct tm_event_def *d = tm_event_def_at(i);
+        ck_assert_msg(d != NULL && d->type[0] != '\0', "row %d is empty", i);
+        ck_assert_msg(tm_event_find(d->type, d->verdict) == i, "%s: found row %d, expected %d",
+                      d->type, tm_event_find(d->type, d->verdict), i);
+        ck_assert_msg(d->kind >= 0 && d->kind < TM_EV_KIND_COUNT && d->severity >= 0 &&
+                      d->severity < TM_SEV_COUNT, "%s: kind %d severity %d", d->type, d->kind,
+                      d->severity);
+    }
+    ck_assert(tm_event_def_at(TM_EVT_TYPE_COUNT) == NULL);
+    ck_assert_int_eq(tm_event_find("no-such-type", false), -1);
+    /* a type without verdicts ignores one; an unknown verdict is the first row */
+    ck_assert_int_eq(tm_event_find("lr", "FAIL"), TM_EVT_LR);
+    ck_assert_int_eq(tm_event_find("gradcheck", "MAYBE"), TM_EVT_GRADCHECK);
+    for (int k = 0; k < TM_SEV_COUNT; k++)
+        ck_assert_int_eq(tm_severity_parse(tm_severity_name(k)), k);
+
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 2;
+    struct trainer_opts o = {.exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    run_wait_done(r);
+    char path[DATA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/events.jsonl", r->run_dir);
+    FILE *f = fopen(path, "a");
+    ck_assert(f != NULL);
+    fputs("{\"step\":2,\"wall_s\":1,\"type\":\"gradcheck\",\"verdict\":\"FAIL\",\"pass\":false,"
+          "\"failed\":1,\"seconds\":0.1,\"severity\":\"warning\",\"text\":\"gradient check: FAIL\"}\n"
+          "{\"step\":2,\"wall_s\":1,\"type\":\"gradcheck\",\"pass\":false,\"failed\":1,"
+          "\"seconds\":0.1,\"text\":\"gradient check: FAIL (old log)\"}\n"
+          "{\"step\":2,\"wall_s\":1,\"type\":\"gradcheck\",\"verdict\":\"INCONCLUSIVE\","
+          "\"pass\":false,\"severity\":\"info\",\"text\":\"gradient check: INCONCLUSIVE\"}\n"
+          "{\"step\":2,\"wall_s\":1,\"type\":\"error\",\"what\":\"checkpoint\","
+          "\"message\":\"disk full\",\"severity\":\"error\",\"text\":\"checkpoint failed\"}\n"
+          "{\"step\":2,\"wall_s\":1,\"type\":\"finding\",\"rule\":\"dead-relu\","
+          "\"severity\":\"error\",\"text\":\"dead\"}\n"
+          "{\"step\":2,\"wall_s\":1,\"type\":\"finding\",\"rule\":\"dead-relu\",\"text\":\"old\"}\n",
+          f);
+    fclose(f);
+    struct replay *rp = NULL;
+    char *cause = NULL;
+    ck_assert_msg(replay_open(&rp, r->run_dir, &cause) == 0, "%s", cause ? cause : "?");
+    struct feed fd = replay_feed(rp);
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    static const struct {
+        const char *text;
+        int type, kind, severity;
+    } want[] = {
+        {"gradient check: FAIL", TM_EVT_GRADCHECK_FAILED, TM_EV_ERROR, TM_SEV_WARNING},
+        {"gradient check: FAIL (old log)", TM_EVT_GRADCHECK_FAILED, TM_EV_ERROR, TM_SEV_WARNING},
+        {"gradient check: INCONCLUSIVE", TM_EVT_GRADCHECK_INCONCLUSIVE, TM_EV_INFO, TM_SEV_INFO},
+        {"checkpoint failed", TM_EVT_ERROR, TM_EV_ERROR, TM_SEV_ERROR},
+        {"dead", TM_EVT_FINDING, TM_EV_FINDING, TM_SEV_ERROR},
+        {"old", TM_EVT_FINDING, TM_EV_FINDING, TM_SEV_WARNING},   /* no severity: the row's */
+    };
+    int found = 0;
+    while (fd.cls->poll(fd.self, rec)) {
+        if (rec->type != TM_EVENT)
+            continue;
+        for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+            if (strcmp(rec->u.event.text, want[k].text) != 0)
+                continue;
+            found++;
+            ck_assert_msg(rec->u.event.type == want[k].type && rec->u.event.kind == want[k].kind
+                          && rec->u.event.severity == want[k].severity,
+                          "'%s': type %d kind %d severity %d", want[k].text, rec->u.event.type,
+                          rec->u.event.kind, rec->u.event.severity);
+        }
+    }
+    ck_assert_int_eq(found, 6);
+    free(rec);
+    replay_free(rp);
+    run_free(r);
+}
+END_TEST
+
 START_TEST(test_trainer__replay)
 {
     /* Evaluations (every 4 steps) land on snapshot steps (every 2): the
@@ -1742,6 +1954,8 @@ trainer_suite(void)
     tcase_add_test(core, test_trainer__resume_with_dropout);
     tcase_add_test(core, test_trainer__determinism);
     tcase_add_test(core, test_trainer__replay);
+    tcase_add_test(core, test_trainer__replay_events);
+    tcase_add_test(core, test_trainer__replay_vocabulary);
     tcase_add_test(core, test_trainer__headless);
     tcase_add_test(core, test_trainer__headless_signal);
     suite_add_tcase(s, core);

@@ -215,8 +215,8 @@ void runlog_flush_all(void);
 
 /*
  * Save m (and o) as <run>/checkpoint-<step>.safetensors with the run's
- * config, and log a "checkpoint" event {"file", "bytes"} (or an "error"
- * event {"what", "message"}).  Returns 0, or -1 with *cause (heap), also
+ * config, and log a "checkpoint" event {"file", "bytes", "severity",
+ * "text"} (or an "error" event {"what", "message", "severity", "text"}).  Returns 0, or -1 with *cause (heap), also
  * for a NULL rl.
  */
 int runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
@@ -300,6 +300,15 @@ void runlog_events_free(struct runlog_event_rec *evs, size_t n);
 int runlog_event_get_num(const char *line, const char *key, double *x);
 /* Top-level string member key, unescaped into buf (cut to fit, NUL-terminated); 0 or -1. */
 int runlog_event_get_str(const char *line, const char *key, char *buf, size_t len);
+/* Top-level member key as a JSON true or false into *out; 0, or -1 absent or of another type. */
+int runlog_event_get_bool(const char *line, const char *key, bool *out);
+/* True when the line is an object with a top-level member key (of any type). */
+bool runlog_event_has(const char *line, const char *key);
+/*
+ * The event vocabulary's row for the line (enum tm_event_type, from its
+ * type and verdict), or -1 for a type the vocabulary does not know.
+ */
+int runlog_event_vocab(const struct runlog_event_rec *ev);
 
 /* ---- converting a run ----------------------------------------------------- */
 

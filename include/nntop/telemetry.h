@@ -200,11 +200,65 @@ enum tm_event_kind {
     TM_EV_KIND_COUNT
 };
 
+/* How much an event matters; the doctor's findings use the same scale. */
+enum tm_severity {
+    TM_SEV_OK,              /* nothing wrong (a start, a change, a passed check) */
+    TM_SEV_INFO,            /* worth a look (a refused command, an info finding) */
+    TM_SEV_WARNING,
+    TM_SEV_ERROR,
+    TM_SEV_COUNT
+};
+
+/*
+ * The event vocabulary: every "type" events.jsonl holds, in the order of
+ * the table tm_event_def_at() returns.  The trainer writes events from
+ * it, --reproduce and --resume read changes back through it, and replay
+ * shows each line with the kind and severity it had live.
+ */
+enum tm_event_type {
+    TM_EVT_START,           /* the run starts: its shape (in, classes, sizes, expected loss) */
+    TM_EVT_RESUME_RUN,      /* a resumed run continues (same fields as start) */
+    TM_EVT_PAUSE,
+    TM_EVT_RESUME,
+    TM_EVT_STEP,            /* stepping n steps, then pause */
+    TM_EVT_LR,
+    TM_EVT_CLIP,
+    TM_EVT_MOMENTUM,
+    TM_EVT_WEIGHT_DECAY,
+    TM_EVT_BATCH_SIZE,
+    TM_EVT_TELEMETRY,
+    TM_EVT_OVERFIT,
+    TM_EVT_EVAL,
+    TM_EVT_GRADCHECK,       /* a gradient check that passed */
+    TM_EVT_GRADCHECK_FAILED,/* the same type, "verdict":"FAIL" */
+    TM_EVT_GRADCHECK_INCONCLUSIVE,  /* the same type, "verdict":"INCONCLUSIVE" */
+    TM_EVT_REFUSED,
+    TM_EVT_NONFINITE,
+    TM_EVT_CHECKPOINT,
+    TM_EVT_ERROR,
+    TM_EVT_FINDING,         /* a doctor finding (its line carries its own severity) */
+    TM_EVT_DONE,
+    TM_EVT_QUIT,
+    TM_EVT_TYPE_COUNT
+};
+
+struct tm_event_def {
+    const char *type;       /* events.jsonl "type" */
+    int kind;               /* enum tm_event_kind, as shown live */
+    int severity;           /* enum tm_severity, as shown live */
+    const char *verdict;    /* the line's "verdict" this row stands for, or NULL */
+    int cmd;                /* enum tm_cmd_kind --reproduce re-applies from it, or -1 */
+    /* Members the line carries besides step, time, wall_s, type, severity
+     * and text, space-separated. */
+    const char *fields;
+};
+
 struct tm_event {
-    long step;
+    long step;              /* optimizer updates done when it happened */
     double wall_s;          /* seconds since the run started */
+    int type;               /* enum tm_event_type */
     int kind;               /* enum tm_event_kind */
-    int severity;           /* 0 ok, 1 note, 2 warning, 3 error */
+    int severity;           /* enum tm_severity */
     char text[TM_TEXT_MAX];
 };
 
@@ -341,6 +395,18 @@ const char *tm_state_name(int state);
 const char *tm_clip_name(int clip);
 /* The enum tm_clip that tm_clip_name() spells name, or -1. */
 int tm_clip_parse(const char *name);
+/* "ok", "info", "warning", "error"; "?" out of range. */
+const char *tm_severity_name(int severity);
+/* The enum tm_severity that tm_severity_name() spells name, or -1. */
+int tm_severity_parse(const char *name);
+/* Row i (enum tm_event_type) of the event vocabulary; NULL out of range. */
+const struct tm_event_def *tm_event_def_at(int i);
+/*
+ * The enum tm_event_type of an events.jsonl type and "verdict" (NULL
+ * when the line has none): the row of that verdict, else the type's
+ * first row; -1 for a type not in the vocabulary.
+ */
+int tm_event_find(const char *type, const char *verdict);
 
 /*
  * Where the UI (or the headless printer) gets records from and sends

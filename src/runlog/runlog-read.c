@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nntop/telemetry.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
@@ -546,4 +547,45 @@ runlog_event_get_str(const char *line, const char *key, char *buf, size_t len)
     }
     json_fini(&v);
     return rc;
+}
+
+int
+runlog_event_get_bool(const char *line, const char *key, bool *out)
+{
+    struct json v;
+    const struct json *m;
+    if (event_member(line, key, &v, &m) < 0)
+        return -1;
+    int rc = -1;
+    if (m->type == JSON_TRUE || m->type == JSON_FALSE) {
+        *out = m->type == JSON_TRUE;
+        rc = 0;
+    }
+    json_fini(&v);
+    return rc;
+}
+
+/* Whether the line has member key at the top level, of any type. */
+bool
+runlog_event_has(const char *line, const char *key)
+{
+    struct json v;
+    const struct json *m;
+    if (event_member(line, key, &v, &m) < 0)
+        return false;
+    json_fini(&v);
+    return true;
+}
+
+int
+runlog_event_vocab(const struct runlog_event_rec *ev)
+{
+    char verdict[32];
+    bool pass = true;
+    if (runlog_event_get_str(ev->line, "verdict", verdict, sizeof verdict) == 0)
+        return tm_event_find(ev->type, verdict);
+    /* Logs from before verdicts: "pass":false was a failure. */
+    if (runlog_event_get_bool(ev->line, "pass", &pass) == 0 && !pass)
+        return tm_event_find(ev->type, "FAIL");
+    return tm_event_find(ev->type, NULL);
 }

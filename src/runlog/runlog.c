@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nntop/telemetry.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
@@ -1291,13 +1292,23 @@ runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *
     char *path = path_join(rl->dir, name);
     long long size = runlog_save_checkpoint(path, m, o, step, epoch, rl->config, cause);
     free(path);
-    char q[512];
+    /* The event line, in the vocabulary's words (telemetry.h): the text
+     * is the one the trainer shows live, so a replay shows it too. */
+    char q[512], text[2 * TM_TEXT_MAX], t[TM_TEXT_MAX];
     if (size < 0) {
-        runlog_event(rl, step, "error", "\"what\":\"checkpoint\",\"message\":%s",
-                     runlog_json_str(q, sizeof q, *cause));
+        const struct tm_event_def *def = tm_event_def_at(TM_EVT_ERROR);
+        snprintf(t, sizeof t, "checkpoint failed: %s", *cause);
+        runlog_event(rl, step, def->type,
+                     "\"what\":\"checkpoint\",\"message\":%s,\"severity\":\"%s\",\"text\":%s",
+                     runlog_json_str(q, sizeof q, *cause), tm_severity_name(def->severity),
+                     runlog_json_str(text, sizeof text, t));
         return -1;
     }
-    runlog_event(rl, step, "checkpoint", "\"file\":%s,\"bytes\":%lld",
-                 runlog_json_str(q, sizeof q, name), size);
+    const struct tm_event_def *def = tm_event_def_at(TM_EVT_CHECKPOINT);
+    snprintf(t, sizeof t, "saved %s", name);
+    runlog_event(rl, step, def->type,
+                 "\"file\":%s,\"bytes\":%lld,\"severity\":\"%s\",\"text\":%s",
+                 runlog_json_str(q, sizeof q, name), size, tm_severity_name(def->severity),
+                 runlog_json_str(text, sizeof text, t));
     return 0;
 }

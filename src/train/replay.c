@@ -57,7 +57,7 @@ build_info(struct replay *r, const char *run_dir, char **cause)
     info->replay = true;
     const struct runlog_event_rec *start = NULL;
     for (size_t i = 0; i < r->nevents && start == NULL; i++)
-        if (strcmp(r->events[i].type, "start") == 0)
+        if (runlog_event_vocab(&r->events[i]) == TM_EVT_START)
             start = &r->events[i];
     if (start == NULL) {
         *cause = xasprintf("%s/events.jsonl: no \"start\" event: not a run nntop wrote", run_dir);
@@ -135,22 +135,32 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
         double v;
         char kind[16];
         const struct runlog_event_rec *ev = &r->events[i];
-        if (strcmp(ev->type, "clip") == 0 &&
-            runlog_event_get_str(ev->line, "kind", kind, sizeof kind) == 0) {
+        bool have = runlog_event_get_num(ev->line, "value", &v) == 0;
+        switch (runlog_event_vocab(ev)) {
+        case TM_EVT_CLIP:
+            if (runlog_event_get_str(ev->line, "kind", kind, sizeof kind) != 0)
+                break;
             r->last.clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
-            if (runlog_event_get_num(ev->line, "value", &v) == 0 && v > 0)
+            if (have && v > 0)
                 r->last.clip_value = v;
-        } else if (strcmp(ev->type, "momentum") == 0 &&
-                   runlog_event_get_num(ev->line, "value", &v) == 0) {
-            r->last.momentum = v;
-        } else if (strcmp(ev->type, "weight_decay") == 0 &&
-                   runlog_event_get_num(ev->line, "value", &v) == 0) {
-            r->last.weight_decay = v;
-        } else if (strcmp(ev->type, "batch_size") == 0 &&
-                   runlog_event_get_num(ev->line, "value", &v) == 0) {
-            r->last.batch_size = (int)v;
-        } else if (strcmp(ev->type, "nonfinite") == 0) {
+            break;
+        case TM_EVT_MOMENTUM:
+            if (have)
+                r->last.momentum = v;
+            break;
+        case TM_EVT_WEIGHT_DECAY:
+            if (have)
+                r->last.weight_decay = v;
+            break;
+        case TM_EVT_BATCH_SIZE:
+            if (have)
+                r->last.batch_size = (int)v;
+            break;
+        case TM_EVT_NONFINITE:
             r->last.state = TM_FAILED;
+            break;
+        default:
+            break;
         }
     }
     r->group_step = -1;
@@ -244,6 +254,11 @@ metrics_record(const struct replay *r, const struct metrics_row *m, struct tm_re
     }
 }
 
+/*
+ * One events.jsonl line as the record the trainer published live: the
+ * vocabulary gives kind and severity; a line's own "severity" (a doctor
+ * finding's) wins.  A type the vocabulary does not know shows as info.
+ */
 static void
 event_record(const struct runlog_event_rec *ev, struct tm_record *out)
 {
@@ -252,36 +267,23 @@ event_record(const struct runlog_event_rec *ev, struct tm_record *out)
     out->type = TM_EVENT;
     e->step = ev->step;
     e->wall_s = ev->wall_s;
-    e->kind = TM_EV_INFO;
-    const char *t = ev->type;
-    if (strcmp(t, "nonfinite") == 0) {
-        e->kind = TM_EV_NONFINITE;
-        e->severity = 3;
-    } else if (strcmp(t, "refused") == 0) {
-        e->kind = TM_EV_REFUSED;
-        e->severity = 1;
-    } else if (strcmp(t, "error") == 0) {
-        e->kind = TM_EV_ERROR;
-        e->severity = 3;
-    } else if (strcmp(t, "checkpoint") == 0) {
-        e->kind = TM_EV_CHECKPOINT;
-    } else if (strcmp(t, "finding") == 0) {
-        e->kind = TM_EV_FINDING;
-        e->severity = 2;
-    } else if (strcmp(t, "lr") == 0 || strcmp(t, "clip") == 0 || strcmp(t, "momentum") == 0 ||
-               strcmp(t, "weight_decay") == 0 || strcmp(t, "batch_size") == 0 ||
-               strcmp(t, "pause") == 0 || strcmp(t, "resume") == 0) {
-        e->kind = TM_EV_CHANGE;
-    }
+    e->type = runlog_event_vocab(ev);
+    const struct tm_event_def *def = tm_event_def_at(e->type);
+    e->kind = def != NULL ? def->kind : TM_EV_INFO;
+    e->severity = def != NULL ? def->severity : TM_SEV_OK;
+    char sev[16];
+    if (runlog_event_get_str(ev->line, "severity", sev, sizeof sev) == 0 &&
+        tm_severity_parse(sev) >= 0)
+        e->severity = tm_severity_parse(sev);
     char file[TM_TEXT_MAX - 8];
     if (runlog_event_get_str(ev->line, "text", e->text, sizeof e->text) == 0)
         return;
-    /* runlog writes its own checkpoint events, without a text */
+    /* Logs of older versions: a checkpoint line without a text. */
     if (e->kind == TM_EV_CHECKPOINT &&
         runlog_event_get_str(ev->line, "file", file, sizeof file) == 0)
         snprintf(e->text, sizeof e->text, "saved %s", file);
     else
-        snprintf(e->text, sizeof e->text, "%s", t);
+        snprintf(e->text, sizeof e->text, "%s", ev->type);
 }
 
 static bool

@@ -37,26 +37,27 @@ refuse(struct trainer *t, const char *command, const char *fmt, ...)
     snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
     va_list ap;
     va_start(ap, fmt);
-    trainer_emit_v(t, TM_EV_REFUSED, 1, "refused", extra, fmt, ap);
+    trainer_emit_v(t, TM_EVT_REFUSED, extra, fmt, ap);
     va_end(ap);
 }
 
 /*
- * Announce a setting's new value: a "change" event whose JSON carries
- * "value" (what --reproduce and replay read back) and whose text says it.
+ * Announce a setting's new value: an event of vocabulary row type whose
+ * JSON carries "value" (what --reproduce and replay read back) and whose
+ * text says it.
  */
 static void
-changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+changed(struct trainer *t, int type, double value, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
-changed(struct trainer *t, const char *type, double value, const char *fmt, ...)
+changed(struct trainer *t, int type, double value, const char *fmt, ...)
 {
     char extra[64];
     snprintf(extra, sizeof extra, "\"value\":%.17g", value);
     va_list ap;
     va_start(ap, fmt);
-    trainer_emit_v(t, TM_EV_CHANGE, 0, type, extra, fmt, ap);
+    trainer_emit_v(t, type, extra, fmt, ap);
     va_end(ap);
 }
 
@@ -76,7 +77,7 @@ set_lr(struct trainer *t, double lr, const char *how)
     double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
     t->base_lr = lr * factor;
-    changed(t, "lr", lr, "lr %s %.3g", how, lr);
+    changed(t, TM_EVT_LR, lr, "lr %s %.3g", how, lr);
 }
 
 static void
@@ -87,7 +88,7 @@ cmd_pause(struct trainer *t, const struct tm_command *c)
     }
     t->paused = true;
     t->step_budget = -1;
-    trainer_emit(t, TM_EV_CHANGE, 0, "pause", "", "paused");
+    trainer_emit(t, TM_EVT_PAUSE, "", "paused");
 }
 
 static void
@@ -101,7 +102,7 @@ cmd_resume(struct trainer *t, const struct tm_command *c)
     }
     t->paused = false;
     t->step_budget = -1;
-    trainer_emit(t, TM_EV_CHANGE, 0, "resume", "", "resumed");
+    trainer_emit(t, TM_EVT_RESUME, "", "resumed");
 }
 
 static void
@@ -119,7 +120,7 @@ cmd_step(struct trainer *t, const struct tm_command *c)
     t->step_budget = c->n;
     char extra[64];
     snprintf(extra, sizeof extra, "\"n\":%ld", c->n);
-    trainer_emit(t, TM_EV_CHANGE, 0, "step", extra, "stepping %ld", c->n);
+    trainer_emit(t, TM_EVT_STEP, extra, "stepping %ld", c->n);
 }
 
 static void
@@ -168,9 +169,9 @@ cmd_set_clip(struct trainer *t, const struct tm_command *c)
     snprintf(extra, sizeof extra, "\"kind\":\"%s\",\"value\":%.17g", clip_kind_name(kind),
              kind != CLIP_NONE ? c->value : 0.0);
     if (kind == CLIP_NONE)
-        trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping off");
+        trainer_emit(t, TM_EVT_CLIP, extra, "clipping off");
     else
-        trainer_emit(t, TM_EV_CHANGE, 0, "clip", extra, "clipping by %s at %g",
+        trainer_emit(t, TM_EVT_CLIP, extra, "clipping by %s at %g",
                      clip_kind_name(kind), c->value);
 }
 
@@ -192,7 +193,7 @@ cmd_set_momentum(struct trainer *t, const struct tm_command *c)
     }
     t->cfg.optim.momentum = c->value;
     t->optim->spec.momentum = c->value;
-    changed(t, "momentum", c->value, "momentum set to %g", c->value);
+    changed(t, TM_EVT_MOMENTUM, c->value, "momentum set to %g", c->value);
 }
 
 static void
@@ -204,7 +205,7 @@ cmd_set_wd(struct trainer *t, const struct tm_command *c)
     }
     t->cfg.optim.weight_decay = c->value;
     t->optim->spec.weight_decay = c->value;
-    changed(t, "weight_decay", c->value, "weight decay set to %g", c->value);
+    changed(t, TM_EVT_WEIGHT_DECAY, c->value, "weight decay set to %g", c->value);
 }
 
 static void
@@ -217,7 +218,7 @@ cmd_set_batch(struct trainer *t, const struct tm_command *c)
     t->batch_size = (int)c->n;
     trainer_reserve_batch(t, t->batch_size);
     t->steps_per_epoch = trainer_steps_per_epoch(t);
-    changed(t, "batch_size", (double)c->n, "batch size set to %ld", c->n);
+    changed(t, TM_EVT_BATCH_SIZE, (double)c->n, "batch size set to %ld", c->n);
 }
 
 static void
@@ -227,7 +228,7 @@ cmd_eval(struct trainer *t, const struct tm_command *c)
         refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
         return;
     }
-    trainer_emit(t, TM_EV_INFO, 0, "eval", "", "evaluating");
+    trainer_emit(t, TM_EVT_EVAL, "", "evaluating");
     /* Without a validation split, the test split is what there is. */
     if (t->data.val.n > 0)
         trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
@@ -254,9 +255,9 @@ cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
     }
     t->tel_every = c->n;
     if (c->n == 0)
-        changed(t, "telemetry", 0.0, "telemetry snapshots off");
+        changed(t, TM_EVT_TELEMETRY, 0.0, "telemetry snapshots off");
     else
-        changed(t, "telemetry", (double)c->n, "telemetry every %ld steps", c->n);
+        changed(t, TM_EVT_TELEMETRY, (double)c->n, "telemetry every %ld steps", c->n);
 }
 
 static void
@@ -305,14 +306,13 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
              inconclusive, *reason ? "\"reason\":" : "", reason, *reason ? "," : "",
              (double)r->seconds);
     if (r->verdict == TM_GC_INCONCLUSIVE)
-        trainer_emit(t, TM_EV_INFO, 1, "gradcheck", extra,
+        trainer_emit(t, TM_EVT_GRADCHECK_INCONCLUSIVE, extra,
                      "gradient check: INCONCLUSIVE on %d of %d tensors: %s (%.2f s)",
                      inconclusive, r->ntensors, tm_gc_reason_text(r->reason),
                      (double)r->seconds);
     else
-        trainer_emit(t, r->verdict == TM_GC_PASS ? TM_EV_INFO : TM_EV_ERROR,
-                     r->verdict == TM_GC_PASS ? 0 : 2, "gradcheck", extra,
-                     "gradient check: %s (%d of %d tensors failed, %.2f s)",
+        trainer_emit(t, r->verdict == TM_GC_PASS ? TM_EVT_GRADCHECK : TM_EVT_GRADCHECK_FAILED,
+                     extra, "gradient check: %s (%d of %d tensors failed, %.2f s)",
                      r->verdict == TM_GC_PASS ? "pass" : "FAIL", failed, r->ntensors,
                      (double)r->seconds);
     free(r);
@@ -335,9 +335,9 @@ cmd_overfit(struct trainer *t, const struct tm_command *c)
         t->overfit_x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
         t->overfit_y = xalloc_aligned((size_t)B * sizeof(int32_t));
         t->overfit_n = batcher_next(&t->batcher, &t->data, B, t->overfit_x, t->overfit_y);
-        trainer_emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfitting one batch of %d", t->overfit_n);
+        trainer_emit(t, TM_EVT_OVERFIT, extra, "overfitting one batch of %d", t->overfit_n);
     } else {
-        trainer_emit(t, TM_EV_CHANGE, 0, "overfit", extra, "overfit off: training on all data");
+        trainer_emit(t, TM_EVT_OVERFIT, extra, "overfit off: training on all data");
     }
 }
 
@@ -373,7 +373,7 @@ trainer_apply_command(struct trainer *t, const struct tm_command *c)
 {
     /* Every command is answered by a state record, the refused ones too. */
     if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL)
-        trainer_emit(t, TM_EV_REFUSED, 1, "refused", "", "unknown command %d", c->kind);
+        trainer_emit(t, TM_EVT_REFUSED, "\"command\":\"unknown\"", "unknown command %d", c->kind);
     else
         cmd_handlers[c->kind](t, c);
     if (!t->quiet)

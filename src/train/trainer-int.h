@@ -99,16 +99,17 @@ void trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size
 void trainer_publish_state(struct trainer *t);
 
 /*
- * Record an event: one line in events.jsonl (type, extra JSON fields,
- * the text) and one TM_EVENT for the consumer.  extra is a JSON fragment
- * without braces ("\"value\":0.1") or "".  Nothing while t->quiet.
+ * Record an event of vocabulary row type (enum tm_event_type): one line
+ * in events.jsonl (its type, the extra JSON fields, its severity, the
+ * text) and one TM_EVENT for the consumer with the row's kind and
+ * severity.  extra is a JSON fragment without braces ("\"value\":0.1")
+ * or "".  Nothing while t->quiet.
  */
-void trainer_emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-                  const char *extra, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void trainer_emit(struct trainer *t, int type, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The same with a va_list. */
-void trainer_emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-                    const char *extra, const char *fmt, va_list ap)
-    __attribute__((format(printf, 6, 0)));
+void trainer_emit_v(struct trainer *t, int type, const char *extra, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Grow the step buffers (and the model's) to hold batches of B rows. */
 void trainer_reserve_batch(struct trainer *t, int B);

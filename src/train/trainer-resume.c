@@ -20,6 +20,43 @@
 
 #include "trainer-int.h"
 
+/*
+ * The command that re-applies one logged event, by the vocabulary's cmd
+ * column; false for an event that is not a change, or a change line that
+ * lacks its fields.
+ */
+static bool
+event_command(const struct runlog_event_rec *ev, struct tm_command *c)
+{
+    bool flag = false;
+    const struct tm_event_def *def = tm_event_def_at(runlog_event_vocab(ev));
+    if (def == NULL || def->cmd < 0)
+        return false;
+    *c = (struct tm_command){.kind = def->cmd};
+    double v = 0.0;
+    char kind[16] = "";
+    bool have = runlog_event_get_num(ev->line, "value", &v) == 0;
+    switch (def->cmd) {
+    case TM_CMD_SET_CLIP:
+        if (runlog_event_get_str(ev->line, "kind", kind, sizeof kind) != 0)
+            return false;
+        c->clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
+        c->value = v;
+        return true;
+    case TM_CMD_SET_BATCH:
+        c->n = (long)v;
+        return have;
+    case TM_CMD_OVERFIT:
+        if (runlog_event_get_bool(ev->line, "value", &flag) != 0)
+            return false;
+        c->n = flag;
+        return true;
+    default:
+        c->value = v;
+        return have;
+    }
+}
+
 /* Parse the live changes of a logged run into t->sched. */
 int
 trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause)
@@ -30,34 +67,9 @@ trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause)
         return -1;
     t->sched = xcalloc(n > 0 ? n : 1, sizeof *t->sched);
     for (size_t i = 0; i < n; i++) {
-        struct tm_command c = {0};
-        double v = 0.0;
-        char kind[16] = "";
-        const char *type = ev[i].type;
-        bool have = runlog_event_get_num(ev[i].line, "value", &v) == 0;
-        if (strcmp(type, "lr") == 0 && have) {
-            c.kind = TM_CMD_SET_LR;
-            c.value = v;
-        } else if (strcmp(type, "clip") == 0 &&
-                   runlog_event_get_str(ev[i].line, "kind", kind, sizeof kind) == 0) {
-            c.kind = TM_CMD_SET_CLIP;
-            c.clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
-            c.value = v;
-        } else if (strcmp(type, "momentum") == 0 && have) {
-            c.kind = TM_CMD_SET_MOMENTUM;
-            c.value = v;
-        } else if (strcmp(type, "weight_decay") == 0 && have) {
-            c.kind = TM_CMD_SET_WD;
-            c.value = v;
-        } else if (strcmp(type, "batch_size") == 0 && have) {
-            c.kind = TM_CMD_SET_BATCH;
-            c.n = (long)v;
-        } else if (strcmp(type, "overfit") == 0) {
-            c.kind = TM_CMD_OVERFIT;
-            c.n = strstr(ev[i].line, "\"value\":true") != NULL;
-        } else {
+        struct tm_command c;
+        if (!event_command(&ev[i], &c))
             continue;
-        }
         t->sched[t->nsched].step = ev[i].step;
         t->sched[t->nsched].cmd = c;
         t->nsched++;

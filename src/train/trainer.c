@@ -14,6 +14,7 @@
 
 #include "nntop/trainer.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -81,33 +82,45 @@ trainer_publish_state(struct trainer *t)
     trainer_publish(t, TM_STATE, &s, sizeof s);
 }
 
-void
-trainer_emit_v(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-               const char *extra, const char *fmt, va_list ap)
+/* Publish the live side of an event of vocabulary row type. */
+static void
+publish_event(struct trainer *t, int type, const char *text)
 {
-    if (t->quiet)
-        return;
+    const struct tm_event_def *def = tm_event_def_at(type);
     struct tm_event ev = {0};
     ev.step = t->step;
     ev.wall_s = wall_s(t);
-    ev.kind = kind;
-    ev.severity = severity;
-    vsnprintf(ev.text, sizeof ev.text, fmt, ap);
-    if (t->log != NULL) {
-        char text[2 * TM_TEXT_MAX];
-        runlog_json_str(text, sizeof text, ev.text);
-        runlog_event(t->log, t->step, type, "%s%s\"text\":%s", extra, *extra ? "," : "", text);
-    }
+    ev.type = type;
+    ev.kind = def->kind;
+    ev.severity = def->severity;
+    snprintf(ev.text, sizeof ev.text, "%s", text);
     trainer_publish(t, TM_EVENT, &ev, sizeof ev);
 }
 
 void
-trainer_emit(struct trainer *t, enum tm_event_kind kind, int severity, const char *type,
-             const char *extra, const char *fmt, ...)
+trainer_emit_v(struct trainer *t, int type, const char *extra, const char *fmt, va_list ap)
+{
+    if (t->quiet)
+        return;
+    const struct tm_event_def *def = tm_event_def_at(type);
+    assert(def != NULL);
+    char text[TM_TEXT_MAX];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (t->log != NULL) {
+        char jtext[2 * TM_TEXT_MAX];
+        runlog_json_str(jtext, sizeof jtext, text);
+        runlog_event(t->log, t->step, def->type, "%s%s\"severity\":\"%s\",\"text\":%s", extra,
+                     *extra ? "," : "", tm_severity_name(def->severity), jtext);
+    }
+    publish_event(t, type, text);
+}
+
+void
+trainer_emit(struct trainer *t, int type, const char *extra, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    trainer_emit_v(t, kind, severity, type, extra, fmt, ap);
+    trainer_emit_v(t, type, extra, fmt, ap);
     va_end(ap);
 }
 
@@ -184,18 +197,17 @@ trainer_save_checkpoint(struct trainer *t)
     if (t->log == NULL)
         return;
     char *cause = NULL;
-    /* runlog_checkpoint logs its own event line; the consumer gets ours. */
-    struct tm_event ev = {.step = t->step, .wall_s = wall_s(t)};
+    /* runlog_checkpoint logs its own event line (the same text); the
+     * consumer gets ours. */
+    char text[TM_TEXT_MAX];
     if (runlog_checkpoint(t->log, t->model, t->optim, t->step, epoch_of(t), &cause) != 0) {
-        ev.kind = TM_EV_ERROR;
-        ev.severity = 3;
-        snprintf(ev.text, sizeof ev.text, "checkpoint failed: %s", cause);
+        snprintf(text, sizeof text, "checkpoint failed: %s", cause);
         free(cause);
+        publish_event(t, TM_EVT_ERROR, text);
     } else {
-        ev.kind = TM_EV_CHECKPOINT;
-        snprintf(ev.text, sizeof ev.text, "saved checkpoint-%ld.safetensors", t->step);
+        snprintf(text, sizeof text, "saved checkpoint-%ld.safetensors", t->step);
+        publish_event(t, TM_EVT_CHECKPOINT, text);
     }
-    trainer_publish(t, TM_EVENT, &ev, sizeof ev);
 }
 
 /* Apply every queued command; returns how many there were. */
@@ -349,7 +361,7 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
     char extra[512];
     snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%g\",\"grad_norm\":\"%g\"", w, loss,
              gnorm);
-    trainer_emit(t, TM_EV_NONFINITE, 3, "nonfinite", extra,
+    trainer_emit(t, TM_EVT_NONFINITE, extra,
          "step %ld: first non-finite value in %s (update skipped)", t->step, where);
     /* The weights are the last finite ones: keep them. */
     trainer_save_checkpoint(t);
@@ -617,7 +629,7 @@ finish_training(struct trainer *t)
         trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
     trainer_evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
     trainer_save_checkpoint(t);
-    trainer_emit(t, TM_EV_INFO, 0, "done", "", "training finished at step %ld", t->step);
+    trainer_emit(t, TM_EVT_DONE, "", "training finished at step %ld", t->step);
     trainer_publish_state(t);
     if (t->log != NULL)
         runlog_flush(t->log);
@@ -659,10 +671,10 @@ trainer_main(void *arg)
              t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
              t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
     if (t->step > 0)
-        trainer_emit(t, TM_EV_INFO, 0, "resume_run", extra, "resuming %s at step %ld", t->cfg.name,
+        trainer_emit(t, TM_EVT_RESUME_RUN, extra, "resuming %s at step %ld", t->cfg.name,
              t->step);
     else
-        trainer_emit(t, TM_EV_INFO, 0, "start", extra,
+        trainer_emit(t, TM_EVT_START, extra,
              "training %s: %ld samples, %d classes, expected initial loss %.4f", t->cfg.name,
              t->data.train.n, t->data.classes, t->expected_loss);
     if (t->cfg.log.save_initial && t->step == 0)
@@ -691,7 +703,7 @@ trainer_main(void *arg)
         if (t->step_budget > 0 && --t->step_budget == 0) {
             t->paused = true;
             t->step_budget = -1;
-            trainer_emit(t, TM_EV_CHANGE, 0, "pause", "", "paused after stepping");
+            trainer_emit(t, TM_EVT_PAUSE, "", "paused after stepping");
             trainer_publish_state(t);
         }
     }
@@ -699,7 +711,7 @@ trainer_main(void *arg)
     if (!t->done && !t->failed)
         trainer_save_checkpoint(t);
     if (!t->done)
-        trainer_emit(t, TM_EV_INFO, 0, "quit", "", "stopped at step %ld", t->step);
+        trainer_emit(t, TM_EVT_QUIT, "", "stopped at step %ld", t->step);
     trainer_publish_state(t);
     if (t->log != NULL) {
         runlog_flush(t->log);
