@@ -1,9 +1,10 @@
 # base: allocators (xmem), seeded random streams (rng), and the two
 # single-producer single-consumer lock-free rings (telemetry trainer -> UI,
 # commands UI -> trainer).  Everything else builds on these.
-libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c src/base/numfmt.c
+libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c src/base/numfmt.c \
+	src/base/sha256.c
 noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h \
-	include/nntop/numfmt.h
+	include/nntop/numfmt.h include/nntop/sha256.h
 
 # The Check harness every suite links (CK_ENV, unbuffered stdout, exit status).
 EXTRA_DIST += tests/check_run.c tests/check_run.h
@@ -16,4 +17,10 @@ check_PROGRAMS += tests/check_ring
 tests_check_ring_SOURCES = tests/check_ring.c $(CHECK_RUN)
 tests_check_ring_CFLAGS = $(TEST_CFLAGS)
 tests_check_ring_LDADD = $(TEST_LIBS)
+
+# SHA-256 (the run's data-file hashes) against the FIPS 180-4 vectors.
+check_PROGRAMS += tests/check_sha256
+tests_check_sha256_SOURCES = tests/check_sha256.c $(CHECK_RUN)
+tests_check_sha256_CFLAGS = $(TEST_CFLAGS)
+tests_check_sha256_LDADD = $(TEST_LIBS)
 endif
