@@ -495,6 +495,7 @@ main(int argc, char **argv)
         .resume = o.resume,
         .reproduce = o.reproduce,
         .cmdline = cmdline,
+        .config_path = o.config,
         .keep_going = interactive || o.keep_going,
         .exit_when_done = !interactive || o.exit_when_done,
         .start_paused = o.gradcheck || o.paused,

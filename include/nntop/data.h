@@ -95,6 +95,9 @@ struct data {
 int data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **cause);
 /* Free everything data_load allocated. */
 void data_fini(struct data *d);
+/* The files data_load reads for spec (borrowed from spec) into files[0..6);
+ * returns how many (0 for the generated sources). */
+int data_spec_files(const struct data_spec *spec, const char *files[6]);
 
 /*
  * Gather rows idx[0..B) of split s into x (B, d) as normalised floats and

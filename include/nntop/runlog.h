@@ -50,6 +50,9 @@ struct runlog_env {
     const char *blas_core;      /* the core OpenBLAS chose (openblas_get_corename()) */
     int blas_threads;           /* threads OpenBLAS was set to use; 0 = unknown */
     const char *extra;          /* more "key: value" lines, written verbatim; or NULL */
+    const char *config_path;    /* the config file the run was loaded from, or NULL */
+    const char *const *data_files;  /* the files the data set was read from (ndata_files) */
+    int ndata_files;
 };
 
 enum metrics_kind {

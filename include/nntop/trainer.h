@@ -22,6 +22,7 @@ struct trainer_opts {
     const char *resume;         /* checkpoint file or run directory, or NULL */
     const char *reproduce;      /* run directory whose live changes to replay, or NULL */
     const char *cmdline;        /* for env.txt; borrowed */
+    const char *config_path;    /* the config file given, for env.txt's provenance; or NULL */
     bool keep_going;            /* on non-finite values pause instead of failing (interactive) */
     bool exit_when_done;        /* finish (no more commands) once training ends */
     bool start_paused;          /* wait for commands before the first step */

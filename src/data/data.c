@@ -305,6 +305,26 @@ data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **
     return 0;
 }
 
+int
+data_spec_files(const struct data_spec *spec, const char *files[6])
+{
+    const char *cand[6] = {NULL};
+    if (spec->source == DATA_IDX) {
+        cand[0] = spec->train_images;
+        cand[1] = spec->train_labels;
+        cand[2] = spec->test_images;
+        cand[3] = spec->test_labels;
+    } else if (spec->source == DATA_CSV) {
+        cand[0] = spec->path;
+        cand[1] = spec->test_path;
+    }
+    int n = 0;
+    for (int i = 0; i < 6; i++)
+        if (cand[i] != NULL && cand[i][0] != '\0')
+            files[n++] = cand[i];
+    return n;
+}
+
 double
 data_expected_loss(const struct data *d, int loss_kind_is_mse)
 {

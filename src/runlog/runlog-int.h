@@ -98,6 +98,22 @@ void atomic_abort(struct atomic_file *af);
 /* fsync the directory holding path (so a rename or create is durable); 0 or -1 with errno. */
 int fsync_parent_dir(const char *path);
 
+/* ---- provenance (provenance.c) ----------------------------------------- */
+
+/* code.diff keeps at most this much of the diff (and says where it was cut). */
+#define RUNLOG_DIFF_MAX (1 << 20)
+
+struct runlog_env;
+
+/*
+ * Append env.txt's lines about the run's inputs to b: cpu, config (its
+ * absolute path), one "data_file: <sha256> <bytes> <path>" per data file,
+ * and, when the config is in a git work tree, git_root, git_commit,
+ * git_dirty (yes/no) and code_diff.  *diff gets the diff of tracked files
+ * against the commit (heap, caller frees) when there is one, else NULL.
+ */
+void provenance_lines(struct sbuf *b, const struct runlog_env *env, char **diff);
+
 /* ---- TensorBoard event files (tfevents.c) ------------------------------ */
 
 struct metrics_row;

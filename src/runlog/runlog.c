@@ -605,8 +605,9 @@ env_line(struct sbuf *b, const char *key, const char *value)
     sbuf_putc(b, '\n');
 }
 
+/* env.txt's text; *diff (heap) gets the code diff for code.diff, or NULL. */
 static char *
-env_text(const struct runlog *rl, const struct runlog_env *env)
+env_text(const struct runlog *rl, const struct runlog_env *env, char **diff)
 {
     struct sbuf b;
     sbuf_init(&b);
@@ -647,6 +648,7 @@ env_text(const struct runlog *rl, const struct runlog_env *env)
     iso8601(tmp, sizeof tmp, &rl->start_wall, false);
     env_line(&b, "start", tmp);
     env_line(&b, "command", env->cmdline != NULL ? env->cmdline : "unknown");
+    provenance_lines(&b, env, diff);
     if (env->extra != NULL) {
         sbuf_puts(&b, env->extra);
         if (b.len > 0 && b.s[b.len - 1] != '\n')
@@ -690,7 +692,7 @@ static void
 remove_run_dir(const char *dir)
 {
     static const char *const names[] = {
-        "config.yaml", "env.txt", "metrics.csv", "layers.csv", "events.jsonl",
+        "config.yaml", "env.txt", "code.diff", "metrics.csv", "layers.csv", "events.jsonl",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *p = path_join(dir, names[i]);
@@ -715,11 +717,18 @@ runlog_write_start(struct runlog *rl, const char *config_yaml, const struct runl
         if (rc < 0)
             return -1;
     }
-    char *text = env_text(rl, env);
+    char *diff = NULL;
+    char *text = env_text(rl, env, &diff);
     path = path_join(rl->dir, "env.txt");
     rc = write_file_atomic(path, text, cause);
     free(text);
     free(path);
+    if (rc == 0 && diff != NULL) {
+        path = path_join(rl->dir, "code.diff");
+        rc = write_file_atomic(path, diff, cause);
+        free(path);
+    }
+    free(diff);
     if (rc < 0)
         return -1;
     for (int i = 0; i < RL_TEXT_COUNT; i++) {

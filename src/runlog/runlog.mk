@@ -1,7 +1,8 @@
 # Run log: run directories, metrics/layers/events files, safetensors
 # checkpoints, and the readers replay and --reproduce use.
 libnntop_a_SOURCES += src/runlog/runlog.c src/runlog/runlog-read.c src/runlog/runlog-json.c \
-	src/runlog/safetensors.c src/runlog/tfevents.c src/runlog/export.c
+	src/runlog/safetensors.c src/runlog/tfevents.c src/runlog/export.c \
+	src/runlog/provenance.c
 noinst_HEADERS += include/nntop/runlog.h src/runlog/runlog-int.h
 EXTRA_DIST += tests/torch_load_checkpoint.py
 
@@ -15,3 +16,7 @@ endif
 # TensorBoard event files read back by an independent reader (protoc + python3-protobuf).
 check_SCRIPTS += tests/tfevents.sh
 EXTRA_DIST += tests/tfevents.sh tests/tfevents_check.py tests/tfevents.proto
+
+# What env.txt records about a run's inputs (data hashes, git commit, code.diff).
+check_SCRIPTS += tests/provenance.sh
+EXTRA_DIST += tests/provenance.sh

@@ -835,10 +835,15 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
 
     t->config_yaml = cfg_to_yaml(&t->cfg);
     if (t->log == NULL && !opts->no_log && t->cfg.log.enabled) {
+        const char *files[6];
         struct runlog_env env = {
             .cmdline = opts->cmdline,
             .blas_config = blas_config(),
+            .blas_core = blas_core_name(),
             .blas_threads = blas_get_threads(),
+            .config_path = opts->config_path,
+            .data_files = files,
+            .ndata_files = data_spec_files(&t->cfg.data, files),
         };
         if (runlog_open(&t->log, t->cfg.log.dir, t->cfg.name, t->config_yaml, &env, cause) != 0)
             goto fail;
