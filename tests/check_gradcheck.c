@@ -29,18 +29,21 @@
 
 struct fixture {
     struct model *m;
-    float x[MAX_B * 16];
+    float x[MAX_B * 128];
     int32_t y[MAX_B];
     float targets[MAX_B * 8];
     struct batch b;
 };
 
-/* A model of spec layers (input width in) and a batch of B seeded rows. */
+/* A model of spec layers (input width in, image shape c x h x w or 0s)
+ * and a batch of B seeded rows. */
 static void
-fixture_init(struct fixture *f, int in, const struct layer_spec *layers, int n,
-             enum loss_kind loss, int B, uint64_t seed)
+fixture_init_shaped(struct fixture *f, int in, int c, int h, int w,
+                    const struct layer_spec *layers, int n, enum loss_kind loss, int B,
+                    uint64_t seed)
 {
-    struct model_spec spec = {.in = in, .nlayers = n, .loss = loss, .seed = seed};
+    struct model_spec spec = {.in = in, .in_c = c, .in_h = h, .in_w = w, .nlayers = n,
+                              .loss = loss, .seed = seed};
     memcpy(spec.layers, layers, (size_t)n * sizeof *layers);
     char *cause = NULL;
     f->m = model_new(&spec, MAX_B, &cause);
@@ -48,7 +51,7 @@ fixture_init(struct fixture *f, int in, const struct layer_spec *layers, int n,
     model_set_training(f->m, true);
     struct rng r;
     rng_seed(&r, seed * 7919 + 1);
-    ck_assert(in <= 16 && B <= MAX_B && f->m->out <= 8);
+    ck_assert(in <= 128 && B <= MAX_B && f->m->out <= 8);
     for (int i = 0; i < B * in; i++)
         f->x[i] = (float)rng_normal(&r);
     for (int i = 0; i < B; i++)
@@ -94,6 +97,14 @@ check_all(struct fixture *f, const char *what, struct tm_gradcheck *out)
                   tm_gc_verdict_name(out->verdict));
 }
 
+/* A model of spec layers on flat rows of width in. */
+static void
+fixture_init(struct fixture *f, int in, const struct layer_spec *layers, int n,
+             enum loss_kind loss, int B, uint64_t seed)
+{
+    fixture_init_shaped(f, in, 0, 0, 0, layers, n, loss, B, seed);
+}
+
 #define DENSE(n) {.kind = LAYER_DENSE, .units = (n)}
 #define ACT(k) {.kind = (k)}
 
@@ -130,6 +141,54 @@ START_TEST(test_gradcheck__every_layer_kind)
             kinks += out->t[t].kinks;
         printf("gradcheck %-13s pass, %d entries, %d kinks\n", cases[c].name,
                (int)f.m->nparams + 6 * 4, kinks);
+        free(out);
+        model_free(f.m);
+    }
+}
+END_TEST
+
+#define CONV(o, k, s, p) {.kind = LAYER_CONV2D, .units = (o), .kernel = (k), .stride = (s), \
+                          .padding = (p)}
+#define POOL(kd, k, s, p) {.kind = (kd), .kernel = (k), .stride = (s), .padding = (p)}
+
+START_TEST(test_gradcheck__image_layers)
+{
+    /* Every image layer on a 2x6x6 input, every entry of every tensor and
+     * of the input checked. */
+    static const struct {
+        const char *name;
+        int n;
+        struct layer_spec layers[6];
+    } cases[] = {
+        {"conv2d k3 p1", 4, {CONV(3, 3, 1, 1), ACT(LAYER_TANH), ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"conv2d s2 nobias", 4, {{.kind = LAYER_CONV2D, .units = 4, .kernel = 3, .stride = 2,
+                                  .no_bias = true},
+                                 ACT(LAYER_SIGMOID), ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"conv2d 1x1", 4, {CONV(3, 1, 1, 0), ACT(LAYER_TANH), ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"maxpool2d 2x2", 5, {CONV(3, 3, 1, 1), ACT(LAYER_TANH), POOL(LAYER_MAXPOOL2D, 2, 0, 0),
+                              ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"maxpool2d 3 s1 p1", 4, {POOL(LAYER_MAXPOOL2D, 3, 1, 1), CONV(2, 3, 2, 0),
+                                  ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"avgpool2d 2 s2 p1", 5, {CONV(3, 3, 1, 1), ACT(LAYER_TANH),
+                                  POOL(LAYER_AVGPOOL2D, 2, 2, 1), ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"global_avgpool", 5, {CONV(4, 3, 1, 1), ACT(LAYER_TANH), ACT(LAYER_GLOBAL_AVGPOOL),
+                               ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"batchnorm2d", 5, {CONV(3, 3, 1, 1), ACT(LAYER_BATCHNORM2D), ACT(LAYER_TANH),
+                            ACT(LAYER_FLATTEN), DENSE(3)}},
+        {"dropout2d", 5, {CONV(4, 3, 1, 1), ACT(LAYER_TANH), {.kind = LAYER_DROPOUT2D, .arg = 0.5f},
+                          ACT(LAYER_FLATTEN), DENSE(3)}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        struct fixture f;
+        fixture_init_shaped(&f, 72, 2, 6, 6, cases[c].layers, cases[c].n, LOSS_CROSS_ENTROPY, 4,
+                            200 + c);
+        struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+        check_all(&f, cases[c].name, out);
+        int kinks = 0;
+        for (int t = 0; t < out->ntensors; t++)
+            kinks += out->t[t].kinks;
+        printf("gradcheck %-18s pass, %zu parameters, %d kinks\n", cases[c].name,
+               f.m->nparams, kinks);
         free(out);
         model_free(f.m);
     }
@@ -473,6 +532,7 @@ gradcheck_suite(void)
     TCase *core = tcase_create("core");
     tcase_set_timeout(core, 60);
     tcase_add_test(core, test_gradcheck__every_layer_kind);
+    tcase_add_test(core, test_gradcheck__image_layers);
     tcase_add_test(core, test_gradcheck__dropout_masks);
     tcase_add_test(core, test_gradcheck__mse_targets);
     tcase_add_test(core, test_gradcheck__model_untouched);

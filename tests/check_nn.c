@@ -164,7 +164,10 @@ ref_loss(const struct model *m, const double *p, const double *x, int B,
             }
             break;
         }
-        case LAYER_KIND_COUNT:
+        default:
+            /* Image layers have their reference in gradcheck.c and the
+             * PyTorch fixtures; this one covers the dense family. */
+            ck_abort_msg("ref_loss: no reference for %s", layer_kind_name(L->kind));
             break;
         }
         double *t = a;
@@ -694,7 +697,8 @@ START_TEST(test_nn__naming)
     model_free(m);
 
     static const char *const kinds[LAYER_KIND_COUNT] = {
-        "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm"};
+        "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm", "conv2d",
+        "maxpool2d", "avgpool2d", "flatten", "batchnorm2d", "dropout2d", "global_avgpool"};
     for (int k = 0; k < LAYER_KIND_COUNT; k++)
         ck_assert_str_eq(layer_kind_name((enum layer_kind)k), kinds[k]);
 }
@@ -813,6 +817,7 @@ START_TEST(test_nn__init_deterministic)
 }
 END_TEST
 
+
 /* ---- errors ------------------------------------------------------------- */
 
 static void
@@ -828,6 +833,208 @@ expect_error(const struct model_spec *s, int max_batch, const char *want)
     ck_assert_msg(model_new(s, max_batch, NULL) == NULL, "expected NULL again for \"%s\"",
                   want);
 }
+
+/* ---- image layers ------------------------------------------------------ */
+
+#define IMG_CONV(o, k, s, p) {.kind = LAYER_CONV2D, .units = (o), .kernel = (k), \
+                              .stride = (s), .padding = (p)}
+#define IMG_POOL(kd, k, s, p) {.kind = (kd), .kernel = (k), .stride = (s), .padding = (p)}
+#define IMG_ONLY(kd) {.kind = (kd)}
+
+/* A spec on a c x h x w input from n layers. */
+static struct model_spec
+image_spec(int c, int h, int w, const struct layer_spec *l, int n)
+{
+    struct model_spec s;
+    memset(&s, 0, sizeof s);
+    s.in = c * h * w;
+    s.in_c = c;
+    s.in_h = h;
+    s.in_w = w;
+    s.nlayers = n;
+    s.loss = LOSS_CROSS_ENTROPY;
+    s.seed = 5;
+    memcpy(s.layers, l, (size_t)n * sizeof *l);
+    return s;
+}
+
+START_TEST(test_nn__image_shapes)
+{
+    /* The fashion CNN: shapes, PyTorch tensor shapes and labels. */
+    struct layer_spec l[] = {
+        IMG_CONV(32, 5, 1, 2), IMG_ONLY(LAYER_RELU), IMG_POOL(LAYER_MAXPOOL2D, 2, 0, 0),
+        IMG_CONV(64, 5, 1, 2), IMG_ONLY(LAYER_BATCHNORM2D), IMG_ONLY(LAYER_RELU),
+        IMG_POOL(LAYER_AVGPOOL2D, 3, 2, 1), IMG_ONLY(LAYER_FLATTEN), {.kind = LAYER_DENSE,
+        .units = 10}};
+    struct model_spec s = image_spec(1, 28, 28, l, 9);
+    char *cause = NULL;
+    struct model *m = model_new(&s, 4, &cause);
+    ck_assert_msg(m != NULL, "model_new: %s", cause);
+    ck_assert_int_eq(m->layers[0].out, 32 * 28 * 28);
+    ck_assert_int_eq(m->layers[2].out, 32 * 14 * 14);
+    ck_assert_int_eq(m->layers[3].out, 64 * 14 * 14);
+    /* (14 + 2 - 3) / 2 + 1 = 7 */
+    ck_assert_int_eq(m->layers[6].oh, 7);
+    ck_assert_int_eq(m->layers[7].out, 64 * 7 * 7);
+    ck_assert_int_eq(m->out, 10);
+    int w0 = model_find_tensor(m, "0.weight");
+    ck_assert_int_ge(w0, 0);
+    const struct param_tensor *t = &m->tensors[w0];
+    ck_assert_int_eq(t->ndim, 4);
+    ck_assert(t->shape[0] == 32 && t->shape[1] == 1 && t->shape[2] == 5 && t->shape[3] == 5);
+    ck_assert_int_eq(t->rows, 32);
+    ck_assert_int_eq(t->cols, 25);
+    ck_assert_int_ge(model_find_tensor(m, "4.weight"), 0);
+    ck_assert_int_eq(m->tensors[model_find_tensor(m, "4.weight")].count, 64);
+    ck_assert_int_eq(m->nbuffers, 2);
+    ck_assert_str_eq(m->buffers[0].name, "4.running_mean");
+    ck_assert_int_eq(m->tensors[model_find_tensor(m, "8.weight")].cols, 64 * 7 * 7);
+    /* Init: the PyTorch default bound 1/sqrt(C k k), weights then bias. */
+    float a = 1.0f / 5.0f;
+    for (size_t k = 0; k < t->count; k++)
+        ck_assert(fabsf(m->params[t->offset + k]) <= a);
+    struct rng r;
+    rng_seed_for(&r, 5, RNG_INIT);
+    float first = (float)((2.0 * rng_uniform(&r) - 1.0) * (1.0 / 5.0));
+    ck_assert(m->params[t->offset] == first);
+
+    /* A forward through it all is finite and the loss near ln 10. */
+    float x[4 * 784];
+    int32_t y[4] = {1, 2, 3, 4};
+    for (int k = 0; k < 4 * 784; k++)
+        x[k] = (float)((k * 37) % 255) / 255.0f;
+    struct batch b = {.x = x, .labels = y, .size = 4};
+    double loss = model_grad(m, &b, NULL);
+    ck_assert_msg(isfinite(loss) && loss > 1.0 && loss < 4.0, "loss %g", loss);
+    model_free(m);
+
+    /* A conv without bias has only its weight. */
+    struct layer_spec nb[] = {{.kind = LAYER_CONV2D, .units = 3, .kernel = 3, .no_bias = true},
+                              IMG_ONLY(LAYER_GLOBAL_AVGPOOL), IMG_ONLY(LAYER_FLATTEN),
+                              {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(2, 5, 5, nb, 4);
+    m = model_new(&s, 2, NULL);
+    ck_assert(m != NULL);
+    ck_assert_int_eq(m->ntensors, 3);
+    ck_assert_int_eq(model_find_tensor(m, "0.bias"), -1);
+    ck_assert_int_eq(m->layers[1].out, 3);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(test_nn__conv_by_hand)
+{
+    /* One 3x3 image, one 2x2 kernel of 1, 2, 3, 4, bias 0.5, stride 1,
+     * padding 1: a 4x4 output whose corners see one input each. */
+    struct layer_spec l[] = {IMG_CONV(1, 2, 1, 1), IMG_ONLY(LAYER_FLATTEN),
+                             {.kind = LAYER_DENSE, .units = 2}};
+    struct model_spec s = image_spec(1, 3, 3, l, 3);
+    struct model *m = model_new(&s, 1, NULL);
+    ck_assert(m != NULL);
+    float *w = m->params + m->tensors[0].offset;
+    for (int k = 0; k < 4; k++)
+        w[k] = (float)(k + 1);
+    m->params[m->tensors[1].offset] = 0.5f;
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    model_forward(m, x, 1);
+    const float *y = m->layers[0].y;
+    /* y[0][0] = w[1][1] x[0][0]; y[0][1] = w[1][0] x00 + w[1][1] x01; ... */
+    ck_assert_float_eq(y[0], 4 * 1 + 0.5f);
+    ck_assert_float_eq(y[1], 3 * 1 + 4 * 2 + 0.5f);
+    ck_assert_float_eq(y[3], 3 * 3 + 0.5f);
+    ck_assert_float_eq(y[5], 1 * 1 + 2 * 2 + 3 * 4 + 4 * 5 + 0.5f);
+    ck_assert_float_eq(y[15], 1 * 9 + 0.5f);
+
+    /* Max pool 2x2 on the same image with padding 1: a 2x2 output. */
+    struct layer_spec p[] = {IMG_POOL(LAYER_MAXPOOL2D, 2, 2, 1), IMG_CONV(1, 1, 1, 0),
+                             IMG_ONLY(LAYER_FLATTEN), {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(1, 3, 3, p, 4);
+    struct model *q = model_new(&s, 1, NULL);
+    ck_assert(q != NULL);
+    model_forward(q, x, 1);
+    ck_assert_float_eq(q->layers[0].y[0], 1);
+    ck_assert_float_eq(q->layers[0].y[1], 3);
+    ck_assert_float_eq(q->layers[0].y[2], 7);
+    ck_assert_float_eq(q->layers[0].y[3], 9);
+    ck_assert_int_eq(q->layers[0].argmax[3], 8);
+    model_free(q);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(test_nn__image_errors)
+{
+    struct model_spec s;
+    struct layer_spec big[] = {IMG_CONV(4, 3, 1, 0), IMG_POOL(LAYER_MAXPOOL2D, 2, 0, 0),
+                               IMG_ONLY(LAYER_RELU), IMG_CONV(8, 5, 1, 0),
+                               IMG_ONLY(LAYER_FLATTEN), {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(1, 10, 10, big, 6);
+    expect_error(&s, 8, "layer 3 (conv2d): kernel 5 larger than the 4x4 input after layer 2");
+    int at = -2;
+    char *cause = NULL;
+    ck_assert_int_eq(model_check_spec(&s, 8, &at, &cause), -1);
+    ck_assert_int_eq(at, 3);
+    ck_assert_str_eq(cause, "conv2d: kernel 5 larger than the 4x4 input after layer 2");
+    free(cause);
+    s.layers[3].padding = 1;
+    s.layers[3].kernel = 7;
+    expect_error(&s, 8, "layer 3 (conv2d): kernel 7 larger than the 4x4 input after layer 2 "
+                        "padded by 1");
+    s.layers[3].padding = 0;
+    s.layers[3].kernel = 4;
+    ck_assert_int_eq(model_check_spec(&s, 8, &at, NULL), 0);
+    ck_assert_int_eq(at, -1);
+
+    struct layer_spec first[] = {IMG_CONV(4, 30, 1, 0), IMG_ONLY(LAYER_FLATTEN),
+                                 {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(1, 28, 28, first, 3);
+    expect_error(&s, 8, "layer 0 (conv2d): kernel 30 larger than the 28x28 model input");
+
+    struct layer_spec noflat[] = {IMG_CONV(4, 3, 1, 1), IMG_ONLY(LAYER_RELU),
+                                  {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(2, 5, 5, noflat, 3);
+    expect_error(&s, 8, "layer 2 (dense): needs a flatten before it, for the 4x5x5 input after "
+                        "layer 1");
+    s.layers[2] = (struct layer_spec){.kind = LAYER_BATCHNORM};
+    expect_error(&s, 8, "layer 2 (batchnorm): needs a flatten before it, for the 4x5x5 input "
+                        "after layer 1");
+
+    struct layer_spec ends[] = {IMG_CONV(4, 3, 1, 1), IMG_ONLY(LAYER_RELU)};
+    s = image_spec(2, 5, 5, ends, 2);
+    expect_error(&s, 8, "layer 1 (relu): the model ends in a 4x5x5 image: end it with flatten "
+                        "and a dense layer");
+
+    struct layer_spec flat[] = {{.kind = LAYER_DENSE, .units = 8}, IMG_CONV(4, 3, 1, 1)};
+    s = image_spec(2, 5, 5, flat, 2);
+    expect_error(&s, 8, "layer 1 (conv2d): needs an image, but layer 0 gives 8 flat features");
+    s = spec_parse(6, LOSS_CROSS_ENTROPY, 1, "dense 3");
+    s.layers[0] = (struct layer_spec)IMG_POOL(LAYER_MAXPOOL2D, 2, 0, 0);
+    s.layers[1] = (struct layer_spec){.kind = LAYER_DENSE, .units = 2};
+    s.nlayers = 2;
+    expect_error(&s, 8, "layer 0 (maxpool2d): needs image input (data.shape: [C, H, W], or IDX "
+                        "images), but the input is 6 flat features");
+
+    struct layer_spec pool[] = {IMG_POOL(LAYER_AVGPOOL2D, 2, 0, 2), IMG_ONLY(LAYER_FLATTEN),
+                                {.kind = LAYER_DENSE, .units = 2}};
+    s = image_spec(1, 6, 6, pool, 3);
+    expect_error(&s, 8, "layer 0 (avgpool2d): padding 2 is more than half the kernel 2");
+    s.layers[0] = (struct layer_spec)IMG_POOL(LAYER_AVGPOOL2D, 0, 0, 0);
+    expect_error(&s, 8, "layer 0 (avgpool2d): kernel must be >= 1, got 0");
+    s.layers[0] = (struct layer_spec)IMG_POOL(LAYER_AVGPOOL2D, 2, -1, 0);
+    expect_error(&s, 8, "layer 0 (avgpool2d): stride must be >= 1, got -1");
+    s.layers[0] = (struct layer_spec)IMG_CONV(0, 2, 1, 0);
+    expect_error(&s, 8, "layer 0 (conv2d): out channels must be >= 1, got 0");
+    s.layers[0] = (struct layer_spec)IMG_CONV(2, 2, 1, -1);
+    expect_error(&s, 8, "layer 0 (conv2d): padding must be >= 0, got -1");
+    s.layers[0] = (struct layer_spec){.kind = LAYER_DROPOUT2D, .arg = 1.0f};
+    expect_error(&s, 8, "layer 0 (dropout2d): p must be in [0, 1), got 1");
+
+    s = image_spec(1, 6, 6, pool, 3);
+    s.in_h = 5;
+    expect_error(&s, 8, "input shape 1x5x6 does not make the input width 36");
+}
+END_TEST
+
 
 START_TEST(test_nn__errors)
 {
@@ -856,14 +1063,14 @@ START_TEST(test_nn__errors)
     s.layers[1].arg = NAN;
     expect_error(&s, 8, "layer 1 (leaky_relu): slope must be finite, got nan");
     s = spec_parse(2, LOSS_CROSS_ENTROPY, 1, "relu, batchnorm, dropout 0.5");
-    expect_error(&s, 8, "the model needs at least one dense layer");
+    expect_error(&s, 8, "the model needs at least one dense or conv2d layer");
     s = spec_parse(2, LOSS_CROSS_ENTROPY, 1, "dense 5, relu, dense 1");
     expect_error(&s, 8, "cross-entropy needs an output width >= 2, got 1");
     s = spec_parse(1, LOSS_CROSS_ENTROPY, 1, "relu, dense 1, sigmoid");
     expect_error(&s, 8, "cross-entropy needs an output width >= 2, got 1");
     s = spec_parse(2, LOSS_CROSS_ENTROPY, 1, "dense 3");
     s.layers[0].kind = LAYER_KIND_COUNT;
-    expect_error(&s, 8, "layer 0: unknown kind 7");
+    expect_error(&s, 8, "layer 0: unknown kind 14");
     s = spec_parse(2, LOSS_CROSS_ENTROPY, 1, "dense 3");
     s.loss = LOSS_KIND_COUNT;
     expect_error(&s, 8, "unknown loss kind 2");
@@ -1002,6 +1209,8 @@ nn_suite(void)
     tcase_add_test(core, test_nn__batchnorm_running_stats);
     tcase_add_test(core, test_nn__dropout_stream);
     tcase_add_test(core, test_nn__naming);
+    tcase_add_test(core, test_nn__image_shapes);
+    tcase_add_test(core, test_nn__conv_by_hand);
     tcase_add_test(core, test_nn__init_statistics);
     tcase_add_test(core, test_nn__init_deterministic);
     tcase_add_test(core, test_nn__spiral_trains);
@@ -1014,6 +1223,7 @@ nn_suite(void)
     suite_add_tcase(s, limits);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, test_nn__errors);
+    tcase_add_test(errors, test_nn__image_errors);
     suite_add_tcase(s, errors);
     return s;
 }

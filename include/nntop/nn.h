@@ -34,6 +34,13 @@ enum layer_kind {
     LAYER_SIGMOID,
     LAYER_DROPOUT,
     LAYER_BATCHNORM,
+    LAYER_CONV2D,           /* NCHW cross-correlation, weight [out, in, kh, kw] */
+    LAYER_MAXPOOL2D,
+    LAYER_AVGPOOL2D,        /* count_include_pad as PyTorch's default */
+    LAYER_FLATTEN,          /* (C, H, W) -> (C*H*W): the rows are already flat */
+    LAYER_BATCHNORM2D,      /* per-channel statistics over (B, H, W) */
+    LAYER_DROPOUT2D,        /* one mask entry per (sample, channel) */
+    LAYER_GLOBAL_AVGPOOL,   /* (C, H, W) -> (C, 1, 1), nn.AdaptiveAvgPool2d(1) */
     LAYER_KIND_COUNT
 };
 
@@ -55,14 +62,19 @@ enum loss_kind {
 
 struct layer_spec {
     enum layer_kind kind;
-    int units;              /* dense: output width */
-    float arg;              /* leaky_relu: slope; dropout: p in [0, 1) */
-    enum init_kind init;    /* dense only */
+    int units;              /* dense: output width; conv2d: output channels */
+    float arg;              /* leaky_relu: slope; dropout, dropout2d: p in [0, 1) */
+    enum init_kind init;    /* dense and conv2d */
     float init_arg;         /* normal: std; uniform: a */
+    int kernel;             /* conv2d, pools: square kernel side */
+    int stride;             /* conv2d, pools: >= 1 (0 in a spec: conv 1, pools kernel) */
+    int padding;            /* conv2d, pools: zeros (conv, avg) or -inf (max) each side */
+    bool no_bias;           /* conv2d: without a bias */
 };
 
 struct model_spec {
     int in;                 /* input width (from the data) */
+    int in_c, in_h, in_w;   /* image shape of the input (in = C*H*W), or 0 when flat */
     int nlayers;
     struct layer_spec layers[NN_MAX_LAYERS];
     enum loss_kind loss;
@@ -74,14 +86,18 @@ struct param_tensor {
     char name[NN_NAME_MAX]; /* "0.weight", "0.bias", "2.running_mean", ... */
     int layer;              /* index of the owning layer */
     size_t offset;          /* in floats, into params/grads (or state) */
-    size_t count;           /* rows * cols */
-    int rows, cols;         /* shape; cols == 1 and ndim == 1 for vectors */
-    int ndim;               /* 1 or 2 */
+    size_t count;           /* product of shape */
+    int rows, cols;         /* shape[0] and the product of the rest (1 for vectors) */
+    int ndim;               /* 1, 2 or 4 (conv weight) */
+    int shape[4];           /* PyTorch's shape: [out], [out, in], [out, in, kh, kw] */
 };
 
 struct layer {
     enum layer_kind kind;
     int in, out;            /* widths (equal for everything but dense) */
+    int c, h, w;            /* input image shape (in = c h w), 0 when flat */
+    int oc, oh, ow;         /* output image shape (out = oc oh ow), 0 when flat */
+    int k, stride, pad;     /* conv2d, pools */
     float arg;              /* slope (leaky_relu), p (dropout) */
     int weight, bias;       /* indices into model->tensors, -1 if none */
     int run_mean, run_var;  /* indices into model->buffers, -1 if none */
@@ -89,7 +105,8 @@ struct layer {
     float *y;               /* (B, out) this layer's output */
     float *mask;            /* dropout: (B, out) 0 or 1/(1-p); NULL otherwise */
     float *xhat;            /* batchnorm: (B, out) normalised input */
-    float *mean, *invstd;   /* batchnorm: (out) batch statistics */
+    float *mean, *invstd;   /* batchnorm: (out), batchnorm2d: (c) batch statistics */
+    int32_t *argmax;        /* maxpool2d: (B, out) input index of each maximum */
 };
 
 struct model {
@@ -120,6 +137,9 @@ struct model {
     struct rng rng_dropout;
     /* Backward scratch, sized for max_batch rows of the widest layer. */
     float *work_a, *work_b;
+    /* im2col scratch of one sample for the largest conv2d: (C kh kw, OH OW). */
+    float *col;
+    size_t col_len;
 };
 
 /* What a loss evaluation reports. */
@@ -144,6 +164,13 @@ struct batch {
  * message the caller frees.  The caller owns the model: model_free().
  */
 struct model *model_new(const struct model_spec *spec, int max_batch, char **cause);
+/*
+ * Check spec as model_new() would, without building anything: 0, or -1
+ * with *cause a heap message the caller frees ("conv2d: kernel 5 larger
+ * than the 4x4 input after layer 3") and *layer the index of the layer it
+ * is about (-1 when about the whole model).  Either pointer may be NULL.
+ */
+int model_check_spec(const struct model_spec *spec, int max_batch, int *layer, char **cause);
 /* Free a model and every buffer it owns.  NULL is allowed. */
 void model_free(struct model *m);
 /* Re-initialise every parameter and running statistic from seed. */

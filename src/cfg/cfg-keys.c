@@ -46,7 +46,8 @@ static const char *const loss_w[] = { "cross_entropy", "mse" };
 static const char *const optim_w[] = { "sgd", "adam", "adamw" };
 static const char *const sched_w[] = { "constant", "step", "exp", "cosine" };
 static const char *const layer_w[] = {
-    "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm"
+    "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm",
+    "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm2d", "dropout2d", "global_avgpool"
 };
 static const char *const init_w[] = { "pytorch", "he", "xavier", "normal", "uniform", "zeros" };
 

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nntop/rng.h"
 
@@ -85,6 +86,74 @@ bool layer_batchnorm_forward(float *y, float *xhat, float *mean, float *invstd,
 void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                               const float *xhat, const float *invstd, const float *gamma,
                               bool training, int B, int n);
+
+/*
+ * Image layers work on rows of one sample each, channels first: a row of
+ * x (B, C H W) is the sample's (C, H, W) image, as PyTorch's NCHW tensors
+ * lay it out.  k is a square kernel side, s the stride, p the padding on
+ * each side; OH = (H + 2p - k) / s + 1 and likewise OW.
+ */
+
+/*
+ * y (B, OC OH OW) = conv(x (B, C H W), w (OC, C, k, k)) + b (OC) (b may
+ * be NULL).  col is scratch for one sample's im2col, (C k k, OH OW).
+ */
+void layer_conv2d_forward(float *y, float *col, const float *x, const float *w,
+                          const float *b, int B, int C, int H, int W, int OC, int k,
+                          int s, int p);
+/*
+ * dW (OC, C k k) = sum over samples of dY_n . col_n^T, db (OC) = sums of
+ * dY over samples and positions (skipped when db is NULL) and, when dx is
+ * non-NULL, dX (B, C H W) = col2im(W^T . dY_n).  col as in the forward.
+ */
+void layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *dy,
+                           const float *x, const float *w, int B, int C, int H, int W,
+                           int OC, int k, int s, int p);
+
+/* Max over each window (padding never wins: -inf); argmax (B, C OH OW)
+ * records the winning input index within the sample, the first on ties. */
+void layer_maxpool2d_forward(float *y, int32_t *argmax, const float *x, int B, int C,
+                             int H, int W, int k, int s, int p);
+/* dX (B, C H W) = dY scattered back to each window's argmax. */
+void layer_maxpool2d_backward(float *dx, const float *dy, const int32_t *argmax, int B,
+                              int C, int H, int W, int OH, int OW);
+
+/* Mean over each window, dividing by k^2 (PyTorch's count_include_pad). */
+void layer_avgpool2d_forward(float *y, const float *x, int B, int C, int H, int W, int k,
+                             int s, int p);
+/* dX (B, C H W) = dY / k^2 spread over each window's inputs. */
+void layer_avgpool2d_backward(float *dx, const float *dy, int B, int C, int H, int W, int k,
+                              int s, int p);
+
+/* y (B, C) = mean of x (B, C, HW) over HW positions. */
+void layer_global_avgpool_forward(float *y, const float *x, int B, int C, int HW);
+/* dX (B, C, HW) = dY / HW. */
+void layer_global_avgpool_backward(float *dx, const float *dy, int B, int C, int HW);
+
+/*
+ * Batch norm per channel of x (B, C, HW) over its B HW values, as
+ * torch.nn.BatchNorm2d: the same contract as layer_batchnorm_forward with
+ * mean and invstd (C).
+ */
+bool layer_batchnorm2d_forward(float *y, float *xhat, float *mean, float *invstd,
+                               float *run_mean, float *run_var, const float *x,
+                               const float *gamma, const float *beta, bool training,
+                               int B, int C, int HW);
+/* dgamma, dbeta (C) and dX (B, C, HW), as layer_batchnorm_backward. */
+void layer_batchnorm2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
+                                const float *xhat, const float *invstd, const float *gamma,
+                                bool training, int B, int C, int HW);
+
+/*
+ * Channel dropout: in training mask (B, C) = 0 with probability p, else
+ * 1/(1-p), drawn from r in row-major order, and y = x times its channel's
+ * mask entry; in eval y = x.
+ */
+void layer_dropout2d_forward(float *y, float *mask, const float *x, float p, bool training,
+                             struct rng *r, int B, int C, int HW);
+/* dx = dy times the channel's mask entry in training, dy in eval (dx may be dy). */
+void layer_dropout2d_backward(float *dx, const float *dy, const float *mask, bool training,
+                              int B, int C, int HW);
 
 #ifdef NNTOP_FAULT_INJECTION
 struct model;

@@ -27,6 +27,13 @@ static const char *const kind_names[LAYER_KIND_COUNT] = {
     [LAYER_SIGMOID] = "sigmoid",
     [LAYER_DROPOUT] = "dropout",
     [LAYER_BATCHNORM] = "batchnorm",
+    [LAYER_CONV2D] = "conv2d",
+    [LAYER_MAXPOOL2D] = "maxpool2d",
+    [LAYER_AVGPOOL2D] = "avgpool2d",
+    [LAYER_FLATTEN] = "flatten",
+    [LAYER_BATCHNORM2D] = "batchnorm2d",
+    [LAYER_DROPOUT2D] = "dropout2d",
+    [LAYER_GLOBAL_AVGPOOL] = "global_avgpool",
 };
 
 static const char *const init_names[INIT_KIND_COUNT] = {
@@ -46,10 +53,57 @@ layer_kind_name(enum layer_kind k)
     return kind_names[k];
 }
 
-/* Check spec; NULL when it is good, else a heap message. */
-static char *
-spec_check(const struct model_spec *spec, int max_batch)
+/* "the 4x4 input after layer 3" / "the 1x28x28 model input", into buf. */
+static const char *
+shape_from(char *buf, size_t len, int i, int c, int h, int w, bool with_c)
 {
+    char dims[48];
+    if (with_c)
+        snprintf(dims, sizeof dims, "%dx%dx%d", c, h, w);
+    else
+        snprintf(dims, sizeof dims, "%dx%d", h, w);
+    if (i == 0)
+        snprintf(buf, len, "the %s model input", dims);
+    else
+        snprintf(buf, len, "the %s input after layer %d", dims, i - 1);
+    return buf;
+}
+
+/* Check the kernel, stride and padding of a conv2d or pool layer over an
+ * h x w input (described by from); *s_out gets the stride with its
+ * default (conv 1, pool the kernel). */
+static char *
+window_check(const struct layer_spec *ls, int h, int w, int *s_out, const char *from)
+{
+    int k = ls->kernel, s = ls->stride, p = ls->padding;
+    if (k < 1)
+        return xasprintf("kernel must be >= 1, got %d", k);
+    if (s == 0)
+        s = ls->kind == LAYER_CONV2D ? 1 : k;
+    if (s < 1)
+        return xasprintf("stride must be >= 1, got %d", s);
+    if (p < 0)
+        return xasprintf("padding must be >= 0, got %d", p);
+    if (ls->kind != LAYER_CONV2D && p > k / 2)
+        return xasprintf("padding %d is more than half the kernel %d", p, k);
+    if (k > h + 2 * p || k > w + 2 * p) {
+        if (p > 0)
+            return xasprintf("kernel %d larger than %s padded by %d", k, from, p);
+        return xasprintf("kernel %d larger than %s", k, from);
+    }
+    *s_out = s;
+    return NULL;
+}
+
+/*
+ * Check spec and infer every layer's shapes into out (NULL: check only).
+ * Returns NULL when the spec is good, else a heap message about layer
+ * *bad (-1 when it is about the whole model), without a "layer N" prefix.
+ */
+static char *
+spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *bad)
+{
+    *bad = -1;
     if (spec->in < 1)
         return xasprintf("input width must be >= 1, got %d", spec->in);
     if (spec->nlayers < 1 || spec->nlayers > NN_MAX_LAYERS)
@@ -59,56 +113,158 @@ spec_check(const struct model_spec *spec, int max_batch)
         return xasprintf("max batch must be >= 1, got %d", max_batch);
     if ((int)spec->loss < 0 || spec->loss >= LOSS_KIND_COUNT)
         return xasprintf("unknown loss kind %d", (int)spec->loss);
+    bool shaped = spec->in_c > 0 || spec->in_h > 0 || spec->in_w > 0;
+    if (shaped && (spec->in_c < 1 || spec->in_h < 1 || spec->in_w < 1
+                   || (long long)spec->in_c * spec->in_h * spec->in_w != spec->in))
+        return xasprintf("input shape %dx%dx%d does not make the input width %d", spec->in_c,
+                         spec->in_h, spec->in_w, spec->in);
 
-    int width = spec->in, widest = spec->in, ndense = 0;
+    /* c, h, w: the image shape flowing in (0 when flat); spatial: an image
+     * layer ran since the input or the last flatten, so the rows are
+     * images PyTorch would hold as (B, C, H, W) and a dense layer needs a
+     * flatten first. */
+    int width = spec->in, widest = spec->in, nparam = 0;  /* dense and conv2d layers */
+    int c = shaped ? spec->in_c : 0, h = shaped ? spec->in_h : 0, w = shaped ? spec->in_w : 0;
+    bool spatial = false;
+    char from[96];
     for (int i = 0; i < spec->nlayers; i++) {
         const struct layer_spec *ls = &spec->layers[i];
-        if ((int)ls->kind < 0 || ls->kind >= LAYER_KIND_COUNT)
+        *bad = i;
+        if ((int)ls->kind < 0 || ls->kind >= LAYER_KIND_COUNT) {
+            *bad = -1;
             return xasprintf("layer %d: unknown kind %d", i, (int)ls->kind);
-        const char *name = kind_names[ls->kind];
+        }
+        bool image = ls->kind == LAYER_CONV2D || ls->kind == LAYER_MAXPOOL2D
+                     || ls->kind == LAYER_AVGPOOL2D || ls->kind == LAYER_BATCHNORM2D
+                     || ls->kind == LAYER_DROPOUT2D || ls->kind == LAYER_GLOBAL_AVGPOOL;
+        if (image && h == 0) {
+            if (i == 0)
+                return xasprintf("needs image input (data.shape: [C, H, W], or IDX images), "
+                                 "but the input is %d flat features", width);
+            return xasprintf("needs an image, but layer %d gives %d flat features", i - 1,
+                             width);
+        }
+        if ((ls->kind == LAYER_DENSE || ls->kind == LAYER_BATCHNORM) && spatial)
+            return xasprintf("needs a flatten before it, for %s",
+                             shape_from(from, sizeof from, i, c, h, w, true));
+        int oc = c, oh = h, ow = w, k = 0, s = 0, p = 0;
+        char *err;
         switch (ls->kind) {
         case LAYER_DENSE:
+        case LAYER_CONV2D: {
+            bool conv = ls->kind == LAYER_CONV2D;
             if (ls->units < 1)
-                return xasprintf("layer %d (%s): units must be >= 1, got %d", i, name,
-                                 ls->units);
+                return xasprintf("%s must be >= 1, got %d", conv ? "out channels" : "units", ls->units);
+            long long fan_in = width;
+            if (conv) {
+                shape_from(from, sizeof from, i, c, h, w, false);
+                if ((err = window_check(ls, h, w, &s, from)) != NULL)
+                    return err;
+                k = ls->kernel;
+                p = ls->padding;
+                fan_in = (long long)c * k * k;
+                oc = ls->units;
+                oh = (h + 2 * p - k) / s + 1;
+                ow = (w + 2 * p - k) / s + 1;
+            }
             /* BLAS takes int sizes, and so do the weight's shape fields. */
-            if ((long long)ls->units * width > INT_MAX)
-                return xasprintf("layer %d (%s): %d x %d weights are more than %d", i,
-                                 name, ls->units, width, INT_MAX);
+            if ((long long)ls->units * fan_in > INT_MAX)
+                return xasprintf("%d x %lld weights are more than %d", ls->units,
+                                 fan_in, INT_MAX);
             if ((int)ls->init < 0 || ls->init >= INIT_KIND_COUNT)
-                return xasprintf("layer %d (%s): unknown init kind %d", i, name,
-                                 (int)ls->init);
+                return xasprintf("unknown init kind %d", (int)ls->init);
             if ((ls->init == INIT_NORMAL || ls->init == INIT_UNIFORM)
                 && !(isfinite(ls->init_arg) && ls->init_arg > 0.0f))
-                return xasprintf("layer %d (%s): init %s needs %s > 0, got %g", i, name,
-                                 init_names[ls->init],
+                return xasprintf("init %s needs %s > 0, got %g", init_names[ls->init],
                                  ls->init == INIT_NORMAL ? "a std" : "a bound",
                                  (double)ls->init_arg);
-            width = ls->units;
-            ndense++;
+            nparam++;
+            if (!conv) {
+                width = ls->units;
+                oc = oh = ow = 0;
+                break;
+            }
+            if ((long long)oc * oh * ow > INT_MAX || (long long)c * k * k * oh * ow > INT_MAX)
+                return xasprintf("a %dx%dx%d output is more than %d values", oc, oh,
+                                 ow, INT_MAX);
+            width = oc * oh * ow;
+            spatial = true;
+            break;
+        }
+        case LAYER_MAXPOOL2D:
+        case LAYER_AVGPOOL2D:
+            shape_from(from, sizeof from, i, c, h, w, false);
+            if ((err = window_check(ls, h, w, &s, from)) != NULL)
+                return err;
+            k = ls->kernel;
+            p = ls->padding;
+            oh = (h + 2 * p - k) / s + 1;
+            ow = (w + 2 * p - k) / s + 1;
+            width = oc * oh * ow;
+            spatial = true;
+            break;
+        case LAYER_GLOBAL_AVGPOOL:
+            oh = ow = 1;
+            width = oc;
+            spatial = true;
+            break;
+        case LAYER_BATCHNORM2D:
+            spatial = true;
+            break;
+        case LAYER_FLATTEN:
+            oc = oh = ow = 0;
+            spatial = false;
+            break;
+        case LAYER_BATCHNORM:
             break;
         case LAYER_LEAKY_RELU:
             if (!isfinite(ls->arg))
-                return xasprintf("layer %d (%s): slope must be finite, got %g", i, name,
-                                 (double)ls->arg);
+                return xasprintf("slope must be finite, got %g", (double)ls->arg);
             break;
+        case LAYER_DROPOUT2D:
+            spatial = true;
+            /* fall through */
         case LAYER_DROPOUT:
             if (!(ls->arg >= 0.0f && ls->arg < 1.0f))
-                return xasprintf("layer %d (%s): p must be in [0, 1), got %g", i, name,
-                                 (double)ls->arg);
+                return xasprintf("p must be in [0, 1), got %g", (double)ls->arg);
             break;
         case LAYER_RELU:
         case LAYER_TANH:
         case LAYER_SIGMOID:
-        case LAYER_BATCHNORM:
         case LAYER_KIND_COUNT:
             break;
         }
+        if (out != NULL) {
+            struct layer *L = &out[i];
+            memset(L, 0, sizeof *L);
+            L->kind = ls->kind;
+            L->in = i == 0 ? spec->in : out[i - 1].out;
+            L->out = width;
+            L->c = c;
+            L->h = h;
+            L->w = w;
+            L->oc = oc;
+            L->oh = oh;
+            L->ow = ow;
+            L->k = k;
+            L->stride = s;
+            L->pad = p;
+            L->arg = ls->arg;
+        }
+        c = oc;
+        h = oh;
+        w = ow;
         if (width > widest)
             widest = width;
     }
-    if (ndense == 0)
-        return xasprintf("the model needs at least one dense layer");
+    *bad = -1;
+    if (nparam == 0)
+        return xasprintf("the model needs at least one dense or conv2d layer");
+    if (spatial) {
+        *bad = spec->nlayers - 1;
+        return xasprintf("the model ends in a %dx%dx%d image: end it with flatten and a dense "
+                         "layer", c, h, w);
+    }
     if (spec->loss == LOSS_CROSS_ENTROPY && width < 2)
         return xasprintf("cross-entropy needs an output width >= 2, got %d", width);
     if ((long long)max_batch * widest > INT_MAX)
@@ -117,22 +273,69 @@ spec_check(const struct model_spec *spec, int max_batch)
     return NULL;
 }
 
-/* Append a tensor to list (count n) and return its index. */
+/* spec_walk() with the message prefixed by the layer it is about. */
+static char *
+spec_check(const struct model_spec *spec, int max_batch, struct layer *out)
+{
+    int bad;
+    char *err = spec_walk(spec, max_batch, out, &bad);
+    if (err == NULL || bad < 0)
+        return err;
+    char *full = xasprintf("layer %d (%s): %s", bad, layer_kind_name(spec->layers[bad].kind),
+                           err);
+    free(err);
+    return full;
+}
+
+int
+model_check_spec(const struct model_spec *spec, int max_batch, int *layer, char **cause)
+{
+    int bad;
+    char *err = spec_walk(spec, max_batch, NULL, &bad);
+    if (layer != NULL)
+        *layer = bad;
+    if (err == NULL)
+        return 0;
+    if (bad >= 0) {
+        char *named = xasprintf("%s: %s", layer_kind_name(spec->layers[bad].kind), err);
+        free(err);
+        err = named;
+    }
+    if (cause != NULL)
+        *cause = err;
+    else
+        free(err);
+    return -1;
+}
+
+/* Append a tensor of shape dims[0..ndim) to list (count n); return its index. */
 static int
 tensor_add(struct param_tensor *list, int *n, size_t *total, int layer,
-           const char *suffix, int rows, int cols)
+           const char *suffix, int ndim, const int *dims)
 {
-    assert(*n < NN_MAX_TENSORS);
+    assert(*n < NN_MAX_TENSORS && ndim >= 1 && ndim <= 4);
     struct param_tensor *t = &list[*n];
     snprintf(t->name, sizeof t->name, "%d.%s", layer, suffix);
     t->layer = layer;
     t->offset = *total;
-    t->rows = rows;
-    t->cols = cols;
-    t->ndim = cols == 1 ? 1 : 2;
-    t->count = (size_t)rows * (size_t)cols;
+    t->ndim = ndim;
+    t->count = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->shape[d] = dims[d];
+        t->count *= (size_t)dims[d];
+    }
+    t->rows = dims[0];
+    t->cols = (int)(t->count / (size_t)dims[0]);
     *total += t->count;
     return (*n)++;
+}
+
+/* A vector tensor of n entries. */
+static int
+vector_add(struct param_tensor *list, int *n, size_t *total, int layer, const char *suffix,
+           int len)
+{
+    return tensor_add(list, n, total, layer, suffix, 1, &len);
 }
 
 static void
@@ -143,7 +346,9 @@ caches_free(struct model *m)
         free(L->y);
         free(L->mask);
         free(L->xhat);
+        free(L->argmax);
         L->y = L->mask = L->xhat = NULL;
+        L->argmax = NULL;
     }
     free(m->dlogits);
     free(m->dx);
@@ -163,8 +368,12 @@ caches_alloc(struct model *m, int batch)
         L->y = xalloc_aligned(n * sizeof(float));
         if (L->kind == LAYER_DROPOUT)
             L->mask = xalloc_aligned(n * sizeof(float));
-        if (L->kind == LAYER_BATCHNORM)
+        if (L->kind == LAYER_DROPOUT2D)
+            L->mask = xalloc_aligned(rows * (size_t)L->c * sizeof(float));
+        if (L->kind == LAYER_BATCHNORM || L->kind == LAYER_BATCHNORM2D)
             L->xhat = xalloc_aligned(n * sizeof(float));
+        if (L->kind == LAYER_MAXPOOL2D)
+            L->argmax = xalloc_aligned(n * sizeof(int32_t));
         if (L->out > widest)
             widest = L->out;
     }
@@ -178,7 +387,8 @@ caches_alloc(struct model *m, int batch)
 struct model *
 model_new(const struct model_spec *spec, int max_batch, char **cause)
 {
-    char *err = spec_check(spec, max_batch);
+    struct layer shapes[NN_MAX_LAYERS];
+    char *err = spec_check(spec, max_batch, shapes);
     if (err != NULL) {
         if (cause != NULL)
             *cause = err;
@@ -198,32 +408,37 @@ model_new(const struct model_spec *spec, int max_batch, char **cause)
     for (int i = 0; i < m->nlayers; i++) {
         const struct layer_spec *ls = &spec->layers[i];
         struct layer *L = &m->layers[i];
-        L->kind = ls->kind;
-        L->in = width;
-        L->out = ls->kind == LAYER_DENSE ? ls->units : width;
-        L->arg = ls->arg;
+        *L = shapes[i];
         L->weight = L->bias = L->run_mean = L->run_var = -1;
         if (ls->kind == LAYER_DENSE) {
-            L->weight = tensor_add(m->tensors, &m->ntensors, &nparams, i, "weight",
-                                   L->out, L->in);
-            L->bias = tensor_add(m->tensors, &m->ntensors, &nparams, i, "bias", L->out, 1);
-        } else if (ls->kind == LAYER_BATCHNORM) {
-            L->weight = tensor_add(m->tensors, &m->ntensors, &nparams, i, "weight",
-                                   L->out, 1);
-            L->bias = tensor_add(m->tensors, &m->ntensors, &nparams, i, "bias", L->out, 1);
-            L->run_mean = tensor_add(m->buffers, &m->nbuffers, &nstate, i, "running_mean",
-                                     L->out, 1);
-            L->run_var = tensor_add(m->buffers, &m->nbuffers, &nstate, i, "running_var",
-                                    L->out, 1);
-            L->mean = xalloc_aligned((size_t)L->out * sizeof(float));
-            L->invstd = xalloc_aligned((size_t)L->out * sizeof(float));
+            int dims[2] = { L->out, L->in };
+            L->weight = tensor_add(m->tensors, &m->ntensors, &nparams, i, "weight", 2, dims);
+            L->bias = vector_add(m->tensors, &m->ntensors, &nparams, i, "bias", L->out);
+        } else if (ls->kind == LAYER_CONV2D) {
+            int dims[4] = { L->oc, L->c, L->k, L->k };
+            L->weight = tensor_add(m->tensors, &m->ntensors, &nparams, i, "weight", 4, dims);
+            if (!ls->no_bias)
+                L->bias = vector_add(m->tensors, &m->ntensors, &nparams, i, "bias", L->oc);
+            size_t col = (size_t)L->c * L->k * L->k * L->oh * L->ow;
+            if (col > m->col_len)
+                m->col_len = col;
+        } else if (ls->kind == LAYER_BATCHNORM || ls->kind == LAYER_BATCHNORM2D) {
+            int n = ls->kind == LAYER_BATCHNORM ? L->out : L->c;
+            L->weight = vector_add(m->tensors, &m->ntensors, &nparams, i, "weight", n);
+            L->bias = vector_add(m->tensors, &m->ntensors, &nparams, i, "bias", n);
+            L->run_mean = vector_add(m->buffers, &m->nbuffers, &nstate, i, "running_mean", n);
+            L->run_var = vector_add(m->buffers, &m->nbuffers, &nstate, i, "running_var", n);
+            L->mean = xalloc_aligned((size_t)n * sizeof(float));
+            L->invstd = xalloc_aligned((size_t)n * sizeof(float));
         }
         width = L->out;
     }
+    if (m->col_len > 0)
+        m->col = xalloc_aligned(m->col_len * sizeof(float));
     m->out = width;
     m->nparams = nparams;
     m->nstate = nstate;
-    /* spec_check guarantees a dense layer, so there is always a parameter. */
+    /* spec_check guarantees a dense or conv layer, so there is always a parameter. */
     m->params = xalloc_aligned(nparams * sizeof(float));
     m->grads = xalloc_aligned(nparams * sizeof(float));
     if (nstate > 0)
@@ -244,6 +459,7 @@ model_free(struct model *m)
         free(m->layers[i].mean);
         free(m->layers[i].invstd);
     }
+    free(m->col);
     free(m->params);
     free(m->grads);
     free(m->state);
@@ -262,12 +478,15 @@ model_reserve(struct model *m, int batch)
     caches_alloc(m, batch);
 }
 
-/* Fill a dense layer's weight then bias, row-major, from r. */
+/*
+ * Fill a dense or conv layer's weight (nw entries) then bias (nb, or none
+ * when b is NULL), row-major, from r.  in and out are the fans: a conv's
+ * are C k k and OC k k, as torch.nn.init computes them.
+ */
 static void
-init_dense(float *w, float *b, const struct layer_spec *ls, int in, int out,
-           struct rng *r)
+init_dense(float *w, float *b, const struct layer_spec *ls, int in, int out, size_t nw,
+           int nb, struct rng *r)
 {
-    size_t nw = (size_t)in * (size_t)out;
     double a;
     switch (ls->init) {
     case INIT_PYTORCH:
@@ -275,7 +494,7 @@ init_dense(float *w, float *b, const struct layer_spec *ls, int in, int out,
         a = 1.0 / sqrt((double)in);
         for (size_t i = 0; i < nw; i++)
             w[i] = (float)(a * (2.0 * rng_uniform(r) - 1.0));
-        for (int i = 0; i < out; i++)
+        for (int i = 0; b != NULL && i < nb; i++)
             b[i] = (float)(a * (2.0 * rng_uniform(r) - 1.0));
         return;
     case INIT_HE:
@@ -301,7 +520,8 @@ init_dense(float *w, float *b, const struct layer_spec *ls, int in, int out,
         memset(w, 0, nw * sizeof *w);
         break;
     }
-    memset(b, 0, (size_t)out * sizeof *b);
+    if (b != NULL)
+        memset(b, 0, (size_t)nb * sizeof *b);
 }
 
 void
@@ -314,13 +534,19 @@ model_init_params(struct model *m, uint64_t seed)
         if (L->kind == LAYER_DENSE) {
             init_dense(m->params + m->tensors[L->weight].offset,
                        m->params + m->tensors[L->bias].offset, &m->spec.layers[i], L->in,
-                       L->out, &r);
-        } else if (L->kind == LAYER_BATCHNORM) {
+                       L->out, (size_t)L->in * L->out, L->out, &r);
+        } else if (L->kind == LAYER_CONV2D) {
+            int kk = L->k * L->k;
+            init_dense(m->params + m->tensors[L->weight].offset,
+                       L->bias >= 0 ? m->params + m->tensors[L->bias].offset : NULL,
+                       &m->spec.layers[i], L->c * kk, L->oc * kk,
+                       m->tensors[L->weight].count, L->oc, &r);
+        } else if (L->kind == LAYER_BATCHNORM || L->kind == LAYER_BATCHNORM2D) {
             float *g = m->params + m->tensors[L->weight].offset;
             float *b = m->params + m->tensors[L->bias].offset;
             float *rm = m->state + m->buffers[L->run_mean].offset;
             float *rv = m->state + m->buffers[L->run_var].offset;
-            for (int j = 0; j < L->out; j++) {
+            for (int j = 0; j < (int)m->tensors[L->weight].count; j++) {
                 g[j] = 1.0f;
                 b[j] = 0.0f;
                 rm[j] = 0.0f;
@@ -404,6 +630,37 @@ model_forward(struct model *m, const float *x, int B)
                                         m->training, B, L->out))
                 m->bn_batches++;
             break;
+        case LAYER_CONV2D:
+            layer_conv2d_forward(L->y, m->col, in, param_of(m, L->weight),
+                                 L->bias >= 0 ? param_of(m, L->bias) : NULL, B, L->c, L->h,
+                                 L->w, L->oc, L->k, L->stride, L->pad);
+            break;
+        case LAYER_MAXPOOL2D:
+            layer_maxpool2d_forward(L->y, L->argmax, in, B, L->c, L->h, L->w, L->k, L->stride,
+                                    L->pad);
+            break;
+        case LAYER_AVGPOOL2D:
+            layer_avgpool2d_forward(L->y, in, B, L->c, L->h, L->w, L->k, L->stride, L->pad);
+            break;
+        case LAYER_GLOBAL_AVGPOOL:
+            layer_global_avgpool_forward(L->y, in, B, L->c, L->h * L->w);
+            break;
+        case LAYER_FLATTEN:
+            memcpy(L->y, in, n * sizeof *L->y);
+            break;
+        case LAYER_BATCHNORM2D:
+            /* PyTorch counts batches for BatchNorm2d as for BatchNorm1d. */
+            if (layer_batchnorm2d_forward(L->y, L->xhat, L->mean, L->invstd,
+                                          m->state + m->buffers[L->run_mean].offset,
+                                          m->state + m->buffers[L->run_var].offset, in,
+                                          param_of(m, L->weight), param_of(m, L->bias),
+                                          m->training, B, L->c, L->h * L->w))
+                m->bn_batches++;
+            break;
+        case LAYER_DROPOUT2D:
+            layer_dropout2d_forward(L->y, L->mask, in, L->arg, m->training, &m->rng_dropout, B,
+                                    L->c, L->h * L->w);
+            break;
         case LAYER_KIND_COUNT:
             break;
         }
@@ -455,8 +712,11 @@ model_backward(struct model *m)
         struct layer *L = &m->layers[i];
         const float *x = i == 0 ? m->x : m->layers[i - 1].y;  /* (B, in) */
         size_t n = (size_t)B * (size_t)L->out;
-        /* Batch norm reads dY in two passes, so it writes elsewhere. */
-        bool inplace = L->kind != LAYER_DENSE && L->kind != LAYER_BATCHNORM;
+        /* Only element-wise layers of one shape may write dX over dY. */
+        bool inplace = L->kind == LAYER_RELU || L->kind == LAYER_LEAKY_RELU
+                       || L->kind == LAYER_TANH || L->kind == LAYER_SIGMOID
+                       || L->kind == LAYER_DROPOUT || L->kind == LAYER_DROPOUT2D
+                       || L->kind == LAYER_FLATTEN;
         float *dx;                                            /* (B, in) */
         if (i == stop && !m->want_dx)
             dx = NULL;
@@ -497,6 +757,33 @@ model_backward(struct model *m)
             layer_batchnorm_backward(dx, grad_of(m, L->weight), grad_of(m, L->bias), g,
                                      L->xhat, L->invstd, param_of(m, L->weight),
                                      m->training, B, L->out);
+            break;
+        case LAYER_CONV2D:
+            layer_conv2d_backward(dx, grad_of(m, L->weight),
+                                  L->bias >= 0 ? grad_of(m, L->bias) : NULL, m->col, g, x,
+                                  param_of(m, L->weight), B, L->c, L->h, L->w, L->oc, L->k,
+                                  L->stride, L->pad);
+            break;
+        case LAYER_MAXPOOL2D:
+            layer_maxpool2d_backward(dx, g, L->argmax, B, L->c, L->h, L->w, L->oh, L->ow);
+            break;
+        case LAYER_AVGPOOL2D:
+            layer_avgpool2d_backward(dx, g, B, L->c, L->h, L->w, L->k, L->stride, L->pad);
+            break;
+        case LAYER_GLOBAL_AVGPOOL:
+            layer_global_avgpool_backward(dx, g, B, L->c, L->h * L->w);
+            break;
+        case LAYER_FLATTEN:
+            if (dx != g)
+                memcpy(dx, g, n * sizeof *dx);
+            break;
+        case LAYER_BATCHNORM2D:
+            layer_batchnorm2d_backward(dx, grad_of(m, L->weight), grad_of(m, L->bias), g,
+                                       L->xhat, L->invstd, param_of(m, L->weight),
+                                       m->training, B, L->c, L->h * L->w);
+            break;
+        case LAYER_DROPOUT2D:
+            layer_dropout2d_backward(dx, g, L->mask, m->training, B, L->c, L->h * L->w);
             break;
         case LAYER_KIND_COUNT:
             break;

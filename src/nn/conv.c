@@ -1,0 +1,445 @@
+/*
+ * conv.c - forward and backward kernels of the image layers (conv2d,
+ * max and average pooling, global average pooling, per-channel batch
+ * norm and channel dropout) on raw float32 NCHW rows.  A convolution is
+ * im2col of one sample followed by one sgemm, so the scratch is one
+ * sample's column matrix whatever the batch; the backward recomputes the
+ * columns rather than caching B of them.  Every kernel is a function of
+ * (input rows, parameters) -> (output rows, gradients) plus scratch the
+ * caller owns, so a batch can be cut into pieces and run on threads.
+ * This file does not allocate or know about tensors' names (model.c).
+ */
+#include "config.h"
+
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nntop/blas.h"
+
+static inline int
+out_side(int n, int k, int s, int p)
+{
+    return (n + 2 * p - k) / s + 1;
+}
+
+/*
+ * col (C k k, OH OW) from one sample x (C, H, W): row (c, ki, kj) holds,
+ * for every output position, the input under that kernel tap (0 in the
+ * padding).
+ */
+static void
+im2col(float *restrict col, const float *restrict x, int C, int H, int W, int k, int s,
+       int p, int OH, int OW)
+{
+    for (int c = 0; c < C; c++) {
+        const float *xc = x + (size_t)c * H * W;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                float *dst = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                for (int oy = 0; oy < OH; oy++) {
+                    int iy = oy * s - p + ki;
+                    float *d = dst + (size_t)oy * OW;
+                    if (iy < 0 || iy >= H) {
+                        memset(d, 0, (size_t)OW * sizeof *d);
+                        continue;
+                    }
+                    const float *xr = xc + (size_t)iy * W;
+                    if (s == 1) {
+                        /* Contiguous run [ox0, ox1) of in-range inputs. */
+                        int ox0 = p - kj > 0 ? p - kj : 0;
+                        int ox1 = W + p - kj < OW ? W + p - kj : OW;
+                        if (ox1 < ox0)
+                            ox1 = ox0;
+                        memset(d, 0, (size_t)ox0 * sizeof *d);
+                        if (ox1 > ox0)
+                            memcpy(d + ox0, xr + ox0 - p + kj, (size_t)(ox1 - ox0) * sizeof *d);
+                        memset(d + ox1, 0, (size_t)(OW - ox1) * sizeof *d);
+                    } else {
+                        for (int ox = 0; ox < OW; ox++) {
+                            int ix = ox * s - p + kj;
+                            d[ox] = ix >= 0 && ix < W ? xr[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dx (C, H, W) += col2im(col (C k k, OH OW)), the adjoint of im2col. */
+static void
+col2im_add(float *restrict dx, const float *restrict col, int C, int H, int W, int k, int s,
+           int p, int OH, int OW)
+{
+    for (int c = 0; c < C; c++) {
+        float *dc = dx + (size_t)c * H * W;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                const float *src = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                for (int oy = 0; oy < OH; oy++) {
+                    int iy = oy * s - p + ki;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    const float *sr = src + (size_t)oy * OW;
+                    float *dr = dc + (size_t)iy * W;
+                    for (int ox = 0; ox < OW; ox++) {
+                        int ix = ox * s - p + kj;
+                        if (ix >= 0 && ix < W)
+                            dr[ix] += sr[ox];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* A 1x1 kernel with stride 1 and no padding reads the sample as it is. */
+static inline bool
+conv_is_pointwise(int k, int s, int p)
+{
+    return k == 1 && s == 1 && p == 0;
+}
+
+void
+layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const float *b,
+                     int B, int C, int H, int W, int OC, int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    int P = OH * OW, K = C * k * k;
+    for (int n = 0; n < B; n++) {
+        const float *xn = x + (size_t)n * C * H * W;    /* (C, H, W) */
+        float *yn = y + (size_t)n * OC * P;             /* (OC, OH OW) */
+        const float *cn = xn;                           /* (C k k, OH OW) */
+        if (!conv_is_pointwise(k, s, p)) {
+            im2col(col, xn, C, H, W, k, s, p, OH, OW);
+            cn = col;
+        }
+        float beta = 0.0f;
+        if (b != NULL) {
+            for (int o = 0; o < OC; o++)
+                for (int j = 0; j < P; j++)
+                    yn[(size_t)o * P + j] = b[o];
+            beta = 1.0f;
+        }
+        /* Y_n (OC, OH OW) += W (OC, C k k) . col_n (C k k, OH OW) */
+        blas_sgemm(false, false, OC, P, K, 1.0f, w, cn, beta, yn);
+    }
+}
+
+void
+layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *dy,
+                      const float *x, const float *w, int B, int C, int H, int W, int OC,
+                      int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    int P = OH * OW, K = C * k * k;
+    bool pointwise = conv_is_pointwise(k, s, p);
+    if (db != NULL)
+        memset(db, 0, (size_t)OC * sizeof *db);
+    for (int n = 0; n < B; n++) {
+        const float *xn = x + (size_t)n * C * H * W;    /* (C, H, W) */
+        const float *gn = dy + (size_t)n * OC * P;      /* (OC, OH OW) */
+        const float *cn = xn;
+        if (!pointwise) {
+            im2col(col, xn, C, H, W, k, s, p, OH, OW);
+            cn = col;
+        }
+        /* dW (OC, C k k) (+)= dY_n (OC, OH OW) . col_n^T (OH OW, C k k) */
+        blas_sgemm(false, true, OC, K, P, 1.0f, gn, cn, n == 0 ? 0.0f : 1.0f, dw);
+        if (db != NULL) {
+            for (int o = 0; o < OC; o++) {
+                const float *g = gn + (size_t)o * P;
+                float acc = 0.0f;
+                for (int j = 0; j < P; j++)
+                    acc += g[j];
+                db[o] += acc;
+            }
+        }
+        if (dx == NULL)
+            continue;
+        float *dxn = dx + (size_t)n * C * H * W;        /* (C, H, W) */
+        if (pointwise) {
+            /* dX_n (C, H W) = W^T (C, OC) . dY_n (OC, H W) */
+            blas_sgemm(true, false, K, P, OC, 1.0f, w, gn, 0.0f, dxn);
+            continue;
+        }
+        /* dcol (C k k, OH OW) = W^T (C k k, OC) . dY_n (OC, OH OW); the
+         * columns are done with, so their buffer takes it. */
+        blas_sgemm(true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
+        memset(dxn, 0, (size_t)C * H * W * sizeof *dxn);
+        col2im_add(dxn, col, C, H, W, k, s, p, OH, OW);
+    }
+}
+
+void
+layer_maxpool2d_forward(float *restrict y, int32_t *restrict argmax, const float *restrict x,
+                        int B, int C, int H, int W, int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    for (int n = 0; n < B; n++) {
+        for (int c = 0; c < C; c++) {
+            size_t plane = ((size_t)n * C + c);
+            const float *xc = x + plane * H * W;
+            float *yc = y + plane * OH * OW;
+            int32_t *ac = argmax + plane * OH * OW;
+            for (int oy = 0; oy < OH; oy++) {
+                for (int ox = 0; ox < OW; ox++) {
+                    float best = -INFINITY;
+                    int32_t at = -1;
+                    for (int ki = 0; ki < k; ki++) {
+                        int iy = oy * s - p + ki;
+                        if (iy < 0 || iy >= H)
+                            continue;
+                        for (int kj = 0; kj < k; kj++) {
+                            int ix = ox * s - p + kj;
+                            if (ix < 0 || ix >= W)
+                                continue;
+                            float v = xc[(size_t)iy * W + ix];
+                            /* As PyTorch: the first maximum wins, a NaN always. */
+                            if (at < 0 || v > best || isnan(v)) {
+                                best = v;
+                                at = (int32_t)(c * H * W + iy * W + ix);
+                                if (isnan(v))
+                                    goto found;
+                            }
+                        }
+                    }
+                found:
+                    yc[oy * OW + ox] = best;
+                    ac[oy * OW + ox] = at;
+                }
+            }
+        }
+    }
+}
+
+void
+layer_maxpool2d_backward(float *restrict dx, const float *restrict dy,
+                         const int32_t *restrict argmax, int B, int C, int H, int W, int OH,
+                         int OW)
+{
+    size_t in = (size_t)C * H * W, out = (size_t)C * OH * OW;
+    memset(dx, 0, (size_t)B * in * sizeof *dx);
+    for (int n = 0; n < B; n++) {
+        float *dxn = dx + (size_t)n * in;
+        const float *gn = dy + (size_t)n * out;
+        const int32_t *an = argmax + (size_t)n * out;
+        for (size_t j = 0; j < out; j++)
+            dxn[an[j]] += gn[j];
+    }
+}
+
+void
+layer_avgpool2d_forward(float *restrict y, const float *restrict x, int B, int C, int H,
+                        int W, int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    float inv = 1.0f / (float)(k * k);
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        const float *xc = x + plane * H * W;
+        float *yc = y + plane * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                float acc = 0.0f;
+                for (int ki = 0; ki < k; ki++) {
+                    int iy = oy * s - p + ki;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    for (int kj = 0; kj < k; kj++) {
+                        int ix = ox * s - p + kj;
+                        if (ix >= 0 && ix < W)
+                            acc += xc[(size_t)iy * W + ix];
+                    }
+                }
+                yc[oy * OW + ox] = acc * inv;
+            }
+        }
+    }
+}
+
+void
+layer_avgpool2d_backward(float *restrict dx, const float *restrict dy, int B, int C, int H,
+                         int W, int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    float inv = 1.0f / (float)(k * k);
+    memset(dx, 0, (size_t)B * C * H * W * sizeof *dx);
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        float *dc = dx + plane * H * W;
+        const float *gc = dy + plane * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                float g = gc[oy * OW + ox] * inv;
+                for (int ki = 0; ki < k; ki++) {
+                    int iy = oy * s - p + ki;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    for (int kj = 0; kj < k; kj++) {
+                        int ix = ox * s - p + kj;
+                        if (ix >= 0 && ix < W)
+                            dc[(size_t)iy * W + ix] += g;
+                    }
+                }
+            }
+        }
+    }
+}
+
+void
+layer_global_avgpool_forward(float *restrict y, const float *restrict x, int B, int C, int HW)
+{
+    float inv = 1.0f / (float)HW;
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        const float *xc = x + plane * HW;
+        float acc = 0.0f;
+        for (int j = 0; j < HW; j++)
+            acc += xc[j];
+        y[plane] = acc * inv;
+    }
+}
+
+void
+layer_global_avgpool_backward(float *restrict dx, const float *restrict dy, int B, int C,
+                              int HW)
+{
+    float inv = 1.0f / (float)HW;
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        float g = dy[plane] * inv;
+        float *dc = dx + plane * HW;
+        for (int j = 0; j < HW; j++)
+            dc[j] = g;
+    }
+}
+
+bool
+layer_batchnorm2d_forward(float *restrict y, float *restrict xhat, float *restrict mean,
+                          float *restrict invstd, float *restrict run_mean,
+                          float *restrict run_var, const float *restrict x,
+                          const float *restrict gamma, const float *restrict beta,
+                          bool training, int B, int C, int HW)
+{
+    bool moved = false;
+    if (training) {
+        /* Two passes per channel (mean, then squared deviations), in
+         * double: a channel sums B HW values, thousands of them. */
+        double m = (double)B * HW;
+        moved = m > 1;
+        for (int c = 0; c < C; c++) {
+            double sum = 0.0, sq = 0.0;
+            for (int n = 0; n < B; n++) {
+                const float *xc = x + ((size_t)n * C + c) * HW;
+                for (int j = 0; j < HW; j++)
+                    sum += xc[j];
+            }
+            double mu = sum / m;
+            for (int n = 0; n < B; n++) {
+                const float *xc = x + ((size_t)n * C + c) * HW;
+                for (int j = 0; j < HW; j++) {
+                    double d = xc[j] - mu;
+                    sq += d * d;
+                }
+            }
+            mean[c] = (float)mu;
+            invstd[c] = (float)(1.0 / sqrt(sq / m + (double)BN_EPS));
+            if (moved) {
+                float unbiased = (float)(sq / (m - 1));
+                run_mean[c] = (1.0f - BN_MOMENTUM) * run_mean[c] + BN_MOMENTUM * mean[c];
+                run_var[c] = (1.0f - BN_MOMENTUM) * run_var[c] + BN_MOMENTUM * unbiased;
+            }
+        }
+    } else {
+        for (int c = 0; c < C; c++) {
+            mean[c] = run_mean[c];
+            invstd[c] = 1.0f / sqrtf(run_var[c] + BN_EPS);
+        }
+    }
+    for (int n = 0; n < B; n++) {
+        for (int c = 0; c < C; c++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            float mu = mean[c], is = invstd[c], g = gamma[c], bt = beta[c];
+            for (int j = 0; j < HW; j++) {
+                float h = (x[o + j] - mu) * is;
+                xhat[o + j] = h;
+                y[o + j] = g * h + bt;
+            }
+        }
+    }
+    return moved;
+}
+
+void
+layer_batchnorm2d_backward(float *restrict dx, float *restrict dgamma, float *restrict dbeta,
+                           const float *restrict dy, const float *restrict xhat,
+                           const float *restrict invstd, const float *restrict gamma,
+                           bool training, int B, int C, int HW)
+{
+    for (int c = 0; c < C; c++) {
+        double sg = 0.0, sgh = 0.0;
+        for (int n = 0; n < B; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            for (int j = 0; j < HW; j++) {
+                sg += dy[o + j];
+                sgh += dy[o + j] * xhat[o + j];
+            }
+        }
+        dbeta[c] = (float)sg;
+        dgamma[c] = (float)sgh;
+    }
+    if (dx == NULL)
+        return;
+    /* As the 1-d batch norm, with B HW values per channel:
+     * dX = gamma invstd (dY - dbeta / M - xhat dgamma / M). */
+    float inv_m = 1.0f / ((float)B * (float)HW);
+    for (int n = 0; n < B; n++) {
+        for (int c = 0; c < C; c++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            float a = gamma[c] * invstd[c];
+            if (training) {
+                float mb = inv_m * dbeta[c], mg = inv_m * dgamma[c];
+                for (int j = 0; j < HW; j++)
+                    dx[o + j] = a * (dy[o + j] - mb - xhat[o + j] * mg);
+            } else {
+                for (int j = 0; j < HW; j++)
+                    dx[o + j] = a * dy[o + j];
+            }
+        }
+    }
+}
+
+void
+layer_dropout2d_forward(float *restrict y, float *restrict mask, const float *restrict x,
+                        float p, bool training, struct rng *r, int B, int C, int HW)
+{
+    size_t n = (size_t)B * C * HW;
+    if (!training) {
+        memcpy(y, x, n * sizeof *y);
+        return;
+    }
+    float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < (size_t)B * C; i++)
+        mask[i] = rng_uniform(r) < (double)p ? 0.0f : keep;
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        float m = mask[plane];
+        for (int j = 0; j < HW; j++)
+            y[plane * HW + j] = x[plane * HW + j] * m;
+    }
+}
+
+void
+layer_dropout2d_backward(float *dx, const float *dy, const float *restrict mask,
+                         bool training, int B, int C, int HW)
+{
+    size_t n = (size_t)B * C * HW;
+    if (!training) {
+        if (dx != dy)
+            memcpy(dx, dy, n * sizeof *dx);
+        return;
+    }
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        float m = mask[plane];
+        for (int j = 0; j < HW; j++)
+            dx[plane * HW + j] = dy[plane * HW + j] * m;
+    }
+}
