@@ -137,6 +137,11 @@ expect_round_trip(const struct cfg *a, const char *what)
     }
     char *y2 = cfg_to_yaml(&b);
     ck_assert_msg(strcmp(y1, y2) == 0, "%s: dumps differ:\n%s\n---\n%s", what, y1, y2);
+    /* Where the layers were written is not part of the value. */
+    struct cfg a2 = *a;
+    memset(&a2.layers_at, 0, sizeof a2.layers_at);
+    memset(&b.layers_at, 0, sizeof b.layers_at);
+    a = &a2;
     if (memcmp(a, &b, sizeof b) != 0) {
         size_t i = 0;
         while (((const unsigned char *)a)[i] == ((const unsigned char *)&b)[i])
@@ -533,7 +538,7 @@ END_TEST
 START_TEST(test_cfg__shipped_configs)
 {
     static const char *const must[] = {
-        "spiral.yaml", "xor.yaml", "blobs.yaml", "fashion-mnist.yaml", "csv-example.yaml"
+        "spiral.yaml", "xor.yaml", "blobs.yaml", "fashion-mnist.yaml", "fashion-cnn.yaml", "csv-example.yaml"
     };
     char dir[4200], path[4500];
     snprintf(dir, sizeof dir, "%s/configs", top_srcdir());
@@ -1132,14 +1137,15 @@ START_TEST(test_cfg__layer_items)
                  "model.layers[0]: one layer per list item: 'relu' follows 'dense'");
     expect_error("model: {layers: [{init: he}]}\n", 1, 18,
                  "model.layers[0]: no layer in this item (expected one of dense, relu, "
-                 "leaky_relu, tanh, sigmoid, dropout, batchnorm)");
+                 "leaky_relu, tanh, sigmoid, dropout, batchnorm, conv2d, maxpool2d, avgpool2d, "
+                 "flatten, batchnorm2d, dropout2d, global_avgpool)");
     expect_error("model: {layers: [[relu]]}\n", 1, 18,
                  "model.layers[0]: expected a layer such as relu or {dense: 100}, got a list");
     expect_error("model: {layers: {dense: 3}}\n", 1, 17,
                  "model.layers: expected a list of layers such as [{dense: 100}, relu, "
                  "{dense: 3}], got a map");
     expect_error("model: {layers: [{tanh: ~, init: he}]}\n", 1, 28,
-                 "model.layers[0].init: only a dense layer has an init, not 'tanh'");
+                 "model.layers[0].init: only a dense or conv2d layer has an init, not 'tanh'");
     expect_error("model: {layers: [{dense: 3, init: kaiming}]}\n", 1, 35,
                  "model.layers[0].init: 'kaiming' is not one of pytorch, he, xavier, zeros, "
                  "normal:STD, uniform:A");
@@ -1156,6 +1162,88 @@ START_TEST(test_cfg__layer_items)
                  "model.layers[0].init: -1 is out of range (must be > 0)");
     expect_error("model: {layers: [{dense: 3, init: he:2}]}\n", 1, 35,
                  "model.layers[0].init: 'he' takes no value, got 'he:2'");
+
+    /* Image layers. */
+    expect_error("model: {layers: [{conv2d: 8}]}\n", 1, 18,
+                 "model.layers[0]: a conv2d layer needs a kernel, e.g. {conv2d: 8, kernel: 5}");
+    expect_error("model: {layers: [conv2d]}\n", 1, 18,
+                 "model.layers[0]: a conv2d layer needs its output channels, e.g. "
+                 "{conv2d: 32, kernel: 5}");
+    expect_error("model: {layers: [{conv2d: 8, kernel: 0}]}\n", 1, 38,
+                 "model.layers[0].kernel: 0 is out of range [1, 1024]");
+    expect_error("model: {layers: [{conv2d: 8, kernel: 3, padding: -1}]}\n", 1, 50,
+                 "model.layers[0].padding: -1 is out of range [0, 1024]");
+    expect_error("model: {layers: [{conv2d: 8, kernel: 3, bias: maybe}]}\n", 1, 47,
+                 "model.layers[0].bias: expected true or false, got 'maybe'");
+    expect_error("model: {layers: [{maxpool2d: 2, kernel: 3}]}\n", 1, 33,
+                 "model.layers[0].kernel: a maxpool2d layer has no kernel");
+    expect_error("model: {layers: [{dense: 3, stride: 2}]}\n", 1, 29,
+                 "model.layers[0].stride: a dense layer has no stride");
+    expect_error("model: {layers: [maxpool2d]}\n", 1, 18,
+                 "model.layers[0]: a maxpool2d layer needs its kernel, e.g. {maxpool2d: 2}");
+    expect_error("model: {layers: [{dropout2d: 1}]}\n", 1, 30,
+                 "model.layers[0].dropout2d: 1 is out of range [0, 1)");
+    expect_error("model: {layers: [{conv2d: 8, kernal: 3}]}\n", 1, 30,
+                 "unknown key 'kernal' in model.layers[0] (did you mean 'kernel'?)");
+    expect_error("data: {source: csv, shape: [1, 28]}\n", 1, 28,
+                 "data.shape: expected [C, H, W] such as [1, 28, 28], got 2 values");
+    expect_error("data: {source: csv, shape: [1, 0, 28]}\n", 1, 32,
+                 "data.shape[1]: 0 is out of range [1, 65536]");
+}
+END_TEST
+
+START_TEST(test_cfg__image_layers)
+{
+    struct cfg c;
+    struct cfg_errs e;
+    const char *yaml = "data: {source: csv, path: x.csv, shape: [3, 8, 8]}\n"
+                       "model:\n"
+                       "  layers:\n"
+                       "    - {conv2d: 16, kernel: 3, padding: 1, bias: false, init: he}\n"
+                       "    - relu\n"
+                       "    - maxpool2d: 2\n"
+                       "    - {avgpool2d: 3, stride: 1, padding: 1}\n"
+                       "    - batchnorm2d\n"
+                       "    - {dropout2d: 0.25}\n"
+                       "    - global_avgpool\n"
+                       "    - flatten\n"
+                       "    - dense: 10\n";
+    int rc = load(&c, &e, yaml);
+    ck_assert_msg(rc == 0, "load failed: %s", rc == 0 ? "" : printed(&e));
+    ck_assert_int_eq(c.data.shape[0], 3);
+    ck_assert_int_eq(c.data.shape[2], 8);
+    const struct layer_spec *l = c.model.layers;
+    ck_assert_int_eq(c.model.nlayers, 9);
+    ck_assert_int_eq(l[0].kind, LAYER_CONV2D);
+    ck_assert_int_eq(l[0].units, 16);
+    ck_assert_int_eq(l[0].kernel, 3);
+    ck_assert_int_eq(l[0].stride, 1);
+    ck_assert_int_eq(l[0].padding, 1);
+    ck_assert(l[0].no_bias);
+    ck_assert_int_eq(l[0].init, INIT_HE);
+    ck_assert_int_eq(l[2].kind, LAYER_MAXPOOL2D);
+    ck_assert_int_eq(l[2].kernel, 2);
+    ck_assert_int_eq(l[2].stride, 2);
+    ck_assert_int_eq(l[3].kind, LAYER_AVGPOOL2D);
+    ck_assert_int_eq(l[3].stride, 1);
+    ck_assert_int_eq(l[3].padding, 1);
+    ck_assert_int_eq(l[4].kind, LAYER_BATCHNORM2D);
+    ck_assert_int_eq(l[5].kind, LAYER_DROPOUT2D);
+    ck_assert(l[5].arg == 0.25f);
+    ck_assert_int_eq(l[6].kind, LAYER_GLOBAL_AVGPOOL);
+    ck_assert_int_eq(l[7].kind, LAYER_FLATTEN);
+    /* Positions of the items, for shape errors found later. */
+    char where[300];
+    cfg_layer_where(&c, 2, where, sizeof where);
+    ck_assert_str_eq(where, "t.yaml:6:7: model.layers[2]");
+    cfg_layer_where(&c, 40, where, sizeof where);
+    ck_assert_str_eq(where, "model.layers[40]");
+    expect_round_trip(&c, "image layers");
+    ck_assert_int_eq(cfg_set(&c, "model.layers=[{conv2d: 4, kernel: 3}, flatten, {dense: 2}]",
+                             &e), 0);
+    ck_assert_int_eq(c.model.layers[0].stride, 1);
+    cfg_layer_where(&c, 0, where, sizeof where);
+    ck_assert_str_eq(where, "model.layers[0]");
 }
 END_TEST
 
@@ -1293,6 +1381,7 @@ cfg_suite(void)
     tcase_add_test(errors, test_cfg__kinds);
     tcase_add_test(errors, test_cfg__epochs_and_steps);
     tcase_add_test(errors, test_cfg__layer_items);
+    tcase_add_test(errors, test_cfg__image_layers);
     tcase_add_test(errors, test_cfg__optim_errors);
     tcase_add_test(errors, test_cfg__names);
     tcase_add_test(errors, test_cfg__set_errors);

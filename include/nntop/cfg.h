@@ -64,6 +64,14 @@ struct cfg {
         int samples;                /* gradient check: batch rows, default 8 */
         int per_tensor;             /* entries sampled from a large tensor, default 20 */
     } gradcheck;
+
+    /* Where each model.layers item was written (line 0: a --set or the
+     * defaults), so that a shape error found once the data is known can
+     * point at it.  Not part of the config's value: a dump does not keep it. */
+    struct {
+        char file[256];
+        unsigned line[NN_MAX_LAYERS], col[NN_MAX_LAYERS];
+    } layers_at;
 };
 
 /* One problem found while loading: where, and what. */
@@ -87,6 +95,12 @@ struct cfg_errs {
     size_t text_len;
     bool text_owned;                /* text is a heap copy cfg_errs_fini() frees */
 };
+
+/*
+ * "FILE:LINE:COL: model.layers[i]" (or "model.layers[i]" when the item has
+ * no position) for layer i of c, into buf: the prefix of a model error.
+ */
+void cfg_layer_where(const struct cfg *c, int i, char *buf, size_t len);
 
 /* Fill c with every default (the values the man page documents). */
 void cfg_defaults(struct cfg *c);

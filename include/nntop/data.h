@@ -50,6 +50,7 @@ struct data_spec {
     char label_name[256];   /* csv: label column by name, or "" */
     int label_index;        /* csv: 0-based column, -1 = last (when no name) */
     enum csv_header header;
+    int shape[3];           /* csv: [C, H, W] of each row, or 0s for flat rows */
     enum normalize_kind normalize;
     double val_fraction;    /* [0, 1) */
     long subset;            /* 0 = all */
@@ -60,6 +61,7 @@ struct data_spec {
 struct dataset {
     long n;                 /* samples */
     int d;                  /* features */
+    int shape[3];           /* [C, H, W] of a row of images (IDX), else 0s */
     uint8_t *bytes;         /* (n, d) raw bytes, or NULL */
     float *floats;          /* (n, d) raw floats, or NULL */
     int32_t *labels;        /* (n) in [0, classes) */
@@ -76,6 +78,7 @@ struct data {
     struct dataset train_store, test_store;
     struct split train, val, test;      /* test.n == 0 when there is none */
     int d, classes;
+    int shape[3];           /* [C, H, W] with C H W = d for images, else 0s */
     float *scale, *shift;   /* (d) x' = x * scale + shift, from train only */
     long *class_counts;     /* (classes) of the train split */
 };

@@ -429,13 +429,87 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     return true;
 }
 
-/* One item of model.layers: a bare name or a one-layer map (plus init for dense). */
+/* The option keys a layer map may carry besides its kind. */
+enum layer_opt { LOPT_INIT, LOPT_KERNEL, LOPT_STRIDE, LOPT_PADDING, LOPT_BIAS, LOPT_COUNT };
+static const char *const layer_opt_w[LOPT_COUNT] = { "init", "kernel", "stride", "padding",
+                                                     "bias" };
+
+/* Whether layer kind k takes option o. */
+static bool
+layer_takes(enum layer_kind k, enum layer_opt o)
+{
+    switch (o) {
+    case LOPT_INIT:
+        return k == LAYER_DENSE || k == LAYER_CONV2D;
+    case LOPT_KERNEL:
+    case LOPT_BIAS:
+        return k == LAYER_CONV2D;
+    case LOPT_STRIDE:
+    case LOPT_PADDING:
+        return k == LAYER_CONV2D || k == LAYER_MAXPOOL2D || k == LAYER_AVGPOOL2D;
+    case LOPT_COUNT:
+        break;
+    }
+    return false;
+}
+
+/* conv2d's kernel/stride/padding and bias, and a pool's stride/padding,
+ * with PyTorch's defaults (conv stride 1, pool stride = kernel). */
+static bool
+parse_window(struct cctx *x, struct layer_spec *l, const struct cnode *const *opt,
+             const char *path)
+{
+    static const struct range side = RANGE(1, false, 1024, false);
+    static const struct range pad = RANGE(0, false, 1024, false);
+    char opath[160];
+    long long v;
+    bool ok = true;
+    if (l->kind == LAYER_CONV2D && opt[LOPT_KERNEL] != NULL) {
+        cfg_path_join(opath, sizeof opath, path, "kernel");
+        if (cfg_get_ll(x, opt[LOPT_KERNEL], opath, &side, &v))
+            l->kernel = (int)v;
+        else
+            ok = false;
+    }
+    l->stride = l->kind == LAYER_CONV2D ? 1 : l->kernel;
+    if (opt[LOPT_STRIDE] != NULL) {
+        cfg_path_join(opath, sizeof opath, path, "stride");
+        if (cfg_get_ll(x, opt[LOPT_STRIDE], opath, &side, &v))
+            l->stride = (int)v;
+        else
+            ok = false;
+    }
+    if (opt[LOPT_PADDING] != NULL) {
+        cfg_path_join(opath, sizeof opath, path, "padding");
+        if (cfg_get_ll(x, opt[LOPT_PADDING], opath, &pad, &v))
+            l->padding = (int)v;
+        else
+            ok = false;
+    }
+    if (opt[LOPT_BIAS] != NULL) {
+        bool bias = true;
+        cfg_path_join(opath, sizeof opath, path, "bias");
+        if (cfg_get_bool(x, opt[LOPT_BIAS], opath, &bias))
+            l->no_bias = !bias;
+        else
+            ok = false;
+    }
+    return ok;
+}
+
+/*
+ * One item of model.layers: a bare name or a one-layer map, plus options
+ * for the layers that have them (init for dense and conv2d; kernel,
+ * stride, padding and bias for conv2d; stride and padding for pools).
+ */
 static bool
 parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, const char *path)
 {
     static const struct range width = RANGE(1, false, 65536, false);
+    static const struct range side = RANGE(1, false, 1024, false);
     static const struct range prob = RANGE(0, false, 1, true);
-    const struct cnode *kindnode = NULL, *arg = NULL, *init = NULL, *initkey = NULL;
+    const struct cnode *kindnode = NULL, *arg = NULL;
+    const struct cnode *opt[LOPT_COUNT] = { NULL }, *optkey[LOPT_COUNT] = { NULL };
     char d[96], shown[48], hint[64], list[160], apath[160];
     int before = x->errs->n + x->errs->more;
 
@@ -451,9 +525,13 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
             const struct cnode *k = item->kid[2 * i], *v = item->kid[2 * i + 1];
             char kpath[160];
             cfg_path_join(kpath, sizeof kpath, path, k->str);
-            if (strcmp(k->str, "init") == 0) {
-                init = v;
-                initkey = k;
+            int o;
+            for (o = 0; o < LOPT_COUNT; o++)
+                if (strcmp(k->str, layer_opt_w[o]) == 0)
+                    break;
+            if (o < LOPT_COUNT) {
+                opt[o] = v;
+                optkey[o] = k;
                 continue;
             }
             bool known = false;
@@ -463,7 +541,8 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
                     known = true;
                 cfg_suggest_try(&s, k->str, layer_w[j], layer_w[j]);
             }
-            cfg_suggest_try(&s, k->str, "init", "init");
+            for (int j = 0; j < LOPT_COUNT; j++)
+                cfg_suggest_try(&s, k->str, layer_opt_w[j], layer_opt_w[j]);
             if (!known) {
                 err_unknown_key(x, k, path, kpath, &s);
             } else if (kindnode != NULL) {
@@ -502,20 +581,66 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     long long units;
     double v;
 
+    for (int o = 0; o < LOPT_COUNT; o++) {
+        if (opt[o] == NULL || layer_takes(l->kind, (enum layer_opt)o))
+            continue;
+        char opath[160];
+        cfg_path_join(opath, sizeof opath, path, layer_opt_w[o]);
+        if (o == LOPT_INIT)
+            cfg_err_add(x, optkey[o], opath, false,
+                        "only a dense or conv2d layer has an init, not '%s'", layer_w[kind]);
+        else
+            cfg_err_add(x, optkey[o], opath, false, "a %s layer has no %s", layer_w[kind],
+                        layer_opt_w[o]);
+        ok = false;
+        opt[o] = NULL;
+    }
+
     switch (l->kind) {
     case LAYER_DENSE:
+    case LAYER_CONV2D:
         if (arg == NULL || cfg_is_null(arg)) {
             cfg_err_add(x, arg != NULL ? arg : item, path, false,
-                        "a dense layer needs its width, e.g. {dense: 100}");
+                        l->kind == LAYER_DENSE
+                            ? "a dense layer needs its width, e.g. {dense: 100}"
+                            : "a conv2d layer needs its output channels, e.g. "
+                              "{conv2d: 32, kernel: 5}");
             ok = false;
         } else if (cfg_get_ll(x, arg, apath, &width, &units)) {
             l->units = (int)units;
         } else {
             ok = false;
         }
+        if (l->kind == LAYER_CONV2D) {
+            /* An unknown key may be the kernel misspelt: that error says it. */
+            if (opt[LOPT_KERNEL] == NULL && ok && x->errs->n + x->errs->more == before) {
+                cfg_err_add(x, item, path, false,
+                            "a conv2d layer needs a kernel, e.g. {conv2d: %d, kernel: 5}",
+                            l->units);
+                ok = false;
+            }
+            if (!parse_window(x, l, opt, path))
+                ok = false;
+        }
+        break;
+    case LAYER_MAXPOOL2D:
+    case LAYER_AVGPOOL2D:
+        if (arg == NULL || cfg_is_null(arg)) {
+            cfg_err_add(x, arg != NULL ? arg : item, path, false,
+                        "a %s layer needs its kernel, e.g. {%s: 2}", layer_w[kind],
+                        layer_w[kind]);
+            ok = false;
+        } else if (cfg_get_ll(x, arg, apath, &side, &units)) {
+            l->kernel = (int)units;
+            if (!parse_window(x, l, opt, path))
+                ok = false;
+        } else {
+            ok = false;
+        }
         break;
     case LAYER_LEAKY_RELU:
     case LAYER_DROPOUT:
+    case LAYER_DROPOUT2D:
         /* PyTorch's defaults: negative_slope 0.01, p 0.5. */
         l->arg = l->kind == LAYER_LEAKY_RELU ? 0.01f : 0.5f;
         if (arg != NULL && !cfg_is_null(arg)) {
@@ -533,16 +658,11 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         }
         break;
     }
-    if (init != NULL) {
+    if (opt[LOPT_INIT] != NULL) {
         char ipath[160];
         cfg_path_join(ipath, sizeof ipath, path, "init");
-        if (l->kind != LAYER_DENSE) {
-            cfg_err_add(x, initkey, ipath, false, "only a dense layer has an init, not '%s'",
-                        layer_w[kind]);
+        if (!parse_init(x, l, opt[LOPT_INIT], ipath))
             ok = false;
-        } else if (!parse_init(x, l, init, ipath)) {
-            ok = false;
-        }
     }
     return ok;
 }
@@ -576,6 +696,30 @@ apply_layers(struct cctx *x, struct cfg *c, const struct cnode *n, const char *p
     /* Lists replace, they never merge: the model is exactly what was listed. */
     memcpy(c->model.layers, layers, sizeof layers);
     c->model.nlayers = n->n;
+    /* Where each item was written, for the shape errors found once the
+     * data is known (cfg_layer_where). */
+    memset(&c->layers_at, 0, sizeof c->layers_at);
+    snprintf(c->layers_at.file, sizeof c->layers_at.file, "%s", x->file);
+    for (int i = 0; i < n->n && !x->set_mode; i++) {
+        c->layers_at.line[i] = n->kid[i]->line;
+        c->layers_at.col[i] = n->kid[i]->col;
+    }
+}
+
+/* "init}" of a dense or conv2d item, closing it. */
+static void
+dump_init(struct sbuf *b, const struct layer_spec *l)
+{
+    char v[32];
+    if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
+        char text[48];
+        cfg_fmt_float(v, sizeof v, l->init_arg);
+        snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
+        cfg_sb_quoted(b, text);
+    } else {
+        cfg_sb_printf(b, "%s", init_w[l->init]);
+    }
+    cfg_sb_add(b, "}\n", 2);
 }
 
 static void
@@ -593,18 +737,22 @@ dump_layers(struct sbuf *b, const struct cfg *c, int indent)
         switch (l->kind) {
         case LAYER_DENSE:
             cfg_sb_printf(b, "- {dense: %d, init: ", l->units);
-            if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
-                char text[48];
-                cfg_fmt_float(v, sizeof v, l->init_arg);
-                snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
-                cfg_sb_quoted(b, text);
-            } else {
-                cfg_sb_printf(b, "%s", init_w[l->init]);
-            }
-            cfg_sb_add(b, "}\n", 2);
+            dump_init(b, l);
+            break;
+        case LAYER_CONV2D:
+            cfg_sb_printf(b, "- {conv2d: %d, kernel: %d, stride: %d, padding: %d, bias: %s, "
+                          "init: ", l->units, l->kernel, l->stride, l->padding,
+                          l->no_bias ? "false" : "true");
+            dump_init(b, l);
+            break;
+        case LAYER_MAXPOOL2D:
+        case LAYER_AVGPOOL2D:
+            cfg_sb_printf(b, "- {%s: %d, stride: %d, padding: %d}\n", layer_w[l->kind],
+                          l->kernel, l->stride, l->padding);
             break;
         case LAYER_LEAKY_RELU:
         case LAYER_DROPOUT:
+        case LAYER_DROPOUT2D:
             cfg_fmt_float(v, sizeof v, l->arg);
             cfg_sb_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
             break;
@@ -613,6 +761,44 @@ dump_layers(struct sbuf *b, const struct cfg *c, int indent)
             break;
         }
     }
+}
+
+/* data.shape: [C, H, W], the image shape of each row of a CSV. */
+static void
+apply_shape(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    static const struct range side = RANGE(1, false, 65536, false);
+    char d[96], ipath[64];
+    long long v[3];
+    if (n->kind != CNODE_SEQ || n->n != 3) {
+        const char *got = cfg_describe(n, d, sizeof d);
+        if (n->kind == CNODE_SEQ) {
+            snprintf(d, sizeof d, "%d value%s", n->n, n->n == 1 ? "" : "s");
+            got = d;
+        }
+        cfg_err_add(x, n, path, false, "expected [C, H, W] such as [1, 28, 28], got %s", got);
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(ipath, sizeof ipath, "%s[%d]", path, i);
+        if (!cfg_get_ll(x, n->kid[i], ipath, &side, &v[i]))
+            return;
+    }
+    for (int i = 0; i < 3; i++)
+        c->data.shape[i] = (int)v[i];
+}
+
+static void
+dump_shape(struct sbuf *b, const struct cfg *c, int indent)
+{
+    (void)indent;
+    cfg_sb_printf(b, " [%d, %d, %d]\n", c->data.shape[0], c->data.shape[1], c->data.shape[2]);
+}
+
+static bool
+shown_shape(const struct cfg *c)
+{
+    return c->data.shape[0] > 0;
 }
 
 static void
@@ -754,6 +940,8 @@ static const struct field data_fields[] = {
       .applies = BIT(DATA_CSV) },
     { .key = "header", .type = FT_ENUM, .off = OFF(data.header), .words = &header_words,
       .applies = BIT(DATA_CSV) },
+    { .key = "shape", .type = FT_CUSTOM, .apply = apply_shape, .dump = dump_shape,
+      .shown = shown_shape, .applies = BIT(DATA_CSV) },
     { .key = "normalize", .type = FT_ENUM, .off = OFF(data.normalize), .words = &normalize_words },
     { .key = "val_fraction", .type = FT_DOUBLE, .off = OFF(data.val_fraction),
       .r = RANGE(0, false, 1, true) },
@@ -1170,6 +1358,16 @@ cfg_sync(struct cfg *c)
     c->model.seed = c->seed;
     /* Steps per epoch depend on the data, so the trainer fills total_steps for epochs. */
     c->sched.total_steps = c->train.steps;
+}
+
+void
+cfg_layer_where(const struct cfg *c, int i, char *buf, size_t len)
+{
+    if (i >= 0 && i < NN_MAX_LAYERS && c->layers_at.line[i] > 0)
+        snprintf(buf, len, "%s:%u:%u: model.layers[%d]", c->layers_at.file, c->layers_at.line[i],
+                 c->layers_at.col[i], i);
+    else
+        snprintf(buf, len, "model.layers[%d]", i);
 }
 
 void

@@ -7,7 +7,7 @@ nodist_libnntop_a_SOURCES = src/cfg/demo_config.c
 noinst_HEADERS += include/nntop/cfg.h src/cfg/cfg-int.h
 
 dist_configs_DATA += configs/spiral.yaml configs/xor.yaml configs/blobs.yaml \
-	configs/fashion-mnist.yaml configs/csv-example.yaml configs/moons.csv \
+	configs/fashion-mnist.yaml configs/fashion-cnn.yaml configs/csv-example.yaml configs/moons.csv \
 	configs/demo-spiral.yaml configs/demo-fashion-mnist.yaml
 
 # The demo configs as C byte arrays.  od and awk rather than xxd, which

@@ -293,6 +293,18 @@ data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **
     }
     out->d = out->train_store.d;
     out->classes = classes;
+    memcpy(out->shape, out->train_store.shape, sizeof out->shape);
+    if (spec->source == DATA_CSV && spec->shape[0] > 0) {
+        long long want = (long long)spec->shape[0] * spec->shape[1] * spec->shape[2];
+        if (want != out->d) {
+            data_set_cause(cause, "%s: data.shape [%d, %d, %d] makes %lld values per row, but "
+                           "the rows have %d features", spec->path, spec->shape[0],
+                           spec->shape[1], spec->shape[2], want, out->d);
+            data_fini(out);
+            return -1;
+        }
+        memcpy(out->shape, spec->shape, sizeof out->shape);
+    }
 
     struct split full;
     data_split(out, spec, seed, &full);

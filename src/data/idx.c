@@ -165,6 +165,9 @@ idx_pair(struct dataset *ds, struct idx_file *im, struct idx_file *lb, const cha
     }
     ds->n = im->n;
     ds->d = im->rows * im->cols;
+    ds->shape[0] = 1;
+    ds->shape[1] = im->rows;
+    ds->shape[2] = im->cols;
     ds->bytes = im->data;
     im->data = NULL;
     ds->labels = xmalloc((size_t)ds->n * sizeof(int32_t));

@@ -81,6 +81,14 @@ build_info(struct replay *r, const char *run_dir, char **cause)
 
     struct model_spec spec = r->cfg.model;
     spec.in = (int)in;
+    /* Runs before image layers carry no shape: flat rows. */
+    long shape[3] = {0, 0, 0};
+    event_int(start, "in_c", &shape[0]);
+    event_int(start, "in_h", &shape[1]);
+    event_int(start, "in_w", &shape[2]);
+    spec.in_c = (int)shape[0];
+    spec.in_h = (int)shape[1];
+    spec.in_w = (int)shape[2];
     struct model *m = model_new(&spec, 1, cause);
     if (m == NULL)
         return -1;

@@ -664,11 +664,13 @@ trainer_main(void *arg)
     publish_info(t);
     trainer_publish_state(t);
     /* The shape of the run, so a replay can rebuild the model's layout. */
-    char extra[256];
+    char extra[320];
     snprintf(extra, sizeof extra,
-             "\"in\":%d,\"classes\":%d,\"train_n\":%ld,\"val_n\":%ld,\"test_n\":%ld,"
+             "\"in\":%d,\"in_c\":%d,\"in_h\":%d,\"in_w\":%d,\"classes\":%d,\"train_n\":%ld,"
+             "\"val_n\":%ld,\"test_n\":%ld,"
              "\"expected_loss\":%.17g,\"total_steps\":%ld,\"steps_per_epoch\":%ld",
-             t->data.d, t->data.classes, t->data.train.n, t->data.val.n, t->data.test.n,
+             t->data.d, t->data.shape[0], t->data.shape[1], t->data.shape[2], t->data.classes,
+             t->data.train.n, t->data.val.n, t->data.test.n,
              t->expected_loss, t->cfg.sched.total_steps, t->steps_per_epoch);
     if (t->step > 0)
         trainer_emit(t, TM_EVT_RESUME_RUN, extra, "resuming %s at step %ld", t->cfg.name,
@@ -787,6 +789,23 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         goto fail;
     t->cfg.model.in = t->data.d;
     t->cfg.model.seed = t->cfg.seed;
+    t->cfg.model.in_c = t->data.shape[0];
+    t->cfg.model.in_h = t->data.shape[1];
+    t->cfg.model.in_w = t->data.shape[2];
+    /* Shape errors only show once the data is known: point at the layer. */
+    int bad;
+    char *why = NULL;
+    if (model_check_spec(&t->cfg.model, t->cfg.train.batch_size, &bad, &why) != 0) {
+        if (bad >= 0) {
+            char where[400];
+            cfg_layer_where(&t->cfg, bad, where, sizeof where);
+            *cause = xasprintf("%s: %s", where, why);
+            free(why);
+        } else {
+            *cause = why;
+        }
+        goto fail;
+    }
     int last_units = 0;
     for (int i = 0; i < t->cfg.model.nlayers; i++)
         if (t->cfg.model.layers[i].kind == LAYER_DENSE)
