@@ -538,7 +538,8 @@ END_TEST
 START_TEST(test_cfg__shipped_configs)
 {
     static const char *const must[] = {
-        "spiral.yaml", "xor.yaml", "blobs.yaml", "fashion-mnist.yaml", "fashion-cnn.yaml", "csv-example.yaml"
+        "spiral.yaml", "xor.yaml", "blobs.yaml", "fashion-mnist.yaml", "fashion-cnn.yaml",
+        "csv-example.yaml"
     };
     char dir[4200], path[4500];
     snprintf(dir, sizeof dir, "%s/configs", top_srcdir());

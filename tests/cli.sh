@@ -135,6 +135,37 @@ run --set 'model.layers=[{dense: 10}, relu, {dense: 4}]' -H --no-log
 check "last dense width is not the class count" 2 \
     err '^nntop: model\.layers: the last dense layer has 4 units but the data has 5 classes$'
 
+# Image layers: shapes are checked once the data is known, at the layer's position.
+awk 'BEGIN { for (r = 0; r < 40; r++) { l = ""; for (j = 0; j < 32; j++) l = l ((r * 7 + j * 3) % 11) ",";
+             print l (r % 2) } }' >"$TMP/img.csv"
+cat >"$TMP/img.yaml" <<EOF
+name: img
+data: {source: csv, path: img.csv, header: false, shape: [2, 4, 4]}
+model:
+  layers:
+    - {conv2d: 3, kernel: 3, padding: 1}
+    - maxpool2d: 2
+    - {conv2d: 3, kernel: 3}
+    - flatten
+    - dense: 2
+train: {steps: 2, batch_size: 8}
+EOF
+run -H --no-log "$TMP/img.yaml"
+check "conv kernel larger than its input" 2 \
+    err "^nntop: $TMP/img\.yaml:7:7: model\.layers\[2\]: conv2d: kernel 3 larger than the 2x2 input after layer 1$"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "conv kernel error: more than one line on stderr"
+run -H --no-log --set 'model.layers=[{conv2d: 3, kernel: 3}, {dense: 2}]' "$TMP/img.yaml"
+check "dense on an image without flatten" 2 \
+    err '^nntop: model\.layers\[1\]: dense: needs a flatten before it, for the 3x2x2 input after layer 0$'
+run -H --no-log --set 'data.shape=[1, 4, 4]' "$TMP/img.yaml"
+check "data.shape that does not match the rows" 2 \
+    err "^nntop: .*img\.csv: data\.shape \[1, 4, 4\] makes 16 values per row, but the rows have 32 features$"
+run -H --no-log --set 'model.layers=[{conv2d: 4, kernel: 3, padding: 1}, relu, {maxpool2d: 2}, flatten, {dense: 2}]' "$TMP/img.yaml"
+check "a small CNN trains on CSV images" 0 out 'training finished at step 2'
+run -H --no-log --set 'model.layers=[maxpool2d: 2, flatten, {dense: 3}]'
+check "an image layer on flat data" 2 \
+    err '^nntop: model\.layers\[0\]: maxpool2d: needs image input \(data\.shape: \[C, H, W\], or IDX images\), but the input is 2 flat features$'
+
 # ---- --check-config round trip ------------------------------------------------
 
 run --check-config --set optim.lr=0.25 -n 77
