@@ -506,6 +506,81 @@ START_TEST(test_stats__describe_model)
 }
 END_TEST
 
+/* Image layers: labels, flags, and a ReLU on an image counting dead filters. */
+START_TEST(test_stats__describe_image_model)
+{
+    struct model_spec spec = {
+        .in = 2 * 6 * 6, .in_c = 2, .in_h = 6, .in_w = 6,
+        .nlayers = 9,
+        .layers = {{.kind = LAYER_CONV2D, .units = 3, .kernel = 3, .stride = 1, .padding = 1},
+                   {.kind = LAYER_RELU},
+                   {.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2},
+                   {.kind = LAYER_BATCHNORM2D},
+                   {.kind = LAYER_AVGPOOL2D, .kernel = 3, .stride = 1, .padding = 1},
+                   {.kind = LAYER_DROPOUT2D, .arg = 0.25f},
+                   {.kind = LAYER_GLOBAL_AVGPOOL},
+                   {.kind = LAYER_FLATTEN},
+                   {.kind = LAYER_DENSE, .units = 2}},
+        .loss = LOSS_CROSS_ENTROPY,
+        .seed = 1,
+    };
+    struct model *m = model_new(&spec, 4, NULL);
+    ck_assert(m != NULL);
+    struct tm_info *info = calloc(1, sizeof *info);
+    stats_describe_model(info, m);
+    static const struct {
+        const char *utf8, *ascii;
+        unsigned flags;
+    } want[9] = {
+        {"conv 2\xe2\x86\x92" "3 3x3 s1 p1", "conv 2->3 3x3 s1 p1", TM_LAYER_HAS_PARAMS},
+        {"relu", "relu", TM_LAYER_HAS_DEAD | TM_LAYER_DEAD_FILTERS},
+        {"maxpool 2x2", "maxpool 2x2", 0},
+        {"batchnorm2d 3", "batchnorm2d 3", TM_LAYER_HAS_PARAMS},
+        {"avgpool 3x3 s1 p1", "avgpool 3x3 s1 p1", 0},
+        {"dropout2d 0.25", "dropout2d 0.25", 0},
+        {"global avgpool", "global avgpool", 0},
+        {"flatten", "flatten", 0},
+        {"dense 3\xe2\x86\x92" "2", "dense 3->2", TM_LAYER_HAS_PARAMS},
+    };
+    for (int i = 0; i < 9; i++) {
+        const struct tm_layer_info *li = &info->layers[i];
+        ck_assert_str_eq(li->label, want[i].utf8);
+        ck_assert_str_eq(li->label_ascii, want[i].ascii);
+        ck_assert_msg(li->flags == want[i].flags, "layer %d (%s): flags %#x, want %#x", i,
+                      li->label_ascii, li->flags, want[i].flags);
+    }
+
+    /* Filter 1 is dead: its weights and bias are such that the relu
+     * zeroes it everywhere; filters 0 and 2 are not. */
+    float *w = m->params + m->tensors[0].offset, *b = m->params + m->tensors[1].offset;
+    for (int k = 0; k < 18; k++)
+        w[18 + k] = 0.0f;
+    b[1] = -1.0f;
+    b[0] = b[2] = 5.0f;
+    float x[4 * 72];
+    for (int k = 0; k < 4 * 72; k++)
+        x[k] = (float)((k * 13) % 7) / 7.0f;
+    model_forward(m, x, 4);
+    struct tm_layer *tl = calloc(1, sizeof *tl);
+    stats_layer(tl, m, 1, 16);
+    ck_assert_msg(fabsf(tl->dead_frac - 1.0f / 3.0f) < 1e-6f, "dead filters %g, want 1/3",
+                  (double)tl->dead_frac);
+    /* Unit-wise the same layer has 36 of 108 units dead: the same third. */
+    ck_assert_float_eq_tol(stats_dead_fraction(m->layers[1].y, 4, 108), 1.0f / 3.0f, 1e-6f);
+    b[1] = 5.0f;
+    model_forward(m, x, 4);
+    stats_layer(tl, m, 1, 16);
+    ck_assert_float_eq(tl->dead_frac, 0.0f);
+    /* One live entry anywhere in the batch keeps a filter alive. */
+    float y[2 * 3 * 4] = {0};
+    y[1 * 12 + 2 * 4 + 3] = 0.5f;      /* sample 1, channel 2 */
+    ck_assert_float_eq_tol(stats_dead_filter_fraction(y, 2, 3, 4), 2.0f / 3.0f, 1e-6f);
+    free(tl);
+    free(info);
+    model_free(m);
+}
+END_TEST
+
 /* Telemetry's clip kinds map onto the engine's and back, and spell themselves. */
 START_TEST(test_stats__clip_kinds)
 {
@@ -542,6 +617,7 @@ stats_suite(void)
     tcase_add_test(core, test_stats__sigmoid_saturation);
     tcase_add_test(core, test_stats__tensor);
     tcase_add_test(core, test_stats__describe_model);
+    tcase_add_test(core, test_stats__describe_image_model);
     tcase_add_test(core, test_stats__clip_kinds);
     suite_add_tcase(s, core);
 

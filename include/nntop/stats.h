@@ -60,6 +60,9 @@ int stats_clip_from_tm(int clip, enum clip_kind *out);
 
 /* Fraction of the B x n matrix y's columns that are zero in every row. */
 float stats_dead_fraction(const float *y, int B, int n);
+/* Fraction of the C channels of y (B, C, HW) that are 0 at every position
+ * of every sample: dead filters. */
+float stats_dead_filter_fraction(const float *y, int B, int C, int HW);
 /* Fraction of entries within eps of lo or hi. */
 float stats_saturated_fraction(const float *y, size_t n, float lo, float hi, float eps);
 

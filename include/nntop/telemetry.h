@@ -61,6 +61,8 @@ enum tm_layer_flag {
     TM_LAYER_HAS_DEAD = 1u << 0,    /* tm_layer.dead_frac is measured (relu) */
     TM_LAYER_HAS_SAT = 1u << 1,     /* tm_layer.sat_frac is measured (tanh, sigmoid) */
     TM_LAYER_HAS_PARAMS = 1u << 2,  /* the layer has a weight (and maybe a bias) tensor */
+    TM_LAYER_DEAD_FILTERS = 1u << 3, /* dead_frac counts filters (channels zero for the
+                                      * whole batch), not units: a relu on an image */
 };
 
 /*
@@ -158,7 +160,7 @@ struct tm_layer {
     long step;
     int index;
     float act_mean, act_std, act_min, act_max;
-    float dead_frac;        /* relu: units zero for every sample; else -1 */
+    float dead_frac;        /* relu: units (on images: filters) zero for every sample; else -1 */
     float sat_frac;         /* tanh/sigmoid: outputs within 1 % of the asymptotes; else -1 */
     uint32_t nan_count, inf_count;
     struct tm_hist act;

@@ -205,6 +205,31 @@ stats_dead_fraction(const float *y, int B, int n)
     return (float)dead / (float)n;
 }
 
+/* A ReLU on an image measures dead filters (channels), not single units. */
+static bool
+dead_by_channel(const struct layer *l)
+{
+    return l->c > 0 && l->h > 0;
+}
+
+float
+stats_dead_filter_fraction(const float *y, int B, int C, int HW)
+{
+    if (B <= 0 || C <= 0 || HW <= 0)
+        return 0.0f;
+    int dead = 0;
+    for (int c = 0; c < C; c++) {
+        bool alive = false;
+        for (int b = 0; b < B && !alive; b++) {
+            const float *plane = y + ((size_t)b * C + c) * HW;
+            for (int j = 0; j < HW; j++)
+                alive |= plane[j] != 0.0f;
+        }
+        dead += !alive;
+    }
+    return (float)dead / (float)C;
+}
+
 float
 stats_saturated_fraction(const float *y, size_t n, float lo, float hi, float eps)
 {
@@ -241,7 +266,10 @@ stats_layer(struct tm_layer *out, const struct model *m, int i, int bins)
     out->sat_frac = -1.0f;
     switch (l->kind) {
     case LAYER_RELU:
-        out->dead_frac = stats_dead_fraction(y, m->batch, l->out);
+        if (dead_by_channel(l))
+            out->dead_frac = stats_dead_filter_fraction(y, m->batch, l->c, l->h * l->w);
+        else
+            out->dead_frac = stats_dead_fraction(y, m->batch, l->out);
         break;
     case LAYER_TANH:
         /* within 1 % of the asymptotes: |y| >= 0.98 of the range ±1 */
@@ -308,11 +336,39 @@ layer_label(char *buf, size_t len, const struct layer *l, const char *arrow)
     case LAYER_BATCHNORM:
         snprintf(buf, len, "%s %d", name, l->out);
         break;
+    case LAYER_BATCHNORM2D:
+        snprintf(buf, len, "%s %d", name, l->c);
+        break;
+    case LAYER_DROPOUT2D:
+        snprintf(buf, len, "%s %g", name, (double)l->arg);
+        break;
+    case LAYER_CONV2D:
+        /* "conv 1→32 5x5 s1 p2": every number PyTorch's Conv2d takes. */
+        snprintf(buf, len, "conv %d%s%d %dx%d s%d p%d%s", l->c, arrow, l->oc, l->k, l->k,
+                 l->stride, l->pad, l->bias < 0 ? " nobias" : "");
+        break;
+    case LAYER_MAXPOOL2D:
+    case LAYER_AVGPOOL2D: {
+        /* "maxpool 2x2"; the stride and padding only when not the usual. */
+        char extra[32] = "";
+        int at = 0;
+        if (l->stride != l->k)
+            at = snprintf(extra, sizeof extra, " s%d", l->stride);
+        if (l->pad > 0)
+            snprintf(extra + at, sizeof extra - (size_t)at, " p%d", l->pad);
+        snprintf(buf, len, "%s %dx%d%s", l->kind == LAYER_MAXPOOL2D ? "maxpool" : "avgpool",
+                 l->k, l->k, extra);
+        break;
+    }
+    case LAYER_GLOBAL_AVGPOOL:
+        snprintf(buf, len, "global avgpool");
+        break;
     default:
         snprintf(buf, len, "%s", name);
         break;
     }
 }
+
 
 void
 stats_describe_model(struct tm_info *info, const struct model *m)
@@ -330,6 +386,8 @@ stats_describe_model(struct tm_info *info, const struct model *m)
         /* The same tests stats_layer() measures by. */
         if (l->kind == LAYER_RELU)
             li->flags |= TM_LAYER_HAS_DEAD;
+        if (l->kind == LAYER_RELU && dead_by_channel(l))
+            li->flags |= TM_LAYER_DEAD_FILTERS;
         if (l->kind == LAYER_TANH || l->kind == LAYER_SIGMOID)
             li->flags |= TM_LAYER_HAS_SAT;
         if (l->weight >= 0)
