@@ -71,8 +71,10 @@ struct dmodel {
     double *w;              /* (nparams) parameters in double */
     double *x;              /* (B, IN) the input in double */
     double **act;           /* per layer (B, out) output */
-    double **pre;           /* per layer: the input a relu/leaky relu saw (for kinks) */
-    float **mask;           /* per dropout layer: (B, out) copy of the float pass's mask */
+    double **pre;           /* per layer: the input a relu/leaky relu saw, or the window
+                             * position each max-pool output took (for kinks) */
+    float **mask;           /* per dropout layer: (B, out) copy of the float pass's mask;
+                             * per dropout2d layer (B, C) */
     const struct batch *b;
     /* The error analysis, at the unperturbed point. */
     double **mag;           /* per layer (B, out): magnitude M of the output */
@@ -131,32 +133,146 @@ dense_forward(double *y, const double *x, const double *w, const double *bias, i
         }
 }
 
-/* Batch norm on batch statistics; optionally keeps xhat and invstd. */
+/* Index of sample r, feature (channel) o, position j of a (B, N, HW) buffer. */
+static inline size_t
+bn_at(int r, int o, int j, int N, int HW)
+{
+    return ((size_t)r * N + o) * (size_t)HW + (size_t)j;
+}
+
+/* Batch norm on batch statistics over (B, N, HW) (HW = 1: batchnorm, else
+ * batchnorm2d's per-channel statistics); optionally keeps xhat and invstd. */
 static void
 bn_forward(double *y, double *xhat, double *inv, const double *x, const double *g,
-           const double *be, int B, int n)
+           const double *be, int B, int n, int HW)
 {
+    double cnt = (double)B * HW;
     for (int o = 0; o < n; o++) {
         double mean = 0.0, var = 0.0;
         for (int r = 0; r < B; r++)
-            mean += x[(size_t)r * n + o];
-        mean /= B;
-        for (int r = 0; r < B; r++) {
-            double c = x[(size_t)r * n + o] - mean;
-            var += c * c;
-        }
-        var /= B;
+            for (int j = 0; j < HW; j++)
+                mean += x[bn_at(r, o, j, n, HW)];
+        mean /= cnt;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                double c = x[bn_at(r, o, j, n, HW)] - mean;
+                var += c * c;
+            }
+        var /= cnt;
         double is = 1.0 / sqrt(var + 1e-5);
         if (inv != NULL)
             inv[o] = is;
-        for (int r = 0; r < B; r++) {
-            size_t k = (size_t)r * n + o;
-            double xh = (x[k] - mean) * is;
-            if (xhat != NULL)
-                xhat[k] = xh;
-            y[k] = g[o] * xh + be[o];
-        }
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, n, HW);
+                double xh = (x[k] - mean) * is;
+                if (xhat != NULL)
+                    xhat[k] = xh;
+                y[k] = g[o] * xh + be[o];
+            }
     }
+}
+
+/* The (channel, feature) count and positions of a batch-norm layer. */
+static void
+bn_dims(const struct layer *l, int *N, int *HW)
+{
+    bool two = l->kind == LAYER_BATCHNORM2D;
+    *N = two ? l->c : l->out;
+    *HW = two ? l->h * l->w : 1;
+}
+
+/*
+ * Visit every (output, input, weight) triple of a conv2d over B samples:
+ * the loops of the definition, shared by the value, its magnitude and the
+ * backward.  yi, xi and wi index the output, input and weight.
+ */
+#define CONV_FOR_EACH(l, B, BODY)                                                        \
+    for (int n_ = 0; n_ < (B); n_++)                                                      \
+        for (int o_ = 0; o_ < (l)->oc; o_++)                                              \
+            for (int oy_ = 0; oy_ < (l)->oh; oy_++)                                       \
+                for (int ox_ = 0; ox_ < (l)->ow; ox_++) {                                 \
+                    size_t yi = (((size_t)n_ * (l)->oc + o_) * (l)->oh + oy_) * (l)->ow + ox_; \
+                    int o = o_;                                                           \
+                    (void)o;                                                              \
+                    for (int c_ = 0; c_ < (l)->c; c_++)                                   \
+                        for (int ki_ = 0; ki_ < (l)->k; ki_++) {                          \
+                            int iy_ = oy_ * (l)->stride - (l)->pad + ki_;                 \
+                            if (iy_ < 0 || iy_ >= (l)->h)                                 \
+                                continue;                                                 \
+                            for (int kj_ = 0; kj_ < (l)->k; kj_++) {                      \
+                                int ix_ = ox_ * (l)->stride - (l)->pad + kj_;             \
+                                if (ix_ < 0 || ix_ >= (l)->w)                             \
+                                    continue;                                             \
+                                size_t wi = ((size_t)(o_ * (l)->c + c_) * (l)->k + ki_)   \
+                                            * (l)->k + kj_;                               \
+                                size_t xi = (((size_t)n_ * (l)->c + c_) * (l)->h + iy_)   \
+                                            * (l)->w + ix_;                               \
+                                BODY                                                      \
+                            }                                                             \
+                        }                                                                 \
+                }
+
+/* conv2d in double, written as the definition (no im2col). */
+static void
+dconv2d(double *y, const double *x, const double *w, const double *bias, const struct layer *l,
+        int B)
+{
+    size_t n = (size_t)B * (size_t)l->out, P = (size_t)l->oh * l->ow;
+    for (size_t k = 0; k < n; k++)
+        y[k] = bias != NULL ? bias[(k / P) % (size_t)l->oc] : 0.0;
+    CONV_FOR_EACH(l, B, { y[yi] += w[wi] * x[xi]; })
+}
+
+/*
+ * Max or average pooling in double.  For max pooling, pos (B, out) gets
+ * the window position (ki k + kj) of each maximum (the first on ties, as
+ * the float side): the kink signature, and the route of the backward.
+ */
+static void
+dpool2d(double *y, double *pos, const double *x, const struct layer *l, int B)
+{
+    int H = l->h, W = l->w, k = l->k, OH = l->oh, OW = l->ow;
+    bool max = l->kind == LAYER_MAXPOOL2D;
+    for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                double acc = max ? -INFINITY : 0.0;
+                int at = -1;
+                for (int ki = 0; ki < k; ki++) {
+                    int iy = oy * l->stride - l->pad + ki;
+                    if (iy < 0 || iy >= H)
+                        continue;
+                    for (int kj = 0; kj < k; kj++) {
+                        int ix = ox * l->stride - l->pad + kj;
+                        if (ix < 0 || ix >= W)
+                            continue;
+                        double v = x[(plane * H + iy) * W + ix];
+                        if (!max) {
+                            acc += v;
+                        } else if (at < 0 || v > acc) {
+                            acc = v;
+                            at = ki * k + kj;
+                        }
+                    }
+                }
+                size_t o = (plane * OH + oy) * OW + ox;
+                y[o] = max ? acc : acc / (k * k);
+                if (max)
+                    pos[o] = at;
+            }
+}
+
+/* The input index (within the batch) a max-pool output o took its value from. */
+static size_t
+maxpool_source(const struct layer *l, const double *pos, size_t o)
+{
+    size_t OW = (size_t)l->ow, OH = (size_t)l->oh;
+    size_t plane = o / (OH * OW), oy = o / OW % OH, ox = o % OW;
+    int at = (int)pos[o];
+    int iy = (int)oy * l->stride - l->pad + at / l->k;
+    int ix = (int)ox * l->stride - l->pad + at % l->k;
+    return (plane * (size_t)l->h + (size_t)iy) * (size_t)l->w + (size_t)ix;
 }
 
 /* The target of row r, class c: the explicit one or one-hot of the label. */
@@ -205,9 +321,40 @@ dmodel_loss(struct dmodel *d)
                 y[k] = x[k] * (double)d->mask[i][k];
             break;
         case LAYER_BATCHNORM:
+        case LAYER_BATCHNORM2D: {
+            int N, HW;
+            bn_dims(l, &N, &HW);
             bn_forward(y, NULL, NULL, x, d->w + m->tensors[l->weight].offset,
-                       d->w + m->tensors[l->bias].offset, B, l->out);
+                       d->w + m->tensors[l->bias].offset, B, N, HW);
             break;
+        }
+        case LAYER_CONV2D:
+            dconv2d(y, x, d->w + m->tensors[l->weight].offset,
+                    l->bias >= 0 ? d->w + m->tensors[l->bias].offset : NULL, l, B);
+            break;
+        case LAYER_MAXPOOL2D:
+        case LAYER_AVGPOOL2D:
+            dpool2d(y, d->pre[i], x, l, B);
+            break;
+        case LAYER_GLOBAL_AVGPOOL: {
+            int hw = l->h * l->w;
+            for (size_t plane = 0; plane < (size_t)B * l->c; plane++) {
+                double acc = 0.0;
+                for (int j = 0; j < hw; j++)
+                    acc += x[plane * hw + j];
+                y[plane] = acc / hw;
+            }
+            break;
+        }
+        case LAYER_FLATTEN:
+            memcpy(y, x, n * sizeof *y);
+            break;
+        case LAYER_DROPOUT2D: {
+            int hw = l->h * l->w;
+            for (size_t k = 0; k < n; k++)
+                y[k] = x[k] * (double)d->mask[i][k / hw];
+            break;
+        }
         default:
             break;
         }
@@ -294,46 +441,108 @@ forward_magnitudes(struct dmodel *d)
             for (size_t k = 0; k < n; k++)
                 my[k] = (double)d->mask[i][k] * (mx != NULL ? mx[k] : 0.0) + fabs(y[k]);
             break;
-        case LAYER_BATCHNORM: {
+        case LAYER_BATCHNORM:
+        case LAYER_BATCHNORM2D: {
             const double *g = d->w + m->tensors[l->weight].offset;
             const double *be = d->w + m->tensors[l->bias].offset;
-            int N = l->out;
+            int N, HW;
+            bn_dims(l, &N, &HW);
+            double cnt = (double)B * HW;
             double *tmp = xmalloc(n * sizeof *tmp);
-            bn_forward(tmp, d->bn_xhat[i], d->bn_inv[i], x, g, be, B, N);
+            bn_forward(tmp, d->bn_xhat[i], d->bn_inv[i], x, g, be, B, N, HW);
             free(tmp);
             for (int o = 0; o < N; o++) {
                 /* mean, centred values, variance, invstd, xhat, y */
                 double mmean = 0.0, mean = 0.0;
-                for (int r = 0; r < B; r++) {
-                    size_t k = (size_t)r * N + o;
-                    mmean += fabs(x[k]) + (mx != NULL ? mx[k] : 0.0);
-                    mean += x[k];
-                }
-                mmean /= B;
-                mean /= B;
+                for (int r = 0; r < B; r++)
+                    for (int j = 0; j < HW; j++) {
+                        size_t k = bn_at(r, o, j, N, HW);
+                        mmean += fabs(x[k]) + (mx != NULL ? mx[k] : 0.0);
+                        mean += x[k];
+                    }
+                mmean /= cnt;
+                mean /= cnt;
                 double var = 0.0, mvar = 0.0;
-                for (int r = 0; r < B; r++) {
-                    size_t k = (size_t)r * N + o;
-                    double c = x[k] - mean;
-                    double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
-                    var += c * c;
-                    mvar += 2.0 * fabs(c) * mc + c * c;
-                }
-                var /= B;
-                mvar /= B;
+                for (int r = 0; r < B; r++)
+                    for (int j = 0; j < HW; j++) {
+                        size_t k = bn_at(r, o, j, N, HW);
+                        double c = x[k] - mean;
+                        double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
+                        var += c * c;
+                        mvar += 2.0 * fabs(c) * mc + c * c;
+                    }
+                var /= cnt;
+                mvar /= cnt;
                 double inv = d->bn_inv[i][o];
                 double invrel = 0.5 * mvar / (var + 1e-5) + 2.0;
                 d->bn_invrel[i][o] = invrel;
-                for (int r = 0; r < B; r++) {
-                    size_t k = (size_t)r * N + o;
-                    double c = x[k] - mean;
-                    double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
-                    double xh = d->bn_xhat[i][k];
-                    double mxh = mc * inv + fabs(xh) * invrel;
-                    d->bn_mxhat[i][k] = mxh;
-                    my[k] = fabs(g[o]) * mxh + fabs(g[o] * xh) + fabs(be[o]);
-                }
+                for (int r = 0; r < B; r++)
+                    for (int j = 0; j < HW; j++) {
+                        size_t k = bn_at(r, o, j, N, HW);
+                        double c = x[k] - mean;
+                        double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
+                        double xh = d->bn_xhat[i][k];
+                        double mxh = mc * inv + fabs(xh) * invrel;
+                        d->bn_mxhat[i][k] = mxh;
+                        my[k] = fabs(g[o]) * mxh + fabs(g[o] * xh) + fabs(be[o]);
+                    }
             }
+            break;
+        }
+        case LAYER_CONV2D: {
+            /* As a dense layer: |b| + sum |w| (|x| + M_x) over the taps. */
+            const double *w = d->w + m->tensors[l->weight].offset;
+            const double *bias = l->bias >= 0 ? d->w + m->tensors[l->bias].offset : NULL;
+            size_t P = (size_t)l->oh * l->ow;
+            for (size_t k = 0; k < n; k++)
+                my[k] = bias != NULL ? fabs(bias[(k / P) % (size_t)l->oc]) : 0.0;
+            CONV_FOR_EACH(l, B, { my[yi] += fabs(w[wi]) * (fabs(x[xi]) + (mx ? mx[xi] : 0.0)); })
+            break;
+        }
+        case LAYER_MAXPOOL2D:
+            /* A max rounds nothing: the output is the input it took. */
+            for (size_t k = 0; k < n; k++)
+                my[k] = mx != NULL ? mx[maxpool_source(l, d->pre[i], k)] : 0.0;
+            break;
+        case LAYER_AVGPOOL2D: {
+            int H = l->h, W = l->w, kk = l->k;
+            for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
+                for (int oy = 0; oy < l->oh; oy++)
+                    for (int ox = 0; ox < l->ow; ox++) {
+                        double acc = 0.0;
+                        for (int ki = 0; ki < kk; ki++) {
+                            int iy = oy * l->stride - l->pad + ki;
+                            for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
+                                int ix = ox * l->stride - l->pad + kj;
+                                if (ix < 0 || ix >= W)
+                                    continue;
+                                size_t xi = (plane * H + iy) * W + ix;
+                                acc += fabs(x[xi]) + (mx != NULL ? mx[xi] : 0.0);
+                            }
+                        }
+                        size_t o = (plane * l->oh + oy) * l->ow + ox;
+                        my[o] = acc / (kk * kk) + fabs(y[o]);
+                    }
+            break;
+        }
+        case LAYER_GLOBAL_AVGPOOL: {
+            int hw = l->h * l->w;
+            for (size_t plane = 0; plane < (size_t)B * l->c; plane++) {
+                double acc = 0.0;
+                for (int j = 0; j < hw; j++)
+                    acc += fabs(x[plane * hw + j]) + (mx != NULL ? mx[plane * hw + j] : 0.0);
+                my[plane] = acc / hw + fabs(y[plane]);
+            }
+            break;
+        }
+        case LAYER_FLATTEN:
+            for (size_t k = 0; k < n; k++)
+                my[k] = mx != NULL ? mx[k] : 0.0;
+            break;
+        case LAYER_DROPOUT2D: {
+            int hw = l->h * l->w;
+            for (size_t k = 0; k < n; k++)
+                my[k] = (double)d->mask[i][k / hw] * (mx != NULL ? mx[k] : 0.0) + fabs(y[k]);
             break;
         }
         default:
@@ -501,8 +710,11 @@ backward_magnitudes(struct dmodel *d)
                 fgx[k] = fg[k] * mk;
             }
             break;
-        case LAYER_BATCHNORM: {
-            int N = l->out;
+        case LAYER_BATCHNORM:
+        case LAYER_BATCHNORM2D: {
+            int N, HW;
+            bn_dims(l, &N, &HW);
+            double cnt = (double)B * HW;
             const double *gam = d->w + m->tensors[l->weight].offset;
             double *mgam = d->gmag + m->tensors[l->weight].offset;
             double *mbeta = d->gmag + m->tensors[l->bias].offset;
@@ -511,30 +723,118 @@ backward_magnitudes(struct dmodel *d)
             const double *xh = d->bn_xhat[i], *mxh = d->bn_mxhat[i];
             for (int o = 0; o < N; o++) {
                 double sg = 0.0, sgx = 0.0, smg = 0.0, smgx = 0.0, sf = 0.0, sfx = 0.0;
-                for (int r = 0; r < B; r++) {
-                    size_t k = (size_t)r * N + o;
-                    sg += g[k];
-                    sgx += g[k] * xh[k];
-                    smg += mg[k];
-                    smgx += mg[k] * fabs(xh[k]) + fabs(g[k]) * mxh[k];
-                    sf += fg[k];
-                    sfx += fg[k] * fabs(xh[k]);
-                }
+                for (int r = 0; r < B; r++)
+                    for (int j = 0; j < HW; j++) {
+                        size_t k = bn_at(r, o, j, N, HW);
+                        sg += g[k];
+                        sgx += g[k] * xh[k];
+                        smg += mg[k];
+                        smgx += mg[k] * fabs(xh[k]) + fabs(g[k]) * mxh[k];
+                        sf += fg[k];
+                        sfx += fg[k] * fabs(xh[k]);
+                    }
                 mgam[o] = smgx;
                 mbeta[o] = smg;
                 fgam[o] = sfx;
                 fbeta[o] = sf;
                 double inv = d->bn_inv[i][o], invrel = d->bn_invrel[i][o];
                 double a = fabs(gam[o]) * inv;
-                for (int r = 0; r < B; r++) {
-                    size_t k = (size_t)r * N + o;
-                    double v = gam[o] * inv * (g[k] - sg / B - xh[k] * sgx / B);
-                    gx[k] = v;
-                    mgx[k] = a * (mg[k] + smg / B + fabs(xh[k]) * smgx / B
-                                  + mxh[k] * fabs(sgx) / B)
-                             + fabs(v) * invrel;
-                    fgx[k] = a * (fg[k] + sf / B + fabs(xh[k]) * sfx / B);
+                for (int r = 0; r < B; r++)
+                    for (int j = 0; j < HW; j++) {
+                        size_t k = bn_at(r, o, j, N, HW);
+                        double v = gam[o] * inv * (g[k] - sg / cnt - xh[k] * sgx / cnt);
+                        gx[k] = v;
+                        mgx[k] = a * (mg[k] + smg / cnt + fabs(xh[k]) * smgx / cnt
+                                      + mxh[k] * fabs(sgx) / cnt)
+                                 + fabs(v) * invrel;
+                        fgx[k] = a * (fg[k] + sf / cnt + fabs(xh[k]) * sfx / cnt);
+                    }
+            }
+            break;
+        }
+        case LAYER_CONV2D: {
+            /* The dense layer's analysis, tap by tap. */
+            const double *w = d->w + m->tensors[l->weight].offset;
+            double *mw = d->gmag + m->tensors[l->weight].offset;
+            double *fw = d->gflip + m->tensors[l->weight].offset;
+            size_t nw = m->tensors[l->weight].count, P = (size_t)l->oh * l->ow;
+            memset(mw, 0, nw * sizeof *mw);
+            memset(fw, 0, nw * sizeof *fw);
+            if (l->bias >= 0) {
+                double *mb = d->gmag + m->tensors[l->bias].offset;
+                double *fb = d->gflip + m->tensors[l->bias].offset;
+                memset(mb, 0, (size_t)l->oc * sizeof *mb);
+                memset(fb, 0, (size_t)l->oc * sizeof *fb);
+                for (size_t k = 0; k < nout; k++) {
+                    mb[(k / P) % (size_t)l->oc] += mg[k];
+                    fb[(k / P) % (size_t)l->oc] += fg[k];
                 }
+            }
+            memset(gx, 0, nin * sizeof *gx);
+            memset(mgx, 0, nin * sizeof *mgx);
+            memset(fgx, 0, nin * sizeof *fgx);
+            CONV_FOR_EACH(l, B, {
+                double aw = fabs(w[wi]);
+                gx[xi] += g[yi] * w[wi];
+                mgx[xi] += mg[yi] * aw;
+                fgx[xi] += fg[yi] * aw;
+                mw[wi] += mg[yi] * fabs(x[xi]) + fabs(g[yi]) * (mx != NULL ? mx[xi] : 0.0);
+                fw[wi] += fg[yi] * fabs(x[xi]);
+            })
+            break;
+        }
+        case LAYER_MAXPOOL2D:
+            memset(gx, 0, nin * sizeof *gx);
+            memset(mgx, 0, nin * sizeof *mgx);
+            memset(fgx, 0, nin * sizeof *fgx);
+            for (size_t k = 0; k < nout; k++) {
+                size_t src = maxpool_source(l, d->pre[i], k);
+                gx[src] += g[k];
+                mgx[src] += mg[k];
+                fgx[src] += fg[k];
+            }
+            break;
+        case LAYER_AVGPOOL2D: {
+            int H = l->h, W = l->w, kk = l->k;
+            double inv = 1.0 / (kk * kk);
+            memset(gx, 0, nin * sizeof *gx);
+            memset(mgx, 0, nin * sizeof *mgx);
+            memset(fgx, 0, nin * sizeof *fgx);
+            for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
+                for (int oy = 0; oy < l->oh; oy++)
+                    for (int ox = 0; ox < l->ow; ox++) {
+                        size_t o = (plane * l->oh + oy) * l->ow + ox;
+                        for (int ki = 0; ki < kk; ki++) {
+                            int iy = oy * l->stride - l->pad + ki;
+                            for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
+                                int ix = ox * l->stride - l->pad + kj;
+                                if (ix < 0 || ix >= W)
+                                    continue;
+                                size_t xi = (plane * H + iy) * W + ix;
+                                gx[xi] += g[o] * inv;
+                                mgx[xi] += (mg[o] + fabs(g[o])) * inv;
+                                fgx[xi] += fg[o] * inv;
+                            }
+                        }
+                    }
+            break;
+        }
+        case LAYER_GLOBAL_AVGPOOL: {
+            int hw = l->h * l->w;
+            for (size_t k = 0; k < nin; k++) {
+                gx[k] = g[k / hw] / hw;
+                mgx[k] = (mg[k / hw] + fabs(g[k / hw])) / hw;
+                fgx[k] = fg[k / hw] / hw;
+            }
+            break;
+        }
+        case LAYER_DROPOUT2D: {
+            int hw = l->h * l->w;
+            for (size_t k = 0; k < nin; k++) {
+                double mk = (double)d->mask[i][k / hw];
+                gx[k] = g[k] * mk;
+                mgx[k] = (mg[k] + fabs(g[k])) * mk;
+                fgx[k] = fg[k] * mk;
             }
             break;
         }
@@ -566,18 +866,27 @@ backward_magnitudes(struct dmodel *d)
 
 /* ---- comparing ---------------------------------------------------------- */
 
-/* Signs of every relu/leaky-relu input, to tell whether a nudge crossed a kink. */
+/* Whether a layer's function has kinks a nudge may cross. */
+static bool
+has_kinks(const struct layer *l)
+{
+    return l->kind == LAYER_RELU || l->kind == LAYER_LEAKY_RELU || l->kind == LAYER_MAXPOOL2D;
+}
+
+/* Signs of every relu/leaky-relu input and the window position of every
+ * max-pool output, to tell whether a nudge crossed a kink. */
 static size_t
 kink_signature(const struct dmodel *d, unsigned char *sig)
 {
     size_t k = 0;
     for (int i = 0; i < d->m->nlayers; i++) {
         const struct layer *l = &d->m->layers[i];
-        if (l->kind != LAYER_RELU && l->kind != LAYER_LEAKY_RELU)
+        if (!has_kinks(l))
             continue;
         size_t n = (size_t)d->B * (size_t)l->out;
+        bool pool = l->kind == LAYER_MAXPOOL2D;
         for (size_t j = 0; j < n; j++)
-            sig[k++] = d->pre[i][j] > 0.0;
+            sig[k++] = pool ? (unsigned char)d->pre[i][j] : d->pre[i][j] > 0.0;
     }
     return k;
 }
@@ -791,17 +1100,21 @@ dmodel_init(struct dmodel *d, const struct model *m, const struct batch *slice)
         size_t n = (size_t)B * (size_t)l->out;
         d->act[i] = xmalloc(n * sizeof(double));
         d->mag[i] = xmalloc(n * sizeof(double));
-        if (l->kind == LAYER_RELU || l->kind == LAYER_LEAKY_RELU)
+        if (has_kinks(l))
             d->pre[i] = xmalloc(n * sizeof(double));
-        if (l->kind == LAYER_DROPOUT) {
-            d->mask[i] = xmalloc(n * sizeof(float));
-            memcpy(d->mask[i], l->mask, n * sizeof(float));
+        if (l->kind == LAYER_DROPOUT || l->kind == LAYER_DROPOUT2D) {
+            /* dropout2d's mask is one entry per (sample, channel) */
+            size_t nm = l->kind == LAYER_DROPOUT ? n : (size_t)B * (size_t)l->c;
+            d->mask[i] = xmalloc(nm * sizeof(float));
+            memcpy(d->mask[i], l->mask, nm * sizeof(float));
         }
-        if (l->kind == LAYER_BATCHNORM) {
+        if (l->kind == LAYER_BATCHNORM || l->kind == LAYER_BATCHNORM2D) {
+            int N, HW;
+            bn_dims(l, &N, &HW);
             d->bn_xhat[i] = xmalloc(n * sizeof(double));
             d->bn_mxhat[i] = xmalloc(n * sizeof(double));
-            d->bn_inv[i] = xmalloc((size_t)l->out * sizeof(double));
-            d->bn_invrel[i] = xmalloc((size_t)l->out * sizeof(double));
+            d->bn_inv[i] = xmalloc((size_t)N * sizeof(double));
+            d->bn_invrel[i] = xmalloc((size_t)N * sizeof(double));
         }
     }
     d->gmag = xcalloc(m->nparams, sizeof *d->gmag);
@@ -894,7 +1207,7 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
 
     struct gc_scratch s = {0};
     for (int i = 0; i < m->nlayers; i++)
-        if (m->layers[i].kind == LAYER_RELU || m->layers[i].kind == LAYER_LEAKY_RELU)
+        if (has_kinks(&m->layers[i]))
             s.nsig += (size_t)B * (size_t)m->layers[i].out;
     s.sig0 = xmalloc(s.nsig + 1);
     s.sig1 = xmalloc(s.nsig + 1);
