@@ -151,6 +151,77 @@ static const struct planted_case planted_cases[] = {
     {NN_FAULT_TANH_AT_OUTPUT, 1, "0.weight,0.bias,input"},
 };
 
+/*
+ * The image model the conv and pool bugs are tried on, on 2x6x6 inputs:
+ *   0 conv2d 2->3 3x3 p1 (6x6), 1 tanh, 2 maxpool 2x2 (3x3),
+ *   3 conv2d 3->4 2x2 (2x2), 4 tanh, 5 avgpool 2x2 s1 (1x1), 6 flatten,
+ *   7 dense 4->3.
+ */
+static struct model *
+planted_image_model(void)
+{
+    struct model_spec s = {.in = 72, .in_c = 2, .in_h = 6, .in_w = 6, .nlayers = 8,
+                           .loss = LOSS_CROSS_ENTROPY, .seed = 11};
+    s.layers[0] = (struct layer_spec){.kind = LAYER_CONV2D, .units = 3, .kernel = 3,
+                                      .stride = 1, .padding = 1, .init = INIT_NORMAL,
+                                      .init_arg = 0.5f};
+    s.layers[1] = (struct layer_spec){.kind = LAYER_TANH};
+    s.layers[2] = (struct layer_spec){.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2};
+    s.layers[3] = (struct layer_spec){.kind = LAYER_CONV2D, .units = 4, .kernel = 2,
+                                      .stride = 1, .init = INIT_NORMAL, .init_arg = 0.5f};
+    s.layers[4] = (struct layer_spec){.kind = LAYER_TANH};
+    s.layers[5] = (struct layer_spec){.kind = LAYER_AVGPOOL2D, .kernel = 2, .stride = 1};
+    s.layers[6] = (struct layer_spec){.kind = LAYER_FLATTEN};
+    s.layers[7] = (struct layer_spec){.kind = LAYER_DENSE, .units = 3};
+    char *cause = NULL;
+    struct model *m = model_new(&s, 8, &cause);
+    ck_assert_msg(m != NULL, "planted image model: %s", cause);
+    return m;
+}
+
+/* A conv bug in a parameter gradient fails that tensor alone; a pool bug
+ * (in dX) fails every tensor below it and the input. */
+static const struct planted_case planted_image_cases[] = {
+    {NN_FAULT_CONV_WEIGHT_FLIP, 3, "3.weight"},
+    {NN_FAULT_CONV_BIAS_FIRST, 0, "0.bias"},
+    {NN_FAULT_MAXPOOL_FIRST, 2, "0.weight,0.bias,input"},
+    {NN_FAULT_AVGPOOL_SCALE, 5, "0.weight,0.bias,3.weight,3.bias,input"},
+};
+
+START_TEST(test_planted__image_bugs_fail_their_tensors)
+{
+    const struct planted_case *pc = &planted_image_cases[_i];
+    struct model *m = planted_image_model();
+    float x[8 * 72];
+    int32_t y[8];
+    struct rng r;
+    rng_seed(&r, 77);
+    for (int k = 0; k < 8 * 72; k++)
+        x[k] = (float)rng_normal(&r);
+    for (int k = 0; k < 8; k++)
+        y[k] = k % 3;
+    struct batch b = {.x = x, .labels = y, .size = 8};
+    struct gradcheck_opts o = {.samples = 8, .per_tensor = 1000, .seed = 3};
+    struct tm_gradcheck res;
+
+    gradcheck_run(&res, m, &b, &o);
+    if (res.verdict != TM_GC_PASS)
+        table_to_stderr(&res);
+    ck_assert_msg(res.verdict == TM_GC_PASS, "the clean image model must pass first");
+
+    nn_fault_plant(pc->kind, pc->layer);
+    gradcheck_run(&res, m, &b, &o);
+    nn_fault_plant(NN_FAULT_NONE, 0);
+    char bad[512];
+    failed_names(&res, bad, sizeof bad);
+    if (strcmp(bad, pc->fails) != 0)
+        table_to_stderr(&res);
+    ck_assert_msg(strcmp(bad, pc->fails) == 0, "bug %d in layer %d: expected failures [%s], got [%s]",
+                  pc->kind, pc->layer, pc->fails, bad);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(test_planted__each_bug_fails_its_tensors)
 {
     const struct planted_case *pc = &planted_cases[_i];
@@ -198,6 +269,8 @@ planted_suite(void)
 #ifdef NNTOP_FAULT_INJECTION
     tcase_add_loop_test(tc, test_planted__each_bug_fails_its_tensors, 0,
                         (int)(sizeof planted_cases / sizeof planted_cases[0]));
+    tcase_add_loop_test(tc, test_planted__image_bugs_fail_their_tensors, 0,
+                        (int)(sizeof planted_image_cases / sizeof planted_image_cases[0]));
 #endif
     suite_add_tcase(s, tc);
     return s;

@@ -78,6 +78,60 @@ fault_backward(struct model *m, int i, float *dx, const float *g, const float *x
             dx[k] = g[k] * (1.0f - t * t);
         }
         return true;
+    case NN_FAULT_CONV_WEIGHT_FLIP:
+    case NN_FAULT_CONV_BIAS_FIRST: {
+        if (L->kind != LAYER_CONV2D || (planted_kind == NN_FAULT_CONV_BIAS_FIRST && L->bias < 0))
+            return false;
+        float *dw = m->grads + m->tensors[L->weight].offset;
+        float *db = L->bias >= 0 ? m->grads + m->tensors[L->bias].offset : NULL;
+        const float *w = m->params + m->tensors[L->weight].offset;
+        layer_conv2d_backward(dx, dw, db, m->col, g, x, w, B, L->c, L->h, L->w, L->oc, L->k,
+                              L->stride, L->pad);
+        if (planted_kind == NN_FAULT_CONV_WEIGHT_FLIP) {
+            /* reverse each k x k kernel in place: tap (ki, kj) <-> (k-1-ki, k-1-kj) */
+            int kk = L->k * L->k;
+            for (int f = 0; f < L->oc * L->c; f++)
+                for (int t = 0; t < kk / 2; t++) {
+                    float tmp = dw[f * kk + t];
+                    dw[f * kk + t] = dw[f * kk + kk - 1 - t];
+                    dw[f * kk + kk - 1 - t] = tmp;
+                }
+        } else {
+            /* db (OC) from sample 0's dY (OC, OH OW) only */
+            int P = L->oh * L->ow;
+            for (int o = 0; o < L->oc; o++) {
+                float acc = 0.0f;
+                for (int j = 0; j < P; j++)
+                    acc += g[(size_t)o * P + j];
+                db[o] = acc;
+            }
+        }
+        return true;
+    }
+    case NN_FAULT_MAXPOOL_FIRST: {
+        if (L->kind != LAYER_MAXPOOL2D || dx == NULL)
+            return false;
+        /* dX of each window's first in-range input (its top-left corner) */
+        memset(dx, 0, (size_t)B * L->in * sizeof *dx);
+        for (int r = 0; r < B; r++)
+            for (int c = 0; c < L->c; c++)
+                for (int oy = 0; oy < L->oh; oy++)
+                    for (int ox = 0; ox < L->ow; ox++) {
+                        int iy = oy * L->stride - L->pad, ix = ox * L->stride - L->pad;
+                        iy = iy < 0 ? 0 : iy;
+                        ix = ix < 0 ? 0 : ix;
+                        size_t o = (((size_t)r * L->c + c) * L->oh + oy) * L->ow + ox;
+                        dx[(((size_t)r * L->c + c) * L->h + iy) * L->w + ix] += g[o];
+                    }
+        return true;
+    }
+    case NN_FAULT_AVGPOOL_SCALE:
+        if (L->kind != LAYER_AVGPOOL2D || dx == NULL)
+            return false;
+        layer_avgpool2d_backward(dx, g, B, L->c, L->h, L->w, L->k, L->stride, L->pad);
+        for (size_t k = 0; k < (size_t)B * L->in; k++)
+            dx[k] *= (float)(L->k * L->k);
+        return true;
     default:
         return false;
     }
