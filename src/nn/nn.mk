@@ -5,11 +5,15 @@
 # errno call otherwise); it is correct, and bit-identical, either way.
 libnntop_a_SOURCES += src/nn/blas.c src/nn/blas-core.c src/nn/conv.c src/nn/layers.c src/nn/loss.c src/nn/model.c src/nn/optim.c
 noinst_HEADERS += include/nntop/blas.h include/nntop/nn.h include/nntop/optim.h src/nn/layers.h
-# Regenerates tests/data/optim_ref.txt (needs torch 1.13); not run by make.
-EXTRA_DIST += tests/gen_optim_ref.py
+# Regenerate tests/data/optim_ref.txt and tests/data/conv_ref.txt (need
+# torch 1.13); not run by make.
+EXTRA_DIST += tests/gen_optim_ref.py tests/gen_conv_ref.py
 
 if HAVE_CHECK
-check_PROGRAMS += tests/check_nn tests/check_blas tests/check_optim
+check_PROGRAMS += tests/check_nn tests/check_blas tests/check_optim tests/check_conv
+tests_check_conv_SOURCES = tests/check_conv.c $(CHECK_RUN)
+tests_check_conv_CFLAGS = $(TEST_CFLAGS)
+tests_check_conv_LDADD = $(TEST_LIBS)
 tests_check_nn_SOURCES = tests/check_nn.c $(CHECK_RUN)
 tests_check_nn_CFLAGS = $(TEST_CFLAGS)
 tests_check_nn_LDADD = $(TEST_LIBS)
