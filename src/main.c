@@ -25,6 +25,7 @@
 #include "nntop/headless.h"
 #include "nntop/replay.h"
 #include "nntop/runlog.h"
+#include "nntop/runs.h"
 #include "nntop/trainer.h"
 #include "nntop/ui.h"
 #include "nntop/xmem.h"
@@ -73,6 +74,8 @@ usage(FILE *fp)
 {
     fputs("Usage: nntop [OPTIONS] [CONFIG]\n"
           "       nntop export RUN_DIR --to tfevents|csv [--out PATH]\n"
+          "       nntop runs [DIR] [--sort KEY] [--format table|tsv]\n"
+          "       nntop diff RUN_A RUN_B\n"
           "Train a neural network and watch it live: loss curves, per-layer\n"
           "histograms, update ratios, dead units, gradient checks.\n"
           "Without CONFIG, runs the built-in demo: Fashion-MNIST when Debian's\n"
@@ -98,6 +101,9 @@ usage(FILE *fp)
           "Commands on logged runs:\n"
           "  export RUN_DIR --to tfevents [--out DIR]   a TensorBoard event file\n"
           "  export RUN_DIR --to csv [--out FILE]       every scalar: step,wall_time,tag,value\n"
+          "  runs [DIR] [--sort KEY] [--format tsv]     a table of the runs under DIR (runs/)\n"
+          "  diff RUN_A RUN_B                           data, code, config, environment and\n"
+          "                                             live changes that differ (exit 1)\n"
           "\n"
           "Exit status: 0 done, 1 training failed, 2 usage/config/data error,\n"
           "4 gradient check inconclusive, 130 interrupted.  Keys and config: man nntop.\n",
@@ -425,11 +431,70 @@ fail:
     return EXIT_USAGE;
 }
 
+static int
+cmd_runs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"sort", required_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
+    };
+    bool tsv = false;
+    int key = RUNS_SORT_START;
+    int c;
+    while ((c = command_getopt(argc, argv, ":", opts)) != -1) {
+        if (c == 'f') {
+            if (strcmp(optarg, "tsv") == 0)
+                tsv = true;
+            else if (strcmp(optarg, "table") != 0)
+                die_usage("runs: --format: expected table or tsv, got '%s'", optarg);
+        } else if ((key = runs_sort_parse(optarg)) < 0) {
+            die_usage("runs: --sort: expected one of %s, got '%s'", runs_sort_names(), optarg);
+        }
+    }
+    if (optind < argc - 1)
+        die_usage("runs: unexpected argument '%s' (one DIR at most)", argv[optind + 1]);
+    const char *root = optind < argc ? argv[optind] : "runs";
+    struct run_summary *runs = NULL;
+    size_t n = 0;
+    char *cause = NULL;
+    if (runs_list(root, &runs, &n, &cause) != 0) {
+        fprintf(stderr, "nntop: runs: %s\n", cause);
+        free(cause);
+        return EXIT_USAGE;
+    }
+    runs_sort(runs, n, (enum runs_sort_key)key);
+    runs_print(stdout, runs, n, tsv);
+    free(runs);
+    return EXIT_DONE;
+}
+
+static int
+cmd_diff(int argc, char **argv)
+{
+    static const struct option opts[] = {{NULL, 0, NULL, 0}};
+    while (command_getopt(argc, argv, ":", opts) != -1)
+        ;
+    if (argc - optind != 2)
+        die_usage("diff: expected two run directories");
+    char *cause = NULL;
+    int nd = runs_diff(stdout, argv[optind], argv[optind + 1], &cause);
+    if (nd < 0) {
+        fprintf(stderr, "nntop: diff: %s\n", cause);
+        free(cause);
+        return EXIT_USAGE;
+    }
+    /* As diff(1): 0 the same, 1 different. */
+    return nd > 0 ? 1 : 0;
+}
+
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"export", cmd_export},
+    {"runs", cmd_runs},
+    {"diff", cmd_diff},
 };
 
 /* The command argv[1] names, or NULL (then argv[1] is an option or a CONFIG). */

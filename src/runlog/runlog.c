@@ -919,6 +919,28 @@ remove_stale_tmp(const char *run_dir)
     closedir(d);
 }
 
+/*
+ * A resumed run says so at the end of env.txt, with the process now
+ * writing it: readers take the last "pid" line as the writer's.  Best
+ * effort: env.txt is a record, not something training waits for.
+ */
+static void
+note_resume(const struct runlog *rl)
+{
+    char *path = path_join(rl->dir, "env.txt");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    free(path);
+    if (fd < 0)
+        return;
+    char when[64], line[160];
+    iso8601(when, sizeof when, &rl->start_wall, false);
+    int n = snprintf(line, sizeof line, "resumed: %s\npid: %ld\n", when, (long)getpid());
+    if (n > 0 && write(fd, line, (size_t)n) != n) {
+        /* Nothing to do: the run goes on without the note. */
+    }
+    close(fd);
+}
+
 int
 runlog_reopen(struct runlog **out, const char *run_dir, char **cause)
 {
@@ -945,6 +967,7 @@ runlog_reopen(struct runlog **out, const char *run_dir, char **cause)
         }
     }
     flush_locked(rl, false);
+    note_resume(rl);
     registry_add(rl);
     *out = rl;
     return 0;

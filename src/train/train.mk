@@ -2,9 +2,9 @@
 # statistics, the gradient check, and replay of a recorded run.
 libnntop_a_SOURCES += src/train/telemetry.c src/train/stats.c src/train/gradcheck.c \
 	src/train/trainer.c src/train/trainer-cmd.c src/train/trainer-resume.c src/train/doctor.c \
-	src/train/replay.c
+	src/train/replay.c src/train/runs.c
 noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h include/nntop/doctor.h \
-	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h \
+	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h include/nntop/runs.h \
 	src/train/trainer-int.h
 
 # check_trainer drives the real trainer thread in-process (commands, run
@@ -27,3 +27,7 @@ tests_check_doctor_SOURCES = tests/check_doctor.c $(CHECK_RUN)
 tests_check_doctor_CFLAGS = $(TEST_CFLAGS)
 tests_check_doctor_LDADD = $(TEST_LIBS)
 endif
+
+# nntop runs / nntop diff on the fixture runs in tests/data/runs.
+check_SCRIPTS += tests/runs.sh
+EXTRA_DIST += tests/runs.sh
