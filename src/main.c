@@ -564,6 +564,7 @@ main(int argc, char **argv)
         .keep_going = interactive || o.keep_going,
         .exit_when_done = !interactive || o.exit_when_done,
         .start_paused = o.gradcheck || o.paused,
+        .retry_log = !interactive,
     };
     struct trainer *t = NULL;
     char *cause = NULL;
@@ -635,6 +636,11 @@ main(int argc, char **argv)
         status = EXIT_FAILED;
     if (sig != 0)
         status = EXIT_INTERRUPTED;
+    /* Lost data outweighs an interruption: the run is not whole. */
+    if (trainer_failure(t) != NULL) {
+        fprintf(stderr, "nntop: %s\n", trainer_failure(t));
+        status = EXIT_FAILED;
+    }
     trainer_free(t);
     free(cmdline);
     free(cfg);

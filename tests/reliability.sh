@@ -155,5 +155,109 @@ else
     fail "stale *.tmp.PID: status $STATUS, $(ls "$rd" | grep tmp)"
 fi
 
+# ---- failed checkpoints ---------------------------------------------------------
+
+# A directory in the way makes the checkpoint's rename fail.
+root=$TMP/ckfail
+run -H -n 20 -o "$root" -s log.checkpoint_every=10
+rd=$(one_run "$root")
+mkdir -p "$rd/checkpoint-30.safetensors/in-the-way"
+run -H -n 50 --resume "$rd/checkpoint-20.safetensors"
+check "failed periodic checkpoint: an error event, the next ones saved, exit 0" 0 \
+    err '^(ERROR|error) +step 30: checkpoint failed: .*checkpoint-30\.safetensors: rename failed: Is a directory$' &&
+    if grep -q '"step":30,.*"type":"error","what":"checkpoint"' "$rd/events.jsonl" &&
+        [ -f "$rd/checkpoint-40.safetensors" ] && [ -f "$rd/checkpoint-50.safetensors" ]; then
+        pass "failed periodic checkpoint: logged, retried at 40 and 50"
+    else
+        fail "failed periodic checkpoint: events or checkpoints 40/50 missing"
+    fi
+root=$TMP/ckfinal
+run -H -n 20 -o "$root"
+rd=$(one_run "$root")
+mkdir -p "$rd/checkpoint-30.safetensors/in-the-way"
+run -H -n 30 --resume "$rd/checkpoint-20.safetensors"
+check "failed final checkpoint: exit 1, the cause on stderr" 1 \
+    err '^nntop: checkpoint-30\.safetensors not saved: .*: rename failed: Is a directory$'
+
+# ---- a full disk -------------------------------------------------------------------
+
+# wait_for FILE REGEX: up to 60 s for FILE to match.
+wait_for() {
+    tries=0
+    while ! grep -Eq -- "$2" "$1" 2>/dev/null; do
+        tries=$((tries + 1))
+        [ $tries -gt 600 ] && return 1
+        sleep 0.1
+    done
+}
+
+# steps_ok FILE LAST: train rows of steps 0..LAST (the step column counts
+# from 0), each once, in order, every line whole.
+steps_ok() {
+    metrics_ok "$1" &&
+        [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 0 "$2" | tr '\n' ' ')" ]
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    say "SKIP full disk: mounting a tmpfs needs root"
+elif ! mkdir -p "$TMP/small" || ! mount -t tmpfs -o size=1m nntop-test "$TMP/small" 2>/dev/null; then
+    say "SKIP full disk: cannot mount a tmpfs here"
+else
+    MOUNTED=$TMP/small
+    for how in space term; do
+        root=$TMP/small/$how
+        mkdir -p "$root"
+        # Leave about 150 KiB: the run fills it within a few thousand steps.
+        dd if=/dev/zero of="$TMP/small/filler" bs=1k count=850 2>/dev/null
+        "$NNTOP" -H -n 3000 -s log.checkpoint_every=0 -s log.tfevents=false -o "$root" >"$TMP/out" 2>"$TMP/err" </dev/null &
+        pid=$!
+        if ! wait_for "$TMP/err" 'run log write failed: .*: No space left on device; paused'; then
+            kill -KILL $pid 2>/dev/null
+            wait $pid
+            fail "full disk ($how): no 'run log write failed' on stderr"
+            rm -f "$TMP/small/filler"
+            continue
+        fi
+        rd=$(one_run "$root")
+        n1=$(grep -c ',train,' "$rd/metrics.csv")
+        sleep 1.5
+        n2=$(grep -c ',train,' "$rd/metrics.csv")
+        if kill -0 $pid 2>/dev/null && [ "$n1" -eq "$n2" ] && metrics_ok "$rd/metrics.csv"; then
+            pass "full disk ($how): paused at once, metrics.csv ends on a whole row ($n1 rows)"
+        else
+            fail "full disk ($how): still running or torn ($n1 -> $n2 rows)"
+        fi
+        if [ $how = space ]; then
+            # Space comes back: the held rows go out and training goes on.
+            rm -f "$TMP/small/filler"
+            wait $pid
+            STATUS=$?
+            if check "full disk, then space again: the run finishes" 0 \
+                err 'run log write failed' out 'run log written again'; then
+                if steps_ok "$rd/metrics.csv" 2999; then
+                    pass "full disk, then space again: 3000 train rows, none lost or repeated"
+                else
+                    fail "full disk, then space again: metrics.csv rows are not 0..2999"
+                fi
+            fi
+            rm -rf "$root"
+        else
+            kill -TERM $pid
+            wait $pid
+            STATUS=$?
+            rm -f "$TMP/small/filler"
+            check "full disk, then SIGTERM: exit 1, what was lost on stderr" 1 \
+                err '^nntop: run log incomplete: .*No space left on device \([0-9]+ rows not written\)$' &&
+                if metrics_ok "$rd/metrics.csv" && steps_ok "$rd/metrics.csv" \
+                    "$(grep ',train,' "$rd/metrics.csv" | tail -n 1 | cut -d, -f1)"; then
+                    pass "full disk, then SIGTERM: metrics.csv whole up to its last row"
+                else
+                    fail "full disk, then SIGTERM: metrics.csv is torn"
+                fi
+            rm -rf "$root"
+        fi
+    done
+fi
+
 say "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

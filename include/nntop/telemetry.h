@@ -238,6 +238,9 @@ enum tm_event_type {
     TM_EVT_NONFINITE,
     TM_EVT_CHECKPOINT,
     TM_EVT_ERROR,
+    TM_EVT_LOG_STALLED,     /* a run-log write failed: paused, rows held in memory */
+    TM_EVT_LOG_RESUMED,     /* the held rows are written: the log is whole again */
+    TM_EVT_TRUNCATE,        /* --resume cut the logs back to the checkpoint's step */
     TM_EVT_FINDING,         /* a doctor finding (its line carries its own severity) */
     TM_EVT_DONE,
     TM_EVT_QUIT,

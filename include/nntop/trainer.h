@@ -26,6 +26,7 @@ struct trainer_opts {
     bool keep_going;            /* on non-finite values pause instead of failing (interactive) */
     bool exit_when_done;        /* finish (no more commands) once training ends */
     bool start_paused;          /* wait for commands before the first step */
+    bool retry_log;             /* a stalled run log is retried every second (headless) */
     size_t ring_bytes;          /* telemetry ring capacity; 0 = default (4 MiB) */
 };
 
@@ -49,6 +50,11 @@ void trainer_join(struct trainer *t);
 /* 0 when training finished normally, 1 when it failed (non-finite values
  * with keep_going off, or the run log could not be written). */
 int trainer_exit_status(const struct trainer *t);
+/*
+ * After trainer_join: why the run lost data (the final checkpoint or rows
+ * of the run log could not be written), one line, or NULL; borrowed.
+ */
+const char *trainer_failure(const struct trainer *t);
 /* The run directory ("" with no_log); borrowed. */
 const char *trainer_run_dir(const struct trainer *t);
 /* Stop a worker still running (a quit command), join, free everything;

@@ -100,6 +100,9 @@ cmd_resume(struct trainer *t, const struct tm_command *c)
         refuse(t, "resume", "resume: training has finished");
         return;
     }
+    /* Space after a failed log write: write what is held first. */
+    if (!trainer_retry_log(t))
+        return;
     t->paused = false;
     t->step_budget = -1;
     trainer_emit(t, TM_EVT_RESUME, "", "resumed");
@@ -116,6 +119,8 @@ cmd_step(struct trainer *t, const struct tm_command *c)
         refuse(t, "step", "step: training has finished");
         return;
     }
+    if (!trainer_retry_log(t))
+        return;
     t->paused = false;
     t->step_budget = c->n;
     char extra[64];
@@ -243,7 +248,7 @@ cmd_save(struct trainer *t, const struct tm_command *c)
         refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
         return;
     }
-    trainer_save_checkpoint(t);
+    trainer_save_checkpoint(t, NULL, 0);
 }
 
 static void

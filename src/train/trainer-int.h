@@ -88,6 +88,9 @@ struct trainer {
     float samples_per_s;
     long last_eval_step;        /* step of the last validation pass, -1 none */
 
+    bool log_stalled;           /* a run-log write failed: paused until it is retried */
+    char failure[TM_TEXT_MAX];  /* why the run lost data (log, final checkpoint), or "" */
+
     bool quiet;                 /* re-applying a resumed run's changes: no events */
     struct scheduled *sched;    /* --reproduce: changes to apply, by step */
     int nsched, sched_next;
@@ -117,8 +120,23 @@ void trainer_reserve_batch(struct trainer *t, int B);
 long trainer_steps_per_epoch(const struct trainer *t);
 /* Evaluate on split s (nothing when it is empty): publish and log the result. */
 void trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_split which);
-/* Write checkpoint-<step>.safetensors (nothing without a run log) and tell the consumer. */
-void trainer_save_checkpoint(struct trainer *t);
+/*
+ * Write checkpoint-<step>.safetensors (nothing without a run log) and tell
+ * the consumer; a failure is an error event.  Returns 0, or -1 with the
+ * cause in t->failure's format when it failed.
+ */
+int trainer_save_checkpoint(struct trainer *t, char *why, size_t len);
+/*
+ * Once a run-log write failed: pause and say so (once).  Returns true
+ * while the log is stalled.  Call after anything that logs rows.
+ */
+bool trainer_check_log(struct trainer *t);
+/*
+ * Retry a stalled run log (Space, a step command, headless every second).
+ * Returns true when the log is whole again (or was), false (still
+ * paused, the reason told to the consumer) when writing still fails.
+ */
+bool trainer_retry_log(struct trainer *t);
 
 /* Apply one command (trainer-cmd.c), then publish the state unless quiet. */
 void trainer_apply_command(struct trainer *t, const struct tm_command *c);

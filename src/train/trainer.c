@@ -191,23 +191,68 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
 
 /* ---- checkpoints --------------------------------------------------- */
 
-void
-trainer_save_checkpoint(struct trainer *t)
+int
+trainer_save_checkpoint(struct trainer *t, char *why, size_t len)
 {
     if (t->log == NULL)
-        return;
+        return 0;
+    int rc = 0;
     char *cause = NULL;
     /* runlog_checkpoint logs its own event line (the same text); the
      * consumer gets ours. */
     char text[TM_TEXT_MAX];
     if (runlog_checkpoint(t->log, t->model, t->optim, t->step, epoch_of(t), &cause) != 0) {
         snprintf(text, sizeof text, "checkpoint failed: %s", cause);
+        if (why != NULL)
+            snprintf(why, len, "checkpoint-%ld.safetensors not saved: %s", t->step, cause);
         free(cause);
         publish_event(t, TM_EVT_ERROR, text);
+        rc = -1;
     } else {
         snprintf(text, sizeof text, "saved checkpoint-%ld.safetensors", t->step);
         publish_event(t, TM_EVT_CHECKPOINT, text);
     }
+    return rc;
+}
+
+/* ---- a run log that cannot be written -------------------------------- */
+
+bool
+trainer_check_log(struct trainer *t)
+{
+    const char *err = runlog_error(t->log);
+    if (err == NULL || t->log_stalled)
+        return err != NULL;
+    /* Nothing more is computed that could not be recorded. */
+    t->log_stalled = true;
+    t->paused = true;
+    t->step_budget = -1;
+    char extra[TM_TEXT_MAX + 64], q[2 * TM_TEXT_MAX];
+    long held = runlog_held_rows(t->log);
+    snprintf(extra, sizeof extra, "\"message\":%s,\"rows_held\":%ld",
+             runlog_json_str(q, sizeof q, err), held);
+    trainer_emit(t, TM_EVT_LOG_STALLED, extra,
+                 "run log write failed: %s; paused with %ld rows held (Space retries)", err, held);
+    trainer_publish_state(t);
+    return true;
+}
+
+bool
+trainer_retry_log(struct trainer *t)
+{
+    if (!t->log_stalled)
+        return true;
+    if (runlog_retry(t->log) != 0) {
+        /* Not logged: it could not be. */
+        char text[TM_TEXT_MAX];
+        snprintf(text, sizeof text, "run log still cannot be written: %s; still paused",
+                 runlog_error(t->log));
+        publish_event(t, TM_EVT_LOG_STALLED, text);
+        return false;
+    }
+    t->log_stalled = false;
+    trainer_emit(t, TM_EVT_LOG_RESUMED, "", "run log written again");
+    return true;
 }
 
 /* Apply every queued command; returns how many there were. */
@@ -237,8 +282,18 @@ static void
 wait_for_command(struct trainer *t)
 {
     pthread_mutex_lock(&t->mu);
-    while (ring_empty(t->ctl))
-        pthread_cond_wait(&t->cv, &t->mu);
+    if (t->log_stalled && t->opts.retry_log) {
+        /* Headless: nobody presses Space, so try the log again each second. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        while (ring_empty(t->ctl))
+            if (pthread_cond_timedwait(&t->cv, &t->mu, &until) != 0)
+                break;
+    } else {
+        while (ring_empty(t->ctl))
+            pthread_cond_wait(&t->cv, &t->mu);
+    }
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -364,7 +419,7 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
     trainer_emit(t, TM_EVT_NONFINITE, extra,
          "step %ld: first non-finite value in %s (update skipped)", t->step, where);
     /* The weights are the last finite ones: keep them. */
-    trainer_save_checkpoint(t);
+    trainer_save_checkpoint(t, NULL, 0);
     t->paused = true;
     t->step_budget = -1;
     if (!t->opts.keep_going) {
@@ -616,8 +671,9 @@ train_one_step(struct trainer *t)
     bool epoch_ended = t->batcher.epoch != epoch_before;
     if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)
         trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    /* A failed periodic checkpoint is an error event; the next one tries again. */
     if (t->cfg.log.checkpoint_every > 0 && t->step % t->cfg.log.checkpoint_every == 0)
-        trainer_save_checkpoint(t);
+        trainer_save_checkpoint(t, NULL, 0);
 }
 
 static void
@@ -628,7 +684,9 @@ finish_training(struct trainer *t)
     if (t->last_eval_step != t->step)
         trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
     trainer_evaluate_split(t, &t->data.test, TM_SPLIT_TEST);
-    trainer_save_checkpoint(t);
+    /* The final checkpoint is the model: losing it fails the run. */
+    if (trainer_save_checkpoint(t, t->failure, sizeof t->failure) != 0)
+        t->failed = true;
     trainer_emit(t, TM_EVT_DONE, "", "training finished at step %ld", t->step);
     trainer_publish_state(t);
     if (t->log != NULL)
@@ -680,7 +738,7 @@ trainer_main(void *arg)
              "training %s: %ld samples, %d classes, expected initial loss %.4f", t->cfg.name,
              t->data.train.n, t->data.classes, t->expected_loss);
     if (t->cfg.log.save_initial && t->step == 0)
-        trainer_save_checkpoint(t);
+        trainer_save_checkpoint(t, NULL, 0);
     if (t->paused && t->step == 0)
         publish_step0(t);
 
@@ -699,9 +757,16 @@ trainer_main(void *arg)
              * the end of a step count, a non-finite value): one state
              * record per change, none per wake-up. */
             wait_for_command(t);
+            if (t->log_stalled && t->opts.retry_log && ring_empty(t->ctl)
+                && trainer_retry_log(t) && !t->done) {
+                t->paused = false;
+                trainer_publish_state(t);
+            }
             continue;
         }
         train_one_step(t);
+        if (trainer_check_log(t))
+            continue;
         if (t->step_budget > 0 && --t->step_budget == 0) {
             t->paused = true;
             t->step_budget = -1;
@@ -710,16 +775,22 @@ trainer_main(void *arg)
         }
     }
     /* Quit: flush, final checkpoint (unless the run just ended with one). */
-    if (!t->done && !t->failed)
-        trainer_save_checkpoint(t);
+    if (!t->done && !t->failed
+        && trainer_save_checkpoint(t, t->failure, sizeof t->failure) != 0)
+        t->failed = true;
     if (!t->done)
         trainer_emit(t, TM_EVT_QUIT, "", "stopped at step %ld", t->step);
-    trainer_publish_state(t);
     if (t->log != NULL) {
         runlog_flush(t->log);
-        if (runlog_error(t->log) != NULL)
+        /* One last try for rows held since a write failed; what is still
+         * held is lost, and the files end on their last complete line. */
+        if (runlog_error(t->log) != NULL && runlog_retry(t->log) != 0) {
             t->failed = true;
+            snprintf(t->failure, sizeof t->failure, "run log incomplete: %s (%ld rows not written)",
+                     runlog_error(t->log), runlog_held_rows(t->log));
+        }
     }
+    trainer_publish_state(t);
     atomic_store_explicit(&t->finished, true, memory_order_release);
     return NULL;
 }
@@ -923,6 +994,12 @@ int
 trainer_exit_status(const struct trainer *t)
 {
     return t->failed ? 1 : 0;
+}
+
+const char *
+trainer_failure(const struct trainer *t)
+{
+    return t->failure[0] != '\0' ? t->failure : NULL;
 }
 
 const char *
