@@ -595,10 +595,11 @@ START_TEST(test_runlog__checkpoint_roundtrip)
     for (int i = 7; i >= 0; i--)
         hn = hn << 8 | (unsigned char)bytes[i];
     ck_assert_msg(hn % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hn);
-    size_t nfloat = 3 * m->nparams + m->nstate;
-    ck_assert_msg(size == 8 + hn + 4 * nfloat + 8 * 2,
+    /* Exactly the state_dict: the optimizer's tensors live beside it. */
+    size_t nfloat = m->nparams + m->nstate;
+    ck_assert_msg(size == 8 + hn + 4 * nfloat + 8,
                   "file is %zu bytes, expected %llu", size,
-                  (unsigned long long)(8 + hn + 4 * nfloat + 16));
+                  (unsigned long long)(8 + hn + 4 * nfloat + 8));
     char *header = xmalloc(hn + 1);
     memcpy(header, bytes + 8, hn);
     header[hn] = '\0';
@@ -613,11 +614,6 @@ START_TEST(test_runlog__checkpoint_roundtrip)
         "\"2.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],",
         "\"3.weight\":{\"dtype\":\"F32\",\"shape\":[2,5],",
         "\"3.bias\"",
-        "\"optim.m.0.weight\"",
-        "\"optim.m.3.bias\"",
-        "\"optim.v.0.weight\"",
-        "\"optim.v.3.bias\"",
-        "\"optim.t\":{\"dtype\":\"I64\",\"shape\":[],",
     };
     const char *at = header;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -629,6 +625,40 @@ START_TEST(test_runlog__checkpoint_roundtrip)
     ck_assert_msg(strstr(header, "\"step\":\"4200\"") && strstr(header, "\"optimizer\":\"adam\"")
                   && strstr(header, "\"nntop_version\":\"" PACKAGE_VERSION "\""),
                   "metadata: %s", header);
+    ck_assert_msg(strstr(header, "optim.") == NULL, "optimizer tensors in the model file:\n%s",
+                  header);
+    ck_assert_msg(strstr(header, "\"model\":\"{\\\"input\\\":[") != NULL,
+                  "no model description: %s", header);
+    free(header);
+    free(bytes);
+
+    /* ... in optim-ck.safetensors: moments and step count, in that order. */
+    char *opath = runlog_optim_path(path);
+    ck_assert_str_eq(opath + strlen(opath) - strlen("/optim-ck.safetensors"),
+                     "/optim-ck.safetensors");
+    bytes = slurp(opath, &size);
+    hn = 0;
+    for (int i = 7; i >= 0; i--)
+        hn = hn << 8 | (unsigned char)bytes[i];
+    ck_assert_msg(size == 8 + hn + 4 * 2 * m->nparams + 8, "optimizer file is %zu bytes", size);
+    header = xmalloc(hn + 1);
+    memcpy(header, bytes + 8, hn);
+    header[hn] = '\0';
+    const char *oorder[] = {
+        "\"format\":\"nntop-optimizer\"",
+        "\"optim.m.0.weight\"",
+        "\"optim.m.3.bias\"",
+        "\"optim.v.0.weight\"",
+        "\"optim.v.3.bias\"",
+        "\"optim.t\":{\"dtype\":\"I64\",\"shape\":[],",
+    };
+    at = header;
+    for (size_t i = 0; i < sizeof oorder / sizeof oorder[0]; i++) {
+        const char *hit = strstr(at, oorder[i]);
+        ck_assert_msg(hit != NULL, "optimizer header lacks %s:\n%s", oorder[i], header);
+        at = hit;
+    }
+    ck_assert_msg(strstr(header, "\"0.weight\"") == NULL, "model tensors in the optimizer file");
     free(header);
     free(bytes);
 
@@ -667,6 +697,16 @@ START_TEST(test_runlog__checkpoint_roundtrip)
     ck_assert_msg(memcmp(s1->m, s2->m, s1->n * 4) == 0, "momentum differs");
     ck_assert_int_eq(s2->t, s1->t);
     ck_assert_int_eq(count_matching(tmp, ".tmp."), 0);
+
+    /* Without the optimizer file beside it, only a weights-only load works. */
+    unlink(opath);
+    rc = runlog_load_checkpoint(path, m2, o2, NULL, NULL, NULL, &cause);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(cause, "no optimizer state beside it") != NULL
+                  && strncmp(cause, path, strlen(path)) == 0, "%s", cause);
+    free(cause);
+    ck_assert_int_eq(runlog_load_checkpoint(path, m2, NULL, NULL, NULL, NULL, &cause), 0);
+    free(opath);
 
     free_optim(s1);
     free_optim(s2);
@@ -1070,8 +1110,27 @@ START_TEST(test_runlog__checkpoint_mismatch)
 
     /* Optimizer state: absent, of another kind, or ignored. */
     struct optim *adam = test_optim(plain, OPTIM_ADAM, 1), *sgd = test_optim(plain, OPTIM_SGD, 1);
-    load_fails(pp, plain, adam, "missing tensor 'optim.m.0.weight'");
+    char *absent = xasprintf("no optimizer state beside it: %s/optim-plain.safetensors: %s", tmp,
+                             strerror(ENOENT));
+    load_fails(pp, plain, adam, absent);
+    free(absent);
     char *pa = save_ok(tmp, "adam.safetensors", plain, adam, 1, 0, NULL);
+    /* An optimizer file of another step does not belong to it. */
+    char *pa2 = save_ok(tmp, "adam2.safetensors", plain, adam, 2, 0, NULL);
+    char *oa = runlog_optim_path(pa), *oa2 = runlog_optim_path(pa2);
+    ck_assert_int_eq(rename(oa2, oa), 0);
+    char *stale = xasprintf("%s/optim-adam.safetensors: optimizer state of step 2 beside a "
+                            "checkpoint of step 1", tmp);
+    char *got = NULL;
+    ck_assert_int_eq(runlog_load_checkpoint(pa, plain, adam, NULL, NULL, NULL, &got), -1);
+    ck_assert_str_eq(got, stale);
+    free(got);
+    free(stale);
+    free(oa);
+    free(oa2);
+    free(pa2);
+    free(pa);
+    pa = save_ok(tmp, "adam.safetensors", plain, adam, 1, 0, NULL);
     load_fails(pa, plain, sgd, "optimizer is 'adam', the run uses 'sgd'");
     char *cause = NULL;
     ck_assert_msg(runlog_load_checkpoint(pa, plain, NULL, NULL, NULL, NULL, &cause) == 0, "%s",

@@ -239,6 +239,23 @@ RUN2=${RUN2%/}
 run -H -n 15 --resume "$RUN2/checkpoint-10.safetensors"
 check "--resume uses the run's own config" 0 out '^event   step 10: resuming demo-spiral at step 10$'
 
+# A checkpoint from before optim-<step>.safetensors (format 1: the
+# optimizer's tensors inside it) still resumes; the new ones are split.
+cp -r "${top_srcdir:-.}/tests/data/run-v1" "$TMP/run-v1" && chmod -R u+w "$TMP/run-v1"
+run -H -n 25 --resume "$TMP/run-v1"
+check "--resume of a format-1 checkpoint" 0 out 'resuming spiral-mlp at step 20$'
+if [ -f "$TMP/run-v1/optim-25.safetensors" ] &&
+    ! grep -aq '"optim\.' "$TMP/run-v1/checkpoint-25.safetensors"; then
+    pass "--resume: checkpoint-25 holds the model, optim-25 its optimizer"
+else
+    fail "--resume: no optim-25.safetensors, or optimizer tensors in checkpoint-25"
+fi
+run -H -n 30 --resume "$TMP/run-v1"
+check "--resume from a split checkpoint" 0 out 'resuming spiral-mlp at step 25$'
+rm "$TMP/run-v1/optim-30.safetensors"
+run -H -n 35 --resume "$TMP/run-v1"
+check "--resume without the optimizer file" 2 err 'checkpoint-30\.safetensors: no optimizer state beside it: .*optim-30\.safetensors'
+
 # ---- signals --------------------------------------------------------------------------
 
 # A job started with & by a non-interactive shell ignores SIGINT (POSIX),

@@ -224,6 +224,12 @@ void runlog_flush_all(void);
  */
 int runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
                       double epoch, char **cause);
+/*
+ * Record the data's normalisation, x' = x scale + shift per feature (d
+ * each, borrowed; NULL scale or shift: none), for the "normalize" metadata
+ * of the checkpoints rl writes from now on.
+ */
+void runlog_set_normalize(struct runlog *rl, const float *scale, const float *shift, int d);
 
 /* ---- JSON helpers for event fields ----------------------------------- */
 
@@ -241,24 +247,43 @@ char *runlog_json_num(char *buf, size_t len, double x);
 /* ---- checkpoints ------------------------------------------------------ */
 
 /*
- * Write m's parameters and running statistics (and, when o is non-NULL,
- * its moments as "optim.m.<name>", "optim.v.<name>" and its step count as
- * "optim.t") to path in the safetensors format, named as PyTorch's
- * nn.Sequential names them.  __metadata__ (strings only) holds "format"
- * ("nntop-checkpoint"), "format_version" ("1"), "nntop_version", "step",
+ * Write m's parameters and running statistics to path in the safetensors
+ * format, named as PyTorch's nn.Sequential names them: exactly the
+ * model's state_dict, so torch's strict load_state_dict() takes it.  When
+ * o is non-NULL its moments ("optim.m.<name>", "optim.v.<name>") and step
+ * count ("optim.t") go to the file beside it, runlog_optim_path(path),
+ * written first.  __metadata__ (strings only) holds "format"
+ * ("nntop-checkpoint"), "format_version" ("2"), "nntop_version", "step",
  * "epoch", "rng_dropout" (m's dropout stream as 64 hex digits), "optimizer"
- * (with o: "sgd", "adam", "adamw") and "config" (config_yaml; omitted when
- * NULL).  Atomic:
+ * (with o: "sgd", "adam", "adamw"), "config" (config_yaml; omitted when
+ * NULL) and "model" (see runlog_save_checkpoint_norm).  Atomic:
  * written to <path>.tmp.<pid>, fsynced, renamed, directory fsynced; on
- * failure no temporary file is left.  Returns the file size in bytes, or
- * -1 with *cause (heap).
+ * failure no temporary file is left.  Returns the bytes written (both
+ * files), or -1 with *cause (heap).
  */
 long long runlog_save_checkpoint(const char *path, const struct model *m, const struct optim *o,
                                  long step, double epoch, const char *config_yaml, char **cause);
+/* The optimizer file beside a checkpoint: checkpoint-<step>.safetensors ->
+ * optim-<step>.safetensors (any other NAME -> optim-NAME).  Heap string. */
+char *runlog_optim_path(const char *checkpoint_path);
 
 /*
- * Load a checkpoint into m (and o when non-NULL; with o NULL the file's
- * "optim." tensors are ignored).  Every tensor the model has must be in
+ * runlog_save_checkpoint() with the "normalize" metadata entry as well
+ * (normalize_json when non-NULL: {"scale": [...], "shift": [...]}, x' = x
+ * scale + shift per input feature).  Both write "model": {"input": [C, H,
+ * W] or [D], "loss", "layers": [{"kind", ...}]}, all a reader needs to
+ * build the nn.Sequential (contrib/python/nntop_load.py).
+ */
+long long runlog_save_checkpoint_norm(const char *path, const struct model *m,
+                                      const struct optim *o, long step, double epoch,
+                                      const char *config_yaml, const char *normalize_json,
+                                      char **cause);
+
+/*
+ * Load a checkpoint into m (and o when non-NULL, from the optimizer file
+ * beside it, or from the checkpoint itself when it is a format-1 file that
+ * holds "optim." tensors; with o NULL those are ignored).  Every tensor
+ * the model has must be in
  * the file with the model's dtype and shape, and nothing else; the file
  * is validated completely before m or o change.  step, epoch (may be
  * NULL) come from the metadata (0 when absent); the dropout stream too,

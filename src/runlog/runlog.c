@@ -82,6 +82,7 @@ struct runlog {
     pthread_mutex_t lock;
     char *dir;
     char *config;           /* config text for checkpoint metadata, or NULL */
+    char *normalize;        /* normalisation JSON for checkpoint metadata, or NULL */
     struct rl_file files[RL_FILE_COUNT];
     struct timespec start_wall;     /* wall clock at open (event "time") */
     struct timespec start_mono;     /* CLOCK_MONOTONIC at open (wall_s) */
@@ -548,6 +549,7 @@ runlog_release(struct runlog *rl)
     pthread_mutex_destroy(&rl->lock);
     free(rl->dir);
     free(rl->config);
+    free(rl->normalize);
     free(rl->tfe_name);
     free(rl);
 }
@@ -1311,6 +1313,29 @@ runlog_event(struct runlog *rl, long step, const char *type, const char *fmt, ..
 
 /* ---- checkpoints --------------------------------------------------------------- */
 
+void
+runlog_set_normalize(struct runlog *rl, const float *scale, const float *shift, int d)
+{
+    if (rl == NULL)
+        return;
+    struct sbuf j;
+    sbuf_init(&j);
+    char v[32];
+    for (int k = 0; k < 2; k++) {
+        const float *x = k == 0 ? scale : shift;
+        sbuf_puts(&j, k == 0 ? "{\"scale\":[" : "],\"shift\":[");
+        for (int i = 0; x != NULL && i < d; i++) {
+            fmt_float(v, sizeof v, x[i]);
+            sbuf_printf(&j, "%s%s", i ? "," : "", v);
+        }
+    }
+    sbuf_puts(&j, "]}");
+    pthread_mutex_lock(&rl->lock);
+    free(rl->normalize);
+    rl->normalize = sbuf_take(&j);
+    pthread_mutex_unlock(&rl->lock);
+}
+
 int
 runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
                   double epoch, char **cause)
@@ -1322,7 +1347,12 @@ runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *
     char name[64];
     snprintf(name, sizeof name, "checkpoint-%ld.safetensors", step);
     char *path = path_join(rl->dir, name);
-    long long size = runlog_save_checkpoint(path, m, o, step, epoch, rl->config, cause);
+    pthread_mutex_lock(&rl->lock);
+    char *norm = rl->normalize != NULL ? xstrdup(rl->normalize) : NULL;
+    pthread_mutex_unlock(&rl->lock);
+    long long size = runlog_save_checkpoint_norm(path, m, o, step, epoch, rl->config, norm,
+                                                 cause);
+    free(norm);
     free(path);
     /* The event line, in the vocabulary's words (telemetry.h): the text
      * is the one the trainer shows live, so a replay shows it too. */

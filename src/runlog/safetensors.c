@@ -59,7 +59,7 @@ struct st_tensor {
     enum st_dtype dtype;
     enum st_src src;
     int ndim;
-    uint64_t shape[2];
+    uint64_t shape[4];      /* [out], [out, in] or a conv's [out, in, kh, kw] */
     size_t offset;          /* elements into the source buffer */
     size_t count;           /* elements */
     int layer, order;       /* sort key: PyTorch's state_dict order */
@@ -89,9 +89,15 @@ layout_from_slice(struct st_tensor *t, const struct param_tensor *p, enum st_src
 {
     t->dtype = ST_F32;
     t->src = src;
-    t->ndim = p->ndim == 2 ? 2 : 1;
-    t->shape[0] = (uint64_t)p->rows;
-    t->shape[1] = (uint64_t)p->cols;
+    /* rows and cols describe vectors and matrices; a conv weight needs all four. */
+    t->ndim = p->ndim == 4 ? 4 : p->ndim == 2 ? 2 : 1;
+    if (t->ndim == 4) {
+        for (int d = 0; d < 4; d++)
+            t->shape[d] = (uint64_t)p->shape[d];
+    } else {
+        t->shape[0] = (uint64_t)p->rows;
+        t->shape[1] = (uint64_t)p->cols;
+    }
     t->offset = p->offset;
     t->count = p->count;
     t->layer = p->layer;
@@ -101,6 +107,17 @@ static bool
 slice_ok(const struct param_tensor *p, size_t total)
 {
     size_t want = p->ndim == 2 ? (size_t)p->rows * (size_t)p->cols : (size_t)p->rows;
+    if (p->ndim == 4) {
+        /* a conv weight: its four sides, the first of them the rows */
+        bool sides = p->shape[0] == p->rows;
+        want = 1;
+        for (int d = 0; d < 4; d++) {
+            sides = sides && p->shape[d] >= 0;
+            want *= (size_t)(p->shape[d] > 0 ? p->shape[d] : 0);
+        }
+        if (!sides)
+            return false;
+    }
     return p->rows >= 0 && p->cols >= 0 && p->count == want && p->offset <= total
            && p->count <= total - p->offset;
 }
@@ -192,6 +209,40 @@ layout_build(struct st_layout *l, const struct model *m, const struct optim *o, 
     return 0;
 }
 
+/* Keep only the optimizer's tensors of l (those of src SRC_OPT_*). */
+static void
+layout_keep_optim(struct st_layout *l)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->t[i].src == SRC_OPT_M || l->t[i].src == SRC_OPT_V || l->t[i].src == SRC_OPT_T)
+            l->t[k++] = l->t[i];
+    l->n = k;
+}
+
+/*
+ * The optimizer file beside a checkpoint: "checkpoint-<step>.safetensors"
+ * becomes "optim-<step>.safetensors", any other name NAME "optim-NAME".
+ * Heap string.
+ */
+static char *
+optim_path_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    int dirlen = (int)(base - path);
+    static const char ck[] = "checkpoint-";
+    if (strncmp(base, ck, strlen(ck)) == 0)
+        return xasprintf("%.*soptim-%s", dirlen, path, base + strlen(ck));
+    return xasprintf("%.*soptim-%s", dirlen, path, base);
+}
+
+char *
+runlog_optim_path(const char *checkpoint_path)
+{
+    return optim_path_of(checkpoint_path);
+}
+
 static void
 shape_text(char *buf, size_t len, int ndim, const uint64_t *shape)
 {
@@ -274,42 +325,82 @@ meta_pair(struct sbuf *h, bool *first, const char *key, const char *value)
     sbuf_put_json_str(h, value, strlen(value));
 }
 
+/*
+ * The "model" metadata: the input shape and the layer list as JSON, all a
+ * reader needs to build the matching nn.Sequential (contrib/python/
+ * nntop_load.py does) without parsing the YAML config.
+ */
+static void
+model_json(struct sbuf *j, const struct model *m)
+{
+    if (m->spec.in_c > 0)
+        sbuf_printf(j, "{\"input\":[%d,%d,%d]", m->spec.in_c, m->spec.in_h, m->spec.in_w);
+    else
+        sbuf_printf(j, "{\"input\":[%d]", m->in);
+    sbuf_printf(j, ",\"loss\":\"%s\",\"layers\":[",
+                m->spec.loss == LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse");
+    for (int i = 0; i < m->nlayers; i++) {
+        const struct layer *L = &m->layers[i];
+        char arg[40];
+        fmt_float(arg, sizeof arg, L->arg);
+        sbuf_printf(j, "%s{\"kind\":\"%s\"", i ? "," : "", layer_kind_name(L->kind));
+        switch (L->kind) {
+        case LAYER_DENSE:
+            sbuf_printf(j, ",\"in\":%d,\"out\":%d", L->in, L->out);
+            break;
+        case LAYER_CONV2D:
+            sbuf_printf(j, ",\"in_channels\":%d,\"out\":%d,\"kernel\":%d,\"stride\":%d,"
+                        "\"padding\":%d,\"bias\":%s", L->c, L->oc, L->k, L->stride, L->pad,
+                        L->bias >= 0 ? "true" : "false");
+            break;
+        case LAYER_MAXPOOL2D:
+        case LAYER_AVGPOOL2D:
+            sbuf_printf(j, ",\"kernel\":%d,\"stride\":%d,\"padding\":%d", L->k, L->stride,
+                        L->pad);
+            break;
+        case LAYER_BATCHNORM:
+            sbuf_printf(j, ",\"features\":%d", L->out);
+            break;
+        case LAYER_BATCHNORM2D:
+            sbuf_printf(j, ",\"features\":%d", L->c);
+            break;
+        case LAYER_LEAKY_RELU:
+        case LAYER_DROPOUT:
+        case LAYER_DROPOUT2D:
+            sbuf_printf(j, ",\"arg\":%s", arg);
+            break;
+        default:
+            break;
+        }
+        sbuf_putc(j, '}');
+    }
+    sbuf_puts(j, "]}");
+}
+
 long long
 runlog_save_checkpoint(const char *path, const struct model *m, const struct optim *o,
                        long step, double epoch, const char *config_yaml, char **cause)
 {
-    struct st_layout l;
-    if (layout_build(&l, m, o, cause) < 0) {
-        free(l.t);
-        return -1;
-    }
+    return runlog_save_checkpoint_norm(path, m, o, step, epoch, config_yaml, NULL, cause);
+}
+
+/*
+ * Write the tensors of l (values from m and o) to path with the metadata
+ * object meta ("{...}" text).  Atomic; returns the file size or -1.
+ */
+static long long
+st_write(const char *path, const struct st_layout *l, const struct model *m,
+         const struct optim *o, const struct sbuf *meta, char **cause)
+{
     struct sbuf h;
     sbuf_init(&h);
-    char num[40];
-    bool first = true;
-    sbuf_puts(&h, "{\"__metadata__\":{");
-    meta_pair(&h, &first, "format", "nntop-checkpoint");
-    meta_pair(&h, &first, "format_version", "1");
-    meta_pair(&h, &first, "nntop_version", PACKAGE_VERSION);
-    snprintf(num, sizeof num, "%ld", step);
-    meta_pair(&h, &first, "step", num);
-    fmt_double(num, sizeof num, epoch);
-    meta_pair(&h, &first, "epoch", num);
-    /* The dropout stream's state, so a resumed run draws the same masks. */
-    char rng[4 * 16 + 1];
-    for (int i = 0; i < 4; i++)
-        snprintf(rng + 16 * i, 17, "%016llx", (unsigned long long)m->rng_dropout.s[i]);
-    meta_pair(&h, &first, "rng_dropout", rng);
-    if (o != NULL)
-        meta_pair(&h, &first, "optimizer", optim_kind_name(o->spec.kind));
-    if (config_yaml != NULL)
-        meta_pair(&h, &first, "config", config_yaml);
-    sbuf_putc(&h, '}');
+    sbuf_puts(&h, "{\"__metadata__\":");
+    sbuf_puts(&h, meta->s);
     uint64_t off = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        const struct st_tensor *t = &l.t[i];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct st_tensor *t = &l->t[i];
         uint64_t bytes = (uint64_t)t->count * st_dtype_sizes[t->dtype];
-        char shape[64];
+        char shape[96];
         shape_text(shape, sizeof shape, t->dtype == ST_I64 ? 0 : t->ndim, t->shape);
         sbuf_putc(&h, ',');
         sbuf_put_json_str(&h, t->name, strlen(t->name));
@@ -330,15 +421,14 @@ runlog_save_checkpoint(const char *path, const struct model *m, const struct opt
     struct atomic_file af;
     if (atomic_open(&af, path, cause) < 0) {
         sbuf_fini(&h);
-        free(l.t);
         return -1;
     }
     unsigned char len8[8];
     put_le64(len8, h.len);
     fwrite(len8, 1, 8, af.f);
     fwrite(h.s, 1, h.len, af.f);
-    for (size_t i = 0; i < l.n && !ferror(af.f); i++) {
-        const struct st_tensor *t = &l.t[i];
+    for (size_t i = 0; i < l->n && !ferror(af.f); i++) {
+        const struct st_tensor *t = &l->t[i];
         unsigned char b[8];
         switch (t->src) {
         case SRC_PARAMS:
@@ -367,9 +457,84 @@ runlog_save_checkpoint(const char *path, const struct model *m, const struct opt
     }
     long long size = 8 + (long long)h.len + (long long)off;
     sbuf_fini(&h);
-    free(l.t);
     if (atomic_commit(&af, cause) < 0)
         return -1;
+    return size;
+}
+
+long long
+runlog_save_checkpoint_norm(const char *path, const struct model *m, const struct optim *o,
+                            long step, double epoch, const char *config_yaml,
+                            const char *normalize_json, char **cause)
+{
+    /* Both layouts first: a bad model or optimizer writes nothing. */
+    struct st_layout lm, lo = { 0 };
+    if (layout_build(&lm, m, NULL, cause) < 0
+        || (o != NULL && layout_build(&lo, m, o, cause) < 0)) {
+        free(lm.t);
+        free(lo.t);
+        return -1;
+    }
+    layout_keep_optim(&lo);
+    struct sbuf h;
+    sbuf_init(&h);
+    char num[40];
+    bool first = true;
+    sbuf_putc(&h, '{');
+    meta_pair(&h, &first, "format", "nntop-checkpoint");
+    meta_pair(&h, &first, "format_version", "2");
+    meta_pair(&h, &first, "nntop_version", PACKAGE_VERSION);
+    snprintf(num, sizeof num, "%ld", step);
+    meta_pair(&h, &first, "step", num);
+    fmt_double(num, sizeof num, epoch);
+    meta_pair(&h, &first, "epoch", num);
+    /* The dropout stream's state, so a resumed run draws the same masks. */
+    char rng[4 * 16 + 1];
+    for (int i = 0; i < 4; i++)
+        snprintf(rng + 16 * i, 17, "%016llx", (unsigned long long)m->rng_dropout.s[i]);
+    meta_pair(&h, &first, "rng_dropout", rng);
+    if (o != NULL)
+        meta_pair(&h, &first, "optimizer", optim_kind_name(o->spec.kind));
+    if (config_yaml != NULL)
+        meta_pair(&h, &first, "config", config_yaml);
+    struct sbuf mj;
+    sbuf_init(&mj);
+    model_json(&mj, m);
+    meta_pair(&h, &first, "model", mj.s);
+    sbuf_fini(&mj);
+    if (normalize_json != NULL)
+        meta_pair(&h, &first, "normalize", normalize_json);
+    sbuf_putc(&h, '}');
+    long long size = -1;
+    char *opath = NULL;
+    /* The optimizer's file first: a checkpoint that exists has its state beside it. */
+    if (o != NULL) {
+        struct sbuf oh;
+        sbuf_init(&oh);
+        first = true;
+        sbuf_putc(&oh, '{');
+        meta_pair(&oh, &first, "format", "nntop-optimizer");
+        meta_pair(&oh, &first, "format_version", "2");
+        snprintf(num, sizeof num, "%ld", step);
+        meta_pair(&oh, &first, "step", num);
+        meta_pair(&oh, &first, "optimizer", optim_kind_name(o->spec.kind));
+        sbuf_putc(&oh, '}');
+        opath = optim_path_of(path);
+        long long osize = st_write(opath, &lo, m, o, &oh, cause);
+        sbuf_fini(&oh);
+        if (osize < 0)
+            goto out;
+        size = st_write(path, &lm, m, NULL, &h, cause);
+        if (size >= 0)
+            size += osize;
+    } else {
+        size = st_write(path, &lm, m, NULL, &h, cause);
+    }
+out:
+    free(opath);
+    sbuf_fini(&h);
+    free(lm.t);
+    free(lo.t);
     return size;
 }
 
@@ -678,7 +843,7 @@ match_layout(const char *path, struct st_file *sf, const struct st_layout *l, bo
         for (int k = 0; same && k < ndim; k++)
             same = e->shape[k] == t->shape[k];
         if (!same) {
-            char got[ST_MAX_DIMS * 24], want[64];
+            char got[ST_MAX_DIMS * 24], want[128];
             shape_text(got, sizeof got, e->ndim, e->shape);
             shape_text(want, sizeof want, ndim, t->shape);
             *cause = xasprintf("%s: tensor '%s' has shape %s, the model expects %s", path,
@@ -754,73 +919,44 @@ parse_rng(const char *path, const struct json *meta, struct rng *r, bool *have, 
     return 0;
 }
 
-int
-runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
-                       double *epoch, char **config_yaml_out, char **cause)
+/*
+ * Read the bytes of the tensors of l found in sf into *stage (heap) and
+ * check the I64 counts; nothing is copied into a model yet.
+ */
+static int
+st_stage(const char *path, struct st_file *sf, const struct st_layout *l,
+         struct st_entry **found, unsigned char **stage, char **cause)
 {
-    struct st_file sf = { 0 };
-    struct st_layout l = { 0 };
-    struct st_entry **found = NULL;
-    unsigned char *stage = NULL;
-    int rc = -1;
-    if (config_yaml_out != NULL)
-        *config_yaml_out = NULL;
-    if (st_file_open(&sf, path, cause) < 0)
-        goto out;
-    if (o != NULL) {
-        const char *kind = meta_get(sf.meta, "optimizer");
-        if (kind != NULL && strcmp(kind, optim_kind_name(o->spec.kind)) != 0) {
-            char k[ST_NAME_MAX + 8];
-            show_name(k, sizeof k, kind, strlen(kind));
-            *cause = xasprintf("%s: optimizer is '%s', the run uses '%s'", path, k,
-                               optim_kind_name(o->spec.kind));
-            goto out;
-        }
-    }
-    if (layout_build(&l, m, o, cause) < 0)
-        goto out;
-    if (l.n > 0)
-        found = xcalloc(l.n, sizeof *found);
-    if (match_layout(path, &sf, &l, o != NULL, found, cause) < 0)
-        goto out;
-    long st_step;
-    double st_epoch;
-    if (parse_meta(path, sf.meta, &st_step, &st_epoch, cause) < 0)
-        goto out;
-    struct rng st_rng;
-    bool have_rng;
-    if (parse_rng(path, sf.meta, &st_rng, &have_rng, cause) < 0)
-        goto out;
-
-    /* Stage every tensor's bytes first: a read error must not leave the
-     * model half old, half new. */
     size_t total = 0;
-    for (size_t i = 0; i < l.n; i++)
+    for (size_t i = 0; i < l->n; i++)
         total += (size_t)(found[i]->end - found[i]->begin);
-    stage = xmalloc(total > 0 ? total : 1);
+    *stage = xmalloc(total > 0 ? total : 1);
     size_t at = 0;
-    for (size_t i = 0; i < l.n; i++) {
+    for (size_t i = 0; i < l->n; i++) {
         size_t n = (size_t)(found[i]->end - found[i]->begin);
-        off_t pos = (off_t)(sf.data_start + found[i]->begin);
-        if (n > 0 && pread(fileno(sf.f), stage + at, n, pos) != (ssize_t)n) {
-            *cause = xasprintf("%s: short read of tensor '%s'", path, l.t[i].name);
-            goto out;
+        off_t pos = (off_t)(sf->data_start + found[i]->begin);
+        if (n > 0 && pread(fileno(sf->f), *stage + at, n, pos) != (ssize_t)n) {
+            *cause = xasprintf("%s: short read of tensor '%s'", path, l->t[i].name);
+            return -1;
+        }
+        if (l->t[i].dtype == ST_I64 && (int64_t)get_le64(*stage + at) < 0) {
+            *cause = xasprintf("%s: tensor '%s' is negative", path, l->t[i].name);
+            return -1;
         }
         at += n;
     }
-    /* Counts stored as I64 must make sense before anything is copied. */
-    at = 0;
-    for (size_t i = 0; i < l.n; i++) {
-        if (l.t[i].dtype == ST_I64 && (int64_t)get_le64(stage + at) < 0) {
-            *cause = xasprintf("%s: tensor '%s' is negative", path, l.t[i].name);
-            goto out;
-        }
-        at += (size_t)(found[i]->end - found[i]->begin);
-    }
-    at = 0;
+    return 0;
+}
+
+/* Copy staged tensors into m and o. */
+static void
+st_apply(const struct st_layout *l, struct st_entry **found, const unsigned char *stage,
+         struct model *m, struct optim *o)
+{
+    size_t at = 0;
     bool have_batches = false;
-    for (size_t i = 0; i < l.n; i++) {
-        const struct st_tensor *t = &l.t[i];
+    for (size_t i = 0; i < l->n; i++) {
+        const struct st_tensor *t = &l->t[i];
         const unsigned char *src = stage + at;
         switch (t->src) {
         case SRC_PARAMS:
@@ -849,6 +985,83 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
         }
         at += (size_t)(found[i]->end - found[i]->begin);
     }
+}
+
+int
+runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
+                       double *epoch, char **config_yaml_out, char **cause)
+{
+    struct st_file sf = { 0 }, of = { 0 };
+    struct st_layout l = { 0 }, lo = { 0 };
+    struct st_entry **found = NULL, **ofound = NULL;
+    unsigned char *stage = NULL, *ostage = NULL;
+    char *opath = NULL;
+    int rc = -1;
+    if (config_yaml_out != NULL)
+        *config_yaml_out = NULL;
+    if (st_file_open(&sf, path, cause) < 0)
+        goto out;
+    if (o != NULL) {
+        const char *kind = meta_get(sf.meta, "optimizer");
+        if (kind != NULL && strcmp(kind, optim_kind_name(o->spec.kind)) != 0) {
+            char k[ST_NAME_MAX + 8];
+            show_name(k, sizeof k, kind, strlen(kind));
+            *cause = xasprintf("%s: optimizer is '%s', the run uses '%s'", path, k,
+                               optim_kind_name(o->spec.kind));
+            goto out;
+        }
+    }
+    /* A format-1 file holds the optimizer's tensors itself; a newer
+     * checkpoint has them in optim-<step>.safetensors beside it. */
+    bool single = entry_find(sf.ents, sf.nents, "optim.t") != NULL;
+    bool beside = o != NULL && !single;
+    if (layout_build(&l, m, beside ? NULL : o, cause) < 0)
+        goto out;
+    if (l.n > 0)
+        found = xcalloc(l.n, sizeof *found);
+    if (match_layout(path, &sf, &l, o != NULL, found, cause) < 0)
+        goto out;
+    long st_step;
+    double st_epoch;
+    if (parse_meta(path, sf.meta, &st_step, &st_epoch, cause) < 0)
+        goto out;
+    struct rng st_rng;
+    bool have_rng;
+    if (parse_rng(path, sf.meta, &st_rng, &have_rng, cause) < 0)
+        goto out;
+    /* Stage every tensor's bytes first: a read error must not leave the
+     * model half old, half new. */
+    if (st_stage(path, &sf, &l, found, &stage, cause) < 0)
+        goto out;
+    if (beside) {
+        opath = optim_path_of(path);
+        char *why = NULL;
+        if (st_file_open(&of, opath, &why) < 0) {
+            *cause = xasprintf("%s: no optimizer state beside it: %s", path, why);
+            free(why);
+            goto out;
+        }
+        if (layout_build(&lo, m, o, cause) < 0)
+            goto out;
+        layout_keep_optim(&lo);
+        ofound = xcalloc(lo.n > 0 ? lo.n : 1, sizeof *ofound);
+        if (match_layout(opath, &of, &lo, true, ofound, cause) < 0)
+            goto out;
+        long ostep;
+        double oepoch;
+        if (parse_meta(opath, of.meta, &ostep, &oepoch, cause) < 0)
+            goto out;
+        if (ostep != st_step) {
+            *cause = xasprintf("%s: optimizer state of step %ld beside a checkpoint of step %ld",
+                               opath, ostep, st_step);
+            goto out;
+        }
+        if (st_stage(opath, &of, &lo, ofound, &ostage, cause) < 0)
+            goto out;
+    }
+    st_apply(&l, found, stage, m, o);
+    if (beside)
+        st_apply(&lo, ofound, ostage, m, o);
     if (have_rng)
         m->rng_dropout = st_rng;
     if (step != NULL)
@@ -861,9 +1074,14 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
     rc = 0;
 out:
     free(stage);
+    free(ostage);
     free(found);
+    free(ofound);
     free(l.t);
+    free(lo.t);
+    free(opath);
     st_file_close(&sf);
+    st_file_close(&of);
     return rc;
 }
 

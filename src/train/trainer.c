@@ -938,6 +938,8 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         if (runlog_open(&t->log, t->cfg.log.dir, t->cfg.name, t->config_yaml, &env, cause) != 0)
             goto fail;
     }
+    /* Checkpoints carry the normalisation, so a model taken away can be fed raw data. */
+    runlog_set_normalize(t->log, t->data.scale, t->data.shift, t->data.d);
     /* A new run and a resumed one (reopened above) alike. */
     if (t->cfg.log.tfevents && runlog_tfevents_start(t->log, cause) != 0)
         goto fail;
