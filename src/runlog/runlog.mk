@@ -13,6 +13,10 @@ tests_check_runlog_CFLAGS = $(TEST_CFLAGS)
 tests_check_runlog_LDADD = $(TEST_LIBS)
 endif
 
+# Checkpoints loaded into PyTorch by contrib/python/nntop_load.py (python3-torch).
+check_SCRIPTS += tests/torch-load.sh
+EXTRA_DIST += tests/torch-load.sh contrib/python/nntop_load.py
+
 # TensorBoard event files read back by an independent reader (protoc + python3-protobuf).
 check_SCRIPTS += tests/tfevents.sh
 EXTRA_DIST += tests/tfevents.sh tests/tfevents_check.py tests/tfevents.proto
