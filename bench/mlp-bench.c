@@ -2,13 +2,16 @@
  * mlp-bench.c - training throughput of the engine on the MLP the speed goal
  * is stated for: 784-256-128-10 with ReLU, softmax cross-entropy and SGD
  * with momentum 0.9, on 10000 synthetic samples gathered per batch from a
- * shuffled order as a real trainer does.  bench/torch_mlp.py runs the same
- * loop in PyTorch and prints the same line, so the two compare directly:
+ * shuffled order as a real trainer does.  --model cnn trains the CNN of
+ * configs/fashion-cnn.yaml instead (1x28x28 -> conv 32 5x5 p2 -> relu ->
+ * maxpool 2 -> conv 64 5x5 p2 -> relu -> maxpool 2 -> flatten -> dense 128
+ * -> relu -> dense 10, without its dropout).  bench/torch_mlp.py runs the
+ * same loop in PyTorch and prints the same line, so the two compare directly:
  *
  *     samples_per_s=<float> gflops=<float>
  *
  * gflops counts the useful products only: forward, dW, and dX of every
- * layer but the first.  This is a program, not a test: it asserts nothing
+ * dense or conv layer but the first.  This is a program, not a test: it asserts nothing
  * about speed and never runs under make check.
  */
 #include "config.h"
@@ -41,18 +44,62 @@ clock_seconds(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Multiply-adds per sample of one training step, times two. */
+/* Multiply-adds per sample of one training step of m, times two. */
 static double
-flops_per_sample(void)
+flops_per_sample(const struct model *m)
 {
     double fwd = 0.0, dx = 0.0;
-    for (int l = 0; l < BENCH_DENSE; l++) {
-        double mac = (double)bench_widths[l] * bench_widths[l + 1];
+    bool first = true;
+    for (int i = 0; i < m->nlayers; i++) {
+        const struct layer *L = &m->layers[i];
+        double mac;
+        if (L->kind == LAYER_DENSE)
+            mac = (double)L->in * L->out;
+        else if (L->kind == LAYER_CONV2D)
+            mac = (double)L->out * L->c * L->k * L->k;   /* OC OH OW x C k k */
+        else
+            continue;
         fwd += mac;
-        if (l > 0)
+        if (!first)
             dx += mac;   /* the input needs no gradient */
+        first = false;
     }
     return 2.0 * (2.0 * fwd + dx);   /* forward + dW + dX */
+}
+
+/* The model of --model: the MLP, or the CNN of configs/fashion-cnn.yaml. */
+static void
+bench_spec(struct model_spec *spec, bool cnn)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->in = BENCH_IN;
+    spec->loss = LOSS_CROSS_ENTROPY;
+    spec->seed = 1;
+    if (!cnn) {
+        for (int l = 0; l < BENCH_DENSE; l++) {
+            spec->layers[spec->nlayers++] =
+                (struct layer_spec){.kind = LAYER_DENSE, .units = bench_widths[l + 1]};
+            if (l + 1 < BENCH_DENSE)
+                spec->layers[spec->nlayers++] = (struct layer_spec){.kind = LAYER_RELU};
+        }
+        return;
+    }
+    spec->in_c = 1;
+    spec->in_h = spec->in_w = 28;
+    static const struct layer_spec cnn_layers[] = {
+        {.kind = LAYER_CONV2D, .units = 32, .kernel = 5, .stride = 1, .padding = 2},
+        {.kind = LAYER_RELU},
+        {.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2},
+        {.kind = LAYER_CONV2D, .units = 64, .kernel = 5, .stride = 1, .padding = 2},
+        {.kind = LAYER_RELU},
+        {.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2},
+        {.kind = LAYER_FLATTEN},
+        {.kind = LAYER_DENSE, .units = 128},
+        {.kind = LAYER_RELU},
+        {.kind = LAYER_DENSE, .units = BENCH_CLASSES},
+    };
+    spec->nlayers = (int)(sizeof cnn_layers / sizeof cnn_layers[0]);
+    memcpy(spec->layers, cnn_layers, sizeof cnn_layers);
 }
 
 static void
@@ -69,7 +116,7 @@ shuffle(int *order, int n, struct rng *r)
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: mlp-bench [--threads N] [--batch B] [--steps S]\n");
+    fprintf(fp, "usage: mlp-bench [--model mlp|cnn] [--threads N] [--batch B] [--steps S]\n");
 }
 
 static int
@@ -89,7 +136,9 @@ int
 main(int argc, char **argv)
 {
     int threads = 1, batch = 128, steps = 300;
+    bool cnn = false;
     static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'},
         {"steps", required_argument, NULL, 's'},
@@ -97,8 +146,15 @@ main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "t:b:s:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:b:s:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'm':
+            if (strcmp(optarg, "mlp") != 0 && strcmp(optarg, "cnn") != 0) {
+                fprintf(stderr, "mlp-bench: --model is mlp or cnn, got \"%s\"\n", optarg);
+                return 2;
+            }
+            cnn = strcmp(optarg, "cnn") == 0;
+            break;
         case 't':
             if (parse_int("--threads", optarg, &threads) < 0)
                 return 2;
@@ -125,8 +181,8 @@ main(int argc, char **argv)
     }
 
     blas_set_threads(threads);
-    fprintf(stderr, "mlp-bench: %s, %d thread(s), batch %d, %d steps\n", blas_config(),
-            blas_get_threads(), batch, steps);
+    fprintf(stderr, "mlp-bench: %s, %s, %d thread(s), batch %d, %d steps\n", cnn ? "cnn" : "mlp",
+            blas_config(), blas_get_threads(), batch, steps);
 
     /* Data: uniform [0, 1) features like scaled pixels, uniform labels. */
     struct rng data_rng, shuffle_rng;
@@ -144,16 +200,7 @@ main(int argc, char **argv)
     shuffle(order, BENCH_SAMPLES, &shuffle_rng);
 
     struct model_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.in = BENCH_IN;
-    spec.loss = LOSS_CROSS_ENTROPY;
-    spec.seed = 1;
-    for (int l = 0; l < BENCH_DENSE; l++) {
-        spec.layers[spec.nlayers++] =
-            (struct layer_spec){.kind = LAYER_DENSE, .units = bench_widths[l + 1]};
-        if (l + 1 < BENCH_DENSE)
-            spec.layers[spec.nlayers++] = (struct layer_spec){.kind = LAYER_RELU};
-    }
+    bench_spec(&spec, cnn);
     char *cause = NULL;
     struct model *m = model_new(&spec, batch, &cause);
     if (m == NULL) {
@@ -207,7 +254,7 @@ main(int argc, char **argv)
      * idle threads spin, inflating it with more). */
     fprintf(stderr, "mlp-bench: %.3f s (cpu %.3f s), best_samples_per_s=%.1f, last loss %.4f\n",
             elapsed, cpu, (double)window * batch / best_win, loss);
-    printf("samples_per_s=%.1f gflops=%.2f\n", sps, sps * flops_per_sample() * 1e-9);
+    printf("samples_per_s=%.1f gflops=%.2f\n", sps, sps * flops_per_sample(m) * 1e-9);
 
     free(bx);
     free(by);

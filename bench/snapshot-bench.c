@@ -7,9 +7,11 @@
  *   samples/s with a snapshot every 10 steps / samples/s without
  *     = 10 step / (10 step + snapshot).
  * telemetry-bench measures the same end to end through the trainer thread,
- * which is truer but noisier on a shared machine.  Not a test.
+ * which is truer but noisier on a shared machine.  --model cnn measures
+ * the CNN of configs/fashion-cnn.yaml (without its dropout) at batch 64
+ * instead, with fewer steps a round.  Not a test.
  *
- *   bench/snapshot-bench [--threads N] [--rounds R] [--every K]
+ *   bench/snapshot-bench [--model mlp|cnn] [--threads N] [--rounds R] [--every K]
  */
 #include "config.h"
 
@@ -25,8 +27,6 @@
 #include "nntop/xmem.h"
 
 #define BATCH 128
-#define STEPS_PER_ROUND 50
-#define SNAPSHOTS_PER_ROUND 20
 
 static double
 now_s(void)
@@ -47,15 +47,20 @@ int
 main(int argc, char **argv)
 {
     int threads = 1, rounds = 15, every = 10;
+    bool cnn = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc
+            && (strcmp(argv[i + 1], "mlp") == 0 || strcmp(argv[i + 1], "cnn") == 0))
+            cnn = strcmp(argv[++i], "cnn") == 0;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--every") == 0 && i + 1 < argc)
             every = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--threads N] [--rounds R] [--every K]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--model mlp|cnn] [--threads N] [--rounds R] [--every K]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -71,25 +76,47 @@ main(int argc, char **argv)
     spec.layers[2] = (struct layer_spec){.kind = LAYER_DENSE, .units = 128};
     spec.layers[3] = (struct layer_spec){.kind = LAYER_RELU};
     spec.layers[4] = (struct layer_spec){.kind = LAYER_DENSE, .units = 10};
+    int batch = BATCH, steps_per_round = 50, snapshots_per_round = 20;
+    if (cnn) {
+        static const struct layer_spec cnn_layers[] = {
+            {.kind = LAYER_CONV2D, .units = 32, .kernel = 5, .stride = 1, .padding = 2},
+            {.kind = LAYER_RELU},
+            {.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2},
+            {.kind = LAYER_CONV2D, .units = 64, .kernel = 5, .stride = 1, .padding = 2},
+            {.kind = LAYER_RELU},
+            {.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2},
+            {.kind = LAYER_FLATTEN},
+            {.kind = LAYER_DENSE, .units = 128},
+            {.kind = LAYER_RELU},
+            {.kind = LAYER_DENSE, .units = 10},
+        };
+        spec.in_c = 1;
+        spec.in_h = spec.in_w = 28;
+        spec.nlayers = (int)(sizeof cnn_layers / sizeof cnn_layers[0]);
+        memcpy(spec.layers, cnn_layers, sizeof cnn_layers);
+        batch = 64;
+        steps_per_round = 10;
+        snapshots_per_round = 4;
+    }
     char *cause = NULL;
-    struct model *m = model_new(&spec, BATCH, &cause);
+    struct model *m = model_new(&spec, batch, &cause);
     if (m == NULL) {
         fprintf(stderr, "snapshot-bench: %s\n", cause);
         return 2;
     }
-    float *x = xmalloc((size_t)BATCH * 784 * sizeof *x);  /* (B, 784) */
+    float *x = xmalloc((size_t)batch * 784 * sizeof *x);  /* (B, 784) */
     int32_t y[BATCH];
     struct rng r;
     rng_seed(&r, 1);
-    for (size_t i = 0; i < (size_t)BATCH * 784; i++)
+    for (size_t i = 0; i < (size_t)batch * 784; i++)
         x[i] = (float)rng_uniform(&r);
-    for (int i = 0; i < BATCH; i++)
+    for (int i = 0; i < batch; i++)
         y[i] = i % 10;
     struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.01, .momentum = 0.9};
     struct optim *o = optim_new(&os, m->nparams);
     float *update = xalloc_aligned(m->nparams * sizeof *update);
     struct clip_spec clip = {.kind = CLIP_NONE};
-    struct batch b = {.x = x, .labels = y, .size = BATCH};
+    struct batch b = {.x = x, .labels = y, .size = batch};
     struct loss_out lo;
     struct tm_layer *tl = xmalloc(sizeof *tl);
     struct tm_tensor *tt = xmalloc(sizeof *tt);
@@ -99,20 +126,20 @@ main(int argc, char **argv)
     double step_sum = 0.0, snap_sum = 0.0;
     for (int k = -1; k < rounds; k++) {     /* round -1 warms up */
         double t0 = now_s();
-        for (int s = 0; s < STEPS_PER_ROUND; s++) {
+        for (int s = 0; s < steps_per_round; s++) {
             model_grad(m, &b, &lo);
             clip_grads(m->grads, m->nparams, &clip, &clipped);
             optim_step(o, m->params, m->grads, 0.01, s == 0 ? update : NULL);
         }
-        double step = (now_s() - t0) / STEPS_PER_ROUND;
+        double step = (now_s() - t0) / steps_per_round;
         t0 = now_s();
-        for (int s = 0; s < SNAPSHOTS_PER_ROUND; s++) {
+        for (int s = 0; s < snapshots_per_round; s++) {
             for (int i = 0; i < m->nlayers; i++)
                 stats_layer(tl, m, i, 40);
             for (int t = 0; t < m->ntensors; t++)
                 stats_tensor(tt, m, t, update, 40);
         }
-        double snap = (now_s() - t0) / SNAPSHOTS_PER_ROUND;
+        double snap = (now_s() - t0) / snapshots_per_round;
         if (k < 0)
             continue;
         ratio[k] = every * step / (every * step + snap);
@@ -120,9 +147,9 @@ main(int argc, char **argv)
         snap_sum += snap;
     }
     qsort(ratio, (size_t)rounds, sizeof *ratio, cmp_double);
-    printf("threads=%d every=%d step_us=%.1f snapshot_us=%.1f ratio_median=%.4f "
+    printf("model=%s threads=%d every=%d step_us=%.1f snapshot_us=%.1f ratio_median=%.4f "
            "ratio_min=%.4f\n",
-           threads, every, 1e6 * step_sum / rounds, 1e6 * snap_sum / rounds,
+           cnn ? "cnn" : "mlp", threads, every, 1e6 * step_sum / rounds, 1e6 * snap_sum / rounds,
            ratio[rounds / 2], ratio[0]);
     free(ratio);
     free(tl);

@@ -7,7 +7,10 @@ order, and prints the same single line:
 
     samples_per_s=<float> gflops=<float>
 
-Options: --threads N --batch B --steps S (a few warm-up steps are not timed).
+Options: --model mlp|cnn --threads N --batch B --steps S (a few warm-up
+steps are not timed).  --model cnn trains mlp-bench's CNN (that of
+configs/fashion-cnn.yaml without its dropout) on the same data as 1x28x28
+images.
 
 Threads.  Debian's python3-torch does its matrix products in the system
 OpenBLAS (libblas.so.3 -> openblas-pthread), whose thread pool torch's
@@ -39,6 +42,7 @@ WARMUP = 5
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=300)
@@ -48,10 +52,20 @@ def parse_args():
     return a
 
 
-def flops_per_sample():
+def flops_per_sample(cnn=False):
     """Forward, dW, and dX of every layer but the first, times two (mul + add)."""
-    macs = [WIDTHS[i] * WIDTHS[i + 1] for i in range(len(WIDTHS) - 1)]
+    if cnn:
+        macs = [32 * 28 * 28 * 1 * 25, 64 * 14 * 14 * 32 * 25, 3136 * 128, 128 * 10]
+    else:
+        macs = [WIDTHS[i] * WIDTHS[i + 1] for i in range(len(WIDTHS) - 1)]
     return 2.0 * (2.0 * sum(macs) + sum(macs[1:]))
+
+
+def cnn_model(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def main():
@@ -70,16 +84,20 @@ def main():
     data = torch.rand(SAMPLES, WIDTHS[0], generator=gen)
     labels = torch.randint(0, WIDTHS[-1], (SAMPLES,), generator=gen)
 
-    layers = []
-    for i in range(len(WIDTHS) - 1):
-        layers.append(nn.Linear(WIDTHS[i], WIDTHS[i + 1]))
-        if i + 2 < len(WIDTHS):
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    if args.model == "cnn":
+        model = cnn_model(nn)
+        data = data.reshape(SAMPLES, 1, 28, 28)
+    else:
+        layers = []
+        for i in range(len(WIDTHS) - 1):
+            layers.append(nn.Linear(WIDTHS[i], WIDTHS[i + 1]))
+            if i + 2 < len(WIDTHS):
+                layers.append(nn.ReLU())
+        model = nn.Sequential(*layers)
     loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    print("torch_mlp: torch %s, %d intra-op thread(s), OPENBLAS_NUM_THREADS=%s, "
-          "batch %d, %d steps" % (torch.__version__, torch.get_num_threads(),
+    print("torch_mlp: %s, torch %s, %d intra-op thread(s), OPENBLAS_NUM_THREADS=%s, "
+          "batch %d, %d steps" % (args.model, torch.__version__, torch.get_num_threads(),
                                   os.environ["OPENBLAS_NUM_THREADS"], args.batch,
                                   args.steps), file=sys.stderr)
 
@@ -117,7 +135,8 @@ def main():
     sps = args.steps * args.batch / elapsed
     print("torch_mlp: %.3f s (cpu %.3f s), best_samples_per_s=%.1f, last loss %.4f"
           % (elapsed, cpu, window * args.batch / best_win, loss.item()), file=sys.stderr)
-    print("samples_per_s=%.1f gflops=%.2f" % (sps, sps * flops_per_sample() * 1e-9))
+    print("samples_per_s=%.1f gflops=%.2f" % (sps, sps * flops_per_sample(args.model == "cnn")
+                                              * 1e-9))
 
 if __name__ == "__main__":
     main()
