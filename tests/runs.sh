@@ -184,5 +184,34 @@ else
     fail "diff with one run"
 fi
 
+# ---- the format version: every reader checks it ---------------------------------------
+
+mkdir "$TMP/future"
+cp -R "$A" "$TMP/future/run"
+F="$TMP/future/run"
+sed -i '1i run_format: 2' "$F/env.txt"
+want="$F/env.txt: run format 2 is newer than this nntop reads (1)"
+run diff "$A" "$F"
+[ "$STATUS" -eq 2 ] && grep -qxF "nntop: diff: $want" "$TMP/err" && pass "diff refuses run format 2" ||
+    fail "diff of run format 2"
+run export "$F" --to csv
+[ "$STATUS" -eq 2 ] && grep -qxF "nntop: export: $want" "$TMP/err" && pass "export refuses run format 2" ||
+    fail "export of run format 2"
+run --replay "$F" -H
+[ "$STATUS" -eq 2 ] && grep -qxF "nntop: $want" "$TMP/err" && pass "--replay refuses run format 2" ||
+    fail "--replay of run format 2"
+run runs "$TMP/future" --format tsv
+grep -q "${T}unreadable\$" "$TMP/out" && pass "runs lists run format 2 as unreadable" ||
+    fail "runs of run format 2"
+run runs "$TMP/future"
+grep -qF "unreadable ($want)" "$TMP/out" && pass "... and says why" || fail "runs: why"
+sed -i '1s/.*/run_format: one/' "$F/env.txt"
+run diff "$A" "$F"
+[ "$STATUS" -eq 2 ] && grep -qxF "nntop: diff: $F/env.txt:1: malformed 'run_format: one'" "$TMP/err" &&
+    pass "a malformed run_format line: file:line and the line" || fail "malformed run_format"
+# What nntop writes says version 1 on env.txt's first line.
+[ "$(head -n 1 "$(ls -d "$TMP"/real/*/)env.txt")" = "run_format: 1" ] &&
+    pass "a new run's env.txt starts with run_format: 1" || fail "run_format line of a new run"
+
 say "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

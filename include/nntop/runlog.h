@@ -338,6 +338,22 @@ bool runlog_event_has(const char *line, const char *key);
  */
 int runlog_event_vocab(const struct runlog_event_rec *ev);
 
+/* ---- the format's version -------------------------------------------------- */
+
+/*
+ * The run-directory format this nntop writes and reads (doc/run-format.md):
+ * env.txt's "run_format" line.  A reader refuses a higher version; a run
+ * without the line (written before it existed) is version 1.
+ */
+#define RUNLOG_FORMAT_VERSION 1
+
+/*
+ * Check run_dir's format version.  Returns 0 when this nntop reads it,
+ * or -1 with *cause (heap) naming the version found ("run format 2 is
+ * newer than this nntop reads (1)") or a malformed line.
+ */
+int runlog_check_format(const char *run_dir, char **cause);
+
 /* ---- converting a run ----------------------------------------------------- */
 
 /*

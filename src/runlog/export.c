@@ -102,6 +102,8 @@ export_walk(const char *run_dir, const struct export_sink *sink, char **cause)
     size_t nm = 0, nl = 0, norig = 0;
     double *orig = NULL;
     int rc = -1;
+    if (runlog_check_format(run_dir, cause) != 0)
+        goto out;
     if (runlog_read_metrics(run_dir, &m, &nm, cause) != 0)
         goto out;
     if (runlog_read_layers(run_dir, &l, &nl, cause) != 0)
@@ -192,6 +194,8 @@ runlog_export_tfevents(const char *run_dir, const char *out_dir, char **out_path
     if (has_event_file(out_dir, cause) != 0)
         return -1;
     /* Check the run reads before creating anything. */
+    if (runlog_check_format(run_dir, cause) != 0)
+        return -1;
     struct metrics_row *m = NULL;
     size_t nm = 0;
     if (runlog_read_metrics(run_dir, &m, &nm, cause) != 0)

@@ -589,3 +589,41 @@ runlog_event_vocab(const struct runlog_event_rec *ev)
         return tm_event_find(ev->type, "FAIL");
     return tm_event_find(ev->type, NULL);
 }
+
+/* ---- the format's version --------------------------------------------------- */
+
+int
+runlog_check_format(const char *run_dir, char **cause)
+{
+    char *path = xasprintf("%s/env.txt", run_dir);
+    FILE *f = fopen(path, "r");
+    int rc = 0;
+    if (f == NULL) {
+        /* No env.txt: a run that says nothing of its version is version 1. */
+        free(path);
+        return 0;
+    }
+    char line[256];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        if (strncmp(line, "run_format: ", 12) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long v = strtol(line + 12, &end, 10);
+        if (errno != 0 || end == line + 12 || (*end != '\n' && *end != '\0') || v < 1) {
+            line[strcspn(line, "\n")] = '\0';
+            *cause = xasprintf("%s:%u: malformed '%s'", path, lineno, line);
+            rc = -1;
+        } else if (v > RUNLOG_FORMAT_VERSION) {
+            *cause = xasprintf("%s: run format %ld is newer than this nntop reads (%d)", path, v,
+                               RUNLOG_FORMAT_VERSION);
+            rc = -1;
+        }
+        break;
+    }
+    fclose(f);
+    free(path);
+    return rc;
+}

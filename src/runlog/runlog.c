@@ -614,6 +614,8 @@ env_text(const struct runlog *rl, const struct runlog_env *env, char **diff)
     struct sbuf b;
     sbuf_init(&b);
     char tmp[256];
+    snprintf(tmp, sizeof tmp, "%d", RUNLOG_FORMAT_VERSION);
+    env_line(&b, "run_format", tmp);
     env_line(&b, "nntop", PACKAGE_VERSION);
 #if defined(__GNUC__) && !defined(__clang__)
     env_line(&b, "compiler", "gcc " __VERSION__);

@@ -100,6 +100,8 @@ build_info(struct replay *r, const char *run_dir, char **cause)
 int
 replay_open(struct replay **out, const char *run_dir, char **cause)
 {
+    if (runlog_check_format(run_dir, cause) != 0)
+        return -1;
     struct replay *r = xcalloc(1, sizeof *r);
     struct cfg_errs errs = {0};
     char path[DATA_PATH_MAX + 32];

@@ -241,7 +241,8 @@ runs_summarize(const char *run_dir, struct run_summary *out)
     struct runlog_event_rec *ev = NULL;
     size_t nm = 0, nev = 0;
     char *cause = NULL;
-    if (runlog_read_metrics(run_dir, &m, &nm, &cause) != 0
+    if (runlog_check_format(run_dir, &cause) != 0
+        || runlog_read_metrics(run_dir, &m, &nm, &cause) != 0
         || runlog_read_events(run_dir, &ev, &nev, &cause) != 0) {
         out->status = RUN_UNREADABLE;
         snprintf(out->why, sizeof out->why, "%s", cause);
@@ -681,6 +682,8 @@ runs_diff(FILE *out, const char *a, const char *b, char **cause)
 {
     struct runlog_event_rec *ea = NULL, *eb = NULL;
     size_t na = 0, nb = 0;
+    if (runlog_check_format(a, cause) != 0 || runlog_check_format(b, cause) != 0)
+        return -1;
     if (runlog_read_events(a, &ea, &na, cause) != 0)
         return -1;
     if (runlog_read_events(b, &eb, &nb, cause) != 0) {
