@@ -300,6 +300,38 @@ START_TEST(test_ui__prompt_editing)
 }
 END_TEST
 
+START_TEST(test_ui__prompt_complete)
+{
+    static const struct {
+        const char *typed, *want;
+    } cases[] = {
+        {"gr", "gradcheck "}, {"clip n", "clip norm "}, {"overfit o", "overfit o"},
+        {"overfit of", "overfit off "}, {"help mo", "help momentum "}, {"ex", "export "},
+        {"export h", "export hist "}, {"zz", "zz"}, {"s", "s"}, {"sa", "save "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ui_prompt p = {0};
+        ui_prompt_open(&p);
+        for (const char *c = cases[i].typed; *c != '\0'; c++)
+            ui_prompt_key(&p, *c);
+        ck_assert_int_eq(ui_prompt_key(&p, UI_KEY_TAB), UI_PROMPT_EDIT);
+        ck_assert_msg(strcmp(p.buf, cases[i].want) == 0, "'%s' + Tab: '%s', expected '%s'",
+                      cases[i].typed, p.buf, cases[i].want);
+        ck_assert_int_eq(p.cur, (int)strlen(p.buf));
+    }
+    /* Dashboard commands parse to 2 (carried out by the dashboard). */
+    struct tm_command c;
+    char err[200];
+    ck_assert_int_eq(ui_parse_command("help", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command(":help lr", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command("help lr2", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "help: no command 'lr2' (help alone lists them)");
+    ck_assert_int_eq(ui_parse_command("export hist /tmp/h.csv", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command("export hist", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "export: expected 'export hist FILE'");
+}
+END_TEST
+
 START_TEST(test_ui__prompt_history)
 {
     struct ui_prompt p;
@@ -1059,6 +1091,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__commands_documented);
     tcase_add_test(core, test_ui__prompt_editing);
     tcase_add_test(core, test_ui__prompt_history);
+    tcase_add_test(core, test_ui__prompt_complete);
     tcase_add_test(core, test_ui__command_describe);
     tcase_add_test(core, test_ui__layout_sizes);
     tcase_add_test(core, test_ui__series_small);

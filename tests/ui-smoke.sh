@@ -220,9 +220,23 @@ $TM send-keys -t smoke '?'
 if wait_for 'help .* Esc closes' 10 && pane | grep -q 'pause or resume training'; then
     pass "? shows the help overlay"
 else fail "help overlay expected after ?"; fi
+ng=$(grep -c '"type":"gradcheck"' "$events")
+$TM send-keys -t smoke g
+if wait_for 'help is open: Esc, q or \? closes it' 10 && pane | grep -q 'Esc closes'; then
+    sleep 1
+    if [ "$(grep -c '"type":"gradcheck"' "$events")" = "$ng" ]; then
+        pass "the help overlay swallows g (no gradient check)"
+    else fail "g inside the help must not start a gradient check"; fi
+else fail "g inside the help should keep it open and say how to close it"; fi
 $TM send-keys -t smoke Escape
 if wait_gone 'Esc closes' 10; then pass "Esc closes it"
 else fail "Esc should close the help"; fi
+$TM send-keys -t smoke F2
+if wait_for 'F2 does nothing here: press \? for the keys' 10; then pass "an unbound key says so, naming ?"
+else fail "F2 should say it does nothing and name ?"; fi
+$TM send-keys -t smoke ':help mom' Tab Enter
+if wait_for ':momentum M: set SGD momentum' 10; then pass ":help mom<Tab> completes and shows the synopsis"
+else fail ":help momentum should show its synopsis"; fi
 
 $TM send-keys -t smoke q
 status=$(wait_exit 30)

@@ -50,8 +50,10 @@ int ui_run(struct feed *feed, const struct ui_opts *opts);
 /*
  * Parse one line of the ':' prompt language ("lr 3e-4", "clip norm 1",
  * "step 10", ...; a leading ':' is allowed) into *out.  Returns 0 with
- * *out filled, 1 for a blank line (nothing to do), or -1 with a one-line
- * message in err ("unknown command 'lr2'") and *out untouched.
+ * *out filled, 1 for a blank line (nothing to do), 2 for a well-formed
+ * command the dashboard carries out itself ("help lr", "export hist
+ * FILE"; *out untouched), or -1 with a one-line message in err ("unknown
+ * command 'lr2'") and *out untouched.
  */
 int ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len);
 

@@ -321,6 +321,36 @@ static const struct {
     {"q", parse_plain},
 };
 
+/* Is name a word of the prompt language (a trainer or a dashboard command)? */
+static bool
+known_command(const char *name);
+
+/*
+ * The dashboard's own commands (nothing goes to the trainer): "help
+ * [COMMAND]" and "export hist FILE".  Checked here, carried out by the
+ * dashboard.  Returns 2, or -1 with err.
+ */
+static int
+parse_dashboard(int argc, char **argv, char *err, size_t len)
+{
+    if (strcmp(argv[0], "help") == 0) {
+        if (argc > 2) {
+            snprintf(err, len, "help: one command at most (help lr)");
+            return -1;
+        }
+        if (argc == 2 && !known_command(argv[1])) {
+            snprintf(err, len, "help: no command '%s' (help alone lists them)", argv[1]);
+            return -1;
+        }
+        return 2;
+    }
+    if (argc != 3 || strcmp(argv[1], "hist") != 0) {
+        snprintf(err, len, "export: expected 'export hist FILE'");
+        return -1;
+    }
+    return 2;
+}
+
 int
 ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len)
 {
@@ -350,6 +380,8 @@ ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len
     }
     if (argc == 0)
         return 1;
+    if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "export") == 0)
+        return parse_dashboard(argc, argv, err, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[0], commands[i].name) != 0)
             continue;
@@ -361,6 +393,32 @@ ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len
     }
     snprintf(err, len, "unknown command '%s'", argv[0]);
     return -1;
+}
+
+static bool
+known_command(const char *name)
+{
+    if (strcmp(name, "help") == 0 || strcmp(name, "export") == 0)
+        return true;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return true;
+    return false;
+}
+
+size_t
+ui_command_complete(const char *prefix, const char **out, size_t max)
+{
+    static const char *const dashboard[] = {"help", "export"};
+    size_t n = 0, plen = strlen(prefix);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strncmp(commands[i].name, prefix, plen) == 0 && strcmp(commands[i].name, "q") != 0 &&
+            n < max)
+            out[n++] = commands[i].name;
+    for (size_t i = 0; i < 2; i++)
+        if (strncmp(dashboard[i], prefix, plen) == 0 && n < max)
+            out[n++] = dashboard[i];
+    return n;
 }
 
 /* ---- documentation --------------------------------------------------- */
@@ -383,6 +441,8 @@ static const struct ui_command_doc docs[] = {
     {"overfit on | overfit off", "train on one fixed batch, or on all data again"},
     {"telemetry N", "take a layer snapshot every N steps (0 = off)"},
     {"quit | q", "save, write the final checkpoint and quit"},
+    {"help [COMMAND]", "the help overlay, or one command's synopsis on the message line"},
+    {"export hist FILE", "write the shown histogram's bins as CSV (lo,hi,count; under/over rows)"},
 };
 
 const struct ui_command_doc *
@@ -456,10 +516,88 @@ prompt_load(struct ui_prompt *p, const char *s)
     p->len = p->cur = (int)strlen(p->buf);
 }
 
+/* Words that may follow a command: its fixed arguments. */
+static size_t
+argument_words(const char *cmd, const char **out, size_t max, const char *prefix)
+{
+    static const struct {
+        const char *cmd;
+        const char *words[4];
+    } args[] = {
+        {"clip", {"norm", "value", "off"}},
+        {"overfit", {"on", "off"}},
+        {"export", {"hist"}},
+    };
+    size_t n = 0, plen = strlen(prefix);
+    if (strcmp(cmd, "help") == 0)
+        return ui_command_complete(prefix, out, max);
+    for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
+        if (strcmp(args[i].cmd, cmd) != 0)
+            continue;
+        for (int k = 0; k < 4 && args[i].words[k] != NULL; k++)
+            if (strncmp(args[i].words[k], prefix, plen) == 0 && n < max)
+                out[n++] = args[i].words[k];
+    }
+    return n;
+}
+
+/*
+ * Tab: complete the word before the cursor (a command, or a fixed
+ * argument of one): a single candidate in full plus a space, several up
+ * to their common prefix.
+ */
+static void
+prompt_complete(struct ui_prompt *p)
+{
+    int start = p->cur;
+    while (start > 0 && p->buf[start - 1] != ' ')
+        start--;
+    char prefix[UI_PROMPT_MAX];
+    snprintf(prefix, sizeof prefix, "%.*s", p->cur - start, p->buf + start);
+    const char *cand[32];
+    size_t n;
+    int first = 0;
+    while (first < start && p->buf[first] == ' ')
+        first++;
+    if (first == start) {
+        n = ui_command_complete(prefix, cand, 32);
+    } else {
+        char cmd[UI_PROMPT_MAX];
+        int e = first;
+        while (e < start && p->buf[e] != ' ')
+            e++;
+        snprintf(cmd, sizeof cmd, "%.*s", e - first, p->buf + first);
+        n = argument_words(cmd, cand, 32, prefix);
+    }
+    if (n == 0)
+        return;
+    size_t common = strlen(cand[0]);
+    for (size_t i = 1; i < n; i++) {
+        size_t k = 0;
+        while (k < common && cand[i][k] == cand[0][k])
+            k++;
+        common = k;
+    }
+    char add[UI_PROMPT_MAX];
+    size_t have = strlen(prefix);
+    snprintf(add, sizeof add, "%.*s%s", (int)(common - have), cand[0] + have,
+             n == 1 ? " " : "");
+    size_t alen = strlen(add);
+    if (alen == 0 || p->len + (int)alen >= UI_PROMPT_MAX)
+        return;
+    memmove(p->buf + p->cur + alen, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
+    memcpy(p->buf + p->cur, add, alen);
+    p->cur += (int)alen;
+    p->len += (int)alen;
+}
+
 enum ui_prompt_result
 ui_prompt_key(struct ui_prompt *p, int key)
 {
     switch (key) {
+    case UI_KEY_TAB:
+        prompt_complete(p);
+        break;
     case UI_KEY_ENTER:
     case '\r':
         return UI_PROMPT_SUBMIT;

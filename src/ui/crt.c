@@ -269,7 +269,7 @@ crt_getkey(int timeout_ms)
     case '\b':
         return UI_KEY_BACKSPACE;
     default:
-        if (c >= KEY_F(1) && c <= KEY_F(10))
+        if (c >= KEY_F(1) && c <= KEY_F(12))
             return UI_KEY_F1 + (c - KEY_F(1));
         if (c >= 0 && c < 256)
             return c;

@@ -16,6 +16,7 @@
 
 #include "nntop/ui.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -331,26 +332,90 @@ help_lines(char lines[][160], enum crt_elem *elem)
     return n;
 }
 
+/*
+ * Wrap help line src to width w into out (up to max lines): continuation
+ * lines start under the description (after the label's gap of spaces).
+ * Returns the lines written.
+ */
+static int
+wrap_line(const char *src, int w, bool utf8, char out[][160], int max)
+{
+    int n = 0, indent = 0;
+    if (src[0] == ' ' && src[1] == ' ') {
+        const char *gap = strstr(src + 2, "  ");
+        if (gap != NULL) {
+            while (*gap == ' ')
+                gap++;
+            indent = (int)(gap - src);
+        }
+    }
+    if (indent > w / 2)
+        indent = 4;
+    const char *p = src;
+    bool first = true;
+    while (n < max) {
+        int lead = first ? 0 : indent;
+        int room = w - lead;
+        if (room < 8)
+            room = 8;
+        size_t fit = ui_text_fit(p, room, utf8, NULL);
+        if (p[fit] != '\0') {
+            /* Break at the last space that fits, if any. */
+            size_t cut = fit;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut > 0)
+                fit = cut;
+        }
+        snprintf(out[n++], 160, "%*s%.*s", lead, "", (int)fit, p);
+        p += fit;
+        while (*p == ' ')
+            p++;
+        if (*p == '\0')
+            break;
+        first = false;
+    }
+    return n;
+}
+
+#define HELP_WRAPPED (HELP_LINES * 3)
+
 static void
 draw_help(struct ui *ui)
 {
     char lines[HELP_LINES][160];
     enum crt_elem elem[HELP_LINES];
     int n = help_lines(lines, elem);
-    struct ui_rect r = centred(&ui->layout, n + 2, 100);
+    int boxw = ui->layout.cols - 2 < 100 ? ui->layout.cols - 2 : 100;
+    static char wrapped[HELP_WRAPPED][160];
+    enum crt_elem welem[HELP_WRAPPED];
+    int nw = 0;
+    for (int i = 0; i < n && nw < HELP_WRAPPED; i++) {
+        int k = wrap_line(lines[i], boxw - 2, ui->utf8, wrapped + nw, HELP_WRAPPED - nw);
+        for (int j = 0; j < k; j++)
+            welem[nw + j] = elem[i];
+        nw += k;
+    }
+    struct ui_rect r = centred(&ui->layout, nw + 2, boxw);
+    /* Leave the header, the message line and the function bar in view. */
+    if (r.h > ui->layout.rows - 3) {
+        r.h = ui->layout.rows - 3;
+        r.y = 1;
+    }
     int rows = r.h - 2;
-    if (ui->help_top > n - rows)
-        ui->help_top = n - rows > 0 ? n - rows : 0;
+    if (ui->help_top > nw - rows)
+        ui->help_top = nw - rows > 0 ? nw - rows : 0;
     crt_clear_rect(&r);
     char title[80];
     snprintf(title, sizeof title, "help %s Esc closes%s", ui->g->dot,
-             rows < n ? ", Up/Down scroll" : "");
+             rows < nw ? ", Up/Down scroll" : "");
     crt_box(&r, title);
-    for (int i = 0; i < rows && ui->help_top + i < n; i++)
-        crt_put(r.y + 1 + i, r.x + 1, r.w - 2, elem[ui->help_top + i], lines[ui->help_top + i]);
+    for (int i = 0; i < rows && ui->help_top + i < nw; i++)
+        crt_put(r.y + 1 + i, r.x + 1, r.w - 2, welem[ui->help_top + i],
+                wrapped[ui->help_top + i]);
     if (ui->help_top > 0)
         crt_put(r.y, r.x + r.w - 3, 1, CRT_TITLE, ui->g->up);
-    if (ui->help_top + rows < n)
+    if (ui->help_top + rows < nw)
         crt_put(r.y + r.h - 1, r.x + r.w - 3, 1, CRT_TITLE, ui->g->down);
 }
 
@@ -518,6 +583,8 @@ begin_quit(struct ui *ui)
     return false;
 }
 
+static void dashboard_command(struct ui *ui, const char *line);
+
 static int
 prompt_key(struct ui *ui, int key)
 {
@@ -532,12 +599,70 @@ prompt_key(struct ui *ui, int key)
         int rc = ui_parse_command(ui->prompt.buf, &c, err, sizeof err);
         if (rc < 0)
             ui_message(ui, UI_MSG_ERROR, "%s", err);
+        else if (rc == 2)
+            dashboard_command(ui, ui->prompt.buf);
         else if (rc == 0 && c.kind == TM_CMD_QUIT)
             return UI_HANDLED | UI_QUIT;
         else if (rc == 0)
             ui_send(ui, &c);
     }
     return UI_HANDLED | UI_REDRAW;
+}
+
+/* ":help [COMMAND]" and ":export hist FILE" (checked by ui_parse_command). */
+static void
+dashboard_command(struct ui *ui, const char *line)
+{
+    char buf[UI_PROMPT_MAX], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", line[0] == ':' ? line + 1 : line);
+    const char *cmd = strtok_r(buf, " \t", &save);
+    const char *a1 = strtok_r(NULL, " \t", &save);
+    const char *a2 = strtok_r(NULL, " \t", &save);
+    if (strcmp(cmd, "help") == 0) {
+        if (a1 == NULL) {
+            ui->overlay = UI_OVERLAY_HELP;
+            ui->help_top = 0;
+            return;
+        }
+        size_t nd;
+        const struct ui_command_doc *d = ui_command_docs(&nd);
+        char msg[256] = "";
+        for (size_t i = 0; i < nd; i++) {
+            size_t l = strlen(a1);
+            const char *syn = d[i].synopsis;
+            bool match = false;
+            /* Any alternative of the synopsis ("quit | q") names it. */
+            for (const char *w = syn; w != NULL && !match;) {
+                match = strncmp(w, a1, l) == 0 && (w[l] == ' ' || w[l] == '\0');
+                w = strstr(w, "| ");
+                if (w != NULL)
+                    w += 2;
+            }
+            if (match)
+                snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "%s:%s: %s",
+                         msg[0] != '\0' ? "; " : "", syn, d[i].desc);
+        }
+        ui_message(ui, UI_MSG_INFO, "%s", msg[0] != '\0' ? msg : "no help for that command");
+        return;
+    }
+    /* export hist FILE */
+    const struct ui_model *m = ui_view(ui);
+    const struct tm_hist *h = ui_model_hist(m, ui->sel_layer, ui->hist_kind);
+    if (h == NULL || a1 == NULL || a2 == NULL) {
+        ui_message(ui, UI_MSG_ERROR, "export: no histogram shown yet");
+        return;
+    }
+    FILE *fp = fopen(a2, "w");
+    if (fp == NULL) {
+        ui_message(ui, UI_MSG_ERROR, "export: %s: %s", a2, strerror(errno));
+        return;
+    }
+    int bad = ui_hist_write_csv(fp, h);
+    if (fclose(fp) != 0 || bad != 0)
+        ui_message(ui, UI_MSG_ERROR, "export: %s: write failed", a2);
+    else
+        ui_message(ui, UI_MSG_INFO, "wrote %d bins (and under/over) of step %ld to %s", h->nbins,
+                   m->snap_step, a2);
 }
 
 static int
@@ -575,11 +700,38 @@ overlay_key(struct ui *ui, int key, bool *consumed)
         ui->overlay = UI_OVERLAY_NONE;
         return UI_HANDLED | UI_REDRAW;
     default:
-        /* Any other key closes the overlay and then does its own job. */
-        ui->overlay = UI_OVERLAY_NONE;
-        *consumed = false;
-        return UI_REDRAW;
+        /* The overlay owns the keyboard: nothing reaches the run behind it. */
+        ui_message(ui, UI_MSG_INFO, "%s is open: Esc, q or ? closes it",
+                   ui->overlay == UI_OVERLAY_HELP ? "help" : "the gradient check");
+        return UI_HANDLED | UI_REDRAW;
     }
+}
+
+/* A key's name for the message line ("F2", "Left", "'x'"). */
+static void
+key_name(int key, char *buf, size_t len)
+{
+    static const struct {
+        int key;
+        const char *name;
+    } names[] = {
+        {UI_KEY_LEFT, "Left"}, {UI_KEY_RIGHT, "Right"}, {UI_KEY_ENTER, "Enter"},
+        {UI_KEY_DELETE, "Delete"}, {UI_KEY_BACKSPACE, "Backspace"}, {' ', "Space"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].key == key) {
+            snprintf(buf, len, "%s", names[i].name);
+            return;
+        }
+    }
+    if (key >= UI_KEY_F1 && key <= UI_KEY_F1 + 11)
+        snprintf(buf, len, "F%d", key - UI_KEY_F1 + 1);
+    else if (key > 0x20 && key < 0x7f)
+        snprintf(buf, len, "'%c'", key);
+    else if (key > 0 && key < 0x20)
+        snprintf(buf, len, "Ctrl-%c", key + '@');
+    else
+        snprintf(buf, len, "that key");
 }
 
 static int
@@ -600,8 +752,9 @@ handle_key(struct ui *ui, int key)
     }
     const struct ui_key_binding *b = ui_key_find(key);
     if (b == NULL) {
-        if (key > 0x20 && key < 0x7f)
-            ui_message(ui, UI_MSG_INFO, "'%c' does nothing: press ? for the keys", key);
+        char name[32];
+        key_name(key, name, sizeof name);
+        ui_message(ui, UI_MSG_INFO, "%s does nothing here: press ? for the keys", name);
         return bits | UI_REDRAW;
     }
     if (b->handler != NULL)

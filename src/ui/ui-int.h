@@ -49,6 +49,7 @@ enum ui_key {
     UI_KEY_UNKNOWN,
     UI_KEY_F1 = 0x1101,         /* UI_KEY_F1 + n - 1 is Fn */
     UI_KEY_F10 = 0x110a,
+    UI_KEY_F12 = 0x110c,
     UI_KEY_COUNT
 };
 
@@ -168,6 +169,14 @@ const struct tm_event *ui_model_event(const struct ui_model *m, long i);
 /* Events still held (≤ UI_EVENTS_CAP). */
 long ui_model_nevents(const struct ui_model *m);
 
+/* The histogram of layer's kind (enum ui_hist_kind) in the last snapshot, or NULL. */
+const struct tm_hist *ui_model_hist(const struct ui_model *m, int layer, int kind);
+/*
+ * h as CSV: a header "lo,hi,count", the underflow row (-inf, lo), one row
+ * per bin in order, the overflow row (hi, inf).  0, or -1 on a write error.
+ */
+int ui_hist_write_csv(FILE *fp, const struct tm_hist *h);
+
 /*
  * Initial loss vs its expectation: 1 agree (within UI_INITIAL_TOL
  * relative), 0 disagree, -1 unknown (no step 1 or no expectation).
@@ -286,6 +295,11 @@ enum ui_prompt_result {
     UI_PROMPT_RESULT_COUNT
 };
 
+/*
+ * Prompt commands beginning with prefix (trainer and dashboard commands):
+ * up to max static names into out; returns how many.
+ */
+size_t ui_command_complete(const char *prefix, const char **out, size_t max);
 /* Start editing an empty line (history is kept). */
 void ui_prompt_open(struct ui_prompt *p);
 /* Apply one key (enum ui_key or a character). */

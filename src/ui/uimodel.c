@@ -280,3 +280,30 @@ ui_initial_check(const struct ui_model *m)
         return -1;
     return fabs(m->initial_loss - e) / e <= UI_INITIAL_TOL ? 1 : 0;
 }
+
+const struct tm_hist *
+ui_model_hist(const struct ui_model *m, int layer, int kind)
+{
+    if (!m->have_info || layer < 0 || layer >= m->info.nlayers)
+        return NULL;
+    if (kind == UI_HIST_ACT)
+        return m->layer_have[layer] ? &m->layers[layer].act : NULL;
+    int k = m->info.layers[layer].weight;
+    if (k < 0 || k >= UI_MAX_TENSORS || !m->tensor_have[k])
+        return NULL;
+    return kind == UI_HIST_WEIGHT ? &m->tensors[k].weight : &m->tensors[k].grad;
+}
+
+int
+ui_hist_write_csv(FILE *fp, const struct tm_hist *h)
+{
+    fprintf(fp, "lo,hi,count\n");
+    fprintf(fp, "-inf,%.9g,%u\n", (double)h->lo, h->under);
+    double w = h->nbins > 0 ? ((double)h->hi - h->lo) / h->nbins : 0.0;
+    for (int i = 0; i < h->nbins && i < TM_MAX_BINS; i++)
+        fprintf(fp, "%.9g,%.9g,%u\n", h->lo + w * i, i + 1 == h->nbins ? (double)h->hi
+                                                                       : h->lo + w * (i + 1),
+                h->counts[i]);
+    fprintf(fp, "%.9g,inf,%u\n", (double)h->hi, h->over);
+    return ferror(fp) ? -1 : 0;
+}
