@@ -149,6 +149,8 @@ static const struct planted_case planted_cases[] = {
     {NN_FAULT_BN_MEAN, 3, "0.weight,0.bias,2.weight,2.bias,input"},
     {NN_FAULT_CE_SCALE, -1, "0.weight,0.bias,2.weight,3.weight,3.bias,5.weight,5.bias,input"},
     {NN_FAULT_TANH_AT_OUTPUT, 1, "0.weight,0.bias,input"},
+    /* a dX that mixes samples: wrong below the layer, its own dW and db right */
+    {NN_FAULT_BATCH_MIX, 2, "0.weight,0.bias,input"},
 };
 
 /*

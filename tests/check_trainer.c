@@ -1931,6 +1931,224 @@ START_TEST(test_trainer__torch_load)
 }
 END_TEST
 
+/* ---- the simple-start tools ---------------------------------------------------- */
+
+/* A shipped config, logging under tmp. */
+static void
+load_shipped(struct cfg *c, const char *name)
+{
+    const char *top = getenv("top_srcdir");
+    char *path = xasprintf("%s/configs/%s", top != NULL ? top : ".", name);
+    struct cfg_errs errs;
+    cfg_defaults(c);
+    int rc = cfg_load_file(c, path, &errs);
+    if (rc != 0)
+        cfg_errs_print(&errs, stderr);
+    ck_assert_msg(rc == 0, "%s does not load", path);
+    cfg_errs_fini(&errs);
+    snprintf(c->log.dir, sizeof c->log.dir, "%s", tmp);
+    free(path);
+}
+
+/* The events.jsonl line of the first finding for rule, or NULL. */
+static const struct runlog_event_rec *
+find_finding(const struct events *e, const char *rule)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\"rule\":\"%s\"", rule);
+    for (int i = 0; find_type(e, "finding", i) != NULL; i++) {
+        const struct runlog_event_rec *f = find_type(e, "finding", i);
+        if (strstr(f->line, want) != NULL)
+            return f;
+    }
+    return NULL;
+}
+
+START_TEST(test_trainer__overfit_spiral)
+{
+    /* The demo's spiral model: its batch (300) is larger than the 270
+     * training points, so overfit mode takes a tenth of them. */
+    struct cfg c;
+    load_shipped(&c, "spiral.yaml");
+    cfg_set_or_die(&c, "optim.weight_decay=0.001");
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    send_cmd(r, TM_CMD_OVERFIT, 1, 0.0, 0);
+    ck_assert(r->state.overfit);
+    ck_assert_msg(r->state.weight_decay == 0.0, "weight decay %g in overfit mode",
+                  r->state.weight_decay);
+    step_n(r, 1000);
+    float acc = r->last_step.accuracy;
+    send_cmd(r, TM_CMD_OVERFIT, 0, 0.0, 0);
+    ck_assert(!r->state.overfit);
+    ck_assert_msg(r->state.weight_decay == 0.001, "weight decay %g after overfit mode",
+                  r->state.weight_decay);
+    run_finish(r);
+    ck_assert_msg(acc == 1.0f, "training accuracy %.3f after 1000 overfit steps", (double)acc);
+
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *on = find_type(&e, "overfit", 0);
+    ck_assert_msg(on != NULL && strstr(on->line, "\"value\":true,\"n\":27") != NULL,
+                  "overfit on: %s", on != NULL ? on->line : "no event");
+    const struct runlog_event_rec *off = find_type(&e, "overfit", 1);
+    ck_assert_msg(off != NULL && strstr(off->line, "\"value\":false") != NULL &&
+                  strstr(off->line, "restored") != NULL, "overfit off: %s",
+                  off != NULL ? off->line : "no event");
+    const struct runlog_event_rec *f = find_finding(&e, "overfit-reached");
+    ck_assert_msg(f != NULL, "no overfit-reached finding");
+    ck_assert_msg(strstr(f->line, "\"severity\":\"info\",\"stage\":1,") != NULL &&
+                  strstr(f->line, "\"state\":\"raised\"") != NULL, "%s", f->line);
+    double v;
+    ck_assert_int_eq(runlog_event_get_num(f->line, "value", &v), 0);
+    ck_assert_msg(v >= 1 && v <= 1000 && f->step == (long)v, "reached after %g steps at step %ld",
+                  v, f->step);
+    ck_assert_msg(find_finding(&e, "cannot-overfit") == NULL, "cannot-overfit on the spiral");
+    printf("overfit: the spiral model reached 100%% on 27 samples after %g steps\n", v);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__cannot_overfit_fashion)
+{
+#ifdef TRAINER_TEST_SANITIZED
+    printf("cannot-overfit: skipped (sanitizer build: too slow)\n");
+    return;
+#endif
+    if (access(FMNIST_TRAIN, R_OK) != 0) {
+        printf("cannot-overfit: skipped (%s not found)\n", FMNIST_TRAIN);
+        return;
+    }
+    /* Two units between the pixels and the ten classes: too small for 512 samples. */
+    struct cfg c;
+    load_shipped(&c, "fashion-mnist.yaml");
+    cfg_set_or_die(&c, "model.layers=[{dense: 2}, relu, {dense: 10}]");
+    cfg_set_or_die(&c, "optim.schedule=constant");
+    cfg_set_or_die(&c, "optim.lr=0.01");
+    struct cfg_errs errs;
+    ck_assert_int_eq(cfg_validate(&c, &errs), 0);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    send_cmd(r, TM_CMD_OVERFIT, 1, 512.0, 0);
+    step_n(r, 1000);
+    run_finish(r);
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *on = find_type(&e, "overfit", 0);
+    ck_assert_msg(on != NULL && strstr(on->line, "\"n\":512") != NULL, "overfit on: %s",
+                  on != NULL ? on->line : "no event");
+    const struct runlog_event_rec *f = find_finding(&e, "cannot-overfit");
+    ck_assert_msg(f != NULL, "no cannot-overfit finding");
+    ck_assert_msg(strstr(f->line, "\"severity\":\"warning\",\"stage\":1,") != NULL &&
+                  strstr(f->line, "\"threshold\":1,") != NULL, "%s", f->line);
+    ck_assert_int_eq(f->step, 1000);
+    double best;
+    ck_assert_int_eq(runlog_event_get_num(f->line, "value", &best), 0);
+    ck_assert_msg(best < 1.0, "best accuracy %g", best);
+    ck_assert(find_finding(&e, "overfit-reached") == NULL);
+    printf("cannot-overfit: 2 units, 512 Fashion-MNIST samples: best accuracy %.3f\n", best);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+START_TEST(test_trainer__baseline)
+{
+    /* At step 0, initialised with std 3, the spiral model is worse than
+     * one that sees only zeros (which learns the class prior); trained for
+     * 300 steps, it beats it. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    cfg_set_or_die(&c, "model.layers=[{dense: 16, init: \"normal:3\"}, relu, {dense: 3}]");
+    cfg_set_or_die(&c, "doctor.baseline_steps=200");
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    send_cmd(r, TM_CMD_BASELINE, 0, 0.0, 0);
+    step_n(r, 300);
+    send_cmd(r, TM_CMD_BASELINE, 0, 0.0, 0);
+    ck_assert_int_eq(r->state.state, TM_PAUSED);
+    run_finish(r);
+    struct events e = read_events(r->run_dir);
+    ck_assert_int_eq(count_type(&e, "finding"), 2);
+    const struct runlog_event_rec *f0 = find_type(&e, "finding", 0);
+    const struct runlog_event_rec *f1 = find_type(&e, "finding", 1);
+    ck_assert_msg(strstr(f0->line, "\"rule\":\"baseline-not-beaten\",\"severity\":\"warning\"")
+                  != NULL && f0->step == 0, "%s", f0->line);
+    ck_assert_msg(strstr(f1->line, "\"rule\":\"baseline-not-beaten\",\"severity\":\"ok\"") != NULL
+                  && strstr(f1->line, "\"state\":\"passed\"") != NULL && f1->step == 300,
+                  "%s", f1->line);
+    double real, base;
+    ck_assert_int_eq(runlog_event_get_num(f1->line, "value", &real), 0);
+    ck_assert_int_eq(runlog_event_get_num(f1->line, "threshold", &base), 0);
+    ck_assert_msg(real < base, "loss %g, baseline %g", real, base);
+    const struct runlog_event_rec *said = find_type(&e, "baseline", 0);
+    ck_assert_msg(said != NULL && strstr(said->line, "the run is paused meanwhile") != NULL,
+                  "the baseline does not say the run is paused");
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+}
+END_TEST
+
+/* Run :depcheck once; its finding line in events.jsonl. */
+static char *
+depcheck_line(const char *yaml)
+{
+    struct cfg c;
+    cfg_or_die(&c, yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    send_cmd(r, TM_CMD_DEPCHECK, 0, 0.0, 0);
+    run_finish(r);
+    struct events e = read_events(r->run_dir);
+    const struct runlog_event_rec *f = find_finding(&e, "batch-mixing");
+    ck_assert_msg(f != NULL, "no batch-mixing finding");
+    char *line = xstrdup(f->line);
+    runlog_events_free(e.ev, e.n);
+    run_free(r);
+    return line;
+}
+
+static const char bn_yaml[] =
+    "name: t-bn\n"
+    "seed: 3\n"
+    "data: {source: spiral, classes: 3, points: 60, noise: 0.2, val_fraction: 0.1}\n"
+    "model:\n"
+    "  layers: [{dense: 16}, batchnorm, relu, {dense: 3}]\n"
+    "train: {batch_size: 32, steps: 10}\n";
+
+START_TEST(test_trainer__depcheck)
+{
+    char *line = depcheck_line(spiral_yaml);
+    ck_assert_msg(strstr(line, "\"severity\":\"ok\"") != NULL &&
+                  strstr(line, "\"state\":\"passed\"") != NULL, "clean model: %s", line);
+    free(line);
+    /* Batch norm: said, not failed. */
+    line = depcheck_line(bn_yaml);
+    ck_assert_msg(strstr(line, "\"state\":\"passed\"") != NULL &&
+                  strstr(line, "batch norm mixes samples in training mode by design") != NULL,
+                  "batch norm: %s", line);
+    free(line);
+#ifdef NNTOP_FAULT_INJECTION
+    /* The planted view/transpose bug in a dense backward. */
+    for (int layer = 0; layer <= 2; layer += 2) {
+        nn_fault_plant(NN_FAULT_BATCH_MIX, layer);
+        line = depcheck_line(spiral_yaml);
+        nn_fault_plant(NN_FAULT_NONE, 0);
+        ck_assert_msg(strstr(line, "\"rule\":\"batch-mixing\",\"severity\":\"error\",\"stage\":1,")
+                      != NULL && strstr(line, "\"state\":\"raised\"") != NULL,
+                      "planted batch mixing in layer %d: %s", layer, line);
+        double mixed;
+        ck_assert_int_eq(runlog_event_get_num(line, "value", &mixed), 0);
+        ck_assert_msg(mixed >= 1, "%g samples mixed", mixed);
+        free(line);
+    }
+#endif
+}
+END_TEST
+
 Suite *
 trainer_suite(void);
 
@@ -1961,6 +2179,15 @@ trainer_suite(void)
     tcase_add_test(core, test_trainer__headless);
     tcase_add_test(core, test_trainer__headless_signal);
     suite_add_tcase(s, core);
+
+    TCase *tools = tcase_create("tools");
+    tcase_add_checked_fixture(tools, setup, teardown);
+    tcase_set_timeout(tools, 120);
+    tcase_add_test(tools, test_trainer__overfit_spiral);
+    tcase_add_test(tools, test_trainer__cannot_overfit_fashion);
+    tcase_add_test(tools, test_trainer__baseline);
+    tcase_add_test(tools, test_trainer__depcheck);
+    suite_add_tcase(s, tools);
 
     TCase *limits = tcase_create("limits");
     tcase_add_checked_fixture(limits, setup, teardown);

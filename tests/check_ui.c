@@ -63,6 +63,10 @@ static const struct {
     {"gradcheck 16", TM_CMD_GRADCHECK, 0, 16, 0.0},
     {"overfit on", TM_CMD_OVERFIT, 0, 1, 0.0},
     {"overfit off", TM_CMD_OVERFIT, 0, 0, 0.0},
+    {"overfit", TM_CMD_OVERFIT, 0, 1, 0.0},
+    {"overfit 16", TM_CMD_OVERFIT, 0, 1, 16.0},
+    {"baseline", TM_CMD_BASELINE, 0, 0, 0.0},
+    {"depcheck", TM_CMD_DEPCHECK, 0, 0, 0.0},
     {"telemetry 0", TM_CMD_SET_TELEMETRY, 0, 0, 0.0},
     {"telemetry 50", TM_CMD_SET_TELEMETRY, 0, 50, 0.0},
     {"pause", TM_CMD_PAUSE, 0, 0, 0.0},
@@ -138,8 +142,9 @@ static const struct {
     {"step ten", "step: expected a positive whole number, got 'ten'"},
     {"step 1 2", "step: unexpected '2'"},
     {"gradcheck 0", "gradcheck: expected a positive whole number, got '0'"},
-    {"overfit", "overfit: expected 'on' or 'off'"},
-    {"overfit yes", "overfit: expected 'on' or 'off', got 'yes'"},
+    {"overfit yes", "overfit: expected 'on', 'off' or a sample count >= 2, got 'yes'"},
+    {"overfit 1", "overfit: expected 'on', 'off' or a sample count >= 2, got '1'"},
+    {"depcheck now", "depcheck: takes no argument, got 'now'"},
     {"telemetry -1", "telemetry: expected a whole number >= 0 (0 = off), got '-1'"},
     {"telemetry", "telemetry: expected a whole number >= 0 (0 = off)"},
     {"save now", "save: takes no argument, got 'now'"},
@@ -198,7 +203,7 @@ START_TEST(test_ui__commands_documented)
 {
     const char *names[] = {"lr",   "clip",  "momentum", "wd",    "batch",  "step",
                            "gradcheck", "overfit", "telemetry", "save", "eval", "pause",
-                           "resume", "quit"};
+                           "resume", "quit", "baseline", "depcheck"};
     size_t nd;
     const struct ui_command_doc *d = ui_command_docs(&nd);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

@@ -58,6 +58,8 @@ struct cfg {
 
     struct {
         bool enabled;               /* default true */
+        long overfit_steps;         /* overfit mode: steps before cannot-overfit, default 1000 */
+        long baseline_steps;        /* :baseline: steps on zeroed inputs, default 300 */
     } doctor;
 
     struct {

@@ -9,6 +9,7 @@
 #ifndef NNTOP_GRADCHECK_H
 #define NNTOP_GRADCHECK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nntop/nn.h"
@@ -30,5 +31,22 @@ struct gradcheck_opts {
  */
 void gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
                    const struct gradcheck_opts *opts);
+
+/* What the batch-dependency test found. */
+struct depcheck_result {
+    int samples;            /* rows tested (each in turn as sample i) */
+    int mixed;              /* rows i whose outputs reached another row's input */
+    int first_i, first_j;   /* the first such pair, or -1 */
+    float leak;             /* the largest |dX| on a row j != i */
+    bool batchnorm;         /* the model has batch norm: training mode mixes by design */
+};
+
+/*
+ * The batch-dependency test on the B rows of x (borrowed): in eval mode,
+ * for each row i, the loss is the sum of row i's outputs and every other
+ * row's input gradient must be exactly 0.  Leaves the model's parameters,
+ * gradients and mode as they were.
+ */
+void depcheck_run(struct depcheck_result *out, struct model *m, const float *x, int B);
 
 #endif

@@ -229,6 +229,7 @@ enum nn_fault_kind {
     NN_FAULT_CONV_BIAS_FIRST,   /* conv2d db from the first sample, not the batch */
     NN_FAULT_MAXPOOL_FIRST,     /* max-pool dX routed to each window's first input, not its max */
     NN_FAULT_AVGPOOL_SCALE,     /* avg-pool dX missing the 1/k^2 */
+    NN_FAULT_BATCH_MIX,         /* dense dX read dY (B, OUT) as if it were (OUT, B) */
     NN_FAULT_KIND_COUNT
 };
 

@@ -230,6 +230,7 @@ enum tm_event_type {
     TM_EVT_BATCH_SIZE,
     TM_EVT_TELEMETRY,
     TM_EVT_OVERFIT,
+    TM_EVT_BASELINE,        /* :baseline started (the run paused), then its result */
     TM_EVT_EVAL,
     TM_EVT_GRADCHECK,       /* a gradient check that passed */
     TM_EVT_GRADCHECK_FAILED,/* the same type, "verdict":"FAIL" */
@@ -341,9 +342,11 @@ enum tm_cmd_kind {
     TM_CMD_SAVE,
     TM_CMD_SET_TELEMETRY,   /* n: snapshot every n steps (0 = off) */
     TM_CMD_GRADCHECK,       /* n: samples (0 = configured) */
-    TM_CMD_OVERFIT,         /* n: 1 on, 0 off */
+    TM_CMD_OVERFIT,         /* n: 1 on, 0 off; value: samples (0 = two batches) */
     TM_CMD_QUIT,
     TM_CMD_RESTORE,         /* value: lr factor; back to the newest finite checkpoint */
+    TM_CMD_BASELINE,        /* train a copy on zeroed inputs, compare the losses */
+    TM_CMD_DEPCHECK,        /* batch-dependency test on the next batch */
     TM_CMD_KIND_COUNT
 };
 

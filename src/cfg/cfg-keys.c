@@ -1144,6 +1144,10 @@ static const struct section telemetry_section = {
 
 static const struct field doctor_fields[] = {
     { .key = "enabled", .type = FT_BOOL, .off = OFF(doctor.enabled) },
+    { .key = "overfit_steps", .type = FT_LONG, .off = OFF(doctor.overfit_steps),
+      .r = AT_LEAST(1) },
+    { .key = "baseline_steps", .type = FT_LONG, .off = OFF(doctor.baseline_steps),
+      .r = AT_LEAST(1) },
 };
 
 static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabled", NULL };
@@ -1411,6 +1415,8 @@ cfg_defaults(struct cfg *c)
     c->telemetry.max_hz = 20;
 
     c->doctor.enabled = true;
+    c->doctor.overfit_steps = 1000;
+    c->doctor.baseline_steps = 300;
 
     c->gradcheck.samples = 8;
     c->gradcheck.per_tensor = 20;

@@ -40,6 +40,26 @@ fault_backward(struct model *m, int i, float *dx, const float *g, const float *x
         if (dx != NULL && dx != g)
             memcpy(dx, g, n * sizeof *dx);
         return true;
+    case NN_FAULT_BATCH_MIX: {
+        if (L->kind != LAYER_DENSE)
+            return false;
+        float *dw = m->grads + m->tensors[L->weight].offset;
+        float *db = m->grads + m->tensors[L->bias].offset;
+        const float *w = m->params + m->tensors[L->weight].offset;
+        layer_dense_backward(NULL, dw, db, g, x, w, B, L->in, L->out);
+        if (dx == NULL)
+            return true;
+        /* dX (B, IN) = dY . W with dY's buffer taken as (OUT, B) and
+         * transposed: the view/transpose bug that mixes samples. */
+        for (int r = 0; r < B; r++)
+            for (int k = 0; k < L->in; k++) {
+                float s = 0.0f;
+                for (int o = 0; o < L->out; o++)
+                    s += g[(size_t)o * B + r] * w[(size_t)o * L->in + k];
+                dx[(size_t)r * L->in + k] = s;
+            }
+        return true;
+    }
     case NN_FAULT_DENSE_WEIGHT_T:
     case NN_FAULT_DENSE_BIAS_SUM: {
         if (L->kind != LAYER_DENSE)

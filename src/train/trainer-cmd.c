@@ -324,29 +324,6 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
 }
 
 static void
-cmd_overfit(struct trainer *t, const struct tm_command *c)
-{
-    bool on = c->n != 0;
-    if (on == t->overfit)
-        return;
-    t->overfit = on;
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"value\":%s", on ? "true" : "false");
-    if (on) {
-        /* Capture the next batch and train on it alone. */
-        int B = t->batch_size;
-        free(t->overfit_x);
-        free(t->overfit_y);
-        t->overfit_x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
-        t->overfit_y = xalloc_aligned((size_t)B * sizeof(int32_t));
-        t->overfit_n = batcher_next(&t->batcher, &t->data, B, t->overfit_x, t->overfit_y);
-        trainer_emit(t, TM_EVT_OVERFIT, extra, "overfitting one batch of %d", t->overfit_n);
-    } else {
-        trainer_emit(t, TM_EVT_OVERFIT, extra, "overfit off: training on all data");
-    }
-}
-
-static void
 cmd_quit(struct trainer *t, const struct tm_command *c)
 {
     t->quit = true;
@@ -369,7 +346,9 @@ static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
     [TM_CMD_SAVE] = cmd_save,
     [TM_CMD_SET_TELEMETRY] = cmd_set_telemetry,
     [TM_CMD_GRADCHECK] = cmd_gradcheck,
-    [TM_CMD_OVERFIT] = cmd_overfit,
+    [TM_CMD_OVERFIT] = trainer_cmd_overfit,
+    [TM_CMD_BASELINE] = trainer_cmd_baseline,
+    [TM_CMD_DEPCHECK] = trainer_cmd_depcheck,
     [TM_CMD_QUIT] = cmd_quit,
 };
 

@@ -80,6 +80,12 @@ struct trainer {
     int overfit_n;              /* rows of the fixed batch */
     float *overfit_x;
     int32_t *overfit_y;
+    long overfit_steps;         /* steps trained in this overfit session */
+    bool overfit_judged;        /* overfit-reached or cannot-overfit said */
+    float overfit_best_acc;
+    double overfit_loss0;       /* the session's first loss (NAN before it) */
+    double overfit_saved_wd;    /* settings overfit mode turned off, to restore */
+    float overfit_saved_p[NN_MAX_LAYERS];
     double expected_loss;
     struct timespec t0;
     struct timespec last_snapshot;
@@ -140,6 +146,16 @@ bool trainer_retry_log(struct trainer *t);
 
 /* Apply one command (trainer-cmd.c), then publish the state unless quiet. */
 void trainer_apply_command(struct trainer *t, const struct tm_command *c);
+
+/*
+ * The simple-start tools (trainer-tools.c): overfit mode on/off, the
+ * zero-input baseline, the batch-dependency check; and overfit mode's
+ * judge, called after every step with its loss and correct count.
+ */
+void trainer_cmd_overfit(struct trainer *t, const struct tm_command *c);
+void trainer_cmd_baseline(struct trainer *t, const struct tm_command *c);
+void trainer_cmd_depcheck(struct trainer *t, const struct tm_command *c);
+void trainer_overfit_observe(struct trainer *t, double loss, int correct, int B);
 
 /* Read the live changes of the run in run_dir into t->sched (trainer-resume.c). */
 int trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause);

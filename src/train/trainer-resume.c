@@ -50,6 +50,9 @@ event_command(const struct runlog_event_rec *ev, struct tm_command *c)
         if (runlog_event_get_bool(ev->line, "value", &flag) != 0)
             return false;
         c->n = flag;
+        /* the sample count, when the line has one (older runs: the default) */
+        if (flag && runlog_event_get_num(ev->line, "n", &v) == 0)
+            c->value = v;
         return true;
     default:
         c->value = v;

@@ -667,6 +667,7 @@ train_one_step(struct trainer *t)
         return;
     }
     t->step++;
+    trainer_overfit_observe(t, loss, lo.correct, B);
 
     bool epoch_ended = t->batcher.epoch != epoch_before;
     if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)

@@ -238,21 +238,28 @@ parse_gradcheck(int argc, char **argv, struct tm_command *c, char *err, size_t l
     return 0;
 }
 
+/* "overfit [N]", "overfit on", "overfit off": on with N samples (0: the default). */
 static int
 parse_overfit(int argc, char **argv, struct tm_command *c, char *err, size_t len)
 {
-    if (argc < 2) {
-        snprintf(err, len, "overfit: expected 'on' or 'off'");
-        return -1;
-    }
     if (too_many(argc, argv, 2, err, len) < 0)
         return -1;
-    if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0) {
-        snprintf(err, len, "overfit: expected 'on' or 'off', got '%s'", argv[1]);
+    c->kind = TM_CMD_OVERFIT;
+    c->n = 1;
+    c->value = 0.0;
+    if (argc < 2 || strcmp(argv[1], "on") == 0)
+        return 0;
+    if (strcmp(argv[1], "off") == 0) {
+        c->n = 0;
+        return 0;
+    }
+    long n;
+    if (!parse_long(argv[1], 2, LONG_MAX, &n)) {
+        snprintf(err, len, "overfit: expected 'on', 'off' or a sample count >= 2, got '%s'",
+                 argv[1]);
         return -1;
     }
-    c->kind = TM_CMD_OVERFIT;
-    c->n = strcmp(argv[1], "on") == 0;
+    c->value = (double)n;
     return 0;
 }
 
@@ -286,6 +293,7 @@ parse_plain(int argc, char **argv, struct tm_command *c, char *err, size_t len)
     } plain[] = {
         {"save", TM_CMD_SAVE},   {"eval", TM_CMD_EVAL}, {"pause", TM_CMD_PAUSE},
         {"resume", TM_CMD_RESUME}, {"quit", TM_CMD_QUIT}, {"q", TM_CMD_QUIT},
+        {"baseline", TM_CMD_BASELINE}, {"depcheck", TM_CMD_DEPCHECK},
     };
     if (too_many(argc, argv, 1, err, len) < 0)
         return -1;
@@ -312,6 +320,8 @@ static const struct {
     {"step", parse_step},
     {"gradcheck", parse_gradcheck},
     {"overfit", parse_overfit},
+    {"baseline", parse_plain},
+    {"depcheck", parse_plain},
     {"telemetry", parse_telemetry},
     {"save", parse_plain},
     {"eval", parse_plain},
@@ -438,7 +448,11 @@ static const struct ui_command_doc docs[] = {
     {"eval", "evaluate on the validation set now"},
     {"save", "write a checkpoint now"},
     {"gradcheck [N]", "numerical gradient check on N samples (default: as configured)"},
-    {"overfit on | overfit off", "train on one fixed batch, or on all data again"},
+    {"overfit [N] | overfit on | overfit off",
+     "train on N fixed samples (default two batches), dropout and weight decay off; "
+     "off restores"},
+    {"baseline", "train a copy on zeroed inputs (run paused meanwhile); compare its loss"},
+    {"depcheck", "batch-dependency test: sample i's outputs may reach only its own input"},
     {"telemetry N", "take a layer snapshot every N steps (0 = off)"},
     {"quit | q", "save, write the final checkpoint and quit"},
     {"help [COMMAND]", "the help overlay, or one command's synopsis on the message line"},
@@ -711,7 +725,14 @@ ui_command_describe(const struct tm_command *cmd, char *buf, size_t len)
         else
             snprintf(buf, len, "gradient check");
         break;
-    case TM_CMD_OVERFIT: snprintf(buf, len, "overfit %s", cmd->n ? "on" : "off"); break;
+    case TM_CMD_OVERFIT:
+        if (cmd->n && cmd->value >= 2.0)
+            snprintf(buf, len, "overfit %.0f samples", cmd->value);
+        else
+            snprintf(buf, len, "overfit %s", cmd->n ? "on" : "off");
+        break;
+    case TM_CMD_BASELINE: snprintf(buf, len, "zero-input baseline"); break;
+    case TM_CMD_DEPCHECK: snprintf(buf, len, "batch-dependency check"); break;
     case TM_CMD_QUIT: snprintf(buf, len, "quit"); break;
     default: snprintf(buf, len, "command %d", cmd->kind); break;
     }

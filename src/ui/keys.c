@@ -201,7 +201,7 @@ static const struct ui_key_binding key_table[] = {
      NULL},
     {{'s'}, "s", "s", "Save", "save a checkpoint now", key_save, NULL},
     {{'e'}, "e", NULL, NULL, "evaluate on the validation set now", key_eval, NULL},
-    {{'o'}, "o", "o", "Overfit", "overfit one fixed batch on or off", key_overfit, NULL},
+    {{'o'}, "o", "o", "Overfit", "overfit a few fixed samples (two batches) on or off", key_overfit, NULL},
     {{':'}, ":", ":", "Cmd", "open the command prompt (commands below)", key_prompt, NULL},
     {{'l'}, "l", NULL, NULL, "loss curve: linear or log scale", NULL, &panel_loss_class},
     {{'w'}, "w", NULL, NULL, "loss curve: whole run or the last 500 steps", NULL,

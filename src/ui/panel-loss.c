@@ -70,6 +70,17 @@ draw_canvas(struct ui *ui, int y0, int x0)
     }
 }
 
+/* An accuracy rounded down: "100%" only when every sample is right. */
+static const char *
+acc_pct(char *buf, size_t len, double frac)
+{
+    if (!(frac >= 0.0))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.0f%%", floor(frac * 100.0));
+    return buf;
+}
+
 static void
 loss_draw(struct ui *ui, const struct ui_rect *r)
 {
@@ -151,18 +162,24 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     crt_put(ay, px + pw - bw, bw, CRT_DIM, b);
     /* The latest values, as much as fits between the step labels. */
     int room = pw - (int)strlen(a) - bw - 4;
-    for (int detail = 2; detail >= 0; detail--) {
+    /* Training (batch) accuracy beside validation accuracy: in overfit
+     * mode the batch is the tiny set, so "100 %" is read here. */
+    for (int detail = 3; detail >= 0; detail--) {
         char v[16], acc[16];
         line[0] = '\0';
-        if (m->have_step)
+        if (m->have_step) {
             snprintf(line, sizeof line, "train %s", ui_fmt_short(v, sizeof v, m->step.loss, 5));
+            if (detail >= 2)
+                snprintf(line + strlen(line), sizeof line - strlen(line), " (%s)",
+                         acc_pct(acc, sizeof acc, m->step.accuracy));
+        }
         if (m->have_val && detail >= 1) {
             size_t o = strlen(line);
             snprintf(line + o, sizeof line - o, "%sval %s", o > 0 ? "  " : "",
                      ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
-            if (detail == 2 && m->last_val.accuracy >= 0.0f)
+            if (detail == 3 && m->last_val.accuracy >= 0.0f)
                 snprintf(line + strlen(line), sizeof line - strlen(line), " (%s)",
-                         ui_fmt_pct(acc, sizeof acc, m->last_val.accuracy));
+                         acc_pct(acc, sizeof acc, m->last_val.accuracy));
         }
         int w = ui_text_width(line, ui->utf8);
         if (w > 0 && w <= room) {
