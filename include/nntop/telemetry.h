@@ -230,7 +230,8 @@ enum tm_event_type {
     TM_EVT_BATCH_SIZE,
     TM_EVT_TELEMETRY,
     TM_EVT_OVERFIT,
-    TM_EVT_BASELINE,        /* :baseline started (the run paused), then its result */
+    TM_EVT_BASELINE_START,  /* :baseline trains its copy; the run is paused meanwhile */
+    TM_EVT_BASELINE,        /* :baseline's result: its loss beside the model's */
     TM_EVT_EVAL,
     TM_EVT_GRADCHECK,       /* a gradient check that passed */
     TM_EVT_GRADCHECK_FAILED,/* the same type, "verdict":"FAIL" */

@@ -89,6 +89,7 @@ static const struct tm_event_def event_defs[TM_EVT_TYPE_COUNT] = {
     [TM_EVT_TELEMETRY] = {"telemetry", TM_EV_CHANGE, TM_SEV_OK, NULL, -1, "value"},
     [TM_EVT_OVERFIT] = {"overfit", TM_EV_CHANGE, TM_SEV_OK, NULL, TM_CMD_OVERFIT,
                         "value n weight_decay"},
+    [TM_EVT_BASELINE_START] = {"baseline_start", TM_EV_INFO, TM_SEV_OK, NULL, -1, "steps"},
     [TM_EVT_BASELINE] = {"baseline", TM_EV_INFO, TM_SEV_OK, NULL, -1, "baseline_loss loss steps"},
     [TM_EVT_EVAL] = {"eval", TM_EV_INFO, TM_SEV_OK, NULL, -1, ""},
     [TM_EVT_GRADCHECK] = {"gradcheck", TM_EV_INFO, TM_SEV_OK, "PASS", -1, GRADCHECK},

@@ -30,7 +30,7 @@
 /*
  * Raise (or, severity DOC_OK, pass) a stage-1 finding: one "finding" line
  * in events.jsonl in the doctor's format and one finding event for the
- * consumer, whose text is "rule: what was measured -- advice".
+ * consumer; both texts read "rule: what was measured -- advice".
  */
 static void
 tool_finding(struct trainer *t, const char *rule, int severity, double value, double threshold,
@@ -54,10 +54,15 @@ tool_finding(struct trainer *t, const char *rule, int severity, double value, do
     f.threshold = threshold;
     snprintf(f.advice, sizeof f.advice, "%s", advice);
     f.remedy.kind = -1;
+    char measured[TM_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f.text, sizeof f.text, fmt, ap);
+    vsnprintf(measured, sizeof measured, fmt, ap);
     va_end(ap);
+    /* The line's text is what the consumer shows live, so a replay shows
+     * the same: the rule, what was measured, what to try. */
+    snprintf(f.text, sizeof f.text, "%s: %.150s%s%.100s", rule, measured,
+             severity == DOC_OK ? "" : " -- ", severity == DOC_OK ? "" : advice);
     if (t->log != NULL) {
         char json[4 * TM_TEXT_MAX];
         runlog_event(t->log, t->step, "finding", "%s", doctor_format_json(json, sizeof json, &f));
@@ -67,8 +72,7 @@ tool_finding(struct trainer *t, const char *rule, int severity, double value, do
     ev.type = TM_EVT_FINDING;
     ev.kind = TM_EV_FINDING;
     ev.severity = severity;
-    snprintf(ev.text, sizeof ev.text, "%s: %.100s%s%.100s", rule, f.text,
-             severity == DOC_OK ? "" : " -- ", severity == DOC_OK ? "" : advice);
+    snprintf(ev.text, sizeof ev.text, "%s", f.text);
     trainer_publish(t, TM_EVENT, &ev, sizeof ev);
 }
 
@@ -124,7 +128,10 @@ trainer_cmd_overfit(struct trainer *t, const struct tm_command *c)
             return;
         t->overfit = false;
         overfit_settings_restore(t);
-        trainer_emit(t, TM_EVT_OVERFIT, "\"value\":false",
+        char extra[96];
+        snprintf(extra, sizeof extra, "\"value\":false,\"n\":%d,\"weight_decay\":%.17g",
+                 t->overfit_n, t->cfg.optim.weight_decay);
+        trainer_emit(t, TM_EVT_OVERFIT, extra,
                      "overfit off after %ld steps: training on all %ld samples again, "
                      "weight decay %g and dropout restored",
                      t->overfit_steps, t->data.train.n, t->cfg.optim.weight_decay);
@@ -240,7 +247,9 @@ trainer_cmd_baseline(struct trainer *t, const struct tm_command *c)
     const char *judge_name = t->data.val.n > 0 ? "validation" : "training";
     bool was_paused = t->paused;
     t->paused = true;
-    trainer_emit(t, TM_EVT_BASELINE, "",
+    char sextra[32];
+    snprintf(sextra, sizeof sextra, "\"steps\":%ld", steps);
+    trainer_emit(t, TM_EVT_BASELINE_START, sextra,
                  "baseline: training a copy of the model on zeroed inputs for %ld steps; "
                  "the run is paused meanwhile", steps);
     trainer_publish_state(t);
