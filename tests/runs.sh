@@ -184,6 +184,24 @@ else
     fail "diff with one run"
 fi
 
+# ---- what readers tolerate: appended columns, unknown event types -----------------------
+
+mkdir "$TMP/newer"
+cp -R "$A" "$TMP/newer/run"
+N="$TMP/newer/run"
+sed -i -e '1s/$/,gpu_mem_mb/' -e '2,$s/$/,512/' "$N/metrics.csv"
+echo '{"step":4,"time":"2026-01-01T10:00:00.600+00:00","wall_s":0.6,"type":"sparkle","severity":"ok","text":"a type from the future"}' >>"$N/events.jsonl"
+run runs "$TMP/newer" --format tsv
+if [ "$(sed -n 2p "$TMP/out" | cut -f2-)" = "$(sed -n 2p "$TMP/want.tsv" | cut -f2-)" ]; then
+    pass "an appended column and an unknown event type are ignored"
+else
+    fail "tolerance: $(sed -n 2p "$TMP/out")"
+fi
+sed -i '3s/,512$//' "$N/metrics.csv"
+run runs "$TMP/newer"
+grep -qF "unreadable ($N/metrics.csv:3: expected 12 fields, found 11)" "$TMP/out" &&
+    pass "a row shorter than its header is still an error, with file:line" || fail "short row"
+
 # ---- the format version: every reader checks it ---------------------------------------
 
 mkdir "$TMP/future"

@@ -24,7 +24,7 @@
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
-#define CSV_MAX_FIELDS 32
+#define CSV_MAX_FIELDS 64
 
 static const char *const metrics_columns[] = {
     "step", "epoch", "kind", "loss", "reg_loss", "accuracy", "lr", "grad_norm", "clipped",
@@ -212,8 +212,14 @@ parse_long(const char *s, long *x)
     return 0;
 }
 
+/*
+ * The header must begin with the columns this reader knows; columns a
+ * newer writer appended after them are ignored (doc/run-format.md).
+ * *nfields gets the header's field count, which every row must have.
+ */
 static int
-check_header(struct line_reader *r, const char *const *columns, size_t ncols, char **cause)
+check_header(struct line_reader *r, const char *const *columns, size_t ncols, int *nfields,
+             char **cause)
 {
     int rc = reader_next(r, cause);
     if (rc < 0)
@@ -225,12 +231,20 @@ check_header(struct line_reader *r, const char *const *columns, size_t ncols, ch
             sbuf_putc(&want, ',');
         sbuf_puts(&want, columns[i]);
     }
-    if (rc == 0 || strcmp(r->line, want.s) != 0) {
+    if (rc == 0 || strncmp(r->line, want.s, want.len) != 0
+        || (r->line[want.len] != '\0' && r->line[want.len] != ',')) {
         *cause = xasprintf("%s:1: expected the header '%s'", r->path, want.s);
         sbuf_fini(&want);
         return -1;
     }
     sbuf_fini(&want);
+    *nfields = 1;
+    for (const char *s = r->line; *s != '\0'; s++)
+        *nfields += *s == ',';
+    if (*nfields > CSV_MAX_FIELDS) {
+        *cause = xasprintf("%s:1: more than %d columns", r->path, CSV_MAX_FIELDS);
+        return -1;
+    }
     return 0;
 }
 
@@ -272,7 +286,8 @@ read_csv(const char *run_dir, const struct csv_file *csv, void **rows, size_t *n
         return -1;
     char *arr = NULL;
     size_t count = 0, cap = 0;
-    int rc = check_header(&r, csv->columns, csv->ncols, cause);
+    int nfields = 0;
+    int rc = check_header(&r, csv->columns, csv->ncols, &nfields, cause);
     while (rc == 0) {
         int got = reader_next(&r, cause);
         if (got <= 0) {
@@ -282,8 +297,8 @@ read_csv(const char *run_dir, const struct csv_file *csv, void **rows, size_t *n
         arr = grow(arr, &cap, count, csv->row_size);
         char *f[CSV_MAX_FIELDS];
         int nf = csv_split(r.line, f, CSV_MAX_FIELDS);
-        if (nf != (int)csv->ncols) {
-            rc = bad_count(&r, nf, csv->ncols, cause);
+        if (nf != nfields) {
+            rc = bad_count(&r, nf, (size_t)nfields, cause);
             break;
         }
         void *row = arr + count * csv->row_size;
