@@ -76,6 +76,13 @@ metrics_ok() {
     ! tail -n +2 "$1" | grep -Evq '^[0-9]+,[^,]*,(train|val|test),([^,]*,){7}[^,]*$'
 }
 
+# steps_ok FILE LAST: train rows of steps 0..LAST (the step column counts
+# from 0), each once, in order, every line whole.
+steps_ok() {
+    metrics_ok "$1" &&
+        [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 0 "$2" | tr '\n' ' ')" ]
+}
+
 # one_run ROOT: the single run directory under ROOT.
 one_run() {
     d=$(ls -d "$1"/*/ 2>/dev/null | head -n 1)
@@ -155,6 +162,51 @@ else
     fail "stale *.tmp.PID: status $STATUS, $(ls "$rd" | grep tmp)"
 fi
 
+# ---- resuming ------------------------------------------------------------------------
+
+# From an older checkpoint: the rows after it go (atomically, journaled),
+# and the continuation never repeats a step.
+root=$TMP/older
+run -H -n 50 -o "$root" -s log.checkpoint_every=20
+rd=$(one_run "$root")
+run -H -n 45 --resume "$rd/checkpoint-20.safetensors"
+if [ "$STATUS" -eq 0 ] && steps_ok "$rd/metrics.csv" 44 &&
+    grep -q '"type":"truncate","to_step":20,"metrics_rows":[1-9]' "$rd/events.jsonl" &&
+    [ "$(grep -c '"type":"start"' "$rd/events.jsonl")" -eq 1 ] &&
+    [ "$(grep '"type":"checkpoint"' "$rd/events.jsonl" | cut -d, -f1 | tr '\n' ' ')" = \
+        '{"step":20 {"step":40 {"step":45 ' ]; then
+    pass "resume from an older checkpoint: logs cut back to it, steps 0..44 once each"
+else
+    fail "resume from an older checkpoint: status $STATUS, rows $(grep -c ',train,' "$rd/metrics.csv")"
+fi
+run --replay "$rd"
+check "resume from an older checkpoint: the run replays" 0 out '^step 45/[0-9]+ '
+
+# A checkpoint without __metadata__ (written by another tool) records no
+# step: it cannot continue a logged run.
+if python3 -c 'import json' 2>/dev/null; then
+    python3 - "$rd/checkpoint-20.safetensors" "$rd/checkpoint-99.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+header.pop("__metadata__")
+h = json.dumps(header).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + data[8 + n:])
+PY
+    cp "$rd/metrics.csv" "$TMP/metrics.before"
+    run -H -n 60 --resume "$rd/checkpoint-99.safetensors"
+    check "resume from a checkpoint without metadata: refused" 2 \
+        err "^nntop: .*checkpoint-99\.safetensors: the checkpoint records no step" &&
+        if cmp -s "$rd/metrics.csv" "$TMP/metrics.before"; then
+            pass "resume from a checkpoint without metadata: the run is untouched"
+        else
+            fail "resume from a checkpoint without metadata: metrics.csv changed"
+        fi
+else
+    say "SKIP checkpoint without metadata: no python3"
+fi
+
 # ---- failed checkpoints ---------------------------------------------------------
 
 # A directory in the way makes the checkpoint's rename fail.
@@ -191,12 +243,6 @@ wait_for() {
     done
 }
 
-# steps_ok FILE LAST: train rows of steps 0..LAST (the step column counts
-# from 0), each once, in order, every line whole.
-steps_ok() {
-    metrics_ok "$1" &&
-        [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 0 "$2" | tr '\n' ' ')" ]
-}
 
 if [ "$(id -u)" -ne 0 ]; then
     say "SKIP full disk: mounting a tmpfs needs root"

@@ -156,6 +156,16 @@ int runlog_reopen(struct runlog **out, const char *run_dir, char **cause);
  */
 int runlog_close(struct runlog *rl, char **cause);
 
+/*
+ * Cut run_dir's logs back to a checkpoint of step (before resuming from
+ * it): metrics.csv loses its train rows of step >= step and its eval rows
+ * after it, layers.csv its rows of step >= step, events.jsonl its events
+ * after step.  Each file that changes is rewritten atomically; the
+ * caller journals the cut (an event).  removed[] gets the rows removed
+ * from metrics, layers, events.  Returns 0, or -1 with *cause (heap).
+ */
+int runlog_truncate(const char *run_dir, long step, long removed[3], char **cause);
+
 /* The run directory's path (borrowed, valid until close). */
 const char *runlog_dir(const struct runlog *rl);
 /* Seconds since runlog_open/reopen on a monotonic clock: use for wall_s. */
@@ -293,6 +303,13 @@ long long runlog_save_checkpoint_norm(const char *path, const struct model *m,
  */
 int runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
                            double *epoch, char **config_yaml_out, char **cause);
+
+/*
+ * Whether the checkpoint at path records its step in __metadata__ (a
+ * file written by something else may not).  Returns 1, 0, or -1 with
+ * *cause (heap) when the file is not a safetensors file.
+ */
+int runlog_checkpoint_has_step(const char *path, char **cause);
 
 /*
  * The checkpoint with the highest step in run_dir.  Returns 0 with *path

@@ -887,6 +887,107 @@ out:
     return rc;
 }
 
+/* ---- cutting a run back to a checkpoint ------------------------------ */
+
+/* The step a log line starts with: a CSV's first field, or events' "step". */
+static bool
+line_step(enum rl_file_id id, const char *line, long *step, bool *eval)
+{
+    char *end;
+    *eval = false;
+    if (id == RL_EVENTS) {
+        const char *s = strstr(line, "\"step\":");
+        if (s == NULL)
+            return false;
+        *step = strtol(s + 7, &end, 10);
+        return end != s + 7;
+    }
+    *step = strtol(line, &end, 10);
+    if (end == line || *end != ',')
+        return false;
+    /* step,epoch,kind,...: the kind follows the epoch. */
+    const char *k = id == RL_METRICS ? strchr(end + 1, ',') : NULL;
+    *eval = k != NULL && (strncmp(k, ",val,", 5) == 0 || strncmp(k, ",test,", 6) == 0);
+    return true;
+}
+
+/*
+ * Rewrite one file of run_dir without the rows that come after a
+ * checkpoint at step: train and layer rows of step >= step (a row's step
+ * is the 0-based index of the step), eval rows and events after it.
+ * Atomic (temporary file, rename); streams, so memory stays one line.
+ * Returns the rows removed (0: the file was left alone), or -1.
+ */
+static long
+truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
+{
+    char *path = path_join(run_dir, rl_file_names[id]);
+    long removed = 0, kept = 0;
+    FILE *in = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (in == NULL) {
+        free(path);
+        return 0;
+    }
+    /* First pass: anything to do? */
+    while ((n = getline(&line, &cap, in)) > 0) {
+        long s;
+        bool eval;
+        if (line_step(id, line, &s, &eval) && (eval || id == RL_EVENTS ? s > step : s >= step))
+            removed++;
+    }
+    if (removed == 0 || ferror(in)) {
+        fclose(in);
+        free(line);
+        free(path);
+        return 0;
+    }
+    rewind(in);
+    struct atomic_file af;
+    if (atomic_open(&af, path, cause) < 0) {
+        fclose(in);
+        free(line);
+        free(path);
+        return -1;
+    }
+    while ((n = getline(&line, &cap, in)) > 0) {
+        long s;
+        bool eval;
+        /* A cut last line (no newline) goes too: a crash left it. */
+        if (line[n - 1] != '\n')
+            break;
+        if (line_step(id, line, &s, &eval) && (eval || id == RL_EVENTS ? s > step : s >= step))
+            continue;
+        fwrite(line, 1, (size_t)n, af.f);
+        kept++;
+    }
+    bool read_failed = ferror(in);
+    fclose(in);
+    free(line);
+    if (read_failed) {
+        *cause = xasprintf("%s: read failed: %s", path, strerror(errno));
+        atomic_abort(&af);
+        free(path);
+        return -1;
+    }
+    free(path);
+    return atomic_commit(&af, cause) < 0 ? -1 : removed;
+}
+
+int
+runlog_truncate(const char *run_dir, long step, long removed[3], char **cause)
+{
+    static const enum rl_file_id ids[3] = {RL_METRICS, RL_LAYERS, RL_EVENTS};
+    for (int i = 0; i < 3; i++) {
+        removed[i] = truncate_file(run_dir, ids[i], step, cause);
+        if (removed[i] < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /*
  * Remove "<name>.tmp.<pid>" files that a killed process left behind (its
  * atomic writes never reached their rename).  A file whose pid is alive

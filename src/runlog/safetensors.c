@@ -1088,6 +1088,17 @@ out:
 /* ---- finding checkpoints ---------------------------------------------------- */
 
 int
+runlog_checkpoint_has_step(const char *path, char **cause)
+{
+    struct st_file sf = { 0 };
+    if (st_file_open(&sf, path, cause) < 0)
+        return -1;
+    int rc = meta_get(sf.meta, "step") != NULL ? 1 : 0;
+    st_file_close(&sf);
+    return rc;
+}
+
+int
 runlog_latest_checkpoint(const char *run_dir, char **path, long *step, char **cause)
 {
     *path = NULL;

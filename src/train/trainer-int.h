@@ -97,6 +97,7 @@ struct trainer {
     bool log_stalled;           /* a run-log write failed: paused until it is retried */
     char failure[TM_TEXT_MAX];  /* why the run lost data (log, final checkpoint), or "" */
 
+    char *truncate_extra;       /* --resume cut the logs back: the event's fields, or NULL */
     bool quiet;                 /* re-applying a resumed run's changes: no events */
     struct scheduled *sched;    /* --reproduce: changes to apply, by step */
     int nsched, sched_next;

@@ -169,21 +169,45 @@ trainer_resume(struct trainer *t, const char *what, char **cause)
         else
             strcpy(dir, ".");
     }
-    if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
-        goto out;
-    t->step = step;
-
     /* Changes recorded up to the checkpoint apply now, quietly. */
     char eventsfile[DATA_PATH_MAX + 32];
     snprintf(eventsfile, sizeof eventsfile, "%s/events.jsonl", dir);
     bool logged = access(eventsfile, R_OK) == 0;
+    /* Without its step a checkpoint would continue a logged run at step
+     * 0, on top of the rows it already has. */
+    int has_step = runlog_checkpoint_has_step(path, cause);
+    if (has_step < 0)
+        goto out;
+    if (has_step == 0 && logged) {
+        *cause = xasprintf("%s: the checkpoint records no step (no \"step\" in __metadata__), "
+                           "so it cannot continue the run in %s; copy it elsewhere to start "
+                           "a new run from it", path, dir);
+        goto out;
+    }
+    if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
+        goto out;
+    t->step = step;
+
     if (logged && trainer_load_reproduce(t, dir, cause) != 0)
         goto out;
     catch_up(t, step);
     /* Later changes belong to the abandoned continuation: drop them. */
     t->nsched = t->sched_next;
-    if (logged && !t->opts.no_log && t->cfg.log.enabled && runlog_reopen(&t->log, dir, cause) != 0)
-        goto out;
+    if (logged && !t->opts.no_log && t->cfg.log.enabled) {
+        /* So do its rows: the log goes back to the checkpoint's step, and
+         * every row from here on comes after the last one kept. */
+        long removed[3];
+        if (runlog_truncate(dir, step, removed, cause) != 0
+            || runlog_reopen(&t->log, dir, cause) != 0)
+            goto out;
+        if (removed[0] + removed[1] + removed[2] > 0) {
+            char extra[160];
+            snprintf(extra, sizeof extra,
+                     "\"to_step\":%ld,\"metrics_rows\":%ld,\"layers_rows\":%ld,\"events\":%ld",
+                     step, removed[0], removed[1], removed[2]);
+            t->truncate_extra = xstrdup(extra);
+        }
+    }
     rc = 0;
 out:
     free(path);

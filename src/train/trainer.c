@@ -738,6 +738,10 @@ trainer_main(void *arg)
         trainer_emit(t, TM_EVT_START, extra,
              "training %s: %ld samples, %d classes, expected initial loss %.4f", t->cfg.name,
              t->data.train.n, t->data.classes, t->expected_loss);
+    if (t->truncate_extra != NULL)
+        trainer_emit(t, TM_EVT_TRUNCATE, t->truncate_extra,
+                     "logs cut back to step %ld, the checkpoint's: the rows after it belonged "
+                     "to an abandoned continuation", t->step);
     if (t->cfg.log.save_initial && t->step == 0)
         trainer_save_checkpoint(t, NULL, 0);
     if (t->paused && t->step == 0)
@@ -1045,6 +1049,7 @@ trainer_free(struct trainer *t)
     free(t->overfit_x);
     free(t->overfit_y);
     free(t->config_yaml);
+    free(t->truncate_extra);
     free(t->sched);
     free(t->info);
     pthread_mutex_destroy(&t->mu);
