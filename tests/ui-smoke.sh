@@ -265,6 +265,26 @@ $TM send-keys -t smoke q
 status=$(wait_exit 30)
 [ "$status" = 0 ] || fail "LANG=C: q should exit 0, got '$status'"
 
+# ---- overfit mode: o, 100 % training accuracy on screen, the doctor says so
+
+start C.UTF-8 --paused --no-log
+if wait_for '^ nntop demo-spiral .*paused .*step 0/' 20; then
+    $TM send-keys -t smoke o
+    if wait_for '^ nntop .* overfit' 10; then pass "o turns overfit mode on (header says overfit)"
+    else fail "o should turn overfit mode on"; fi
+    $TM send-keys -t smoke ' '
+    if wait_for 'train (100%|[0-9.e-]+ \(100%\))' 30 && wait_for 'overfit-reached' 10; then
+        pass "overfit mode: training accuracy 100% beside val, and overfit-reached"
+    else fail "overfit mode should reach 'train 100%' and show overfit-reached"; fi
+    $TM send-keys -t smoke o
+    sleep 1
+    if header | grep -q overfit; then fail "o again should leave overfit mode: $(header)"
+    else pass "o again leaves overfit mode"; fi
+else fail "overfit: the dashboard should start paused"; fi
+$TM send-keys -t smoke q
+status=$(wait_exit 30)
+[ "$status" = 0 ] || fail "overfit: q should exit 0, got '$status'"
+
 # ---- replay of the first run -------------------------------------------
 
 if [ -n "$final" ]; then

@@ -162,23 +162,45 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     crt_put(ay, px + pw - bw, bw, CRT_DIM, b);
     /* The latest values, as much as fits between the step labels. */
     int room = pw - (int)strlen(a) - bw - 4;
-    /* Training (batch) accuracy beside validation accuracy: in overfit
-     * mode the batch is the tiny set, so "100 %" is read here. */
-    for (int detail = 3; detail >= 0; detail--) {
+    /*
+     * Training (batch) accuracy beside validation accuracy: in overfit
+     * mode the batch is the tiny set, so "100%" is read here.  From the
+     * most to the least that fits: losses and accuracies, the training
+     * loss and both accuracies, accuracies alone (the curve shows the
+     * losses), the losses alone, the training loss.
+     */
+    enum { SHOW_LOSS = 1, SHOW_ACC = 2, SHOW_VAL_LOSS = 4, SHOW_VAL_ACC = 8 };
+    static const int levels[] = {
+        SHOW_LOSS | SHOW_ACC | SHOW_VAL_LOSS | SHOW_VAL_ACC,
+        SHOW_LOSS | SHOW_ACC | SHOW_VAL_ACC,
+        SHOW_ACC | SHOW_VAL_ACC,
+        SHOW_LOSS | SHOW_VAL_LOSS,
+        SHOW_LOSS,
+    };
+    for (size_t lv = 0; lv < sizeof levels / sizeof levels[0]; lv++) {
+        int show = levels[lv];
         char v[16], acc[16];
         line[0] = '\0';
         if (m->have_step) {
-            snprintf(line, sizeof line, "train %s", ui_fmt_short(v, sizeof v, m->step.loss, 5));
-            if (detail >= 2)
-                snprintf(line + strlen(line), sizeof line - strlen(line), " (%s)",
+            snprintf(line, sizeof line, "train");
+            if (show & SHOW_LOSS)
+                snprintf(line + strlen(line), sizeof line - strlen(line), " %s",
+                         ui_fmt_short(v, sizeof v, m->step.loss, 5));
+            if (show & SHOW_ACC)
+                snprintf(line + strlen(line), sizeof line - strlen(line),
+                         show & SHOW_LOSS ? " (%s)" : " %s",
                          acc_pct(acc, sizeof acc, m->step.accuracy));
         }
-        if (m->have_val && detail >= 1) {
+        bool val_acc = (show & SHOW_VAL_ACC) && m->last_val.accuracy >= 0.0f;
+        if (m->have_val && (show & SHOW_VAL_LOSS || val_acc)) {
             size_t o = strlen(line);
-            snprintf(line + o, sizeof line - o, "%sval %s", o > 0 ? "  " : "",
-                     ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
-            if (detail == 3 && m->last_val.accuracy >= 0.0f)
-                snprintf(line + strlen(line), sizeof line - strlen(line), " (%s)",
+            snprintf(line + o, sizeof line - o, "%sval", o > 0 ? "  " : "");
+            if (show & SHOW_VAL_LOSS)
+                snprintf(line + strlen(line), sizeof line - strlen(line), " %s",
+                         ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
+            if (val_acc)
+                snprintf(line + strlen(line), sizeof line - strlen(line),
+                         show & SHOW_VAL_LOSS ? " (%s)" : " %s",
                          acc_pct(acc, sizeof acc, m->last_val.accuracy));
         }
         int w = ui_text_width(line, ui->utf8);
