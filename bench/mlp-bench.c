@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,9 @@ shuffle(int *order, int n, struct rng *r)
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: mlp-bench [--model mlp|cnn] [--threads N] [--batch B] [--steps S]\n");
+    fprintf(fp, "usage: mlp-bench [--model mlp|cnn] [--threads N] [--batch B] [--steps S]\n"
+                "                 [--blas-threads]\n"
+                "  --blas-threads  N threads inside OpenBLAS instead of the batch split\n");
 }
 
 static int
@@ -137,11 +140,13 @@ main(int argc, char **argv)
 {
     int threads = 1, batch = 128, steps = 300;
     bool cnn = false;
+    bool blas_threads = false;
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'},
         {"steps", required_argument, NULL, 's'},
+        {"blas-threads", no_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -167,6 +172,9 @@ main(int argc, char **argv)
             if (parse_int("--steps", optarg, &steps) < 0)
                 return 2;
             break;
+        case 'B':
+            blas_threads = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -180,9 +188,6 @@ main(int argc, char **argv)
         return 2;
     }
 
-    blas_set_threads(threads);
-    fprintf(stderr, "mlp-bench: %s, %s, %d thread(s), batch %d, %d steps\n", cnn ? "cnn" : "mlp",
-            blas_config(), blas_get_threads(), batch, steps);
 
     /* Data: uniform [0, 1) features like scaled pixels, uniform labels. */
     struct rng data_rng, shuffle_rng;
@@ -208,6 +213,14 @@ main(int argc, char **argv)
         free(cause);
         return 1;
     }
+    /* The trainer's schedule: the batch split across threads (a team of
+     * 1 when --blas-threads leaves the threads to OpenBLAS). */
+    struct model_team *team = model_team_new(m, blas_threads ? 1 : threads);
+    if (blas_threads)
+        blas_set_threads(threads);
+    fprintf(stderr, "mlp-bench: %s, %s, %d thread(s): %d part(s) x %d OpenBLAS, batch %d, "
+                    "%d steps\n", cnn ? "cnn" : "mlp", blas_config(), threads,
+            model_team_size(team), blas_get_threads(), batch, steps);
     struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.01, .momentum = 0.9};
     struct optim *o = optim_new(&os, m->nparams);
 
@@ -237,7 +250,7 @@ main(int argc, char **argv)
             by[r] = labels[i];
         }
         pos += batch;
-        loss = model_grad(m, &b, NULL);
+        loss = model_team_grad(team, &b, NULL);
         optim_step(o, m->params, m->grads, os.lr, NULL);
         int done = s + 1 - BENCH_WARMUP;
         if (done > 0 && done % window == 0) {
@@ -262,6 +275,7 @@ main(int argc, char **argv)
     free(labels);
     free(data);
     optim_free(o);
+    model_team_free(team);
     model_free(m);
     return 0;
 }

@@ -309,6 +309,9 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
                         "%d classes%s%s\n",
                 p->info.name, p->info.train_n, p->info.val_n, p->info.test_n, p->info.in_width,
                 p->info.classes, p->info.run_dir[0] ? "; run " : "", p->info.run_dir);
+        p->info.blas_note[sizeof p->info.blas_note - 1] = '\0';
+        if (p->info.blas_note[0] != '\0')
+            fprintf(p->out, "%s\n", p->info.blas_note);
         break;
     case TM_STEP: {
         const struct tm_step *s = &rec->u.step;

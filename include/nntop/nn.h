@@ -10,7 +10,8 @@
  * state (batch-norm running statistics) lives in model->state, described
  * by model->buffers.
  *
- * This module knows nothing of threads, files or screens.  Bad specs are
+ * This module knows nothing of files or screens, and of threads only
+ * that a team (below) can run the parts of one batch on several.  Bad specs are
  * refused by model_new() with a message; nothing here calls exit().
  */
 #ifndef NNTOP_NN_H
@@ -134,6 +135,8 @@ struct model {
     float *dx;              /* (B, in) d loss / d input, filled when want_dx */
     bool want_dx;           /* compute dx in backward (gradient check) */
     bool training;          /* dropout active, batch norm uses batch stats */
+    int loss_rows;          /* rows the loss averages over; 0: the batch (team.c sets it
+                             * while a part of a split batch computes its loss) */
     struct rng rng_dropout;
     /* Backward scratch, sized for max_batch rows of the widest layer. */
     float *work_a, *work_b;
@@ -191,6 +194,34 @@ double model_loss(struct model *m, const struct batch *b, struct loss_out *out);
 void model_backward(struct model *m);
 /* forward + loss + backward on one batch in the current mode. */
 double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
+
+/*
+ * Splitting a batch across threads (team.c).  A team of n runs each
+ * training batch as n consecutive parts of rows on n threads (the caller's
+ * and n - 1 helpers), each with single-threaded sgemm, and sums the
+ * parts' gradients in a fixed order: the same seed and n give the same
+ * run.  Models with batch norm or dropout, and n == 1, are not split: the
+ * team then gives OpenBLAS n threads and calls model_grad().
+ */
+struct model_team;
+/*
+ * A team of n >= 1 threads for m (borrowed; it must outlive the team).
+ * Sets OpenBLAS's thread count: 1 when it splits, else n.  The caller
+ * owns the team: model_team_free().
+ */
+struct model_team *model_team_new(struct model *m, int n);
+/* Stop the helper threads and free the team (not the model).  NULL is allowed. */
+void model_team_free(struct model_team *t);
+/* Parts a batch is split into: n, or 1 when the model cannot be split. */
+int model_team_size(const struct model_team *t);
+/*
+ * model_grad() of b on the team's threads.  Afterwards the model's caches,
+ * dlogits and grads hold the whole batch as after model_grad().  Only the
+ * thread that made the team may call it, never two at once.
+ */
+double model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out);
+/* model_forward() of B rows of x on the team's threads. */
+const float *model_team_forward(struct model_team *t, const float *x, int B);
 
 /* Index of the tensor called name, or -1. */
 int model_find_tensor(const struct model *m, const char *name);

@@ -48,6 +48,7 @@ struct runlog_env {
     const char *cmdline;        /* the command line as typed; NULL = unknown */
     const char *blas_config;    /* OpenBLAS build config (openblas_get_config()) */
     const char *blas_core;      /* the core OpenBLAS chose (openblas_get_corename()) */
+    const char *blas_note;      /* what nntop did about that core, or NULL / "" */
     int blas_threads;           /* threads OpenBLAS was set to use; 0 = unknown */
     const char *extra;          /* more "key: value" lines, written verbatim; or NULL */
     const char *config_path;    /* the config file the run was loaded from, or NULL */

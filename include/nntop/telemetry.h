@@ -127,6 +127,9 @@ struct tm_info {
     double min_lr;          /* cosine schedule floor */
     double lr;              /* the configured (base) lr */
     struct tm_input_stats input;
+    char blas_core[32];     /* the OpenBLAS core training runs ("Haswell"); "" unknown */
+    char blas_note[160];    /* what nntop did about that core ("BLAS: OpenBLAS chose
+                             * Prescott on a CPU with AVX-512: using SkylakeX"), or "" */
 };
 
 struct tm_state {

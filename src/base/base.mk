@@ -2,9 +2,9 @@
 # single-producer single-consumer lock-free rings (telemetry trainer -> UI,
 # commands UI -> trainer).  Everything else builds on these.
 libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c src/base/numfmt.c \
-	src/base/sha256.c
+	src/base/sha256.c src/base/pool.c
 noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h \
-	include/nntop/numfmt.h include/nntop/sha256.h
+	include/nntop/numfmt.h include/nntop/sha256.h include/nntop/pool.h
 
 # The Check harness every suite links (CK_ENV, unbuffered stdout, exit status).
 EXTRA_DIST += tests/check_run.c tests/check_run.h
@@ -23,4 +23,12 @@ check_PROGRAMS += tests/check_sha256
 tests_check_sha256_SOURCES = tests/check_sha256.c $(CHECK_RUN)
 tests_check_sha256_CFLAGS = $(TEST_CFLAGS)
 tests_check_sha256_LDADD = $(TEST_LIBS)
+endif
+
+# check_pool: the fork-join pool behind the batch split (TSan runs it in CI).
+if HAVE_CHECK
+check_PROGRAMS += tests/check_pool
+tests_check_pool_SOURCES = tests/check_pool.c $(CHECK_RUN)
+tests_check_pool_CFLAGS = $(TEST_CFLAGS)
+tests_check_pool_LDADD = $(TEST_LIBS)
 endif

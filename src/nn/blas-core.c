@@ -92,11 +92,9 @@ blas_core_decide(struct blas_core_choice *out, const char *chosen,
         return;
     }
     if (is_set(env->coretype) && !is_set(env->test_fallback)) {
+        /* The user's choice, silently: it may be deliberate (on AMD CPUs
+         * the Haswell kernels often beat the AVX-512 ones). */
         out->action = BLAS_CORE_USER;
-        if (have < can)
-            snprintf(out->note, sizeof out->note,
-                     "BLAS: OPENBLAS_CORETYPE=%s on a CPU with %s: kept as set "
-                     "(%s would be faster)", env->coretype, what, best);
         return;
     }
     if (have >= can) {

@@ -155,6 +155,17 @@ void layer_dropout2d_forward(float *y, float *mask, const float *x, float p, boo
 void layer_dropout2d_backward(float *dx, const float *dy, const float *mask, bool training,
                               int B, int C, int HW);
 
+/*
+ * The losses over B rows of a larger batch of norm rows: dlogits and the
+ * returned loss are divided by norm, not B, so the parts of a batch split
+ * across threads add up to the whole batch's mean (norm == B is
+ * loss_cross_entropy / loss_mse).
+ */
+double loss_cross_entropy_rows(float *dlogits, int *correct, const float *logits,
+                               const int32_t *labels, int B, int C, int norm);
+double loss_mse_rows(float *dlogits, int *correct, const float *y, const float *targets,
+                     const int32_t *labels, int B, int C, int norm);
+
 #ifdef NNTOP_FAULT_INJECTION
 struct model;
 /* Run layer i's backward with its planted bug, if one is planted there;

@@ -11,6 +11,8 @@
 #include <assert.h>
 #include <math.h>
 
+#include "layers.h"
+
 /* Index of the first largest entry of row (C). */
 static int
 row_argmax(const float *row, int C)
@@ -26,10 +28,17 @@ double
 loss_cross_entropy(float *dlogits, int *correct, const float *logits,
                    const int32_t *labels, int B, int C)
 {
-    assert(B >= 1 && C >= 1 && labels != NULL);
+    return loss_cross_entropy_rows(dlogits, correct, logits, labels, B, C, B);
+}
+
+double
+loss_cross_entropy_rows(float *dlogits, int *correct, const float *logits,
+                        const int32_t *labels, int B, int C, int norm)
+{
+    assert(B >= 1 && C >= 1 && norm >= B && labels != NULL);
     double total = 0.0;
     int hits = 0;
-    double inv_b = 1.0 / B;
+    double inv_b = 1.0 / norm;
     for (int r = 0; r < B; r++) {
         const float *row = logits + (size_t)r * C;
         int label = labels[r];
@@ -68,10 +77,17 @@ double
 loss_mse(float *dlogits, int *correct, const float *y, const float *targets,
          const int32_t *labels, int B, int C)
 {
-    assert(B >= 1 && C >= 1 && (targets != NULL || labels != NULL));
+    return loss_mse_rows(dlogits, correct, y, targets, labels, B, C, B);
+}
+
+double
+loss_mse_rows(float *dlogits, int *correct, const float *y, const float *targets,
+              const int32_t *labels, int B, int C, int norm)
+{
+    assert(B >= 1 && C >= 1 && norm >= B && (targets != NULL || labels != NULL));
     double total = 0.0;
     int hits = 0;
-    double scale = 2.0 / ((double)B * C);
+    double scale = 2.0 / ((double)norm * C);
     for (int r = 0; r < B; r++) {
         const float *row = y + (size_t)r * C;
         const float *trow = targets != NULL ? targets + (size_t)r * C : NULL;
@@ -90,5 +106,5 @@ loss_mse(float *dlogits, int *correct, const float *y, const float *targets,
     }
     if (correct != NULL)
         *correct = hits;
-    return total / ((double)B * C);
+    return total / ((double)norm * C);
 }

@@ -676,10 +676,14 @@ model_loss(struct model *m, const struct batch *b, struct loss_out *out)
     const float *y = m->layers[m->nlayers - 1].y;
     int correct = 0;
     double loss;
+    /* A part of a split batch averages over the whole batch (loss_rows). */
+    int norm = m->loss_rows > 0 ? m->loss_rows : b->size;
     if (m->spec.loss == LOSS_CROSS_ENTROPY)
-        loss = loss_cross_entropy(m->dlogits, &correct, y, b->labels, b->size, m->out);
+        loss = loss_cross_entropy_rows(m->dlogits, &correct, y, b->labels, b->size, m->out,
+                                       norm);
     else
-        loss = loss_mse(m->dlogits, &correct, y, b->targets, b->labels, b->size, m->out);
+        loss = loss_mse_rows(m->dlogits, &correct, y, b->targets, b->labels, b->size, m->out,
+                             norm);
 #ifdef NNTOP_FAULT_INJECTION
     fault_loss(m);
 #endif

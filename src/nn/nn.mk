@@ -3,7 +3,7 @@
 #
 # optim.c's Adam loop vectorizes only under -fno-math-errno (sqrtf keeps an
 # errno call otherwise); it is correct, and bit-identical, either way.
-libnntop_a_SOURCES += src/nn/blas.c src/nn/blas-core.c src/nn/conv.c src/nn/layers.c src/nn/loss.c src/nn/model.c src/nn/optim.c
+libnntop_a_SOURCES += src/nn/blas.c src/nn/blas-core.c src/nn/conv.c src/nn/layers.c src/nn/loss.c src/nn/model.c src/nn/optim.c src/nn/team.c
 noinst_HEADERS += include/nntop/blas.h include/nntop/nn.h include/nntop/optim.h src/nn/layers.h
 # Regenerate tests/data/optim_ref.txt and tests/data/conv_ref.txt (need
 # torch 1.13); not run by make.
@@ -23,12 +23,21 @@ tests_check_blas_LDADD = $(TEST_LIBS)
 tests_check_optim_SOURCES = tests/check_optim.c $(CHECK_RUN)
 tests_check_optim_CFLAGS = $(TEST_CFLAGS)
 tests_check_optim_LDADD = $(TEST_LIBS)
+# check_team: a batch split across threads against the same batch on one.
+check_PROGRAMS += tests/check_team
+tests_check_team_SOURCES = tests/check_team.c $(CHECK_RUN)
+tests_check_team_CFLAGS = $(TEST_CFLAGS)
+tests_check_team_LDADD = $(TEST_LIBS)
 endif
 
 noinst_PROGRAMS += bench/mlp-bench
 bench_mlp_bench_SOURCES = bench/mlp-bench.c
 bench_mlp_bench_LDADD = libnntop.a $(DEP_LIBS)
 EXTRA_DIST += bench/torch_mlp.py
+
+# The OpenBLAS core correction in the real binary (forced fallback, re-exec).
+check_SCRIPTS += tests/blas-core.sh
+EXTRA_DIST += tests/blas-core.sh
 
 # Planted backward bugs for the gradient-check tests (test builds only).
 if FAULT_INJECTION

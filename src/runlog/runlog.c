@@ -627,6 +627,8 @@ env_text(const struct runlog *rl, const struct runlog_env *env, char **diff)
         env = &none;
     env_line(&b, "blas", env->blas_config != NULL ? env->blas_config : "unknown");
     env_line(&b, "blas_core", env->blas_core != NULL ? env->blas_core : "unknown");
+    if (env->blas_note != NULL && env->blas_note[0] != '\0')
+        env_line(&b, "blas_note", env->blas_note);
     if (env->blas_threads > 0)
         snprintf(tmp, sizeof tmp, "%d", env->blas_threads);
     else

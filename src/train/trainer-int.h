@@ -39,6 +39,7 @@ struct trainer {
     struct trainer_opts opts;
     struct data data;
     struct model *model;
+    struct model_team *team;    /* splits each batch across train.threads threads */
     struct optim *optim;
     struct batcher batcher;
     struct runlog *log;

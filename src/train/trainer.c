@@ -161,7 +161,7 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = i + k;
         data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
-        model_forward(t->model, t->eval_x, B);
+        model_team_forward(t->team, t->eval_x, B);
         struct batch b = {.x = t->eval_x, .labels = t->eval_y, .size = B};
         struct loss_out lo = {0};
         loss_sum += model_loss(t->model, &b, &lo) * B;
@@ -593,7 +593,7 @@ train_one_step(struct trainer *t)
     double lr = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     struct batch b = {.x = x, .labels = y, .size = B};
     struct loss_out lo = {0};
-    double loss = model_grad(t->model, &b, &lo);
+    double loss = model_team_grad(t->team, &b, &lo);
     double reg = t->cfg.optim.weight_decay > 0.0
                      ? optim_l2_penalty(&t->cfg.optim, t->model->params, t->model->nparams)
                      : 0.0;
@@ -710,6 +710,8 @@ publish_info(struct trainer *t)
     info->train_n = t->data.train.n;
     info->val_n = t->data.val.n;
     info->test_n = t->data.test.n;
+    snprintf(info->blas_core, sizeof info->blas_core, "%s", blas_core_name());
+    snprintf(info->blas_note, sizeof info->blas_note, "%s", blas_core_note());
     trainer_publish(t, TM_INFO, info, sizeof *info);
 }
 
@@ -898,6 +900,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     model_set_training(t->model, true);
     t->info = xcalloc(1, sizeof *t->info);
     stats_describe_model(t->info, t->model);
+    t->team = model_team_new(t->model, t->cfg.train.threads);
     t->optim = optim_new(&t->cfg.optim, t->model->nparams);
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
     t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
@@ -935,6 +938,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
             .cmdline = opts->cmdline,
             .blas_config = blas_config(),
             .blas_core = blas_core_name(),
+            .blas_note = blas_core_note(),
             .blas_threads = blas_get_threads(),
             .config_path = opts->config_path,
             .data_files = files,
@@ -1034,6 +1038,7 @@ trainer_free(struct trainer *t)
     if (t->log != NULL)
         runlog_close(t->log, NULL);
     batcher_fini(&t->batcher);
+    model_team_free(t->team);
     model_free(t->model);
     optim_free(t->optim);
     data_fini(&t->data);

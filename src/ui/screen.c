@@ -199,6 +199,9 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     if (m->have_step && st == TM_RUNNING && !finished)
         n = add_segment(seg, n, CRT_NORMAL, 2, "%s smp/s",
                         ui_fmt_si(a, sizeof a, m->step.samples_per_s));
+    /* nntop changed (or would change) OpenBLAS's kernels: the message line says why. */
+    if (m->have_info && m->info.blas_note[0] != '\0' && m->info.blas_core[0] != '\0')
+        n = add_segment(seg, n, CRT_WARN, 4, "blas %s", m->info.blas_core);
     if (m->dropped > 0)
         n = add_segment(seg, n, CRT_WARN, 7, "dropped %s",
                         ui_fmt_si(a, sizeof a, (double)m->dropped));
@@ -255,9 +258,11 @@ draw_message(struct ui *ui, const struct ui_rect *r, int *cy, int *cx)
         return;
     }
     const struct ui_model *m = ui->live;
-    if (m->have_info && m->info.run_dir[0] != '\0') {
-        char line[300];
-        snprintf(line, sizeof line, "run %s", m->info.run_dir);
+    if (m->have_info && (m->info.run_dir[0] != '\0' || m->info.blas_note[0] != '\0')) {
+        char line[460];
+        snprintf(line, sizeof line, "%s%s%s%s", m->info.blas_note,
+                 m->info.blas_note[0] != '\0' && m->info.run_dir[0] != '\0' ? "  " : "",
+                 m->info.run_dir[0] != '\0' ? "run " : "", m->info.run_dir);
         crt_put(r->y, r->x + 1, r->w - 2, CRT_DIM, line);
     }
 }

@@ -1,0 +1,302 @@
+/*
+ * team.c - one training batch split across threads.  Every layer this
+ * engine has computes each row of a batch on its own, except batch norm
+ * (statistics over the batch) and dropout (one random stream drawn in row
+ * order), so a batch of B rows is cut into n consecutive parts and each
+ * thread runs the ordinary forward, loss and backward of model.c on its
+ * part with single-threaded sgemm.  OpenBLAS splits the small products of
+ * a step poorly between two threads; whole parts of a batch split well.
+ *
+ * The parts are models that share the real model's parameters and write
+ * their rows into its caches (they are views at a row offset), so after a
+ * step the model holds the whole batch's activations and dlogits exactly
+ * as after model_grad().  Each part after the first has its own gradient
+ * buffer and backward scratch; the gradients are summed part by part in a
+ * fixed order, so a run is reproducible for a given thread count (and
+ * differs from the 1-thread run only in the rounding of that sum).
+ *
+ * A new layer kind joins the split by being row-independent in training
+ * and having only per-row caches that part_bind() points at its rows.
+ * This file does not split the optimizer or the evaluation's loss, and it
+ * does not choose the thread count.
+ */
+#include "config.h"
+
+#include "nntop/nn.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "nntop/blas.h"
+#include "nntop/pool.h"
+#include "nntop/xmem.h"
+
+#define TEAM_MAX 16
+
+enum team_phase { PHASE_GRAD, PHASE_FORWARD, PHASE_SUM };
+
+struct model_team {
+    struct model *m;                /* borrowed: part 0 is the model itself */
+    int n;                          /* parts a batch is split into (1: no split) */
+    struct pool *pool;              /* n members; NULL when n == 1 */
+    struct model *part[TEAM_MAX];   /* parts 1..n-1: views with own grads and scratch */
+    int part_rows;                  /* rows the parts' scratch holds */
+    /* The job in progress. */
+    enum team_phase phase;
+    const struct batch *b;
+    const float *x;
+    int parts;                      /* parts in use this job (<= n, <= B) */
+    int row0[TEAM_MAX], rows[TEAM_MAX];
+    double loss[TEAM_MAX];
+    int correct[TEAM_MAX];
+};
+
+/* Whether every layer computes each row on its own in training. */
+static bool
+splits_by_row(const struct model *m)
+{
+    for (int i = 0; i < m->nlayers; i++) {
+        switch (m->layers[i].kind) {
+        case LAYER_DENSE:
+        case LAYER_RELU:
+        case LAYER_LEAKY_RELU:
+        case LAYER_TANH:
+        case LAYER_SIGMOID:
+        case LAYER_CONV2D:          /* im2col scratch: each part has its own */
+        case LAYER_MAXPOOL2D:       /* argmax: per-row cache, bound below */
+        case LAYER_AVGPOOL2D:
+        case LAYER_FLATTEN:
+        case LAYER_GLOBAL_AVGPOOL:
+            break;
+        case LAYER_DROPOUT:
+        case LAYER_DROPOUT2D:
+        case LAYER_BATCHNORM:
+        case LAYER_BATCHNORM2D:
+        case LAYER_KIND_COUNT:
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+widest_of(const struct model *m)
+{
+    int w = m->in;
+    for (int i = 0; i < m->nlayers; i++)
+        if (m->layers[i].out > w)
+            w = m->layers[i].out;
+    return w;
+}
+
+/* (Re)size the parts' own scratch for parts of up to rows rows. */
+static void
+parts_reserve(struct model_team *t, int rows)
+{
+    if (rows <= t->part_rows)
+        return;
+    size_t n = (size_t)rows * (size_t)widest_of(t->m) * sizeof(float);
+    for (int k = 1; k < t->n; k++) {
+        free(t->part[k]->work_a);
+        free(t->part[k]->work_b);
+        t->part[k]->work_a = xalloc_aligned(n);
+        t->part[k]->work_b = xalloc_aligned(n);
+    }
+    t->part_rows = rows;
+}
+
+/* Point part k at rows [row0, row0 + rows) of the model's caches. */
+static void
+part_bind(struct model_team *t, int k, int row0, int rows)
+{
+    struct model *m = t->m, *p = t->part[k];
+    size_t r = (size_t)row0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const struct layer *L = &m->layers[i];
+        p->layers[i].y = L->y + r * (size_t)L->out;
+        if (L->argmax != NULL)
+            p->layers[i].argmax = L->argmax + r * (size_t)L->out;
+    }
+    p->dlogits = m->dlogits + r * (size_t)m->out;
+    p->params = m->params;
+    p->training = m->training;
+    p->max_batch = rows;    /* never grows: the caches are the model's */
+}
+
+struct model_team *
+model_team_new(struct model *m, int n)
+{
+    assert(n >= 1);
+    struct model_team *t = xcalloc(1, sizeof *t);
+    t->m = m;
+    t->n = 1;
+    if (n > TEAM_MAX)
+        n = TEAM_MAX;
+    if (n > 1 && splits_by_row(m))
+        t->pool = pool_new(n);
+    if (t->pool == NULL) {
+        /* No split: OpenBLAS's own threads are all the parallelism there is. */
+        blas_set_threads(n);
+        return t;
+    }
+    t->n = n;
+    for (int k = 1; k < n; k++) {
+        struct model *p = xmalloc(sizeof *p);
+        *p = *m;
+        p->grads = xalloc_aligned(m->nparams * sizeof(float));
+        p->work_a = p->work_b = NULL;
+        p->dx = NULL;
+        p->want_dx = false;
+        p->state = NULL;
+        /* Convolutions unfold one sample at a time into their own scratch. */
+        p->col = m->col_len > 0 ? xalloc_aligned(m->col_len * sizeof(float)) : NULL;
+        for (int i = 0; i < p->nlayers; i++) {
+            p->layers[i].mask = p->layers[i].xhat = NULL;
+            p->layers[i].mean = p->layers[i].invstd = NULL;
+        }
+        t->part[k] = p;
+    }
+    parts_reserve(t, (m->max_batch + n - 1) / n);
+    /* Each part multiplies on its own thread. */
+    blas_set_threads(1);
+    return t;
+}
+
+void
+model_team_free(struct model_team *t)
+{
+    if (t == NULL)
+        return;
+    pool_free(t->pool);
+    for (int k = 1; k < t->n; k++) {
+        free(t->part[k]->grads);
+        free(t->part[k]->col);
+        free(t->part[k]->work_a);
+        free(t->part[k]->work_b);
+        free(t->part[k]);
+    }
+    free(t);
+}
+
+int
+model_team_size(const struct model_team *t)
+{
+    return t->n;
+}
+
+/* grads = part 0's + part 1's + ..., over member i's share of the entries. */
+static void
+sum_share(struct model_team *t, int i)
+{
+    size_t total = t->m->nparams;
+    /* Shares on 16-float boundaries keep each thread on its own cache lines. */
+    size_t per = ((total + (size_t)t->n - 1) / (size_t)t->n + 15) & ~(size_t)15;
+    size_t lo = per * (size_t)i, hi = lo + per < total ? lo + per : total;
+    float *g = t->m->grads;
+    for (int k = 1; k < t->parts; k++) {
+        const float *gk = t->part[k]->grads;
+        for (size_t j = lo; j < hi; j++)
+            g[j] += gk[j];
+    }
+}
+
+static void
+team_job(void *arg, int i)
+{
+    struct model_team *t = arg;
+    if (t->phase == PHASE_SUM) {
+        sum_share(t, i);
+        return;
+    }
+    if (i >= t->parts)
+        return;
+    struct model *p = i == 0 ? t->m : t->part[i];
+    int r0 = t->row0[i], rows = t->rows[i];
+    const float *x = t->x + (size_t)r0 * (size_t)t->m->in;
+    model_forward(p, x, rows);
+    if (t->phase == PHASE_FORWARD)
+        return;
+    const struct batch *b = t->b;
+    struct batch sub = {
+        .x = x,
+        .labels = b->labels != NULL ? b->labels + r0 : NULL,
+        .targets = b->targets != NULL ? b->targets + (size_t)r0 * (size_t)t->m->out : NULL,
+        .size = rows,
+    };
+    struct loss_out lo = {0};
+    t->loss[i] = model_loss(p, &sub, &lo);
+    t->correct[i] = lo.correct;
+    model_backward(p);
+}
+
+/* Cut B rows into the parts (the first ones one row longer) and bind them. */
+static void
+team_cut(struct model_team *t, const float *x, int B)
+{
+    model_reserve(t->m, B);
+    parts_reserve(t, (B + t->n - 1) / t->n);
+    t->x = x;
+    t->parts = B < t->n ? B : t->n;
+    int row = 0;
+    for (int k = 0; k < t->parts; k++) {
+        t->row0[k] = row;
+        t->rows[k] = B / t->parts + (k < B % t->parts);
+        if (k > 0)
+            part_bind(t, k, row, t->rows[k]);
+        row += t->rows[k];
+    }
+}
+
+/* Leave the model as one forward (and backward) of all B rows leaves it. */
+static void
+team_settle(struct model_team *t, const float *x, int B)
+{
+    t->m->x = x;
+    t->m->batch = B;
+    t->m->loss_rows = 0;
+}
+
+double
+model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out)
+{
+    struct model *m = t->m;
+    if (t->n == 1 || b->size < 2 || m->want_dx)
+        return model_grad(m, b, out);
+    team_cut(t, b->x, b->size);
+    t->b = b;
+    t->phase = PHASE_GRAD;
+    m->loss_rows = b->size;
+    for (int k = 1; k < t->parts; k++)
+        t->part[k]->loss_rows = b->size;
+    pool_run(t->pool, team_job, t);
+    t->phase = PHASE_SUM;
+    pool_run(t->pool, team_job, t);
+    team_settle(t, b->x, b->size);
+
+    double loss = 0.0;
+    int correct = 0;
+    for (int k = 0; k < t->parts; k++) {
+        loss += t->loss[k];
+        correct += t->correct[k];
+    }
+    if (out != NULL) {
+        out->data = loss;
+        out->correct = correct;
+    }
+    return loss;
+}
+
+const float *
+model_team_forward(struct model_team *t, const float *x, int B)
+{
+    struct model *m = t->m;
+    if (t->n == 1 || B < 2)
+        return model_forward(m, x, B);
+    team_cut(t, x, B);
+    t->phase = PHASE_FORWARD;
+    pool_run(t->pool, team_job, t);
+    team_settle(t, x, B);
+    return m->layers[m->nlayers - 1].y;
+}

@@ -1,0 +1,260 @@
+/*
+ * check_team.c - a batch split across threads (model_team_*) against the
+ * same batch on one thread: the same activations, dlogits, gradients and
+ * loss up to rounding;
+ * bit-identical runs for the same seed and thread count; the models that
+ * must not be split (batch norm, dropout) left to model_grad() exactly; odd
+ * and tiny batches.  It does not time anything.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "nntop/blas.h"
+#include "nntop/nn.h"
+#include "nntop/optim.h"
+#include "nntop/rng.h"
+#include "nntop/xmem.h"
+
+enum { IN = 13, CLASSES = 5, ROWS = 67 };
+
+/* dense 31, <act>, dense 17, <act2>, dense CLASSES; extra is appended after the first act. */
+static struct model *
+make_model(enum loss_kind loss, enum layer_kind act, enum layer_kind extra, uint64_t seed)
+{
+    struct model_spec s;
+    memset(&s, 0, sizeof s);
+    s.in = IN;
+    s.loss = loss;
+    s.seed = seed;
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_DENSE, .units = 31};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = act, .arg = 0.1f};
+    if (extra != LAYER_KIND_COUNT)
+        s.layers[s.nlayers++] = (struct layer_spec){.kind = extra, .arg = 0.25f};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_DENSE, .units = 17};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_TANH};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_DENSE, .units = CLASSES};
+    char *cause = NULL;
+    struct model *m = model_new(&s, ROWS, &cause);
+    ck_assert_msg(m != NULL, "model_new: %s", cause ? cause : "?");
+    return m;
+}
+
+struct data {
+    float x[ROWS * IN];
+    int32_t labels[ROWS];
+    float targets[ROWS * CLASSES];
+};
+
+static void
+make_data(struct data *d, uint64_t seed)
+{
+    struct rng r;
+    rng_seed_for(&r, seed, RNG_DATA);
+    for (int i = 0; i < ROWS * IN; i++)
+        d->x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    for (int i = 0; i < ROWS; i++)
+        d->labels[i] = (int32_t)rng_below(&r, CLASSES);
+    for (int i = 0; i < ROWS * CLASSES; i++)
+        d->targets[i] = (float)rng_normal(&r);
+}
+
+/* Largest |a - b| / (1 + |b|) over n entries. */
+static double
+max_rel(const float *a, const float *b, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / (1.0 + fabs((double)b[i]));
+        if (!(d <= worst))
+            worst = d;
+    }
+    return worst;
+}
+
+/* One batch of B rows through a team of n and through model_grad on a twin. */
+static void
+compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
+{
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 3);
+    struct model *one = make_model(loss, act, LAYER_KIND_COUNT, 9);
+    struct model *split = make_model(loss, act, LAYER_KIND_COUNT, 9);
+    struct model_team *t = model_team_new(split, n);
+    ck_assert_int_eq(model_team_size(t), n);
+    ck_assert_int_eq(blas_get_threads(), 1);
+    struct batch b = {.x = d->x, .labels = d->labels,
+                      .targets = loss == LOSS_MSE ? d->targets : NULL, .size = B};
+    struct loss_out lo1, lo2;
+    double l1 = model_grad(one, &b, &lo1);
+    double l2 = model_team_grad(t, &b, &lo2);
+    ck_assert_msg(fabs(l1 - l2) <= 1e-6 * (1.0 + fabs(l1)), "n %d B %d: loss %.17g vs %.17g",
+                  n, B, l2, l1);
+    ck_assert_double_eq(lo2.data, l2);
+    ck_assert_int_eq(lo1.correct, lo2.correct);
+    ck_assert_int_eq(split->batch, B);
+    ck_assert_ptr_eq(split->x, d->x);
+    /* Every row of every cache and of dlogits is filled as on one thread
+     * (OpenBLAS may round a product of fewer rows differently, by an ulp). */
+    for (int i = 0; i < one->nlayers; i++) {
+        size_t cnt = (size_t)B * (size_t)one->layers[i].out;
+        double e = max_rel(split->layers[i].y, one->layers[i].y, cnt);
+        ck_assert_msg(e < 1e-5, "n %d B %d: layer %d output differs by %g", n, B, i, e);
+    }
+    double e = max_rel(split->dlogits, one->dlogits, (size_t)B * CLASSES);
+    ck_assert_msg(e < 1e-5, "n %d B %d: dlogits differ by %g", n, B, e);
+    double gd = max_rel(split->grads, one->grads, one->nparams);
+    ck_assert_msg(gd < 1e-5, "n %d B %d: gradients differ by %g", n, B, gd);
+    /* The forward alone gives the same outputs. */
+    const float *y = model_team_forward(t, d->x, B);
+    e = max_rel(y, one->layers[one->nlayers - 1].y, (size_t)B * CLASSES);
+    ck_assert_msg(e < 1e-5, "n %d B %d: model_team_forward output differs by %g", n, B, e);
+    model_team_free(t);
+    model_free(split);
+    model_free(one);
+    free(d);
+}
+
+START_TEST(test_team__matches_one_thread)
+{
+    static const int batches[] = {ROWS, 64, 33, 3, 2};
+    for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
+        compare_split(LOSS_CROSS_ENTROPY, LAYER_RELU, 2, batches[i]);
+        compare_split(LOSS_MSE, LAYER_LEAKY_RELU, 2, batches[i]);
+    }
+    compare_split(LOSS_CROSS_ENTROPY, LAYER_SIGMOID, 3, ROWS);
+    compare_split(LOSS_CROSS_ENTROPY, LAYER_RELU, 4, 5);
+}
+END_TEST
+
+/* Train S steps of Adam with a team of n; return the final parameters (heap). */
+static float *
+train(int n, int S, size_t *count)
+{
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 5);
+    struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 21);
+    struct model_team *t = model_team_new(m, n);
+    struct optim_spec os = {.kind = OPTIM_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                            .eps = 1e-8};
+    struct optim *o = optim_new(&os, m->nparams);
+    for (int s = 0; s < S; s++) {
+        int B = 16 + s % 40;   /* sizes that cut evenly and unevenly */
+        struct batch b = {.x = d->x + (s % 7) * IN, .labels = d->labels + s % 7, .size = B};
+        model_team_grad(t, &b, NULL);
+        optim_step(o, m->params, m->grads, os.lr, NULL);
+    }
+    float *p = xmalloc(m->nparams * sizeof *p);
+    memcpy(p, m->params, m->nparams * sizeof *p);
+    *count = m->nparams;
+    optim_free(o);
+    model_team_free(t);
+    model_free(m);
+    free(d);
+    return p;
+}
+
+START_TEST(test_team__reproducible)
+{
+    size_t n1, n2, n3;
+    float *a = train(2, 60, &n1);
+    float *b = train(2, 60, &n2);
+    float *one = train(1, 60, &n3);
+    ck_assert(n1 == n2 && n2 == n3);
+    ck_assert_msg(memcmp(a, b, n1 * sizeof *a) == 0,
+                  "two runs of the same seed on 2 threads differ");
+    /* Not bit-identical to one thread (the sum of parts rounds), but close. */
+    double d = max_rel(a, one, n1);
+    ck_assert_msg(d < 1e-3, "2 threads drift %g from 1 thread after 60 steps", d);
+    free(a);
+    free(b);
+    free(one);
+}
+END_TEST
+
+START_TEST(test_team__not_split)
+{
+    /* Batch norm and dropout couple the rows of a batch: the team of 2
+     * runs them whole, with OpenBLAS's 2 threads, bit for bit model_grad. */
+    static const enum layer_kind coupled[] = {LAYER_BATCHNORM, LAYER_DROPOUT};
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 8);
+    for (size_t k = 0; k < 2; k++) {
+        struct model *one = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, coupled[k], 4);
+        struct model *two = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, coupled[k], 4);
+        struct model_team *t = model_team_new(two, 2);
+        ck_assert_int_eq(model_team_size(t), 1);
+        ck_assert_int_eq(blas_get_threads(), 2);
+        struct batch b = {.x = d->x, .labels = d->labels, .size = ROWS};
+        for (int s = 0; s < 3; s++) {
+            double l1 = model_grad(one, &b, NULL);
+            double l2 = model_team_grad(t, &b, NULL);
+            ck_assert(l1 == l2);
+            ck_assert(memcmp(one->grads, two->grads, one->nparams * sizeof(float)) == 0);
+        }
+        model_team_free(t);
+        model_free(two);
+        model_free(one);
+    }
+    free(d);
+}
+END_TEST
+
+START_TEST(test_team__one_row_and_growth)
+{
+    /* One row cannot be split; a batch larger than the model was built for
+     * grows the caches, and the parts follow. */
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 2);
+    struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 1);
+    model_free(m);
+    struct model_spec s;
+    memset(&s, 0, sizeof s);
+    s.in = IN;
+    s.loss = LOSS_CROSS_ENTROPY;
+    s.seed = 1;
+    s.nlayers = 1;
+    s.layers[0] = (struct layer_spec){.kind = LAYER_DENSE, .units = CLASSES};
+    m = model_new(&s, 4, NULL);
+    struct model *ref = model_new(&s, 4, NULL);
+    struct model_team *t = model_team_new(m, 2);
+    struct batch b1 = {.x = d->x, .labels = d->labels, .size = 1};
+    ck_assert(model_team_grad(t, &b1, NULL) == model_grad(ref, &b1, NULL));
+    ck_assert(memcmp(m->grads, ref->grads, m->nparams * sizeof(float)) == 0);
+    struct batch big = {.x = d->x, .labels = d->labels, .size = ROWS};
+    double l2 = model_team_grad(t, &big, NULL), l1 = model_grad(ref, &big, NULL);
+    ck_assert_msg(fabs(l1 - l2) < 1e-6, "grown batch: loss %g vs %g", l2, l1);
+    ck_assert_msg(max_rel(m->grads, ref->grads, m->nparams) < 1e-5, "grown batch: grads differ");
+    model_team_free(t);
+    model_free(ref);
+    model_free(m);
+    free(d);
+}
+END_TEST
+
+Suite *team_suite(void);
+
+Suite *
+team_suite(void)
+{
+    Suite *s = suite_create("team");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_team__matches_one_thread);
+    tcase_add_test(core, test_team__reproducible);
+    tcase_add_test(core, test_team__not_split);
+    tcase_set_timeout(core, 60);
+    suite_add_tcase(s, core);
+    TCase *limits = tcase_create("limits");
+    tcase_add_test(limits, test_team__one_row_and_growth);
+    suite_add_tcase(s, limits);
+    return s;
+}
+
+int
+main(void)
+{
+    return check_run(team_suite());
+}
