@@ -9,3 +9,17 @@ noinst_PROGRAMS += bench/snapshot-bench
 bench_snapshot_bench_SOURCES = bench/snapshot-bench.c
 bench_snapshot_bench_LDADD = libnntop.a $(DEP_LIBS)
 EXTRA_DIST += bench/compare-torch.sh
+
+# gemm-ceiling: a step's sgemm calls alone, the ceiling mlp-bench is held to.
+noinst_PROGRAMS += bench/gemm-ceiling
+bench_gemm_ceiling_SOURCES = bench/gemm-ceiling.c
+bench_gemm_ceiling_LDADD = libnntop.a $(DEP_LIBS)
+
+# make bench: the engine against PyTorch, 2-thread scaling, the GEMM
+# ceiling, the OpenBLAS core correction and the end-to-end Fashion-MNIST
+# run against a plain PyTorch script, as one table of ratios.
+# PAIRS=N and E2E_EPOCHS=E (0 skips the end-to-end rows) tune it.
+EXTRA_DIST += bench/run-bench.sh bench/torch_fashion.py
+bench: all
+	$(SHELL) $(srcdir)/bench/run-bench.sh $(builddir)
+.PHONY: bench

@@ -138,6 +138,11 @@ parse_int(const char *opt, const char *s, int *out)
 int
 main(int argc, char **argv)
 {
+    /* As nntop does: a silent fallback core is corrected by one re-exec
+     * (NNTOP_BLAS_CORE=keep measures without the correction). */
+    blas_core_start(argv);
+    if (blas_core_note()[0] != '\0')
+        fprintf(stderr, "mlp-bench: %s\n", blas_core_note());
     int threads = 1, batch = 128, steps = 300;
     bool cnn = false;
     bool blas_threads = false;
@@ -251,7 +256,7 @@ main(int argc, char **argv)
         }
         pos += batch;
         loss = model_team_grad(team, &b, NULL);
-        optim_step(o, m->params, m->grads, os.lr, NULL);
+        model_team_optim_step(team, o, os.lr, NULL);
         int done = s + 1 - BENCH_WARMUP;
         if (done > 0 && done % window == 0) {
             double t = clock_seconds(CLOCK_MONOTONIC);

@@ -175,6 +175,44 @@ START_TEST(test_team__reproducible)
 }
 END_TEST
 
+START_TEST(test_team__optim_ranges)
+{
+    /* The optimizer split by ranges of the parameters is optim_step bit for bit. */
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 6);
+    static const enum optim_kind kinds[] = {OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW};
+    for (size_t k = 0; k < 3; k++) {
+        struct model *one = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 2);
+        struct model *two = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 2);
+        struct model_team *t = model_team_new(two, 3);
+        struct optim_spec os = {.kind = kinds[k], .lr = 0.05, .momentum = 0.9, .beta1 = 0.9,
+                                .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+        struct optim *o1 = optim_new(&os, one->nparams), *o2 = optim_new(&os, two->nparams);
+        float *u1 = xalloc_aligned(one->nparams * sizeof(float));
+        float *u2 = xalloc_aligned(two->nparams * sizeof(float));
+        struct batch b = {.x = d->x, .labels = d->labels, .size = ROWS};
+        for (int s = 0; s < 4; s++) {
+            model_grad(one, &b, NULL);
+            /* the same gradients on both sides, so only the update is compared */
+            memcpy(two->grads, one->grads, one->nparams * sizeof(float));
+            optim_step(o1, one->params, one->grads, 0.05, u1);
+            model_team_optim_step(t, o2, 0.05, u2);
+            ck_assert_msg(memcmp(one->params, two->params, one->nparams * sizeof(float)) == 0,
+                          "optimizer %zu step %d: split update differs", k, s);
+            ck_assert(memcmp(u1, u2, one->nparams * sizeof(float)) == 0);
+        }
+        free(u1);
+        free(u2);
+        optim_free(o1);
+        optim_free(o2);
+        model_team_free(t);
+        model_free(two);
+        model_free(one);
+    }
+    free(d);
+}
+END_TEST
+
 START_TEST(test_team__not_split)
 {
     /* Batch norm and dropout couple the rows of a batch: the team of 2
@@ -245,6 +283,7 @@ team_suite(void)
     tcase_add_test(core, test_team__matches_one_thread);
     tcase_add_test(core, test_team__reproducible);
     tcase_add_test(core, test_team__not_split);
+    tcase_add_test(core, test_team__optim_ranges);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");

@@ -220,6 +220,12 @@ int model_team_size(const struct model_team *t);
  * thread that made the team may call it, never two at once.
  */
 double model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out);
+struct optim;
+/*
+ * optim_step(o, m->params, m->grads, lr, update) with each thread updating
+ * its own range of the parameters: bit-identical to optim_step().
+ */
+void model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update);
 /* model_forward() of B rows of x on the team's threads. */
 const float *model_team_forward(struct model_team *t, const float *x, int B);
 

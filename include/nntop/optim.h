@@ -82,6 +82,15 @@ void optim_free(struct optim *o);
  * (unless built with -ffast-math or -ffp-contract=fast).
  */
 void optim_step(struct optim *o, float *params, const float *grads, double lr, float *update);
+/*
+ * optim_step() in parts, for threads that share a step: optim_begin_step()
+ * once, then optim_step_range() over ranges [lo, hi) that cover [0, n)
+ * once each (in any order, at once from several threads when they do not
+ * overlap).  Together they are optim_step(), bit for bit.
+ */
+void optim_begin_step(struct optim *o);
+void optim_step_range(struct optim *o, float *params, const float *grads, double lr, float *update,
+                      size_t lo, size_t hi);
 
 /*
  * Clip grads (n) in place per spec.  Returns the global L2 norm before

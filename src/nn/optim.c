@@ -273,9 +273,31 @@ adam_update(size_t n, float *restrict p, const float *restrict g, float *restric
 void
 optim_step(struct optim *o, float *params, const float *grads, double lr, float *update)
 {
-    assert(o != NULL && params != NULL && grads != NULL);
-    const struct optim_spec *s = &o->spec;
+    optim_begin_step(o);
+    optim_step_range(o, params, grads, lr, update, 0, o->n);
+}
+
+void
+optim_begin_step(struct optim *o)
+{
+    assert(o != NULL);
     o->t++;
+}
+
+void
+optim_step_range(struct optim *o, float *params, const float *grads, double lr, float *update,
+                 size_t lo, size_t hi)
+{
+    assert(o != NULL && params != NULL && grads != NULL && lo <= hi && hi <= o->n);
+    const struct optim_spec *s = &o->spec;
+    /* Every entry's update depends on that entry alone: a range is the
+     * same loop on shifted pointers, bit for bit. */
+    size_t n = hi - lo;
+    params += lo;
+    grads += lo;
+    float *m = o->m + lo;
+    if (update != NULL)
+        update += lo;
     if (s->kind == OPTIM_SGD) {
         struct sgd_scalars k = {
             .wd = (float)s->weight_decay,
@@ -286,7 +308,7 @@ optim_step(struct optim *o, float *params, const float *grads, double lr, float 
          * momentum set to 0 live leaves the buffer as it was */
         enum sgd_mode mode = s->momentum == 0.0 ? SGD_PLAIN
                              : s->nesterov ? SGD_NESTEROV : SGD_MOMENTUM;
-        sgd_update(o->n, params, grads, o->m, update, k, mode, s->weight_decay != 0.0);
+        sgd_update(n, params, grads, m, update, k, mode, s->weight_decay != 0.0);
         return;
     }
     assert(o->v != NULL);       /* the kind is fixed at optim_new() */
@@ -307,7 +329,7 @@ optim_step(struct optim *o, float *params, const float *grads, double lr, float 
     };
     bool decoupled = s->kind == OPTIM_ADAMW;
     bool coupled = !decoupled && s->weight_decay != 0.0;
-    adam_update(o->n, params, grads, o->m, o->v, update, k, coupled, decoupled);
+    adam_update(n, params, grads, m, o->v + lo, update, k, coupled, decoupled);
 }
 
 /* sum of x^2 over x (n) in double; four partial sums break the add chain

@@ -17,8 +17,9 @@
  *
  * A new layer kind joins the split by being row-independent in training
  * and having only per-row caches that part_bind() points at its rows.
- * This file does not split the optimizer or the evaluation's loss, and it
- * does not choose the thread count.
+ * The optimizer's update, entry by entry, is split by ranges of the
+ * parameters (bit-identical to one thread).  This file does not split the
+ * evaluation's loss or clipping, and it does not choose the thread count.
  */
 #include "config.h"
 
@@ -30,12 +31,13 @@
 
 #include "layers.h"
 #include "nntop/blas.h"
+#include "nntop/optim.h"
 #include "nntop/pool.h"
 #include "nntop/xmem.h"
 
 #define TEAM_MAX 16
 
-enum team_phase { PHASE_GRAD, PHASE_FORWARD, PHASE_SUM };
+enum team_phase { PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM };
 
 struct model_team {
     struct model *m;                /* borrowed: part 0 is the model itself */
@@ -49,6 +51,9 @@ struct model_team {
     const float *x;
     int parts;                      /* parts in use this job (<= n, <= B) */
     int row0[TEAM_MAX], rows[TEAM_MAX];
+    struct optim *optim;            /* PHASE_OPTIM: the step to apply */
+    double lr;
+    float *update;
     double loss[TEAM_MAX];
     int correct[TEAM_MAX];
 };
@@ -186,14 +191,23 @@ model_team_size(const struct model_team *t)
     return t->n;
 }
 
+/* Member i's share [*lo, *hi) of the parameters, on 16-float boundaries
+ * so that each thread keeps to its own cache lines. */
+static void
+share_of(const struct model_team *t, int i, size_t *lo, size_t *hi)
+{
+    size_t total = t->m->nparams;
+    size_t per = ((total + (size_t)t->n - 1) / (size_t)t->n + 15) & ~(size_t)15;
+    *lo = per * (size_t)i < total ? per * (size_t)i : total;
+    *hi = *lo + per < total ? *lo + per : total;
+}
+
 /* grads = part 0's + part 1's + ..., over member i's share of the entries. */
 static void
 sum_share(struct model_team *t, int i)
 {
-    size_t total = t->m->nparams;
-    /* Shares on 16-float boundaries keep each thread on its own cache lines. */
-    size_t per = ((total + (size_t)t->n - 1) / (size_t)t->n + 15) & ~(size_t)15;
-    size_t lo = per * (size_t)i, hi = lo + per < total ? lo + per : total;
+    size_t lo, hi;
+    share_of(t, i, &lo, &hi);
     float *g = t->m->grads;
     for (int k = 1; k < t->parts; k++) {
         const float *gk = t->part[k]->grads;
@@ -208,6 +222,12 @@ team_job(void *arg, int i)
     struct model_team *t = arg;
     if (t->phase == PHASE_SUM) {
         sum_share(t, i);
+        return;
+    }
+    if (t->phase == PHASE_OPTIM) {
+        size_t lo, hi;
+        share_of(t, i, &lo, &hi);
+        optim_step_range(t->optim, t->m->params, t->m->grads, t->lr, t->update, lo, hi);
         return;
     }
     if (i >= t->parts)
@@ -286,6 +306,22 @@ model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *ou
         out->correct = correct;
     }
     return loss;
+}
+
+void
+model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update)
+{
+    struct model *m = t->m;
+    if (t->n == 1) {
+        optim_step(o, m->params, m->grads, lr, update);
+        return;
+    }
+    optim_begin_step(o);
+    t->optim = o;
+    t->lr = lr;
+    t->update = update;
+    t->phase = PHASE_OPTIM;
+    pool_run(t->pool, team_job, t);
 }
 
 const float *

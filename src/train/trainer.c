@@ -623,7 +623,7 @@ train_one_step(struct trainer *t)
          * ones.  The optimizer's moments keep this step's gradient. */
         size_t np = t->model->nparams;
         memcpy(t->prev_params, t->model->params, np * sizeof(float));
-        optim_step(t->optim, t->model->params, t->model->grads, lr, snap ? t->update : NULL);
+        model_team_optim_step(t->team, t->optim, lr, snap ? t->update : NULL);
         if (!all_finite(t->model->params, np)) {
             locate_update(t, update_where, sizeof update_where);
             memcpy(t->model->params, t->prev_params, np * sizeof(float));
