@@ -25,6 +25,24 @@
 #define LANES 16
 #define FLUSH_BLOCKS 64
 
+/*
+ * The block loops are built once per vector width (target_clones, as
+ * optim.c does and under the same conditions): the baseline x86-64 build
+ * has 4-float SSE registers, AVX2 has 8 and AVX-512 16, and a snapshot is
+ * these loops over every parameter, gradient and update.  The lanes are
+ * explicit and nothing is contracted (-std=c11), so every copy computes
+ * the same bits.
+ */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(__SANITIZE_THREAD__)
+#if __has_attribute(target_clones)
+#define STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef STATS_CLONES
+#define STATS_CLONES
+#endif
+
 /* Stride that keeps a histogram's sample at STATS_HIST_SAMPLE entries. */
 static size_t
 sample_stride(size_t n)
@@ -108,7 +126,7 @@ moments_flush(struct moments *mo, float *restrict s, float *restrict q)
  * nblocks blocks of LANES entries into the per-lane partial results.  Not
  * inlined: inside moments()'s loop nest gcc will not vectorise it.
  */
-static void __attribute__((noinline))
+static void STATS_CLONES __attribute__((noinline))
 moments_blocks(const float *restrict x, size_t nblocks, float *restrict s, float *restrict q,
                float *restrict lo, float *restrict hi, uint32_t *restrict bad)
 {
@@ -177,6 +195,62 @@ moments(struct moments *mo, const float *restrict x, size_t n)
         mo->sumsq += (double)v * v;
         mo->lo = v < mo->lo ? v : mo->lo;
         mo->hi = v > mo->hi ? v : mo->hi;
+    }
+    mo->finite = n - nbad;
+    if (nbad > 0)
+        count_nonfinite(x, n, &mo->nan, &mo->inf);
+}
+
+/*
+ * The norm pass: nblocks blocks of LANES entries into per-lane sums of
+ * squares of the finite entries and counts of the others.  Half the work
+ * of moments_blocks, for buffers whose range nobody reads.
+ */
+static void STATS_CLONES __attribute__((noinline))
+sumsq_blocks(const float *restrict x, size_t nblocks, float *restrict q, uint32_t *restrict bad)
+{
+    for (size_t b = 0; b < nblocks; b++, x += LANES) {
+        for (int j = 0; j < LANES; j++) {
+            float v = x[j];
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            uint32_t nf = (bits & 0x7f800000u) == 0x7f800000u;
+            float f = nf ? 0.0f : v;
+            q[j] += f * f;
+            bad[j] += nf;
+        }
+    }
+}
+
+/* Sum of squares of x's finite entries and its NaN/Inf counts (in mo;
+ * its sum and range are left 0). */
+static void
+norms(struct moments *mo, const float *restrict x, size_t n)
+{
+    float q[LANES] = {0};
+    uint32_t bad[LANES] = {0};
+    memset(mo, 0, sizeof *mo);
+    size_t k = 0;
+    while (n - k >= LANES) {
+        size_t nb = (n - k) / LANES;
+        nb = nb < FLUSH_BLOCKS ? nb : FLUSH_BLOCKS;
+        sumsq_blocks(x + k, nb, q, bad);
+        for (int j = 0; j < LANES; j++) {
+            mo->sumsq += q[j];
+            q[j] = 0.0f;
+        }
+        k += nb * LANES;
+    }
+    size_t nbad = 0;
+    for (int j = 0; j < LANES; j++)
+        nbad += bad[j];
+    for (; k < n; k++) {
+        float v = x[k];
+        if (!(fabsf(v) <= FLT_MAX)) {
+            nbad++;
+            continue;
+        }
+        mo->sumsq += (double)v * v;
     }
     mo->finite = n - nbad;
     if (nbad > 0)
@@ -300,10 +374,10 @@ stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *u
     const float *u = update != NULL ? update + pt->offset : NULL;
     /* Three vectorised passes: norms of all entries and non-finite counts. */
     struct moments mw, mg, mu = {0};
-    moments(&mw, w, pt->count);
-    moments(&mg, g, pt->count);
+    norms(&mw, w, pt->count);
+    norms(&mg, g, pt->count);
     if (u != NULL)
-        moments(&mu, u, pt->count);
+        norms(&mu, u, pt->count);
     double ww = mw.sumsq, gg = mg.sumsq, uu = mu.sumsq;
     uint32_t nan = mw.nan + mg.nan, inf = mw.inf + mg.inf;
     out->index = t;
