@@ -46,11 +46,11 @@ echo "# nntop bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, core: $("$mlp" --steps 1 2>&1 >/dev/null | sed -n 's/.*(core \([^)]*\)).*/\1/p'), load $(cut -d' ' -f1-3 /proc/loadavg); $pairs alternating pairs per row, median of the pair ratios"
 printf '%-11s %-30s %12s %12s %7s  %s\n' group setting A B A/B spread
 row() {     # row GROUP SETTING "A..." "B..." where A and B are commands printing samples_per_s
-    group=$1 setting=$2 a=$3 b=$4
+    group=$1 setting=$2 cmd_a=$3 cmd_b=$4
     rs= la= lb=
     for p in $(seq "$pairs"); do
-        va=$(eval "$a" 2>/dev/null | sps)
-        vb=$(eval "$b" 2>/dev/null | sps)
+        va=$(eval "$cmd_a" 2>/dev/null | sps)
+        vb=$(eval "$cmd_b" 2>/dev/null | sps)
         rs="$rs $(ratio "${va:-0}" "${vb:-0}")"
         la=$va lb=$vb
     done
@@ -106,7 +106,7 @@ e2e() {
     name=$1
     shift
     /usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err"
-    acc=$(sed -n 's/^test_acc=\([0-9.]*\).*/\1/p; s/.*test loss [0-9.]*  acc \([0-9.]*\)%.*/\1/p' "$tmp/out" | tail -1)
+    acc=$(sed -n 's/^test_acc=\([0-9.]*\).*/\1/p; s/^eval .* test  *loss [0-9.]*  *acc  *\([0-9.]*\) %.*/\1/p' "$tmp/out" | tail -1)
     read -r wall rss <"$tmp/time"
     echo "$wall $((rss / 1024)) ${acc:-?}"
 }
