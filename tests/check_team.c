@@ -157,6 +157,57 @@ train(int n, int S, size_t *count)
     return p;
 }
 
+START_TEST(test_team__conv)
+{
+    /* An image model: conv (its own im2col scratch per part), max pool
+     * (argmax cached per row), avg pool, flatten, dense. */
+    enum { C = 2, H = 6, W = 6, IMG = C * H * W, CB = 9 };
+    struct model_spec s;
+    memset(&s, 0, sizeof s);
+    s.in = IMG;
+    s.in_c = C;
+    s.in_h = H;
+    s.in_w = W;
+    s.loss = LOSS_CROSS_ENTROPY;
+    s.seed = 3;
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_CONV2D, .units = 4, .kernel = 3,
+                                                .stride = 1, .padding = 1};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_RELU};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_MAXPOOL2D, .kernel = 2, .stride = 2};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_AVGPOOL2D, .kernel = 3, .stride = 1,
+                                                .padding = 1};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_FLATTEN};
+    s.layers[s.nlayers++] = (struct layer_spec){.kind = LAYER_DENSE, .units = CLASSES};
+    char *cause = NULL;
+    struct model *one = model_new(&s, CB, &cause);
+    ck_assert_msg(one != NULL, "model_new: %s", cause ? cause : "?");
+    struct model *two = model_new(&s, CB, NULL);
+    struct model_team *t = model_team_new(two, 2);
+    ck_assert_int_eq(model_team_size(t), 2);
+    struct rng r;
+    rng_seed(&r, 4);
+    float x[CB * IMG];
+    int32_t y[CB];
+    for (int i = 0; i < CB * IMG; i++)
+        x[i] = (float)rng_normal(&r);
+    for (int i = 0; i < CB; i++)
+        y[i] = i % CLASSES;
+    struct batch b = {.x = x, .labels = y, .size = CB};
+    double l1 = model_grad(one, &b, NULL), l2 = model_team_grad(t, &b, NULL);
+    ck_assert_msg(fabs(l1 - l2) < 1e-6, "conv: loss %g vs %g", l2, l1);
+    for (int i = 0; i < one->nlayers; i++) {
+        double e = max_rel(two->layers[i].y, one->layers[i].y,
+                           (size_t)CB * (size_t)one->layers[i].out);
+        ck_assert_msg(e < 1e-5, "conv: layer %d output differs by %g", i, e);
+    }
+    double e = max_rel(two->grads, one->grads, one->nparams);
+    ck_assert_msg(e < 1e-5, "conv: gradients differ by %g", e);
+    model_team_free(t);
+    model_free(two);
+    model_free(one);
+}
+END_TEST
+
 START_TEST(test_team__reproducible)
 {
     size_t n1, n2, n3;
@@ -282,6 +333,7 @@ team_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_team__matches_one_thread);
     tcase_add_test(core, test_team__reproducible);
+    tcase_add_test(core, test_team__conv);
     tcase_add_test(core, test_team__not_split);
     tcase_add_test(core, test_team__optim_ranges);
     tcase_set_timeout(core, 60);

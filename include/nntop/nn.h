@@ -200,7 +200,7 @@ double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
  * training batch as n consecutive parts of rows on n threads (the caller's
  * and n - 1 helpers), each with single-threaded sgemm, and sums the
  * parts' gradients in a fixed order: the same seed and n give the same
- * run.  Models with batch norm or dropout, and n == 1, are not split: the
+ * run.  Models with batch norm or dropout (flat or 2d), and n == 1, are not split: the
  * team then gives OpenBLAS n threads and calls model_grad().
  */
 struct model_team;

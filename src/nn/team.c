@@ -1,8 +1,8 @@
 /*
  * team.c - one training batch split across threads.  Every layer this
- * engine has computes each row of a batch on its own, except batch norm
- * (statistics over the batch) and dropout (one random stream drawn in row
- * order), so a batch of B rows is cut into n consecutive parts and each
+ * engine has computes each row (sample) of a batch on its own, except
+ * batch norm (statistics over the batch) and dropout (one random stream
+ * drawn in row order), flat or 2d, so a batch of B rows is cut into n consecutive parts and each
  * thread runs the ordinary forward, loss and backward of model.c on its
  * part with single-threaded sgemm.  OpenBLAS splits the small products of
  * a step poorly between two threads; whole parts of a batch split well.
@@ -16,7 +16,8 @@
  * differs from the 1-thread run only in the rounding of that sum).
  *
  * A new layer kind joins the split by being row-independent in training
- * and having only per-row caches that part_bind() points at its rows.
+ * and having only per-row caches that part_bind() points at its rows
+ * (y, maxpool's argmax) or scratch each part owns (conv's im2col).
  * The optimizer's update, entry by entry, is split by ranges of the
  * parameters (bit-identical to one thread).  This file does not split the
  * evaluation's loss or clipping, and it does not choose the thread count.
