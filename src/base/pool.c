@@ -1,9 +1,10 @@
 /*
  * pool.c - the fork-join pool: a generation counter the caller bumps to
  * start a job and a pending count the helpers bring back to zero.  Both
- * sides spin for up to a millisecond before sleeping, because a training
- * step hands out work every millisecond or so and a sleeping thread takes
- * longer to wake than a job takes.  It does not pin threads
+ * sides spin for up to a millisecond before sleeping (yielding the core
+ * after the first 20 us, so a loaded machine can run the thread they wait
+ * for), because a training step hands out work every millisecond or so
+ * and a sleeping thread takes longer to wake than a job takes.  It does not pin threads
  * to cores or pick a thread count.
  */
 #include "config.h"
@@ -12,6 +13,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +28,9 @@
  * 10-15 % at batch 128; a futex wake-up takes longer than the spin.
  */
 #define POOL_SPIN_NS 1000000L
+/* Past this, a waiting side yields its core at each turn of the spin, so
+ * that on a loaded machine the thread it waits for can run. */
+#define POOL_PAUSE_NS 20000L
 
 struct helper {
     struct pool *pool;
@@ -62,17 +67,31 @@ cpu_relax(void)
 #endif
 }
 
+/* One turn of a waiting spin that started at start; false once it is over. */
+static bool
+spin_turn(unsigned k, long start, bool *yielding)
+{
+    if (*yielding) {
+        sched_yield();
+        return now_ns() - start <= POOL_SPIN_NS;
+    }
+    cpu_relax();
+    if ((k & 63) == 0 && now_ns() - start > POOL_PAUSE_NS)
+        *yielding = true;
+    return true;
+}
+
 /* Spin until gen moves past seen (or quit); true when it did. */
 static bool
 spin_for_job(struct pool *p, unsigned seen)
 {
     long start = now_ns();
+    bool yielding = false;
     for (unsigned k = 1;; k++) {
         if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen
             || atomic_load_explicit(&p->quit, memory_order_acquire))
             return true;
-        cpu_relax();
-        if ((k & 63) == 0 && now_ns() - start > POOL_SPIN_NS)
+        if (!spin_turn(k, start, &yielding))
             return false;
     }
 }
@@ -173,9 +192,9 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
     fn(arg, 0);
 
     long start = now_ns();
+    bool yielding = false;
     for (unsigned k = 1; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; k++) {
-        cpu_relax();
-        if ((k & 63) == 0 && now_ns() - start > POOL_SPIN_NS) {
+        if (!spin_turn(k, start, &yielding)) {
             pthread_mutex_lock(&p->mu);
             while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
                 pthread_cond_wait(&p->done, &p->mu);
