@@ -1231,6 +1231,10 @@ START_TEST(test_data__csv_not_a_number)
     write_text(p, "1,2,0\n4, inf ,1\n");
     snprintf(want, sizeof want, "%s:2:4: cell 'inf' is not a finite number", p);
     expect_err(&s, want);
+    /* Decimal or exponent form only: strtod's hexadecimal is not a number here. */
+    write_text(p, "1,2,0\n0x10,5,1\n");
+    snprintf(want, sizeof want, "%s:2:1: cell '0x10' is not a number", p);
+    expect_err(&s, want);
     write_text(p, "1,2,0\n4,,1\n");
     snprintf(want, sizeof want, "%s:2:3: empty cell", p);
     expect_err(&s, want);

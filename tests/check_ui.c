@@ -151,6 +151,9 @@ static const struct {
     {"eval 1", "eval: takes no argument, got '1'"},
     {"quit please", "quit: takes no argument, got 'please'"},
     {"a b c d e f g h i", "a: too many arguments"},
+    /* Decimal or exponent form only. */
+    {"lr 0x10", "lr: expected a positive number, got '0x10'"},
+    {"lr inf", "lr: expected a positive number, got 'inf'"},
 };
 
 START_TEST(test_ui__parse_bad)
@@ -379,6 +382,28 @@ START_TEST(test_ui__prompt_limits)
         ui_prompt_key(&p, 'a');
     ck_assert_int_eq(p.len, UI_PROMPT_MAX - 1);
     ck_assert_int_eq((int)strlen(p.buf), UI_PROMPT_MAX - 1);
+    /* A line that did not fit is refused whole: ":lr 1" and 5000 zeros
+     * must not run as "lr 1e+123". */
+    char err[200];
+    ck_assert_int_eq(ui_prompt_check(&p, err, sizeof err), -1);
+    ck_assert_str_eq(err, "the line is longer than 127 characters: nothing sent");
+    ui_prompt_open(&p);
+    type(&p, "lr 1");
+    for (int i = 0; i < 5000; i++)
+        ui_prompt_key(&p, '0');
+    ck_assert_int_eq(ui_prompt_check(&p, err, sizeof err), -1);
+    /* A character no command has (U+200B, zero width space) refuses the line. */
+    ui_prompt_open(&p);
+    type(&p, "lr 0.1");
+    ui_prompt_key(&p, 0x200b);
+    ck_assert_str_eq(p.buf, "lr 0.1");
+    ck_assert_int_eq(ui_prompt_check(&p, err, sizeof err), -1);
+    ck_assert_str_eq(err, "character U+200B cannot be part of a command: nothing sent");
+    /* Cleared, the line is fine again; an ordinary line passes. */
+    ui_prompt_key(&p, UI_KEY_CTRL_U);
+    ui_prompt_key(&p, UI_KEY_END);
+    type(&p, "lr 0.1");
+    ck_assert_int_eq(ui_prompt_check(&p, err, sizeof err), 0);
     for (int i = 0; i < UI_PROMPT_HISTORY + 10; i++) {
         ui_prompt_open(&p);
         char line[16];

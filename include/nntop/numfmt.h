@@ -16,10 +16,18 @@
 #ifndef NNTOP_NUMFMT_H
 #define NNTOP_NUMFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The narrowest width numfmt_fit always honours. */
 #define NUMFMT_MIN_W 6
+
+/*
+ * True when s[0..n) is a number in decimal or exponent form ([+-] digits
+ * [. digits] [e [+-] digits], or [+-] . digits ...): what a person types and
+ * nntop's files hold.  Hexadecimal (0x10), "inf" and "nan" are not.
+ */
+bool numfmt_is_decimal(const char *s, size_t n);
 
 /* v with up to 4 significant digits into buf (len bytes); returns buf. */
 const char *numfmt(char *buf, size_t len, double v);

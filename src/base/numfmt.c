@@ -128,3 +128,29 @@ numfmt_fit(char *buf, size_t len, double v, int width)
     snprintf(buf, len, "%s", tmp);
     return buf;
 }
+
+bool
+numfmt_is_decimal(const char *s, size_t n)
+{
+    const char *e = s + n;
+    int digits = 0;
+    if (s < e && (*s == '+' || *s == '-'))
+        s++;
+    for (; s < e && *s >= '0' && *s <= '9'; s++)
+        digits++;
+    if (s < e && *s == '.')
+        for (s++; s < e && *s >= '0' && *s <= '9'; s++)
+            digits++;
+    if (digits == 0)
+        return false;
+    if (s < e && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (s < e && (*s == '+' || *s == '-'))
+            s++;
+        if (s >= e || *s < '0' || *s > '9')
+            return false;
+        while (s < e && *s >= '0' && *s <= '9')
+            s++;
+    }
+    return s == e;
+}

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "nntop/xmem.h"
+#include "nntop/numfmt.h"
 
 /* Longer cells cannot be a float nntop would want to read. */
 #define CSV_NUMBER_MAX 128
@@ -77,7 +78,8 @@ csv_number(const struct csv_cell *c, double *v)
     tmp[c->len] = '\0';
     char *end;
     double x = strtod(tmp, &end);
-    if (end != tmp + c->len)
+    /* strtod also reads hexadecimal (0x10); the format is decimal. */
+    if (end != tmp + c->len || (isfinite(x) && !numfmt_is_decimal(tmp, c->len)))
         return CSV_NUM_BAD;
     if (!isfinite(x))
         return CSV_NUM_INFINITE;

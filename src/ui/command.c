@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nntop/numfmt.h"
 
 
 #define MAX_ARGS 8
@@ -29,6 +30,9 @@ parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
+    /* Decimal or exponent form only: strtod would also take 0x10 and inf. */
+    if (!numfmt_is_decimal(s, strlen(s)))
+        return false;
     double v = strtod(s, &end);
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
         return false;
@@ -512,6 +516,8 @@ ui_prompt_open(struct ui_prompt *p)
     p->len = p->cur = 0;
     p->hpos = p->nhist;
     p->draft[0] = '\0';
+    p->overflow = false;
+    p->bad_key = 0;
 }
 
 /* Copy a line between the prompt's own buffers (never the same one). */
@@ -528,6 +534,28 @@ prompt_load(struct ui_prompt *p, const char *s)
 {
     line_copy(p->buf, s);
     p->len = p->cur = (int)strlen(p->buf);
+    p->overflow = false;
+    p->bad_key = 0;
+}
+
+int
+ui_prompt_check(const struct ui_prompt *p, char *err, size_t len)
+{
+    if (p->overflow) {
+        snprintf(err, len, "the line is longer than %d characters: nothing sent",
+                 UI_PROMPT_MAX - 1);
+        return -1;
+    }
+    if (p->bad_key != 0) {
+        if (p->bad_key < 0x20 || p->bad_key == 0x7f)
+            snprintf(err, len, "control character 0x%02x cannot be part of a command: nothing sent",
+                     (unsigned)p->bad_key);
+        else
+            snprintf(err, len, "character U+%04X cannot be part of a command: nothing sent",
+                     (unsigned)p->bad_key);
+        return -1;
+    }
+    return 0;
 }
 
 /* Words that may follow a command: its fixed arguments. */
@@ -670,12 +698,26 @@ ui_prompt_key(struct ui_prompt *p, int key)
         }
         break;
     default:
-        if (key >= 0x20 && key < 0x7f && p->len < UI_PROMPT_MAX - 1) {
+        if (key >= 0x20 && key < 0x7f) {
+            /* A character that does not fit must not leave a cut
+             * command that runs: the line is refused on Enter. */
+            if (p->len >= UI_PROMPT_MAX - 1) {
+                p->overflow = true;
+                break;
+            }
             memmove(p->buf + p->cur + 1, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
             p->buf[p->cur++] = (char)key;
             p->len++;
+        } else if (key >= 0 && (key < UI_KEY_UP || key >= UI_KEY_COUNT) && p->bad_key == 0) {
+            /* Not ASCII, or a control character no command has: kept
+             * out of the line, and the line is refused on Enter. */
+            p->bad_key = key;
         }
         break;
+    }
+    if (p->len == 0) {
+        p->overflow = false;
+        p->bad_key = 0;
     }
     return UI_PROMPT_EDIT;
 }

@@ -598,9 +598,13 @@ prompt_key(struct ui *ui, int key)
         ui->prompting = false;
     } else if (r == UI_PROMPT_SUBMIT) {
         ui->prompting = false;
-        ui_prompt_remember(&ui->prompt);
         struct tm_command c;
         char err[200];
+        if (ui_prompt_check(&ui->prompt, err, sizeof err) < 0) {
+            ui_message(ui, UI_MSG_ERROR, "%s", err);
+            return UI_HANDLED | UI_REDRAW;
+        }
+        ui_prompt_remember(&ui->prompt);
         int rc = ui_parse_command(ui->prompt.buf, &c, err, sizeof err);
         if (rc < 0)
             ui_message(ui, UI_MSG_ERROR, "%s", err);

@@ -286,6 +286,8 @@ struct ui_prompt {
     int nhist;
     int hpos;                   /* browsing position; nhist = the draft */
     char draft[UI_PROMPT_MAX];
+    bool overflow;              /* a character did not fit: the line is not what was typed */
+    int bad_key;                /* first character that cannot be part of a command, or 0 */
 };
 
 enum ui_prompt_result {
@@ -304,6 +306,12 @@ size_t ui_command_complete(const char *prefix, const char **out, size_t max);
 void ui_prompt_open(struct ui_prompt *p);
 /* Apply one key (enum ui_key or a character). */
 enum ui_prompt_result ui_prompt_key(struct ui_prompt *p, int key);
+/*
+ * Whether the submitted line is the line as typed: 0, or -1 with the
+ * reason in err when characters did not fit or one cannot be part of a
+ * command (the whole line is then refused: nothing is sent).
+ */
+int ui_prompt_check(const struct ui_prompt *p, char *err, size_t len);
 /* Add the current line to the history (not blank, not a repeat). */
 void ui_prompt_remember(struct ui_prompt *p);
 /* A short description of cmd for the message line ("lr x0.5"). */
