@@ -16,3 +16,7 @@ EXTRA_DIST += tests/reliability.sh
 # engine header (nn.h, optim.h, blas.h).
 check_SCRIPTS += tests/layering.sh
 EXTRA_DIST += tests/layering.sh
+
+# libFuzzer targets and their seed corpora: built and run by
+# tests/fuzz/run.sh from .ci/run (clang), not by make check.
+EXTRA_DIST += tests/fuzz

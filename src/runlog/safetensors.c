@@ -1091,9 +1091,10 @@ int
 runlog_checkpoint_has_step(const char *path, char **cause)
 {
     struct st_file sf = { 0 };
-    if (st_file_open(&sf, path, cause) < 0)
-        return -1;
-    int rc = meta_get(sf.meta, "step") != NULL ? 1 : 0;
+    /* st_file_open may have allocated when it fails: close on all paths. */
+    int rc = -1;
+    if (st_file_open(&sf, path, cause) == 0)
+        rc = meta_get(sf.meta, "step") != NULL ? 1 : 0;
     st_file_close(&sf);
     return rc;
 }
