@@ -269,7 +269,8 @@ trainer_cmd_baseline(struct trainer *t, const struct tm_command *c)
     }
     model_reserve(m, EVAL_BATCH);
     memcpy(m->params, t->model->params, m->nparams * sizeof *m->params);
-    memcpy(m->state, t->model->state, m->nstate * sizeof *m->state);
+    if (m->nstate > 0)
+        memcpy(m->state, t->model->state, m->nstate * sizeof *m->state);
     model_set_training(m, true);
     struct optim *o = optim_new(&t->cfg.optim, m->nparams);
     struct batcher bt;
