@@ -507,7 +507,8 @@ START_TEST(test_trainer__step_counts)
     struct metrics_row *rows = read_train_rows(r->run_dir, &n);
     ck_assert_msg(n == 6, "metrics.csv has %zu train rows, expected 6", n);
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(rows[i].step == (long)i, "train row %zu has step %ld", i, rows[i].step);
+        ck_assert_msg(rows[i].step == (long)i + 1, "train row %zu has step %ld (global steps "
+                      "count updates: the first row is step 1)", i, rows[i].step);
     free(rows);
 
     struct events e = read_events(r->run_dir);
@@ -857,11 +858,11 @@ START_TEST(test_trainer__telemetry_change)
     struct trainer_opts o = {.start_paused = true};
     struct run *r = run_start(&c, &o);
     wait_paused(r, 0);
-    step_n(r, 3);                               /* snapshots at step 0 only: the
-                                                 * paused start's view and step 1's */
+    step_n(r, 3);                               /* snapshots: the paused start's view
+                                                 * (step 0) and the first update's (1) */
     send_cmd(r, TM_CMD_SET_TELEMETRY, 2, 0.0, 0);
     ck_assert_int_eq(r->state.telemetry_every, 2);
-    step_n(r, 4);                               /* steps 3..6: snapshots at 4, 6 */
+    step_n(r, 4);                               /* steps 4..7: snapshots at 4, 6 */
     send_cmd(r, TM_CMD_SET_TELEMETRY, 0, 0.0, 0);
     step_n(r, 3);                               /* none */
     run_finish(r);
@@ -873,7 +874,7 @@ START_TEST(test_trainer__telemetry_change)
     ck_assert_int_eq(runlog_read_layers(r->run_dir, &rows, &n, &cause), 0);
     /* 3 layers + 4 tensors per snapshot */
     ck_assert_msg(n == 3 * 7, "layers.csv has %zu rows, expected 21", n);
-    static const long want[] = {0, 4, 6};
+    static const long want[] = {1, 4, 6};
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(rows[i].step == want[i / 7], "layers.csv row %zu: step %ld, expected %ld",
                       i, rows[i].step, want[i / 7]);
@@ -1321,6 +1322,148 @@ START_TEST(test_trainer__replay_vocabulary)
 }
 END_TEST
 
+/*
+ * One numbering everywhere: global step = optimizer updates done (the
+ * loss logged at step k is the k-th update's), layer = nn.Sequential
+ * index.  One short run, read back from metrics.csv, layers.csv,
+ * events.jsonl, the live feed, the replay feed, headless output and the
+ * gradient-check table.
+ */
+START_TEST(test_trainer__numbering)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.train.steps = 6;
+    c.sched.total_steps = 6;
+    c.train.eval_every = 3;
+    c.telemetry.every = 2;
+    struct trainer_opts o = {.start_paused = true, .exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 4);
+    send_cmd(r, TM_CMD_GRADCHECK, 4, 0.0, 0);
+    send_cmd(r, TM_CMD_SET_LR, 0, 0.25, 0);
+    send_cmd(r, TM_CMD_RESUME, 0, 0.0, 0);
+    run_wait_done(r);
+
+    /* metrics.csv: train rows 1..6, val rows at 3 and 6; the lr change
+     * logged at step 4 is in effect from row 5 on. */
+    size_t n;
+    struct metrics_row *m = read_metrics(r->run_dir, &n);
+    long train = 0, val[2], nval = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].kind == METRICS_TRAIN) {
+            train++;
+            ck_assert_msg(m[i].step == train, "train row %ld has step %ld", train, m[i].step);
+            ck_assert_msg(m[i].lr == (train <= 4 ? 0.5 : 0.25), "step %ld: lr %g", m[i].step,
+                          m[i].lr);
+        } else if (m[i].kind == METRICS_VAL && nval < 2) {
+            val[nval++] = m[i].step;
+        }
+    }
+    ck_assert_msg(train == 6 && nval == 2 && val[0] == 3 && val[1] == 6,
+                  "%ld train rows, val rows at %ld, %ld", train, nval > 0 ? val[0] : -1,
+                  nval > 1 ? val[1] : -1);
+    /* The live step record of the last update is row 6, loss and all. */
+    ck_assert_int_eq(r->last_step.step, 6);
+    size_t last = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m[i].kind == METRICS_TRAIN)
+            last = i;
+    ck_assert_msg(r->last_step.loss == m[last].loss, "live loss %.9g, metrics.csv %.9g",
+                  (double)r->last_step.loss, (double)m[last].loss);
+    free(m);
+
+    /* events.jsonl: steps are updates done when the event happened. */
+    struct events e = read_events(r->run_dir);
+    ck_assert_int_eq(find_type(&e, "start", 0)->step, 0);
+    ck_assert_int_eq(find_type(&e, "lr", 0)->step, 4);
+    ck_assert_int_eq(find_type(&e, "gradcheck", 0)->step, 4);
+    ck_assert_int_eq(find_type(&e, "done", 0)->step, 6);
+    runlog_events_free(e.ev, e.n);
+
+    /* layers.csv: the first update's snapshot, every 2nd, the last; rows
+     * numbered by Sequential index, named by the layer's label. */
+    struct layer_row *lr = NULL;
+    char *cause = NULL;
+    ck_assert_int_eq(runlog_read_layers(r->run_dir, &lr, &n, &cause), 0);
+    ck_assert_msg(n == 4 * 7, "layers.csv has %zu rows, expected 28", n);
+    static const long snaps[] = {1, 2, 4, 6};
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(lr[i].step == snaps[i / 7], "row %zu: step %ld, expected %ld", i,
+                      lr[i].step, snaps[i / 7]);
+        ck_assert_msg(lr[i].layer >= 0 && lr[i].layer < 3, "row %zu: layer %d", i, lr[i].layer);
+        ck_assert_str_eq(lr[i].name, r->info.layers[lr[i].layer].label_ascii);
+        if (lr[i].tensor[0] != '\0') {
+            /* "0.weight" belongs to the row numbered 0 */
+            ck_assert_msg(atoi(lr[i].tensor) == lr[i].layer, "tensor %s on layer %d",
+                          lr[i].tensor, lr[i].layer);
+        }
+    }
+    ck_assert_str_eq(lr[0].name, "dense 2->16");
+    ck_assert_str_eq(lr[1].name, "relu");
+    ck_assert_str_eq(lr[2].name, "dense 16->3");
+    free(lr);
+
+    /* The gradient-check table: its step and each tensor's layer. */
+    ck_assert_int_eq(r->gc.step, 4);
+    for (int k = 0; k < r->gc.ntensors; k++) {
+        const struct tm_gc_tensor *g = &r->gc.t[k];
+        int want = strcmp(g->name, "input") == 0 ? -1 : atoi(g->name);
+        ck_assert_msg(g->layer == want, "%s: layer %d, expected %d", g->name, g->layer, want);
+    }
+
+    /* The replay (what the dashboard shows of the run) and headless
+     * output of it count the same steps. */
+    struct replay *rp = NULL;
+    ck_assert_msg(replay_open(&rp, r->run_dir, &cause) == 0, "%s", cause ? cause : "?");
+    struct feed f = replay_feed(rp);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    struct headless_opts ho = {.out = out, .progress_every_s = 0, .verbose = true};
+    headless_run(&f, &ho);
+    fclose(out);
+    replay_free(rp);
+    for (long k = 1; k <= 6; k++) {
+        char want[32];
+        snprintf(want, sizeof want, "\nstep %ld/6 (", k);
+        ck_assert_msg(strstr(buf, want) != NULL, "no '%s' in\n%s", want + 1, buf);
+    }
+    ck_assert_msg(strstr(buf, "\nstep 0/") == NULL && strstr(buf, "\nstep 7/") == NULL, "%s",
+                  buf);
+    ck_assert_msg(strstr(buf, "\neval  step        3  ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "step 4: lr set to 0.25") != NULL, "%s", buf);
+    free(buf);
+
+    /* Headless output of a live gradient check names each tensor's layer. */
+    struct cfg c2;
+    cfg_or_die(&c2, spiral_yaml, tmp);
+    c2.train.steps = 2;
+    struct trainer_opts o2 = {.no_log = true, .start_paused = true};
+    struct trainer *t = NULL;
+    ck_assert_int_eq(trainer_new(&t, &c2, &o2, &cause), 0);
+    ck_assert_int_eq(trainer_start(t), 0);
+    struct tm_command gc = {.kind = TM_CMD_GRADCHECK, .n = 4};
+    struct tm_command q = {.kind = TM_CMD_QUIT};
+    char why[64];
+    ck_assert_int_eq(trainer_send(t, &gc, why, sizeof why), 0);
+    ck_assert_int_eq(trainer_send(t, &q, why, sizeof why), 0);
+    f = trainer_feed(t);
+    buf = NULL;
+    out = open_memstream(&buf, &len);
+    headless_run(&f, &ho);
+    fclose(out);
+    trainer_free(t);
+    ck_assert_msg(strstr(buf, "gradient check at step 0 ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "\n  0.weight   0 dense 2->16 ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "\n  2.bias     2 dense 16->3 ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "\n  input      -  ") != NULL, "%s", buf);
+    free(buf);
+    run_free(r);
+}
+END_TEST
+
 START_TEST(test_trainer__replay)
 {
     /* Evaluations (every 4 steps) land on snapshot steps (every 2): the
@@ -1370,8 +1513,8 @@ START_TEST(test_trainer__replay)
                           "step %ld: lr %g", last_step, (double)rec->u.step.lr);
             break;
         case TM_SNAPSHOT:
-            /* snapshot of step index k follows step record k + 1 */
-            ck_assert_msg(rec->u.snapshot.step == last_step - 1,
+            /* the snapshot of global step k follows step record k */
+            ck_assert_msg(rec->u.snapshot.step == last_step,
                           "snapshot of step %ld after step record %ld", rec->u.snapshot.step,
                           last_step);
             ck_assert_int_eq(rec->u.snapshot.ntensors, 4);
@@ -1382,8 +1525,8 @@ START_TEST(test_trainer__replay)
             /* an eval at k steps comes after step k and its snapshot */
             ck_assert_msg(rec->u.eval.step == last_step, "eval at step %ld after step record "
                           "%ld", rec->u.eval.step, last_step);
-            /* snapshots every 2 steps, and always on the last one (step 12) */
-            ck_assert_msg(last_snap == (last_step == 12 ? 11 : (last_step - 1) / 2 * 2),
+            /* snapshots every 2 steps (4, 8, 12 among them): the eval's own */
+            ck_assert_msg(last_snap == last_step,
                           "eval at %ld after the snapshot of %ld", rec->u.eval.step, last_snap);
             ck_assert_int_eq(rec->u.eval.n, rec->u.eval.split == TM_SPLIT_VAL ? 18 : 0);
             break;
@@ -1555,7 +1698,7 @@ START_TEST(test_trainer__dropped_records)
     struct metrics_row *rows = read_train_rows(run_dir, &n);
     ck_assert_msg(n == 300, "metrics.csv has %zu train rows, expected all 300", n);
     for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(rows[i].step, (long)i);
+        ck_assert_int_eq(rows[i].step, (long)i + 1);
     free(rows);
     trainer_free(t);
     free(run_dir);
@@ -1710,7 +1853,7 @@ check_failure(const struct cfg *c, int in, char *where, size_t len)
     /* The metrics have every step up to the failure, and none after. */
     size_t n;
     struct metrics_row *rows = read_train_rows(dir, &n);
-    ck_assert_msg(n == (size_t)step + 1, "%zu train rows, failure at step %ld", n, step);
+    ck_assert_msg(n == (size_t)step, "%zu train rows, failure at step %ld", n, step);
     free(rows);
 
     /* One checkpoint, at the failing step, with the last finite weights. */
@@ -1775,9 +1918,9 @@ START_TEST(test_trainer__nonfinite_init)
     /*
      * W1 ~ N(0, 1e30^2) on inputs of size ~1: the hidden layer is ~1e30,
      * finite; the logits (16 terms of 1e30 x U(-0.25, 0.25)) ~1e30, finite;
-     * so step 0 is finite, and its update (lr 1 x dW2 ~ 1e30) leaves W2
-     * ~1e30, finite too.  At step 1 the logits are sums of 1e30 x 1e30:
-     * the first overflow is layer 3's (dense) output.
+     * so step 1 is finite, and its update (lr 1 x dW2 ~ 1e30) leaves W2
+     * ~1e30, finite too.  At step 2 the logits are sums of 1e30 x 1e30:
+     * the first overflow is layer 2's (dense, Sequential index 2) output.
      */
     struct cfg c;
     cfg_or_die(&c, spiral_yaml, tmp);
@@ -1785,9 +1928,9 @@ START_TEST(test_trainer__nonfinite_init)
     cfg_set_or_die(&c, "optim={lr: 1.0, momentum: 0}");
     char where[160];
     long step = check_failure(&c, 2, where, sizeof where);
-    ck_assert_msg(step == 1, "non-finite at step %ld, expected 1", step);
-    ck_assert_msg(strcmp(where, "layer 3 (dense) forward, output") == 0,
-                  "where: '%s', expected 'layer 3 (dense) forward, output'", where);
+    ck_assert_msg(step == 2, "non-finite at step %ld, expected 2", step);
+    ck_assert_msg(strcmp(where, "layer 2 (dense) forward, output") == 0,
+                  "where: '%s', expected 'layer 2 (dense) forward, output'", where);
 }
 END_TEST
 
@@ -2181,6 +2324,7 @@ trainer_suite(void)
     tcase_add_test(core, test_trainer__replay);
     tcase_add_test(core, test_trainer__replay_events);
     tcase_add_test(core, test_trainer__replay_vocabulary);
+    tcase_add_test(core, test_trainer__numbering);
     tcase_add_test(core, test_trainer__headless);
     tcase_add_test(core, test_trainer__headless_signal);
     suite_add_tcase(s, core);

@@ -306,11 +306,12 @@ interrupt() {
     else
         fail "SIG$sig: no quit event in events.jsonl"
     fi
+    # global steps: the last train row's step is the updates done
     last=$(grep ',train,' "$m" | tail -n 1 | cut -d, -f1)
-    if [ -f "$rd/checkpoint-$((last + 1)).safetensors" ]; then
-        pass "SIG$sig: final checkpoint after the last logged step"
+    if [ -f "$rd/checkpoint-$last.safetensors" ]; then
+        pass "SIG$sig: final checkpoint at the last logged step"
     else
-        fail "SIG$sig: no checkpoint-$((last + 1)).safetensors"
+        fail "SIG$sig: no checkpoint-$last.safetensors"
     fi
 }
 interrupt INT

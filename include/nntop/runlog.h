@@ -71,7 +71,7 @@ enum metrics_kind {
  * read back, those are NaN (clipped false).
  */
 struct metrics_row {
-    long step;
+    long step;                  /* global step: optimizer updates done (train: this one included) */
     double epoch;
     enum metrics_kind kind;
     float loss;                 /* data loss */
@@ -93,8 +93,8 @@ struct metrics_row {
  * do not apply are NaN and written empty.
  */
 struct layer_row {
-    long step;
-    int layer;                              /* index in the model */
+    long step;                              /* global step of the snapshot (updates done) */
+    int layer;                              /* index in the model: nn.Sequential's */
     char name[RUNLOG_LAYER_NAME_MAX];       /* "dense 2->100", "relu", ... */
     char tensor[RUNLOG_TENSOR_NAME_MAX];    /* "0.weight", or "" for the layer itself */
     float act_mean, act_std, act_min, act_max;

@@ -148,7 +148,7 @@ struct tm_state {
 };
 
 struct tm_step {
-    long step;              /* 1-based: the step just completed */
+    long step;              /* global step: updates done, this one included (1 = the first) */
     double epoch;
     float loss;             /* data loss */
     float reg_loss;         /* coupled L2 penalty */

@@ -137,7 +137,7 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
         const struct metrics_row *m = &r->metrics[i];
         if (m->kind != METRICS_TRAIN)
             continue;
-        r->last.step = m->step + 1;
+        r->last.step = m->step;
         r->last.epoch = m->epoch;
         r->last.lr = m->lr;
     }
@@ -241,7 +241,7 @@ metrics_record(const struct replay *r, const struct metrics_row *m, struct tm_re
     if (m->kind == METRICS_TRAIN) {
         out->type = TM_STEP;
         out->u.step = (struct tm_step){
-            .step = m->step + 1,        /* the row's 0-based index; the record's count */
+            .step = m->step,            /* global step: updates done, this one included */
             .epoch = m->epoch,
             .loss = m->loss,
             .reg_loss = or_zero(m->reg_loss),
@@ -331,19 +331,20 @@ replay_poll(void *self, struct tm_record *out)
             return true;
         }
         /*
-         * Merge the three files in the order the trainer wrote them.  The
-         * events of step k took effect before step k ran; then come train
-         * row k and its snapshot (layers.csv step k); an evaluation logged
-         * with step k + 1 (steps completed) follows them.  Keys count
+         * Merge the three files in the order the trainer wrote them.
+         * Every file counts global steps (updates done): train row k is
+         * the k-th update, its snapshot (layers.csv step k) and an
+         * evaluation at step k follow it, and the events of step k
+         * (after k updates) come before train row k + 1.  Keys count
          * quarter steps.
          */
         long long ek = r->ei < r->nevents ? 4LL * r->events[r->ei].step : LLONG_MAX;
         long long mk = LLONG_MAX;
         if (r->mi < r->nmetrics) {
             const struct metrics_row *m = &r->metrics[r->mi];
-            mk = m->kind == METRICS_TRAIN ? 4LL * m->step + 1 : 4LL * (m->step - 1) + 3;
+            mk = 4LL * (m->step - 1) + (m->kind == METRICS_TRAIN ? 1 : 3);
         }
-        long long lk = r->li < r->nlayers ? 4LL * r->layers[r->li].step + 2 : LLONG_MAX;
+        long long lk = r->li < r->nlayers ? 4LL * (r->layers[r->li].step - 1) + 2 : LLONG_MAX;
         if (ek == LLONG_MAX && mk == LLONG_MAX && lk == LLONG_MAX) {
             r->phase = PH_STATE;
             return replay_poll(self, out);

@@ -341,7 +341,7 @@ locate_update(const struct trainer *t, char *where, size_t len)
         const struct param_tensor *pt = &m->tensors[k];
         if (count_nonfinite(m->params + pt->offset, pt->count) > 0) {
             const struct layer *l = &m->layers[pt->layer];
-            snprintf(where, len, "layer %d (%s) update, %s", pt->layer + 1,
+            snprintf(where, len, "layer %d (%s) update, %s", pt->layer,
                      layer_kind_name(l->kind), k == l->weight ? "weight" : "bias");
             return;
         }
@@ -366,13 +366,13 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
                 continue;
             const struct param_tensor *pt = &m->tensors[idx[k]];
             if (count_nonfinite(m->params + pt->offset, pt->count) > 0) {
-                snprintf(where, len, "layer %d (%s) parameters, %s", i + 1,
+                snprintf(where, len, "layer %d (%s) parameters, %s", i,
                          layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
                 return;
             }
         }
         if (count_nonfinite(l->y, (size_t)m->batch * (size_t)l->out) > 0) {
-            snprintf(where, len, "layer %d (%s) forward, output", i + 1, layer_kind_name(l->kind));
+            snprintf(where, len, "layer %d (%s) forward, output", i, layer_kind_name(l->kind));
             return;
         }
     }
@@ -393,7 +393,7 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
                 continue;
             const struct param_tensor *pt = &m->tensors[idx[k]];
             if (count_nonfinite(m->grads + pt->offset, pt->count) > 0) {
-                snprintf(where, len, "layer %d (%s) backward, %s gradient", i + 1,
+                snprintf(where, len, "layer %d (%s) backward, %s gradient", i,
                          layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
                 return;
             }
@@ -431,10 +431,16 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
 
 /* ---- the step ------------------------------------------------------ */
 
+/*
+ * Whether the step about to finish (global step t->step + 1) gets a
+ * snapshot: the first one, so the dashboard has layers at once, and every
+ * tel_every-th (global steps 5, 10, ... for 5), at most max_hz a second.
+ */
 static bool
 snapshot_due(struct trainer *t)
 {
-    if (t->tel_every <= 0 || t->step % t->tel_every != 0)
+    long g = t->step + 1;
+    if (t->tel_every <= 0 || (g != 1 && g % t->tel_every != 0))
         return false;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -447,18 +453,21 @@ snapshot_due(struct trainer *t)
 
 /* A snapshot's histogram into the run's TensorBoard file (when it has one). */
 static void
-log_histogram(struct trainer *t, const char *tag, const struct tm_hist *h)
+log_histogram(struct trainer *t, long step, const char *tag, const struct tm_hist *h)
 {
     struct runlog_hist rh = {
         .lo = h->lo, .hi = h->hi, .under = h->under, .over = h->over,
         .nbins = h->nbins, .counts = h->counts,
     };
-    runlog_histogram(t->log, t->step, tag, &rh);
+    runlog_histogram(t->log, step, tag, &rh);
 }
 
-/* Snapshot statistics to the feed, and to layers.csv when logged. */
+/*
+ * Snapshot statistics to the feed, and to layers.csv when logged, as of
+ * global step `step` (the number of updates done).
+ */
 static void
-publish_snapshot_to(struct trainer *t, bool logged)
+publish_snapshot_to(struct trainer *t, long step, bool logged)
 {
     char tag[96];
     const struct model *m = t->model;
@@ -466,11 +475,11 @@ publish_snapshot_to(struct trainer *t, bool logged)
     for (int i = 0; i < m->nlayers; i++) {
         struct tm_layer l;
         stats_layer(&l, m, i, bins);
-        l.step = t->step;
+        l.step = step;
         trainer_publish(t, TM_LAYER, &l, sizeof l);
         if (t->log != NULL && logged) {
             struct layer_row r = {0};
-            r.step = t->step;
+            r.step = step;
             r.layer = i;
             snprintf(r.name, sizeof r.name, "%s", t->info->layers[i].label_ascii);
             r.act_mean = l.act_mean;
@@ -483,17 +492,17 @@ publish_snapshot_to(struct trainer *t, bool logged)
             r.inf_count = l.inf_count;
             runlog_layers_row(t->log, &r);
             snprintf(tag, sizeof tag, "activations/%d.%s", i, r.name);
-            log_histogram(t, tag, &l.act);
+            log_histogram(t, step, tag, &l.act);
         }
     }
     for (int k = 0; k < m->ntensors; k++) {
         struct tm_tensor s;
         stats_tensor(&s, m, k, t->update, bins);
-        s.step = t->step;
+        s.step = step;
         trainer_publish(t, TM_TENSOR, &s, sizeof s);
         if (t->log != NULL && logged) {
             struct layer_row r = {0};
-            r.step = t->step;
+            r.step = step;
             r.layer = m->tensors[k].layer;
             const struct tm_layer_info *li = &t->info->layers[m->tensors[k].layer];
             snprintf(r.name, sizeof r.name, "%s", li->label_ascii);
@@ -506,19 +515,20 @@ publish_snapshot_to(struct trainer *t, bool logged)
             r.inf_count = s.inf_count;
             runlog_layers_row(t->log, &r);
             snprintf(tag, sizeof tag, "weights/%s", r.tensor);
-            log_histogram(t, tag, &s.weight);
+            log_histogram(t, step, tag, &s.weight);
             snprintf(tag, sizeof tag, "gradients/%s", r.tensor);
-            log_histogram(t, tag, &s.grad);
+            log_histogram(t, step, tag, &s.grad);
         }
     }
-    struct tm_snapshot sn = {.step = t->step, .nlayers = m->nlayers, .ntensors = m->ntensors};
+    struct tm_snapshot sn = {.step = step, .nlayers = m->nlayers, .ntensors = m->ntensors};
     trainer_publish(t, TM_SNAPSHOT, &sn, sizeof sn);
 }
 
+/* The snapshot of the update just applied (t->step + 1 updates done). */
 static void
 publish_snapshot(struct trainer *t)
 {
-    publish_snapshot_to(t, true);
+    publish_snapshot_to(t, t->step + 1, true);
 }
 
 /*
@@ -562,7 +572,7 @@ publish_step0(struct trainer *t)
     trainer_publish(t, TM_STEP, &st, sizeof st);
     if (t->tel_every > 0 && isfinite(loss)) {
         memset(t->update, 0, t->model->nparams * sizeof(float));
-        publish_snapshot_to(t, false);
+        publish_snapshot_to(t, 0, false);
     }
 }
 
@@ -646,7 +656,7 @@ train_one_step(struct trainer *t)
     trainer_publish(t, TM_STEP, &s, sizeof s);
     if (t->log != NULL) {
         struct metrics_row r = {0};
-        r.step = t->step;
+        r.step = s.step;            /* global step: this is the (t->step + 1)-th update */
         r.epoch = s.epoch;
         r.kind = METRICS_TRAIN;
         r.loss = loss;
@@ -661,12 +671,12 @@ train_one_step(struct trainer *t)
     }
     if (snap)
         publish_snapshot(t);
+    /* The step counts even when its update was skipped: its batch was used. */
+    t->step++;
     if (!finite) {
         handle_nonfinite(t, loss, gnorm, update_where[0] != '\0' ? update_where : NULL);
-        t->step++;
         return;
     }
-    t->step++;
     trainer_overfit_observe(t, loss, lo.correct, B);
 
     bool epoch_ended = t->batcher.epoch != epoch_before;

@@ -29,7 +29,7 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
 
     if (have_layer) {
-        snprintf(title, sizeof title, "%d %s %s %s  [h]", i + 1,
+        snprintf(title, sizeof title, "%d %s %s %s  [h]", i,
                  ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind]);
     } else {
         snprintf(title, sizeof title, "histogram");

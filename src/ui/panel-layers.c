@@ -112,7 +112,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
         crt_fill(y, x0, w, CRT_SELECTED);
     int x = x0;
     crt_put(y, x, 1, base, sel ? g->cursor : " ");
-    snprintf(buf, sizeof buf, "%2d", i + 1);
+    snprintf(buf, sizeof buf, "%2d", i);   /* the nn.Sequential index */
     crt_put(y, x + 1, 2, base, buf);
     x += 4;
     crt_put(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii);
