@@ -1452,6 +1452,7 @@ START_TEST(test_trainer__numbering)
     f = trainer_feed(t);
     buf = NULL;
     out = open_memstream(&buf, &len);
+    ho.out = out;
     headless_run(&f, &ho);
     fclose(out);
     trainer_free(t);
