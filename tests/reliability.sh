@@ -76,11 +76,11 @@ metrics_ok() {
     ! tail -n +2 "$1" | grep -Evq '^[0-9]+,[^,]*,(train|val|test),([^,]*,){7}[^,]*$'
 }
 
-# steps_ok FILE LAST: train rows of steps 0..LAST (the step column counts
-# from 0), each once, in order, every line whole.
+# steps_ok FILE LAST: train rows of steps 1..LAST (the step column is the
+# global step: updates done), each once, in order, every line whole.
 steps_ok() {
     metrics_ok "$1" &&
-        [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 0 "$2" | tr '\n' ' ')" ]
+        [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 1 "$2" | tr '\n' ' ')" ]
 }
 
 # one_run ROOT: the single run directory under ROOT.
@@ -170,12 +170,12 @@ root=$TMP/older
 run -H -n 50 -o "$root" -s log.checkpoint_every=20
 rd=$(one_run "$root")
 run -H -n 45 --resume "$rd/checkpoint-20.safetensors"
-if [ "$STATUS" -eq 0 ] && steps_ok "$rd/metrics.csv" 44 &&
+if [ "$STATUS" -eq 0 ] && steps_ok "$rd/metrics.csv" 45 &&
     grep -q '"type":"truncate","to_step":20,"metrics_rows":[1-9]' "$rd/events.jsonl" &&
     [ "$(grep -c '"type":"start"' "$rd/events.jsonl")" -eq 1 ] &&
     [ "$(grep '"type":"checkpoint"' "$rd/events.jsonl" | cut -d, -f1 | tr '\n' ' ')" = \
         '{"step":20 {"step":40 {"step":45 ' ]; then
-    pass "resume from an older checkpoint: logs cut back to it, steps 0..44 once each"
+    pass "resume from an older checkpoint: logs cut back to it, steps 1..45 once each"
 else
     fail "resume from an older checkpoint: status $STATUS, rows $(grep -c ',train,' "$rd/metrics.csv")"
 fi
@@ -280,10 +280,10 @@ else
             STATUS=$?
             if check "full disk, then space again: the run finishes" 0 \
                 err 'run log write failed' out 'run log written again'; then
-                if steps_ok "$rd/metrics.csv" 2999; then
+                if steps_ok "$rd/metrics.csv" 3000; then
                     pass "full disk, then space again: 3000 train rows, none lost or repeated"
                 else
-                    fail "full disk, then space again: metrics.csv rows are not 0..2999"
+                    fail "full disk, then space again: metrics.csv rows are not 1..3000"
                 fi
             fi
             rm -rf "$root"

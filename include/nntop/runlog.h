@@ -159,9 +159,8 @@ int runlog_close(struct runlog *rl, char **cause);
 
 /*
  * Cut run_dir's logs back to a checkpoint of step (before resuming from
- * it): metrics.csv loses its train rows of step >= step and its eval rows
- * after it, layers.csv its rows of step >= step, events.jsonl its events
- * after step.  Each file that changes is rewritten atomically; the
+ * it): metrics.csv, layers.csv and events.jsonl lose their rows of a
+ * later step (global steps: the checkpoint of step k keeps row k).  Each file that changes is rewritten atomically; the
  * caller journals the cut (an event).  removed[] gets the rows removed
  * from metrics, layers, events.  Returns 0, or -1 with *cause (heap).
  */

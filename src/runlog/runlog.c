@@ -915,8 +915,8 @@ line_step(enum rl_file_id id, const char *line, long *step, bool *eval)
 
 /*
  * Rewrite one file of run_dir without the rows that come after a
- * checkpoint at step: train and layer rows of step >= step (a row's step
- * is the 0-based index of the step), eval rows and events after it.
+ * checkpoint at step: every row and event of a later step (steps are
+ * global steps, updates done, so a checkpoint of step k keeps row k).
  * Atomic (temporary file, rename); streams, so memory stays one line.
  * Returns the rows removed (0: the file was left alone), or -1.
  */
@@ -937,7 +937,7 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
     while ((n = getline(&line, &cap, in)) > 0) {
         long s;
         bool eval;
-        if (line_step(id, line, &s, &eval) && (eval || id == RL_EVENTS ? s > step : s >= step))
+        if (line_step(id, line, &s, &eval) && s > step)
             removed++;
     }
     if (removed == 0 || ferror(in)) {
@@ -960,7 +960,7 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
         /* A cut last line (no newline) goes too: a crash left it. */
         if (line[n - 1] != '\n')
             break;
-        if (line_step(id, line, &s, &eval) && (eval || id == RL_EVENTS ? s > step : s >= step))
+        if (line_step(id, line, &s, &eval) && s > step)
             continue;
         fwrite(line, 1, (size_t)n, af.f);
         kept++;
