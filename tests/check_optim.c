@@ -779,6 +779,79 @@ END_TEST
 
 Suite *optim_suite(void);
 
+/*
+ * Live lr changes under every schedule: over random sequences of ":lr X"
+ * and ":lr *F" at random steps, the base stays finite and positive, a
+ * change is either refused (nothing moves) or gives exactly the rate
+ * asked for (schedules linear in the base), and a later ordinary change
+ * always works.  The issue's case: cosine, :lr 1e308, then :lr 0.01.
+ */
+START_TEST(test_optim__sched_rebase_property)
+{
+    struct sched_spec specs[6];
+    memset(specs, 0, sizeof specs);
+    specs[0].kind = SCHED_CONSTANT;
+    specs[1].kind = SCHED_STEP;
+    specs[1].step_size = 7;
+    specs[1].gamma = 0.5;
+    specs[2].kind = SCHED_EXP;
+    specs[2].gamma = 0.9;
+    specs[3].kind = SCHED_COSINE;
+    specs[3].total_steps = 100;
+    specs[4].kind = SCHED_COSINE;
+    specs[4].total_steps = 100;
+    specs[4].warmup = 10;
+    specs[5].kind = SCHED_EXP;
+    specs[5].gamma = 0.999;
+    specs[5].warmup = 5;
+    static const double values[] = {1e-320, 1e-12, 1e-3, 0.01, 0.1, 1, 3, 1e10, 1e300, 1e308,
+                                    0, -1, INFINITY, NAN};
+    uint64_t x = 12345;
+    for (int trial = 0; trial < 2000; trial++) {
+        const struct sched_spec *sp = &specs[trial % 6];
+        double base = 0.1;
+        for (int op = 0; op < 40; op++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            long s = (long)((x >> 33) % 120);
+            double v = values[(x >> 20) % (sizeof values / sizeof values[0])];
+            bool scale = (x >> 10) & 1;
+            double cur = sched_lr(sp, base, s);
+            double want = scale ? cur * v : v;
+            double nb = -1;
+            int rc = sched_rebase(sp, base, s, want, &nb);
+            if (rc == 0) {
+                double eff = sched_lr(sp, nb, s);
+                ck_assert_msg(nb > 0 && isfinite(nb), "trial %d: base %g", trial, nb);
+                ck_assert_msg(eff > 0 && isfinite(eff), "trial %d: lr %g", trial, eff);
+                ck_assert_msg(fabs(eff - want) <= 1e-9 * want, "trial %d: lr %g, asked %g",
+                              trial, eff, want);
+                base = nb;
+            } else {
+                ck_assert_msg(nb == -1, "a refused change must not touch the base");
+            }
+            ck_assert_msg(base > 0 && isfinite(base), "trial %d: base %g", trial, base);
+        }
+        /* An ordinary change works afterwards wherever the schedule has a rate. */
+        long s = trial % 90;
+        double nb;
+        if (sched_lr(sp, base, s) > 0) {
+            ck_assert_int_eq(sched_rebase(sp, base, s, 0.01, &nb), 0);
+            ck_assert(fabs(sched_lr(sp, nb, s) - 0.01) <= 1e-12);
+        }
+    }
+    /* Cosine, :lr 1e308 at step 50 (refused or exact), then :lr 0.01 is 0.01. */
+    double base = 0.1, nb;
+    if (sched_rebase(&specs[3], base, 50, 1e308, &nb) == 0) {
+        ck_assert(isfinite(sched_lr(&specs[3], nb, 50)));
+        base = nb;
+    }
+    ck_assert_int_eq(sched_rebase(&specs[3], base, 50, 0.01, &nb), 0);
+    ck_assert(fabs(sched_lr(&specs[3], nb, 50) - 0.01) <= 1e-12);
+    /* At the end of a cosine to 0 there is no rate to scale: refused. */
+    ck_assert_int_eq(sched_rebase(&specs[3], 0.1, 100, 0.01, &nb), -1);
+}
+END_TEST
+
 Suite *
 optim_suite(void)
 {
@@ -812,6 +885,7 @@ optim_suite(void)
     tcase_add_test(tc, test_optim__clip_nan_grads);
     tcase_add_test(tc, test_optim__clip_inf_grads);
     tcase_add_test(tc, test_optim__nan_grad_stays_local);
+    tcase_add_test(tc, test_optim__sched_rebase_property);
     suite_add_tcase(s, tc);
 
     return s;

@@ -102,6 +102,16 @@ void optim_step_range(struct optim *o, float *params, const float *grads, double
 double clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped);
 
 /*
+ * The base lr that makes spec's lr at step s equal want (the schedule then
+ * goes on from it).  Returns 0 and *new_base, or -1 (nothing changed) when
+ * want, base, the schedule's current lr, the new base or the new lr at s
+ * would not be finite, positive and normal (subnormal rates lose the
+ * precision the schedule needs).
+ */
+int sched_rebase(const struct sched_spec *spec, double base, long s, double want,
+                 double *new_base);
+
+/*
  * Learning rate for optimizer step s (0-based: the number of steps already
  * taken) at base rate lr; what torch's scheduler gives when stepped once
  * per optimizer step.  With w = warmup > 0, steps s < w use torch's

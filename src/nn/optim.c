@@ -400,6 +400,35 @@ clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped)
     return norm;
 }
 
+/* A rate the arithmetic can carry: finite, positive, not subnormal. */
+static bool
+usable_rate(double x)
+{
+    return x > 0.0 && isnormal(x);
+}
+
+int
+sched_rebase(const struct sched_spec *spec, double base, long s, double want, double *new_base)
+{
+    if (!usable_rate(want) || !usable_rate(base))
+        return -1;
+    /* Every schedule is affine in its base at a given step, lr = a + m b:
+     * solve for b, whatever the current base (so a rate that decayed to
+     * almost nothing can still be set).  A schedule whose lr here does
+     * not depend on the base (a cosine past its end) cannot be moved:
+     * say so rather than store a base it ignores. */
+    double a = sched_lr(spec, 0.0, s);
+    double m = sched_lr(spec, 1.0, s) - a;
+    if (!usable_rate(m))
+        return -1;
+    double nb = (want - a) / m;
+    double eff = sched_lr(spec, nb, s);
+    if (!usable_rate(nb) || !usable_rate(eff))
+        return -1;
+    *new_base = nb;
+    return 0;
+}
+
 double
 sched_lr(const struct sched_spec *spec, double lr, long s)
 {

@@ -73,10 +73,16 @@ positive_finite(double v)
 static void
 set_lr(struct trainer *t, double lr, const char *how)
 {
-    /* The schedule goes on from the new rate: scale its base. */
-    double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
-    double factor = cur > 0.0 ? t->base_lr / cur : 1.0;
-    t->base_lr = lr * factor;
+    /* An effective lr that is not finite and positive is refused, so the
+     * schedule's state stays valid under any sequence of changes. */
+    double nb;
+    if (sched_rebase(&t->cfg.sched, t->base_lr, t->step, lr, &nb) != 0) {
+        refuse(t, "lr", "lr: %g would not give a finite positive rate at step %ld "
+                        "(the schedule's lr here is %g)", lr, t->step,
+               sched_lr(&t->cfg.sched, t->base_lr, t->step));
+        return;
+    }
+    t->base_lr = nb;
     changed(t, TM_EVT_LR, lr, "lr %s %.3g", how, lr);
 }
 
