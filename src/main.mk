@@ -20,3 +20,8 @@ EXTRA_DIST += tests/layering.sh
 # libFuzzer targets and their seed corpora: built and run by
 # tests/fuzz/run.sh from .ci/run (clang), not by make check.
 EXTRA_DIST += tests/fuzz
+
+# layers.csv read with Python's csv module: cell types, empty cells where
+# a column does not apply, layer labels.
+check_SCRIPTS += tests/layers-csv.sh
+EXTRA_DIST += tests/layers-csv.sh

@@ -478,7 +478,9 @@ publish_snapshot_to(struct trainer *t, long step, bool logged)
         l.step = step;
         trainer_publish(t, TM_LAYER, &l, sizeof l);
         if (t->log != NULL && logged) {
-            struct layer_row r = {0};
+            /* Columns that do not apply stay NaN: written empty. */
+            struct layer_row r = {.w_norm = NAN, .g_norm = NAN, .update_norm = NAN,
+                                  .update_ratio = NAN};
             r.step = step;
             r.layer = i;
             snprintf(r.name, sizeof r.name, "%s", t->info->layers[i].label_ascii);
@@ -486,8 +488,8 @@ publish_snapshot_to(struct trainer *t, long step, bool logged)
             r.act_std = l.act_std;
             r.act_min = l.act_min;
             r.act_max = l.act_max;
-            r.dead_frac = l.dead_frac;
-            r.sat_frac = l.sat_frac;
+            r.dead_frac = t->info->layers[i].flags & TM_LAYER_HAS_DEAD ? l.dead_frac : NAN;
+            r.sat_frac = t->info->layers[i].flags & TM_LAYER_HAS_SAT ? l.sat_frac : NAN;
             r.nan_count = l.nan_count;
             r.inf_count = l.inf_count;
             runlog_layers_row(t->log, &r);
@@ -501,7 +503,8 @@ publish_snapshot_to(struct trainer *t, long step, bool logged)
         s.step = step;
         trainer_publish(t, TM_TENSOR, &s, sizeof s);
         if (t->log != NULL && logged) {
-            struct layer_row r = {0};
+            struct layer_row r = {.act_mean = NAN, .act_std = NAN, .act_min = NAN,
+                                  .act_max = NAN, .dead_frac = NAN, .sat_frac = NAN};
             r.step = step;
             r.layer = m->tensors[k].layer;
             const struct tm_layer_info *li = &t->info->layers[m->tensors[k].layer];
