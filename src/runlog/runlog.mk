@@ -24,3 +24,9 @@ EXTRA_DIST += tests/tfevents.sh tests/tfevents_check.py tests/tfevents.proto
 # What env.txt records about a run's inputs (data hashes, git commit, code.diff).
 check_SCRIPTS += tests/provenance.sh
 EXTRA_DIST += tests/provenance.sh
+
+# The run-directory contract every reader and writer of a run follows.
+dist_doc_DATA = doc/run-format.md
+# doc/run-format.md against what a real run writes and the event vocabulary.
+check_SCRIPTS += tests/run-format.sh
+EXTRA_DIST += tests/run-format.sh
