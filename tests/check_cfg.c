@@ -366,8 +366,8 @@ START_TEST(test_cfg__sources)
     ck_assert_int_eq(c.data.normalize, NORM_NONE);
     c.data.normalize = NORM_UNIT;
     expect_set_ok(&c, "model.layers=[{dense: 2}]");
-    expect_invalid(&c, "data.normalize: 'unit' (x / 255) is for byte-valued data (sources idx "
-                       "and csv); use standardize or minmax for source 'blobs'");
+    expect_invalid(&c, "data.normalize: 'unit' (x / 255) is for byte-valued data (sources idx, "
+                       "csv and npy); use standardize or minmax for source 'blobs'");
 }
 END_TEST
 
@@ -1082,10 +1082,10 @@ START_TEST(test_cfg__kinds)
     expect_error("data: {noise: 0.3, source: blobs}\n", 1, 8,
                  "key 'noise' does not apply to source 'blobs'");
     expect_error("data: {source: spirl}\n", 1, 16,
-                 "data.source: 'spirl' is not one of spiral, xor, blobs, idx, csv "
+                 "data.source: 'spirl' is not one of spiral, xor, blobs, idx, csv, npy "
                  "(did you mean 'spiral'?)");
     expect_error("data: {source: [a]}\n", 1, 16,
-                 "data.source: expected one of spiral, xor, blobs, idx, csv, got a list");
+                 "data.source: expected one of spiral, xor, blobs, idx, csv, npy, got a list");
     expect_error("optim: {name: adam, momentum: 0.9}\n", 1, 21,
                  "key 'momentum' does not apply to optimizer 'adam'");
     expect_error("optim: {betas: [0.9, 0.99]}\n", 1, 9,
@@ -1097,8 +1097,8 @@ START_TEST(test_cfg__kinds)
     expect_error("optim: {schedule: linear}\n", 1, 19,
                  "optim.schedule: 'linear' is not one of constant, step, exp, cosine");
     expect_error("data: {normalize: unit}\n", 1, 19,
-                 "data.normalize: 'unit' (x / 255) is for byte-valued data (sources idx and "
-                 "csv); use standardize or minmax for source 'spiral'");
+                 "data.normalize: 'unit' (x / 255) is for byte-valued data (sources idx, csv "
+                 "and npy); use standardize or minmax for source 'spiral'");
     expect_error("data: {source: csv, path: a, header: yes}\n", 1, 38,
                  "data.header: 'yes' is not one of auto, true, false");
     expect_error("loss: nll\n", 1, 7, "loss: 'nll' is not one of cross_entropy, mse");
@@ -1301,7 +1301,7 @@ START_TEST(test_cfg__set_errors)
                      "nntop: --set optim.momentum: 1.5 is out of range [0, 1)\n");
     expect_set_error("data.noise=x", "nntop: --set data.noise: expected a number, got 'x'\n");
     expect_set_error("data.source=idx2",
-                     "nntop: --set data.source: 'idx2' is not one of spiral, xor, blobs, idx, csv "
+                     "nntop: --set data.source: 'idx2' is not one of spiral, xor, blobs, idx, csv, npy "
                      "(did you mean 'idx'?)\n");
     expect_set_error("optim.momentum", "nntop: --set optim.momentum: expected KEY=VALUE, e.g. "
                                        "optim.lr=0.01\n");

@@ -969,7 +969,7 @@ END_TEST
 
 START_TEST(test_data__names)
 {
-    const char *src[] = { "spiral", "xor", "blobs", "idx", "csv" };
+    const char *src[] = { "spiral", "xor", "blobs", "idx", "csv", "npy" };
     const char *norm[] = { "none", "standardize", "minmax", "unit" };
     for (int i = 0; i < DATA_SOURCE_COUNT; i++)
         ck_assert_str_eq(data_source_name((enum data_source)i), src[i]);
@@ -1353,6 +1353,172 @@ fuzz_load(const struct data_spec *s, const char *name)
     }
 }
 
+/* ---- NumPy .npy ------------------------------------------------------------ */
+
+/* A .npy (format 1.0) file of header dict text and data bytes, padded as NumPy pads. */
+static void
+write_npy(const char *path, const char *dict, const void *data, size_t len)
+{
+    size_t hl = strlen(dict) + 1, pad = (64 - (10 + hl) % 64) % 64;
+    size_t total = 10 + hl + pad + len;
+    unsigned char *buf = malloc(total);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((hl + pad) & 0xff);
+    buf[9] = (unsigned char)((hl + pad) >> 8);
+    memcpy(buf + 10, dict, hl - 1);
+    memset(buf + 10 + hl - 1, ' ', pad);
+    buf[10 + hl + pad - 1] = '\n';
+    memcpy(buf + 10 + hl + pad, data, len);
+    write_file(path, buf, total);
+    free(buf);
+}
+
+static struct data_spec
+spec_npy(const char *x, const char *y)
+{
+    struct data_spec s = spec_base(DATA_NPY);
+    snprintf(s.train_images, sizeof s.train_images, "%s", x);
+    snprintf(s.train_labels, sizeof s.train_labels, "%s", y);
+    s.val_fraction = 0.0;
+    s.shuffle = false;
+    return s;
+}
+
+START_TEST(test_data__npy_read)
+{
+    /* 3 images of 1x2x2, little-endian f4; labels i8. */
+    float x[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i * 0.5f - 1.0f;
+    int64_t y[3] = {2, 0, 1};
+    write_npy(tpath("x.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 1, 2, 2), }",
+              x, sizeof x);
+    write_npy(tpath("y.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", y,
+              sizeof y);
+    struct data_spec s = spec_npy(tpath("x.npy"), tpath("y.npy"));
+    struct data d;
+    char *cause = NULL;
+    ck_assert_msg(data_load(&d, &s, 1, &cause) == 0, "%s", cause);
+    ck_assert_int_eq(d.d, 4);
+    ck_assert_int_eq(d.classes, 3);
+    ck_assert(d.shape[0] == 1 && d.shape[1] == 2 && d.shape[2] == 2);
+    ck_assert_int_eq(d.train.n, 3);
+    float g[12];
+    int32_t gl[3];
+    long pos[3] = {0, 1, 2};
+    data_gather(&d, &d.train, pos, 3, g, gl);
+    ck_assert(memcmp(g, x, sizeof x) == 0);
+    ck_assert(gl[0] == 2 && gl[1] == 0 && gl[2] == 1);
+    data_fini(&d);
+
+    /* Big-endian f8 (N, D): flat rows; u1 labels, double quotes, no trailing comma. */
+    unsigned char be[2 * 3 * 8];
+    double v[6] = {1.5, -2.0, 3.25, 0.0, 1e3, -7.0};
+    for (int i = 0; i < 6; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], 8);
+        for (int k = 0; k < 8; k++)
+            be[8 * i + k] = (unsigned char)(u >> (56 - 8 * k));
+    }
+    unsigned char yl[2] = {1, 0};
+    write_npy(tpath("xb.npy"), "{\"descr\": \">f8\", \"shape\": (2, 3), \"fortran_order\": False}",
+              be, sizeof be);
+    write_npy(tpath("yb.npy"), "{'descr': '|u1', 'fortran_order': False, 'shape': (2,)}", yl, 2);
+    s = spec_npy(tpath("xb.npy"), tpath("yb.npy"));
+    ck_assert_msg(data_load(&d, &s, 1, &cause) == 0, "%s", cause);
+    ck_assert_int_eq(d.d, 3);
+    ck_assert_int_eq(d.shape[0], 0);
+    data_gather(&d, &d.train, pos, 2, g, gl);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(g[i], (float)v[i]);
+    data_fini(&d);
+
+    /* u1 images stay bytes and normalise by 1/255; (N, H, W) is 1 x H x W. */
+    unsigned char px[2 * 2 * 3] = {0, 255, 51, 102, 0, 0, 255, 255, 255, 0, 0, 0};
+    write_npy(tpath("xu.npy"), "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 3), }",
+              px, sizeof px);
+    s = spec_npy(tpath("xu.npy"), tpath("yb.npy"));
+    s.normalize = NORM_UNIT;
+    ck_assert_msg(data_load(&d, &s, 1, &cause) == 0, "%s", cause);
+    ck_assert(d.train_store.bytes != NULL);
+    ck_assert(d.shape[0] == 1 && d.shape[1] == 2 && d.shape[2] == 3);
+    data_gather(&d, &d.train, pos, 1, g, gl);
+    ck_assert_float_eq_tol(g[1], 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(g[2], 0.2f, 1e-6f);
+    data_fini(&d);
+}
+END_TEST
+
+START_TEST(test_data__npy_errors)
+{
+    float x[4] = {0};
+    int64_t y[2] = {0, 1};
+    write_npy(tpath("y.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", y,
+              sizeof y);
+    static const struct {
+        const char *dict;
+        const char *want;
+    } cases[] = {
+        {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+         "a Fortran-order array (write it with np.ascontiguousarray)"},
+        {"{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }",
+         "a dtype nntop does not read (only f4, f8, i4, i8, u1)"},
+        {"{'descr': '<O8', 'fortran_order': False, 'shape': (2, 2), }",
+         "an object array (Python objects, not numbers)"},
+        {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 2), }",
+         "a structured dtype (a list of fields)"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1, }",
+         "the header has a key other than descr, fortran_order and shape, or one twice"},
+        {"{'descr': '<f4', 'shape': (2, 2), }", "the header lacks descr, fortran_order or shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1), }",
+         "the header's shape needs 4398046511104 bytes of data, the file holds fewer"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 65536), }",
+         "shape claims more elements than any file holds"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }",
+         "the header's shape needs 8 bytes of data, the file holds more"},
+        {"['descr', '<f4']", "the header is not a dict"},
+    };
+    char want[WANT_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_npy(tpath("x.npy"), cases[i].dict, x, sizeof x);
+        struct data_spec s = spec_npy(tpath("x.npy"), tpath("y.npy"));
+        snprintf(want, sizeof want, "%s: %s", s.train_images, cases[i].want);
+        expect_err(&s, want);
+    }
+    /* Labels that disagree with the inputs, and float labels. */
+    write_npy(tpath("x.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 1), }", x,
+              sizeof x);
+    struct data_spec s = spec_npy(tpath("x.npy"), tpath("y.npy"));
+    snprintf(want, sizeof want, "%s: labels must be one per sample: shape (4,) for the 4 samples "
+             "of %s", s.train_labels, s.train_images);
+    expect_err(&s, want);
+    float fy[4] = {0, 1, 0, 1};
+    write_npy(tpath("fy.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", fy,
+              sizeof fy);
+    s = spec_npy(tpath("x.npy"), tpath("fy.npy"));
+    snprintf(want, sizeof want, "%s: labels must be integers (u1, i4, i8), not floats",
+             s.train_labels);
+    expect_err(&s, want);
+    /* A header length past the end of the file, and no magic. */
+    unsigned char hostile[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0xff, 0xff, '{'};
+    write_file(tpath("h.npy"), hostile, sizeof hostile);
+    s = spec_npy(tpath("h.npy"), tpath("y.npy"));
+    snprintf(want, sizeof want, "%s: header length 65535 runs past the end of the file",
+             s.train_images);
+    expect_err(&s, want);
+    unsigned char v2[16] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 0, 0, 0, 0x40};
+    write_file(tpath("h2.npy"), v2, sizeof v2);
+    s = spec_npy(tpath("h2.npy"), tpath("y.npy"));
+    snprintf(want, sizeof want, "%s: header length 1073741824 is more than 65536 bytes",
+             s.train_images);
+    expect_err(&s, want);
+    write_file(tpath("n.npy"), "hello, world", 12);
+    s = spec_npy(tpath("n.npy"), tpath("y.npy"));
+    snprintf(want, sizeof want, "%s: not a NumPy .npy file (no \\x93NUMPY magic)", s.train_images);
+    expect_err(&s, want);
+}
+END_TEST
+
 START_TEST(test_data__fuzz_idx)
 {
     size_t li, ll;
@@ -1456,6 +1622,7 @@ data_suite(void)
     tcase_add_test(core, test_data__normalize_bytes_train_only);
     tcase_add_test(core, test_data__normalize_ignores_subset);
     tcase_add_test(core, test_data__idx_plain_and_gz);
+    tcase_add_test(core, test_data__npy_read);
     tcase_add_test(core, test_data__csv_header_modes);
     tcase_add_test(core, test_data__csv_label_column);
     tcase_add_test(core, test_data__csv_test_file);
@@ -1479,6 +1646,7 @@ data_suite(void)
     tcase_add_checked_fixture(errors, setup_tmp, teardown_tmp);
     tcase_set_timeout(errors, 120);
     tcase_add_test(errors, test_data__idx_missing);
+    tcase_add_test(errors, test_data__npy_errors);
     tcase_add_test(errors, test_data__idx_wrong_magic);
     tcase_add_test(errors, test_data__idx_truncated);
     tcase_add_test(errors, test_data__idx_count_mismatch);

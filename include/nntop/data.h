@@ -1,5 +1,6 @@
 /*
- * data.h - data sets (synthetic spiral, xor, blobs; IDX incl. .gz; CSV),
+ * data.h - data sets (synthetic spiral, xor, blobs; IDX incl. .gz; CSV;
+ * NumPy .npy),
  * normalisation from training statistics, seeded splits and batching.
  *
  * Byte data (IDX images) stays as bytes and is converted per batch.
@@ -24,6 +25,7 @@ enum data_source {
     DATA_BLOBS,     /* classes, points (total), features, spread */
     DATA_IDX,       /* train_images, train_labels, optional test_* (.gz ok) */
     DATA_CSV,       /* path, optional test_path, label column, header */
+    DATA_NPY,       /* NumPy .npy: train_images, train_labels, optional test_* */
     DATA_SOURCE_COUNT
 };
 
@@ -50,7 +52,7 @@ struct data_spec {
     char label_name[256];   /* csv: label column by name, or "" */
     int label_index;        /* csv: 0-based column, -1 = last (when no name) */
     enum csv_header header;
-    int shape[3];           /* csv: [C, H, W] of each row, or 0s for flat rows */
+    int shape[3];           /* csv, npy: [C, H, W] of each row, or 0s (npy: the array's) */
     enum normalize_kind normalize;
     double val_fraction;    /* [0, 1) */
     long subset;            /* 0 = all */

@@ -39,7 +39,7 @@ _Static_assert(sizeof(enum sched_kind) == sizeof(int), "enum sched_kind is int-s
 
 #define WORDS(a) { a, (int)(sizeof a / sizeof *a) }
 
-static const char *const source_w[] = { "spiral", "xor", "blobs", "idx", "csv" };
+static const char *const source_w[] = { "spiral", "xor", "blobs", "idx", "csv", "npy" };
 static const char *const normalize_w[] = { "none", "standardize", "minmax", "unit" };
 static const char *const header_w[] = { "auto", "true", "false" };
 static const char *const loss_w[] = { "cross_entropy", "mse" };
@@ -196,6 +196,7 @@ data_set_kind(struct cfg *c, int kind)
         d->normalize = NORM_UNIT;
         break;
     case DATA_CSV:
+    case DATA_NPY:
         d->normalize = NORM_STANDARDIZE;
         break;
     case DATA_SOURCE_COUNT:
@@ -925,13 +926,13 @@ static const struct field data_fields[] = {
     { .key = "spread", .type = FT_DOUBLE, .off = OFF(data.spread), .r = ABOVE(0),
       .applies = BIT(DATA_BLOBS) },
     { .key = "train_images", .type = FT_PATH, .off = OFF(data.train_images),
-      .size = SZ(data.train_images), .applies = BIT(DATA_IDX) },
+      .size = SZ(data.train_images), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "train_labels", .type = FT_PATH, .off = OFF(data.train_labels),
-      .size = SZ(data.train_labels), .applies = BIT(DATA_IDX) },
+      .size = SZ(data.train_labels), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "test_images", .type = FT_PATH, .off = OFF(data.test_images),
-      .size = SZ(data.test_images), .applies = BIT(DATA_IDX) },
+      .size = SZ(data.test_images), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "test_labels", .type = FT_PATH, .off = OFF(data.test_labels),
-      .size = SZ(data.test_labels), .applies = BIT(DATA_IDX) },
+      .size = SZ(data.test_labels), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "path", .type = FT_PATH, .off = OFF(data.path), .size = SZ(data.path),
       .applies = BIT(DATA_CSV) },
     { .key = "test_path", .type = FT_PATH, .off = OFF(data.test_path),
@@ -941,7 +942,7 @@ static const struct field data_fields[] = {
     { .key = "header", .type = FT_ENUM, .off = OFF(data.header), .words = &header_words,
       .applies = BIT(DATA_CSV) },
     { .key = "shape", .type = FT_CUSTOM, .apply = apply_shape, .dump = dump_shape,
-      .shown = shown_shape, .applies = BIT(DATA_CSV) },
+      .shown = shown_shape, .applies = BIT(DATA_CSV) | BIT(DATA_NPY) },
     { .key = "normalize", .type = FT_ENUM, .off = OFF(data.normalize), .words = &normalize_words },
     { .key = "val_fraction", .type = FT_DOUBLE, .off = OFF(data.val_fraction),
       .r = RANGE(0, false, 1, true) },
@@ -963,10 +964,10 @@ static const char *const data_aliases[] = {
 static bool
 unit_applies(enum data_source s)
 {
-    return s == DATA_IDX || s == DATA_CSV;
+    return s == DATA_IDX || s == DATA_CSV || s == DATA_NPY;
 }
 
-#define UNIT_MISUSED "'unit' (x / 255) is for byte-valued data (sources idx and csv); use " \
+#define UNIT_MISUSED "'unit' (x / 255) is for byte-valued data (sources idx, csv and npy); use " \
                      "standardize or minmax for source '%s'"
 
 static void
@@ -1457,13 +1458,13 @@ cfg_check_cross(struct cctx *x, const struct cfg *c)
         cfg_err_add(x, NULL, "optim.schedule.min_lr", true,
                     "optim.schedule.min_lr (%s) is above optim.lr (%s)", a, b);
     }
-    if (d->source == DATA_IDX) {
+    if (d->source == DATA_IDX || d->source == DATA_NPY) {
         if (d->train_images[0] == '\0')
             cfg_err_add(x, NULL, "data.train_images", true,
-                        "data.train_images is required for source 'idx'");
+                        "data.train_images is required for source '%s'", source_w[d->source]);
         if (d->train_labels[0] == '\0')
             cfg_err_add(x, NULL, "data.train_labels", true,
-                        "data.train_labels is required for source 'idx'");
+                        "data.train_labels is required for source '%s'", source_w[d->source]);
         if ((d->test_images[0] == '\0') != (d->test_labels[0] == '\0'))
             cfg_err_add(x, NULL, "data.test_images", true,
                         "data.test_images and data.test_labels go together: give both or "

@@ -43,6 +43,15 @@ void data_file_close(struct data_file *f);
  */
 int data_file_slurp(const char *path, char **buf, size_t *len, char **cause);
 
+/*
+ * Read the payload of an open file: at most want + 1 bytes, growing the
+ * buffer as data arrives (so a header that claims more than the file
+ * holds costs no more memory than the file), into *out (heap); *have is
+ * the count read, want + 1 when the file holds more.
+ */
+int data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
+                           char **cause);
+
 /* Generate spiral, xor or blobs into ds (floats); *classes is set. */
 int data_synth_generate(struct dataset *ds, int *classes, const struct data_spec *spec,
                         uint64_t seed, char **cause);
@@ -51,6 +60,10 @@ int data_idx_load(struct dataset *train, struct dataset *test, int *classes,
                   const struct data_spec *spec, char **cause);
 /* Read CSV train (and optional test) files into float stores; *classes is set. */
 int data_csv_load(struct dataset *train, struct dataset *test, int *classes,
+                  const struct data_spec *spec, char **cause);
+
+/* Read NumPy train (and optional test) .npy files; *classes is set. */
+int data_npy_load(struct dataset *train, struct dataset *test, int *classes,
                   const struct data_spec *spec, char **cause);
 
 /* Free a store's arrays and zero it. */

@@ -26,6 +26,7 @@ static const char *const source_names[DATA_SOURCE_COUNT] = {
     [DATA_BLOBS] = "blobs",
     [DATA_IDX] = "idx",
     [DATA_CSV] = "csv",
+    [DATA_NPY] = "npy",
 };
 
 static const char *const normalize_names[NORM_KIND_COUNT] = {
@@ -283,6 +284,9 @@ data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **
     case DATA_CSV:
         rc = data_csv_load(&out->train_store, &out->test_store, &classes, spec, cause);
         break;
+    case DATA_NPY:
+        rc = data_npy_load(&out->train_store, &out->test_store, &classes, spec, cause);
+        break;
     default:
         rc = data_synth_generate(&out->train_store, &classes, spec, seed, cause);
         break;
@@ -294,11 +298,13 @@ data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **
     out->d = out->train_store.d;
     out->classes = classes;
     memcpy(out->shape, out->train_store.shape, sizeof out->shape);
-    if (spec->source == DATA_CSV && spec->shape[0] > 0) {
+    if ((spec->source == DATA_CSV || spec->source == DATA_NPY) && spec->shape[0] > 0) {
         long long want = (long long)spec->shape[0] * spec->shape[1] * spec->shape[2];
         if (want != out->d) {
             data_set_cause(cause, "%s: data.shape [%d, %d, %d] makes %lld values per row, but "
-                           "the rows have %d features", spec->path, spec->shape[0],
+                           "the rows have %d features",
+                           spec->source == DATA_CSV ? spec->path : spec->train_images,
+                           spec->shape[0],
                            spec->shape[1], spec->shape[2], want, out->d);
             data_fini(out);
             return -1;
@@ -321,7 +327,7 @@ int
 data_spec_files(const struct data_spec *spec, const char *files[6])
 {
     const char *cand[6] = {NULL};
-    if (spec->source == DATA_IDX) {
+    if (spec->source == DATA_IDX || spec->source == DATA_NPY) {
         cand[0] = spec->train_images;
         cand[1] = spec->train_labels;
         cand[2] = spec->test_images;

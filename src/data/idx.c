@@ -20,12 +20,6 @@
 
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAGIC_IMAGES 0x00000803u
-/*
- * The payload buffer starts at the header's size up to this much and
- * grows only as data arrives, so a garbage header claiming terabytes costs
- * nothing.  Fashion-MNIST's 47 MB train images fit in the first block.
- */
-#define IDX_FIRST_ALLOC ((size_t)64 << 20)
 
 struct idx_file {
     long n;                 /* images or labels */
@@ -37,35 +31,6 @@ static uint32_t
 idx_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Read the payload, at most want + 1 bytes so that trailing data is noticed. */
-static int
-idx_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have, char **cause)
-{
-    size_t cap = want + 1;
-    size_t alloc = cap < IDX_FIRST_ALLOC ? cap : IDX_FIRST_ALLOC;
-    uint8_t *buf = xmalloc(alloc);
-    size_t used = 0;
-    for (;;) {
-        if (used == alloc) {
-            if (alloc == cap)
-                break;
-            alloc = alloc > cap / 2 ? cap : alloc * 2;
-            buf = xrealloc(buf, alloc);
-        }
-        size_t ask = alloc - used, got;
-        if (data_file_read(f, buf + used, ask, &got, cause) < 0) {
-            free(buf);
-            return -1;
-        }
-        used += got;
-        if (got < ask)
-            break;
-    }
-    *out = buf;
-    *have = used;
-    return 0;
 }
 
 static int
@@ -123,7 +88,7 @@ idx_read(struct idx_file *out, const char *path, bool images, char **cause)
         goto out;
     }
     size_t have;
-    if (idx_read_payload(&f, (size_t)want, &buf, &have, cause) < 0)
+    if (data_file_read_payload(&f, (size_t)want, &buf, &have, cause) < 0)
         goto out;
     if (have != want) {
         char claim[96];

@@ -21,6 +21,12 @@
 
 /* zlib's read buffer; the default 8 KiB costs many small read() calls on 26 MB. */
 #define DATA_GZ_BUFFER (128 * 1024)
+/*
+ * A payload buffer starts at the header's size up to this much and grows
+ * only as data arrives, so a garbage header claiming terabytes costs
+ * nothing.  Fashion-MNIST's 47 MB train images fit in the first block.
+ */
+#define DATA_FIRST_ALLOC ((size_t)64 << 20)
 /* gzread() takes an unsigned and returns an int: read in slices below INT_MAX. */
 #define DATA_GZ_SLICE ((size_t)1 << 30)
 
@@ -158,4 +164,33 @@ out:
     free(p);
     data_file_close(&f);
     return rc;
+}
+
+int
+data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
+                       char **cause)
+{
+    size_t cap = want + 1;
+    size_t alloc = cap < DATA_FIRST_ALLOC ? cap : DATA_FIRST_ALLOC;
+    uint8_t *buf = xmalloc(alloc);
+    size_t used = 0;
+    for (;;) {
+        if (used == alloc) {
+            if (alloc == cap)
+                break;
+            alloc = alloc > cap / 2 ? cap : alloc * 2;
+            buf = xrealloc(buf, alloc);
+        }
+        size_t ask = alloc - used, got;
+        if (data_file_read(f, buf + used, ask, &got, cause) < 0) {
+            free(buf);
+            return -1;
+        }
+        used += got;
+        if (got < ask)
+            break;
+    }
+    *out = buf;
+    *have = used;
+    return 0;
 }
