@@ -6,7 +6,8 @@
 # the saved normalisation to the raw test data and must reproduce nntop's
 # own test loss (metrics.csv) within 1e-5 relative, and the same accuracy.
 # The checkpoint file must hold exactly the state_dict (no optim.*), with
-# the optimizer's state in optim-<step>.safetensors beside it.
+# the optimizer's state in optim-<step>.safetensors beside it, and --resume
+# must keep the checkpoint's normalisation when the data's has moved.
 #
 # Exit 77 (skip) when there is no nntop binary or no python3 with torch.
 # Lines start with "# torch-load: ".
@@ -79,6 +80,18 @@ EOF
 if "$NNTOP" -H -o "$TMP/runs" "$TMP/mlp.yaml" >"$TMP/out" 2>&1; then
     check "mlp (csv, standardize)" "$(ls -d "$TMP"/runs/*-mlp)" --csv "$TMP/moons.csv" \
         --label-col 2 --header
+    # --resume trains on with the run's normalisation, not the data's new one.
+    run=$(ls -d "$TMP"/runs/*-mlp)
+    norm() { grep -ao '"normalize":"[^"]*"' "$1"; }
+    before=$(norm "$run/checkpoint-60.safetensors")
+    awk -F, -v OFS=, 'NR > 1 { $1 = 3 * $1 + 5 } { print }' "$TMP/moons.csv" >"$TMP/moved.csv" &&
+        mv "$TMP/moved.csv" "$TMP/moons.csv"
+    if "$NNTOP" -H -n 70 --resume "$run" >"$TMP/out" 2>&1 &&
+        [ -n "$before" ] && [ "$(norm "$run/checkpoint-70.safetensors")" = "$before" ]; then
+        pass "mlp: --resume keeps the checkpoint's normalisation"
+    else
+        fail "mlp: --resume: $(tail -n 2 "$TMP/out")"
+    fi
 else
     fail "mlp: nntop failed: $(tail -n 3 "$TMP/out")"
 fi

@@ -273,6 +273,13 @@ char *runlog_json_num(char *buf, size_t len, double x);
  */
 long long runlog_save_checkpoint(const char *path, const struct model *m, const struct optim *o,
                                  long step, double epoch, const char *config_yaml, char **cause);
+/*
+ * The "normalize" metadata of a checkpoint into scale and shift (d each):
+ * 0, 1 when the checkpoint has none (older files: both left alone), or -1
+ * with *cause (heap) when it is malformed or not for d features.
+ */
+int runlog_load_normalize(const char *path, float *scale, float *shift, int d, char **cause);
+
 /* The optimizer file beside a checkpoint: checkpoint-<step>.safetensors ->
  * optim-<step>.safetensors (any other NAME -> optim-NAME).  Heap string. */
 char *runlog_optim_path(const char *checkpoint_path);

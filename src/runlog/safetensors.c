@@ -1085,6 +1085,48 @@ out:
     return rc;
 }
 
+int
+runlog_load_normalize(const char *path, float *scale, float *shift, int d, char **cause)
+{
+    struct st_file sf = { 0 };
+    struct json v = { 0 };
+    int rc = -1;
+    if (st_file_open(&sf, path, cause) < 0)
+        goto out;
+    const char *text = meta_get(sf.meta, "normalize");
+    if (text == NULL) {
+        rc = 1;
+        goto out;
+    }
+    char err[128];
+    if (json_parse(&v, text, strlen(text), err, sizeof err) < 0) {
+        *cause = xasprintf("%s: metadata normalize: %s", path, err);
+        goto out;
+    }
+    const struct json *sc = json_get(&v, "scale"), *sh = json_get(&v, "shift");
+    if (v.type != JSON_OBJECT || sc == NULL || sh == NULL || sc->type != JSON_ARRAY
+        || sh->type != JSON_ARRAY || sc->len != (size_t)d || sh->len != (size_t)d) {
+        *cause = xasprintf("%s: metadata normalize is not a scale and a shift for the data's %d "
+                           "features", path, d);
+        goto out;
+    }
+    for (int i = 0; i < d; i++)
+        if (sc->items[i].type != JSON_NUMBER || sh->items[i].type != JSON_NUMBER) {
+            *cause = xasprintf("%s: metadata normalize holds a value that is not a number",
+                               path);
+            goto out;
+        }
+    for (int i = 0; i < d; i++) {
+        scale[i] = (float)sc->items[i].num;
+        shift[i] = (float)sh->items[i].num;
+    }
+    rc = 0;
+out:
+    json_fini(&v);
+    st_file_close(&sf);
+    return rc;
+}
+
 /* ---- finding checkpoints ---------------------------------------------------- */
 
 int

@@ -187,6 +187,9 @@ trainer_resume(struct trainer *t, const char *what, char **cause)
     if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, cause) != 0)
         goto out;
     t->step = step;
+    /* The normalisation the run trained with, not what the data gives now. */
+    if (runlog_load_normalize(path, t->data.scale, t->data.shift, t->data.d, cause) < 0)
+        goto out;
 
     if (logged && trainer_load_reproduce(t, dir, cause) != 0)
         goto out;
