@@ -1556,6 +1556,45 @@ START_TEST(test_data__fuzz_idx)
 }
 END_TEST
 
+START_TEST(test_data__fuzz_npy)
+{
+    /* A good pair, then every truncation and random damage of the inputs:
+     * each load must succeed or fail with a message naming the file. */
+    float x[6 * 4];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)i / 7.0f;
+    int64_t y[6] = {0, 1, 2, 0, 1, 2};
+    write_npy(tpath("fy.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (6,), }", y,
+              sizeof y);
+    write_npy(tpath("fx.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (6, 1, 2, 2), }",
+              x, sizeof x);
+    size_t len;
+    unsigned char *src = read_raw(tpath("fx.npy"), &len);
+    unsigned char *buf = malloc(len);
+    struct rng r;
+    rng_seed(&r, 2025);
+    const char *name = "fz.npy";
+    struct data_spec s = spec_npy(tpath(name), tpath("fy.npy"));
+    for (size_t cut = 0; cut <= len; cut++) {
+        write_file(s.train_images, src, cut);
+        fuzz_load(&s, name);
+    }
+    for (int i = 0; i < 400; i++) {
+        memcpy(buf, src, len);
+        int flips = 1 + (int)rng_below(&r, 4);
+        for (int k = 0; k < flips; k++) {
+            /* most of the damage in the header, where the parser is */
+            size_t at = rng_below(&r, 2) ? rng_below(&r, 128 < len ? 128 : len) : rng_below(&r, len);
+            buf[at] = (unsigned char)rng_u64(&r);
+        }
+        write_file(s.train_images, buf, len);
+        fuzz_load(&s, name);
+    }
+    free(src);
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_data__fuzz_csv)
 {
     const char *good = "a,\"b c\",y\n1.5,-2,0\n3,4e-1,1\n\"5\",6,2\n7,8,1\r\n";
@@ -1657,6 +1696,7 @@ data_suite(void)
     tcase_add_test(errors, test_data__csv_bad_layout);
     tcase_add_test(errors, test_data__bad_spec);
     tcase_add_test(errors, test_data__fuzz_idx);
+    tcase_add_test(errors, test_data__fuzz_npy);
     tcase_add_test(errors, test_data__fuzz_csv);
     suite_add_tcase(s, errors);
     return s;
