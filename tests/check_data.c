@@ -981,8 +981,7 @@ END_TEST
 START_TEST(test_data__fashion_mnist)
 {
     if (access(FASHION_DIR "train-images-idx3-ubyte.gz", R_OK) != 0) {
-        printf("skipped test_data__fashion_mnist: %s not found\n",
-               FASHION_DIR "train-images-idx3-ubyte.gz");
+        check_skip("test_data__fashion_mnist: " FASHION_DIR "train-images-idx3-ubyte.gz not found");
         return;
     }
     struct data_spec s = spec_idx(FASHION_DIR "train-images-idx3-ubyte.gz",

@@ -61,7 +61,7 @@ START_TEST(test_planted__clean_shipped_configs)
     ck_assert_msg(cfg_load_file(c, path, &errs) == 0, "%s does not load", path);
     cfg_errs_fini(&errs);
     if (c->data.source == DATA_IDX && access(c->data.train_images, R_OK) != 0) {
-        printf("skipped %s: %s is not installed\n", name, c->data.train_images);
+        check_skip("%s: %s is not installed", name, c->data.train_images);
         free(c);
         return;
     }

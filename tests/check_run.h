@@ -9,10 +9,20 @@
 
 /*
  * Run suite s with CK_ENV verbosity (CK_VERBOSITY, default normal) and
- * unbuffered stdout; returns the process exit status (0 when every test
- * passed).  Set CK_FORK=no to run under gdb.
+ * unbuffered stdout; returns the process exit status: 1 when a test
+ * failed, else 77 (automake's SKIP) when a test called check_skip(), else
+ * 0.  Set CK_FORK=no to run under gdb.
  */
 int check_run(Suite *s);
+
+/*
+ * Record that the calling test cannot run here (its data or tool is
+ * missing) and print "SKIP: " and the printf-style message; the test then returns.  Works with and
+ * without CK_FORK.  A suite with one skipped test reports SKIP as a
+ * whole, and its log names the test.  Tests left out of sanitizer builds
+ * by design (they run in the plain tree) do not call it.
+ */
+void check_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Path of a file under the source tree's tests/data/ (static buffer). */
 const char *check_data_path(const char *name);

@@ -1975,7 +1975,7 @@ START_TEST(test_trainer__fashion_mnist_epoch)
     return;
 #endif
     if (access(FMNIST_TRAIN, R_OK) != 0) {
-        printf("fashion-mnist: skipped (%s not found)\n", FMNIST_TRAIN);
+        check_skip("fashion-mnist: " FMNIST_TRAIN " not found");
         return;
     }
     const char *top = getenv("top_srcdir");
@@ -2025,7 +2025,7 @@ START_TEST(test_trainer__torch_load)
     return;
 #endif
     if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        printf("torch load: skipped (python3 cannot import torch)\n");
+        check_skip("torch load: python3 cannot import torch");
         return;
     }
     struct cfg c;
@@ -2166,7 +2166,7 @@ START_TEST(test_trainer__cannot_overfit_fashion)
     return;
 #endif
     if (access(FMNIST_TRAIN, R_OK) != 0) {
-        printf("cannot-overfit: skipped (%s not found)\n", FMNIST_TRAIN);
+        check_skip("cannot-overfit: " FMNIST_TRAIN " not found");
         return;
     }
     /* Two units between the pixels and the ten classes: too small for 512 samples. */
