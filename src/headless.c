@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nntop/doctor.h"
 #include "nntop/numfmt.h"
 
 /* Records taken in one go before looking at the clock and the signals. */
@@ -38,7 +39,6 @@ struct printer {
 
     struct tm_step last;
     bool have_last, printed_last;
-    bool initial_shown;
     long first_step;            /* the first step seen (a resumed run starts later) */
     double ema;
     bool have_ema;
@@ -53,6 +53,7 @@ struct printer {
 
     int state;                  /* the last state seen, enum tm_run_state */
     long findings[4];           /* doctor findings by severity 0..3 */
+    struct doctor_tally tally;  /* raised findings per rule and severity */
     long errors;
 };
 
@@ -199,6 +200,24 @@ print_event(struct printer *p, const struct tm_event *ev)
             event_text(ev));
 }
 
+/* A doctor finding as one line (doctor_format_line), counted for the end. */
+static void
+print_finding(struct printer *p, const struct tm_finding *in)
+{
+    struct tm_finding f = *in;
+    f.rule[TM_NAME_MAX - 1] = '\0';
+    f.text[TM_TEXT_MAX - 1] = '\0';
+    f.advice[TM_TEXT_MAX - 1] = '\0';
+    f.remedy_text[TM_NAME_MAX - 1] = '\0';
+    f.tensor_name[TM_NAME_MAX - 1] = '\0';
+    char line[4 * TM_TEXT_MAX];
+    end_progress_line(p);
+    fprintf(p->out, "%s\n", doctor_format_line(line, sizeof line, &f, p->opts->utf8));
+    if (f.state == TM_FINDING_RAISED && f.severity >= 0 && f.severity < 4)
+        p->findings[f.severity]++;
+    doctor_tally_add(&p->tally, &f);
+}
+
 static void
 print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
 {
@@ -240,7 +259,7 @@ print_gradcheck(struct printer *p, const struct tm_gradcheck *g)
 static void
 print_findings_summary(struct printer *p)
 {
-    static const char *const names[4] = {"ok", "note", "warning", "error"};
+    static const char *const names[4] = {"ok", "info", "warning", "error"};
     long n = p->findings[0] + p->findings[1] + p->findings[2] + p->findings[3];
     fprintf(p->out, "  findings    ");
     if (n == 0) {
@@ -252,7 +271,7 @@ print_findings_summary(struct printer *p)
         if (p->findings[s] == 0)
             continue;
         fprintf(p->out, "%s%ld %s%s", sep, p->findings[s], names[s],
-                p->findings[s] == 1 || s == 0 ? "" : "s");
+                p->findings[s] == 1 || s <= 1 ? "" : "s");
         sep = ", ";
     }
     fputc('\n', p->out);
@@ -298,7 +317,6 @@ print_summary(struct printer *p, int stopped_by)
 static void
 apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *quit_sent)
 {
-    char a[32], b[32];
     switch (rec->type) {
     case TM_INFO:
         p->info = rec->u.info;
@@ -327,16 +345,7 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
             p->ema = s->loss;   /* a non-finite step shows as such */
             p->have_ema = false;
         }
-        /* Only a run's first step has the initial loss (not a resumed one's):
-         * step 1, or step 0 of a run started paused. */
-        if (s->step <= 1 && !p->initial_shown && p->have_info) {
-            p->initial_shown = true;
-            double e = p->info.expected_loss;
-            double rel = fabs(s->loss - e) / (e > 0 ? e : 1.0);
-            end_progress_line(p);
-            fprintf(p->out, "initial loss %s, expected %s %s\n", numfmt(a, sizeof a, s->loss),
-                    numfmt(b, sizeof b, e), isfinite(rel) && rel <= 0.1 ? "(ok)" : "(MISMATCH)");
-        }
+        /* The initial-loss verdict is the doctor's (a TM_FINDING). */
         double t = now_s();
         if (t - p->last_progress >= p->opts->progress_every_s) {
             print_progress(p);
@@ -349,6 +358,9 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
         break;
     case TM_EVENT:
         print_event(p, &rec->u.event);
+        break;
+    case TM_FINDING:
+        print_finding(p, &rec->u.finding);
         break;
     case TM_GRADCHECK:
         print_gradcheck(p, &rec->u.gradcheck);
@@ -389,6 +401,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
     p->last_progress = -1e9;
     p->last_eval_print = -1e9;
     p->state = TM_RUNNING;
+    doctor_tally_init(&p->tally);
     int stopped_by = 0;
     bool quit_sent = false;
 
@@ -437,6 +450,10 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
         fprintf(p->out, "telemetry: %llu records dropped (the run log has every step)\n",
                 (unsigned long long)dropped);
     }
+    end_progress_line(p);
+    doctor_tally_print(&p->tally, p->out);
+    if (opts->result != NULL)
+        opts->result->max_severity = p->tally.max_severity;
     if (opts->summary)
         print_summary(p, stopped_by);
     end_progress_line(p);

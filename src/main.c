@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <strings.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 
 #include "nntop/blas.h"
 #include "nntop/cfg.h"
+#include "nntop/doctor.h"
 #include "nntop/headless.h"
 #include "nntop/replay.h"
 #include "nntop/runlog.h"
@@ -35,6 +38,7 @@ enum exit_status {
     EXIT_FAILED = 1,
     EXIT_USAGE = 2,
     EXIT_INCONCLUSIVE = 4,      /* --gradcheck could neither pass nor fail the gradients */
+    EXIT_FINDINGS = 3,          /* --fail-on: the doctor raised such a finding */
     EXIT_INTERRUPTED = 130,
 };
 
@@ -47,6 +51,7 @@ enum long_only {
     OPT_GRADCHECK,
     OPT_KEEP_GOING,
     OPT_PAUSED,
+    OPT_FAIL_ON,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +69,7 @@ static const struct option long_options[] = {
     {"keep-going", no_argument, NULL, OPT_KEEP_GOING},
     {"paused", no_argument, NULL, OPT_PAUSED},
     {"verbose", no_argument, NULL, 'v'},
+    {"fail-on", required_argument, NULL, OPT_FAIL_ON},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -95,6 +101,8 @@ usage(FILE *fp)
           "      --keep-going        on NaN/Inf, pause instead of failing (headless)\n"
           "      --paused            start paused at step 0 (Space runs, n steps once)\n"
           "  -v, --verbose           headless: print every evaluation line\n"
+          "      --fail-on SEVERITY  exit 3 when the doctor raised a finding at\n"
+          "                          SEVERITY (warning or error) or above (headless)\n"
           "  -V, --version           print the version and exit\n"
           "  -h, --help              print this help and exit\n"
           "\n"
@@ -106,7 +114,8 @@ usage(FILE *fp)
           "                                             live changes that differ (exit 1)\n"
           "\n"
           "Exit status: 0 done, 1 training failed, 2 usage/config/data error,\n"
-          "4 gradient check inconclusive, 130 interrupted.  Keys and config: man nntop.\n",
+          "3 a doctor finding at the --fail-on severity (headless), 4 gradient check\n"
+          "inconclusive, 130 interrupted.  Keys and config: man nntop.\n",
           fp);
 }
 
@@ -160,6 +169,7 @@ struct options {
     const char *runs_dir;
     const char *resume, *reproduce, *replay;
     long steps;
+    int fail_on;                /* enum doctor_severity; 0 = never */
     int nsets;
     const char **sets;
 };
@@ -187,6 +197,14 @@ parse_options(struct options *o, int argc, char **argv)
         case OPT_KEEP_GOING: o->keep_going = true; break;
         case OPT_PAUSED: o->paused = true; break;
         case 'v': o->verbose = true; break;
+        case OPT_FAIL_ON:
+            if (strcmp(optarg, "warning") == 0)
+                o->fail_on = DOC_WARNING;
+            else if (strcmp(optarg, "error") == 0)
+                o->fail_on = DOC_ERROR;
+            else
+                die_usage("--fail-on: expected warning or error, got '%s'", optarg);
+            break;
         case 'V':
             printf("nntop %s\n", PACKAGE_VERSION);
             exit(EXIT_DONE);
@@ -622,14 +640,18 @@ main(int argc, char **argv)
             .summary = !o.gradcheck,
             .signals = &watch,
         };
-        struct headless_result hr = {0};
+        struct headless_result hr = {.max_severity = -1};
         ho.result = &hr;
+        const char *cs = nl_langinfo(CODESET);
+        ho.utf8 = cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
         sig = headless_run(&feed, &ho);
         if (o.gradcheck)
             status = !hr.gradcheck_seen                              ? EXIT_FAILED
                      : hr.gradcheck_verdict == TM_GC_PASS         ? EXIT_DONE
                      : hr.gradcheck_verdict == TM_GC_INCONCLUSIVE ? EXIT_INCONCLUSIVE
                                                                   : EXIT_FAILED;
+        if (o.fail_on > 0 && hr.max_severity >= o.fail_on)
+            status = EXIT_FINDINGS;
     }
     trainer_join(t);
     if (status == EXIT_DONE && trainer_exit_status(t) != 0)

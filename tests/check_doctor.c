@@ -117,10 +117,8 @@ sim_new(void)
         t->g_norm = 0.2f;
         t->update_norm = 2e-3f;
         t->update_ratio = 1e-3f;
-        t->weight.lo = -1.0f;
-        t->weight.hi = 1.0f;
-        t->weight.total = 32;
-        t->weight.nbins = 8;
+        t->w_min = -1.0f;
+        t->w_max = 1.0f;
     }
     return s;
 }
@@ -691,8 +689,8 @@ END_TEST
 static void
 bad_symmetric(struct sim *s, bool bad)
 {
-    s->tensors[0].weight.lo = bad ? 0.0f : -1.0f;
-    s->tensors[0].weight.hi = bad ? 0.0f : 1.0f;
+    s->tensors[0].w_min = bad ? 0.0f : -1.0f;
+    s->tensors[0].w_max = bad ? 0.0f : 1.0f;
     s->tensors[0].w_norm = bad ? 0.0f : 2.0f;
     s->tensors[0].update_ratio = bad ? 0.0f : 1e-3f;
 }
@@ -707,7 +705,7 @@ START_TEST(test_doctor__symmetric_init)
     s = sim_new();
     sim_start(s);
     s->tensors[2].w_norm = 0.0f;
-    s->tensors[2].weight.lo = s->tensors[2].weight.hi = 0.0f;
+    s->tensors[2].w_min = s->tensors[2].w_max = 0.0f;
     sim_run(s, 10);
     ck_assert_int_eq(count(s, "symmetric-init", TM_FINDING_RAISED, NULL), 0);
     sim_free(s);

@@ -184,9 +184,14 @@ START_TEST(test_stats__hist_bins_limits)
 {
     float x[] = {0.0f, 1.0f, 2.0f};
     struct tm_hist *h = xcalloc(1, sizeof *h);
-    stats_hist(h, x, 3, 0);
+    stats_hist(h, x, 3, 1);
     ck_assert_int_eq(h->nbins, 1);
     ck_assert_uint_eq(h->counts[0], 3);
+    /* 0 bins: no histogram this snapshot (the cap on their rate). */
+    stats_hist(h, x, 3, 0);
+    ck_assert_int_eq(h->nbins, 0);
+    ck_assert_uint_eq(h->total, 0);
+    ck_assert_uint_eq(h->counts[0], 0);
     stats_hist(h, x, 3, 100000);
     ck_assert_int_eq(h->nbins, TM_MAX_BINS);
     ck_assert_uint_eq(h->counts[0], 1);

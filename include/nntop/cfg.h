@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "nntop/data.h"
+#include "nntop/doctor.h"
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 
@@ -56,11 +57,7 @@ struct cfg {
         double max_hz;              /* snapshots per second at most, default 20 */
     } telemetry;
 
-    struct {
-        bool enabled;               /* default true */
-        long overfit_steps;         /* overfit mode: steps before cannot-overfit, default 1000 */
-        long baseline_steps;        /* :baseline: steps on zeroed inputs, default 300 */
-    } doctor;
+    struct doctor_spec doctor;      /* enabled, patience, window, disable, thresholds */
 
     struct {
         int samples;                /* gradient check: batch rows, default 8 */

@@ -144,6 +144,8 @@ struct doctor_spec {
     int patience;           /* snapshots a live rule must hold to raise, and fail to clear; 3 */
     long window;            /* steps the windowed rules look back over; 500 */
     uint64_t disabled;      /* bit r: rule r is off (doctor.disable) */
+    long overfit_steps;     /* overfit mode: steps before cannot-overfit, default 1000 */
+    long baseline_steps;    /* :baseline: steps on zeroed inputs, default 300 */
     double p[DP_COUNT];     /* thresholds */
 };
 

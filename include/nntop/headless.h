@@ -16,6 +16,7 @@
 struct headless_result {
     bool gradcheck_seen;        /* a gradient-check table arrived */
     int gradcheck_verdict;      /* ... and its verdict (enum tm_gc_verdict) */
+    int max_severity;           /* highest doctor finding raised (1 info .. 3 error), -1 none */
 };
 
 struct headless_opts {
@@ -27,11 +28,13 @@ struct headless_opts {
     bool summary;               /* a closing summary (steps, time, best val, test, findings) */
     const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
     struct headless_result *result; /* filled when non-NULL */
+    bool utf8;                  /* finding lines may use an em dash */
 };
 
 /*
- * Print the feed's records as lines until the producer finishes.  On a
- * watched signal it sends a quit command and keeps draining.  Returns the
+ * Print the feed's records as lines until the producer finishes (each
+ * doctor finding as it is raised or cleared; at the end a "doctor:"
+ * line counting them per severity and rule).  On a watched signal it sends a quit command and keeps draining.  Returns the
  * signal number that stopped the run, or 0.  The line formats (progress,
  * eval, event, summary) are documented in nntop(1), HEADLESS OUTPUT.
  */

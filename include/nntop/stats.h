@@ -26,20 +26,23 @@
  * Histogram of x (n) into h with bins bins (<= TM_MAX_BINS) over the
  * sample's finite [min, max]; non-finite values are skipped (counted by
  * the caller's NaN/Inf pass).  Sets h->sampled when n > STATS_HIST_SAMPLE.
+ * bins <= 0 leaves an empty histogram (nbins 0): the snapshot has none.
  */
 void stats_hist(struct tm_hist *h, const float *x, size_t n, int bins);
 
 /*
  * Statistics of layer i's output from the last forward pass of m:
  * moments, range, histogram, dead (relu: a leaky relu's units are never
- * zero) or saturated (tanh, sigmoid) fraction, NaN/Inf counts.
+ * zero) or saturated (tanh, sigmoid) fraction, NaN/Inf counts.  bins <= 0:
+ * no histogram, everything else as always.
  */
 void stats_layer(struct tm_layer *out, const struct model *m, int i, int bins);
 
 /*
  * Statistics of parameter tensor t: norms of weight, gradient and
  * update (update may be NULL: update norm and ratio are then 0),
- * update/weight ratio, histograms, NaN/Inf counts of weight and gradient.
+ * update/weight ratio, smallest and largest weight, histograms (none for
+ * bins <= 0), NaN/Inf counts of weight and gradient.
  */
 void stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *update,
                   int bins);

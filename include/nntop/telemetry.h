@@ -166,7 +166,7 @@ struct tm_layer {
     float dead_frac;        /* relu: units (on images: filters) zero for every sample; else -1 */
     float sat_frac;         /* tanh/sigmoid: outputs within 1 % of the asymptotes; else -1 */
     uint32_t nan_count, inf_count;
-    struct tm_hist act;
+    struct tm_hist act;     /* nbins 0: not computed this snapshot */
 };
 
 struct tm_tensor {
@@ -174,8 +174,9 @@ struct tm_tensor {
     int index;              /* into tm_info.tensor_names */
     int layer;
     float w_norm, g_norm, update_norm, update_ratio;
+    float w_min, w_max;     /* smallest and largest finite weight */
     uint32_t nan_count, inf_count;
-    struct tm_hist weight, grad;
+    struct tm_hist weight, grad;    /* nbins 0: not computed this snapshot */
 };
 
 struct tm_snapshot {
@@ -249,6 +250,7 @@ enum tm_event_type {
     TM_EVT_FINDING,         /* a doctor finding (its line carries its own severity) */
     TM_EVT_DONE,
     TM_EVT_QUIT,
+    TM_EVT_RESTORE,         /* the nonfinite remedy: weights of an earlier checkpoint */
     TM_EVT_TYPE_COUNT
 };
 

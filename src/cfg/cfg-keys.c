@@ -1143,13 +1143,102 @@ static const struct section telemetry_section = {
     .aliases = telemetry_aliases,
 };
 
+/* doctor.disable: a rule id or a list of them. */
+static void
+apply_doctor_disable(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    char shown[48], hint[64], ipath[160];
+    const struct cnode *one[1] = { n };
+    const struct cnode *const *items = one;
+    int count = 1;
+    if (n->kind == CNODE_SEQ) {
+        items = (const struct cnode *const *)n->kid;
+        count = n->n;
+    }
+    uint64_t mask = 0;
+    for (int i = 0; i < count; i++) {
+        const struct cnode *it = items[i];
+        const char *s;
+        snprintf(ipath, sizeof ipath, n->kind == CNODE_SEQ ? "%s[%d]" : "%s", path, i);
+        if (!cfg_get_text(x, it, ipath, "a rule id", &s))
+            return;
+        int r = doctor_rule_find(s);
+        if (r < 0) {
+            struct cfg_suggester sug = { NULL, 0 };
+            for (int k = 0; k < DR_COUNT; k++)
+                cfg_suggest_try(&sug, s, doctor_rule_at(k)->id, doctor_rule_at(k)->id);
+            cfg_err_add(x, it, ipath, false, "'%s' is not a doctor rule%s",
+                        cfg_shorten(s, shown, sizeof shown), cfg_suggest_text(&sug, hint, sizeof hint));
+            return;
+        }
+        mask |= (uint64_t)1 << r;
+    }
+    c->doctor.disabled = mask;
+}
+
+static void
+dump_doctor_disable(struct sbuf *b, const struct cfg *c, int indent)
+{
+    cfg_sb_add(b, " [", 2);
+    const char *sep = "";
+    for (int r = 0; r < DR_COUNT; r++) {
+        if ((c->doctor.disabled & ((uint64_t)1 << r)) == 0)
+            continue;
+        cfg_sb_printf(b, "%s%s", sep, doctor_rule_at(r)->id);
+        sep = ", ";
+    }
+    cfg_sb_add(b, "]\n", 2);
+}
+
+/* Defaults come from the doctor's own tables (doctor_spec_defaults). */
 static const struct field doctor_fields[] = {
     { .key = "enabled", .type = FT_BOOL, .off = OFF(doctor.enabled) },
     { .key = "overfit_steps", .type = FT_LONG, .off = OFF(doctor.overfit_steps),
       .r = AT_LEAST(1) },
     { .key = "baseline_steps", .type = FT_LONG, .off = OFF(doctor.baseline_steps),
       .r = AT_LEAST(1) },
+    { .key = "patience", .type = FT_INT, .off = OFF(doctor.patience),
+      .r = RANGE(1, false, 1000, false) },
+    { .key = "window", .type = FT_LONG, .off = OFF(doctor.window), .r = AT_LEAST(10) },
+    { .key = "disable", .type = FT_CUSTOM, .apply = apply_doctor_disable,
+      .dump = dump_doctor_disable },
+    { .key = "input_mean", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_INPUT_MEAN]), .r = AT_LEAST(0) },
+    { .key = "input_std_low", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_INPUT_STD_LOW]), .r = AT_LEAST(0) },
+    { .key = "input_std_high", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_INPUT_STD_HIGH]), .r = AT_LEAST(0) },
+    { .key = "dropout_max", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DROPOUT_MAX]), .r = RANGE(0, false, 1, false) },
+    { .key = "lr_min", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_LR_MIN]), .r = AT_LEAST(0) },
+    { .key = "lr_max_sgd", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_LR_MAX_SGD]), .r = AT_LEAST(0) },
+    { .key = "lr_max_adam", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_LR_MAX_ADAM]), .r = AT_LEAST(0) },
+    { .key = "initial_loss_info", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_INITIAL_LOSS_INFO]), .r = AT_LEAST(0) },
+    { .key = "initial_loss_warning", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_INITIAL_LOSS_WARNING]), .r = AT_LEAST(0) },
+    { .key = "ratio_info_low", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_INFO_LOW]), .r = AT_LEAST(0) },
+    { .key = "ratio_info_high", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_INFO_HIGH]), .r = AT_LEAST(0) },
+    { .key = "ratio_warning_low", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_WARNING_LOW]), .r = AT_LEAST(0) },
+    { .key = "ratio_warning_high", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_WARNING_HIGH]), .r = AT_LEAST(0) },
+    { .key = "anneal_fraction", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_ANNEAL_FRACTION]), .r = RANGE(0, false, 1, false) },
+    { .key = "vanishing_ratio", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_RATIO]), .r = AT_LEAST(0) },
+    { .key = "vanishing_first", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_FIRST]), .r = AT_LEAST(0) },
+    { .key = "vanishing_mean", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_MEAN]), .r = AT_LEAST(0) },
+    { .key = "exploding_ratio", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_EXPLODING_RATIO]), .r = AT_LEAST(0) },
+    { .key = "exploding_growth", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_EXPLODING_GROWTH]), .r = AT_LEAST(1) },
+    { .key = "dead_info", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DEAD_INFO]), .r = RANGE(0, false, 1, false) },
+    { .key = "dead_warning", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DEAD_WARNING]), .r = RANGE(0, false, 1, false) },
+    { .key = "saturation", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_SATURATION]), .r = RANGE(0, false, 1, false) },
+    { .key = "activation_scale", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_ACTIVATION_SCALE]), .r = AT_LEAST(0) },
+    { .key = "divergence_loss", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DIVERGENCE_LOSS]), .r = AT_LEAST(0) },
+    { .key = "divergence_factor", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DIVERGENCE_FACTOR]), .r = AT_LEAST(1) },
+    { .key = "plateau", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_PLATEAU]), .r = RANGE(0, false, 1, false) },
+    { .key = "oscillation", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_OSCILLATION]), .r = RANGE(0, false, 1, false) },
+    { .key = "oscillation_rise", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_OSCILLATION_RISE]), .r = AT_LEAST(0) },
+    { .key = "overfit_evals", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_OVERFIT_EVALS]), .r = RANGE(1, false, 64, false) },
+    { .key = "gap", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_GAP]), .r = RANGE(0, false, 1, false) },
+    { .key = "gap_high_acc", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_GAP_HIGH_ACC]), .r = RANGE(0, false, 1, false) },
+    { .key = "regularization", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_REGULARIZATION]), .r = AT_LEAST(0) },
+    { .key = "clipping", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CLIPPING]), .r = RANGE(0, false, 1, false) },
+    { .key = "converged_loss", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CONVERGED_LOSS]), .r = RANGE(0, false, 1, false) },
 };
+
+_Static_assert(DP_COUNT == 34, "every doctor threshold has its key above");
 
 static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabled", NULL };
 
@@ -1415,9 +1504,7 @@ cfg_defaults(struct cfg *c)
     c->telemetry.bins = 40;
     c->telemetry.max_hz = 20;
 
-    c->doctor.enabled = true;
-    c->doctor.overfit_steps = 1000;
-    c->doctor.baseline_steps = 300;
+    doctor_spec_defaults(&c->doctor);
 
     c->gradcheck.samples = 8;
     c->gradcheck.per_tensor = 20;

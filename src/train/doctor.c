@@ -92,7 +92,8 @@ static const struct doctor_rule rules[DR_COUNT] = {
         "CS231n; DeepDiagnosis identifyLearnRate", "lr x10"},
     [DR_UPDATES_NOT_APPLIED] = {
         "updates-not-applied", DOC_ERROR, 3, DOC_LIVE,
-        "a tensor with a non-zero gradient and a zero update while the lr is above 0",
+        "a tensor with a non-zero gradient and a zero update while lr x |gradient| is above "
+        "1e-6 |weight| (below that, float32 rounding leaves the weights as they were)",
         "the optimizer does not update this tensor: check that it is registered",
         "CS231n (updates that are never applied); DeepDiagnosis unchanged weights", NULL},
     [DR_ZERO_GRADIENT] = {
@@ -117,7 +118,8 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_EXPLODING_GRADIENTS] = {
         "exploding-gradients", DOC_WARNING, 3, DOC_LIVE,
         "first / last dense weight-gradient norm above exploding_ratio, or the gradient norm "
-        "growing exploding_growth-fold within the window",
+        "of the latest snapshot interval exploding_growth times its lowest in the window and "
+        "above its initial value",
         "clip the gradient norm, lower the lr, or use a smaller init",
         "AUTOTRAINER gradient_issue (70)", "clip norm 1"},
     [DR_DEAD_RELU] = {
@@ -179,7 +181,8 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_CONVERGED] = {
         "converged", DOC_INFO, 2, DOC_LIVE,
         "smoothed training loss below converged_loss of its initial value, or 100% training "
-        "accuracy over the window; then no plateau or update-ratio-low",
+        "accuracy over the window (held until the loss is ten times that); a converged run "
+        "raises no plateau, update-ratio-low, oscillation or regularization-dominates",
         "done: tiny updates now are what convergence looks like",
         "nntop", NULL},
 };
@@ -275,6 +278,8 @@ doctor_spec_defaults(struct doctor_spec *spec)
     spec->enabled = true;
     spec->patience = DOCTOR_PATIENCE_DEFAULT;
     spec->window = DOCTOR_WINDOW_DEFAULT;
+    spec->overfit_steps = 1000;
+    spec->baseline_steps = 300;
     for (int i = 0; i < DP_COUNT; i++)
         spec->p[i] = params[i].def;
 }
@@ -332,7 +337,9 @@ struct doctor {
 
     bool have_initial;
     double initial;         /* the first finite step loss */
+    double initial_gnorm;   /* its gradient norm */
     bool initial_judged;
+    bool step0;             /* the last step record was the step-0 view (no update) */
     float last_lr;
 
     struct sums cum;
@@ -761,18 +768,24 @@ static void
 on_step(struct doctor *d, const struct tm_step *s)
 {
     d->last_lr = s->lr;
-    if (!d->initial_judged && s->step == 1 && d->spec.enabled) {
+    /* A run's first record is step 1, or step 0 when it started paused
+     * (the initial weights on the first batch); a resumed run has neither. */
+    if (!d->initial_judged && s->step <= 1 && d->spec.enabled) {
         d->initial_judged = true;
-        d->now = 1;
+        d->now = s->step;
         judge_initial(d, s->loss);
     }
     d->initial_judged = true;
+    d->step0 = s->step == 0;
+    if (s->step == 0)
+        return;
     d->cum.step = s->step;
     if (!isfinite(s->loss))
         return;
     if (!d->have_initial) {
         d->have_initial = true;
         d->initial = s->loss;
+        d->initial_gnorm = isfinite(s->grad_norm) ? s->grad_norm : 0.0;
     }
     d->cum.n++;
     d->cum.loss += s->loss;
@@ -950,8 +963,11 @@ judge_tensors(struct doctor *d, bool converged, bool exempt)
                 finish(d);
             }
         }
-        int level = finite && s->g_norm > 0.0f && s->update_norm == 0.0f && d->last_lr > 0.0f
-                        ? DOC_ERROR : 0;
+        /* lr * |g| below float32 resolution of |w| rounds to no change at all:
+         * that is arithmetic, not a missing update. */
+        bool resolvable = (double)d->last_lr * s->g_norm > 1e-6 * s->w_norm;
+        int level = finite && s->g_norm > 0.0f && s->update_norm == 0.0f && d->last_lr > 0.0f &&
+                    resolvable ? DOC_ERROR : 0;
         f = judge(d, DR_UPDATES_NOT_APPLIED, T_TENSOR(k), level, s->update_norm, 0.0);
         if (f != NULL) {
             set_text(f, "gradient norm %.3g but no update", (double)s->g_norm);
@@ -964,12 +980,12 @@ judge_tensors(struct doctor *d, bool converged, bool exempt)
             finish(d);
         }
         if (weight && d->tensor_layer[k] != d->last_dense && in->layers[d->tensor_layer[k]].out > 1) {
-            bool flat = s->w_norm == 0.0f || (s->weight.total > 0 && s->weight.lo == s->weight.hi);
+            bool flat = s->w_norm == 0.0f || s->w_min == s->w_max;
             level = finite && flat ? DOC_WARNING : 0;
-            f = judge(d, DR_SYMMETRIC_INIT, T_TENSOR(k), level, s->weight.hi - s->weight.lo, 0.0);
+            f = judge(d, DR_SYMMETRIC_INIT, T_TENSOR(k), level, s->w_max - s->w_min, 0.0);
             if (f != NULL) {
                 set_text(f, "all %ld weights equal (%g): its %d units stay identical",
-                         d->tensor_count[k], (double)s->weight.lo,
+                         d->tensor_count[k], (double)s->w_min,
                          in->layers[d->tensor_layer[k]].out);
                 finish(d);
             }
@@ -1019,6 +1035,8 @@ judge_tensors(struct doctor *d, bool converged, bool exempt)
 static void
 judge_loss(struct doctor *d, long t, bool converged, bool exempt)
 {
+    /* A converged run is judged on nothing but divergence: its loss is
+     * noise around a floor near zero (see is_converged). */
     struct tm_finding *f;
     long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
     struct means now, then, win;
@@ -1063,7 +1081,8 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
     double impr = 0.0;
     if (have_then && have_now && then.loss > 0.0) {
         impr = (then.loss - now.loss) / then.loss;
-        if (impr < par(d, DP_PLATEAU) && !converged && !exempt)
+        /* Flat, not rising: a rising loss is oscillation's or divergence's. */
+        if (impr < par(d, DP_PLATEAU) && impr > -0.05 && !converged && !exempt)
             level = DOC_WARNING;
     }
     f = judge(d, DR_PLATEAU, T_GLOBAL, level, impr, par(d, DP_PLATEAU));
@@ -1107,7 +1126,7 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
             have_prev = true;
         }
         frac = n > 0 ? (double)rises / n : 0.0;
-        if (n >= 5 && frac > par(d, DP_OSCILLATION))
+        if (n >= 5 && frac > par(d, DP_OSCILLATION) && !converged)
             level = DOC_WARNING;
     }
     f = judge(d, DR_OSCILLATION, T_GLOBAL, level, frac, par(d, DP_OSCILLATION));
@@ -1118,26 +1137,42 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
         finish(d);
     }
 
-    /* exploding: gradient norm growth within the window */
+    /* exploding: the gradient norm of the latest snapshot interval against
+     * the smallest interval mean in the window, and above where it began
+     * (a converged run's gradients are noise around zero: not judged). */
     level = 0;
-    double growth = 0.0;
-    struct means first;
-    if (full && have_now && window(d, t - W - sub, t - W, &first) && first.gnorm > 0.0) {
-        growth = now.gnorm / first.gnorm;
-        if (growth >= par(d, DP_EXPLODING_GROWTH))
-            level = DOC_WARNING;
+    double growth = 0.0, lowest = INFINITY, latest = 0.0;
+    if (d->hn >= 3 && !converged) {
+        for (int i = d->hn - 1; i >= 1; i--) {
+            const struct sums *b = hist_at(d, i), *a = hist_at(d, i - 1);
+            if (b->step <= t - W)
+                break;
+            if (b->n <= a->n)
+                continue;
+            double m = (b->gnorm - a->gnorm) / (double)(b->n - a->n);
+            if (i == d->hn - 1)
+                latest = m;
+            else if (m < lowest)
+                lowest = m;
+        }
+        if (lowest > 0.0 && isfinite(lowest) && d->initial_gnorm > 0.0) {
+            growth = latest / lowest;
+            if (growth >= par(d, DP_EXPLODING_GROWTH) && latest > d->initial_gnorm)
+                level = DOC_WARNING;
+        }
     }
     f = judge(d, DR_EXPLODING_GRADIENTS, T_GLOBAL, level, growth, par(d, DP_EXPLODING_GROWTH));
     if (f != NULL) {
-        set_text(f, "gradient norm grew %.3gx within %ld steps (threshold %gx)", growth, W,
-                 par(d, DP_EXPLODING_GROWTH));
+        set_text(f, "gradient norm %.3g, %.3gx its low of %.3g within %ld steps (threshold %gx)",
+                 latest, growth, lowest, W, par(d, DP_EXPLODING_GROWTH));
         finish(d);
     }
 
     /* regularisation, clipping: over the window (or what there is of it) */
     struct means all;
     bool have_all = window(d, t - W, t, &all) && all.n >= W / 5;
-    level = have_all && all.reg > 0.0 && all.reg > par(d, DP_REGULARIZATION) * all.loss
+    level = have_all && !converged && all.reg > 0.0 &&
+                    all.reg > par(d, DP_REGULARIZATION) * all.loss
                 ? DOC_WARNING : 0;
     f = judge(d, DR_REGULARIZATION_DOMINATES, T_GLOBAL, level,
               have_all && all.loss > 0 ? all.reg / all.loss : 0.0, par(d, DP_REGULARIZATION));
@@ -1156,14 +1191,20 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
     }
 }
 
-/* Converged: the loss is a tiny fraction of where it began, or every sample is right. */
+/*
+ * Converged: the loss is a tiny fraction of where it began, or every
+ * sample is right.  Once raised it holds until the loss is ten times the
+ * threshold again: a converged loss is noise around a floor near zero,
+ * and relative to that floor the noise is large.
+ */
 static bool
 is_converged(const struct doctor *d, long t)
 {
     long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
     struct means now, win;
+    double thr = par(d, DP_CONVERGED_LOSS) * (d->inst[DR_CONVERGED][T_GLOBAL].active ? 10.0 : 1.0);
     if (d->have_initial && d->initial > 0.0 && window(d, t - sub, t, &now) &&
-        now.loss < par(d, DP_CONVERGED_LOSS) * d->initial)
+        now.loss < thr * d->initial)
         return true;
     return t >= W && window(d, t - W, t, &win) && win.n >= W / 2 && win.acc >= 0.99995;
 }
@@ -1172,7 +1213,8 @@ static void
 on_snapshot(struct doctor *d, const struct tm_snapshot *sn)
 {
     hist_push(d);
-    if (!d->spec.enabled || !d->have_info)
+    /* The step-0 view's snapshot has no update to judge. */
+    if (!d->spec.enabled || !d->have_info || d->step0)
         goto out;
     long t = d->cum.step;
     d->now = sn->step > t ? sn->step : t;

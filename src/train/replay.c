@@ -269,9 +269,55 @@ metrics_record(const struct replay *r, const struct metrics_row *m, struct tm_re
  * vocabulary gives kind and severity; a line's own "severity" (a doctor
  * finding's) wins.  A type the vocabulary does not know shows as info.
  */
+/*
+ * A doctor finding's line as the TM_FINDING it was live (the consumer
+ * shows and counts it the same way).  Its remedy is not replayed: a
+ * replay takes no commands.
+ */
+static void
+finding_record(const struct runlog_event_rec *ev, struct tm_record *out)
+{
+    static const char *const states[TM_FINDING_STATE_COUNT] = {"raised", "cleared", "passed"};
+    struct tm_finding *f = &out->u.finding;
+    memset(f, 0, sizeof *f);
+    out->type = TM_FINDING;
+    f->step = ev->step;
+    f->layer = f->tensor = -1;
+    f->remedy.kind = -1;
+    char buf[TM_NAME_MAX];
+    double x;
+    runlog_event_get_str(ev->line, "rule", f->rule, sizeof f->rule);
+    f->severity = tm_event_def_at(TM_EVT_FINDING)->severity;
+    if (runlog_event_get_str(ev->line, "severity", buf, sizeof buf) == 0 &&
+        tm_severity_parse(buf) >= 0)
+        f->severity = tm_severity_parse(buf);
+    if (runlog_event_get_str(ev->line, "state", buf, sizeof buf) == 0)
+        for (int k = 0; k < TM_FINDING_STATE_COUNT; k++)
+            if (strcmp(buf, states[k]) == 0)
+                f->state = k;
+    if (runlog_event_get_num(ev->line, "stage", &x) == 0)
+        f->stage = (int)x;
+    if (runlog_event_get_num(ev->line, "layer", &x) == 0)
+        f->layer = (int)x;
+    if (runlog_event_get_str(ev->line, "tensor", f->tensor_name, sizeof f->tensor_name) == 0)
+        f->tensor = 0;
+    f->raised_step = runlog_event_get_num(ev->line, "raised_step", &x) == 0 ? (long)x : f->step;
+    if (runlog_event_get_num(ev->line, "value", &x) == 0)
+        f->value = x;
+    if (runlog_event_get_num(ev->line, "threshold", &x) == 0)
+        f->threshold = x;
+    runlog_event_get_str(ev->line, "text", f->text, sizeof f->text);
+    runlog_event_get_str(ev->line, "advice", f->advice, sizeof f->advice);
+    runlog_event_get_str(ev->line, "remedy", f->remedy_text, sizeof f->remedy_text);
+}
+
 static void
 event_record(const struct runlog_event_rec *ev, struct tm_record *out)
 {
+    if (runlog_event_vocab(ev) == TM_EVT_FINDING) {
+        finding_record(ev, out);
+        return;
+    }
     struct tm_event *e = &out->u.event;
     memset(e, 0, sizeof *e);
     out->type = TM_EVENT;

@@ -81,6 +81,11 @@ clamp_bins(int bins)
 void
 stats_hist(struct tm_hist *h, const float *x, size_t n, int bins)
 {
+    if (bins <= 0) {
+        /* Histograms skipped this snapshot: an empty one says so. */
+        memset(h, 0, sizeof *h);
+        return;
+    }
     bins = clamp_bins(bins);
     memset(h, 0, sizeof *h);
     h->nbins = (uint16_t)bins;
@@ -358,6 +363,8 @@ stats_layer(struct tm_layer *out, const struct model *m, int i, int bins)
     /* The histogram spans the whole batch's range, found above. */
     struct tm_hist *h = &out->act;
     memset(h, 0, sizeof *h);
+    if (bins <= 0)
+        return;
     h->nbins = (uint16_t)clamp_bins(bins);
     size_t stride = sample_stride(n);
     h->sampled = stride > 1;
@@ -383,6 +390,8 @@ stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *u
     out->index = t;
     out->layer = pt->layer;
     out->w_norm = (float)sqrt(ww);
+    out->w_min = mw.finite > 0 ? mw.lo : 0.0f;
+    out->w_max = mw.finite > 0 ? mw.hi : 0.0f;
     out->g_norm = (float)sqrt(gg);
     out->update_norm = (float)sqrt(uu);
     out->update_ratio = ww > 0.0 ? (float)(sqrt(uu) / sqrt(ww)) : 0.0f;

@@ -111,6 +111,7 @@ static const struct tm_event_def event_defs[TM_EVT_TYPE_COUNT] = {
                         "rule stage value threshold advice state raised_step"},
     [TM_EVT_DONE] = {"done", TM_EV_INFO, TM_SEV_OK, NULL, -1, ""},
     [TM_EVT_QUIT] = {"quit", TM_EV_INFO, TM_SEV_OK, NULL, -1, ""},
+    [TM_EVT_RESTORE] = {"restore", TM_EV_CHANGE, TM_SEV_OK, NULL, -1, "from_step value"},
 };
 
 const struct tm_event_def *

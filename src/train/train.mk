@@ -32,3 +32,15 @@ endif
 # nntop runs / nntop diff on the fixture runs in tests/data/runs.
 check_SCRIPTS += tests/runs.sh
 EXTRA_DIST += tests/runs.sh
+
+# The bug zoo: one config per classic training mistake; tests/doctor-zoo.sh
+# runs each and asserts the finding its "# expect:" line names, and runs
+# the healthy shipped configs asserting no warning or error.
+bugsdir = $(pkgdatadir)/configs/bugs
+dist_bugs_DATA = configs/bugs/dead-relu.yaml configs/bugs/dropout-before-batchnorm.yaml \
+	configs/bugs/exploding.yaml configs/bugs/lr-too-high.yaml configs/bugs/lr-too-low.yaml \
+	configs/bugs/no-activation.yaml configs/bugs/raw-pixels.yaml \
+	configs/bugs/sigmoid-vanishing.yaml configs/bugs/tanh-std1-init.yaml \
+	configs/bugs/tiny-overfit.yaml configs/bugs/weight-decay.yaml configs/bugs/zero-init.yaml
+check_SCRIPTS += tests/doctor-zoo.sh
+EXTRA_DIST += tests/doctor-zoo.sh

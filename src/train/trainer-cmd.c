@@ -17,6 +17,8 @@
 
 #include "nntop/gradcheck.h"
 #include "nntop/stats.h"
+#include "nntop/optim.h"
+#include "nntop/runlog.h"
 #include "nntop/xmem.h"
 
 #include "trainer-int.h"
@@ -329,6 +331,54 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
     free(r);
 }
 
+/*
+ * The nonfinite remedy: back to the newest checkpoint written before the
+ * first non-finite step (the weights just before it are finite but
+ * usually already ruined), or to the initial weights when there is
+ * none, then the lr times c->value; paused, so the change can be seen
+ * before training goes on.  The step count goes on (the log is
+ * append-only).
+ */
+static void
+cmd_restore(struct trainer *t, const struct tm_command *c)
+{
+    if (!positive_finite(c->value) || c->value > 1.0) {
+        refuse(t, "restore", "restore: the lr factor must be in (0, 1], got %g", c->value);
+        return;
+    }
+    long from = -1;
+    if (t->good_ckpt_step >= 0 && t->log != NULL) {
+        char path[DATA_PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/checkpoint-%ld.safetensors", runlog_dir(t->log),
+                 t->good_ckpt_step);
+        char *cause = NULL;
+        long step = 0;
+        double epoch = 0.0;
+        if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, &cause) != 0) {
+            refuse(t, "restore", "restore: %s", cause);
+            free(cause);
+            return;
+        }
+        from = t->good_ckpt_step;
+    } else {
+        model_init_params(t->model, t->cfg.seed);
+        optim_free(t->optim);
+        t->optim = optim_new(&t->cfg.optim, t->model->nparams);
+    }
+    t->paused = true;
+    t->step_budget = -1;
+    t->nonfinite_seen = false;
+    char extra[96];
+    snprintf(extra, sizeof extra, "\"from_step\":%ld,\"value\":%.17g", from, c->value);
+    if (from >= 0)
+        trainer_emit(t, TM_EVT_RESTORE, extra, "restored the weights of checkpoint-%ld (before the blow-up)", from);
+    else
+        trainer_emit(t, TM_EVT_RESTORE, extra,
+                     "no checkpoint from before the blow-up: back to the initial weights");
+    struct tm_command scale = {.kind = TM_CMD_SCALE_LR, .value = c->value};
+    cmd_scale_lr(t, &scale);
+}
+
 static void
 cmd_quit(struct trainer *t, const struct tm_command *c)
 {
@@ -356,6 +406,7 @@ static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
     [TM_CMD_BASELINE] = trainer_cmd_baseline,
     [TM_CMD_DEPCHECK] = trainer_cmd_depcheck,
     [TM_CMD_QUIT] = cmd_quit,
+    [TM_CMD_RESTORE] = cmd_restore,
 };
 
 void

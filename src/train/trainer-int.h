@@ -19,6 +19,7 @@
 
 #include "nntop/cfg.h"
 #include "nntop/data.h"
+#include "nntop/doctor.h"
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/ring.h"
@@ -97,6 +98,11 @@ struct trainer {
 
     bool log_stalled;           /* a run-log write failed: paused until it is retried */
     char failure[TM_TEXT_MAX];  /* why the run lost data (log, final checkpoint), or "" */
+    struct doctor *doctor;      /* judges what is published; NULL when off */
+    struct tm_record *doc_rec;  /* the record being fed to it */
+    long last_ckpt_step;        /* step of the newest checkpoint written, -1 none */
+    long good_ckpt_step;        /* newest checkpoint before the first non-finite step, -1 */
+    bool nonfinite_seen;
 
     char *truncate_extra;       /* --resume cut the logs back: the event's fields, or NULL */
     bool quiet;                 /* re-applying a resumed run's changes: no events */

@@ -56,10 +56,35 @@ epoch_of(const struct trainer *t)
     return (double)t->batcher.epoch + (double)t->batcher.pos / (double)t->batcher.s->n;
 }
 
+/*
+ * Everything published is first judged by the doctor, on this thread,
+ * so it sees exactly the records the consumer gets, none of them lost
+ * to a full ring.  Its findings are published through here too (the
+ * doctor ignores them).
+ */
 void
 trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t len)
 {
+    if (t->doctor != NULL && type != TM_FINDING && len <= sizeof t->doc_rec->u) {
+        t->doc_rec->type = (uint32_t)type;
+        memcpy(&t->doc_rec->u, rec, len);
+        doctor_feed(t->doctor, t->doc_rec);
+    }
     ring_push(t->tel, (uint32_t)type, rec, len);
+}
+
+/* A doctor finding: one "finding" line in events.jsonl and a TM_FINDING record. */
+static void
+on_finding(void *ctx, const struct tm_finding *f)
+{
+    struct trainer *t = ctx;
+    if (t->quiet)
+        return;
+    if (t->log != NULL) {
+        char json[4 * TM_TEXT_MAX];
+        runlog_event(t->log, f->step, "finding", "%s", doctor_format_json(json, sizeof json, f));
+    }
+    trainer_publish(t, TM_FINDING, f, sizeof *f);
 }
 
 void
@@ -211,6 +236,7 @@ trainer_save_checkpoint(struct trainer *t, char *why, size_t len)
     } else {
         snprintf(text, sizeof text, "saved checkpoint-%ld.safetensors", t->step);
         publish_event(t, TM_EVT_CHECKPOINT, text);
+        t->last_ckpt_step = t->step;
     }
     return rc;
 }
@@ -416,6 +442,11 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
     char extra[512];
     snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%g\",\"grad_norm\":\"%g\"", w, loss,
              gnorm);
+    /* The checkpoint a restore goes back to: the newest from before the blow-up. */
+    if (!t->nonfinite_seen) {
+        t->nonfinite_seen = true;
+        t->good_ckpt_step = t->last_ckpt_step;
+    }
     trainer_emit(t, TM_EVT_NONFINITE, extra,
          "step %ld: first non-finite value in %s (update skipped)", t->step, where);
     /* The weights are the last finite ones: keep them. */
@@ -434,18 +465,25 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
 /*
  * Whether the step about to finish (global step t->step + 1) gets a
  * snapshot: the first one, so the dashboard has layers at once, and every
- * tel_every-th (global steps 5, 10, ... for 5), at most max_hz a second.
+ * tel_every-th (global steps 5, 10, ... for 5).  Snapshots follow the
+ * step cadence only, so the statistics the doctor and layers.csv get are
+ * the same on any machine; the wall-clock cap (telemetry.max_hz) thins
+ * only the histograms, which are drawn and never judged.
  */
 static bool
-snapshot_due(struct trainer *t)
+snapshot_due(const struct trainer *t)
 {
     long g = t->step + 1;
-    if (t->tel_every <= 0 || (g != 1 && g % t->tel_every != 0))
-        return false;
+    return t->tel_every > 0 && (g == 1 || g % t->tel_every == 0);
+}
+
+static bool
+histograms_due(struct trainer *t, bool last)
+{
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double min_gap = t->cfg.telemetry.max_hz > 0 ? 1.0 / t->cfg.telemetry.max_hz : 0.0;
-    if (t->step > 0 && elapsed_s(&t->last_snapshot, &now) < min_gap)
+    if (!last && t->step > 0 && elapsed_s(&t->last_snapshot, &now) < min_gap)
         return false;
     t->last_snapshot = now;
     return true;
@@ -464,14 +502,14 @@ log_histogram(struct trainer *t, long step, const char *tag, const struct tm_his
 
 /*
  * Snapshot statistics to the feed, and to layers.csv when logged, as of
- * global step `step` (the number of updates done).
+ * global step `step` (the number of updates done); histograms with bins
+ * bins (0: none this time, see histograms_due).
  */
 static void
-publish_snapshot_to(struct trainer *t, long step, bool logged)
+publish_snapshot_to(struct trainer *t, long step, bool logged, int bins)
 {
     char tag[96];
     const struct model *m = t->model;
-    int bins = t->cfg.telemetry.bins;
     for (int i = 0; i < m->nlayers; i++) {
         struct tm_layer l;
         stats_layer(&l, m, i, bins);
@@ -529,9 +567,9 @@ publish_snapshot_to(struct trainer *t, long step, bool logged)
 
 /* The snapshot of the update just applied (t->step + 1 updates done). */
 static void
-publish_snapshot(struct trainer *t)
+publish_snapshot(struct trainer *t, bool last)
 {
-    publish_snapshot_to(t, t->step + 1, true);
+    publish_snapshot_to(t, t->step + 1, true, histograms_due(t, last) ? t->cfg.telemetry.bins : 0);
 }
 
 /*
@@ -575,7 +613,7 @@ publish_step0(struct trainer *t)
     trainer_publish(t, TM_STEP, &st, sizeof st);
     if (t->tel_every > 0 && isfinite(loss)) {
         memset(t->update, 0, t->model->nparams * sizeof(float));
-        publish_snapshot_to(t, 0, false);
+        publish_snapshot_to(t, 0, false, t->cfg.telemetry.bins);
     }
 }
 
@@ -673,7 +711,7 @@ train_one_step(struct trainer *t)
         runlog_metrics_row(t->log, &r);
     }
     if (snap)
-        publish_snapshot(t);
+        publish_snapshot(t, last);
     /* The step counts even when its update was skipped: its batch was used. */
     t->step++;
     if (!finite) {
@@ -707,6 +745,75 @@ finish_training(struct trainer *t)
         runlog_flush(t->log);
 }
 
+static int
+cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The training inputs as the model sees them (normalised), per feature,
+ * over up to INPUT_STATS_ROWS rows spread evenly over the split: what
+ * the doctor's input lint reads.  Constant features (std 0, such as an
+ * image's empty border) are left out of the smallest std.
+ */
+#define INPUT_STATS_ROWS 10000
+
+static void
+input_stats(struct trainer *t, struct tm_input_stats *out)
+{
+    const struct split *s = &t->data.train;
+    int d = t->data.d;
+    memset(out, 0, sizeof *out);
+    if (s->n == 0 || d <= 0)
+        return;
+    long rows = s->n < INPUT_STATS_ROWS ? s->n : INPUT_STATS_ROWS;
+    double *sum = xcalloc((size_t)d, sizeof *sum), *sq = xcalloc((size_t)d, sizeof *sq);
+    float *sd = xcalloc((size_t)d, sizeof *sd);
+    for (long r = 0; r < rows; r += EVAL_BATCH) {
+        int B = (int)(rows - r < EVAL_BATCH ? rows - r : EVAL_BATCH);
+        for (int k = 0; k < B; k++)
+            t->eval_pos[k] = (long)((double)(r + k) * (double)s->n / (double)rows);
+        data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
+        for (int k = 0; k < B; k++) {
+            const float *x = t->eval_x + (size_t)k * (size_t)d;
+            for (int j = 0; j < d; j++) {
+                sum[j] += x[j];
+                sq[j] += (double)x[j] * x[j];
+            }
+        }
+    }
+    out->have = 1;
+    out->features = d;
+    out->rows = rows;
+    out->std_lo = INFINITY;
+    out->std_lo_feature = -1;
+    for (int j = 0; j < d; j++) {
+        double mean = sum[j] / (double)rows, var = sq[j] / (double)rows - mean * mean;
+        sd[j] = (float)sqrt(var > 0.0 ? var : 0.0);
+        if (fabs(mean) > fabs((double)out->mean) || j == 0) {
+            out->mean = (float)mean;
+            out->mean_feature = j;
+        }
+        if (sd[j] > out->std_hi || j == 0) {
+            out->std_hi = sd[j];
+            out->std_hi_feature = j;
+        }
+        if (sd[j] > 0.0f && sd[j] < out->std_lo) {
+            out->std_lo = sd[j];
+            out->std_lo_feature = j;
+        }
+    }
+    if (out->std_lo_feature < 0)
+        out->std_lo = 0.0f;
+    qsort(sd, (size_t)d, sizeof *sd, cmp_float);
+    out->std_median = sd[d / 2];
+    free(sum);
+    free(sq);
+    free(sd);
+}
+
 /* The run and its model (the layer table was filled in trainer_new). */
 static void
 publish_info(struct trainer *t)
@@ -725,6 +832,12 @@ publish_info(struct trainer *t)
     info->test_n = t->data.test.n;
     snprintf(info->blas_core, sizeof info->blas_core, "%s", blas_core_name());
     snprintf(info->blas_note, sizeof info->blas_note, "%s", blas_core_note());
+    info->optim_kind = t->cfg.optim.kind;
+    info->sched_kind = t->cfg.sched.kind;
+    info->warmup = t->cfg.sched.warmup;
+    info->min_lr = t->cfg.sched.min_lr;
+    info->lr = t->cfg.optim.lr;
+    input_stats(t, &info->input);
     trainer_publish(t, TM_INFO, info, sizeof *info);
 }
 
@@ -933,6 +1046,8 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->tel_every = t->cfg.telemetry.every;
     t->step_budget = -1;
     t->last_eval_step = -1;
+    t->last_ckpt_step = -1;
+    t->good_ckpt_step = -1;
     t->paused = opts->start_paused || cfg->train.start_paused;
     t->expected_loss = data_expected_loss(&t->data, t->cfg.model.loss == LOSS_MSE);
 
@@ -970,6 +1085,10 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     if (t->tel == NULL || t->ctl == NULL) {
         *cause = xasprintf("telemetry ring size must be a power of two");
         goto fail;
+    }
+    if (t->cfg.doctor.enabled) {
+        t->doctor = doctor_new(&t->cfg.doctor, on_finding, t);
+        t->doc_rec = xcalloc(1, sizeof *t->doc_rec);
     }
     *out = t;
     return 0;
@@ -1057,6 +1176,8 @@ trainer_free(struct trainer *t)
     data_fini(&t->data);
     ring_free(t->tel);
     ring_free(t->ctl);
+    doctor_free(t->doctor);
+    free(t->doc_rec);
     free(t->x);
     free(t->y);
     free(t->update);
