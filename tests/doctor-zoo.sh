@@ -3,7 +3,7 @@
 # (configs/bugs/*.yaml) names the finding it must raise and by which step
 # ("# expect: RULE within N steps"); a headless run must write that rule,
 # raised at warning or error, at or before step N into events.jsonl.
-# Every healthy shipped config (the demo spiral, xor, blobs with Adam and
+# Every healthy shipped config (the built-in demo, spiral, xor, blobs with Adam and
 # a cosine schedule, the CSV example, blobs with the cosine going to lr
 # 0, Fashion-MNIST for one epoch) must raise no warning and no error.
 # Two runs of one config write byte-identical layers.csv and the same
@@ -109,6 +109,7 @@ healthy() {
     fi
 }
 
+healthy demo
 healthy spiral "$top_srcdir/configs/spiral.yaml"
 healthy xor "$top_srcdir/configs/xor.yaml"
 healthy blobs-adam "$top_srcdir/configs/blobs.yaml"

@@ -151,7 +151,8 @@ static const struct doctor_rule rules[DR_COUNT] = {
         "AUTOTRAINER has_NaN; DeepDiagnosis identifyNumerical", "restore, lr x0.1"},
     [DR_PLATEAU] = {
         "plateau", DOC_WARNING, 4, DOC_LIVE,
-        "the smoothed training loss improving by less than plateau (relative) over the window",
+        "the mean training loss of the window's second half within plateau (relative) of its "
+        "first half's",
         "small updates: raise the lr; normal updates on a flat loss: a bigger model, another "
         "init or adam",
         "AUTOTRAINER max_delta_acc; DeepDiagnosis loss not decreasing; Cockpit grad-norm "
@@ -1041,8 +1042,7 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
     long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
     struct means now, then, win;
     bool have_now = window(d, t - sub, t, &now);
-    bool full = t >= W + sub && hist_at(d, 0)->step <= t - W - sub;
-    bool have_then = full && window(d, t - W - sub, t - W, &then);
+    (void)window(d, t - W - sub, t - W, &then);
     bool have_win = window(d, t - W, t, &win) && t >= W;
 
     /* divergence */
@@ -1076,13 +1076,18 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
         finish(d);
     }
 
-    /* plateau */
+    /* plateau: the window's second half against its first (means over
+     * W/2 steps each, so minibatch noise averages out); flat both ways, as
+     * a loss that rises is oscillation's or divergence's business. */
     level = 0;
     double impr = 0.0;
-    if (have_then && have_now && then.loss > 0.0) {
-        impr = (then.loss - now.loss) / then.loss;
-        /* Flat, not rising: a rising loss is oscillation's or divergence's. */
-        if (impr < par(d, DP_PLATEAU) && impr > -0.05 && !converged && !exempt)
+    struct means early, late;
+    if (t >= W && hist_at(d, 0)->step <= t - W && window(d, t - W, t - W / 2, &early) &&
+        window(d, t - W / 2, t, &late) && early.loss > 0.0) {
+        then = early;
+        now = late;
+        impr = (early.loss - late.loss) / early.loss;
+        if (fabs(impr) < par(d, DP_PLATEAU) && !converged && !exempt)
             level = DOC_WARNING;
     }
     f = judge(d, DR_PLATEAU, T_GLOBAL, level, impr, par(d, DP_PLATEAU));

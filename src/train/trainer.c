@@ -493,6 +493,8 @@ histograms_due(struct trainer *t, bool last)
 static void
 log_histogram(struct trainer *t, long step, const char *tag, const struct tm_hist *h)
 {
+    if (h->nbins == 0)
+        return;     /* not computed this snapshot (histograms_due) */
     struct runlog_hist rh = {
         .lo = h->lo, .hi = h->hi, .under = h->under, .over = h->over,
         .nbins = h->nbins, .counts = h->counts,
