@@ -381,7 +381,7 @@ stats_tensor(struct tm_tensor *out, const struct model *m, int t, const float *u
     const float *u = update != NULL ? update + pt->offset : NULL;
     /* Three vectorised passes: norms of all entries and non-finite counts. */
     struct moments mw, mg, mu = {0};
-    norms(&mw, w, pt->count);
+    moments(&mw, w, pt->count);     /* with the range: w_min, w_max */
     norms(&mg, g, pt->count);
     if (u != NULL)
         norms(&mu, u, pt->count);

@@ -59,21 +59,14 @@ tool_finding(struct trainer *t, const char *rule, int severity, double value, do
     va_start(ap, fmt);
     vsnprintf(measured, sizeof measured, fmt, ap);
     va_end(ap);
-    /* The line's text is what the consumer shows live, so a replay shows
-     * the same: the rule, what was measured, what to try. */
-    snprintf(f.text, sizeof f.text, "%s: %.150s%s%.100s", rule, measured,
-             severity == DOC_OK ? "" : " -- ", severity == DOC_OK ? "" : advice);
+    /* What was measured; the rule, the advice and the severity travel in
+     * the finding's own fields, as the doctor's do. */
+    snprintf(f.text, sizeof f.text, "%s", measured);
     if (t->log != NULL) {
         char json[4 * TM_TEXT_MAX];
         runlog_event(t->log, t->step, "finding", "%s", doctor_format_json(json, sizeof json, &f));
     }
-    struct tm_event ev = {0};
-    ev.step = t->step;
-    ev.type = TM_EVT_FINDING;
-    ev.kind = TM_EV_FINDING;
-    ev.severity = severity;
-    snprintf(ev.text, sizeof ev.text, "%s", f.text);
-    trainer_publish(t, TM_EVENT, &ev, sizeof ev);
+    trainer_publish(t, TM_FINDING, &f, sizeof f);
 }
 
 static void
