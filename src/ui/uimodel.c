@@ -231,6 +231,25 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
         }
         break;
     }
+    case TM_FINDING: {
+        /* A doctor finding, shown in the findings panel as an event line. */
+        const struct tm_finding *f = &r->u.finding;
+        struct tm_event *ev = &m->events[m->nevents % UI_EVENTS_CAP];
+        memset(ev, 0, sizeof *ev);
+        ev->step = f->step;
+        ev->type = TM_EVT_FINDING;
+        ev->kind = TM_EV_FINDING;
+        ev->severity = f->state == TM_FINDING_CLEARED ? TM_SEV_OK : f->severity;
+        char where[TM_NAME_MAX + 16] = "";
+        if (f->tensor >= 0 && f->tensor_name[0] != '\0')
+            snprintf(where, sizeof where, " %.*s", TM_NAME_MAX - 1, f->tensor_name);
+        else if (f->layer >= 0)
+            snprintf(where, sizeof where, " layer %d", f->layer);
+        snprintf(ev->text, sizeof ev->text, "%.*s%s: %.*s", TM_NAME_MAX - 1, f->rule, where,
+                 TM_TEXT_MAX - 80, f->state == TM_FINDING_CLEARED ? "cleared" : f->text);
+        m->nevents++;
+        break;
+    }
     case TM_GRADCHECK:
         m->gradcheck = r->u.gradcheck;
         if (m->gradcheck.ntensors < 0)
