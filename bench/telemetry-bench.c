@@ -91,6 +91,17 @@ new_trainer(const struct cfg *c, bool exit_when_done)
     return t;
 }
 
+/* Start t's worker, or exit 1 saying why. */
+static void
+start_trainer(struct trainer *t)
+{
+    char *cause = NULL;
+    if (trainer_start(t, &cause) != 0) {
+        fprintf(stderr, "telemetry-bench: %s\n", cause);
+        exit(1);
+    }
+}
+
 /* Run to the end while draining the feed as the UI would. */
 static struct rate
 run_once(const struct cfg *c, long steps)
@@ -99,7 +110,7 @@ run_once(const struct cfg *c, long steps)
     struct feed f = trainer_feed(t);
     struct tm_record *rec = xmalloc(sizeof *rec);
     double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    trainer_start(t);
+    start_trainer(t);
     while (!f.cls->finished(f.self)) {
         int n = 0;
         while (f.cls->poll(f.self, rec))
@@ -121,7 +132,7 @@ control_latency(const struct cfg *c, int trials)
     struct feed f = trainer_feed(t);
     struct tm_record *rec = xmalloc(sizeof *rec);
     char why[128];
-    trainer_start(t);
+    start_trainer(t);
     double worst = 0.0, sum = 0.0, step_s = 0.0;
     for (int k = 0; k < trials; k++) {
         /* let it run a little, measuring the step time from step records */

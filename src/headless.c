@@ -22,6 +22,7 @@
 
 #include "nntop/doctor.h"
 #include "nntop/numfmt.h"
+#include "nntop/xmem.h"
 
 /* Records taken in one go before looking at the clock and the signals. */
 #define POLL_BATCH 4096
@@ -387,13 +388,9 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
 int
 headless_run(struct feed *feed, const struct headless_opts *opts)
 {
-    struct printer *p = calloc(1, sizeof *p);
-    struct tm_record *rec = calloc(1, sizeof *rec);
-    if (rec == NULL || p == NULL) {
-        free(p);
-        free(rec);
-        return 0;
-    }
+    /* Out of memory is fatal (xmem.h): a printer that cannot print must not report success. */
+    struct printer *p = xcalloc(1, sizeof *p);
+    struct tm_record *rec = xcalloc(1, sizeof *rec);
     p->out = opts->out;
     p->err = opts->err != NULL ? opts->err : opts->out;
     p->opts = opts;

@@ -602,8 +602,9 @@ main(int argc, char **argv)
     sigaddset(&sigs, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (trainer_start(t) != 0) {
-        fprintf(stderr, "nntop: cannot start the trainer thread\n");
+    if (trainer_start(t, &cause) != 0) {
+        fprintf(stderr, "nntop: %s\n", cause);
+        free(cause);
         trainer_free(t);
         return EXIT_FAILED;
     }

@@ -329,7 +329,7 @@ run_start(const struct cfg *c, const struct trainer_opts *o)
     ck_assert_msg(rc == 0, "trainer_new: %s", cause ? cause : "?");
     snprintf(r->run_dir, sizeof r->run_dir, "%s", trainer_run_dir(r->t));
     r->feed = trainer_feed(r->t);
-    ck_assert_int_eq(trainer_start(r->t), 0);
+    ck_assert_msg(trainer_start(r->t, &cause) == 0, "trainer_start: %s", cause);
     return r;
 }
 
@@ -1470,7 +1470,7 @@ START_TEST(test_trainer__numbering)
     struct trainer_opts o2 = {.no_log = true, .start_paused = true};
     struct trainer *t = NULL;
     ck_assert_int_eq(trainer_new(&t, &c2, &o2, &cause), 0);
-    ck_assert_int_eq(trainer_start(t), 0);
+    ck_assert_msg(trainer_start(t, &cause) == 0, "trainer_start: %s", cause);
     struct tm_command gc = {.kind = TM_CMD_GRADCHECK, .n = 4};
     struct tm_command q = {.kind = TM_CMD_QUIT};
     char why[64];
@@ -1592,7 +1592,7 @@ headless_text_v(const struct cfg *c, const struct trainer_opts *o, const sigset_
     struct trainer *t = NULL;
     char *cause = NULL;
     ck_assert_int_eq(trainer_new(&t, c, o, &cause), 0);
-    ck_assert_int_eq(trainer_start(t), 0);
+    ck_assert_msg(trainer_start(t, &cause) == 0, "trainer_start: %s", cause);
     struct feed f = trainer_feed(t);
     char *buf = NULL;
     size_t len = 0;
@@ -1705,7 +1705,7 @@ START_TEST(test_trainer__dropped_records)
     ck_assert_int_eq(trainer_new(&t, &c, &o, &cause), 0);
     char *run_dir = xstrdup(trainer_run_dir(t));
     struct feed f = trainer_feed(t);
-    ck_assert_int_eq(trainer_start(t), 0);
+    ck_assert_msg(trainer_start(t, &cause) == 0, "trainer_start: %s", cause);
     /* Nobody reads until the worker is done: it must not block. */
     trainer_join(t);
     ck_assert_int_eq(trainer_exit_status(t), 0);

@@ -38,8 +38,11 @@ struct trainer_opts {
  */
 int trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_opts *opts,
                 char **cause);
-/* Start the worker thread.  Returns 0, or -1 when the thread cannot start. */
-int trainer_start(struct trainer *t);
+/*
+ * Start the worker thread.  Returns 0, or -1 with *cause set (heap, caller
+ * frees) when the thread cannot start.
+ */
+int trainer_start(struct trainer *t, char **cause);
 /* Queue a command and wake the worker; 0, or -1 with a reason in why. */
 int trainer_send(struct trainer *t, const struct tm_command *cmd, char *why, size_t len);
 /* The feed the UI or printer reads (valid until trainer_free). */

@@ -1100,10 +1100,13 @@ fail:
 }
 
 int
-trainer_start(struct trainer *t)
+trainer_start(struct trainer *t, char **cause)
 {
-    if (pthread_create(&t->thread, NULL, trainer_main, t) != 0)
+    int err = pthread_create(&t->thread, NULL, trainer_main, t);
+    if (err != 0) {
+        *cause = xasprintf("cannot start the trainer thread: %s", strerror(err));
         return -1;
+    }
     t->started = true;
     return 0;
 }
