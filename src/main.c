@@ -543,23 +543,26 @@ main(int argc, char **argv)
         return cmd->run(argc - 1, argv + 1);
     }
 
+    /* Everything below leaves through out:, which frees these. */
     struct options o;
+    struct cfg *cfg = NULL;
+    char *cmdline = NULL;
+    struct trainer *t = NULL;
+    char *cause = NULL;
+    int status = EXIT_DONE;
     parse_options(&o, argc, argv);
     if (o.replay != NULL) {
-        int rc = run_replay(&o);
-        free(o.sets);
-        return rc;
+        status = run_replay(&o);
+        goto out;
     }
 
-    struct cfg *cfg = xcalloc(1, sizeof *cfg);
+    cfg = xcalloc(1, sizeof *cfg);
     load_config(cfg, &o);
     if (o.check_config) {
         char *yaml = cfg_to_yaml(cfg);
         fputs(yaml, stdout);
         free(yaml);
-        free(cfg);
-        free(o.sets);
-        return EXIT_DONE;
+        goto out;
     }
 
     blas_set_threads(cfg->train.threads);
@@ -572,7 +575,7 @@ main(int argc, char **argv)
         interactive = false;
     }
 
-    char *cmdline = join_argv(argc, argv);
+    cmdline = join_argv(argc, argv);
     struct trainer_opts topts = {
         .no_log = o.no_log || o.gradcheck,
         .resume = o.resume,
@@ -584,15 +587,10 @@ main(int argc, char **argv)
         .start_paused = o.gradcheck || o.paused,
         .retry_log = !interactive,
     };
-    struct trainer *t = NULL;
-    char *cause = NULL;
     if (trainer_new(&t, cfg, &topts, &cause) != 0) {
         fprintf(stderr, "nntop: %s\n", cause);
-        free(cause);
-        free(cmdline);
-        free(cfg);
-        free(o.sets);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto out;
     }
 
     /* Only this thread sees the signals: block them before the worker starts. */
@@ -604,13 +602,11 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (trainer_start(t, &cause) != 0) {
         fprintf(stderr, "nntop: %s\n", cause);
-        free(cause);
-        trainer_free(t);
-        return EXIT_FAILED;
+        status = EXIT_FAILED;
+        goto out;
     }
 
     struct feed feed = trainer_feed(t);
-    int status = EXIT_DONE;
     int sig = 0;
     if (o.gradcheck) {
         struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
@@ -664,7 +660,9 @@ main(int argc, char **argv)
         fprintf(stderr, "nntop: %s\n", trainer_failure(t));
         status = EXIT_FAILED;
     }
+out:
     trainer_free(t);
+    free(cause);
     free(cmdline);
     free(cfg);
     free(o.sets);
