@@ -1188,6 +1188,52 @@ START_TEST(test_doctor__tally)
 }
 END_TEST
 
+/* roff spelling of a text: '-' is written '\-'. */
+static void
+roff_escape(char *out, size_t len, const char *s)
+{
+    size_t o = 0;
+    for (; *s != '\0' && o + 3 < len; s++) {
+        if (*s == '-')
+            out[o++] = '\\';
+        out[o++] = *s;
+    }
+    out[o] = '\0';
+}
+
+/*
+ * The man page documents every rule (DOCTOR RULES) and every threshold key
+ * with its default (CONFIGURATION, doctor), as the tables hold them, so a
+ * rule or key added to the tables cannot go undocumented.
+ */
+START_TEST(test_doctor__man_documents_tables)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/man/nntop.1.in", top != NULL ? top : ".");
+    FILE *fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "cannot open %s", path);
+    char *man = xcalloc(1, 1 << 21);
+    size_t got = fread(man, 1, (1 << 21) - 1, fp);
+    fclose(fp);
+    man[got] = '\0';
+    char esc[256], want[512];
+    for (int i = 0; i < DR_COUNT; i++) {
+        roff_escape(esc, sizeof esc, doctor_rule_at(i)->id);
+        snprintf(want, sizeof want, "\n.B %s\n", esc);
+        ck_assert_msg(strstr(man, want) != NULL, "%s: rule %s is not documented", path,
+                      doctor_rule_at(i)->id);
+    }
+    for (int i = 0; i < DP_COUNT; i++) {
+        const struct doctor_param_info *p = doctor_param_at(i);
+        snprintf(want, sizeof want, ".BR doctor.%s \" (default %g)\"\n", p->name, p->def);
+        ck_assert_msg(strstr(man, want) != NULL, "%s: doctor.%s (default %g) is not documented",
+                      path, p->name, p->def);
+    }
+    free(man);
+}
+END_TEST
+
 Suite *
 doctor_suite(void);
 
@@ -1225,6 +1271,7 @@ doctor_suite(void)
     tcase_add_test(core, test_doctor__converged_by_accuracy);
     tcase_add_test(core, test_doctor__tables);
     tcase_add_test(core, test_doctor__tally);
+    tcase_add_test(core, test_doctor__man_documents_tables);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_doctor__dead_relu_escalates);
