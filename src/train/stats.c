@@ -35,12 +35,15 @@
  */
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute) && \
     !defined(__SANITIZE_THREAD__)
-#if __has_attribute(target_clones)
+#if __has_attribute(target_clones) && defined(__clang__)
+/* clang refuses noinline beside target_clones (and never inlines a clone). */
 #define STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#elif __has_attribute(target_clones)
+#define STATS_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), noinline))
 #endif
 #endif
 #ifndef STATS_CLONES
-#define STATS_CLONES
+#define STATS_CLONES __attribute__((noinline))
 #endif
 
 /* Stride that keeps a histogram's sample at STATS_HIST_SAMPLE entries. */
@@ -131,7 +134,7 @@ moments_flush(struct moments *mo, float *restrict s, float *restrict q)
  * nblocks blocks of LANES entries into the per-lane partial results.  Not
  * inlined: inside moments()'s loop nest gcc will not vectorise it.
  */
-static void STATS_CLONES __attribute__((noinline))
+static void STATS_CLONES
 moments_blocks(const float *restrict x, size_t nblocks, float *restrict s, float *restrict q,
                float *restrict lo, float *restrict hi, uint32_t *restrict bad)
 {
@@ -211,7 +214,7 @@ moments(struct moments *mo, const float *restrict x, size_t n)
  * squares of the finite entries and counts of the others.  Half the work
  * of moments_blocks, for buffers whose range nobody reads.
  */
-static void STATS_CLONES __attribute__((noinline))
+static void STATS_CLONES
 sumsq_blocks(const float *restrict x, size_t nblocks, float *restrict q, uint32_t *restrict bad)
 {
     for (size_t b = 0; b < nblocks; b++, x += LANES) {
