@@ -318,6 +318,10 @@ struct run {
     long ngradcheck;
     struct tm_gradcheck gc;
     struct tm_info info;
+    long nviews;                /* TM_VIEW records, the last in view */
+    struct tm_view view;
+    int nfilt, nact;            /* TM_VIEW_MAP records since it, by kind */
+    struct tm_view_map filt[TM_VIEW_MAX_MAPS], act[TM_VIEW_MAX_MAPS];
 };
 
 static struct run *
@@ -373,6 +377,17 @@ pump(struct run *r)
         case TM_GRADCHECK:
             r->ngradcheck++;
             r->gc = rec->u.gradcheck;
+            break;
+        case TM_VIEW:
+            r->nviews++;
+            r->view = rec->u.view;
+            r->nfilt = r->nact = 0;
+            break;
+        case TM_VIEW_MAP:
+            if (rec->u.view_map.kind == TM_VIEW_FILTER && r->nfilt < TM_VIEW_MAX_MAPS)
+                r->filt[r->nfilt++] = rec->u.view_map;
+            else if (rec->u.view_map.kind == TM_VIEW_ACT && r->nact < TM_VIEW_MAX_MAPS)
+                r->act[r->nact++] = rec->u.view_map;
             break;
         default:
             break;
@@ -886,7 +901,7 @@ START_TEST(test_trainer__telemetry_change)
 }
 END_TEST
 
-/* ---- reproduce, resume, determinism ---------------------------------------- */
+/* ---- looking inside (TM_CMD_VIEW) ------------------------------------------ */
 
 static void
 assert_same_column(const char *dir_a, const char *dir_b, int col, size_t want_rows)
@@ -902,6 +917,204 @@ assert_same_column(const char *dir_a, const char *dir_b, int col, size_t want_ro
     lines_free(a, na);
     lines_free(b, nb);
 }
+
+
+/* 60 rows of 4x4 "images" in three classes (a bright row 0, 1 or 2 plus
+ * noise), as a CSV with data.shape [1, 4, 4]; returns the config. */
+static char *
+image_csv_yaml(const char *dir)
+{
+    char *path = xasprintf("%s/img.csv", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_msg(fp != NULL, "cannot write %s", path);
+    for (int j = 0; j < 16; j++)
+        fprintf(fp, "p%d,", j);
+    fprintf(fp, "y\n");
+    struct rng rg;
+    rng_seed(&rg, 3);
+    for (int i = 0; i < 60; i++) {
+        int y = i % 3;
+        for (int j = 0; j < 16; j++)
+            fprintf(fp, "%.4f,", (j / 4 == y ? 1.0 : 0.0) + 0.3 * (rng_uniform(&rg) - 0.5));
+        fprintf(fp, "%d\n", y);
+    }
+    ck_assert_int_eq(fclose(fp), 0);
+    char *yaml = xasprintf("name: t-view\n"
+                           "seed: 9\n"
+                           "data: {source: csv, path: %s, label: y, header: true, "
+                           "shape: [1, 4, 4], normalize: none, val_fraction: 0.25}\n"
+                           "model:\n"
+                           "  layers: [{conv2d: 2, kernel: 3, padding: 1}, relu, flatten, "
+                           "{dense: 3}]\n"
+                           "optim: {name: sgd, lr: 0.1}\n"
+                           "train: {batch_size: 8, steps: 100, eval_every: 0}\n"
+                           "telemetry: {every: 2, max_hz: 1e9}\n",
+                           path);
+    free(path);
+    return yaml;
+}
+
+static void
+send_view(struct run *r, long sample, int layer, int dir)
+{
+    pump(r);
+    long before = r->nstates, views = r->nviews;
+    struct tm_command c = {.kind = TM_CMD_VIEW, .n = sample, .layer = layer, .dir = dir};
+    char why[128] = "";
+    ck_assert_msg(trainer_send(r->t, &c, why, sizeof why) == 0, "trainer_send(view): %s", why);
+    while (r->nstates == before) {
+        ck_assert_msg(!r->feed.cls->finished(r->feed.self), "the trainer stopped");
+        nap();
+        pump(r);
+    }
+    ck_assert_msg(r->nviews == views + 1, "a view command gave %ld TM_VIEW records",
+                  r->nviews - views);
+}
+
+/*
+ * What the view shows is the model's own computation on that sample:
+ * the filters are the checkpoint's weights, the maps, probabilities,
+ * loss and saliency are what a fresh copy of the model computes on the
+ * image the view carries.  And viewing changes nothing: the run with
+ * views interleaved logs the same losses as the one without.
+ */
+START_TEST(test_trainer__view)
+{
+    char *dir_a = subdir("a"), *dir_b = subdir("b");
+    char *yaml = image_csv_yaml(tmp);
+    struct cfg c;
+    cfg_or_die(&c, yaml, dir_a);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+
+    /* At the initial weights, ask for the next misclassified sample. */
+    send_view(r, 0, 1, 1);
+    ck_assert(r->view.searched);
+    ck_assert_msg(r->view.found, "no misclassified sample at the initial weights");
+    ck_assert_int_ne(r->view.predicted, r->view.label);
+    step_n(r, 3);
+    send_cmd(r, TM_CMD_SAVE, 0, 0.0, 0);
+    send_view(r, 17, 1, 0);     /* 17 of 15 val samples: wraps to 2 */
+    const struct tm_view *v = &r->view;
+    ck_assert_int_eq(v->step, 3);
+    ck_assert_int_eq(v->split, TM_SPLIT_VAL);
+    ck_assert_int_eq(v->nsamples, 15);
+    ck_assert_int_eq(v->sample, 2);
+    ck_assert(!v->searched);
+    ck_assert_int_eq(v->c, 1);
+    ck_assert_int_eq(v->h, 4);
+    ck_assert_int_eq(v->w, 4);
+    ck_assert_int_eq(v->scale, 1);
+    ck_assert_int_eq(v->ph, 4);
+    ck_assert_int_eq(v->pw, 4);
+    ck_assert_int_eq(v->classes, 3);
+    ck_assert_int_eq(v->ntop, 3);
+    ck_assert_int_eq(v->filter_layer, 0);
+    ck_assert_int_eq(v->nfilters, 2);
+    ck_assert_int_eq(v->map_layer, 1);
+    ck_assert_int_eq(v->nmaps, 2);
+    ck_assert_int_eq(r->nfilt, 2);
+    ck_assert_int_eq(r->nact, 2);
+    ck_assert_int_eq(v->top_class[0], v->predicted);
+
+    /* The same computation on a copy loaded from the checkpoint. */
+    char *ck = xasprintf("%s/checkpoint-3.safetensors", r->run_dir);
+    struct model_spec spec = c.model;
+    spec.in = 16;
+    spec.in_c = 1;
+    spec.in_h = spec.in_w = 4;
+    spec.seed = c.seed;
+    char *cause = NULL;
+    struct model *m = model_new(&spec, 1, &cause);
+    ck_assert_msg(m != NULL, "model_new: %s", cause ? cause : "?");
+    long step = 0;
+    ck_assert_int_eq(runlog_load_checkpoint(ck, m, NULL, &step, NULL, NULL, &cause), 0);
+    for (int f = 0; f < 2; f++) {
+        ck_assert_int_eq(r->filt[f].index, f);
+        ck_assert_int_eq(r->filt[f].h, 3);
+        for (int i = 0; i < 9; i++)
+            ck_assert_msg(r->filt[f].v[i] == m->params[m->tensors[0].offset + (size_t)f * 9 + i],
+                          "filter %d entry %d is not the weight", f, i);
+    }
+    model_set_training(m, false);
+    m->want_dx = true;
+    const float *out = model_forward(m, v->image, 1);
+    int32_t label = v->label;
+    struct batch b = {.x = v->image, .labels = &label, .size = 1};
+    struct loss_out lo = {0};
+    double loss = model_loss(m, &b, &lo);
+    model_backward(m);
+    ck_assert_msg(fabs(loss - v->loss) <= 1e-5 * fabs(loss) + 1e-7, "loss %g, the view says %g",
+                  loss, (double)v->loss);
+    double z = 0.0, pmax = out[0];
+    for (int k = 1; k < 3; k++)
+        pmax = out[k] > pmax ? out[k] : pmax;
+    for (int k = 0; k < 3; k++)
+        z += exp(out[k] - pmax);
+    for (int i = 0; i < 3; i++) {
+        double p = exp(out[v->top_class[i]] - pmax) / z;
+        ck_assert_msg(fabs(p - v->top_prob[i]) < 1e-5, "class %d: p %g, the view says %g",
+                      v->top_class[i], p, (double)v->top_prob[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        ck_assert_msg(fabsf(fabsf(m->dx[i]) - v->saliency[i]) <= 1e-6f + 1e-5f * v->saliency[i],
+                      "saliency %d: |dx| %g, the view says %g", i, (double)fabsf(m->dx[i]),
+                      (double)v->saliency[i]);
+    for (int ch = 0; ch < 2; ch++)
+        for (int i = 0; i < 16; i++)
+            ck_assert_msg(fabsf(r->act[ch].v[i] - m->layers[1].y[ch * 16 + i]) <= 1e-6f,
+                          "map %d entry %d differs", ch, i);
+    model_free(m);
+    free(ck);
+
+    /* A dense layer asked for: the last layer with maps before it. */
+    send_view(r, 2, 3, 0);
+    ck_assert_int_eq(r->view.map_layer, 1);
+    step_n(r, 5);
+    run_finish(r);
+    char *dir_run_a = xasprintf("%s", r->run_dir);
+    run_free(r);
+
+    /* The same run without views. */
+    cfg_or_die(&c, yaml, dir_b);
+    r = run_start(&c, &o);
+    wait_paused(r, 0);
+    step_n(r, 3);
+    send_cmd(r, TM_CMD_SAVE, 0, 0.0, 0);
+    step_n(r, 5);
+    run_finish(r);
+    assert_same_column(dir_run_a, r->run_dir, MC_LOSS, 8);
+    assert_same_column(dir_run_a, r->run_dir, MC_GNORM, 8);
+    run_free(r);
+    free(dir_run_a);
+    free(yaml);
+    free(dir_a);
+    free(dir_b);
+}
+END_TEST
+
+/* Flat input has nothing to draw: refused, with the reason. */
+START_TEST(test_trainer__view_refused_flat)
+{
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    struct trainer_opts o = {.start_paused = true};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    long views = r->nviews;
+    send_cmd(r, TM_CMD_VIEW, 0, 0.0, 0);
+    ck_assert_int_eq(r->nviews, views);
+    const struct tm_event *ev = &r->ev[r->nevents - 1];
+    ck_assert_int_eq(ev->type, TM_EVT_REFUSED);
+    ck_assert_str_eq(ev->text, "view: the input is 2 flat features, not an image "
+                               "(data.shape: [C, H, W] makes it one)");
+    run_finish(r);
+    run_free(r);
+}
+END_TEST
+
+/* ---- reproduce, resume, determinism ---------------------------------------- */
 
 START_TEST(test_trainer__reproduce)
 {
@@ -2344,6 +2557,8 @@ trainer_suite(void)
     tcase_add_test(core, test_trainer__refused);
     tcase_add_test(core, test_trainer__quit_while_paused);
     tcase_add_test(core, test_trainer__save_eval_gradcheck_paused);
+    tcase_add_test(core, test_trainer__view);
+    tcase_add_test(core, test_trainer__view_refused_flat);
     tcase_add_test(core, test_trainer__eval_without_val);
     tcase_add_test(core, test_trainer__batch_change);
     tcase_add_test(core, test_trainer__momentum_wd_change);

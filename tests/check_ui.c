@@ -889,6 +889,80 @@ START_TEST(test_ui__model_snapshot)
 }
 END_TEST
 
+/* A view and its planes: planes of another sample or step, or out of
+ * range, are not taken; a new view drops the old planes. */
+START_TEST(test_ui__model_view)
+{
+    struct ui_model *m = ui_model_new();
+    struct tm_record *r = rec(TM_VIEW_MAP);
+    r->u.view_map.kind = TM_VIEW_ACT;
+    ui_model_apply(m, r);
+    ck_assert_msg(!m->map_have[0], "a plane before any view is taken");
+    r = rec(TM_VIEW);
+    r->u.view.step = 7;
+    r->u.view.sample = 3;
+    r->u.view.ph = r->u.view.pw = 4;
+    r->u.view.filter_layer = 0;
+    r->u.view.map_layer = 1;
+    ui_model_apply(m, r);
+    ck_assert(m->have_view);
+    ck_assert_int_eq(m->views, 1);
+    struct tm_view_map p = {.step = 7, .sample = 3, .kind = TM_VIEW_ACT, .layer = 1, .index = 2,
+                            .h = 4, .w = 4};
+    r = rec(TM_VIEW_MAP);
+    r->u.view_map = p;
+    ui_model_apply(m, r);
+    ck_assert(m->map_have[2]);
+    r->u.view_map.kind = TM_VIEW_FILTER;
+    r->u.view_map.layer = 0;
+    r->u.view_map.index = 5;
+    ui_model_apply(m, r);
+    ck_assert(m->filter_have[5]);
+    /* Stale, misplaced or oversized planes. */
+    struct tm_view_map bad[] = {p, p, p, p, p};
+    bad[0].sample = 4;
+    bad[1].step = 6;
+    bad[2].index = TM_VIEW_MAX_MAPS;
+    bad[3].h = TM_VIEW_MAX_SIDE + 1;
+    bad[3].w = TM_VIEW_MAX_SIDE;
+    bad[4].layer = 3;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        bad[i].index = bad[i].index == 2 ? 3 : bad[i].index;
+        r->u.view_map = bad[i];
+        ui_model_apply(m, r);
+    }
+    ck_assert_msg(!m->map_have[3], "a bad plane was taken");
+    /* An oversized view is ignored; a new one clears the planes. */
+    r = rec(TM_VIEW);
+    r->u.view.ph = TM_VIEW_MAX_SIDE + 1;
+    r->u.view.pw = TM_VIEW_MAX_SIDE;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(m->views, 1);
+    ck_assert_int_eq(m->view.sample, 3);
+    r->u.view.ph = 4;
+    r->u.view.sample = 4;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(m->views, 2);
+    ck_assert(!m->map_have[2] && !m->filter_have[5]);
+    free(m);
+}
+END_TEST
+
+/* Picture levels: linear on [lo, hi], clamped, and defined for NaN and a flat plane. */
+START_TEST(test_ui__level)
+{
+    ck_assert_int_eq(ui_level(0.0f, 0.0f, 1.0f, 16), 0);
+    ck_assert_int_eq(ui_level(1.0f, 0.0f, 1.0f, 16), 15);
+    ck_assert_int_eq(ui_level(0.5f, 0.0f, 1.0f, 16), 8);
+    ck_assert_int_eq(ui_level(0.49f, 0.0f, 1.0f, 16), 7);
+    ck_assert_int_eq(ui_level(-3.0f, 0.0f, 1.0f, 16), 0);
+    ck_assert_int_eq(ui_level(7.0f, 0.0f, 1.0f, 16), 15);
+    ck_assert_int_eq(ui_level(NAN, 0.0f, 1.0f, 16), 0);
+    ck_assert_int_eq(ui_level(2.0f, 2.0f, 2.0f, 16), 0);
+    ck_assert_int_eq(ui_level(0.0f, -1.0f, 1.0f, 16), 8);
+}
+END_TEST
+
 START_TEST(test_ui__model_bad_records)
 {
     struct ui_model *m = ui_model_new();
@@ -1117,6 +1191,8 @@ ui_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_checked_fixture(core, setup_locale, NULL);
     tcase_add_test(core, test_ui__parse_good);
+    tcase_add_test(core, test_ui__model_view);
+    tcase_add_test(core, test_ui__level);
     tcase_add_test(core, test_ui__parse_blank);
     tcase_add_test(core, test_ui__commands_documented);
     tcase_add_test(core, test_ui__prompt_editing);

@@ -34,6 +34,8 @@ enum tm_type {
     TM_EVENT,       /* a live change or notable event, as text */
     TM_GRADCHECK,   /* one gradient-check result table */
     TM_FINDING,     /* a doctor finding raised, cleared or passed */
+    TM_VIEW,        /* the look-inside view of one sample (answers TM_CMD_VIEW) */
+    TM_VIEW_MAP,    /* one filter or activation map of that view (after its TM_VIEW) */
     TM_TYPE_COUNT
 };
 
@@ -353,6 +355,8 @@ enum tm_cmd_kind {
     TM_CMD_RESTORE,         /* value: lr factor; back to the newest finite checkpoint */
     TM_CMD_BASELINE,        /* train a copy on zeroed inputs, compare the losses */
     TM_CMD_DEPCHECK,        /* batch-dependency test on the next batch */
+    TM_CMD_VIEW,            /* n: sample, layer: maps of it, dir: 0 that sample, +1/-1 the
+                             * next/previous misclassified one from n */
     TM_CMD_KIND_COUNT
 };
 
@@ -361,6 +365,59 @@ struct tm_command {
     int clip_kind;          /* enum tm_clip (TM_CMD_SET_CLIP) */
     long n;
     double value;
+    int layer;              /* TM_CMD_VIEW: the layer whose activation maps to send */
+    int dir;                /* TM_CMD_VIEW: 0, +1 or -1 (see there) */
+};
+
+/*
+ * Looking inside (TM_CMD_VIEW): one sample of the validation split (the
+ * test split when there is none), drawn as planes of at most
+ * TM_VIEW_MAX_SIDE x TM_VIEW_MAX_SIDE values (larger images are averaged
+ * down by an integer scale), so every record stays small.
+ */
+#define TM_VIEW_MAX_SIDE 32
+#define TM_VIEW_MAX_PIX (TM_VIEW_MAX_SIDE * TM_VIEW_MAX_SIDE)
+#define TM_VIEW_TOP 10          /* classes listed, most probable first */
+#define TM_VIEW_MAX_MAPS 64     /* filters, and activation maps, sent at most */
+
+struct tm_view {
+    long step;              /* the weights it was computed with */
+    int split;              /* enum tm_eval_split the sample comes from */
+    long sample, nsamples;  /* its index in that split, and the split's size */
+    int label, predicted;
+    float loss;             /* the sample's data loss */
+    bool softmax;           /* prob[] are softmax probabilities (else raw outputs) */
+    int classes;
+    int ntop;               /* entries of top_class/top_prob */
+    int top_class[TM_VIEW_TOP];
+    float top_prob[TM_VIEW_TOP];
+    float label_prob;       /* the label's probability (or output) */
+    bool searched;          /* asked for the next misclassified one (dir != 0) */
+    bool found;             /* ... and this is one (else: none in the split, sample as asked) */
+    int c, h, w;            /* the input image's shape */
+    int scale;              /* planes are (h, w) averaged over scale x scale blocks */
+    int ph, pw;             /* plane shape: ceil(h / scale), ceil(w / scale) */
+    float image[TM_VIEW_MAX_PIX];       /* (ph, pw) the input as the model sees it
+                                         * (normalised), mean over channels */
+    float saliency[TM_VIEW_MAX_PIX];    /* (ph, pw) |d loss / d input|, max over channels */
+    int filter_layer;       /* the first conv2d layer, or -1 */
+    int nfilters;           /* its output channels (TM_VIEW_MAX_MAPS sent at most) */
+    int map_layer;          /* the layer whose activation maps follow, or -1 */
+    int nmaps;              /* its channels (TM_VIEW_MAX_MAPS sent at most) */
+};
+
+enum tm_view_kind { TM_VIEW_FILTER, TM_VIEW_ACT, TM_VIEW_KIND_COUNT };
+
+/* One plane of a view: filter index (weights averaged over its input
+ * channels) or activation map index of the sample. */
+struct tm_view_map {
+    long step;
+    long sample;            /* the tm_view it belongs to */
+    int kind;               /* enum tm_view_kind */
+    int layer, index;
+    int h, w;               /* as drawn (maps averaged down like the image) */
+    float lo, hi;           /* its smallest and largest value */
+    float v[TM_VIEW_MAX_PIX];   /* (h, w) */
 };
 
 /*
@@ -400,6 +457,8 @@ struct tm_record {
         struct tm_event event;
         struct tm_gradcheck gradcheck;
         struct tm_finding finding;
+        struct tm_view view;
+        struct tm_view_map view_map;
     } u;
 };
 

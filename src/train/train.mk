@@ -2,7 +2,7 @@
 # statistics, the gradient check, and replay of a recorded run.
 libnntop_a_SOURCES += src/train/telemetry.c src/train/stats.c src/train/gradcheck.c \
 	src/train/trainer.c src/train/trainer-cmd.c src/train/trainer-resume.c src/train/doctor.c \
-	src/train/trainer-tools.c src/train/depcheck.c \
+	src/train/trainer-tools.c src/train/trainer-view.c src/train/depcheck.c \
 	src/train/replay.c src/train/runs.c
 noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h include/nntop/doctor.h \
 	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h include/nntop/runs.h \

@@ -405,6 +405,7 @@ static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
     [TM_CMD_OVERFIT] = trainer_cmd_overfit,
     [TM_CMD_BASELINE] = trainer_cmd_baseline,
     [TM_CMD_DEPCHECK] = trainer_cmd_depcheck,
+    [TM_CMD_VIEW] = trainer_cmd_view,
     [TM_CMD_QUIT] = cmd_quit,
     [TM_CMD_RESTORE] = cmd_restore,
 };

@@ -165,6 +165,13 @@ void trainer_cmd_baseline(struct trainer *t, const struct tm_command *c);
 void trainer_cmd_depcheck(struct trainer *t, const struct tm_command *c);
 void trainer_overfit_observe(struct trainer *t, double loss, int correct, int B);
 
+/*
+ * Looking inside (trainer-view.c): publish one TM_VIEW of sample c->n
+ * (or, with c->dir, the next misclassified one) and its TM_VIEW_MAP
+ * records; the model is left exactly as it was.
+ */
+void trainer_cmd_view(struct trainer *t, const struct tm_command *c);
+
 /* Read the live changes of the run in run_dir into t->sched (trainer-resume.c). */
 int trainer_load_reproduce(struct trainer *t, const char *run_dir, char **cause);
 /*

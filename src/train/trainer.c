@@ -65,7 +65,9 @@ epoch_of(const struct trainer *t)
 void
 trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t len)
 {
-    if (t->doctor != NULL && type != TM_FINDING && len <= sizeof t->doc_rec->u) {
+    /* The view's records are pictures of one sample: nothing to judge. */
+    if (t->doctor != NULL && type != TM_FINDING && type != TM_VIEW && type != TM_VIEW_MAP
+        && len <= sizeof t->doc_rec->u) {
         t->doc_rec->type = (uint32_t)type;
         memcpy(&t->doc_rec->u, rec, len);
         doctor_feed(t->doctor, t->doc_rec);

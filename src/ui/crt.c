@@ -34,6 +34,32 @@ static int crt_saved_stderr = -1;
 static FILE *crt_err_file;
 static bool crt_hook_registered;
 static bool crt_locale_done;
+static bool crt_has_pixels;     /* 256 colours, UTF-8: half blocks */
+static short crt_pixel_base;    /* first colour pair of the pictures */
+
+/* xterm's 256-colour cube entry of r, g, b in 0..5. */
+#define CUBE(r, g, b) ((short)(16 + 36 * (r) + 6 * (g) + (b)))
+
+/* The palettes' colours, darkest (or most negative) first. */
+static const short crt_palette_colour[CRT_PAL_COUNT][CRT_LEVELS] = {
+    [CRT_PAL_GREY] = {16, 233, 234, 236, 237, 239, 240, 242, 244, 246, 247, 249, 250, 252, 254,
+                      231},
+    [CRT_PAL_HEAT] = {CUBE(0, 0, 0), CUBE(1, 0, 0), CUBE(2, 0, 0), CUBE(3, 0, 0), CUBE(4, 0, 0),
+                      CUBE(5, 0, 0), CUBE(5, 1, 0), CUBE(5, 2, 0), CUBE(5, 3, 0), CUBE(5, 4, 0),
+                      CUBE(5, 5, 0), CUBE(5, 5, 1), CUBE(5, 5, 2), CUBE(5, 5, 3), CUBE(5, 5, 4),
+                      CUBE(5, 5, 5)},
+    [CRT_PAL_SIGNED] = {CUBE(1, 3, 5), CUBE(0, 2, 5), CUBE(0, 1, 5), CUBE(0, 0, 5), CUBE(0, 0, 4),
+                        CUBE(0, 0, 3), CUBE(0, 0, 2), CUBE(0, 0, 1), CUBE(1, 0, 0), CUBE(2, 0, 0),
+                        CUBE(3, 0, 0), CUBE(4, 0, 0), CUBE(5, 0, 0), CUBE(5, 1, 0), CUBE(5, 3, 0),
+                        CUBE(5, 5, 1)},
+};
+
+/* The colour pair of a cell: top level and bottom level (-1 none) of pal. */
+static short
+crt_pixel_pair(int pal, int top, int bottom)
+{
+    return (short)(crt_pixel_base + (pal * CRT_LEVELS + top) * (CRT_LEVELS + 1) + bottom + 1);
+}
 
 /*
  * The semantic colour table: colour pair (foreground, background; -1 is
@@ -184,6 +210,19 @@ crt_colours(void)
             crt_attr[e] = COLOR_PAIR(e + 1) | crt_scheme[e].colour_attr;
         else
             crt_attr[e] = crt_scheme[e].mono_attr;
+    }
+    /* Pictures in colour: every (palette, top, bottom) pair made up front. */
+    crt_pixel_base = CRT_ELEM_COUNT + 1;
+    int need = crt_pixel_base + CRT_PAL_COUNT * CRT_LEVELS * (CRT_LEVELS + 1);
+    crt_has_pixels = crt_has_colour && crt_is_utf8 && COLORS >= 256 && COLOR_PAIRS > need;
+    for (int p = 0; crt_has_pixels && p < CRT_PAL_COUNT; p++) {
+        for (int t = 0; crt_has_pixels && t < CRT_LEVELS; t++) {
+            for (int b = -1; crt_has_pixels && b < CRT_LEVELS; b++) {
+                short bg = b >= 0 ? crt_palette_colour[p][b] : defaults ? -1 : COLOR_BLACK;
+                if (init_pair(crt_pixel_pair(p, t, b), crt_palette_colour[p][t], bg) != OK)
+                    crt_has_pixels = false;
+            }
+        }
     }
 }
 
@@ -348,6 +387,32 @@ crt_box(const struct ui_rect *r, const char *title)
         snprintf(t, sizeof t, " %s ", title);
         crt_put(r->y, r->x + 1, r->w - 2, CRT_TITLE, t);
     }
+}
+
+bool
+crt_pixels_colour(void)
+{
+    return crt_has_pixels;
+}
+
+void
+crt_pixel(int y, int x, enum crt_palette pal, int top, int bottom)
+{
+    if (y < 0 || x < 0 || (int)pal < 0 || pal >= CRT_PAL_COUNT)
+        return;
+    top = top < 0 ? 0 : top >= CRT_LEVELS ? CRT_LEVELS - 1 : top;
+    bottom = bottom < -1 ? -1 : bottom >= CRT_LEVELS ? CRT_LEVELS - 1 : bottom;
+    const struct ui_glyphs *g = ui_glyphs(crt_is_utf8);
+    if (crt_has_pixels) {
+        wattrset(stdscr, COLOR_PAIR(crt_pixel_pair(pal, top, bottom)));
+        mvwaddstr(stdscr, y, x, g->upper_half);
+        wattrset(stdscr, A_NORMAL);
+        return;
+    }
+    /* One shade for the cell: the mean of its pixels on the shade ramp. */
+    int sum = bottom >= 0 ? top + bottom : 2 * top;
+    int k = sum * UI_SHADES / (2 * CRT_LEVELS);
+    mvwaddstr(stdscr, y, x, g->shade[k < UI_SHADES ? k : UI_SHADES - 1]);
 }
 
 void

@@ -72,6 +72,28 @@ void crt_fill(int y, int x, int w, enum crt_elem e);
 void crt_box(const struct ui_rect *r, const char *title);
 /* Clear r's inside (for overlays). */
 void crt_clear_rect(const struct ui_rect *r);
+/* How a picture's levels become colours (crt_pixel). */
+enum crt_palette {
+    CRT_PAL_GREY,       /* black to white: images, activation maps */
+    CRT_PAL_HEAT,       /* black, red, yellow, white: saliency */
+    CRT_PAL_SIGNED,     /* blue (negative), black (0), red to yellow: weights */
+    CRT_PAL_COUNT
+};
+#define CRT_LEVELS 16   /* levels of a palette */
+
+/*
+ * True when crt_pixel draws two pixels a cell (half blocks in 256
+ * colours: a UTF-8 terminal with 256 colours and colour allowed);
+ * otherwise a cell is one shade character for the mean of its two.
+ */
+bool crt_pixels_colour(void);
+/*
+ * One cell at (y, x) of a picture: its top and bottom pixels as levels
+ * 0..CRT_LEVELS-1 of palette pal (bottom -1: none, the picture's last
+ * odd row).
+ */
+void crt_pixel(int y, int x, enum crt_palette pal, int top, int bottom);
+
 /* Show the cursor at (y, x), or hide it with y < 0. */
 void crt_cursor(int y, int x);
 /* Push the frame to the terminal. */

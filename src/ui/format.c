@@ -76,6 +76,8 @@ static const struct ui_glyphs glyphs_utf8 = {
     .act = "act μ/σ", .ratio = "Δ/W", .gnorm = "‖g‖",
     .up = "↑", .down = "↓",
     .train = "─", .val = "•",
+    .shade = {" ", " ", "░", "░", "▒", "▒", "▓", "▓", "█", "█"},
+    .upper_half = "▀",
 };
 
 static const struct ui_glyphs glyphs_ascii = {
@@ -93,12 +95,24 @@ static const struct ui_glyphs glyphs_ascii = {
     .act = "act m/s", .ratio = "upd/W", .gnorm = "|g|",
     .up = "^", .down = "v",
     .train = "-", .val = "o",
+    .shade = {" ", ".", ":", "-", "=", "+", "*", "#", "%", "@"},
+    .upper_half = "#",          /* never drawn: colour pictures need UTF-8 */
 };
 
 const struct ui_glyphs *
 ui_glyphs(bool utf8)
 {
     return utf8 ? &glyphs_utf8 : &glyphs_ascii;
+}
+
+int
+ui_level(float v, float lo, float hi, int levels)
+{
+    if (!(hi > lo) || isnan(v))
+        return 0;
+    double f = ((double)v - lo) / ((double)hi - lo);
+    int k = (int)floor(f * levels);
+    return k < 0 ? 0 : k >= levels ? levels - 1 : k;
 }
 
 /* ---- text ------------------------------------------------------------ */

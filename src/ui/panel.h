@@ -25,5 +25,6 @@ extern const struct panel_class panel_loss_class;
 extern const struct panel_class panel_layers_class;
 extern const struct panel_class panel_hist_class;
 extern const struct panel_class panel_findings_class;
+extern const struct panel_class panel_view_class;
 
 #endif

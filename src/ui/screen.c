@@ -310,7 +310,8 @@ help_lines(char lines[][160], enum crt_elem *elem)
     const struct ui_key_binding *k = ui_key_table(&nk);
     const struct ui_command_doc *c = ui_command_docs(&nc);
     const struct panel_class *const panels[] = {&panel_loss_class, &panel_layers_class,
-                                                &panel_hist_class, &panel_findings_class};
+                                                &panel_hist_class, &panel_findings_class,
+                                                &panel_view_class};
     int n = 0;
     snprintf(lines[n], 160, "Keys");
     elem[n++] = CRT_TITLE;
@@ -512,10 +513,19 @@ draw(struct ui *ui)
         return;
     }
     draw_header(ui, &ui->layout.area[UI_AREA_HEADER]);
-    for (int a = 0; a < UI_AREA_COUNT; a++) {
-        const struct panel_class *p = area_panel(a);
-        if (p != NULL)
-            p->draw(ui, &ui->layout.area[a]);
+    if (ui->view_open) {
+        /* The view takes the whole body: the four panels' rectangles. */
+        const struct ui_rect *top = &ui->layout.area[UI_AREA_LOSS];
+        const struct ui_rect *bot = &ui->layout.area[UI_AREA_HIST];
+        struct ui_rect body = {.y = top->y, .x = 0, .h = bot->y + bot->h - top->y,
+                               .w = ui->layout.cols};
+        panel_view_class.draw(ui, &body);
+    } else {
+        for (int a = 0; a < UI_AREA_COUNT; a++) {
+            const struct panel_class *p = area_panel(a);
+            if (p != NULL)
+                p->draw(ui, &ui->layout.area[a]);
+        }
     }
     int cy, cx = 0;
     draw_message(ui, &ui->layout.area[UI_AREA_MESSAGE], &cy, &cx);
@@ -556,7 +566,8 @@ drain(struct ui *ui, struct tm_record *rec, bool *more, bool *urgent)
     *urgent = false;
     while (n < DRAIN_MAX && ui->feed->cls->poll(ui->feed->self, rec)) {
         ui_model_apply(ui->live, rec);
-        if (rec->type == TM_STATE || rec->type == TM_EVENT || rec->type == TM_GRADCHECK)
+        if (rec->type == TM_STATE || rec->type == TM_EVENT || rec->type == TM_GRADCHECK
+            || rec->type == TM_VIEW)
             *urgent = true;
         n++;
     }
@@ -759,6 +770,12 @@ handle_key(struct ui *ui, int key)
         if (consumed)
             return bits;
     }
+    /* The open view has first say on its keys; the rest work as ever. */
+    if (ui->view_open) {
+        int vb = panel_view_class.key(ui, key);
+        if (vb != 0)
+            return bits | vb;
+    }
     const struct ui_key_binding *b = ui_key_find(key);
     if (b == NULL) {
         char name[32];
@@ -829,6 +846,7 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
         if (drain(ui, rec, &more, &urgent))
             dirty = true;
         urgent_pending |= urgent;
+        ui_view_tick(ui);
         if (ui_signal != 0) {
             stopped_by = ui_signal;
             ui_signal = 0;

@@ -153,6 +153,14 @@ struct ui_model {
     long gradcheck_seq;         /* grows with each result */
     struct tm_gradcheck gradcheck;
 
+    /* The look-inside view: the latest TM_VIEW and the planes that came
+     * after it for the same sample and step (older planes are cleared). */
+    bool have_view;
+    long views;                 /* TM_VIEW records applied */
+    struct tm_view view;
+    bool filter_have[TM_VIEW_MAX_MAPS], map_have[TM_VIEW_MAX_MAPS];
+    struct tm_view_map filters[TM_VIEW_MAX_MAPS], maps[TM_VIEW_MAX_MAPS];
+
     uint64_t dropped;           /* telemetry records lost (producer's count) */
     long records;               /* records applied */
     long nstates;               /* TM_STATE records applied */
@@ -199,6 +207,9 @@ const char *ui_fmt_si(char *buf, size_t len, double v);
 /* frac in [0, 1] as "12%"; "-" for a negative (not applicable) frac. */
 const char *ui_fmt_pct(char *buf, size_t len, double frac);
 
+#define UI_SHADES 10            /* levels of the shade ramp */
+
+/* Every member a string (check_ui walks them as an array of pointers). */
 struct ui_glyphs {
     const char *h, *v, *tl, *tr, *bl, *br;  /* box drawing */
     const char *arrow;          /* "→" */
@@ -214,6 +225,8 @@ struct ui_glyphs {
     const char *act, *ratio, *gnorm;        /* column titles */
     const char *up, *down;      /* more above / below */
     const char *train, *val;    /* legend marks */
+    const char *shade[UI_SHADES];   /* pictures without colour: darkest (blank) first */
+    const char *upper_half;     /* "▀": a cell's top pixel in colour (UTF-8 only) */
 };
 
 /* The glyph set for a UTF-8 terminal or its ASCII twin. */
@@ -241,6 +254,12 @@ size_t ui_hist_render(char *buf, size_t len, const struct tm_hist *h, int width,
 void ui_hist_axis(char *buf, size_t len, const struct tm_hist *h, int width);
 /* n values as a sparkline of n cells on a log scale (non-positive: lowest cell). */
 void ui_spark(char *buf, size_t len, const float *v, int n, bool utf8);
+
+/*
+ * Level of v on [lo, hi] in 0..levels-1 (lo when hi <= lo, the lowest
+ * level for NaN): how a picture's value becomes a colour or a shade.
+ */
+int ui_level(float v, float lo, float hi, int levels);
 
 /* ---- the curve canvas: braille dots (2x4 a cell) or ASCII (1x3) -------- */
 
@@ -391,6 +410,14 @@ struct ui {
     long pause_sent_at, clip_sent_at, overfit_sent_at;     /* live->nstates then; -1 */
     bool pause_sent, clip_sent, overfit_sent;
 
+    /* The look-inside view (v): the sample asked for and when. */
+    bool view_open;
+    long view_sample;           /* the sample asked for (the producer wraps it) */
+    long view_asked_views;      /* live->views when it was asked: a reply raises it */
+    double view_asked_at;       /* monotonic seconds of the last request, 0 never */
+    int view_asked_layer;       /* sel_layer the last request was for */
+    long view_asked_snap;       /* snap_step of the last request (live refresh) */
+
     bool quitting;              /* quit sent: waiting for the producer */
     double now;                 /* monotonic seconds of this frame */
     struct ui_canvas canvas_train, canvas_val;
@@ -403,6 +430,14 @@ void ui_message(struct ui *ui, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Send a command; on refusal the reason goes to the message line.  0 or -1. */
 int ui_send(struct ui *ui, const struct tm_command *cmd);
+/* Open the look-inside view and ask for its sample (panel-view.c). */
+void ui_view_open(struct ui *ui);
+/*
+ * Once a loop turn: while the view is open, ask again when another layer
+ * is selected or training moved on (at most once a second), each time
+ * only after the last request was answered.
+ */
+void ui_view_tick(struct ui *ui);
 
 struct ui_key_binding {
     int keys[4];                /* enum ui_key codes, 0-terminated */

@@ -1,7 +1,8 @@
 # The ncurses dashboard (src/ui): the only part of nntop that calls curses.
 libnntop_a_SOURCES += src/ui/crt.c src/ui/screen.c src/ui/layout.c src/ui/uimodel.c \
 	src/ui/format.c src/ui/plot.c src/ui/command.c src/ui/keys.c \
-	src/ui/panel-loss.c src/ui/panel-layers.c src/ui/panel-hist.c src/ui/panel-findings.c
+	src/ui/panel-loss.c src/ui/panel-layers.c src/ui/panel-hist.c src/ui/panel-findings.c \
+	src/ui/panel-view.c
 noinst_HEADERS += include/nntop/ui.h src/ui/ui-int.h src/ui/crt.h src/ui/panel.h
 
 if HAVE_CHECK
@@ -12,5 +13,5 @@ tests_check_ui_LDADD = $(TEST_LIBS)
 endif
 
 # End-to-end: the real binary under tmux (skips when tmux is missing).
-check_SCRIPTS += tests/ui-smoke.sh
-EXTRA_DIST += tests/ui-smoke.sh
+check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh
+EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh

@@ -231,6 +231,34 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
         }
         break;
     }
+    case TM_VIEW: {
+        const struct tm_view *v = &r->u.view;
+        /* A producer we do not control: planes and lists stay in range. */
+        if (v->ph < 0 || v->pw < 0 || (long)v->ph * v->pw > TM_VIEW_MAX_PIX || v->ntop < 0
+            || v->ntop > TM_VIEW_TOP)
+            break;
+        m->view = *v;
+        m->have_view = true;
+        m->views++;
+        memset(m->filter_have, 0, sizeof m->filter_have);
+        memset(m->map_have, 0, sizeof m->map_have);
+        break;
+    }
+    case TM_VIEW_MAP: {
+        const struct tm_view_map *p = &r->u.view_map;
+        if (!m->have_view || p->sample != m->view.sample || p->step != m->view.step
+            || p->index < 0 || p->index >= TM_VIEW_MAX_MAPS || p->h < 0 || p->w < 0
+            || (long)p->h * p->w > TM_VIEW_MAX_PIX)
+            break;
+        if (p->kind == TM_VIEW_FILTER && p->layer == m->view.filter_layer) {
+            m->filters[p->index] = *p;
+            m->filter_have[p->index] = true;
+        } else if (p->kind == TM_VIEW_ACT && p->layer == m->view.map_layer) {
+            m->maps[p->index] = *p;
+            m->map_have[p->index] = true;
+        }
+        break;
+    }
     case TM_FINDING: {
         /* A doctor finding, shown in the findings panel as an event line. */
         const struct tm_finding *f = &r->u.finding;

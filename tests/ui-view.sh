@@ -1,0 +1,235 @@
+#!/bin/sh
+# ui-view.sh - the look-inside view (v) of the real dashboard under tmux,
+# on a small CNN over a generated set of 16x16 images (a CSV with
+# data.shape [1, 16, 16]): the view opens on validation sample 0 with its
+# label, prediction, input, saliency, filters and maps drawn in half
+# blocks (256 colours) or an ASCII ramp (LANG=C); ] and [ change the
+# sample and [ brings back exactly the first picture; m finds a
+# misclassified sample; j moves the maps to the next layer; Space trains
+# on while the view follows the new weights; v closes it; a model with
+# flat input refuses it with the reason.
+#
+# Runs start paused (--paused), so what is drawn at step 0 is the same on
+# every machine.  No wall-clock assertion: waits are generous upper
+# bounds.  Exit 77 (skip) only when tmux or nntop is missing.
+# Progress lines start with "# ui-view: " (CI collects them).
+set -u
+
+top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-.}
+NNTOP=${NNTOP:-$top_builddir/nntop}
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "# ui-view: SKIP: tmux is not installed"
+    exit 77
+fi
+if [ ! -x "$NNTOP" ]; then
+    echo "# ui-view: SKIP: no nntop binary at $NNTOP"
+    exit 77
+fi
+case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+case $top_srcdir in /*) ;; *) top_srcdir=$(pwd)/$top_srcdir ;; esac
+
+unset TMUX                  # a private server even when run inside tmux
+TMP=$(mktemp -d)
+SOCK=nntop-view-$$
+TM="tmux -L $SOCK -f /dev/null"
+FAILS=0
+CHECKS=0
+
+cleanup() {
+    $TM kill-server >/dev/null 2>&1
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+say() { echo "# ui-view: $*"; }
+pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
+fail() {
+    CHECKS=$((CHECKS + 1))
+    FAILS=$((FAILS + 1))
+    say "FAIL $*"
+    echo "---- screen ----"
+    pane
+    echo "----------------"
+}
+
+pane() { $TM capture-pane -t view -p 2>/dev/null; }
+# The pane with colours as escape sequences (what tells pictures apart in colour).
+pane_e() { $TM capture-pane -t view -p -e 2>/dev/null; }
+# The rows of the input picture and its saliency (screen rows 5-12).
+pictures() { pane_e | sed -n '5,12p'; }
+pictures_text() { pane | sed -n '5,12p'; }
+
+wait_for() {
+    i=0
+    while [ "$i" -lt $(($2 * 10)) ]; do
+        pane | grep -E -q -- "$1" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# start LANG TERM ARGS...: nntop in a fresh 100x30 tmux session.
+start() {
+    lang=$1
+    term=$2
+    shift 2
+    $TM kill-session -t view >/dev/null 2>&1
+    rm -f "$TMP/exit"
+    $TM new-session -d -s view -x 100 -y 30 \
+        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=$term NO_COLOR= $NNTOP $*;
+         echo \$? > '$TMP/exit'; sleep 600"
+}
+
+wait_exit() {
+    i=0
+    while [ "$i" -lt $(($1 * 10)) ]; do
+        if [ -s "$TMP/exit" ]; then
+            cat "$TMP/exit"
+            return
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo none
+}
+
+quit() {
+    $TM send-keys -t view q
+    status=$(wait_exit 30)
+    [ "$status" = 0 ] || fail "$1: q should exit 0, got '$status'"
+}
+
+# ---- the data: 200 images of 16x16 in 4 classes (a bright quadrant) ------
+
+awk 'BEGIN {
+    srand(5)
+    for (j = 0; j < 256; j++) printf "p%d,", j
+    print "y"
+    for (i = 0; i < 200; i++) {
+        c = i % 4
+        for (j = 0; j < 256; j++) {
+            y = int(j / 16); x = j % 16
+            q = (y >= 8) * 2 + (x >= 8)
+            printf "%.3f,", (q == c ? 1 : 0) + 0.4 * (rand() - 0.5)
+        }
+        print c
+    }
+}' > "$TMP/img.csv"
+cat > "$TMP/cnn.yaml" <<EOF
+name: view-cnn
+seed: 3
+data: {source: csv, path: img.csv, label: y, header: true, shape: [1, 16, 16],
+       normalize: none, val_fraction: 0.25}
+model:
+  layers:
+    - {conv2d: 6, kernel: 3, padding: 1}
+    - relu
+    - maxpool2d: 2
+    - flatten
+    - dense: 4
+optim: {name: adam, lr: 0.003}
+train: {batch_size: 16, epochs: 100000}
+telemetry: {every: 5}
+EOF
+
+# ---- UTF-8 and 256 colours: half blocks -----------------------------------
+
+start C.UTF-8 screen-256color --paused --no-log cnn.yaml
+if wait_for '^ nntop view-cnn .*paused .*step 0/' 20; then pass "the CNN starts paused at step 0"
+else fail "the CNN should start paused"; fi
+$TM send-keys -t view v
+if wait_for 'view .+ sample 0/50 \(val\) .+ step 0 ' 10 && wait_for 'label [0-3]  predicted [0-3]' 5
+then pass "v opens the view on validation sample 0 of 50 at step 0, with label and prediction"
+else fail "v should show sample 0/50 (val) at step 0 with its label and prediction"; fi
+if wait_for 'input 1x16x16 +saliency max' 5 && wait_for 'class  p' 1; then
+    pass "the view names the input, its saliency and the class list"
+else fail "captions 'input 1x16x16', 'saliency max' and 'class  p' expected"; fi
+if wait_for 'filters 6 -[0-9.]+\.\.[0-9.]+ 0 conv 1.+6 3x3 s1 p1' 10 && wait_for 'maps [0-9 of]+ [-0-9.e]+\.\.[0-9.e]+ 0 conv 1.+6 3x3' 5; then
+    pass "the first layer's 6 filters and its maps are captioned"
+else fail "the filters and maps captions of layer 0 expected"; fi
+# Half blocks (U+2580, e2 96 80) in the picture rows, in 256-colour escapes.
+if pictures_text | LC_ALL=C grep -q "$(printf '\342\226\200')" &&
+    pictures | LC_ALL=C grep -q "$(printf '\033')\[38;5;"; then
+    pass "the pictures are half blocks in 256 colours"
+else fail "half blocks with 256-colour escapes expected in the picture rows"; fi
+# Ten rows of classes: p sums to about 100 %.
+sum=$(pane | sed -n '5,8p' | sed -n 's/.* \([0-9.]*\)%.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+if awk -v s="$sum" 'BEGIN { exit !(s > 80 && s <= 100.5) }'; then
+    pass "the 4 class probabilities add up ($sum %)"
+else fail "4 class probabilities summing to 100 % expected, got '$sum'"; fi
+first=$(pictures)
+
+$TM send-keys -t view ']'
+if wait_for 'view .+ sample 1/50 \(val\)' 10; then
+    sleep 0.3
+    second=$(pictures)
+    if [ "$first" != "$second" ]; then pass "] shows sample 1, and its pictures differ"
+    else fail "sample 1 should not look like sample 0"; fi
+else fail "] should show sample 1/50"; fi
+$TM send-keys -t view '['
+if wait_for 'view .+ sample 0/50 \(val\)' 10; then
+    sleep 0.3
+    if [ "$(pictures)" = "$first" ]; then pass "[ brings back sample 0, drawn exactly as before"
+    else fail "sample 0 should be drawn as before"; fi
+else fail "[ should show sample 0/50 again"; fi
+$TM send-keys -t view '['
+if wait_for 'view .+ sample 49/50 \(val\)' 10; then pass "[ from sample 0 wraps to sample 49"
+else fail "[ should wrap to sample 49/50"; fi
+
+$TM send-keys -t view m
+if wait_for 'predicted [0-3] misclassified' 10; then pass "m finds a misclassified sample"
+else fail "m should show a misclassified sample at the initial weights"; fi
+
+$TM send-keys -t view j
+if wait_for 'maps ([0-9] of )?6 [-0-9.e]+\.\.[0-9.e]+ 1 relu' 10; then pass "j: the maps of the next layer (relu)"
+else fail "j should show the maps of layer 1"; fi
+$TM send-keys -t view j j j
+if wait_for 'maps ([0-9] of )?6 [-0-9.e]+\.\.[0-9.e]+ 2 maxpool 2x2' 10; then
+    pass "a flat layer selected: the maps of the last layer with maps (the pool)"
+else fail "the pool's maps expected for a dense layer selected"; fi
+
+$TM send-keys -t view ' '
+if wait_for '^ nntop view-cnn .*running' 10 && wait_for 'view .+ sample [0-9]+/50 \(val\) .+ step [1-9][0-9]* ' 20
+then pass "Space trains on in the view, and the view follows the new weights"
+else fail "the view should follow training after Space"; fi
+$TM send-keys -t view ' '
+$TM send-keys -t view v
+if wait_for '^.+ loss ' 10 && ! pane | grep -q 'view .* sample'; then pass "v closes the view"
+else fail "v should close the view and bring the panels back"; fi
+quit "UTF-8"
+
+# ---- LANG=C: the ASCII ramp -----------------------------------------------
+
+start C screen --paused --no-log cnn.yaml
+wait_for '^ nntop view-cnn .*paused' 20
+$TM send-keys -t view v
+if wait_for 'view - sample 0/50 \(val\) - step 0 ' 10 && wait_for 'maps .* 0 conv 1->6' 10; then
+    pass "LANG=C: the view opens"
+else fail "LANG=C: the view should open on sample 0"; fi
+if pane | LC_ALL=C grep -q "$(printf '[\200-\377]')"; then
+    fail "LANG=C: only ASCII should be on the screen"
+else pass "LANG=C: the screen is pure ASCII"; fi
+if pictures_text | grep -E -q '[.:=+*#%@-]{8}'; then pass "LANG=C: pictures in the ASCII ramp"
+else fail "LANG=C: ramp characters expected in the picture rows"; fi
+a=$(pictures_text)
+$TM send-keys -t view ']'
+wait_for 'view - sample 1/50' 10
+sleep 0.3
+if [ "$(pictures_text)" != "$a" ]; then pass "LANG=C: ] changes the pictures"
+else fail "LANG=C: the pictures of sample 1 should differ from sample 0's"; fi
+quit "LANG=C"
+
+# ---- flat input: refused, with the reason ----------------------------------
+
+start C.UTF-8 screen --paused --no-log "$top_srcdir/configs/spiral.yaml"
+wait_for '^ nntop .*paused' 20
+$TM send-keys -t view v
+if wait_for 'view: the input is 2 flat features, not an image' 10; then
+    pass "flat input: the view says why it has nothing to draw"
+else fail "flat input: the refusal should be on the screen"; fi
+quit "spiral"
+
+say "$((CHECKS - FAILS)) of $CHECKS checks passed"
+[ "$FAILS" -eq 0 ]
