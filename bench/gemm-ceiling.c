@@ -24,6 +24,7 @@
 #include "nntop/blas.h"
 #include "nntop/pool.h"
 #include "nntop/rng.h"
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 static const int widths[] = {784, 256, 128, 10};
@@ -61,14 +62,6 @@ part_step(void *arg, int i)
             blas_sgemm(false, false, B, widths[l], widths[l + 1], 1.0f, p->grad[l + 1], j->w[l],
                        0.0f, p->grad[l]);
     }
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static float *
@@ -146,10 +139,10 @@ main(int argc, char **argv)
     double start = 0.0;
     for (int s = 0; s < WARMUP + steps; s++) {
         if (s == WARMUP)
-            start = now_s();
+            start = mono_seconds();
         pool_run(pool, part_step, j);
     }
-    double sps = (double)steps * batch / (now_s() - start);
+    double sps = (double)steps * batch / (mono_seconds() - start);
     double fwd = 0.0, dx = 0.0;
     for (int l = 0; l < NDENSE; l++) {
         fwd += (double)widths[l] * widths[l + 1];

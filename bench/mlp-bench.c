@@ -27,6 +27,7 @@
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/rng.h"
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 #define BENCH_SAMPLES 10000
@@ -36,14 +37,6 @@
 
 static const int bench_widths[] = {BENCH_IN, 256, 128, BENCH_CLASSES};
 #define BENCH_DENSE ((int)(sizeof bench_widths / sizeof bench_widths[0]) - 1)
-
-static double
-clock_seconds(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Multiply-adds per sample of one training step of m, times two. */
 static double
@@ -240,8 +233,8 @@ main(int argc, char **argv)
     double start = 0.0, cpu_start = 0.0, win_start = 0.0, best_win = 0.0, loss = 0.0;
     for (int s = 0; s < BENCH_WARMUP + steps; s++) {
         if (s == BENCH_WARMUP) {
-            start = win_start = clock_seconds(CLOCK_MONOTONIC);
-            cpu_start = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+            start = win_start = mono_seconds();
+            cpu_start = mono_cpu_seconds();
         }
         /* Next batch of the epoch; reshuffle when it runs out (drop last). */
         if (pos + batch > BENCH_SAMPLES) {
@@ -259,14 +252,14 @@ main(int argc, char **argv)
         model_team_optim_step(team, o, os.lr, NULL);
         int done = s + 1 - BENCH_WARMUP;
         if (done > 0 && done % window == 0) {
-            double t = clock_seconds(CLOCK_MONOTONIC);
+            double t = mono_seconds();
             if (best_win == 0.0 || t - win_start < best_win)
                 best_win = t - win_start;
             win_start = t;
         }
     }
-    double elapsed = clock_seconds(CLOCK_MONOTONIC) - start;
-    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    double elapsed = mono_seconds() - start;
+    double cpu = mono_cpu_seconds() - cpu_start;
     double sps = (double)steps * batch / elapsed;
     /* CPU time says how much work a step is (with one thread; OpenBLAS's
      * idle threads spin, inflating it with more). */

@@ -24,17 +24,10 @@
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/stats.h"
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 #define BATCH 128
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int
 cmp_double(const void *a, const void *b)
@@ -125,21 +118,21 @@ main(int argc, char **argv)
     double *ratio = xcalloc((size_t)rounds, sizeof *ratio);
     double step_sum = 0.0, snap_sum = 0.0;
     for (int k = -1; k < rounds; k++) {     /* round -1 warms up */
-        double t0 = now_s();
+        double t0 = mono_seconds();
         for (int s = 0; s < steps_per_round; s++) {
             model_grad(m, &b, &lo);
             clip_grads(m->grads, m->nparams, &clip, &clipped);
             optim_step(o, m->params, m->grads, 0.01, s == 0 ? update : NULL);
         }
-        double step = (now_s() - t0) / steps_per_round;
-        t0 = now_s();
+        double step = (mono_seconds() - t0) / steps_per_round;
+        t0 = mono_seconds();
         for (int s = 0; s < snapshots_per_round; s++) {
             for (int i = 0; i < m->nlayers; i++)
                 stats_layer(tl, m, i, 40);
             for (int t = 0; t < m->ntensors; t++)
                 stats_tensor(tt, m, t, update, 40);
         }
-        double snap = (now_s() - t0) / snapshots_per_round;
+        double snap = (mono_seconds() - t0) / snapshots_per_round;
         if (k < 0)
             continue;
         ratio[k] = every * step / (every * step + snap);

@@ -21,23 +21,10 @@
 #include "nntop/blas.h"
 #include "nntop/cfg.h"
 #include "nntop/trainer.h"
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
-
-static double
-clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double
-now_s(void)
-{
-    return clock_s(CLOCK_MONOTONIC);
-}
 
 /* Throughput of one run, by the wall clock and by the process's CPU time
  * (the latter is steadier on a shared machine). */
@@ -109,7 +96,7 @@ run_once(const struct cfg *c, long steps)
     struct trainer *t = new_trainer(c, true);
     struct feed f = trainer_feed(t);
     struct tm_record *rec = xmalloc(sizeof *rec);
-    double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = mono_seconds(), c0 = mono_cpu_seconds();
     start_trainer(t);
     while (!f.cls->finished(f.self)) {
         int n = 0;
@@ -118,7 +105,7 @@ run_once(const struct cfg *c, long steps)
         if (n == 0)
             usleep(20000);  /* a UI redrawing at 50 Hz at most */
     }
-    double dt = now_s() - t0, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double dt = mono_seconds() - t0, dc = mono_cpu_seconds() - c0;
     trainer_free(t);
     free(rec);
     return (struct rate){.wall = (double)steps * 128.0 / dt, .cpu = (double)steps * 128.0 / dc};
@@ -136,9 +123,9 @@ control_latency(const struct cfg *c, int trials)
     double worst = 0.0, sum = 0.0, step_s = 0.0;
     for (int k = 0; k < trials; k++) {
         /* let it run a little, measuring the step time from step records */
-        double t0 = now_s();
+        double t0 = mono_seconds();
         long s0 = -1, s1 = -1;
-        while (now_s() - t0 < 0.2) {
+        while (mono_seconds() - t0 < 0.2) {
             while (f.cls->poll(f.self, rec))
                 if (rec->type == TM_STEP) {
                     if (s0 < 0)
@@ -150,13 +137,13 @@ control_latency(const struct cfg *c, int trials)
         if (s1 > s0)
             step_s = 0.2 / (double)(s1 - s0);
         struct tm_command p = {.kind = TM_CMD_PAUSE};
-        double ts = now_s();
+        double ts = mono_seconds();
         trainer_send(t, &p, why, sizeof why);
         double lat = -1.0;
         while (lat < 0.0) {
             while (f.cls->poll(f.self, rec))
                 if (rec->type == TM_STATE && rec->u.state.state == TM_PAUSED) {
-                    lat = now_s() - ts;
+                    lat = mono_seconds() - ts;
                     break;
                 }
         }

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "nntop/doctor.h"
+#include "nntop/mono.h"
 #include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 
@@ -57,14 +58,6 @@ struct printer {
     struct doctor_tally tally;  /* raised findings per rule and severity */
     long errors;
 };
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* "12.3 s", "4:05", "1:02:03". */
 static const char *
@@ -115,7 +108,7 @@ print_progress(struct printer *p)
     if (s->reg_loss > 0.0f)
         o += (size_t)snprintf(line + o, sizeof line - o, "  l2 %-7s",
                               numfmt(a, sizeof a, s->reg_loss));
-    double el = now_s() - p->t0;
+    double el = mono_seconds() - p->t0;
     long done = s->step - p->first_step + 1;
     bool live = !(p->have_info && p->info.replay);    /* a replay's clock means nothing */
     if (live)
@@ -159,7 +152,7 @@ note_eval(struct printer *p, const struct tm_eval *e)
         if (!p->have_best || e->accuracy > p->best_acc.accuracy)
             p->best_acc = *e;
         p->have_best = true;
-        double t = now_s();
+        double t = mono_seconds();
         if (p->opts->verbose || t - p->last_eval_print >= EVAL_EVERY_S) {
             print_eval(p, e);
             p->last_eval_print = t;
@@ -283,7 +276,7 @@ print_summary(struct printer *p, int stopped_by)
 {
     char a[32], b[32];
     end_progress_line(p);
-    double el = now_s() - p->t0;
+    double el = mono_seconds() - p->t0;
     long steps = p->have_last ? p->last.step : 0;
     const char *how = stopped_by != 0            ? "stopped"
                       : p->state == TM_FAILED    ? "failed"
@@ -347,7 +340,7 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
             p->have_ema = false;
         }
         /* The initial-loss verdict is the doctor's (a TM_FINDING). */
-        double t = now_s();
+        double t = mono_seconds();
         if (t - p->last_progress >= p->opts->progress_every_s) {
             print_progress(p);
             p->last_progress = t;
@@ -394,7 +387,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
     p->out = opts->out;
     p->err = opts->err != NULL ? opts->err : opts->out;
     p->opts = opts;
-    p->t0 = now_s();
+    p->t0 = mono_seconds();
     p->last_progress = -1e9;
     p->last_eval_print = -1e9;
     p->state = TM_RUNNING;

@@ -10,8 +10,8 @@
  * infinities "inf" and "-inf".  Never '#' fill: when a width is given and
  * the value does not fit, digits are dropped, then the scientific form is
  * tried; below that the value is said as a bound (">1e99"), never cut.
- * Files meant for programs (CSV, JSON) keep full precision and do not use
- * this.
+ * Files meant for programs (CSV, JSON, the config dump) keep full precision
+ * and use the numfmt_exact_* pair instead.
  */
 #ifndef NNTOP_NUMFMT_H
 #define NNTOP_NUMFMT_H
@@ -37,5 +37,14 @@ const char *numfmt(char *buf, size_t len, double v);
  * as many significant digits (4 down to 1) as fit; returns buf.
  */
 const char *numfmt_fit(char *buf, size_t len, double v, int width);
+
+/*
+ * The shortest "%.Ng" text of x that strtof / strtod reads back as exactly
+ * x; a whole number below 1e7 (float) or 1e15 (double) is written without
+ * an exponent ("20", not "2e+01").  Not finite: "nan", "inf", "-inf".
+ * buf needs 32 bytes.
+ */
+void numfmt_exact_float(char *buf, size_t len, float x);
+void numfmt_exact_double(char *buf, size_t len, double x);
 
 #endif

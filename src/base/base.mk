@@ -1,10 +1,14 @@
 # base: allocators (xmem), seeded random streams (rng), and the two
 # single-producer single-consumer lock-free rings (telemetry trainer -> UI,
-# commands UI -> trainer).  Everything else builds on these.
+# commands UI -> trainer), and the helpers every part shares: the string
+# builder (sbuf), number text (numfmt), the monotonic clock (mono).
+# Everything else builds on these.
 libnntop_a_SOURCES += src/base/xmem.c src/base/rng.c src/base/ring.c src/base/numfmt.c \
-	src/base/sha256.c src/base/pool.c
+	src/base/sha256.c src/base/pool.c \
+	src/base/sbuf.c src/base/mono.c
 noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h \
-	include/nntop/numfmt.h include/nntop/sha256.h include/nntop/pool.h
+	include/nntop/numfmt.h include/nntop/sha256.h include/nntop/pool.h \
+	include/nntop/sbuf.h include/nntop/mono.h
 
 # The Check harness every suite links (CK_ENV, unbuffered stdout, exit status).
 EXTRA_DIST += tests/check_run.c tests/check_run.h
@@ -17,6 +21,12 @@ check_PROGRAMS += tests/check_ring
 tests_check_ring_SOURCES = tests/check_ring.c $(CHECK_RUN)
 tests_check_ring_CFLAGS = $(TEST_CFLAGS)
 tests_check_ring_LDADD = $(TEST_LIBS)
+
+# The shared helpers: sbuf, numfmt_exact_*, the mono clocks.
+check_PROGRAMS += tests/check_base
+tests_check_base_SOURCES = tests/check_base.c $(CHECK_RUN)
+tests_check_base_CFLAGS = $(TEST_CFLAGS)
+tests_check_base_LDADD = $(TEST_LIBS)
 
 # SHA-256 (the run's data-file hashes) against the FIPS 180-4 vectors.
 check_PROGRAMS += tests/check_sha256

@@ -3,12 +3,13 @@
  * digits, engineering exponents, no padding, no '#' fill, no "-nan".
  *
  * Pure: printf in the C numeric locale (nntop never sets LC_NUMERIC), no
- * allocation.  Not for machine-read files, which keep full precision.
+ * allocation.  Machine-read files use the exact round-trip pair at the end.
  */
 #include "config.h"
 
 #include "nntop/numfmt.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,4 +154,58 @@ numfmt_is_decimal(const char *s, size_t n)
             s++;
     }
     return s == e;
+}
+
+/* ---- exact round trip ----------------------------------------------- */
+
+static bool
+exact_nonfinite(char *buf, size_t len, double x)
+{
+    if (isnan(x)) {
+        snprintf(buf, len, "nan");
+        return true;
+    }
+    if (isinf(x)) {
+        snprintf(buf, len, "%s", x > 0 ? "inf" : "-inf");
+        return true;
+    }
+    return false;
+}
+
+/*
+ * For normal numbers the search starts at FLT_DIG / DBL_DIG digits: "%g"
+ * drops trailing zeros, and a shorter text that reads back is then found
+ * there too (the writers format many numbers a step).  Subnormals carry
+ * fewer digits, so their search starts at one.
+ */
+void
+numfmt_exact_float(char *buf, size_t len, float x)
+{
+    if (exact_nonfinite(buf, len, x))
+        return;
+    if (x == floorf(x) && fabsf(x) < 1e7f) {
+        snprintf(buf, len, "%.0f", (double)x);
+        return;
+    }
+    for (int p = fabsf(x) < FLT_MIN ? 1 : FLT_DIG; p <= 9; p++) {
+        snprintf(buf, len, "%.*g", p, (double)x);
+        if (strtof(buf, NULL) == x)
+            return;
+    }
+}
+
+void
+numfmt_exact_double(char *buf, size_t len, double x)
+{
+    if (exact_nonfinite(buf, len, x))
+        return;
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, len, "%.0f", x);
+        return;
+    }
+    for (int p = fabs(x) < DBL_MIN ? 1 : DBL_DIG; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 /*
@@ -51,14 +52,6 @@ struct pool {
     void *arg;
 };
 
-static long
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 static inline void
 cpu_relax(void)
 {
@@ -69,14 +62,14 @@ cpu_relax(void)
 
 /* One turn of a waiting spin that started at start; false once it is over. */
 static bool
-spin_turn(unsigned k, long start, bool *yielding)
+spin_turn(unsigned k, int64_t start, bool *yielding)
 {
     if (*yielding) {
         sched_yield();
-        return now_ns() - start <= POOL_SPIN_NS;
+        return mono_ns() - start <= POOL_SPIN_NS;
     }
     cpu_relax();
-    if ((k & 63) == 0 && now_ns() - start > POOL_PAUSE_NS)
+    if ((k & 63) == 0 && mono_ns() - start > POOL_PAUSE_NS)
         *yielding = true;
     return true;
 }
@@ -85,7 +78,7 @@ spin_turn(unsigned k, long start, bool *yielding)
 static bool
 spin_for_job(struct pool *p, unsigned seen)
 {
-    long start = now_ns();
+    int64_t start = mono_ns();
     bool yielding = false;
     for (unsigned k = 1;; k++) {
         if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen
@@ -191,7 +184,7 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
 
     fn(arg, 0);
 
-    long start = now_ns();
+    int64_t start = mono_ns();
     bool yielding = false;
     for (unsigned k = 1; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; k++) {
         if (!spin_turn(k, start, &yielding)) {

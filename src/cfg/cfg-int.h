@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "nntop/cfg.h"
+#include "nntop/sbuf.h"
 
 /* A document with more values than this is refused before it is applied. */
 #define CFG_MAX_NODES 65536
@@ -113,24 +114,8 @@ struct range {
     bool lo_open, hi_open;
 };
 
-/* A growing NUL-terminated text; p is owned by the caller (free). */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-/* Append n bytes of s. */
-void cfg_sb_add(struct sbuf *b, const char *s, size_t n);
-/* Append formatted text. */
-void cfg_sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append indent spaces. */
-void cfg_sb_indent(struct sbuf *b, int indent);
 /* Append s as a double-quoted YAML string (quote, backslash, control bytes escaped). */
-void cfg_sb_quoted(struct sbuf *b, const char *s);
-/* The shortest text that reads back as exactly v, into buf. */
-void cfg_fmt_double(char *buf, size_t len, double v);
-/* The same for a float. */
-void cfg_fmt_float(char *buf, size_t len, float v);
+void cfg_put_quoted(struct sbuf *b, const char *s);
 /* Append src to the text in dst (size bytes), cut short if need be; false when it did not fit. */
 bool cfg_append_text(char *dst, size_t size, const char *src);
 /* "optim" + "lr" -> "optim.lr" (just "lr" when path is ""), into out. */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 
 /* Enum fields are written through an int pointer, which needs int-sized enums. */
@@ -269,9 +270,9 @@ apply_name(struct cctx *x, struct cfg *c, const struct cnode *n, const char *pat
 static void
 dump_name(struct sbuf *b, const struct cfg *c, int indent)
 {
-    cfg_sb_add(b, " ", 1);
-    cfg_sb_quoted(b, c->name);
-    cfg_sb_add(b, "\n", 1);
+    sbuf_putn(b, " ", 1);
+    cfg_put_quoted(b, c->name);
+    sbuf_putn(b, "\n", 1);
 }
 
 /* "dir/x.yaml" has its data next to it; we store it absolute so that the
@@ -362,11 +363,11 @@ static void
 dump_label(struct sbuf *b, const struct cfg *c, int indent)
 {
     if (c->data.label_name[0] != '\0') {
-        cfg_sb_add(b, " ", 1);
-        cfg_sb_quoted(b, c->data.label_name);
-        cfg_sb_add(b, "\n", 1);
+        sbuf_putn(b, " ", 1);
+        cfg_put_quoted(b, c->data.label_name);
+        sbuf_putn(b, "\n", 1);
     } else {
-        cfg_sb_printf(b, " %d\n", c->data.label_index);
+        sbuf_printf(b, " %d\n", c->data.label_index);
     }
 }
 
@@ -714,13 +715,13 @@ dump_init(struct sbuf *b, const struct layer_spec *l)
     char v[32];
     if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
         char text[48];
-        cfg_fmt_float(v, sizeof v, l->init_arg);
+        numfmt_exact_float(v, sizeof v, l->init_arg);
         snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
-        cfg_sb_quoted(b, text);
+        cfg_put_quoted(b, text);
     } else {
-        cfg_sb_printf(b, "%s", init_w[l->init]);
+        sbuf_printf(b, "%s", init_w[l->init]);
     }
-    cfg_sb_add(b, "}\n", 2);
+    sbuf_putn(b, "}\n", 2);
 }
 
 static void
@@ -728,37 +729,37 @@ dump_layers(struct sbuf *b, const struct cfg *c, int indent)
 {
     char v[32];
     if (c->model.nlayers == 0) {
-        cfg_sb_add(b, " []\n", 4);
+        sbuf_putn(b, " []\n", 4);
         return;
     }
-    cfg_sb_add(b, "\n", 1);
+    sbuf_putn(b, "\n", 1);
     for (int i = 0; i < c->model.nlayers; i++) {
         const struct layer_spec *l = &c->model.layers[i];
-        cfg_sb_indent(b, indent + 2);
+        sbuf_pad(b, ' ', indent + 2);
         switch (l->kind) {
         case LAYER_DENSE:
-            cfg_sb_printf(b, "- {dense: %d, init: ", l->units);
+            sbuf_printf(b, "- {dense: %d, init: ", l->units);
             dump_init(b, l);
             break;
         case LAYER_CONV2D:
-            cfg_sb_printf(b, "- {conv2d: %d, kernel: %d, stride: %d, padding: %d, bias: %s, "
+            sbuf_printf(b, "- {conv2d: %d, kernel: %d, stride: %d, padding: %d, bias: %s, "
                           "init: ", l->units, l->kernel, l->stride, l->padding,
                           l->no_bias ? "false" : "true");
             dump_init(b, l);
             break;
         case LAYER_MAXPOOL2D:
         case LAYER_AVGPOOL2D:
-            cfg_sb_printf(b, "- {%s: %d, stride: %d, padding: %d}\n", layer_w[l->kind],
+            sbuf_printf(b, "- {%s: %d, stride: %d, padding: %d}\n", layer_w[l->kind],
                           l->kernel, l->stride, l->padding);
             break;
         case LAYER_LEAKY_RELU:
         case LAYER_DROPOUT:
         case LAYER_DROPOUT2D:
-            cfg_fmt_float(v, sizeof v, l->arg);
-            cfg_sb_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
+            numfmt_exact_float(v, sizeof v, l->arg);
+            sbuf_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
             break;
         default:
-            cfg_sb_printf(b, "- %s\n", layer_w[l->kind]);
+            sbuf_printf(b, "- %s\n", layer_w[l->kind]);
             break;
         }
     }
@@ -793,7 +794,7 @@ static void
 dump_shape(struct sbuf *b, const struct cfg *c, int indent)
 {
     (void)indent;
-    cfg_sb_printf(b, " [%d, %d, %d]\n", c->data.shape[0], c->data.shape[1], c->data.shape[2]);
+    sbuf_printf(b, " [%d, %d, %d]\n", c->data.shape[0], c->data.shape[1], c->data.shape[2]);
 }
 
 static bool
@@ -830,9 +831,9 @@ static void
 dump_betas(struct sbuf *b, const struct cfg *c, int indent)
 {
     char b1[32], b2[32];
-    cfg_fmt_double(b1, sizeof b1, c->optim.beta1);
-    cfg_fmt_double(b2, sizeof b2, c->optim.beta2);
-    cfg_sb_printf(b, " [%s, %s]\n", b1, b2);
+    numfmt_exact_double(b1, sizeof b1, c->optim.beta1);
+    numfmt_exact_double(b2, sizeof b2, c->optim.beta2);
+    sbuf_printf(b, " [%s, %s]\n", b1, b2);
 }
 
 /* clip: none | {norm: X} | {value: X} */
@@ -881,11 +882,11 @@ dump_clip(struct sbuf *b, const struct cfg *c, int indent)
 {
     char v[32];
     if (c->clip.kind == CLIP_NONE) {
-        cfg_sb_add(b, " none\n", 6);
+        sbuf_putn(b, " none\n", 6);
         return;
     }
-    cfg_fmt_double(v, sizeof v, c->clip.value);
-    cfg_sb_printf(b, " {%s: %s}\n", c->clip.kind == CLIP_NORM ? "norm" : "value", v);
+    numfmt_exact_double(v, sizeof v, c->clip.value);
+    sbuf_printf(b, " {%s: %s}\n", c->clip.kind == CLIP_NORM ? "norm" : "value", v);
 }
 
 static bool
@@ -1179,15 +1180,15 @@ apply_doctor_disable(struct cctx *x, struct cfg *c, const struct cnode *n, const
 static void
 dump_doctor_disable(struct sbuf *b, const struct cfg *c, int indent)
 {
-    cfg_sb_add(b, " [", 2);
+    sbuf_putn(b, " [", 2);
     const char *sep = "";
     for (int r = 0; r < DR_COUNT; r++) {
         if ((c->doctor.disabled & ((uint64_t)1 << r)) == 0)
             continue;
-        cfg_sb_printf(b, "%s%s", sep, doctor_rule_at(r)->id);
+        sbuf_printf(b, "%s%s", sep, doctor_rule_at(r)->id);
         sep = ", ";
     }
-    cfg_sb_add(b, "]\n", 2);
+    sbuf_putn(b, "]\n", 2);
 }
 
 /* Defaults come from the doctor's own tables (doctor_spec_defaults). */
@@ -1540,8 +1541,8 @@ cfg_check_cross(struct cctx *x, const struct cfg *c)
                     "optim.schedule.step_size is required for schedule 'step'");
     if (c->sched.kind == SCHED_COSINE && c->sched.min_lr > c->optim.lr) {
         char a[32], b[32];
-        cfg_fmt_double(a, sizeof a, c->sched.min_lr);
-        cfg_fmt_double(b, sizeof b, c->optim.lr);
+        numfmt_exact_double(a, sizeof a, c->sched.min_lr);
+        numfmt_exact_double(b, sizeof b, c->optim.lr);
         cfg_err_add(x, NULL, "optim.schedule.min_lr", true,
                     "optim.schedule.min_lr (%s) is above optim.lr (%s)", a, b);
     }
@@ -1578,44 +1579,44 @@ dump_section(struct sbuf *b, const struct cfg *c, const struct section *s, int i
             continue;
         if (f->shown != NULL && !f->shown(c))
             continue;
-        cfg_sb_indent(b, indent);
-        cfg_sb_printf(b, "%s:", f->key);
+        sbuf_pad(b, ' ', indent);
+        sbuf_printf(b, "%s:", f->key);
         switch (f->type) {
         case FT_INT:
-            cfg_sb_printf(b, " %d\n", *(const int *)base);
+            sbuf_printf(b, " %d\n", *(const int *)base);
             break;
         case FT_LONG:
-            cfg_sb_printf(b, " %ld\n", *(const long *)base);
+            sbuf_printf(b, " %ld\n", *(const long *)base);
             break;
         case FT_U64:
-            cfg_sb_printf(b, " %" PRIu64 "\n", *(const uint64_t *)base);
+            sbuf_printf(b, " %" PRIu64 "\n", *(const uint64_t *)base);
             break;
         case FT_DOUBLE:
-            cfg_fmt_double(v, sizeof v, *(const double *)base);
-            cfg_sb_printf(b, " %s\n", v);
+            numfmt_exact_double(v, sizeof v, *(const double *)base);
+            sbuf_printf(b, " %s\n", v);
             break;
         case FT_BOOL:
-            cfg_sb_printf(b, " %s\n", *(const bool *)base ? "true" : "false");
+            sbuf_printf(b, " %s\n", *(const bool *)base ? "true" : "false");
             break;
         case FT_STR:
-            cfg_sb_add(b, " ", 1);
-            cfg_sb_quoted(b, base);
-            cfg_sb_add(b, "\n", 1);
+            sbuf_putn(b, " ", 1);
+            cfg_put_quoted(b, base);
+            sbuf_putn(b, "\n", 1);
             break;
         case FT_PATH:
             if (base[0] == '\0') {
-                cfg_sb_add(b, " ~\n", 3);
+                sbuf_putn(b, " ~\n", 3);
             } else {
-                cfg_sb_add(b, " ", 1);
-                cfg_sb_quoted(b, base);
-                cfg_sb_add(b, "\n", 1);
+                sbuf_putn(b, " ", 1);
+                cfg_put_quoted(b, base);
+                sbuf_putn(b, "\n", 1);
             }
             break;
         case FT_ENUM:
-            cfg_sb_printf(b, " %s\n", f->words->w[*(const int *)base]);
+            sbuf_printf(b, " %s\n", f->words->w[*(const int *)base]);
             break;
         case FT_SECTION:
-            cfg_sb_add(b, "\n", 1);
+            sbuf_putn(b, "\n", 1);
             dump_section(b, c, f->sub, indent + 2);
             break;
         case FT_CUSTOM:
@@ -1630,12 +1631,13 @@ dump_section(struct sbuf *b, const struct cfg *c, const struct section *s, int i
 char *
 cfg_to_yaml(const struct cfg *c)
 {
-    struct sbuf b = { NULL, 0, 0 };
+    struct sbuf b;
+    sbuf_init(&b);
     struct cfg_locale loc;
     cfg_locale_enter(&loc);
-    cfg_sb_printf(&b, "# nntop effective configuration: every setting, defaults included.\n"
+    sbuf_printf(&b, "# nntop effective configuration: every setting, defaults included.\n"
                   "# Data paths are absolute, so it loads the same from any directory.\n");
     dump_section(&b, c, &top_section, 0);
     cfg_locale_leave(&loc);
-    return b.p;
+    return sbuf_take(&b);
 }

@@ -1,7 +1,7 @@
 /*
- * cfg-text.c - the small text helpers the key tables use: a growing
- * buffer for the YAML written back, round-trip number formatting, key
- * paths, and values shortened for messages.
+ * cfg-text.c - the small text helpers the key tables use: YAML quoting for
+ * the config written back (into the shared sbuf), key paths, and values
+ * shortened for messages.
  *
  * It knows nothing of keys or trees; cfg-keys.c decides what to write.
  */
@@ -9,105 +9,29 @@
 
 #include "cfg-int.h"
 
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nntop/xmem.h"
 
-void
-cfg_sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        while (b->len + n + 1 > b->cap)
-            b->cap = b->cap == 0 ? 4096 : b->cap * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-
-void
-cfg_sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        fatal("cannot format configuration text");
-    if ((size_t)n < sizeof small) {
-        cfg_sb_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    cfg_sb_add(b, big, (size_t)n);
-    free(big);
-}
-
-void
-cfg_sb_indent(struct sbuf *b, int indent)
-{
-    for (int i = 0; i < indent; i++)
-        cfg_sb_add(b, " ", 1);
-}
-
 /* A double-quoted YAML string: backslash and quote escaped, control bytes as \xNN. */
 void
-cfg_sb_quoted(struct sbuf *b, const char *s)
+cfg_put_quoted(struct sbuf *b, const char *s)
 {
-    cfg_sb_add(b, "\"", 1);
+    sbuf_putn(b, "\"", 1);
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\') {
             char esc[2] = { '\\', (char)ch };
-            cfg_sb_add(b, esc, 2);
+            sbuf_putn(b, esc, 2);
         } else if (ch < 0x20 || ch == 0x7f) {
-            cfg_sb_printf(b, "\\x%02x", ch);
+            sbuf_printf(b, "\\x%02x", ch);
         } else {
-            cfg_sb_add(b, s, 1);
+            sbuf_putn(b, s, 1);
         }
     }
-    cfg_sb_add(b, "\"", 1);
-}
-
-/* The shortest %g text that reads back as exactly v. */
-void
-cfg_fmt_double(char *buf, size_t len, double v)
-{
-    /* Whole numbers read better as 20 than as 2e+01. */
-    if (v == floor(v) && fabs(v) < 1e15) {
-        snprintf(buf, len, "%.0f", v);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-/* The same for a float, which is what layer arguments are stored as. */
-void
-cfg_fmt_float(char *buf, size_t len, float v)
-{
-    if (v == floorf(v) && fabsf(v) < 1e7f) {
-        snprintf(buf, len, "%.0f", (double)v);
-        return;
-    }
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, len, "%.*g", prec, (double)v);
-        if ((float)strtod(buf, NULL) == v)
-            return;
-    }
+    sbuf_putn(b, "\"", 1);
 }
 
 /* Append src to the text in dst (size bytes), cutting it short if need be;

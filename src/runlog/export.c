@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
@@ -255,7 +256,7 @@ csv_emit(void *ctx, const char *tag, float v)
 {
     struct csv_sink *c = ctx;
     char num[32];
-    fmt_float(num, sizeof num, v);
+    numfmt_exact_float(num, sizeof num, v);
     /* Tags hold no commas or quotes: names are [A-Za-z0-9._-] and kind names. */
     fprintf(c->out, "%ld,%.3f,%s,%s\n", c->step, c->wall_time, tag, num);
 }

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nntop/sbuf.h"
+
 #define JSON_MAX_DEPTH 64
 
 enum json_type {
@@ -55,29 +57,8 @@ const struct json *json_get(const struct json *v, const char *key);
 /* True when v is a number written as a non-negative integer that fits in 64 bits. */
 bool json_get_u64(const struct json *v, uint64_t *out);
 
-/* A growable NUL-terminated string. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-};
-
-void sbuf_init(struct sbuf *b);
-void sbuf_fini(struct sbuf *b);
-void sbuf_putn(struct sbuf *b, const char *s, size_t n);
-void sbuf_puts(struct sbuf *b, const char *s);
-void sbuf_putc(struct sbuf *b, char c);
-void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append s[0..n) as a quoted JSON string (invalid UTF-8 becomes U+FFFD). */
-void sbuf_put_json_str(struct sbuf *b, const char *s, size_t n);
-/* Take the heap string out of b (b is left empty). */
-char *sbuf_take(struct sbuf *b);
-
-/* Shortest "%.Ng" (N = 6..9) of a float that strtof reads back exactly;
- * "nan", "inf", "-inf" when not finite.  buf needs 32 bytes. */
-void fmt_float(char *buf, size_t len, float x);
-/* Likewise for a double (N = 15..17). */
-void fmt_double(char *buf, size_t len, double x);
+void runlog_json_put_str(struct sbuf *b, const char *s, size_t n);
 
 /*
  * Atomic replacement of a file: write to <path>.tmp.<pid> in the same

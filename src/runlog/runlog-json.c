@@ -1,6 +1,6 @@
 /*
  * runlog-json.c - the runlog module's strict JSON parser, JSON string
- * escaping, a growable string buffer and round-trip number formatting.
+ * escaping and round-trip number formatting.
  *
  * The parser exists because safetensors headers and events.jsonl lines
  * come from disk and may be cut short or corrupted: every byte is checked,
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "nntop/runlog.h"
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 
 /* A header of this many values is garbage, not a checkpoint of ours. */
@@ -492,90 +493,6 @@ json_get_u64(const struct json *v, uint64_t *out)
     return true;
 }
 
-/* ---- sbuf ------------------------------------------------------------- */
-
-void
-sbuf_init(struct sbuf *b)
-{
-    b->cap = 64;
-    b->s = xmalloc(b->cap);
-    b->s[0] = '\0';
-    b->len = 0;
-}
-
-void
-sbuf_fini(struct sbuf *b)
-{
-    free(b->s);
-    b->s = NULL;
-    b->len = b->cap = 0;
-}
-
-static void
-sbuf_reserve(struct sbuf *b, size_t more)
-{
-    if (b->len + more + 1 <= b->cap)
-        return;
-    while (b->len + more + 1 > b->cap)
-        b->cap *= 2;
-    b->s = xrealloc(b->s, b->cap);
-}
-
-void
-sbuf_putn(struct sbuf *b, const char *s, size_t n)
-{
-    sbuf_reserve(b, n);
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void
-sbuf_puts(struct sbuf *b, const char *s)
-{
-    sbuf_putn(b, s, strlen(s));
-}
-
-void
-sbuf_putc(struct sbuf *b, char c)
-{
-    sbuf_putn(b, &c, 1);
-}
-
-void
-sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
-{
-    va_list aq;
-    va_copy(aq, ap);
-    int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, aq);
-    va_end(aq);
-    if (n < 0)
-        return;
-    if ((size_t)n >= b->cap - b->len) {
-        sbuf_reserve(b, (size_t)n);
-        vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    }
-    b->len += (size_t)n;
-}
-
-void
-sbuf_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sbuf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-
-char *
-sbuf_take(struct sbuf *b)
-{
-    char *s = b->s;
-    b->s = NULL;
-    b->len = b->cap = 0;
-    return s;
-}
-
 /*
  * The JSON form of the character at s (avail bytes) into out (>= 8
  * bytes); returns the bytes of s consumed and sets *outn.
@@ -619,7 +536,7 @@ json_escape_one(const unsigned char *s, size_t avail, char *out, size_t *outn)
 }
 
 void
-sbuf_put_json_str(struct sbuf *b, const char *s, size_t n)
+runlog_json_put_str(struct sbuf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     sbuf_putc(b, '"');
@@ -662,52 +579,14 @@ runlog_json_str(char *buf, size_t len, const char *s)
 
 /* ---- numbers ---------------------------------------------------------- */
 
-static bool
-fmt_nonfinite(char *buf, size_t len, double x)
-{
-    if (isnan(x)) {
-        snprintf(buf, len, "nan");
-        return true;
-    }
-    if (isinf(x)) {
-        snprintf(buf, len, "%s", x > 0 ? "inf" : "-inf");
-        return true;
-    }
-    return false;
-}
-
-void
-fmt_float(char *buf, size_t len, float x)
-{
-    if (fmt_nonfinite(buf, len, x))
-        return;
-    for (int p = 6; p <= 9; p++) {
-        snprintf(buf, len, "%.*g", p, (double)x);
-        if (strtof(buf, NULL) == x)
-            return;
-    }
-}
-
-void
-fmt_double(char *buf, size_t len, double x)
-{
-    if (fmt_nonfinite(buf, len, x))
-        return;
-    for (int p = 15; p <= 17; p++) {
-        snprintf(buf, len, "%.*g", p, x);
-        if (strtod(buf, NULL) == x)
-            return;
-    }
-}
-
 char *
 runlog_json_num(char *buf, size_t len, double x)
 {
     if (isfinite(x)) {
-        fmt_double(buf, len, x);
+        numfmt_exact_double(buf, len, x);
     } else {
         char t[8];
-        fmt_nonfinite(t, sizeof t, x);
+        numfmt_exact_double(t, sizeof t, x);        /* "nan", "inf", "-inf" */
         snprintf(buf, len, "\"%s\"", t);
     }
     return buf;

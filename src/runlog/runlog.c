@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "nntop/telemetry.h"
+#include "nntop/mono.h"
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
@@ -85,7 +87,7 @@ struct runlog {
     char *normalize;        /* normalisation JSON for checkpoint metadata, or NULL */
     struct rl_file files[RL_FILE_COUNT];
     struct timespec start_wall;     /* wall clock at open (event "time") */
-    struct timespec start_mono;     /* CLOCK_MONOTONIC at open (wall_s) */
+    double start_mono;              /* mono_seconds() at open (wall_s) */
     double last_flush;              /* coarse monotonic seconds */
     char *tfe_name;                 /* the TensorBoard file's name, or NULL */
     atomic_bool tfe_on;             /* set once the file exists: rows are encoded for it */
@@ -116,27 +118,6 @@ wall_now(struct timespec *ts)
     } else {
         clock_gettime(CLOCK_REALTIME, ts);
     }
-}
-
-/* A cheap clock for "has a second passed": read on every appended row. */
-static double
-coarse_seconds(void)
-{
-    struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double
-elapsed_since(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) * 1e-9;
 }
 
 /* "2025-01-02T03:04:05.678+01:00" in local time. */
@@ -418,14 +399,14 @@ flush_locked(struct runlog *rl, bool sync)
 {
     for (int i = 0; i < RL_FILE_COUNT; i++)
         file_flush(rl, (enum rl_file_id)i, sync);
-    rl->last_flush = coarse_seconds();
+    rl->last_flush = mono_coarse_seconds();
 }
 
 /* Called with the lock held after each CSV row. */
 static void
 maybe_flush(struct runlog *rl)
 {
-    double now = coarse_seconds();
+    double now = mono_coarse_seconds();
     if (now - rl->last_flush >= 1.0 || rl->files[RL_METRICS].len >= RL_FLUSH_BYTES
         || rl->files[RL_LAYERS].len >= RL_FLUSH_BYTES
         || rl->files[RL_TFEVENTS].len >= RL_FLUSH_BYTES) {
@@ -533,8 +514,8 @@ runlog_alloc(const char *dir)
         rl->files[i].fd = -1;
     rl->dir = xstrdup(dir);
     wall_now(&rl->start_wall);
-    clock_gettime(CLOCK_MONOTONIC, &rl->start_mono);
-    rl->last_flush = coarse_seconds();
+    rl->start_mono = mono_seconds();
+    rl->last_flush = mono_coarse_seconds();
     return rl;
 }
 
@@ -1127,7 +1108,7 @@ runlog_dir(const struct runlog *rl)
 double
 runlog_elapsed(const struct runlog *rl)
 {
-    return elapsed_since(&rl->start_mono);
+    return mono_seconds() - rl->start_mono;
 }
 
 const char *
@@ -1184,7 +1165,7 @@ put_fixed(char *buf, size_t at, size_t len, double x, int decimals)
     if (isfinite(x) && fabs(x) < 1e15)
         snprintf(t, sizeof t, "%.*f", decimals, x);
     else
-        fmt_double(t, sizeof t, x);
+        numfmt_exact_double(t, sizeof t, x);
     at = put_str(buf, at, len, ",");
     return put_str(buf, at, len, t);
 }
@@ -1196,7 +1177,7 @@ put_float(char *buf, size_t at, size_t len, float x, bool nan_empty)
     if (nan_empty && isnan(x))
         t[0] = '\0';
     else
-        fmt_float(t, sizeof t, x);
+        numfmt_exact_float(t, sizeof t, x);
     at = put_str(buf, at, len, ",");
     return put_str(buf, at, len, t);
 }
@@ -1245,7 +1226,7 @@ runlog_metrics_row(struct runlog *rl, const struct metrics_row *r)
     /* An out-of-range kind is a caller bug; log it as a train row, whole. */
     int kind = (unsigned)r->kind < METRICS_KIND_COUNT ? (int)r->kind : METRICS_TRAIN;
     bool train = kind == METRICS_TRAIN;
-    fmt_double(t, sizeof t, r->epoch);
+    numfmt_exact_double(t, sizeof t, r->epoch);
     at = (size_t)snprintf(line, sizeof line, "%ld,%s,%s", r->step, t, metrics_kind_names[kind]);
     at = put_float(line, at, sizeof line, r->loss, false);
     if (train)
@@ -1254,7 +1235,7 @@ runlog_metrics_row(struct runlog *rl, const struct metrics_row *r)
         at = put_str(line, at, sizeof line, ",");
     at = put_float(line, at, sizeof line, r->accuracy, false);
     if (train) {
-        fmt_double(t, sizeof t, r->lr);
+        numfmt_exact_double(t, sizeof t, r->lr);
         at = put_str(line, at, sizeof line, ",");
         at = put_str(line, at, sizeof line, t);
         at = put_float(line, at, sizeof line, r->grad_norm, false);
@@ -1361,7 +1342,7 @@ event_line(struct runlog *rl, long step, const char *type, const char *fields)
     struct sbuf b;
     sbuf_init(&b);
     sbuf_printf(&b, "{\"step\":%ld,\"time\":\"%s\",\"wall_s\":%.3f,\"type\":", step, when, wall);
-    sbuf_put_json_str(&b, type, strlen(type));
+    runlog_json_put_str(&b, type, strlen(type));
     size_t base = b.len;
     if (fields != NULL && !is_blank(fields)) {
         sbuf_putc(&b, ',');
@@ -1381,7 +1362,7 @@ event_line(struct runlog *rl, long step, const char *type, const char *fields)
     b.len = base;
     b.s[b.len] = '\0';
     sbuf_puts(&b, ",\"invalid_fields\":");
-    sbuf_put_json_str(&b, fields != NULL ? fields : "", fields != NULL ? strlen(fields) : 0);
+    runlog_json_put_str(&b, fields != NULL ? fields : "", fields != NULL ? strlen(fields) : 0);
     sbuf_putc(&b, '}');
     return sbuf_take(&b);
 }
@@ -1430,7 +1411,7 @@ runlog_set_normalize(struct runlog *rl, const float *scale, const float *shift, 
         const float *x = k == 0 ? scale : shift;
         sbuf_puts(&j, k == 0 ? "{\"scale\":[" : "],\"shift\":[");
         for (int i = 0; x != NULL && i < d; i++) {
-            fmt_float(v, sizeof v, x[i]);
+            numfmt_exact_float(v, sizeof v, x[i]);
             sbuf_printf(&j, "%s%s", i ? "," : "", v);
         }
     }

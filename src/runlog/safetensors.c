@@ -26,6 +26,7 @@
 
 #include "nntop/nn.h"
 #include "nntop/optim.h"
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
@@ -320,9 +321,9 @@ meta_pair(struct sbuf *h, bool *first, const char *key, const char *value)
     if (!*first)
         sbuf_putc(h, ',');
     *first = false;
-    sbuf_put_json_str(h, key, strlen(key));
+    runlog_json_put_str(h, key, strlen(key));
     sbuf_putc(h, ':');
-    sbuf_put_json_str(h, value, strlen(value));
+    runlog_json_put_str(h, value, strlen(value));
 }
 
 /*
@@ -342,7 +343,7 @@ model_json(struct sbuf *j, const struct model *m)
     for (int i = 0; i < m->nlayers; i++) {
         const struct layer *L = &m->layers[i];
         char arg[40];
-        fmt_float(arg, sizeof arg, L->arg);
+        numfmt_exact_float(arg, sizeof arg, L->arg);
         sbuf_printf(j, "%s{\"kind\":\"%s\"", i ? "," : "", layer_kind_name(L->kind));
         switch (L->kind) {
         case LAYER_DENSE:
@@ -403,7 +404,7 @@ st_write(const char *path, const struct st_layout *l, const struct model *m,
         char shape[96];
         shape_text(shape, sizeof shape, t->dtype == ST_I64 ? 0 : t->ndim, t->shape);
         sbuf_putc(&h, ',');
-        sbuf_put_json_str(&h, t->name, strlen(t->name));
+        runlog_json_put_str(&h, t->name, strlen(t->name));
         /* JSON arrays are "[a,b]": drop the spaces of the message form. */
         sbuf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":", st_dtype_names[t->dtype]);
         for (const char *c = shape; *c != '\0'; c++)
@@ -486,7 +487,7 @@ runlog_save_checkpoint_norm(const char *path, const struct model *m, const struc
     meta_pair(&h, &first, "nntop_version", PACKAGE_VERSION);
     snprintf(num, sizeof num, "%ld", step);
     meta_pair(&h, &first, "step", num);
-    fmt_double(num, sizeof num, epoch);
+    numfmt_exact_double(num, sizeof num, epoch);
     meta_pair(&h, &first, "epoch", num);
     /* The dropout stream's state, so a resumed run draws the same masks. */
     char rng[4 * 16 + 1];

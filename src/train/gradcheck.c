@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 
 /* Unit roundoff of float32 and of double. */
@@ -1173,8 +1174,7 @@ void
 gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
               const struct gradcheck_opts *o)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_seconds();
     memset(out, 0, sizeof *out);
     int B = b->size < o->samples ? b->size : o->samples;
     out->samples = B;
@@ -1243,6 +1243,5 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     free(s.sig1);
     free(grads);
     free(state);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    out->seconds = (float)((double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    out->seconds = (float)(mono_seconds() - t0);
 }

@@ -472,11 +472,7 @@ tsv_num(FILE *out, double v)
         return;
     }
     char t[40];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(t, sizeof t, "%.*g", digits, v);
-        if (strtof(t, NULL) == (float)v)
-            break;
-    }
+    numfmt_exact_float(t, sizeof t, (float)v);
     fprintf(out, "\t%s", t);
 }
 

@@ -89,9 +89,9 @@ struct trainer {
     double overfit_saved_wd;    /* settings overfit mode turned off, to restore */
     float overfit_saved_p[NN_MAX_LAYERS];
     double expected_loss;
-    struct timespec t0;
-    struct timespec last_snapshot;
-    struct timespec rate_t;     /* start of the samples/s window */
+    double t0;                  /* mono_seconds() at start: wall_s origin */
+    double last_snapshot;
+    double rate_t;              /* start of the samples/s window */
     long rate_samples;
     float samples_per_s;
     long last_eval_step;        /* step of the last validation pass, -1 none */

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "nntop/blas.h"
+#include "nntop/mono.h"
 #include "nntop/stats.h"
 #include "nntop/xmem.h"
 
@@ -35,17 +36,9 @@
 #define CONTROL_RING_BYTES ((size_t)64 << 10)
 
 static double
-elapsed_s(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
-}
-
-static double
 wall_s(const struct trainer *t)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return elapsed_s(&t->t0, &now);
+    return mono_seconds() - t->t0;
 }
 
 static double
@@ -482,10 +475,9 @@ snapshot_due(const struct trainer *t)
 static bool
 histograms_due(struct trainer *t, bool last)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    double now = mono_seconds();
     double min_gap = t->cfg.telemetry.max_hz > 0 ? 1.0 / t->cfg.telemetry.max_hz : 0.0;
-    if (!last && t->step > 0 && elapsed_s(&t->last_snapshot, &now) < min_gap)
+    if (!last && t->step > 0 && now - t->last_snapshot < min_gap)
         return false;
     t->last_snapshot = now;
     return true;
@@ -657,9 +649,8 @@ train_one_step(struct trainer *t)
 
     /* samples/s over a window of about half a second */
     t->rate_samples += B;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double dt = elapsed_s(&t->rate_t, &now);
+    double now = mono_seconds();
+    double dt = now - t->rate_t;
     if (dt >= 0.5 || (t->samples_per_s == 0.0f && dt > 0.0)) {
         t->samples_per_s = (float)(t->rate_samples / dt);
         t->rate_samples = 0;
@@ -849,7 +840,7 @@ static void *
 trainer_main(void *arg)
 {
     struct trainer *t = arg;
-    clock_gettime(CLOCK_MONOTONIC, &t->t0);
+    t->t0 = mono_seconds();
     t->rate_t = t->t0;
     t->last_snapshot = t->t0;
     publish_info(t);

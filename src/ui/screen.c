@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "crt.h"
+#include "nntop/mono.h"
 #include "nntop/xmem.h"
 #include "panel.h"
 #include "ui-int.h"
@@ -57,14 +58,6 @@ catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
     sigaction(sig, sa, old);
 }
 
-static double
-mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static const struct panel_class *
 area_panel(int area)
 {
@@ -91,7 +84,7 @@ ui_message(struct ui *ui, int kind, const char *fmt, ...)
     vsnprintf(ui->msg, sizeof ui->msg, fmt, ap);
     va_end(ap);
     ui->msg_kind = kind;
-    ui->msg_until = (ui->now > 0.0 ? ui->now : mono_now()) + MSG_S;
+    ui->msg_until = (ui->now > 0.0 ? ui->now : mono_seconds()) + MSG_S;
 }
 
 int
@@ -812,7 +805,7 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     ui->still = ui_model_new();
     ui->hist_kind = UI_HIST_ACT;
     ui->pause_sent_at = ui->clip_sent_at = ui->overfit_sent_at = -1;
-    ui->now = mono_now();
+    ui->now = mono_seconds();
     relayout(ui);
 
     /* Signals reach this thread (the trainer's are blocked by main):
@@ -841,7 +834,7 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     double eager_until = 0.0;
     bool urgent_pending = false;
     for (;;) {
-        ui->now = mono_now();
+        ui->now = mono_seconds();
         bool more, urgent;
         if (drain(ui, rec, &more, &urgent))
             dirty = true;
@@ -884,7 +877,7 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
         int key = crt_getkey(timeout);
         if (key == UI_KEY_NONE)
             continue;
-        ui->now = mono_now();
+        ui->now = mono_seconds();
         int bits = handle_key(ui, key);
         if (bits & UI_RESIZE) {
             relayout(ui);
