@@ -47,6 +47,7 @@ enum long_only {
     OPT_CHECK_CONFIG,
     OPT_REPRODUCE,
     OPT_REPLAY,
+    OPT_ATTACH,
     OPT_EXIT_WHEN_DONE,
     OPT_GRADCHECK,
     OPT_KEEP_GOING,
@@ -63,6 +64,7 @@ static const struct option long_options[] = {
     {"resume", required_argument, NULL, 'r'},
     {"reproduce", required_argument, NULL, OPT_REPRODUCE},
     {"replay", required_argument, NULL, OPT_REPLAY},
+    {"attach", required_argument, NULL, OPT_ATTACH},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
     {"gradcheck", no_argument, NULL, OPT_GRADCHECK},
     {"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
@@ -82,6 +84,7 @@ usage(FILE *fp)
           "       nntop export RUN_DIR --to tfevents|csv [--out PATH]\n"
           "       nntop runs [DIR] [--sort KEY] [--format table|tsv]\n"
           "       nntop diff RUN_A RUN_B\n"
+          "       nntop attach RUN_DIR          (the same as --attach RUN_DIR)\n"
           "Train a neural network and watch it live: loss curves, per-layer\n"
           "histograms, update ratios, dead units, gradient checks.\n"
           "Without CONFIG, runs the built-in demo: Fashion-MNIST when Debian's\n"
@@ -95,6 +98,8 @@ usage(FILE *fp)
           "  -r, --resume PATH       continue a run from its directory or a checkpoint\n"
           "      --reproduce RUN_DIR re-run a logged run with its live changes\n"
           "      --replay RUN_DIR    show a logged run in the dashboard (read-only)\n"
+          "      --attach RUN_DIR    show a run another nntop is writing, as it grows\n"
+          "                          (q detaches; the run goes on)\n"
           "      --check-config      validate, print the effective config, exit\n"
           "      --gradcheck         check gradients at step 0, print the table, exit\n"
           "      --exit-when-done    leave the dashboard when training ends\n"
@@ -167,7 +172,7 @@ struct options {
     bool headless, no_log, check_config, gradcheck, exit_when_done, keep_going, paused, verbose;
     const char *config;
     const char *runs_dir;
-    const char *resume, *reproduce, *replay;
+    const char *resume, *reproduce, *replay, *attach;
     long steps;
     int fail_on;                /* enum doctor_severity; 0 = never */
     int nsets;
@@ -191,6 +196,7 @@ parse_options(struct options *o, int argc, char **argv)
         case OPT_NO_LOG: o->no_log = true; break;
         case OPT_REPRODUCE: o->reproduce = optarg; break;
         case OPT_REPLAY: o->replay = optarg; break;
+        case OPT_ATTACH: o->attach = optarg; break;
         case OPT_CHECK_CONFIG: o->check_config = true; break;
         case OPT_GRADCHECK: o->gradcheck = true; break;
         case OPT_EXIT_WHEN_DONE: o->exit_when_done = true; break;
@@ -233,6 +239,9 @@ parse_options(struct options *o, int argc, char **argv)
         die_usage("--resume and --reproduce cannot be combined");
     if (o->replay != NULL && (o->config != NULL || o->resume != NULL || o->reproduce != NULL))
         die_usage("--replay takes a run directory and nothing else to train");
+    if (o->attach != NULL &&
+        (o->config != NULL || o->resume != NULL || o->reproduce != NULL || o->replay != NULL))
+        die_usage("--attach takes a run directory and nothing else to train or replay");
     if (o->reproduce != NULL && o->config != NULL)
         die_usage("--reproduce reads the run's own config.yaml; give no CONFIG");
 }
@@ -355,12 +364,15 @@ load_config(struct cfg *c, const struct options *o)
     cfg_errs_fini(&errs);
 }
 
+/* --replay RUN_DIR, and --attach RUN_DIR (the same reader, following the files). */
 static int
 run_replay(const struct options *o)
 {
     struct replay *r = NULL;
     char *cause = NULL;
-    if (replay_open(&r, o->replay, &cause) != 0) {
+    int opened = o->attach != NULL ? replay_attach(&r, o->attach, &cause)
+                                   : replay_open(&r, o->replay, &cause);
+    if (opened != 0) {
         fprintf(stderr, "nntop: %s\n", cause);
         free(cause);
         return EXIT_USAGE;
@@ -373,8 +385,10 @@ run_replay(const struct options *o)
         if (ui_run(&feed, &uo) > 0)
             rc = EXIT_INTERRUPTED;
     } else {
-        struct headless_opts ho = {
-            .out = stdout, .err = stderr, .progress_every_s = 0.0, .summary = true};
+        /* A followed run prints as a live one does: a line a second. */
+        struct headless_opts ho = {.out = stdout, .err = stderr,
+                                   .progress_every_s = o->attach != NULL ? 1.0 : 0.0,
+                                   .summary = true};
         headless_run(&feed, &ho);
     }
     replay_free(r);
@@ -506,6 +520,30 @@ cmd_diff(int argc, char **argv)
     return nd > 0 ? 1 : 0;
 }
 
+/* nntop attach RUN_DIR [-H] [--exit-when-done]: --attach as a command. */
+static int
+cmd_attach(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"headless", no_argument, NULL, 'H'},
+        {"exit-when-done", no_argument, NULL, OPT_EXIT_WHEN_DONE},
+        {NULL, 0, NULL, 0},
+    };
+    struct options o;
+    memset(&o, 0, sizeof o);
+    int c;
+    while ((c = command_getopt(argc, argv, ":H", opts)) != -1) {
+        if (c == 'H')
+            o.headless = true;
+        else if (c == OPT_EXIT_WHEN_DONE)
+            o.exit_when_done = true;
+    }
+    if (argc - optind != 1)
+        die_usage("attach: expected one run directory");
+    o.attach = argv[optind];
+    return run_replay(&o);
+}
+
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -513,6 +551,7 @@ static const struct command {
     {"export", cmd_export},
     {"runs", cmd_runs},
     {"diff", cmd_diff},
+    {"attach", cmd_attach},
 };
 
 /* The command argv[1] names, or NULL (then argv[1] is an option or a CONFIG). */
@@ -551,7 +590,7 @@ main(int argc, char **argv)
     char *cause = NULL;
     int status = EXIT_DONE;
     parse_options(&o, argc, argv);
-    if (o.replay != NULL) {
+    if (o.replay != NULL || o.attach != NULL) {
         status = run_replay(&o);
         goto out;
     }

@@ -903,6 +903,74 @@ START_TEST(test_runlog__truncated_last_line)
 }
 END_TEST
 
+/*
+ * Following files another process writes: a torn last line is read once
+ * whole, a file that does not exist yet or has only part of its header
+ * is nothing new, a bad row names its line and keeps the rows before it.
+ */
+START_TEST(test_runlog__follow_torn_line)
+{
+    char *dir = xasprintf("%s/follow", tmp);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    char *mpath = xasprintf("%s/metrics.csv", dir);
+    char *epath = xasprintf("%s/events.jsonl", dir);
+    struct runlog_cursor mc = {0}, ec = {0};
+    struct metrics_row *rows = NULL;
+    struct runlog_event_rec *ev = NULL;
+    size_t n = 0, cap = 0, ne = 0, ecap = 0;
+    char *cause = NULL;
+
+    /* Nothing there yet. */
+    ck_assert_msg(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause) == 0, "%s", cause);
+    ck_assert_msg(runlog_follow_events(dir, &ec, &ev, &ne, &ecap, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(ne, 0);
+    /* Half a header. */
+    append_text(mpath, "step,epoch,kind,lo");
+    ck_assert_msg(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mc.off, 0);
+    append_text(mpath, "ss,reg_loss,accuracy,lr,grad_norm,clipped,samples_per_s,wall_s\n"
+                       "1,0.1,train,2.5,0,0.25,0.1,1.5,0,100.0,0.010\n"
+                       "2,0.2,train,2.");
+    append_text(epath, "{\"step\":0,\"type\":\"start\"}\n{\"step\":2,\"ty");
+    ck_assert_msg(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause) == 0, "%s", cause);
+    ck_assert_msg(runlog_follow_events(dir, &ec, &ev, &ne, &ecap, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(rows[0].step, 1);
+    ck_assert_uint_eq(ne, 1);
+    ck_assert_str_eq(ev[0].type, "start");
+    long long at = mc.off;
+    /* Still torn: nothing new, the cursor stays. */
+    ck_assert_msg(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(mc.off, at);
+    /* Whole now. */
+    append_text(mpath, "25,0,0.5,0.1,1.25,1,100.0,0.020\n");
+    append_text(epath, "pe\":\"pause\"}\n");
+    ck_assert_msg(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause) == 0, "%s", cause);
+    ck_assert_msg(runlog_follow_events(dir, &ec, &ev, &ne, &ecap, &cause) == 0, "%s", cause);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(rows[1].step, 2);
+    ck_assert_float_eq(rows[1].loss, 2.25f);
+    ck_assert(rows[1].clipped);
+    ck_assert_uint_eq(ne, 2);
+    ck_assert_str_eq(ev[1].type, "pause");
+    ck_assert_uint_eq(mc.lineno, 3);
+    /* A bad row: its line named, the good one before it kept. */
+    append_text(mpath, "3,0.3,train,2,0,0.5,0.1,1,0,100.0,0.030\n4,0.4,sideways,2,0,0.5,0.1,1,0,1,0\n");
+    ck_assert_int_eq(runlog_follow_metrics(dir, &mc, &rows, &n, &cap, &cause), -1);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_nonnull(strstr(cause, "metrics.csv:5: kind 'sideways' is not train, val or test"));
+    free(cause);
+    free(rows);
+    runlog_events_free(ev, ne);
+    free(mpath);
+    free(epath);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_runlog__json_str)
 {
     char buf[64];
@@ -1727,6 +1795,7 @@ runlog_suite(void)
     tcase_add_checked_fixture(limits, setup, teardown);
     tcase_set_timeout(limits, 60);
     tcase_add_test(limits, test_runlog__truncated_last_line);
+    tcase_add_test(limits, test_runlog__follow_torn_line);
     tcase_add_test(limits, test_runlog__json_str);
     tcase_add_test(limits, test_runlog__json_parser);
     tcase_add_test(limits, test_runlog__checkpoint_fuzz);

@@ -70,7 +70,7 @@ check() {
 run --help
 check "--help" 0 out '^Usage: nntop '
 for opt in -H --headless -s --set -n --steps -o --runs-dir --no-log -r --resume \
-    --reproduce --replay --check-config --gradcheck --exit-when-done --keep-going \
+    --reproduce --replay --attach --check-config --gradcheck --exit-when-done --keep-going \
     -V --version -h --help; do
     grep -q -- "$opt[ ,]" "$TMP/out" || fail "--help does not mention $opt"
 done

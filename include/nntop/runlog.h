@@ -342,6 +342,32 @@ int runlog_read_layers(const char *run_dir, struct layer_row **rows, size_t *n, 
  */
 int runlog_read_events(const char *run_dir, struct runlog_event_rec **evs, size_t *n,
                        char **cause);
+/*
+ * Where a follower of one growing file of a run stopped: just past its
+ * last whole line.  Zero it to start at the beginning.
+ */
+struct runlog_cursor {
+    long long off;              /* bytes read */
+    size_t lineno;              /* lines read, the header included */
+    int nfields;                /* the CSV header's field count; 0 until read */
+};
+
+/*
+ * Follow a file that another process may still be writing: append the
+ * rows that became whole after *cur to *rows (*n of them, room for *cap;
+ * the array grows, caller frees as for runlog_read_*) and move *cur past
+ * them.  A file that does not exist yet, or lacks a whole header line
+ * yet, is nothing new; a torn last line is read once it is whole.
+ * Returns 0, or -1 with *cause (heap) naming file and line of a malformed
+ * row (the rows before it are appended, *cur stays before it).
+ */
+int runlog_follow_metrics(const char *run_dir, struct runlog_cursor *cur,
+                          struct metrics_row **rows, size_t *n, size_t *cap, char **cause);
+int runlog_follow_layers(const char *run_dir, struct runlog_cursor *cur, struct layer_row **rows,
+                         size_t *n, size_t *cap, char **cause);
+/* Likewise for events.jsonl; free the array with runlog_events_free. */
+int runlog_follow_events(const char *run_dir, struct runlog_cursor *cur,
+                         struct runlog_event_rec **evs, size_t *n, size_t *cap, char **cause);
 /* Free what runlog_read_events returned; NULL allowed. */
 void runlog_events_free(struct runlog_event_rec *evs, size_t n);
 /*

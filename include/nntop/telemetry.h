@@ -123,6 +123,7 @@ struct tm_info {
     int classes, in_width;
     long train_n, val_n, test_n;
     bool replay;            /* fed from a run log: commands are refused */
+    bool attached;          /* fed from a run another process writes (--attach) */
     int optim_kind;         /* enum optim_kind */
     int sched_kind;         /* enum sched_kind */
     long warmup;            /* warm-up steps of the schedule */
@@ -147,6 +148,7 @@ struct tm_state {
     long telemetry_every;
     bool overfit;           /* training on one fixed batch */
     uint64_t dropped;       /* telemetry records the trainer dropped so far */
+    bool writer_gone;       /* attached: the process writing the run stopped or vanished */
 };
 
 struct tm_step {

@@ -3,9 +3,11 @@
  * and events.jsonl into arrays, and field lookups on event lines, for
  * replay and --reproduce.
  *
- * A run may have been cut short by a crash, so a final line without its
- * newline is ignored; anything else malformed is an error naming the file
- * and line.  It deliberately does not interpret the events (that is the
+ * A run may have been cut short by a crash, or still be written, so a
+ * final line without its newline is ignored (a follower reads it later,
+ * once whole); anything else malformed is an error naming the file and
+ * line.  The whole-file readers and the followers (runlog_follow_*, for
+ * --attach) are the same code: a whole read is one follow from the start.  It deliberately does not interpret the events (that is the
  * replay code's job) and does not read checkpoints (safetensors.c).
  */
 #include "config.h"
@@ -44,18 +46,39 @@ struct line_reader {
     char *line;
     size_t cap;
     size_t lineno;
+    off_t done;             /* offset just after the last whole line read */
 };
 
+/*
+ * Open run_dir/name at cur (NULL: the start).  Returns 0, 1 when the file
+ * does not exist and missing_ok (nothing to read yet), -1 with *cause.
+ */
 static int
-reader_open(struct line_reader *r, const char *run_dir, const char *name, char **cause)
+reader_open(struct line_reader *r, const char *run_dir, const char *name,
+            const struct runlog_cursor *cur, bool missing_ok, char **cause)
 {
     memset(r, 0, sizeof *r);
     r->path = xasprintf("%s/%s", run_dir, name);
     r->f = fopen(r->path, "r");
     if (r->f == NULL) {
-        *cause = xasprintf("%s: %s", r->path, strerror(errno));
+        int e = errno;
+        if (e == ENOENT && missing_ok) {
+            free(r->path);
+            return 1;
+        }
+        *cause = xasprintf("%s: %s", r->path, strerror(e));
         free(r->path);
         return -1;
+    }
+    if (cur != NULL && cur->off > 0) {
+        if (fseeko(r->f, (off_t)cur->off, SEEK_SET) != 0) {
+            *cause = xasprintf("%s: seek: %s", r->path, strerror(errno));
+            fclose(r->f);
+            free(r->path);
+            return -1;
+        }
+        r->done = (off_t)cur->off;
+        r->lineno = cur->lineno;
     }
     return 0;
 }
@@ -82,9 +105,10 @@ reader_next(struct line_reader *r, char **cause)
         }
         return 0;
     }
-    r->lineno++;
     if (r->line[n - 1] != '\n')
-        return 0;
+        return 0;               /* torn: r->done still points at its start */
+    r->lineno++;
+    r->done += n;
     if (strlen(r->line) != (size_t)n) {
         *cause = xasprintf("%s:%zu: NUL byte in line", r->path, r->lineno);
         return -1;
@@ -272,6 +296,69 @@ struct csv_file {
 };
 
 /*
+ * Append csv's whole rows after *cur to *rows (*n rows, room for *cap;
+ * the array grows) and move *cur past them.  follow: a file that does not
+ * exist yet or has no whole header line yet is nothing to read (0);
+ * otherwise both are errors.  On a malformed row -1 with *cause, the rows
+ * before it appended and *cur past them.
+ */
+static int
+follow_csv(const char *run_dir, const struct csv_file *csv, struct runlog_cursor *cur,
+           void **rows, size_t *n, size_t *cap, bool follow, char **cause)
+{
+    struct line_reader r;
+    int rc = reader_open(&r, run_dir, csv->name, cur, follow, cause);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    char *arr = *rows;
+    if (cur->nfields == 0) {
+        off_t at = r.done;
+        rc = check_header(&r, csv->columns, csv->ncols, &cur->nfields, cause);
+        if (rc < 0 && follow && r.done == at) {
+            /* No whole header line yet: the writer has just created the file. */
+            free(*cause);
+            *cause = NULL;
+            cur->nfields = 0;
+            reader_close(&r);
+            return 0;
+        }
+        if (rc == 0) {
+            cur->off = (long long)r.done;
+            cur->lineno = r.lineno;
+        }
+    }
+    while (rc == 0) {
+        int got = reader_next(&r, cause);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        arr = grow(arr, cap, *n, csv->row_size);
+        char *f[CSV_MAX_FIELDS];
+        int nf = csv_split(r.line, f, CSV_MAX_FIELDS);
+        if (nf != cur->nfields) {
+            rc = bad_count(&r, nf, (size_t)cur->nfields, cause);
+            break;
+        }
+        void *row = arr + *n * csv->row_size;
+        memset(row, 0, csv->row_size);
+        rc = csv->parse(&r, f, row, cause);
+        if (rc == 0) {
+            ++*n;
+            cur->off = (long long)r.done;
+            cur->lineno = r.lineno;
+        }
+    }
+    if (rc == 0) {
+        cur->off = (long long)r.done;
+        cur->lineno = r.lineno;
+    }
+    *rows = arr;
+    reader_close(&r);
+    return rc;
+}
+
+/*
  * Read csv's rows into *rows (caller frees) and their count into *n; on
  * error -1 with *cause set, *rows NULL and *n 0.
  */
@@ -279,41 +366,16 @@ static int
 read_csv(const char *run_dir, const struct csv_file *csv, void **rows, size_t *n,
          char **cause)
 {
+    struct runlog_cursor cur = {0};
+    size_t cap = 0;
     *rows = NULL;
     *n = 0;
-    struct line_reader r;
-    if (reader_open(&r, run_dir, csv->name, cause) < 0)
-        return -1;
-    char *arr = NULL;
-    size_t count = 0, cap = 0;
-    int nfields = 0;
-    int rc = check_header(&r, csv->columns, csv->ncols, &nfields, cause);
-    while (rc == 0) {
-        int got = reader_next(&r, cause);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        arr = grow(arr, &cap, count, csv->row_size);
-        char *f[CSV_MAX_FIELDS];
-        int nf = csv_split(r.line, f, CSV_MAX_FIELDS);
-        if (nf != nfields) {
-            rc = bad_count(&r, nf, (size_t)nfields, cause);
-            break;
-        }
-        void *row = arr + count * csv->row_size;
-        memset(row, 0, csv->row_size);
-        rc = csv->parse(&r, f, row, cause);
-        if (rc == 0)
-            count++;
-    }
-    reader_close(&r);
-    if (rc < 0) {
-        free(arr);
+    if (follow_csv(run_dir, csv, &cur, rows, n, &cap, false, cause) < 0) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
         return -1;
     }
-    *rows = arr;
-    *n = count;
     return 0;
 }
 
@@ -354,13 +416,14 @@ parse_metrics_line(struct line_reader *r, char **f, void *out, char **cause)
     return 0;
 }
 
+static const struct csv_file metrics_csv = {
+    "metrics.csv", metrics_columns, NCOLS(metrics_columns), sizeof(struct metrics_row),
+    parse_metrics_line,
+};
+
 int
 runlog_read_metrics(const char *run_dir, struct metrics_row **rows, size_t *n, char **cause)
 {
-    static const struct csv_file metrics_csv = {
-        "metrics.csv", metrics_columns, NCOLS(metrics_columns), sizeof(struct metrics_row),
-        parse_metrics_line,
-    };
     void *arr;
     int rc = read_csv(run_dir, &metrics_csv, &arr, n, cause);
     *rows = arr;
@@ -405,15 +468,36 @@ parse_layers_line(struct line_reader *r, char **f, void *out, char **cause)
     return 0;
 }
 
+static const struct csv_file layers_csv = {
+    "layers.csv", layers_columns, NCOLS(layers_columns), sizeof(struct layer_row),
+    parse_layers_line,
+};
+
 int
 runlog_read_layers(const char *run_dir, struct layer_row **rows, size_t *n, char **cause)
 {
-    static const struct csv_file layers_csv = {
-        "layers.csv", layers_columns, NCOLS(layers_columns), sizeof(struct layer_row),
-        parse_layers_line,
-    };
     void *arr;
     int rc = read_csv(run_dir, &layers_csv, &arr, n, cause);
+    *rows = arr;
+    return rc;
+}
+
+int
+runlog_follow_metrics(const char *run_dir, struct runlog_cursor *cur,
+                      struct metrics_row **rows, size_t *n, size_t *cap, char **cause)
+{
+    void *arr = *rows;
+    int rc = follow_csv(run_dir, &metrics_csv, cur, &arr, n, cap, true, cause);
+    *rows = arr;
+    return rc;
+}
+
+int
+runlog_follow_layers(const char *run_dir, struct runlog_cursor *cur, struct layer_row **rows,
+                     size_t *n, size_t *cap, char **cause)
+{
+    void *arr = *rows;
+    int rc = follow_csv(run_dir, &layers_csv, cur, &arr, n, cap, true, cause);
     *rows = arr;
     return rc;
 }
@@ -460,40 +544,59 @@ parse_event(struct line_reader *r, struct runlog_event_rec *ev, char **cause)
     return rc;
 }
 
-int
-runlog_read_events(const char *run_dir, struct runlog_event_rec **evs, size_t *n,
-                   char **cause)
+/* As follow_csv, for events.jsonl (blank lines skipped). */
+static int
+follow_events(const char *run_dir, struct runlog_cursor *cur, struct runlog_event_rec **evs,
+              size_t *n, size_t *cap, bool follow, char **cause)
 {
-    *evs = NULL;
-    *n = 0;
     struct line_reader r;
-    if (reader_open(&r, run_dir, "events.jsonl", cause) < 0)
-        return -1;
-    struct runlog_event_rec *arr = NULL;
-    size_t count = 0, cap = 0;
-    int rc = 0;
+    int rc = reader_open(&r, run_dir, "events.jsonl", cur, follow, cause);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    struct runlog_event_rec *arr = *evs;
     for (;;) {
         int got = reader_next(&r, cause);
         if (got <= 0) {
             rc = got;
             break;
         }
-        if (r.line[strspn(r.line, " \t")] == '\0')
-            continue;
-        arr = grow(arr, &cap, count, sizeof *arr);
-        rc = parse_event(&r, &arr[count], cause);
-        if (rc < 0)
-            break;
-        count++;
-    }
-    reader_close(&r);
-    if (rc < 0) {
-        runlog_events_free(arr, count);
-        return -1;
+        if (r.line[strspn(r.line, " \t")] != '\0') {
+            arr = grow(arr, cap, *n, sizeof *arr);
+            rc = parse_event(&r, &arr[*n], cause);
+            if (rc < 0)
+                break;
+            ++*n;
+        }
+        cur->off = (long long)r.done;
+        cur->lineno = r.lineno;
     }
     *evs = arr;
-    *n = count;
+    reader_close(&r);
+    return rc;
+}
+
+int
+runlog_read_events(const char *run_dir, struct runlog_event_rec **evs, size_t *n,
+                   char **cause)
+{
+    struct runlog_cursor cur = {0};
+    size_t cap = 0;
+    *evs = NULL;
+    *n = 0;
+    if (follow_events(run_dir, &cur, evs, n, &cap, false, cause) < 0) {
+        runlog_events_free(*evs, *n);
+        *evs = NULL;
+        *n = 0;
+        return -1;
+    }
     return 0;
+}
+
+int
+runlog_follow_events(const char *run_dir, struct runlog_cursor *cur,
+                     struct runlog_event_rec **evs, size_t *n, size_t *cap, char **cause)
+{
+    return follow_events(run_dir, cur, evs, n, cap, true, cause);
 }
 
 void

@@ -4,16 +4,37 @@
  * events.jsonl in step order, so a long run costs its files' rows, not a
  * record each.  It does not re-run anything: histograms were never logged
  * and so are empty in a replay.
+ *
+ * The same feed follows a run another process is still writing
+ * (--attach): the files are read on from where they stopped whenever
+ * inotify reports a change in the directory, and at least every
+ * FOLLOW_POLL_S in any case (inotify misses writes from other hosts on
+ * a shared file system), so the dashboard is at most FOLLOW_POLL_S plus
+ * one frame behind the disk.  While the writer is alive an event or a
+ * snapshot is held until the train row of its step has been read, so the
+ * merge stays in step order although the writer flushes its files at
+ * different times.  The writer is the last "pid" in env.txt; it is gone
+ * when that process no longer exists (or is a zombie) on this host, or
+ * when the last segment ended with "done" or "quit".  A resumed run
+ * appends a new segment and a new pid, and the feed follows it.
  */
 #include "config.h"
 
 #include "nntop/replay.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_INOTIFY_H
+#include <sys/inotify.h>
+#endif
 
 #include "nntop/cfg.h"
 #include "nntop/nn.h"
@@ -22,6 +43,29 @@
 #include "nntop/xmem.h"
 
 enum replay_phase { PH_INFO, PH_STREAM, PH_STATE, PH_END };
+
+#define FOLLOW_POLL_S 0.25      /* longest wait between two looks at a followed run */
+
+/* The files a follower reads on. */
+enum follow_file { FF_METRICS, FF_LAYERS, FF_EVENTS, FF_COUNT };
+
+struct follow {
+    struct runlog_cursor cur[FF_COUNT];
+    size_t cap[FF_COUNT];
+    bool broken[FF_COUNT];      /* a malformed row: this file is no longer read */
+    long long env_size;         /* env.txt's size when its pid was read */
+    long pid;                   /* the writer: env.txt's last "pid", 0 unknown */
+    bool same_host;             /* env.txt's "host" is this host: pid can be checked */
+    bool ended;                 /* the last segment has "done" or "quit" */
+    bool gone;                  /* the writer is gone (as last looked at) */
+    bool gone_told;             /* the "writer gone" event was sent for this absence */
+    long frontier;              /* highest train step read */
+    double next_look;           /* monotonic time of the next look without inotify news */
+    int inotify_fd;             /* -1 without inotify */
+    bool state_dirty;           /* a TM_STATE is due once the records so far are out */
+    char note[TM_TEXT_MAX];     /* an event to send (writer gone / back, a broken file) */
+    int note_severity;
+};
 
 struct replay {
     struct cfg cfg;
@@ -35,6 +79,8 @@ struct replay {
     enum replay_phase phase;
     long group_step;            /* step of the layers group being sent, -1 none */
     struct tm_state last;       /* what the final state record says */
+    char *run_dir;
+    struct follow *fw;          /* non-NULL when following a run being written */
 };
 
 static int
@@ -97,12 +143,84 @@ build_info(struct replay *r, const char *run_dir, char **cause)
     return 0;
 }
 
-int
-replay_open(struct replay **out, const char *run_dir, char **cause)
+/*
+ * What an event line changes in the run's state.  live: a followed run,
+ * where pause, resume and the end of a segment show too (a replay shows
+ * the end state of a finished run).
+ */
+static void
+state_apply_event(struct tm_state *s, const struct runlog_event_rec *ev, bool live)
+{
+    double v;
+    char kind[16];
+    bool have = runlog_event_get_num(ev->line, "value", &v) == 0;
+    switch (runlog_event_vocab(ev)) {
+    case TM_EVT_CLIP:
+        if (runlog_event_get_str(ev->line, "kind", kind, sizeof kind) != 0)
+            break;
+        s->clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
+        if (have && v > 0)
+            s->clip_value = v;
+        break;
+    case TM_EVT_MOMENTUM:
+        if (have)
+            s->momentum = v;
+        break;
+    case TM_EVT_WEIGHT_DECAY:
+        if (have)
+            s->weight_decay = v;
+        break;
+    case TM_EVT_BATCH_SIZE:
+        if (have)
+            s->batch_size = (int)v;
+        break;
+    case TM_EVT_NONFINITE:
+        s->state = TM_FAILED;
+        break;
+    case TM_EVT_LR:
+        if (live && have)
+            s->lr = s->base_lr = v;
+        break;
+    case TM_EVT_TELEMETRY:
+        if (live && have)
+            s->telemetry_every = (long)v;
+        break;
+    case TM_EVT_PAUSE:
+    case TM_EVT_STEP:
+        if (live)
+            s->state = TM_PAUSED;
+        break;
+    case TM_EVT_RESUME:
+    case TM_EVT_START:
+    case TM_EVT_RESUME_RUN:
+        if (live)
+            s->state = TM_RUNNING;
+        break;
+    case TM_EVT_DONE:
+    case TM_EVT_QUIT:
+        if (live && s->state != TM_FAILED)
+            s->state = TM_DONE;
+        break;
+    default:
+        break;
+    }
+}
+
+/*
+ * Read the run in run_dir into a new replay.  follow: read the files as a
+ * follower (r->fw made here), so reading on later starts where this read
+ * stopped and a row appended meanwhile is neither lost nor read twice.
+ */
+static int
+open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
 {
     if (runlog_check_format(run_dir, cause) != 0)
         return -1;
     struct replay *r = xcalloc(1, sizeof *r);
+    if (follow) {
+        r->fw = xcalloc(1, sizeof *r->fw);
+        r->fw->inotify_fd = -1;
+    }
     struct cfg_errs errs = {0};
     char path[DATA_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", run_dir);
@@ -117,10 +235,21 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
         goto fail;
     }
     cfg_errs_fini(&errs);
-    if (runlog_read_metrics(run_dir, &r->metrics, &r->nmetrics, cause) != 0 ||
-        runlog_read_layers(run_dir, &r->layers, &r->nlayers, cause) != 0 ||
-        runlog_read_events(run_dir, &r->events, &r->nevents, cause) != 0 ||
-        build_info(r, run_dir, cause) != 0)
+    struct follow *fw = r->fw;
+    if (fw != NULL) {
+        if (runlog_follow_metrics(run_dir, &fw->cur[FF_METRICS], &r->metrics, &r->nmetrics,
+                                  &fw->cap[FF_METRICS], cause) != 0 ||
+            runlog_follow_layers(run_dir, &fw->cur[FF_LAYERS], &r->layers, &r->nlayers,
+                                 &fw->cap[FF_LAYERS], cause) != 0 ||
+            runlog_follow_events(run_dir, &fw->cur[FF_EVENTS], &r->events, &r->nevents,
+                                 &fw->cap[FF_EVENTS], cause) != 0)
+            goto fail;
+    } else if (runlog_read_metrics(run_dir, &r->metrics, &r->nmetrics, cause) != 0 ||
+               runlog_read_layers(run_dir, &r->layers, &r->nlayers, cause) != 0 ||
+               runlog_read_events(run_dir, &r->events, &r->nevents, cause) != 0) {
+        goto fail;
+    }
+    if (build_info(r, run_dir, cause) != 0)
         goto fail;
 
     /* The final state: the last train row's step and settings. */
@@ -141,45 +270,273 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
         r->last.epoch = m->epoch;
         r->last.lr = m->lr;
     }
-    for (size_t i = 0; i < r->nevents; i++) {
-        double v;
-        char kind[16];
-        const struct runlog_event_rec *ev = &r->events[i];
-        bool have = runlog_event_get_num(ev->line, "value", &v) == 0;
-        switch (runlog_event_vocab(ev)) {
-        case TM_EVT_CLIP:
-            if (runlog_event_get_str(ev->line, "kind", kind, sizeof kind) != 0)
-                break;
-            r->last.clip_kind = tm_clip_parse(kind) >= 0 ? tm_clip_parse(kind) : TM_CLIP_NONE;
-            if (have && v > 0)
-                r->last.clip_value = v;
-            break;
-        case TM_EVT_MOMENTUM:
-            if (have)
-                r->last.momentum = v;
-            break;
-        case TM_EVT_WEIGHT_DECAY:
-            if (have)
-                r->last.weight_decay = v;
-            break;
-        case TM_EVT_BATCH_SIZE:
-            if (have)
-                r->last.batch_size = (int)v;
-            break;
-        case TM_EVT_NONFINITE:
-            r->last.state = TM_FAILED;
-            break;
-        default:
-            break;
-        }
-    }
+    for (size_t i = 0; i < r->nevents; i++)
+        state_apply_event(&r->last, &r->events[i], false);
     r->group_step = -1;
+    r->run_dir = xstrdup(run_dir);
     *out = r;
     return 0;
 fail:
     replay_free(r);
     *out = NULL;
     return -1;
+}
+
+int
+replay_open(struct replay **out, const char *run_dir, char **cause)
+{
+    return open_run(out, run_dir, false, cause);
+}
+
+
+/* ---- following a run being written --------------------------------------- */
+
+static double
+mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Process pid exists on this host and is not a zombie waiting for its parent. */
+static bool
+process_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true;            /* no /proc: kill() is all there is */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ...": the state follows the last ')'. */
+    const char *paren = strrchr(buf, ')');
+    return paren == NULL || paren[1] != ' ' || paren[2] != 'Z';
+}
+
+/* Read the writer's pid and host from env.txt when it changed (a resume appends them). */
+static void
+follow_read_env(struct replay *r)
+{
+    struct follow *fw = r->fw;
+    char path[DATA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/env.txt", r->run_dir);
+    struct stat st;
+    if (stat(path, &st) != 0 || (long long)st.st_size == fw->env_size)
+        return;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    fw->env_size = (long long)st.st_size;
+    char line[512], host[256] = "", me[256] = "";
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "pid: ", 5) == 0)
+            fw->pid = strtol(line + 5, NULL, 10);
+        else if (strncmp(line, "host: ", 6) == 0)
+            snprintf(host, sizeof host, "%.255s", line + 6);
+    }
+    fclose(f);
+    if (gethostname(me, sizeof me) == 0) {
+        me[sizeof me - 1] = '\0';
+        fw->same_host = host[0] != '\0' && strcmp(host, me) == 0;
+    }
+}
+
+/*
+ * A followed file that got shorter was cut (a --resume truncates the rows
+ * after its checkpoint): read it again from the start, keeping only the
+ * rows after the last step read from it, so nothing is shown twice.
+ */
+static bool
+follow_was_cut(const struct replay *r, const char *name, const struct runlog_cursor *cur)
+{
+    char path[DATA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", r->run_dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 && (long long)st.st_size < cur->off;
+}
+
+static void
+follow_note(struct follow *fw, int severity, const char *text)
+{
+    snprintf(fw->note, sizeof fw->note, "%s", text);
+    fw->note_severity = severity;
+}
+
+/* Read on in every file; returns true when something new was read. */
+static bool
+follow_read(struct replay *r)
+{
+    struct follow *fw = r->fw;
+    static const char *const names[FF_COUNT] = {"metrics.csv", "layers.csv", "events.jsonl"};
+    size_t before[FF_COUNT] = {r->nmetrics, r->nlayers, r->nevents};
+    long floor[FF_COUNT] = {LONG_MIN, LONG_MIN, LONG_MIN};
+    for (int k = 0; k < FF_COUNT; k++) {
+        if (fw->broken[k] || !follow_was_cut(r, names[k], &fw->cur[k]))
+            continue;
+        /* Rows at or below the last step read are dropped after the re-read. */
+        floor[k] = k == FF_METRICS ? (r->nmetrics ? r->metrics[r->nmetrics - 1].step : -1)
+                 : k == FF_LAYERS  ? (r->nlayers ? r->layers[r->nlayers - 1].step : -1)
+                                   : (r->nevents ? r->events[r->nevents - 1].step : -1);
+        memset(&fw->cur[k], 0, sizeof fw->cur[k]);
+    }
+    char *cause = NULL;
+    int rc[FF_COUNT] = {0, 0, 0};
+    if (!fw->broken[FF_METRICS])
+        rc[FF_METRICS] = runlog_follow_metrics(r->run_dir, &fw->cur[FF_METRICS], &r->metrics,
+                                               &r->nmetrics, &fw->cap[FF_METRICS], &cause);
+    if (rc[FF_METRICS] == 0 && !fw->broken[FF_LAYERS])
+        rc[FF_LAYERS] = runlog_follow_layers(r->run_dir, &fw->cur[FF_LAYERS], &r->layers,
+                                             &r->nlayers, &fw->cap[FF_LAYERS], &cause);
+    if (rc[FF_METRICS] == 0 && rc[FF_LAYERS] == 0 && !fw->broken[FF_EVENTS])
+        rc[FF_EVENTS] = runlog_follow_events(r->run_dir, &fw->cur[FF_EVENTS], &r->events,
+                                             &r->nevents, &fw->cap[FF_EVENTS], &cause);
+    for (int k = 0; k < FF_COUNT; k++)
+        if (rc[k] < 0) {
+            fw->broken[k] = true;
+            char text[TM_TEXT_MAX];
+            snprintf(text, sizeof text, "no longer following %s: %s", names[k], cause);
+            follow_note(fw, TM_SEV_ERROR, text);
+        }
+    free(cause);
+    if (floor[FF_METRICS] != LONG_MIN) {
+        size_t w = before[FF_METRICS];
+        for (size_t i = before[FF_METRICS]; i < r->nmetrics; i++)
+            if (r->metrics[i].step > floor[FF_METRICS])
+                r->metrics[w++] = r->metrics[i];
+        r->nmetrics = w;
+    }
+    if (floor[FF_LAYERS] != LONG_MIN) {
+        size_t w = before[FF_LAYERS];
+        for (size_t i = before[FF_LAYERS]; i < r->nlayers; i++)
+            if (r->layers[i].step > floor[FF_LAYERS])
+                r->layers[w++] = r->layers[i];
+        r->nlayers = w;
+    }
+    if (floor[FF_EVENTS] != LONG_MIN) {
+        size_t w = before[FF_EVENTS];
+        for (size_t i = before[FF_EVENTS]; i < r->nevents; i++) {
+            if (r->events[i].step > floor[FF_EVENTS])
+                r->events[w++] = r->events[i];
+            else
+                free(r->events[i].line);
+        }
+        r->nevents = w;
+    }
+    for (size_t i = before[FF_METRICS]; i < r->nmetrics; i++)
+        if (r->metrics[i].kind == METRICS_TRAIN && r->metrics[i].step > fw->frontier)
+            fw->frontier = r->metrics[i].step;
+    for (size_t i = before[FF_EVENTS]; i < r->nevents; i++) {
+        int t = runlog_event_vocab(&r->events[i]);
+        if (t == TM_EVT_START || t == TM_EVT_RESUME_RUN)
+            fw->ended = false;
+        else if (t == TM_EVT_DONE || t == TM_EVT_QUIT)
+            fw->ended = true;
+    }
+    return r->nmetrics != before[FF_METRICS] || r->nlayers != before[FF_LAYERS] ||
+           r->nevents != before[FF_EVENTS];
+}
+
+/* Is the writer still there?  Sets a note and a state when that changed. */
+static void
+follow_check_writer(struct replay *r)
+{
+    struct follow *fw = r->fw;
+    follow_read_env(r);
+    bool alive = fw->same_host ? process_alive(fw->pid) : true;
+    bool gone = fw->ended || !alive;
+    if (gone == fw->gone)
+        return;
+    fw->gone = gone;
+    fw->state_dirty = true;
+    char text[TM_TEXT_MAX];
+    if (gone && !fw->gone_told) {
+        if (fw->ended)
+            snprintf(text, sizeof text, "writer gone: the run ended (pid %ld)", fw->pid);
+        else
+            snprintf(text, sizeof text, "writer gone: process %ld no longer exists", fw->pid);
+        follow_note(fw, fw->ended ? TM_SEV_OK : TM_SEV_WARNING, text);
+        fw->gone_told = true;
+    } else if (!gone) {
+        snprintf(text, sizeof text, "writer back: pid %ld appends to the run", fw->pid);
+        follow_note(fw, TM_SEV_OK, text);
+        fw->gone_told = false;
+    }
+}
+
+/*
+ * Look at the run again when inotify saw a change or FOLLOW_POLL_S have
+ * passed.  Returns true when new rows were read.
+ */
+static bool
+follow_look(struct replay *r)
+{
+    struct follow *fw = r->fw;
+    bool news = false;
+#ifdef HAVE_SYS_INOTIFY_H
+    if (fw->inotify_fd >= 0) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        while (read(fw->inotify_fd, buf, sizeof buf) > 0)
+            news = true;
+    }
+#endif
+    double now = mono_now();
+    if (!news && now < fw->next_look)
+        return false;
+    fw->next_look = now + FOLLOW_POLL_S;
+    bool got = follow_read(r);
+    follow_check_writer(r);
+    return got;
+}
+
+int
+replay_attach(struct replay **out, const char *run_dir, char **cause)
+{
+    if (open_run(out, run_dir, true, cause) != 0)
+        return -1;
+    struct replay *r = *out;
+    struct follow *fw = r->fw;
+    r->info.replay = false;
+    r->info.attached = true;
+#ifdef HAVE_SYS_INOTIFY_H
+    fw->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fw->inotify_fd >= 0 &&
+        inotify_add_watch(fw->inotify_fd, run_dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+        close(fw->inotify_fd);
+        fw->inotify_fd = -1;
+    }
+#endif
+    /* The state shown follows the records as they are sent, from the config's settings. */
+    r->last.state = TM_RUNNING;
+    r->last.step = 0;
+    r->last.epoch = 0.0;
+    r->last.lr = r->last.base_lr = r->cfg.optim.lr;
+    r->last.clip_kind = stats_clip_to_tm(r->cfg.clip.kind);
+    r->last.clip_value = r->cfg.clip.value;
+    r->last.momentum = r->cfg.optim.momentum;
+    r->last.weight_decay = r->cfg.optim.weight_decay;
+    r->last.batch_size = r->cfg.train.batch_size;
+    for (size_t i = 0; i < r->nmetrics; i++)
+        if (r->metrics[i].kind == METRICS_TRAIN && r->metrics[i].step > fw->frontier)
+            fw->frontier = r->metrics[i].step;
+    for (size_t i = 0; i < r->nevents; i++) {
+        int t = runlog_event_vocab(&r->events[i]);
+        if (t == TM_EVT_START || t == TM_EVT_RESUME_RUN)
+            fw->ended = false;
+        else if (t == TM_EVT_DONE || t == TM_EVT_QUIT)
+            fw->ended = true;
+    }
+    fw->state_dirty = true;
+    follow_check_writer(r);
+    fw->note[0] = '\0';         /* the header says it; no event for the state found */
+    fw->gone_told = fw->gone;
+    fw->next_look = mono_now() + FOLLOW_POLL_S;
+    return 0;
 }
 
 static int
@@ -362,7 +719,11 @@ replay_poll(void *self, struct tm_record *out)
     case PH_END:
         return false;
     }
+    struct follow *fw = r->fw;
+    bool looked = false;
     for (;;) {
+        /* Held back while the writer may still add their train row (see the top). */
+        long frontier = fw != NULL && !fw->gone ? fw->frontier : LONG_MAX;
         /* A layers group in progress runs to its end, then closes. */
         if (r->group_step >= 0) {
             if (r->li < r->nlayers && r->layers[r->li].step == r->group_step) {
@@ -370,47 +731,98 @@ replay_poll(void *self, struct tm_record *out)
                     return true;
                 continue;
             }
-            out->type = TM_SNAPSHOT;
-            out->u.snapshot = (struct tm_snapshot){
-                .step = r->group_step, .nlayers = r->info.nlayers, .ntensors = r->info.ntensors};
-            r->group_step = -1;
+            /* A followed group is whole once a later row of any file is there. */
+            if (r->li < r->nlayers || frontier > r->group_step) {
+                out->type = TM_SNAPSHOT;
+                out->u.snapshot = (struct tm_snapshot){.step = r->group_step,
+                                                       .nlayers = r->info.nlayers,
+                                                       .ntensors = r->info.ntensors};
+                r->group_step = -1;
+                return true;
+            }
+        } else {
+            /*
+             * Merge the three files in the order the trainer wrote them.
+             * Every file counts global steps (updates done): train row k
+             * is the k-th update, its snapshot (layers.csv step k) and an
+             * evaluation at step k follow it, and the events of step k
+             * (after k updates) come before train row k + 1.  Keys count
+             * quarter steps.
+             */
+            long long ek = r->ei < r->nevents && r->events[r->ei].step <= frontier
+                               ? 4LL * r->events[r->ei].step
+                               : LLONG_MAX;
+            long long mk = LLONG_MAX;
+            if (r->mi < r->nmetrics) {
+                const struct metrics_row *m = &r->metrics[r->mi];
+                mk = 4LL * (m->step - 1) + (m->kind == METRICS_TRAIN ? 1 : 3);
+            }
+            long long lk = r->li < r->nlayers && r->layers[r->li].step <= frontier
+                               ? 4LL * (r->layers[r->li].step - 1) + 2
+                               : LLONG_MAX;
+            if (ek == LLONG_MAX && mk == LLONG_MAX && lk == LLONG_MAX) {
+                if (fw == NULL) {
+                    r->phase = PH_STATE;
+                    return replay_poll(self, out);
+                }
+            } else if (ek <= mk && ek <= lk) {
+                const struct runlog_event_rec *ev = &r->events[r->ei++];
+                event_record(ev, out);
+                if (fw != NULL) {
+                    state_apply_event(&r->last, ev, true);
+                    fw->state_dirty = true;
+                }
+                return true;
+            } else if (mk <= lk) {
+                const struct metrics_row *m = &r->metrics[r->mi++];
+                metrics_record(r, m, out);
+                if (fw != NULL && m->kind == METRICS_TRAIN) {
+                    r->last.step = m->step;
+                    r->last.epoch = m->epoch;
+                    r->last.lr = m->lr;
+                }
+                return true;
+            } else {
+                r->group_step = r->layers[r->li].step;
+                continue;
+            }
+        }
+        /* Following, and everything read so far is out: news, then a look. */
+        if (fw->note[0] != '\0') {
+            struct tm_event *e = &out->u.event;
+            memset(e, 0, sizeof *e);
+            out->type = TM_EVENT;
+            e->step = r->last.step;
+            e->wall_s = NAN;
+            e->type = -1;
+            e->kind = fw->note_severity == TM_SEV_ERROR ? TM_EV_ERROR : TM_EV_INFO;
+            e->severity = fw->note_severity;
+            snprintf(e->text, sizeof e->text, "%s", fw->note);
+            fw->note[0] = '\0';
             return true;
         }
-        /*
-         * Merge the three files in the order the trainer wrote them.
-         * Every file counts global steps (updates done): train row k is
-         * the k-th update, its snapshot (layers.csv step k) and an
-         * evaluation at step k follow it, and the events of step k
-         * (after k updates) come before train row k + 1.  Keys count
-         * quarter steps.
-         */
-        long long ek = r->ei < r->nevents ? 4LL * r->events[r->ei].step : LLONG_MAX;
-        long long mk = LLONG_MAX;
-        if (r->mi < r->nmetrics) {
-            const struct metrics_row *m = &r->metrics[r->mi];
-            mk = 4LL * (m->step - 1) + (m->kind == METRICS_TRAIN ? 1 : 3);
-        }
-        long long lk = r->li < r->nlayers ? 4LL * (r->layers[r->li].step - 1) + 2 : LLONG_MAX;
-        if (ek == LLONG_MAX && mk == LLONG_MAX && lk == LLONG_MAX) {
-            r->phase = PH_STATE;
-            return replay_poll(self, out);
-        }
-        if (ek <= mk && ek <= lk) {
-            event_record(&r->events[r->ei++], out);
+        if (fw->state_dirty) {
+            out->type = TM_STATE;
+            out->u.state = r->last;
+            out->u.state.writer_gone = fw->gone;
+            fw->state_dirty = false;
             return true;
         }
-        if (mk <= lk) {
-            metrics_record(r, &r->metrics[r->mi++], out);
-            return true;
-        }
-        r->group_step = r->layers[r->li].step;
+        if (looked)
+            return false;
+        looked = true;
+        follow_look(r);
     }
 }
 
 static int
 replay_send(void *self, const struct tm_command *cmd, char *why, size_t len)
 {
-    snprintf(why, len, "read-only in replay");
+    const struct replay *r = self;
+    if (r->fw != NULL)
+        snprintf(why, len, "read-only: attached without a control socket");
+    else
+        snprintf(why, len, "read-only in replay");
     return -1;
 }
 
@@ -420,11 +832,16 @@ replay_dropped(void *self)
     return 0;
 }
 
+/* A followed run is finished while its writer is gone and everything read is out. */
 static bool
 replay_finished(void *self)
 {
     const struct replay *r = self;
-    return r->phase == PH_END;
+    const struct follow *fw = r->fw;
+    if (fw == NULL)
+        return r->phase == PH_END;
+    return fw->gone && r->mi == r->nmetrics && r->li == r->nlayers && r->ei == r->nevents &&
+           r->group_step < 0 && fw->note[0] == '\0' && !fw->state_dirty;
 }
 
 static const struct feed_class replay_feed_class = {
@@ -448,5 +865,9 @@ replay_free(struct replay *r)
     free(r->metrics);
     free(r->layers);
     runlog_events_free(r->events, r->nevents);
+    if (r->fw != NULL && r->fw->inotify_fd >= 0)
+        close(r->fw->inotify_fd);
+    free(r->fw);
+    free(r->run_dir);
     free(r);
 }

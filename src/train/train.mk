@@ -29,6 +29,10 @@ tests_check_doctor_CFLAGS = $(TEST_CFLAGS)
 tests_check_doctor_LDADD = $(TEST_LIBS)
 endif
 
+# nntop --attach on a run a headless nntop writes, under tmux.
+check_SCRIPTS += tests/attach.sh
+EXTRA_DIST += tests/attach.sh
+
 # nntop runs / nntop diff on the fixture runs in tests/data/runs.
 check_SCRIPTS += tests/runs.sh
 EXTRA_DIST += tests/runs.sh

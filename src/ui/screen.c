@@ -130,7 +130,7 @@ draw_header(struct ui *ui, const struct ui_rect *r)
 {
     const struct ui_model *m = ui->live;
     const struct ui_glyphs *g = ui->g;
-    struct segment seg[16];
+    struct segment seg[20];
     int n = 0;
     char a[32], b[32];
 
@@ -162,6 +162,10 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         n = add_segment(seg, n, CRT_WARN, 10, "frozen");
     if (m->have_info && m->info.replay)
         n = add_segment(seg, n, CRT_DIM, 7, "replay");
+    if (m->have_info && m->info.attached)
+        n = add_segment(seg, n, CRT_DIM, 7, "attached");
+    if (m->have_state && m->state.writer_gone)
+        n = add_segment(seg, n, CRT_WARN, 10, "writer gone");
 
     long step = ui_model_step(m);
     if (m->have_info && m->info.total_steps > 0)
@@ -201,7 +205,7 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     n = add_segment(seg, n, CRT_DIM, 1, "F1 help");
 
     /* Drop the least important segments until the line fits. */
-    bool keep[16];
+    bool keep[20];
     int total = 1;
     for (int i = 0; i < n; i++) {
         keep[i] = true;
