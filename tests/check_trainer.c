@@ -408,10 +408,11 @@ static void
 wait_paused(struct run *r, long step)
 {
     for (;;) {
+        bool finished = r->feed.cls->finished(r->feed.self);
         pump(r);
         if (r->nstates > 0 && r->state.state == TM_PAUSED && r->state.step == step)
             return;
-        ck_assert_msg(!r->feed.cls->finished(r->feed.self),
+        ck_assert_msg(!finished,
                       "the trainer stopped (state %s at step %ld) while the test waited for "
                       "it to pause at step %ld",
                       tm_state_name(r->state.state), r->state.step, step);
@@ -430,11 +431,16 @@ send_cmd(struct run *r, int kind, long n, double value, int clip_kind)
     char why[128] = "";
     int rc = trainer_send(r->t, &c, why, sizeof why);
     ck_assert_msg(rc == 0, "trainer_send(kind %d): %s", kind, why);
-    while (r->nstates == before) {
-        ck_assert_msg(!r->feed.cls->finished(r->feed.self),
-                      "the trainer stopped before applying command %d", kind);
-        nap();
+    /* A worker may apply the command, finish its run and end between two
+     * looks: "finished" is read before the feed is drained, so a state
+     * record published before the end is always seen. */
+    for (;;) {
+        bool finished = r->feed.cls->finished(r->feed.self);
         pump(r);
+        if (r->nstates != before)
+            break;
+        ck_assert_msg(!finished, "the trainer stopped before applying command %d", kind);
+        nap();
     }
 }
 
@@ -1389,7 +1395,10 @@ START_TEST(test_trainer__replay_events)
     struct cfg c;
     cfg_or_die(&c, spiral_yaml, tmp);
     cfg_set_or_die(&c, "loss=mse");
-    c.train.steps = 200;
+    /* Far more steps than the resumed stretch below can take before the
+     * pause arrives, however fast the machine: a run that reached its end
+     * would answer "done" and never pause again. */
+    c.train.steps = 100000000;
     struct trainer_opts o = {.start_paused = true, .keep_going = true};
     struct run *r = run_start(&c, &o);
     wait_paused(r, 0);
@@ -1423,6 +1432,9 @@ START_TEST(test_trainer__replay_events)
         /* the non-finite step pauses before it counts itself */
         while (!(r->state.state == TM_PAUSED &&
                  (r->state.step > from || count_feed_events(r, TM_EV_NONFINITE) > 0))) {
+            ck_assert_msg(r->state.state != TM_DONE && !r->feed.cls->finished(r->feed.self),
+                          "the run ended (state %s at step %ld) before the huge lr blew up",
+                          tm_state_name(r->state.state), r->state.step);
             nap();
             pump(r);
         }
