@@ -1594,6 +1594,175 @@ START_TEST(test_data__fuzz_npy)
 }
 END_TEST
 
+/* ---- NumPy .npz ------------------------------------------------------------ */
+
+/* A fixture of tests/data/npz/, written by NumPy (np.savez, np.savez_compressed). */
+static const char *
+npz_fixture(const char *name)
+{
+    static char path[4][PATH_MAX];
+    static int k;
+    const char *top = getenv("top_srcdir");
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/tests/data/npz/%s", top != NULL ? top : ".", name);
+    return path[k];
+}
+
+/* x = arange(12).reshape(3, 1, 2, 2) / 4, y = [0, 2, 1], as each fixture holds them. */
+static void
+assert_npz_loads(const char *xfile, const char *yfile)
+{
+    struct data_spec s = spec_npy(npz_fixture(xfile), npz_fixture(yfile));
+    s.normalize = NORM_NONE;
+    struct data d;
+    char *cause = NULL;
+    ck_assert_msg(data_load(&d, &s, 1, &cause) == 0, "%s and %s: %s", xfile, yfile, cause);
+    ck_assert_int_eq(d.train.n, 3);
+    ck_assert_int_eq(d.d, 4);
+    ck_assert_int_eq(d.shape[0], 1);
+    ck_assert_int_eq(d.shape[1], 2);
+    ck_assert_int_eq(d.shape[2], 2);
+    ck_assert_int_eq(d.classes, 3);
+    float x[12];
+    int32_t y[3];
+    long pos[3] = {0, 1, 2};
+    data_gather(&d, &d.train, pos, 3, x, y);
+    const int32_t want_y[3] = {0, 2, 1};
+    for (int i = 0; i < 12; i++)
+        ck_assert_msg(x[i] == (float)i / 4.0f, "%s: x[%d] = %g", xfile, i, (double)x[i]);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(y[i], want_y[i]);
+    data_fini(&d);
+}
+
+START_TEST(test_data__npz_read)
+{
+    /* Stored members x/y; deflated images/labels (>f8, u1); positional
+     * arr_0/arr_1; and one array in each of two archives. */
+    assert_npz_loads("stored.npz", "stored.npz");
+    assert_npz_loads("deflate.npz", "deflate.npz");
+    assert_npz_loads("positional.npz", "positional.npz");
+    assert_npz_loads("xonly.npz", "yonly.npz");
+}
+END_TEST
+
+/* The bytes of a fixture (heap), *len its size. */
+static unsigned char *
+npz_bytes(const char *name, size_t *len)
+{
+    return read_raw(npz_fixture(name), len);
+}
+
+/* Offset of the first occurrence of pat (n bytes) in buf, or -1. */
+static long
+find_bytes(const unsigned char *buf, size_t len, const void *pat, size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(buf + i, pat, n) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void
+assert_npz_error(const char *path, const char *want)
+{
+    struct data_spec s = spec_npy(path, path);
+    struct data d;
+    char *cause = NULL;
+    ck_assert_msg(data_load(&d, &s, 1, &cause) < 0, "%s loaded", path);
+    ck_assert_msg(cause != NULL && strcmp(cause, want) == 0, "got \"%s\"\nwant \"%s\"", cause,
+                  want);
+    free(cause);
+}
+
+START_TEST(test_data__npz_errors)
+{
+    size_t len;
+    unsigned char *src = npz_bytes("stored.npz", &len);
+    unsigned char *buf = malloc(len);
+    char want[PATH_MAX + 200];
+    const char *p = tpath("e.npz");
+
+    static const char notzip[] = "PK\x03\x04 is how it starts, but this is not a zip file";
+    write_file(p, notzip, sizeof notzip - 1);
+    snprintf(want, sizeof want, "%s: not a zip archive (no end-of-central-directory record)", p);
+    assert_npz_error(p, want);
+
+    /* A data byte of x changed: 2.75 (00 00 30 40) becomes 2.765625. */
+    memcpy(buf, src, len);
+    long at = find_bytes(buf, len, "\x00\x00\x30\x40", 4);
+    ck_assert(at > 0);
+    buf[at + 2] = 0x31;
+    write_file(p, buf, len);
+    snprintf(want, sizeof want, "%s:x.npy: CRC-32 mismatch: the member is damaged", p);
+    assert_npz_error(p, want);
+
+    /* Members renamed: no inputs array, and the message lists what is there. */
+    memcpy(buf, src, len);
+    for (size_t i = 0; i + 5 <= len; i++)
+        if (memcmp(buf + i, "x.npy", 5) == 0)
+            buf[i] = 'a';
+    write_file(p, buf, len);
+    snprintf(want, sizeof want,
+             "%s: no inputs array: name it x.npy, images.npy or arr_0.npy (it holds a.npy, y.npy)",
+             p);
+    assert_npz_error(p, want);
+
+    /* The central directory claims a stored member larger than its data. */
+    memcpy(buf, src, len);
+    at = find_bytes(buf, len, "PK\x01\x02", 4);
+    ck_assert(at > 0);
+    buf[at + 24 + 3] = 0x7f;   /* uncompressed size of x.npy: about 2 GiB */
+    write_file(p, buf, len);
+    snprintf(want, sizeof want, "%s:x.npy: a stated size of %llu bytes from 176 compressed is "
+             "not possible", p, 0x7f0000b0ull);
+    assert_npz_error(p, want);
+
+    /* The member's header claims more than the member holds: caught before reading. */
+    memcpy(buf, src, len);
+    at = find_bytes(buf, len, "(3, 1, 2, 2)", 12);
+    ck_assert(at > 0);
+    buf[at + 1] = '9';
+    write_file(p, buf, len);
+    snprintf(want, sizeof want, "%s:x.npy: the header's shape needs 144 bytes of data, the file "
+             "holds fewer", p);
+    assert_npz_error(p, want);
+    free(src);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_data__fuzz_npz)
+{
+    /* Every truncation and random damage of a deflated and a stored
+     * archive: each load succeeds or fails naming the file. */
+    const char *names[] = {"deflate.npz", "stored.npz"};
+    struct rng r;
+    rng_seed(&r, 404);
+    for (int f = 0; f < 2; f++) {
+        size_t len;
+        unsigned char *src = npz_bytes(names[f], &len);
+        unsigned char *buf = malloc(len);
+        const char *name = "fz.npz";
+        struct data_spec s = spec_npy(tpath(name), tpath(name));
+        for (size_t cut = 0; cut <= len; cut++) {
+            write_file(s.train_images, src, cut);
+            fuzz_load(&s, name);
+        }
+        for (int i = 0; i < 600; i++) {
+            memcpy(buf, src, len);
+            int flips = 1 + (int)rng_below(&r, 4);
+            for (int k = 0; k < flips; k++)
+                buf[rng_below(&r, len)] = (unsigned char)rng_u64(&r);
+            write_file(s.train_images, buf, len);
+            fuzz_load(&s, name);
+        }
+        free(src);
+        free(buf);
+    }
+}
+END_TEST
+
 START_TEST(test_data__fuzz_csv)
 {
     const char *good = "a,\"b c\",y\n1.5,-2,0\n3,4e-1,1\n\"5\",6,2\n7,8,1\r\n";
@@ -1661,6 +1830,7 @@ data_suite(void)
     tcase_add_test(core, test_data__normalize_ignores_subset);
     tcase_add_test(core, test_data__idx_plain_and_gz);
     tcase_add_test(core, test_data__npy_read);
+    tcase_add_test(core, test_data__npz_read);
     tcase_add_test(core, test_data__csv_header_modes);
     tcase_add_test(core, test_data__csv_label_column);
     tcase_add_test(core, test_data__csv_test_file);
@@ -1685,6 +1855,7 @@ data_suite(void)
     tcase_set_timeout(errors, 120);
     tcase_add_test(errors, test_data__idx_missing);
     tcase_add_test(errors, test_data__npy_errors);
+    tcase_add_test(errors, test_data__npz_errors);
     tcase_add_test(errors, test_data__idx_wrong_magic);
     tcase_add_test(errors, test_data__idx_truncated);
     tcase_add_test(errors, test_data__idx_count_mismatch);
@@ -1696,6 +1867,7 @@ data_suite(void)
     tcase_add_test(errors, test_data__bad_spec);
     tcase_add_test(errors, test_data__fuzz_idx);
     tcase_add_test(errors, test_data__fuzz_npy);
+    tcase_add_test(errors, test_data__fuzz_npz);
     tcase_add_test(errors, test_data__fuzz_csv);
     suite_add_tcase(s, errors);
     return s;

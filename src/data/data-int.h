@@ -44,11 +44,27 @@ void data_file_close(struct data_file *f);
 int data_file_slurp(const char *path, char **buf, size_t *len, char **cause);
 
 /*
- * Read the payload of an open file: at most want + 1 bytes, growing the
+ * A byte stream a reader pulls from: an open file, or a member of a zip
+ * archive (npz.c).  read() has data_file_read()'s contract.
+ */
+struct data_stream {
+    int (*read)(void *ctx, void *buf, size_t n, size_t *got, char **cause);
+    void *ctx;
+    uint64_t size;          /* bytes it holds, or UINT64_MAX when unknown (gzip) */
+};
+
+/* The stream of an open file (borrowed: it must outlive the stream). */
+struct data_stream data_file_stream(struct data_file *f);
+
+/*
+ * Read the payload of a stream: at most want + 1 bytes, growing the
  * buffer as data arrives (so a header that claims more than the file
  * holds costs no more memory than the file), into *out (heap); *have is
- * the count read, want + 1 when the file holds more.
+ * the count read, want + 1 when the stream holds more.
  */
+int data_stream_read_payload(const struct data_stream *s, size_t want, uint8_t **out,
+                             size_t *have, char **cause);
+/* data_stream_read_payload() of an open file. */
 int data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
                            char **cause);
 
@@ -61,6 +77,30 @@ int data_idx_load(struct dataset *train, struct dataset *test, int *classes,
 /* Read CSV train (and optional test) files into float stores; *classes is set. */
 int data_csv_load(struct dataset *train, struct dataset *test, int *classes,
                   const struct data_spec *spec, char **cause);
+
+/*
+ * .npz archives (npz.c): zip files of .npy members, stored or deflated.
+ * The member for a role is the first of "x", "images", "arr_0" (inputs)
+ * or "y", "labels", "arr_1" (labels), with ".npy"; an archive of one
+ * member serves either role.
+ */
+enum npz_role { NPZ_IMAGES, NPZ_LABELS, NPZ_ROLE_COUNT };
+struct npz_member;
+/*
+ * Open path's member for role; NULL with "PATH: ..." in *cause (a bad
+ * archive, or no such member: the message lists the members).  The
+ * caller closes it with npz_close().
+ */
+struct npz_member *npz_open(const char *path, enum npz_role role, char **cause);
+/* The member's bytes as a stream (borrowed from m); its size is exact. */
+struct data_stream npz_stream(struct npz_member *m);
+/* "PATH:MEMBER", for messages (borrowed from m). */
+const char *npz_name(const struct npz_member *m);
+/*
+ * Close m; with cause, first check that the whole member was read and its
+ * CRC-32 matches (-1 with the reason if not).  cause NULL: just close.
+ */
+int npz_close(struct npz_member *m, char **cause);
 
 /* Read NumPy train (and optional test) .npy files; *classes is set. */
 int data_npy_load(struct dataset *train, struct dataset *test, int *classes,

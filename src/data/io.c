@@ -166,9 +166,21 @@ out:
     return rc;
 }
 
+static int
+file_stream_read(void *ctx, void *buf, size_t n, size_t *got, char **cause)
+{
+    return data_file_read(ctx, buf, n, got, cause);
+}
+
+struct data_stream
+data_file_stream(struct data_file *f)
+{
+    return (struct data_stream){.read = file_stream_read, .ctx = f, .size = UINT64_MAX};
+}
+
 int
-data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
-                       char **cause)
+data_stream_read_payload(const struct data_stream *s, size_t want, uint8_t **out, size_t *have,
+                         char **cause)
 {
     size_t cap = want + 1;
     size_t alloc = cap < DATA_FIRST_ALLOC ? cap : DATA_FIRST_ALLOC;
@@ -182,7 +194,7 @@ data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *
             buf = xrealloc(buf, alloc);
         }
         size_t ask = alloc - used, got;
-        if (data_file_read(f, buf + used, ask, &got, cause) < 0) {
+        if (s->read(s->ctx, buf + used, ask, &got, cause) < 0) {
             free(buf);
             return -1;
         }
@@ -193,4 +205,12 @@ data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *
     *out = buf;
     *have = used;
     return 0;
+}
+
+int
+data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
+                       char **cause)
+{
+    struct data_stream s = data_file_stream(f);
+    return data_stream_read_payload(&s, want, out, have, cause);
 }

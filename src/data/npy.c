@@ -8,7 +8,8 @@
  * allocated from it, so a hostile header (a shape of 2^40 elements, a
  * header length past the end) fails fast with bounded memory.  Inputs are
  * little- or big-endian f4, f8, i8 or u1 (u1 stays bytes, as IDX images
- * do); labels are integers (u1, i4, i8).  It does not read .npz archives,
+ * do); labels are integers (u1, i4, i8).  A path ending in .npz is a zip
+ * archive of .npy members (npz.c picks the member).  It does not read
  * object arrays or structured dtypes.
  */
 #include "config.h"
@@ -36,6 +37,7 @@ struct npy_array {
     uint64_t shape[NPY_MAX_DIMS];
     uint64_t count;         /* product of shape */
     uint8_t *data;          /* (count * size) raw bytes, heap */
+    char name[DATA_PATH_MAX + 300];     /* the file, or "archive.npz:member.npy" */
 };
 
 /* A cursor over the header text, for the strict dict parser. */
@@ -204,79 +206,101 @@ parse_header(struct npy_array *a, const char *h, size_t len)
     return NULL;
 }
 
-/* Read path into a: header checked against the file first. */
+/* Read n bytes of s into buf; *got short only at its end. */
 static int
-npy_read(struct npy_array *a, const char *path, char **cause)
+stream_read(const struct data_stream *s, void *buf, size_t n, size_t *got, char **cause)
+{
+    return s->read(s->ctx, buf, n, got, cause);
+}
+
+/*
+ * Read one .npy array from s into a, the header checked against what the
+ * stream holds before anything is allocated from it; name (a path, or
+ * "archive.npz:member.npy") goes in every message.
+ */
+static int
+npy_read_stream(struct npy_array *a, const struct data_stream *s, const char *name,
+                char **cause)
 {
     memset(a, 0, sizeof *a);
-    struct data_file f;
-    if (data_file_open(&f, path, cause) < 0)
-        return -1;
     int rc = -1;
     char *header = NULL;
     unsigned char pre[12];
     size_t got;
-    if (data_file_read(&f, pre, 10, &got, cause) < 0)
+    if (stream_read(s, pre, 10, &got, cause) < 0)
         goto out;
     if (got < 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        data_set_cause(cause, "%s: not a NumPy .npy file (no \\x93NUMPY magic)", path);
+        data_set_cause(cause, "%s: not a NumPy .npy file (no \\x93NUMPY magic)", name);
         goto out;
     }
     int major = pre[6];
-    uint64_t hlen;
+    uint64_t hlen, pre_len = 10;
     if (major == 1) {
         hlen = (uint64_t)pre[8] | (uint64_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
-        if (data_file_read(&f, pre + 10, 2, &got, cause) < 0)
+        if (stream_read(s, pre + 10, 2, &got, cause) < 0)
             goto out;
         if (got < 2) {
-            data_set_cause(cause, "%s: the file ends inside the .npy preamble", path);
+            data_set_cause(cause, "%s: the file ends inside the .npy preamble", name);
             goto out;
         }
         hlen = (uint64_t)pre[8] | (uint64_t)pre[9] << 8 | (uint64_t)pre[10] << 16
                | (uint64_t)pre[11] << 24;
+        pre_len = 12;
     } else {
-        data_set_cause(cause, "%s: .npy format version %d.%d, nntop reads 1 to 3", path, major,
+        data_set_cause(cause, "%s: .npy format version %d.%d, nntop reads 1 to 3", name, major,
                        pre[7]);
         goto out;
     }
     if (hlen > NPY_HEADER_MAX) {
-        data_set_cause(cause, "%s: header length %llu is more than %d bytes", path,
+        data_set_cause(cause, "%s: header length %llu is more than %d bytes", name,
                        (unsigned long long)hlen, NPY_HEADER_MAX);
         goto out;
     }
+    if (s->size != UINT64_MAX && pre_len + hlen > s->size) {
+        data_set_cause(cause, "%s: header length %llu runs past the end of the file", name,
+                       (unsigned long long)hlen);
+        goto out;
+    }
     header = xmalloc((size_t)hlen + 1);
-    if (data_file_read(&f, header, (size_t)hlen, &got, cause) < 0)
+    if (stream_read(s, header, (size_t)hlen, &got, cause) < 0)
         goto out;
     if (got < hlen) {
-        data_set_cause(cause, "%s: header length %llu runs past the end of the file", path,
+        data_set_cause(cause, "%s: header length %llu runs past the end of the file", name,
                        (unsigned long long)hlen);
         goto out;
     }
     header[hlen] = '\0';
     if (memchr(header, '\0', (size_t)hlen) != NULL) {
-        data_set_cause(cause, "%s: the header holds a NUL byte", path);
+        data_set_cause(cause, "%s: the header holds a NUL byte", name);
         goto out;
     }
     const char *bad = parse_header(a, header, (size_t)hlen);
     if (bad != NULL) {
-        data_set_cause(cause, "%s: %s", path, bad);
+        data_set_cause(cause, "%s: %s", name, bad);
         goto out;
     }
     uint64_t want = a->count * (uint64_t)a->size;
     if (want >= SIZE_MAX / 2 || a->count > LONG_MAX) {
-        data_set_cause(cause, "%s: shape claims %llu elements, too many for memory", path,
+        data_set_cause(cause, "%s: shape claims %llu elements, too many for memory", name,
                        (unsigned long long)a->count);
+        goto out;
+    }
+    /* A stream of known size (an archive member) is judged before reading. */
+    if (s->size != UINT64_MAX && want != s->size - pre_len - hlen) {
+        data_set_cause(cause, "%s: the header's shape needs %llu bytes of data, the file %s",
+                       name, (unsigned long long)want,
+                       s->size - pre_len - hlen < want ? "holds fewer" : "holds more");
         goto out;
     }
     /* Read at most want + 1 bytes, growing as data arrives: a shape that
      * claims more than the file holds costs no more than the file. */
     size_t have;
-    if (data_file_read_payload(&f, (size_t)want, &a->data, &have, cause) < 0)
+    if (data_stream_read_payload(s, (size_t)want, &a->data, &have, cause) < 0)
         goto out;
     if (have != want) {
         data_set_cause(cause, "%s: the header's shape needs %llu bytes of data, the file %s",
-                       path, (unsigned long long)want,
+                       name, (unsigned long long)want,
                        have < want ? "holds fewer" : "holds more");
         goto out;
     }
@@ -287,6 +311,46 @@ out:
         a->data = NULL;
     }
     free(header);
+    return rc;
+}
+
+/* Does path name a .npz archive (by its extension)? */
+static bool
+is_npz(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcmp(path + n - 4, ".npz") == 0;
+}
+
+/*
+ * Read the array at path into a: a .npy file (plain or gzip), or for a
+ * .npz archive its member for role (images or labels, npz.c's choice).
+ */
+static int
+npy_read(struct npy_array *a, const char *path, enum npz_role role, char **cause)
+{
+    if (is_npz(path)) {
+        struct npz_member *m = npz_open(path, role, cause);
+        if (m == NULL)
+            return -1;
+        struct data_stream s = npz_stream(m);
+        int rc = npy_read_stream(a, &s, npz_name(m), cause);
+        snprintf(a->name, sizeof a->name, "%s", npz_name(m));
+        if (rc == 0 && npz_close(m, cause) < 0) {
+            free(a->data);
+            a->data = NULL;
+            return -1;
+        }
+        if (rc < 0)
+            npz_close(m, NULL);
+        return rc;
+    }
+    struct data_file f;
+    if (data_file_open(&f, path, cause) < 0)
+        return -1;
+    struct data_stream s = data_file_stream(&f);
+    int rc = npy_read_stream(a, &s, path, cause);
+    snprintf(a->name, sizeof a->name, "%s", path);
     data_file_close(&f);
     return rc;
 }
@@ -326,13 +390,16 @@ npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_labe
          char **cause)
 {
     struct npy_array x, y;
-    if (npy_read(&x, xpath, cause) < 0)
+    if (npy_read(&x, xpath, NPZ_IMAGES, cause) < 0)
         return -1;
     int rc = -1;
-    if (npy_read(&y, ypath, cause) < 0) {
+    if (npy_read(&y, ypath, NPZ_LABELS, cause) < 0) {
         free(x.data);
         return -1;
     }
+    /* Messages name the file, or the archive and its member. */
+    xpath = x.name;
+    ypath = y.name;
     if (x.ndim < 2 || x.ndim > 4 || x.shape[0] == 0) {
         data_set_cause(cause, "%s: inputs must be (N, D), (N, H, W) or (N, C, H, W) with N > 0",
                        xpath);

@@ -13,7 +13,7 @@ src=$(cd "$1" && pwd)
 mkdir -p "$2"
 build=$(cd "$2" && pwd)
 secs=${3:-60}
-targets="cfg idx csv safetensors runlog prompt"
+targets="cfg idx csv npy safetensors runlog prompt"
 
 cd "$build"
 "$src/configure" CC=clang --enable-debug --enable-sanitizers=address,undefined \
