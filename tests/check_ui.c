@@ -993,6 +993,100 @@ START_TEST(test_ui__model_bad_records)
 }
 END_TEST
 
+/* A finding record about rule (layer, tensor: -1 none). */
+static struct tm_record *
+finding(const char *rule, int state, int severity, int layer, int tensor)
+{
+    struct tm_record *r = rec(TM_FINDING);
+    struct tm_finding *f = &r->u.finding;
+    snprintf(f->rule, sizeof f->rule, "%s", rule);
+    f->state = state;
+    f->severity = severity;
+    f->layer = layer;
+    f->tensor = tensor;
+    f->remedy.kind = -1;
+    snprintf(f->text, sizeof f->text, "%s measured", rule);
+    return r;
+}
+
+/*
+ * The marks are the doctor's findings raised now and nothing else: a
+ * raised finding marks its layer (or the run) until its cleared record,
+ * a re-raise at another severity replaces it, info is kept but is below
+ * the marking severity, and the remedy offered is the newest one raised.
+ */
+START_TEST(test_ui__model_marks)
+{
+    struct ui_model *m = ui_model_new();
+    ck_assert_int_eq(ui_model_mark(m, 1, NULL), 0);
+    ck_assert_ptr_null(ui_model_remedy(m, NULL));
+    /* Values the old dashboard thresholds called unhealthy: no finding, no mark. */
+    struct tm_record *r = rec(TM_LAYER);
+    r->u.layer.index = 1;
+    r->u.layer.dead_frac = 0.9f;
+    ui_model_apply(m, r);
+    r = rec(TM_TENSOR);
+    r->u.tensor.index = 0;
+    r->u.tensor.update_ratio = 0.5f;
+    ui_model_apply(m, r);
+    ui_model_apply(m, rec(TM_SNAPSHOT));
+    ck_assert_int_eq(ui_model_mark(m, 1, NULL), 0);
+    ck_assert_int_eq(ui_model_mark(m, 0, NULL), 0);
+
+    ui_model_apply(m, finding("dead-relu", TM_FINDING_RAISED, TM_SEV_WARNING, 1, -1));
+    ck_assert_int_eq(ui_model_mark(m, 1, NULL), TM_SEV_WARNING);
+    ck_assert_int_eq(ui_model_mark(m, 1, "dead-relu"), TM_SEV_WARNING);
+    ck_assert_int_eq(ui_model_mark(m, 1, "saturation"), 0);
+    ck_assert_int_eq(ui_model_mark(m, 0, NULL), 0);
+    ck_assert_int_eq(ui_model_mark(m, -1, NULL), 0);
+    ck_assert_int_eq(ui_model_count(m, TM_SEV_WARNING), 1);
+
+    r = finding("update-ratio-high", TM_FINDING_RAISED, TM_SEV_INFO, 0, 0);
+    r->u.finding.remedy.kind = TM_CMD_SCALE_LR;
+    r->u.finding.remedy.value = 0.1;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(ui_model_mark(m, 0, NULL), TM_SEV_INFO);
+    ck_assert_int_lt(ui_model_mark(m, 0, NULL), UI_MARK_MIN);
+    ck_assert_int_eq(ui_model_count(m, TM_SEV_INFO), 1);
+    /* escalated: replaced, not added */
+    r->u.finding.severity = TM_SEV_WARNING;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(m->nactive, 2);
+    ck_assert_int_eq(ui_model_count(m, TM_SEV_INFO), 0);
+    ck_assert_int_eq(ui_model_mark(m, 0, "update-ratio-high"), TM_SEV_WARNING);
+    const struct tm_finding *f = ui_model_remedy(m, NULL);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->rule, "update-ratio-high");
+    ck_assert_ptr_null(ui_model_remedy(m, "dead-relu"));
+
+    /* about the run: the curves' mark */
+    r = finding("oscillation", TM_FINDING_RAISED, TM_SEV_WARNING, -1, -1);
+    r->u.finding.remedy.kind = TM_CMD_SCALE_LR;
+    r->u.finding.remedy.value = 0.1;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(ui_model_mark(m, -1, NULL), TM_SEV_WARNING);
+    ck_assert_str_eq(ui_model_remedy(m, NULL)->rule, "oscillation");
+    ck_assert_str_eq(ui_model_remedy(m, "update-ratio-high")->rule, "update-ratio-high");
+
+    /* cleared: the mark goes with it */
+    ui_model_apply(m, finding("dead-relu", TM_FINDING_CLEARED, TM_SEV_WARNING, 1, -1));
+    ck_assert_int_eq(ui_model_mark(m, 1, NULL), 0);
+    ui_model_apply(m, finding("oscillation", TM_FINDING_CLEARED, TM_SEV_WARNING, -1, -1));
+    ck_assert_int_eq(ui_model_mark(m, -1, NULL), 0);
+    ck_assert_str_eq(ui_model_remedy(m, NULL)->rule, "update-ratio-high");
+    ck_assert_int_eq(m->nactive, 1);
+    /* the findings panel still lists all six records */
+    ck_assert_int_eq(ui_model_nevents(m), 6);
+
+    /* full: the oldest raised goes, the newest stay */
+    for (int i = 0; i < UI_ACTIVE_CAP + 3; i++)
+        ui_model_apply(m, finding("dead-relu", TM_FINDING_RAISED, TM_SEV_WARNING, i % 40, i));
+    ck_assert_int_eq(m->nactive, UI_ACTIVE_CAP);
+    ck_assert_int_eq(m->active[UI_ACTIVE_CAP - 1].tensor, UI_ACTIVE_CAP + 2);
+    free(m);
+}
+END_TEST
+
 START_TEST(test_ui__model_initial)
 {
     struct ui_model *m = ui_model_new();
@@ -1000,17 +1094,19 @@ START_TEST(test_ui__model_initial)
     r->u.step.step = 1;
     r->u.step.loss = 1.0990f;
     ui_model_apply(m, r);
-    ck_assert_int_eq(ui_initial_check(m), -1);          /* no expectation yet */
+    ck_assert(m->have_initial);
+    ck_assert(m->initial_loss == 1.0990f);
+    /* No verdict of the dashboard's own: only the doctor's finding gives one. */
     r = rec(TM_INFO);
     r->u.info.expected_loss = log(3.0);
     ui_model_apply(m, r);
-    ck_assert_int_eq(ui_initial_check(m), 1);
-    m->initial_loss = (float)(log(3.0) * 1.09);
-    ck_assert_int_eq(ui_initial_check(m), 1);
-    m->initial_loss = (float)(log(3.0) * 1.11);
-    ck_assert_int_eq(ui_initial_check(m), 0);
-    m->initial_loss = (float)(log(3.0) * 0.85);
-    ck_assert_int_eq(ui_initial_check(m), 0);
+    ck_assert_int_eq(m->initial_verdict, -1);
+    ui_model_apply(m, finding("initial-loss", TM_FINDING_PASSED, TM_SEV_OK, -1, -1));
+    ck_assert_int_eq(m->initial_verdict, 0);
+    ck_assert_int_eq(m->nactive, 0);
+    ui_model_apply(m, finding("initial-loss", TM_FINDING_RAISED, TM_SEV_INFO, -1, -1));
+    ck_assert_int_eq(m->initial_verdict, TM_SEV_INFO);
+    ck_assert_int_eq(ui_model_mark(m, -1, NULL), TM_SEV_INFO);   /* listed, not a mark */
     /* Step 1 dropped: a later step is not the initial loss. */
     struct ui_model *m2 = ui_model_new();
     r = rec(TM_STEP);
@@ -1212,6 +1308,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__plot_series);
     tcase_add_test(core, test_ui__model_snapshot);
     tcase_add_test(core, test_ui__model_initial);
+    tcase_add_test(core, test_ui__model_marks);
     tcase_add_test(core, test_ui__model_events);
     tcase_add_test(core, test_ui__model_clip_memory);
     tcase_add_test(core, test_ui__keys_table);

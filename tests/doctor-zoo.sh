@@ -5,7 +5,9 @@
 # raised at warning or error, at or before step N into events.jsonl.
 # Every healthy shipped config (the built-in demo, spiral, xor, blobs with Adam and
 # a cosine schedule, the CSV example, blobs with the cosine going to lr
-# 0, Fashion-MNIST for one epoch) must raise no warning and no error.
+# 0, Fashion-MNIST for one epoch, the spiral demo) must raise no warning and
+# no error, and no update-ratio-high even as info; the lr-too-high config
+# must raise it.
 # Two runs of one config write byte-identical layers.csv and the same
 # findings (snapshots follow the step cadence, never the clock), and
 # --fail-on turns a raised finding into exit status 3.
@@ -89,6 +91,18 @@ for cfg in "$top_srcdir"/configs/bugs/*.yaml; do
     fi
 done
 
+# update-ratio-high at both ends: the lr far too high raises it (at any
+# severity: the divergence it causes is the zoo's warning), and no healthy
+# run below raises it at all, not even as info (the first fast-falling steps
+# of every run have large updates; see healthy).
+run ratio-high "$top_srcdir/configs/bugs/lr-too-high.yaml"
+if grep '"type":"finding"' "$RUN/events.jsonl" | grep '"state":"raised"' |
+    grep -q '"rule":"update-ratio-high"'; then
+    pass "lr-too-high: update-ratio-high raised"
+else
+    fail "lr-too-high: update-ratio-high not raised"
+fi
+
 # healthy NAME CONFIG [ARGS...]
 healthy() {
     name=$1
@@ -100,8 +114,12 @@ healthy() {
         return
     fi
     bad=$(bad_findings)
+    high=$(grep '"type":"finding"' "$RUN/events.jsonl" | grep '"state":"raised"' |
+        grep -c '"rule":"update-ratio-high"')
     if [ -n "$bad" ]; then
         fail "$name: healthy run raised: $(echo "$bad" | tr '\n' ';')"
+    elif [ "$high" -ne 0 ]; then
+        fail "$name: healthy run raised update-ratio-high $high times (info included)"
     elif ! grep -q '^doctor: ' "$TMP/$name.out"; then
         fail "$name: no doctor summary line"
     else
@@ -115,6 +133,8 @@ healthy xor "$top_srcdir/configs/xor.yaml"
 healthy blobs-adam "$top_srcdir/configs/blobs.yaml"
 healthy blobs-cosine-to-0 "$top_srcdir/configs/blobs.yaml" --set optim.schedule.min_lr=0
 healthy csv-example "$top_srcdir/configs/csv-example.yaml"
+# The spiral demo (minibatches of 32, so a noisy loss) for a tenth of its run.
+healthy demo-spiral "$top_srcdir/configs/demo-spiral.yaml" --set train.steps=20000
 if [ -r "$FMNIST" ]; then
     healthy fashion-mnist-1-epoch "$top_srcdir/configs/fashion-mnist.yaml" --set train.epochs=1
 else

@@ -1217,6 +1217,7 @@ static const struct field doctor_fields[] = {
     { .key = "ratio_warning_low", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_WARNING_LOW]), .r = AT_LEAST(0) },
     { .key = "ratio_warning_high", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_WARNING_HIGH]), .r = AT_LEAST(0) },
     { .key = "anneal_fraction", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_ANNEAL_FRACTION]), .r = RANGE(0, false, 1, false) },
+    { .key = "ratio_falling", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_RATIO_FALLING]), .r = RANGE(0, false, 1, false) },
     { .key = "vanishing_ratio", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_RATIO]), .r = AT_LEAST(0) },
     { .key = "vanishing_first", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_FIRST]), .r = AT_LEAST(0) },
     { .key = "vanishing_mean", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_VANISHING_MEAN]), .r = AT_LEAST(0) },
@@ -1239,7 +1240,7 @@ static const struct field doctor_fields[] = {
     { .key = "converged_loss", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CONVERGED_LOSS]), .r = RANGE(0, false, 1, false) },
 };
 
-_Static_assert(DP_COUNT == 34, "every doctor threshold has its key above");
+_Static_assert(DP_COUNT == 35, "every doctor threshold has its key above");
 
 static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabled", NULL };
 

@@ -80,7 +80,9 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_UPDATE_RATIO_HIGH] = {
         "update-ratio-high", DOC_WARNING, 3, DOC_LIVE,
         "a dense weight's update/weight norm ratio above ratio_info_high (info) or "
-        "ratio_warning_high (warning)",
+        "ratio_warning_high (warning) while the smoothed loss does not fall by ratio_falling "
+        "per tenth of the window; not while the lr is 0, warming up or annealed, nor once "
+        "the run converged",
         "the lr is too high: lower it",
         "CS231n (ratio about 1e-3); DeepDiagnosis identifyLearnRate (1e-3 x/ 100)", "lr x0.1"},
     [DR_UPDATE_RATIO_LOW] = {
@@ -152,15 +154,16 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_PLATEAU] = {
         "plateau", DOC_WARNING, 4, DOC_LIVE,
         "the mean training loss of the window's second half within plateau (relative) of its "
-        "first half's",
+        "first half's, when minibatch noise (three standard errors) is below that too",
         "small updates: raise the lr; normal updates on a flat loss: a bigger model, another "
         "init or adam",
         "AUTOTRAINER max_delta_acc; DeepDiagnosis loss not decreasing; Cockpit grad-norm "
         "gauge for the advice", "lr x10"},
     [DR_OSCILLATION] = {
         "oscillation", DOC_WARNING, 4, DOC_LIVE,
-        "the smoothed training loss rising by more than oscillation_rise on more than "
-        "oscillation of the window's ten intervals",
+        "the smoothed training loss rising by more than oscillation_rise (and more than three "
+        "standard errors of minibatch noise) on more than oscillation of the window's ten "
+        "intervals",
         "the lr is too high for this batch size: lower it",
         "AUTOTRAINER ol_judge (on accuracy; our adaptation to the loss)", "lr x0.1"},
     [DR_OVERFITTING] = {
@@ -213,7 +216,10 @@ static const struct doctor_param_info params[DP_COUNT] = {
     [DP_RATIO_WARNING_HIGH] = {"ratio_warning_high", 1e-1, 0, 1e30, DR_UPDATE_RATIO_HIGH,
                                "update/weight ratio above this: warning"},
     [DP_ANNEAL_FRACTION] = {"anneal_fraction", 0.05, 0, 1, DR_UPDATE_RATIO_LOW,
-                            "last fraction of a scheduled run exempt from update-ratio-low"},
+                            "last fraction of a scheduled run exempt from the update-ratio rules"},
+    [DP_RATIO_FALLING] = {"ratio_falling", 0.01, 0, 1, DR_UPDATE_RATIO_HIGH,
+                          "relative fall of the smoothed loss per tenth of the window that "
+                          "exempts update-ratio-high"},
     [DP_VANISHING_RATIO] = {"vanishing_ratio", 1e-3, 0, 1e30, DR_VANISHING_GRADIENTS,
                             "first/last weight-gradient norm ratio below this"},
     [DP_VANISHING_FIRST] = {"vanishing_first", 1e-4, 0, 1e30, DR_VANISHING_GRADIENTS,
@@ -306,7 +312,7 @@ doctor_severity_name(int severity)
 struct sums {
     long step;              /* the last step counted */
     long n;                 /* finite steps counted */
-    double loss, reg, acc, gnorm;
+    double loss, loss2, reg, acc, gnorm;   /* loss2: sum of squared losses */
     long clipped;
 };
 
@@ -790,6 +796,7 @@ on_step(struct doctor *d, const struct tm_step *s)
     }
     d->cum.n++;
     d->cum.loss += s->loss;
+    d->cum.loss2 += (double)s->loss * s->loss;
     d->cum.reg += isfinite(s->reg_loss) ? s->reg_loss : 0.0;
     d->cum.acc += s->accuracy;
     d->cum.gnorm += isfinite(s->grad_norm) ? s->grad_norm : 0.0;
@@ -840,6 +847,7 @@ hist_find(const struct doctor *d, long step)
 struct means {
     long n;
     double loss, reg, acc, gnorm, clipped;
+    double loss_se;         /* standard error of the mean loss (minibatch noise) */
 };
 
 static bool
@@ -852,6 +860,8 @@ window(const struct doctor *d, long from, long to, struct means *m)
         return false;
     double n = (double)m->n;
     m->loss = (b->loss - a->loss) / n;
+    double var = (b->loss2 - a->loss2) / n - m->loss * m->loss;
+    m->loss_se = var > 0.0 && m->n > 1 ? sqrt(var / (n - 1.0)) : 0.0;
     m->reg = (b->reg - a->reg) / n;
     m->acc = (b->acc - a->acc) / n;
     m->gnorm = (b->gnorm - a->gnorm) / n;
@@ -932,9 +942,27 @@ is_dense_weight(const struct doctor *d, int k)
     return i >= 0 && d->info.layers[i].kind == LAYER_DENSE && d->info.layers[i].weight == k;
 }
 
-static void
-judge_tensors(struct doctor *d, bool converged, bool exempt)
+/*
+ * Is the smoothed loss falling fast: its mean over the latest tenth of
+ * the window at least ratio_falling below the tenth before?  A large
+ * update that makes the loss fall like that is the lr doing its work
+ * (the first steps of a healthy run), not an lr too high.  Unknown (no
+ * two tenths yet) counts as falling: nothing to judge by.
+ */
+static bool
+loss_falling(const struct doctor *d, long t)
 {
+    long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
+    struct means now, prev;
+    if (t < 2 * sub || !window(d, t - sub, t, &now) || !window(d, t - 2 * sub, t - sub, &prev))
+        return true;
+    return now.loss < prev.loss * (1.0 - par(d, DP_RATIO_FALLING));
+}
+
+static void
+judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
+{
+    bool falling = loss_falling(d, t);
     const struct tm_info *in = &d->info;
     struct tm_finding *f;
     double ih = par(d, DP_RATIO_INFO_HIGH), wh = par(d, DP_RATIO_WARNING_HIGH);
@@ -948,7 +976,7 @@ judge_tensors(struct doctor *d, bool converged, bool exempt)
         double r = s->update_ratio;
         if (weight) {
             int level = 0;
-            if (finite && d->last_lr > 0.0f)
+            if (finite && !exempt && !converged && !falling)
                 level = r > wh ? DOC_WARNING : r > ih ? DOC_INFO : 0;
             f = judge(d, DR_UPDATE_RATIO_HIGH, T_TENSOR(k), level, r, level == DOC_INFO ? ih : wh);
             if (f != NULL) {
@@ -1087,7 +1115,11 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
         then = early;
         now = late;
         impr = (early.loss - late.loss) / early.loss;
-        if (fabs(impr) < par(d, DP_PLATEAU) && !converged && !exempt)
+        /* Flat only as far as the halves are measured: with minibatch
+         * noise larger than the threshold, a small difference is chance. */
+        double noise = 3.0 * sqrt(early.loss_se * early.loss_se + late.loss_se * late.loss_se);
+        if (fabs(impr) < par(d, DP_PLATEAU) && noise < par(d, DP_PLATEAU) * early.loss &&
+            !converged && !exempt)
             level = DOC_WARNING;
     }
     f = judge(d, DR_PLATEAU, T_GLOBAL, level, impr, par(d, DP_PLATEAU));
@@ -1125,7 +1157,11 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
             }
             if (have_prev) {
                 n++;
-                rises += m.loss > prev.loss * (1.0 + par(d, DP_OSCILLATION_RISE));
+                /* A rise counts when it is larger than minibatch noise
+                 * explains: three standard errors of the difference. */
+                double noise = 3.0 * sqrt(m.loss_se * m.loss_se + prev.loss_se * prev.loss_se);
+                rises += m.loss > prev.loss * (1.0 + par(d, DP_OSCILLATION_RISE)) &&
+                         m.loss - prev.loss > noise;
             }
             prev = m;
             have_prev = true;
@@ -1227,7 +1263,7 @@ on_snapshot(struct doctor *d, const struct tm_snapshot *sn)
     bool exempt = lr_exempt(d, t);
     judge_loss(d, t, converged, exempt);
     judge_layers(d);
-    judge_tensors(d, converged, exempt);
+    judge_tensors(d, t, converged, exempt);
     /* A non-finite report clears once snapshots are finite again. */
     judge(d, DR_NONFINITE, T_GLOBAL, 0, 0.0, 0.0);
 out:

@@ -351,6 +351,13 @@ crt_put(int y, int x, int maxw, enum crt_elem e, const char *s)
     return used;
 }
 
+enum crt_elem
+crt_severity_elem(int severity)
+{
+    return severity >= 3 ? CRT_ERROR : severity == 2 ? CRT_WARN : severity == 0 ? CRT_OK
+                                                                                : CRT_NORMAL;
+}
+
 void
 crt_fill(int y, int x, int w, enum crt_elem e)
 {

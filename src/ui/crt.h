@@ -66,6 +66,8 @@ void crt_clear(void);
  * Returns the columns used.
  */
 int crt_put(int y, int x, int maxw, enum crt_elem e, const char *s);
+/* The element (colour) of a finding's severity, 0 ok .. 3 error. */
+enum crt_elem crt_severity_elem(int severity);
 /* Fill w columns at (y, x) with spaces in element e. */
 void crt_fill(int y, int x, int w, enum crt_elem e);
 /* A box around r with title (may be NULL) on its top border. */

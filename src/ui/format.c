@@ -115,6 +115,12 @@ ui_level(float v, float lo, float hi, int levels)
     return k < 0 ? 0 : k >= levels ? levels - 1 : k;
 }
 
+const char *
+ui_severity_glyph(const struct ui_glyphs *g, int severity)
+{
+    return g->sev[severity < 0 ? 0 : severity > 3 ? 3 : severity];
+}
+
 /* ---- text ------------------------------------------------------------ */
 
 /*

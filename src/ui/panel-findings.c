@@ -50,30 +50,23 @@ count_lines(const char *text, int w, bool utf8)
     return n;
 }
 
+/*
+ * The severity an event line is marked with: its own, except that a
+ * non-finite report or an error is an error, a refused command a
+ * warning, and only a finding (a check that passed, or one cleared) earns
+ * the tick of severity 0; plain news is info.  The marks themselves are
+ * the ones the layer rows and the curves use (ui_severity_glyph,
+ * crt_severity_elem).
+ */
 static int
-severity_elem(const struct tm_event *ev)
+event_severity(const struct tm_event *ev)
 {
-    if (ev->kind == TM_EV_NONFINITE || ev->kind == TM_EV_ERROR || ev->severity >= 3)
-        return CRT_ERROR;
-    if (ev->severity == 2 || ev->kind == TM_EV_REFUSED)
-        return CRT_WARN;
-    if (ev->severity == 0 && ev->kind == TM_EV_FINDING)
-        return CRT_OK;
-    return CRT_NORMAL;
-}
-
-static const char *
-severity_glyph(const struct ui_glyphs *g, const struct tm_event *ev)
-{
-    /* A tick only for a finding that something is right; plain news is a dot. */
     if (ev->kind == TM_EV_NONFINITE || ev->kind == TM_EV_ERROR)
-        return g->sev[3];
+        return 3;
     if (ev->kind == TM_EV_REFUSED)
-        return g->sev[2];
+        return ev->severity > 2 ? ev->severity : 2;
     int s = ev->severity < 0 ? 0 : ev->severity > 3 ? 3 : ev->severity;
-    if (s == 0 && ev->kind != TM_EV_FINDING)
-        s = 1;
-    return g->sev[s];
+    return s == 0 && ev->kind != TM_EV_FINDING ? 1 : s;
 }
 
 static void
@@ -132,7 +125,8 @@ findings_draw(struct ui *ui, const struct ui_rect *r)
     int y = nlines >= ih ? iy + ih - nlines : iy;
     for (int e = nev - 1; e >= 0; e--) {
         const struct tm_event *ev = evs[e];
-        enum crt_elem el = severity_elem(ev);
+        int sev = event_severity(ev);
+        enum crt_elem el = crt_severity_elem(sev);
         const char *s = text[e];
         for (int l = 0; l < lines[e]; l++, y++) {
             size_t n = wrap_line(s, tw, ui->utf8);
@@ -140,7 +134,7 @@ findings_draw(struct ui *ui, const struct ui_rect *r)
                 if (l == 0) {
                     char step[24];
                     snprintf(step, sizeof step, "%*ld", step_w, ev->step);
-                    crt_put(y, ix + 1, 1, el, severity_glyph(g, ev));
+                    crt_put(y, ix + 1, 1, el, ui_severity_glyph(g, sev));
                     crt_put(y, ix + 3, step_w, CRT_DIM, step);
                 }
                 char part[TM_TEXT_MAX + 16];

@@ -3,8 +3,11 @@
  * and std, dead (ReLU) or saturated (tanh/sigmoid) share, the
  * update/weight ratio of the layer's weight tensor with its trend, and
  * the layer's gradient norm.  A cursor selects the layer the histogram
- * panel shows.  Values outside healthy ranges get the warning colour and
- * a glyph, so they read without colour too.
+ * panel shows.  It has no thresholds of its own: a row is marked (beside
+ * its index, and on the cell the rule judges) exactly while the doctor
+ * has a warning or error raised about that layer, with the findings
+ * panel's glyph and colour, so a mark reads without colour too and
+ * always has a finding that names it.
  *
  * Columns that do not fit are left out, least useful first; it never
  * wraps a row.  It knows layers only as telemetry describes them.
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "crt.h"
+#include "nntop/doctor.h"
 
 enum col {
     COL_ACT,
@@ -114,6 +118,10 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     crt_put(y, x, 1, base, sel ? g->cursor : " ");
     snprintf(buf, sizeof buf, "%2d", i);   /* the nn.Sequential index */
     crt_put(y, x + 1, 2, base, buf);
+    /* The row's mark: the worst warning or error raised about this layer. */
+    int row_sev = ui_model_mark(m, i, NULL);
+    if (row_sev >= UI_MARK_MIN)
+        crt_put(y, x + 3, 1, crt_severity_elem(row_sev), ui_severity_glyph(g, row_sev));
     x += 4;
     crt_put(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii);
     x += name_w + 1;
@@ -142,17 +150,22 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
         x += cols[COL_ACT].width + 1;
     }
     if (show[COL_DEAD]) {
-        double f = -1.0, limit = 1.0;
-        if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD))
-            f = L->dead_frac, limit = UI_DEAD_MAX;
-        else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT))
-            f = L->sat_frac, limit = UI_SAT_MAX;
-        bool warn = f > limit;
+        double f = -1.0;
+        int sev = 0;
+        if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD)) {
+            f = L->dead_frac;
+            sev = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_RELU)->id);
+        } else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT)) {
+            f = L->sat_frac;
+            sev = ui_model_mark(m, i, doctor_rule_at(DR_SATURATION)->id);
+        }
+        bool warn = sev >= UI_MARK_MIN;
         if (f >= 0.0)
-            snprintf(buf, sizeof buf, "%s%s", ui_fmt_pct(v1, sizeof v1, f), warn ? g->warn : " ");
+            snprintf(buf, sizeof buf, "%s%s", ui_fmt_pct(v1, sizeof v1, f),
+                     warn ? ui_severity_glyph(g, sev) : " ");
         else
             snprintf(buf, sizeof buf, "- ");
-        cell(y, x, cols[COL_DEAD].width, warn ? CRT_WARN : base, buf, ui->utf8);
+        cell(y, x, cols[COL_DEAD].width, warn ? crt_severity_elem(sev) : base, buf, ui->utf8);
         x += cols[COL_DEAD].width + 1;
     }
     if (show[COL_RATIO]) {
@@ -161,11 +174,14 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
             cell(y, x, cols[COL_RATIO].width, base, "- ", ui->utf8);
         } else {
             double q = W->update_ratio;
-            bool warn = !(q >= UI_RATIO_LO && q <= UI_RATIO_HI);
+            int hi = ui_model_mark(m, i, doctor_rule_at(DR_UPDATE_RATIO_HIGH)->id);
+            int lo = ui_model_mark(m, i, doctor_rule_at(DR_UPDATE_RATIO_LOW)->id);
+            int sev = hi > lo ? hi : lo;
+            bool warn = sev >= UI_MARK_MIN;
             snprintf(buf, sizeof buf, "%s%s", ui_fmt_short(v1, sizeof v1, q, 6),
-                     warn ? g->warn : " ");
-            cell(y, x, cols[COL_RATIO].width, bad_w ? CRT_ERROR : warn ? CRT_WARN : base, buf,
-                 ui->utf8);
+                     warn ? ui_severity_glyph(g, sev) : " ");
+            cell(y, x, cols[COL_RATIO].width,
+                 bad_w ? CRT_ERROR : warn ? crt_severity_elem(sev) : base, buf, ui->utf8);
         }
         x += cols[COL_RATIO].width + 1;
     }
@@ -288,7 +304,8 @@ static const char *
 layers_help(void)
 {
     return "per layer: activation mean/std, dead or saturated share, update/weight ratio "
-           "(healthy 1e-4..1e-2) and trend, gradient norm; ! marks unhealthy values";
+           "and trend, gradient norm; a row (and the value a rule judged) is marked while the "
+           "doctor has a warning or error raised about that layer";
 }
 
 const struct panel_class panel_layers_class = {

@@ -97,13 +97,34 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     snprintf(line, sizeof line, " %s train %s val ", g->train, g->val);
     int lw = ui_text_width(line, ui->utf8);
     int tw = ui_text_width(title, ui->utf8) + 4;
+    int legend_x = r->x + r->w - 1;
     if (r->w - tw - lw - 2 > 0) {
-        int x = r->x + r->w - lw - 2;
+        int x = legend_x = r->x + r->w - lw - 2;
         x += crt_put(r->y, x, lw, CRT_TRAIN, " ");
         x += crt_put(r->y, x, lw, CRT_TRAIN, g->train);
         x += crt_put(r->y, x, lw, CRT_NORMAL, " train ");
         x += crt_put(r->y, x, lw, CRT_VAL, g->val);
         crt_put(r->y, x, lw, CRT_NORMAL, " val ");
+    }
+    /* The curves' mark: the worst warning or error raised about the run
+     * as a whole (divergence, plateau, oscillation, ...), with its rules. */
+    int run_sev = ui_model_mark(m, -1, NULL);
+    int mark_x = r->x + ui_text_width(title, ui->utf8) + 4, mark_w = legend_x - 1 - mark_x;
+    if (run_sev >= UI_MARK_MIN && mark_w >= 3) {
+        /* The glyph, then the rules' ids as long as whole ones fit. */
+        char marks[160];
+        int o = snprintf(marks, sizeof marks, " %s", ui_severity_glyph(g, run_sev));
+        for (int i = 0; i < m->nactive; i++) {
+            const struct tm_finding *f = &m->active[i];
+            if (f->layer >= 0 || f->severity < UI_MARK_MIN)
+                continue;
+            if (ui_text_width(marks, ui->utf8) + 1 + (int)strlen(f->rule) + 1 > mark_w ||
+                o + (int)strlen(f->rule) + 3 >= (int)sizeof marks)
+                break;
+            o += snprintf(marks + o, sizeof marks - (size_t)o, " %s", f->rule);
+        }
+        snprintf(marks + o, sizeof marks - (size_t)o, " ");
+        crt_put(r->y, mark_x, mark_w, crt_severity_elem(run_sev), marks);
     }
 
     int ph = ih - 2, pw = iw - LABEL_W - 1;
@@ -216,7 +237,8 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
         crt_put(y, x, iw, CRT_DIM, "initial loss: waiting for step 1");
         return;
     }
-    int ok = ui_initial_check(m);
+    /* The verdict is the doctor's initial-loss finding: none shown until it comes. */
+    int verdict = m->initial_verdict;
     bool have_exp = m->have_info && m->info.expected_loss > 0.0;
     for (int wide = 1; wide >= 0; wide--) {
         if (have_exp)
@@ -230,8 +252,9 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
             break;
     }
     x += crt_put(y, x, iw, CRT_NORMAL, line);
-    if (have_exp)
-        x += crt_put(y, x, ix + iw - x, ok == 1 ? CRT_OK : CRT_WARN, ok == 1 ? g->ok : g->bad);
+    if (have_exp && verdict >= 0)
+        x += crt_put(y, x, ix + iw - x, crt_severity_elem(verdict),
+                     ui_severity_glyph(g, verdict));
     if (m->have_step && m->step.reg_loss > 0.0f) {
         snprintf(line, sizeof line, "  L2 %s", ui_fmt_short(a, sizeof a, m->step.reg_loss, 7));
         if (ui_text_width(line, ui->utf8) <= ix + iw - x)
@@ -261,7 +284,8 @@ static const char *
 loss_help(void)
 {
     return "training loss per step, validation loss per evaluation; "
-           "initial loss against the expected one (within 10 %)";
+           "initial loss against the expected one, marked with the doctor's initial-loss "
+           "verdict; the title marks warnings and errors raised about the run";
 }
 
 const struct panel_class panel_loss_class = {

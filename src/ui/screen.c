@@ -158,6 +158,14 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     if (m->have_nonfinite)
         n = add_segment(seg, n, CRT_ERROR, 10, "%s non-finite at step %ld", g->bad,
                         m->nonfinite.step);
+    /* The doctor's findings raised now, by severity (the panel lists them). */
+    static const char *const sev_words[4] = {"", "info", "warn", "err"};
+    for (int sv = TM_SEV_ERROR; sv >= TM_SEV_INFO; sv--) {
+        int c = ui_model_count(m, sv);
+        if (c > 0)
+            n = add_segment(seg, n, crt_severity_elem(sv), sv == TM_SEV_INFO ? 5 : 9, "%s %d %s",
+                            ui_severity_glyph(g, sv), c, sev_words[sv]);
+    }
     if (ui->frozen)
         n = add_segment(seg, n, CRT_WARN, 10, "frozen");
     if (m->have_info && m->info.replay)

@@ -119,6 +119,7 @@ void ui_series_recent(const struct ui_series *s, int i, long *x, float *y);
 /* ---- the UI's model of the run --------------------------------------- */
 
 #define UI_TREND_LEN 8          /* update/weight ratios kept per tensor */
+#define UI_ACTIVE_CAP 64        /* doctor findings raised and not yet cleared */
 #define UI_EVENTS_CAP 512
 #define UI_MAX_TENSORS (2 * TM_MAX_LAYERS)
 
@@ -161,6 +162,15 @@ struct ui_model {
     bool filter_have[TM_VIEW_MAX_MAPS], map_have[TM_VIEW_MAX_MAPS];
     struct tm_view_map filters[TM_VIEW_MAX_MAPS], maps[TM_VIEW_MAX_MAPS];
 
+    /*
+     * The doctor's findings that are raised now (a raised record adds or
+     * replaces one, its cleared record removes it), oldest first: every
+     * warning mark on the dashboard is drawn from these and nothing else.
+     */
+    struct tm_finding active[UI_ACTIVE_CAP];
+    int nactive;
+    int initial_verdict;        /* initial-loss: -1 not judged, 0 passed, else its severity */
+
     uint64_t dropped;           /* telemetry records lost (producer's count) */
     long records;               /* records applied */
     long nstates;               /* TM_STATE records applied */
@@ -186,17 +196,23 @@ const struct tm_hist *ui_model_hist(const struct ui_model *m, int layer, int kin
 int ui_hist_write_csv(FILE *fp, const struct tm_hist *h);
 
 /*
- * Initial loss vs its expectation: 1 agree (within UI_INITIAL_TOL
- * relative), 0 disagree, -1 unknown (no step 1 or no expectation).
+ * The doctor's marks (the dashboard has no thresholds of its own): the
+ * highest severity among the findings raised now about layer (-1: about
+ * the run as a whole, no layer) whose rule is rule (NULL: any rule);
+ * 0 when there is none.
  */
-#define UI_INITIAL_TOL 0.10
-int ui_initial_check(const struct ui_model *m);
+int ui_model_mark(const struct ui_model *m, int layer, const char *rule);
+/* Findings raised now at severity (TM_SEV_INFO .. TM_SEV_ERROR). */
+int ui_model_count(const struct ui_model *m, int severity);
+/*
+ * The finding whose remedy f and :fix apply: the newest raised one with
+ * a remedy, or with rule (not NULL) the newest raised one of that rule
+ * with a remedy; NULL when there is none.
+ */
+const struct tm_finding *ui_model_remedy(const struct ui_model *m, const char *rule);
 
-/* Health ranges (warning colour and glyph outside them). */
-#define UI_RATIO_LO 1e-4
-#define UI_RATIO_HI 1e-2
-#define UI_DEAD_MAX 0.5
-#define UI_SAT_MAX 0.2
+/* Warnings and errors mark layer rows and the curves; info is listed only. */
+#define UI_MARK_MIN TM_SEV_WARNING
 
 /* ---- numbers, text and glyphs ---------------------------------------- */
 
@@ -231,6 +247,9 @@ struct ui_glyphs {
 
 /* The glyph set for a UTF-8 terminal or its ASCII twin. */
 const struct ui_glyphs *ui_glyphs(bool utf8);
+/* The mark of a finding's severity (0 ok .. 3 error; clamped): the findings
+ * panel, the layer rows and the curves all use this one. */
+const char *ui_severity_glyph(const struct ui_glyphs *g, int severity);
 
 /*
  * Copy src into dst (len bytes) so it can be drawn: control characters

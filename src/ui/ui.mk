@@ -15,3 +15,8 @@ endif
 # End-to-end: the real binary under tmux (skips when tmux is missing).
 check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh
 EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh
+
+# The doctor on the dashboard under tmux: marks come from findings only,
+# and a finding's remedy key applies it (journaled in events.jsonl).
+check_SCRIPTS += tests/doctor-ui.sh
+EXTRA_DIST += tests/doctor-ui.sh

@@ -2,7 +2,7 @@
  * uimodel.c - the dashboard's own copy of the run, folded from telemetry
  * records: latest state, loss histories, the last complete snapshot of
  * every layer and tensor, ratio trends, recent events, the last gradient
- * check.
+ * check, and the doctor's findings raised now (the source of every mark).
  *
  * The history is bounded however long the run: the loss series keeps at
  * most UI_SERIES_CAP buckets and, when full, merges neighbours and
@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nntop/doctor.h"
 #include "nntop/xmem.h"
 
 /* ---- loss series ----------------------------------------------------- */
@@ -103,6 +104,83 @@ ui_series_recent(const struct ui_series *s, int i, long *x, float *y)
 
 /* ---- the model ------------------------------------------------------- */
 
+static bool
+same_target(const struct tm_finding *a, const struct tm_finding *b)
+{
+    return strcmp(a->rule, b->rule) == 0 && a->layer == b->layer && a->tensor == b->tensor;
+}
+
+/* Keep the findings raised now: raised adds (or replaces), cleared removes. */
+static void
+track_finding(struct ui_model *m, const struct tm_finding *f)
+{
+    char rule[TM_NAME_MAX];
+    snprintf(rule, sizeof rule, "%s", f->rule);
+    if (strcmp(rule, doctor_rule_at(DR_INITIAL_LOSS)->id) == 0 && f->state != TM_FINDING_CLEARED)
+        m->initial_verdict = f->state == TM_FINDING_PASSED ? 0 : f->severity;
+    if (f->state == TM_FINDING_PASSED)
+        return;
+    int at = -1;
+    for (int i = 0; i < m->nactive; i++)
+        if (same_target(&m->active[i], f))
+            at = i;
+    if (at >= 0) {
+        memmove(m->active + at, m->active + at + 1,
+                (size_t)(m->nactive - at - 1) * sizeof m->active[0]);
+        m->nactive--;
+    }
+    if (f->state != TM_FINDING_RAISED)
+        return;
+    if (m->nactive == UI_ACTIVE_CAP) {
+        /* Full: the oldest goes (it is still in the findings panel and events.jsonl). */
+        memmove(m->active, m->active + 1, (UI_ACTIVE_CAP - 1) * sizeof m->active[0]);
+        m->nactive--;
+    }
+    struct tm_finding *a = &m->active[m->nactive++];
+    *a = *f;
+    a->rule[TM_NAME_MAX - 1] = '\0';
+    a->tensor_name[TM_NAME_MAX - 1] = '\0';
+    a->text[TM_TEXT_MAX - 1] = '\0';
+    a->advice[TM_TEXT_MAX - 1] = '\0';
+    a->remedy_text[TM_NAME_MAX - 1] = '\0';
+}
+
+int
+ui_model_mark(const struct ui_model *m, int layer, const char *rule)
+{
+    int sev = 0;
+    for (int i = 0; i < m->nactive; i++) {
+        const struct tm_finding *f = &m->active[i];
+        if ((layer < 0 ? f->layer >= 0 : f->layer != layer) ||
+            (rule != NULL && strcmp(f->rule, rule) != 0))
+            continue;
+        if (f->severity > sev)
+            sev = f->severity;
+    }
+    return sev;
+}
+
+int
+ui_model_count(const struct ui_model *m, int severity)
+{
+    int n = 0;
+    for (int i = 0; i < m->nactive; i++)
+        n += m->active[i].severity == severity;
+    return n;
+}
+
+const struct tm_finding *
+ui_model_remedy(const struct ui_model *m, const char *rule)
+{
+    for (int i = m->nactive - 1; i >= 0; i--) {
+        const struct tm_finding *f = &m->active[i];
+        if (f->remedy.kind >= 0 && f->remedy.kind < TM_CMD_KIND_COUNT &&
+            (rule == NULL || strcmp(f->rule, rule) == 0))
+            return f;
+    }
+    return NULL;
+}
+
 struct ui_model *
 ui_model_new(void)
 {
@@ -111,6 +189,7 @@ ui_model_new(void)
     ui_series_init(&m->val);
     m->snap_step = -1;
     m->last_clip_kind = TM_CLIP_NORM;
+    m->initial_verdict = -1;
     return m;
 }
 
@@ -262,6 +341,7 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
     case TM_FINDING: {
         /* A doctor finding, shown in the findings panel as an event line. */
         const struct tm_finding *f = &r->u.finding;
+        track_finding(m, f);
         struct tm_event *ev = &m->events[m->nevents % UI_EVENTS_CAP];
         memset(ev, 0, sizeof *ev);
         ev->step = f->step;
@@ -315,17 +395,6 @@ ui_model_event(const struct ui_model *m, long i)
     if (i < 0 || i >= ui_model_nevents(m))
         return NULL;
     return &m->events[(m->nevents - 1 - i) % UI_EVENTS_CAP];
-}
-
-int
-ui_initial_check(const struct ui_model *m)
-{
-    if (!m->have_initial || !m->have_info)
-        return -1;
-    double e = m->info.expected_loss;
-    if (!(e > 0.0) || !isfinite(e))
-        return -1;
-    return fabs(m->initial_loss - e) / e <= UI_INITIAL_TOL ? 1 : 0;
 }
 
 const struct tm_hist *
