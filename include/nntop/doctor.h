@@ -68,6 +68,11 @@ enum doctor_rule_id {
     DR_REGULARIZATION_DOMINATES,
     DR_CLIPPING_FREQUENT,
     DR_CONVERGED,
+    /* stage 1: the verdicts of the simple-start tools (overfit mode, :baseline, :depcheck) */
+    DR_OVERFIT_REACHED,
+    DR_CANNOT_OVERFIT,
+    DR_BASELINE_NOT_BEATEN,
+    DR_BATCH_MIXING,
     DR_COUNT
 };
 
@@ -77,6 +82,7 @@ enum doctor_when {
     DOC_AT_FIRST_STEP,  /* once, on the step-1 record */
     DOC_LIVE,           /* every snapshot (or evaluation), with patience */
     DOC_ON_EVENT,       /* at once, on the event that reports it */
+    DOC_ON_TOOL,        /* by the trainer, when a simple-start tool finishes */
     DOC_WHEN_COUNT
 };
 

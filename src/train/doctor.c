@@ -189,6 +189,34 @@ static const struct doctor_rule rules[DR_COUNT] = {
         "raises no plateau, update-ratio-low, oscillation or regularization-dominates",
         "done: tiny updates now are what convergence looks like",
         "nntop", NULL},
+    [DR_OVERFIT_REACHED] = {
+        "overfit-reached", DOC_INFO, 1, DOC_ON_TOOL,
+        "overfit mode: 100% training accuracy on the fixed samples with the loss below 5% of "
+        "its first overfit step's (value: the overfit steps it took, threshold "
+        "overfit_steps)",
+        "the model can fit a tiny set: now train on all data (o or :overfit off)",
+        "CS231n, Karpathy's recipe (overfit one batch)", NULL},
+    [DR_CANNOT_OVERFIT] = {
+        "cannot-overfit", DOC_WARNING, 1, DOC_ON_TOOL,
+        "overfit mode: no 100% training accuracy on the fixed samples after overfit_steps "
+        "steps (value: the best training accuracy, threshold 1)",
+        "a bug (labels, loss, a backward) or a model too small: check the data and the "
+        "gradients (g), or give it more units",
+        "CS231n, Karpathy's recipe (overfit one batch)", NULL},
+    [DR_BASELINE_NOT_BEATEN] = {
+        "baseline-not-beaten", DOC_WARNING, 1, DOC_ON_TOOL,
+        ":baseline: the model's loss not below that of a copy trained baseline_steps steps on "
+        "zeroed inputs (value: the model's loss, threshold: the baseline's)",
+        "the model does no better than one that never sees its inputs: train longer, or look "
+        "for a bug between the data and the model",
+        "Karpathy's recipe (input-independent baseline)", NULL},
+    [DR_BATCH_MIXING] = {
+        "batch-mixing", DOC_ERROR, 1, DOC_ON_TOOL,
+        ":depcheck: with the loss the sum of sample i's outputs (eval mode), another sample's "
+        "input gradient is not exactly zero (value: the samples that mix)",
+        "a reshape, view or transpose mixes samples: look at the layer code between the input "
+        "and the first layer that mixes",
+        "Karpathy's recipe (backprop dependency test)", NULL},
 };
 
 static const struct doctor_param_info params[DP_COUNT] = {

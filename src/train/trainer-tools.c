@@ -4,10 +4,11 @@
  * dropout and weight decay off, and say whether the model can fit them),
  * the zero-input baseline, and the batch-dependency check.
  *
- * Their verdicts are doctor findings (rule, severity, stage 1, value and
- * threshold, advice), written to events.jsonl in the doctor's shape and
- * sent to the consumer as finding events.  The rules themselves (when to
- * judge) live here, because only the trainer sees the samples they need.
+ * Their verdicts are doctor findings: rows of the doctor's rules table
+ * (id, severity, stage 1, advice; doctor.disable silences them), written
+ * to events.jsonl in the doctor's shape and sent to the consumer as
+ * finding records.  When to judge lives here, because only the trainer
+ * sees the samples they need.
  * Nothing here draws or reads a terminal.
  */
 #include "config.h"
@@ -28,31 +29,34 @@
 #define OVERFIT_LOSS_FRAC 0.05
 
 /*
- * Raise (or, severity DOC_OK, pass) a stage-1 finding: one "finding" line
- * in events.jsonl in the doctor's format and one finding event for the
- * consumer; both texts read "rule: what was measured -- advice".
+ * Raise (or, severity DOC_OK, pass) the finding of rule (a DOC_ON_TOOL row
+ * of the doctor's table): one "finding" line in events.jsonl in the
+ * doctor's format and one finding record for the consumer, with what was
+ * measured as its text and the table's advice.  Nothing when the rule is
+ * in doctor.disable.
  */
 static void
-tool_finding(struct trainer *t, const char *rule, int severity, double value, double threshold,
-             const char *advice, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+tool_finding(struct trainer *t, enum doctor_rule_id rule, int severity, double value,
+             double threshold, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static void
-tool_finding(struct trainer *t, const char *rule, int severity, double value, double threshold,
-             const char *advice, const char *fmt, ...)
+tool_finding(struct trainer *t, enum doctor_rule_id rule, int severity, double value,
+             double threshold, const char *fmt, ...)
 {
-    if (t->quiet)
+    const struct doctor_rule *r = doctor_rule_at(rule);
+    if (t->quiet || r == NULL || (t->cfg.doctor.disabled & ((uint64_t)1 << rule)) != 0)
         return;
     struct tm_finding f = {0};
     f.step = f.raised_step = t->step;
-    snprintf(f.rule, sizeof f.rule, "%s", rule);
+    snprintf(f.rule, sizeof f.rule, "%s", r->id);
     f.severity = severity;
-    f.stage = 1;
+    f.stage = r->stage;
     f.state = severity == DOC_OK ? TM_FINDING_PASSED : TM_FINDING_RAISED;
     f.layer = -1;
     f.tensor = -1;
     f.value = value;
     f.threshold = threshold;
-    snprintf(f.advice, sizeof f.advice, "%s", advice);
+    snprintf(f.advice, sizeof f.advice, "%s", severity == DOC_OK ? "" : r->advice);
     f.remedy.kind = -1;
     char measured[TM_TEXT_MAX];
     va_list ap;
@@ -191,17 +195,14 @@ trainer_overfit_observe(struct trainer *t, double loss, int correct, int B)
     double near = OVERFIT_LOSS_FRAC * t->overfit_loss0;
     if (correct == B && loss <= near) {
         t->overfit_judged = true;
-        tool_finding(t, "overfit-reached", DOC_INFO, (double)t->overfit_steps,
+        tool_finding(t, DR_OVERFIT_REACHED, DOC_INFO, (double)t->overfit_steps,
                      (double)t->cfg.doctor.overfit_steps,
-                     "the model can fit a tiny set: now train on all data (o or :overfit off)",
                      "100%% training accuracy on %d samples and loss %.3g (below %.0f%% of "
                      "%.3g) after %ld overfit steps",
                      B, loss, 100.0 * OVERFIT_LOSS_FRAC, t->overfit_loss0, t->overfit_steps);
     } else if (t->overfit_steps >= t->cfg.doctor.overfit_steps) {
         t->overfit_judged = true;
-        tool_finding(t, "cannot-overfit", DOC_WARNING, (double)t->overfit_best_acc, 1.0,
-                     "a bug (labels, loss, a backward) or a model too small: check the data "
-                     "and the gradients (g), or give it more units",
+        tool_finding(t, DR_CANNOT_OVERFIT, DOC_WARNING, (double)t->overfit_best_acc, 1.0,
                      "after %ld steps on %d samples the best training accuracy is %.1f%% "
                      "(loss %.3g, started at %.3g)",
                      t->overfit_steps, B, 100.0 * t->overfit_best_acc, loss, t->overfit_loss0);
@@ -292,15 +293,12 @@ trainer_cmd_baseline(struct trainer *t, const struct tm_command *c)
                  "baseline: %s loss %.4g on zeroed inputs after %ld steps, %.4g for the model",
                  judge_name, base, steps, real);
     if (real >= base)
-        tool_finding(t, "baseline-not-beaten", DOC_WARNING, real, base,
-                     "the model does no better than one that never sees its inputs: train "
-                     "longer, or look for a bug between the data and the model",
+        tool_finding(t, DR_BASELINE_NOT_BEATEN, DOC_WARNING, real, base,
                      "%s loss %.4g is not below the zero-input baseline's %.4g", judge_name,
                      real, base);
     else
-        tool_finding(t, "baseline-not-beaten", DOC_OK, real, base, "",
-                     "%s loss %.4g beats the zero-input baseline's %.4g", judge_name, real,
-                     base);
+        tool_finding(t, DR_BASELINE_NOT_BEATEN, DOC_OK, real, base,
+                     "%s loss %.4g beats the zero-input baseline's %.4g", judge_name, real, base);
     t->paused = was_paused;
 }
 
@@ -328,13 +326,11 @@ trainer_cmd_depcheck(struct trainer *t, const struct tm_command *c)
                                    "(its batch statistics), so this runs in eval mode"
                                  : "";
     if (r.mixed > 0)
-        tool_finding(t, "batch-mixing", DOC_ERROR, (double)r.mixed, 0.0,
-                     "a reshape, view or transpose mixes samples: look at the layer code "
-                     "between the input and the first layer that mixes",
+        tool_finding(t, DR_BATCH_MIXING, DOC_ERROR, (double)r.mixed, 0.0,
                      "the outputs of %d of %d samples reach other samples' inputs (sample %d "
                      "moves sample %d's input gradient, |dx| up to %.3g)%s",
                      r.mixed, r.samples, r.first_i, r.first_j, (double)r.leak, bn);
     else
-        tool_finding(t, "batch-mixing", DOC_OK, 0.0, 0.0, "",
+        tool_finding(t, DR_BATCH_MIXING, DOC_OK, 0.0, 0.0,
                      "each of %d samples' outputs reaches its own input only%s", r.samples, bn);
 }
