@@ -91,6 +91,15 @@ start() {
          echo \$? > '$TMP/exit'; sleep 600"
 }
 
+# start_sized COLS ROWS ARGS...: start, then resize to COLS x ROWS.
+start_sized() {
+    cols=$1
+    rows=$2
+    shift 2
+    start C.UTF-8 "$@"
+    $TM resize-window -t smoke -x "$cols" -y "$rows"
+}
+
 # wait_exit SECONDS: the exit status nntop left, or "none".
 wait_exit() {
     i=0
@@ -141,6 +150,37 @@ else fail "--paused: n should reach step 1"; fi
 $TM send-keys -t smoke q
 status=$(wait_exit 30)
 [ "$status" = 0 ] || fail "--paused: q should exit 0, got '$status'"
+
+# ---- layout: 80x24 cuts no layer shape, 200x60 shows every layer row -----
+
+start_sized 80 24 --paused --no-log -s train.batch_size=32
+if wait_for 'snapshot at step 0' 20; then
+    cut=""
+    for want in 'dense 2→256' 'dense 256→256' 'dense 256→5'; do
+        pane | grep -q -- "$want " || cut="$cut '$want'"
+    done
+    # Any other "dense" text must be a whole label or end in an ellipsis.
+    bad=$(pane | grep -o 'dense [0-9→…]*' | grep -v -E '^dense [0-9]+→[0-9]+$|…$' | head -n 3)
+    if [ -z "$cut" ] && [ -z "$bad" ]; then pass "80x24: every layer shape whole (or with an ellipsis)"
+    else fail "80x24: layer shapes cut:$cut $bad"; fi
+else fail "80x24: the dashboard should show step 0"; fi
+$TM send-keys -t smoke q
+wait_exit 30 >/dev/null
+
+deep='model.layers=['
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do deep="${deep}{dense: 16}, relu, "; done
+deep="${deep}{dense: 5}]"
+start_sized 200 60 --paused --no-log -s "'$deep'"
+if wait_for 'snapshot at step 0' 20; then
+    missing=""
+    for i in 1 5 10 15 20 24 25; do
+        pane | grep -E -q "│[ ▸] *$i (dense|relu)" || missing="$missing $i"
+    done
+    if [ -z "$missing" ]; then pass "200x60: all 25 layer rows show"
+    else fail "200x60: layer rows missing:$missing"; fi
+else fail "200x60: the dashboard should show step 0"; fi
+$TM send-keys -t smoke q
+wait_exit 30 >/dev/null
 
 # ---- a live run in a UTF-8 locale --------------------------------------
 

@@ -36,22 +36,31 @@ static const struct {
     int width;
     int prio;                   /* dropped lowest first */
 } cols[COL_COUNT] = {
-    [COL_ACT] = {9, 4},
+    [COL_ACT] = {13, 4},
     [COL_DEAD] = {5, 6},
     [COL_RATIO] = {8, 7},
     [COL_TREND] = {UI_TREND_LEN, 3},
     [COL_GNORM] = {5, 5},
 };
 
-#define NAME_MIN_W 11
-#define NAME_MAX_W 16
+#define NAME_MIN_W 8             /* "relu" and a short shape, at the least */
+#define NAME_MAX_W 28
 
-/* Which columns fit in width w; returns the name column's width. */
+/*
+ * Which columns fit in width w beside names of want columns (the widest
+ * label); returns the name column's width.  Whole columns are dropped,
+ * least useful first, until the labels fit; a label wider than what is
+ * left is drawn with an ellipsis, never cut into another value.
+ */
 static int
-choose_columns(int w, bool show[COL_COUNT])
+choose_columns(int w, int want, bool show[COL_COUNT])
 {
     int fixed = 4;              /* cursor, index (2), space */
-    int used = fixed + NAME_MIN_W;
+    if (want < NAME_MIN_W)
+        want = NAME_MIN_W;
+    if (want > NAME_MAX_W)
+        want = NAME_MAX_W;
+    int used = fixed + want;
     for (int c = 0; c < COL_COUNT; c++) {
         show[c] = true;
         used += cols[c].width + 1;
@@ -66,8 +75,24 @@ choose_columns(int w, bool show[COL_COUNT])
         show[worst] = false;
         used -= cols[worst].width + 1;
     }
-    int name_w = NAME_MIN_W + (w - used);
-    return name_w > NAME_MAX_W ? NAME_MAX_W : name_w;
+    int name_w = want + (w - used > 0 ? 0 : w - used);
+    return name_w < 1 ? 1 : name_w;
+}
+
+/* A label in w columns: whole, or cut with an ellipsis (never a shorter "value"). */
+static void
+put_label(int y, int x, int w, enum crt_elem e, const char *label, const struct ui_glyphs *g,
+          bool utf8)
+{
+    if (ui_text_width(label, utf8) <= w) {
+        crt_put(y, x, w, e, label);
+        return;
+    }
+    int ew = ui_text_width(g->ellipsis, utf8);
+    char buf[TM_LABEL_MAX + 8];
+    size_t fit = ui_text_fit(label, w - ew > 0 ? w - ew : 0, utf8, NULL);
+    snprintf(buf, sizeof buf, "%.*s%s", (int)fit, label, g->ellipsis);
+    crt_put(y, x, w, e, buf);
 }
 
 /* Put s right-aligned in a cell of width w at x. */
@@ -123,7 +148,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     if (row_sev >= UI_MARK_MIN)
         crt_put(y, x + 3, 1, crt_severity_elem(row_sev), ui_severity_glyph(g, row_sev));
     x += 4;
-    crt_put(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii);
+    put_label(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii, g, ui->utf8);
     x += name_w + 1;
 
     const struct tm_layer *L = m->layer_have[i] ? &m->layers[i] : NULL;
@@ -143,8 +168,8 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
             snprintf(buf, sizeof buf, "%s nan/inf", g->bad);
             cell(y, x, cols[COL_ACT].width, CRT_ERROR, buf, ui->utf8);
         } else {
-            snprintf(buf, sizeof buf, "%s/%s", ui_fmt_short(v1, sizeof v1, L->act_mean, 4),
-                     ui_fmt_short(v2, sizeof v2, L->act_std, 4));
+            snprintf(buf, sizeof buf, "%s/%s", ui_fmt_short(v1, sizeof v1, L->act_mean, 6),
+                     ui_fmt_short(v2, sizeof v2, L->act_std, 6));
             cell(y, x, cols[COL_ACT].width, base, buf, ui->utf8);
         }
         x += cols[COL_ACT].width + 1;
@@ -231,7 +256,13 @@ layers_draw(struct ui *ui, const struct ui_rect *r)
         return;
     }
     bool show[COL_COUNT];
-    int name_w = choose_columns(iw, show);
+    int want = 5;
+    for (int i = 0; i < n; i++) {
+        const struct tm_layer_info *li = &m->info.layers[i];
+        int lw = ui_text_width(ui->utf8 ? li->label : li->label_ascii, ui->utf8);
+        want = lw > want ? lw : want;
+    }
+    int name_w = choose_columns(iw, want, show);
 
     /* Column titles. */
     int x = ix + 1;
