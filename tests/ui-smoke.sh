@@ -30,6 +30,7 @@ SOCK=nntop-smoke-$$
 TM="tmux -L $SOCK -f /dev/null"
 STEPS=100000000          # far more than the test lasts: the run never ends by itself
 DEMO=spiral              # the demo start() runs without a config ('' = nntop's own choice)
+NOCOLOR=                 # non-empty: start() sets NO_COLOR=1
 FAILS=0
 CHECKS=0
 
@@ -87,7 +88,7 @@ start() {
     $TM kill-session -t smoke >/dev/null 2>&1
     rm -f "$TMP/exit"
     $TM new-session -d -s smoke -x 100 -y 30 \
-        "cd '$TMP' && env NNTOP_DEMO=$DEMO LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
+        "cd '$TMP' && env ${NOCOLOR:+NO_COLOR=1} NNTOP_DEMO=$DEMO LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
          echo \$? > '$TMP/exit'; sleep 600"
 }
 
@@ -179,6 +180,35 @@ if wait_for 'snapshot at step 0' 20; then
     if [ -z "$missing" ]; then pass "200x60: all 25 layer rows show"
     else fail "200x60: layer rows missing:$missing"; fi
 else fail "200x60: the dashboard should show step 0"; fi
+$TM send-keys -t smoke q
+wait_exit 30 >/dev/null
+
+# ---- NO_COLOR: no colour codes, a legend that tells the series apart -----
+
+NOCOLOR=1
+start C.UTF-8 --paused --no-log
+NOCOLOR=
+if wait_for 'snapshot at step 0' 20; then
+    $TM send-keys -t smoke n
+    sleep 1
+    # Colour SGR parameters: 30-38, 40-48, 90-97, 100-107 (39/49 only reset to the default).
+    sgr=$($TM capture-pane -e -t smoke -p |
+        grep -E -c "$(printf '\033')\[([0-9]*;)*(3[0-8]|4[0-8]|9[0-7]|10[0-7])(;[0-9]*)*m")
+    if [ "$sgr" = 0 ] && pane | grep -q -- '─ train • val · L2 ─'; then
+        pass "NO_COLOR=1: no SGR colour codes, a legend (─ train, • val, · L2)"
+    else fail "NO_COLOR=1: $sgr lines with colour codes, or no legend"; fi
+else fail "NO_COLOR=1: the dashboard should show step 0"; fi
+
+# ---- the mouse: a click on a layer row selects it ------------------------
+
+# An xterm mouse report (button 1 at column 62, row 6: layer 3's row),
+# written into the pane as a terminal would send it.
+click=$(printf '\033[M %s%s' "$(printf '\\%03o' $((32 + 62)))" "$(printf '\\%03o' $((32 + 6)))")
+click=$(printf "$click")
+$TM send-keys -t smoke -l "$click"
+if wait_for '│▸ 3 dense 256→256' 10 && wait_for '3 dense 256→256 · activations' 10; then
+    pass "a mouse click on a layer row selects it (and its histogram)"
+else fail "a click on layer 3's row should select it"; fi
 $TM send-keys -t smoke q
 wait_exit 30 >/dev/null
 

@@ -82,6 +82,7 @@ static const struct {
     [CRT_FAILED] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE},
     [CRT_TRAIN] = {COLOR_CYAN, -1, A_NORMAL, A_NORMAL},
     [CRT_VAL] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [CRT_REG] = {COLOR_MAGENTA, -1, A_NORMAL, A_NORMAL},
     [CRT_OK] = {COLOR_GREEN, -1, A_NORMAL, A_NORMAL},
     [CRT_WARN] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
     [CRT_ERROR] = {COLOR_RED, -1, A_BOLD, A_BOLD | A_REVERSE},
@@ -250,6 +251,9 @@ crt_init(char *why, size_t len)
     nonl();
     intrflush(stdscr, FALSE);
     keypad(stdscr, TRUE);
+    /* Clicks and the wheel only; no motion events, no click delay. */
+    mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0);
     set_escdelay(25);
     curs_set(0);
     crt_colours();
@@ -289,6 +293,7 @@ crt_getkey(int timeout_ms)
     switch (c) {
     case ERR: return UI_KEY_NONE;
     case KEY_RESIZE: return UI_KEY_RESIZE;
+    case KEY_MOUSE: return UI_KEY_MOUSE;
     case KEY_UP: return UI_KEY_UP;
     case KEY_DOWN: return UI_KEY_DOWN;
     case KEY_LEFT: return UI_KEY_LEFT;
@@ -314,6 +319,25 @@ crt_getkey(int timeout_ms)
             return c;
         return UI_KEY_UNKNOWN;
     }
+}
+
+bool
+crt_mouse(struct ui_mouse *out)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return false;
+    out->y = ev.y;
+    out->x = ev.x;
+    if (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))
+        out->kind = UI_MOUSE_CLICK;
+    else if (ev.bstate & BUTTON4_PRESSED)
+        out->kind = UI_MOUSE_WHEEL_UP;
+    else if (ev.bstate & BUTTON5_PRESSED)
+        out->kind = UI_MOUSE_WHEEL_DOWN;
+    else
+        return false;
+    return true;
 }
 
 void

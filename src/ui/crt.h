@@ -25,6 +25,7 @@ enum crt_elem {
     CRT_FAILED,
     CRT_TRAIN,          /* training curve */
     CRT_VAL,            /* validation curve */
+    CRT_REG,            /* the L2 term's curve */
     CRT_OK,
     CRT_WARN,
     CRT_ERROR,
@@ -56,6 +57,8 @@ bool crt_colour(void);
 
 /* The next key (enum ui_key) within timeout_ms, or UI_KEY_NONE. */
 int crt_getkey(int timeout_ms);
+/* The mouse event behind the last UI_KEY_MOUSE; false when it is none we use. */
+bool crt_mouse(struct ui_mouse *out);
 void crt_size(int *rows, int *cols);
 
 void crt_erase(void);

@@ -75,7 +75,7 @@ static const struct ui_glyphs glyphs_utf8 = {
     .dot = "·",
     .act = "act μ/σ", .ratio = "Δ/W", .gnorm = "‖g‖",
     .up = "↑", .down = "↓",
-    .train = "─", .val = "•",
+    .train = "─", .val = "•", .reg = "·",
     .shade = {" ", " ", "░", "░", "▒", "▒", "▓", "▓", "█", "█"},
     .upper_half = "▀",
 };
@@ -94,7 +94,7 @@ static const struct ui_glyphs glyphs_ascii = {
     .dot = "-",
     .act = "act m/s", .ratio = "upd/W", .gnorm = "|g|",
     .up = "^", .down = "v",
-    .train = "-", .val = "o",
+    .train = "-", .val = "o", .reg = "+",
     .shade = {" ", ".", ":", "-", "=", "+", "*", "#", "%", "@"},
     .upper_half = "#",          /* never drawn: colour pictures need UTF-8 */
 };

@@ -38,27 +38,36 @@ ylabel(char *buf, size_t len, double t, bool logy)
     return ui_fmt_short(buf, len, logy ? pow(10.0, t) : t, LABEL_W);
 }
 
-/* Draw canvas rows: validation cells over training cells, in runs. */
+/*
+ * Draw canvas rows: validation cells over L2 cells over training cells,
+ * in runs.  Training is a braille (or ASCII) line; validation and the L2
+ * term are point markers (g->val, g->reg), so every series reads apart
+ * without colour too.
+ */
 static void
 draw_canvas(struct ui *ui, int y0, int x0)
 {
-    const struct ui_canvas *ct = &ui->canvas_train, *cv = &ui->canvas_val;
+    const struct ui_canvas *ct = &ui->canvas_train, *cv = &ui->canvas_val, *cr = &ui->canvas_reg;
+    const struct ui_glyphs *g = ui->g;
     char run[2048];
     for (int row = 0; row < ct->h; row++) {
         int col = 0;
         while (col < ct->w) {
-            char gt[8], gv[8];
-            ui_canvas_glyph(cv, col, row, gv);
-            enum crt_elem e = gv[0] != '\0' ? CRT_VAL : CRT_TRAIN;
             int start = col;
             size_t o = 0;
+            enum crt_elem e = CRT_TRAIN;
             while (col < ct->w) {
+                char gt[8], gv[8], gr[8];
                 ui_canvas_glyph(cv, col, row, gv);
+                ui_canvas_glyph(cr, col, row, gr);
                 ui_canvas_glyph(ct, col, row, gt);
-                enum crt_elem ce = gv[0] != '\0' ? CRT_VAL : CRT_TRAIN;
+                enum crt_elem ce = gv[0] != '\0' ? CRT_VAL : gr[0] != '\0' ? CRT_REG : CRT_TRAIN;
+                if (col == start)
+                    e = ce;
                 if (ce != e || o + 8 >= sizeof run)
                     break;
-                const char *s = gv[0] != '\0' ? gv : gt[0] != '\0' ? gt : " ";
+                const char *s = gv[0] != '\0' ? g->val : gr[0] != '\0' ? g->reg
+                                : gt[0] != '\0' ? gt : " ";
                 size_t n = strlen(s);
                 memcpy(run + o, s, n);
                 o += n;
@@ -81,6 +90,37 @@ acc_pct(char *buf, size_t len, double frac)
     return buf;
 }
 
+/*
+ * The legend on the top border, right-aligned, when it fits; returns the
+ * column it starts at (the right corner's when it did not fit).
+ */
+static int
+draw_legend(struct ui *ui, const struct ui_rect *r, int title_w, bool reg, bool acc)
+{
+    const struct ui_glyphs *g = ui->g;
+    struct {
+        const char *mark, *name;
+        enum crt_elem e;
+    } items[3] = {
+        {g->train, acc ? " batch " : " train ", CRT_TRAIN},
+        {g->val, " val ", CRT_VAL},
+        {g->reg, " L2 ", CRT_REG},
+    };
+    int n = reg ? 3 : 2;
+    int lw = 1;
+    for (int i = 0; i < n; i++)
+        lw += ui_text_width(items[i].mark, ui->utf8) + ui_text_width(items[i].name, ui->utf8);
+    if (r->w - title_w - lw - 2 <= 0)
+        return r->x + r->w - 1;
+    int x0 = r->x + r->w - lw - 2, x = x0;
+    x += crt_put(r->y, x, 1, CRT_NORMAL, " ");
+    for (int i = 0; i < n; i++) {
+        x += crt_put(r->y, x, lw, items[i].e, items[i].mark);
+        x += crt_put(r->y, x, lw, CRT_NORMAL, items[i].name);
+    }
+    return x0;
+}
+
 static void
 loss_draw(struct ui *ui, const struct ui_rect *r)
 {
@@ -88,24 +128,18 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     const struct ui_glyphs *g = ui->g;
     char title[96], a[32], b[32], line[256];
 
-    snprintf(title, sizeof title, "loss%s%s", ui->log_scale ? " (log)" : "",
+    snprintf(title, sizeof title, "%s%s%s", ui->show_acc ? "accuracy" : "loss",
+             ui->log_scale && !ui->show_acc ? " (log)" : "",
              ui->window ? " last 500" : "");
     crt_box(r, title);
     int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
     if (ih < 4 || iw < LABEL_W + 6)
         return;
-    snprintf(line, sizeof line, " %s train %s val ", g->train, g->val);
-    int lw = ui_text_width(line, ui->utf8);
-    int tw = ui_text_width(title, ui->utf8) + 4;
-    int legend_x = r->x + r->w - 1;
-    if (r->w - tw - lw - 2 > 0) {
-        int x = legend_x = r->x + r->w - lw - 2;
-        x += crt_put(r->y, x, lw, CRT_TRAIN, " ");
-        x += crt_put(r->y, x, lw, CRT_TRAIN, g->train);
-        x += crt_put(r->y, x, lw, CRT_NORMAL, " train ");
-        x += crt_put(r->y, x, lw, CRT_VAL, g->val);
-        crt_put(r->y, x, lw, CRT_NORMAL, " val ");
-    }
+    const struct ui_series *st = ui->show_acc ? &m->train_acc : &m->train;
+    const struct ui_series *sv = ui->show_acc ? &m->val_acc : &m->val;
+    const struct ui_series *sr = !ui->show_acc && m->reg.total > 0 ? &m->reg : NULL;
+    int legend_x = draw_legend(ui, r, ui_text_width(title, ui->utf8) + 4, sr != NULL,
+                               ui->show_acc);
     /* The curves' mark: the worst warning or error raised about the run
      * as a whole (divergence, plateau, oscillation, ...), with its rules. */
     int run_sev = ui_model_mark(m, -1, NULL);
@@ -130,8 +164,8 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     int ph = ih - 2, pw = iw - LABEL_W - 1;
     int px = ix + LABEL_W + 1;
     long tf, tl, vf, vl;
-    bool have_t = series_span(&m->train, &tf, &tl);
-    bool have_v = series_span(&m->val, &vf, &vl);
+    bool have_t = series_span(st, &tf, &tl);
+    bool have_v = series_span(sv, &vf, &vl);
     if (!have_t && !have_v) {
         crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the first step");
         return;
@@ -150,8 +184,11 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
 
     double lo = INFINITY, hi = -INFINITY;
     int dots = pw * (ui->utf8 ? 2 : 1);
-    bool any = ui_series_yrange(&m->train, recent, xlo, xhi, ui->log_scale, dots, &lo, &hi);
-    any |= ui_series_yrange(&m->val, false, xlo, xhi, ui->log_scale, dots, &lo, &hi);
+    bool logy = ui->log_scale && !ui->show_acc;
+    bool any = ui_series_yrange(st, recent, xlo, xhi, logy, dots, &lo, &hi);
+    any |= ui_series_yrange(sv, false, xlo, xhi, logy, dots, &lo, &hi);
+    if (sr != NULL)
+        any |= ui_series_yrange(sr, recent, xlo, xhi, logy, dots, &lo, &hi);
     if (!any) {
         crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
                 ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
@@ -163,15 +200,18 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
         }
         ui_canvas_init(&ui->canvas_train, pw, ph, ui->utf8);
         ui_canvas_init(&ui->canvas_val, pw, ph, ui->utf8);
-        ui_plot_series(&ui->canvas_train, &m->train, recent, xlo, xhi, lo, hi, ui->log_scale);
-        ui_plot_series(&ui->canvas_val, &m->val, false, xlo, xhi, lo, hi, ui->log_scale);
+        ui_canvas_init(&ui->canvas_reg, pw, ph, ui->utf8);
+        ui_plot_series(&ui->canvas_train, st, recent, xlo, xhi, lo, hi, logy);
+        ui_plot_series(&ui->canvas_val, sv, false, xlo, xhi, lo, hi, logy);
+        if (sr != NULL)
+            ui_plot_series(&ui->canvas_reg, sr, recent, xlo, xhi, lo, hi, logy);
         draw_canvas(ui, iy, px);
-        crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, ui->log_scale));
-        crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, ui->log_scale));
+        crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, logy));
+        crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, logy));
         if (ph >= 5)
             crt_put(iy + (ph - 1) / 2, ix, LABEL_W, CRT_DIM,
                     ylabel(a, sizeof a, lo + (hi - lo) * (1.0 - (double)((ph - 1) / 2) / (ph - 1)),
-                           ui->log_scale));
+                           logy));
     }
 
     /* x axis: first and last step, and the latest values between them. */
@@ -202,6 +242,23 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
         int show = levels[lv];
         char v[16], acc[16];
         line[0] = '\0';
+        if (ui->show_acc) {
+            /* Batch, validation and (once evaluated) test accuracy. */
+            if (m->have_step)
+                snprintf(line, sizeof line, "batch %s", acc_pct(v, sizeof v, m->step.accuracy));
+            if (m->have_val && lv <= 1)
+                snprintf(line + strlen(line), sizeof line - strlen(line), "  val %s",
+                         acc_pct(v, sizeof v, m->last_val.accuracy));
+            if (m->have_test && lv == 0)
+                snprintf(line + strlen(line), sizeof line - strlen(line), "  test %s",
+                         acc_pct(v, sizeof v, m->last_test.accuracy));
+            int w = ui_text_width(line, ui->utf8);
+            if (w > 0 && w <= room) {
+                crt_put(ay, px + (int)strlen(a) + 2 + (room - w) / 2, w, CRT_NORMAL, line);
+                break;
+            }
+            continue;
+        }
         if (m->have_step) {
             snprintf(line, sizeof line, "train");
             if (show & SHOW_LOSS)
@@ -224,6 +281,9 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
                          show & SHOW_VAL_LOSS ? " (%s)" : " %s",
                          acc_pct(acc, sizeof acc, m->last_val.accuracy));
         }
+        if (m->have_test && lv == 0)
+            snprintf(line + strlen(line), sizeof line - strlen(line), "  test %s",
+                     acc_pct(acc, sizeof acc, m->last_test.accuracy));
         int w = ui_text_width(line, ui->utf8);
         if (w > 0 && w <= room) {
             crt_put(ay, px + (int)strlen(a) + 2 + (room - w) / 2, w, CRT_NORMAL, line);
@@ -265,7 +325,9 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
 static int
 loss_key(struct ui *ui, int key)
 {
-    if (key == 'l')
+    if (key == 'a')
+        ui->show_acc = !ui->show_acc;
+    else if (key == 'l')
         ui->log_scale = !ui->log_scale;
     else if (key == 'w')
         ui->window = !ui->window;
@@ -283,9 +345,10 @@ loss_resize(struct ui *ui, const struct ui_rect *r)
 static const char *
 loss_help(void)
 {
-    return "training loss per step, validation loss per evaluation; "
-           "initial loss against the expected one, marked with the doctor's initial-loss "
-           "verdict; the title marks warnings and errors raised about the run";
+    return "training loss per step (a line), validation loss per evaluation (•) and the L2 "
+           "term (·); a: batch and validation accuracy; initial loss against the expected one, "
+           "marked with the doctor's initial-loss verdict; the title marks warnings and errors "
+           "raised about the run";
 }
 
 const struct panel_class panel_loss_class = {

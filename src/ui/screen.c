@@ -759,11 +759,44 @@ key_name(int key, char *buf, size_t len)
         snprintf(buf, len, "that key");
 }
 
+static bool
+inside(const struct ui_rect *r, int y, int x)
+{
+    return y >= r->y && y < r->y + r->h && x >= r->x && x < r->x + r->w;
+}
+
+int
+ui_mouse_event(struct ui *ui, const struct ui_mouse *ev)
+{
+    if (ui->layout.too_small || ui->prompting || ui->overlay != UI_OVERLAY_NONE)
+        return 0;
+    const struct ui_rect *lr = &ui->layout.area[UI_AREA_LAYERS];
+    const struct ui_rect *fr = &ui->layout.area[UI_AREA_FINDINGS];
+    if (ev->kind == UI_MOUSE_CLICK && inside(lr, ev->y, ev->x)) {
+        /* Rows start under the border and the column titles. */
+        const struct ui_model *m = ui_view(ui);
+        int i = ui->layer_top + (ev->y - (lr->y + 2));
+        if (ev->y >= lr->y + 2 && ev->y < lr->y + lr->h - 1 && m->have_info && i >= 0 &&
+            i < m->info.nlayers) {
+            ui->sel_layer = i;
+            return UI_HANDLED | UI_REDRAW;
+        }
+        return UI_HANDLED;
+    }
+    if (ev->kind != UI_MOUSE_CLICK && inside(fr, ev->y, ev->x))
+        return panel_findings_class.key(ui, ev->kind == UI_MOUSE_WHEEL_UP ? '[' : ']');
+    return 0;
+}
+
 static int
 handle_key(struct ui *ui, int key)
 {
     if (key == UI_KEY_RESIZE)
         return UI_HANDLED | UI_RESIZE | UI_REDRAW;
+    if (key == UI_KEY_MOUSE) {
+        struct ui_mouse ev;
+        return crt_mouse(&ev) ? ui_mouse_event(ui, &ev) | UI_REDRAW : 0;
+    }
     if (ui->quitting)
         return key == 'q' || key == UI_KEY_F10 ? UI_HANDLED | UI_QUIT : 0;
     if (ui->prompting)

@@ -47,6 +47,7 @@ enum ui_key {
     UI_KEY_BTAB,
     UI_KEY_RESIZE,
     UI_KEY_UNKNOWN,
+    UI_KEY_MOUSE,               /* a mouse event: crt_mouse() has it */
     UI_KEY_F1 = 0x1101,         /* UI_KEY_F1 + n - 1 is Fn */
     UI_KEY_F10 = 0x110a,
     UI_KEY_F12 = 0x110c,
@@ -134,6 +135,8 @@ struct ui_model {
     bool have_initial;
     float initial_loss;         /* data loss of step 1: the initial weights */
     struct ui_series train, val;
+    struct ui_series reg;          /* the L2 term per step (when weight decay adds one) */
+    struct ui_series train_acc, val_acc;   /* batch and validation accuracy in [0, 1] */
     bool have_val, have_test;
     struct tm_eval last_val, last_test;
 
@@ -243,6 +246,7 @@ struct ui_glyphs {
     const char *train, *val;    /* legend marks */
     const char *shade[UI_SHADES];   /* pictures without colour: darkest (blank) first */
     const char *upper_half;     /* "▀": a cell's top pixel in colour (UTF-8 only) */
+    const char *reg;            /* the L2 term's point marker */
 };
 
 /* The glyph set for a UTF-8 terminal or its ASCII twin. */
@@ -372,6 +376,20 @@ enum {
     UI_QUIT = 1 << 3
 };
 
+/* A mouse event as the dashboard uses it. */
+enum ui_mouse_kind {
+    UI_MOUSE_CLICK,
+    UI_MOUSE_WHEEL_UP,
+    UI_MOUSE_WHEEL_DOWN,
+    UI_MOUSE_KIND_COUNT
+};
+
+struct ui_mouse {
+    int y, x;
+    int kind;                   /* enum ui_mouse_kind */
+};
+
+
 enum ui_overlay {
     UI_OVERLAY_NONE,
     UI_OVERLAY_HELP,
@@ -439,9 +457,16 @@ struct ui {
 
     bool quitting;              /* quit sent: waiting for the producer */
     double now;                 /* monotonic seconds of this frame */
-    struct ui_canvas canvas_train, canvas_val;
+    bool show_acc;              /* the curve panel shows accuracy instead of loss (a) */
+    struct ui_canvas canvas_train, canvas_val, canvas_reg;
 };
 
+/*
+ * Route mouse event ev: a click on a layer row selects that layer (and
+ * its histogram), the wheel over the findings scrolls them.  Pure: no
+ * curses; returns UI_* bits (0 when the event lands nowhere).
+ */
+int ui_mouse_event(struct ui *ui, const struct ui_mouse *ev);
 /* The model the panels draw: the frozen copy or the live one. */
 const struct ui_model *ui_view(const struct ui *ui);
 /* Show a message on the message line for a few seconds. */

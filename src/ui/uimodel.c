@@ -187,6 +187,9 @@ ui_model_new(void)
     struct ui_model *m = xcalloc(1, sizeof *m);
     ui_series_init(&m->train);
     ui_series_init(&m->val);
+    ui_series_init(&m->reg);
+    ui_series_init(&m->train_acc);
+    ui_series_init(&m->val_acc);
     m->snap_step = -1;
     m->last_clip_kind = TM_CLIP_NORM;
     m->initial_verdict = -1;
@@ -262,6 +265,9 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
         m->step = r->u.step;
         m->have_step = true;
         ui_series_push(&m->train, m->step.step, m->step.loss);
+        ui_series_push(&m->train_acc, m->step.step, m->step.accuracy);
+        if (m->step.reg_loss > 0.0f)
+            ui_series_push(&m->reg, m->step.step, m->step.reg_loss);
         if (!m->have_initial && m->step.step <= 1 && isfinite(m->step.loss)) {
             m->have_initial = true;
             m->initial_loss = m->step.loss;
@@ -294,6 +300,8 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
             m->last_val = r->u.eval;
             m->have_val = true;
             ui_series_push(&m->val, r->u.eval.step, r->u.eval.loss);
+            if (r->u.eval.accuracy >= 0.0f)
+                ui_series_push(&m->val_acc, r->u.eval.step, r->u.eval.accuracy);
         } else if (r->u.eval.split == TM_SPLIT_TEST) {
             m->last_test = r->u.eval;
             m->have_test = true;
