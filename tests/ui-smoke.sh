@@ -362,6 +362,11 @@ if [ -n "$final" ]; then
     if wait_for "^ nntop demo-spiral .* step $final[/ ]" 20; then
         pass "--replay shows the final step $final"
     else fail "--replay should show step $final"; fi
+    # The histogram panel draws bins from histograms.csv (block glyphs and the axis).
+    if [ -s "${run}histograms.csv" ] && wait_for '│[ ▁▂▃▄▅▆▇█]*[▁▂▃▄▅▆▇█]{3}' 10 &&
+        ! pane | grep -q 'no histogram data'; then
+        pass "--replay shows histograms (from histograms.csv)"
+    else fail "--replay should draw the histograms of ${run}histograms.csv"; fi
     $TM send-keys -t smoke ' '
     if wait_for 'read-only in replay' 10; then pass "replay refuses steering keys"
     else fail "'read-only in replay' expected"; fi

@@ -2,8 +2,8 @@
  * replay.c - plays a run directory back as a telemetry feed.  Records are
  * made lazily, one per poll, by merging metrics.csv, layers.csv and
  * events.jsonl in step order, so a long run costs its files' rows, not a
- * record each.  It does not re-run anything: histograms were never logged
- * and so are empty in a replay.
+ * record each; histograms come from histograms.csv when the run has one.
+ * It does not re-run anything.
  *
  * The same feed follows a run another process is still writing
  * (--attach): the files are read on from where they stopped whenever
@@ -17,6 +17,8 @@
  * when that process no longer exists (or is a zombie) on this host, or
  * when the last segment ended with "done" or "quit".  A resumed run
  * appends a new segment and a new pid, and the feed follows it.
+ * histograms.csv is read on the same way; a snapshot whose histograms are
+ * not on disk yet is shown with the last ones the dashboard has.
  */
 #include "config.h"
 
@@ -78,10 +80,116 @@ struct replay {
     size_t nevents, ei;
     enum replay_phase phase;
     long group_step;            /* step of the layers group being sent, -1 none */
+    struct hist_row *hists;     /* histograms.csv, in file (step) order; NULL when absent */
+    size_t nhists, hists_cap;
+    long hists_off;             /* bytes of histograms.csv read (whole lines) */
     struct tm_state last;       /* what the final state record says */
     char *run_dir;
     struct follow *fw;          /* non-NULL when following a run being written */
 };
+
+/* One line of histograms.csv. */
+struct hist_row {
+    long step;
+    int what;                   /* enum ui_hist_kind's order: 0 act, 1 weight, 2 grad */
+    int index;                  /* layer (act) or tensor (weight, grad) */
+    struct tm_hist h;
+};
+
+/* One line of histograms.csv parsed into *row; false for the header or a bad line. */
+static bool
+parse_hist(const char *line, struct hist_row *row)
+{
+    memset(row, 0, sizeof *row);
+    char what[16];
+    double lo, hi;
+    unsigned under, over, total;
+    int used = 0;
+    if (sscanf(line, "%ld,%15[a-z],%d,%lf,%lf,%u,%u,%u,%n", &row->step, what, &row->index, &lo,
+               &hi, &under, &over, &total, &used) != 8 || used == 0)
+        return false;
+    row->what = strcmp(what, "act") == 0 ? 0 : strcmp(what, "weight") == 0 ? 1
+                : strcmp(what, "grad") == 0 ? 2 : -1;
+    if (row->what < 0)
+        return false;
+    row->h.lo = (float)lo;
+    row->h.hi = (float)hi;
+    row->h.under = under;
+    row->h.over = over;
+    row->h.total = total;
+    const char *p = line + used;
+    while (row->h.nbins < TM_MAX_BINS) {
+        char *end;
+        unsigned long c = strtoul(p, &end, 10);
+        if (end == p)
+            break;
+        row->h.counts[row->h.nbins++] = (uint32_t)c;
+        p = end;
+    }
+    return true;
+}
+
+/*
+ * Read run_dir/histograms.csv (nntop(1), FILES) on from r->hists_off,
+ * whole lines only (a line still being written is read next time).  A
+ * run logged before the file existed, or a line that does not parse, just
+ * has fewer histograms (the dashboard keeps the last ones it has).
+ */
+static void
+read_hists(struct replay *r, const char *run_dir)
+{
+    char path[DATA_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/histograms.csv", run_dir);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return;
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0 && (long long)st.st_size < r->hists_off) {
+        r->nhists = 0;          /* cut back (a resume from an older checkpoint): read anew */
+        r->hists_off = 0;
+    }
+    if (fseek(fp, r->hists_off, SEEK_SET) != 0) {
+        fclose(fp);
+        return;
+    }
+    char *line = NULL;
+    size_t len = 0;
+    ssize_t n;
+    while ((n = getline(&line, &len, fp)) > 0) {
+        if (line[n - 1] != '\n')
+            break;              /* torn: the writer has not finished it */
+        r->hists_off += n;
+        struct hist_row row;
+        if (!parse_hist(line, &row))
+            continue;
+        if (r->nhists == r->hists_cap) {
+            r->hists_cap = r->hists_cap ? r->hists_cap * 2 : 256;
+            r->hists = xrealloc(r->hists, r->hists_cap * sizeof *r->hists);
+        }
+        r->hists[r->nhists++] = row;
+    }
+    free(line);
+    fclose(fp);
+}
+
+/* The histogram (what, index) of the snapshot at step, or NULL. */
+static const struct tm_hist *
+find_hist(const struct replay *r, long step, int what, int index)
+{
+    /* Rows are in step order: the first of this step by bisection. */
+    size_t lo = 0, hi = r->nhists;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->hists[mid].step < step)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < r->nhists && r->hists[i].step == step; i++)
+        if (r->hists[i].what == what && r->hists[i].index == index)
+            return &r->hists[i].h;
+    return NULL;
+}
 
 static int
 event_int(const struct runlog_event_rec *ev, const char *key, long *out)
@@ -273,6 +381,7 @@ open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
     for (size_t i = 0; i < r->nevents; i++)
         state_apply_event(&r->last, &r->events[i], false);
     r->group_step = -1;
+    read_hists(r, run_dir);
     r->run_dir = xstrdup(run_dir);
     *out = r;
     return 0;
@@ -385,6 +494,7 @@ follow_read(struct replay *r)
                                    : (r->nevents ? r->events[r->nevents - 1].step : -1);
         memset(&fw->cur[k], 0, sizeof fw->cur[k]);
     }
+    read_hists(r, r->run_dir);
     char *cause = NULL;
     int rc[FF_COUNT] = {0, 0, 0};
     if (!fw->broken[FF_METRICS])
@@ -572,6 +682,9 @@ layer_record(const struct replay *r, const struct layer_row *row, struct tm_reco
         l->sat_frac = isnan(row->sat_frac) ? -1.0f : row->sat_frac;
         l->nan_count = (uint32_t)row->nan_count;
         l->inf_count = (uint32_t)row->inf_count;
+        const struct tm_hist *h = find_hist(r, row->step, 0, row->layer);
+        if (h != NULL)
+            l->act = *h;
         return true;
     }
     int k = tensor_index(r, row->tensor);
@@ -589,6 +702,12 @@ layer_record(const struct replay *r, const struct layer_row *row, struct tm_reco
     t->update_ratio = or_zero(row->update_ratio);
     t->nan_count = (uint32_t)row->nan_count;
     t->inf_count = (uint32_t)row->inf_count;
+    const struct tm_hist *hw = find_hist(r, row->step, 1, k);
+    const struct tm_hist *hg = find_hist(r, row->step, 2, k);
+    if (hw != NULL)
+        t->weight = *hw;
+    if (hg != NULL)
+        t->grad = *hg;
     return true;
 }
 
@@ -864,6 +983,7 @@ replay_free(struct replay *r)
         return;
     free(r->metrics);
     free(r->layers);
+    free(r->hists);
     runlog_events_free(r->events, r->nevents);
     if (r->fw != NULL && r->fw->inotify_fd >= 0)
         close(r->fw->inotify_fd);

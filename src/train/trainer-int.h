@@ -36,6 +36,8 @@ struct scheduled {
 };
 
 struct trainer {
+    FILE *hist_fp;              /* histograms.csv of the run (opened at the first snapshot) */
+    bool hist_failed;           /* ... and not again after a failure */
     struct cfg cfg;
     struct trainer_opts opts;
     struct data data;

@@ -497,6 +497,34 @@ log_histogram(struct trainer *t, long step, const char *tag, const struct tm_his
 }
 
 /*
+ * One histogram as a line of histograms.csv (nntop(1), FILES):
+ * step,what,index,lo,hi,under,over,total,counts with the nbins counts
+ * separated by spaces.  Opened (appending: a resumed run continues it) at
+ * the first logged snapshot; a failure to open costs only the
+ * histograms, never training.
+ */
+static void
+hist_row(struct trainer *t, long step, const char *what, int index, const struct tm_hist *h)
+{
+    if (t->hist_fp == NULL && !t->hist_failed) {
+        char *path = xasprintf("%s/histograms.csv", trainer_run_dir(t));
+        t->hist_fp = fopen(path, "a");
+        if (t->hist_fp == NULL)
+            t->hist_failed = true;  /* the other files say what is wrong with the disk */
+        else if (ftell(t->hist_fp) == 0)
+            fputs("step,what,index,lo,hi,under,over,total,counts\n", t->hist_fp);
+        free(path);
+    }
+    if (t->hist_fp == NULL)
+        return;
+    fprintf(t->hist_fp, "%ld,%s,%d,%.9g,%.9g,%u,%u,%u,", step, what, index, (double)h->lo,
+            (double)h->hi, h->under, h->over, h->total);
+    for (int b = 0; b < h->nbins && b < TM_MAX_BINS; b++)
+        fprintf(t->hist_fp, b > 0 ? " %u" : "%u", h->counts[b]);
+    fputc('\n', t->hist_fp);
+}
+
+/*
  * Snapshot statistics to the feed, and to layers.csv when logged, as of
  * global step `step` (the number of updates done); histograms with bins
  * bins (0: none this time, see histograms_due).
@@ -529,6 +557,7 @@ publish_snapshot_to(struct trainer *t, long step, bool logged, int bins)
             runlog_layers_row(t->log, &r);
             snprintf(tag, sizeof tag, "activations/%d.%s", i, r.name);
             log_histogram(t, step, tag, &l.act);
+            hist_row(t, step, "act", i, &l.act);
         }
     }
     for (int k = 0; k < m->ntensors; k++) {
@@ -555,8 +584,12 @@ publish_snapshot_to(struct trainer *t, long step, bool logged, int bins)
             log_histogram(t, step, tag, &s.weight);
             snprintf(tag, sizeof tag, "gradients/%s", r.tensor);
             log_histogram(t, step, tag, &s.grad);
+            hist_row(t, step, "weight", k, &s.weight);
+            hist_row(t, step, "grad", k, &s.grad);
         }
     }
+    if (t->hist_fp != NULL && logged)
+        fflush(t->hist_fp);
     struct tm_snapshot sn = {.step = step, .nlayers = m->nlayers, .ntensors = m->ntensors};
     trainer_publish(t, TM_SNAPSHOT, &sn, sizeof sn);
 }
@@ -1167,6 +1200,8 @@ trainer_free(struct trainer *t)
     trainer_join(t);
     if (t->log != NULL)
         runlog_close(t->log, NULL);
+    if (t->hist_fp != NULL)
+        fclose(t->hist_fp);
     batcher_fini(&t->batcher);
     model_team_free(t->team);
     model_free(t->model);
