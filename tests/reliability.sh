@@ -257,7 +257,7 @@ else
         dd if=/dev/zero of="$TMP/small/filler" bs=1k count=850 2>/dev/null
         # (layers.csv gets a row set every telemetry.every steps, never thinned by
         # the clock: every 100 keeps the whole run inside the 1 MiB disk.)
-        "$NNTOP" -H -n 3000 -s log.checkpoint_every=0 -s log.tfevents=false \
+        "$NNTOP" -H -n 3000 -s log.checkpoint_every=0 -s log.tfevents=false -s log.histograms=false \
             -s telemetry.every=100 -o "$root" >"$TMP/out" 2>"$TMP/err" </dev/null &
         pid=$!
         if ! wait_for "$TMP/err" 'run log write failed: .*: No space left on device; paused'; then

@@ -49,6 +49,7 @@ struct cfg {
         long checkpoint_every;      /* steps; 0 = only at the end */
         bool save_initial;
         bool tfevents;              /* also write a TensorBoard event file; default true */
+        bool histograms;            /* write histograms.csv (for --replay); default true */
     } log;
 
     struct {

@@ -1120,6 +1120,7 @@ static const struct field log_fields[] = {
       .r = AT_LEAST(0) },
     { .key = "save_initial", .type = FT_BOOL, .off = OFF(log.save_initial) },
     { .key = "tfevents", .type = FT_BOOL, .off = OFF(log.tfevents) },
+    { .key = "histograms", .type = FT_BOOL, .off = OFF(log.histograms) },
 };
 
 static const char *const log_aliases[] = {
@@ -1501,6 +1502,7 @@ cfg_defaults(struct cfg *c)
     c->log.checkpoint_every = 0;
     c->log.save_initial = false;
     c->log.tfevents = true;
+    c->log.histograms = true;
 
     c->telemetry.every = 10;
     c->telemetry.bins = 40;
