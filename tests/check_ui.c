@@ -948,6 +948,53 @@ START_TEST(test_ui__model_view)
 }
 END_TEST
 
+/*
+ * A snapshot without histograms (taken sooner than telemetry.max_hz
+ * allows) keeps the last ones computed and their step; the next snapshot
+ * with histograms replaces them.
+ */
+START_TEST(test_ui__model_hist_kept)
+{
+    struct ui_model *m = ui_model_new();
+    struct tm_record *r = rec(TM_INFO);
+    r->u.info.nlayers = 1;
+    r->u.info.ntensors = 1;
+    r->u.info.layers[0].weight = 0;
+    ui_model_apply(m, r);
+    ck_assert_int_eq(ui_model_hist_step(m, 0, UI_HIST_ACT), -1);
+    for (long step = 1; step <= 3; step++) {
+        r = rec(TM_LAYER);
+        r->u.layer.index = 0;
+        r->u.layer.act_mean = (float)step;
+        if (step != 2) {        /* step 2: no histograms this time */
+            r->u.layer.act.nbins = 4;
+            r->u.layer.act.total = (uint32_t)(10 * step);
+        }
+        ui_model_apply(m, r);
+        r = rec(TM_TENSOR);
+        r->u.tensor.index = 0;
+        if (step != 2) {
+            r->u.tensor.weight.nbins = r->u.tensor.grad.nbins = 4;
+            r->u.tensor.weight.total = r->u.tensor.grad.total = (uint32_t)step;
+        }
+        ui_model_apply(m, r);
+        r = rec(TM_SNAPSHOT);
+        r->u.snapshot.step = step;
+        ui_model_apply(m, r);
+        long want = step == 2 ? 1 : step;
+        ck_assert_msg(m->layers[0].act_mean == (float)step, "the snapshot's own numbers");
+        ck_assert_msg(ui_model_hist(m, 0, UI_HIST_ACT)->total == 10 * want &&
+                          ui_model_hist_step(m, 0, UI_HIST_ACT) == want,
+                      "step %ld: the activations of step %ld expected, got total %u at %ld",
+                      step, want, ui_model_hist(m, 0, UI_HIST_ACT)->total,
+                      ui_model_hist_step(m, 0, UI_HIST_ACT));
+        ck_assert_int_eq(ui_model_hist(m, 0, UI_HIST_WEIGHT)->total, want);
+        ck_assert_int_eq(ui_model_hist_step(m, 0, UI_HIST_GRAD), want);
+    }
+    free(m);
+}
+END_TEST
+
 /* Picture levels: linear on [lo, hi], clamped, and defined for NaN and a flat plane. */
 START_TEST(test_ui__level)
 {
@@ -1307,6 +1354,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__canvas);
     tcase_add_test(core, test_ui__plot_series);
     tcase_add_test(core, test_ui__model_snapshot);
+    tcase_add_test(core, test_ui__model_hist_kept);
     tcase_add_test(core, test_ui__model_initial);
     tcase_add_test(core, test_ui__model_marks);
     tcase_add_test(core, test_ui__model_events);

@@ -506,8 +506,8 @@ log_histogram(struct trainer *t, long step, const char *tag, const struct tm_his
 static void
 hist_row(struct trainer *t, long step, const char *what, int index, const struct tm_hist *h)
 {
-    if (!t->cfg.log.histograms)
-        return;
+    if (!t->cfg.log.histograms || h->nbins == 0)
+        return;     /* off, or not computed this snapshot (histograms_due) */
     if (t->hist_fp == NULL && !t->hist_failed) {
         char *path = xasprintf("%s/histograms.csv", trainer_run_dir(t));
         t->hist_fp = fopen(path, "a");

@@ -29,8 +29,13 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
 
     if (have_layer) {
-        snprintf(title, sizeof title, "%d %s %s %s  [h]", i,
-                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind]);
+        /* A histogram older than the snapshot (see ui_model_hist_step) says its step. */
+        long hs = ui_model_hist_step(m, i, ui->hist_kind);
+        char at[32] = "";
+        if (hs >= 0 && hs != m->snap_step)
+            snprintf(at, sizeof at, " at step %ld", hs);
+        snprintf(title, sizeof title, "%d %s %s %s%s  [h]", i,
+                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind], at);
     } else {
         snprintf(title, sizeof title, "histogram");
     }

@@ -687,7 +687,7 @@ dashboard_command(struct ui *ui, const char *line)
         ui_message(ui, UI_MSG_ERROR, "export: %s: write failed", a2);
     else
         ui_message(ui, UI_MSG_INFO, "wrote %d bins (and under/over) of step %ld to %s", h->nbins,
-                   m->snap_step, a2);
+                   ui_model_hist_step(m, ui->sel_layer, ui->hist_kind), a2);
 }
 
 static int

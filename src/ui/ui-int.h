@@ -147,6 +147,13 @@ struct ui_model {
     struct tm_tensor tensors[UI_MAX_TENSORS], pend_tensors[UI_MAX_TENSORS];
     float trend[UI_MAX_TENSORS][UI_TREND_LEN];
     int ntrend[UI_MAX_TENSORS];
+    /*
+     * The step each shown histogram was computed at: a snapshot taken
+     * sooner than telemetry.max_hz allows carries no histograms, and the
+     * last ones computed stay on screen (labelled with this step).
+     */
+    long act_hist_step[TM_MAX_LAYERS];
+    long weight_hist_step[UI_MAX_TENSORS], grad_hist_step[UI_MAX_TENSORS];
 
     struct tm_event events[UI_EVENTS_CAP];
     long nevents;               /* ever received; events[i % CAP] */
@@ -192,6 +199,8 @@ long ui_model_nevents(const struct ui_model *m);
 
 /* The histogram of layer's kind (enum ui_hist_kind) in the last snapshot, or NULL. */
 const struct tm_hist *ui_model_hist(const struct ui_model *m, int layer, int kind);
+/* The step that histogram was computed at (≤ snap_step), -1 when there is none. */
+long ui_model_hist_step(const struct ui_model *m, int layer, int kind);
 /*
  * h as CSV: a header "lo,hi,count", the underflow row (-inf, lo), one row
  * per bin in order, the overflow row (hi, inf).  0, or -1 on a write error.

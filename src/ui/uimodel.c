@@ -191,6 +191,10 @@ ui_model_new(void)
     ui_series_init(&m->train_acc);
     ui_series_init(&m->val_acc);
     m->snap_step = -1;
+    for (int i = 0; i < TM_MAX_LAYERS; i++)
+        m->act_hist_step[i] = -1;
+    for (int k = 0; k < UI_MAX_TENSORS; k++)
+        m->weight_hist_step[k] = m->grad_hist_step[k] = -1;
     m->last_clip_kind = TM_CLIP_NORM;
     m->initial_verdict = -1;
     return m;
@@ -204,12 +208,30 @@ hist_sanitize(struct tm_hist *h)
         h->nbins = TM_MAX_BINS;
 }
 
+/*
+ * A snapshot without histograms (nbins 0: taken sooner than
+ * telemetry.max_hz allows) keeps the histogram held in *held and its step;
+ * one with them replaces it.
+ */
+static void
+keep_hist(struct tm_hist *fresh, const struct tm_hist *held, bool have, long step,
+          long *hist_step)
+{
+    if (fresh->nbins > 0 || !have || held->nbins == 0) {
+        *hist_step = fresh->nbins > 0 ? step : -1;
+        return;
+    }
+    *fresh = *held;
+}
+
 static void
 commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
 {
     for (int i = 0; i < TM_MAX_LAYERS; i++) {
         if (!m->pend_layer[i])
             continue;
+        keep_hist(&m->pend_layers[i].act, &m->layers[i].act, m->layer_have[i], sn->step,
+                  &m->act_hist_step[i]);
         m->layers[i] = m->pend_layers[i];
         m->layer_have[i] = true;
         m->pend_layer[i] = false;
@@ -217,6 +239,10 @@ commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
     for (int k = 0; k < UI_MAX_TENSORS; k++) {
         if (!m->pend_tensor[k])
             continue;
+        keep_hist(&m->pend_tensors[k].weight, &m->tensors[k].weight, m->tensor_have[k],
+                  sn->step, &m->weight_hist_step[k]);
+        keep_hist(&m->pend_tensors[k].grad, &m->tensors[k].grad, m->tensor_have[k], sn->step,
+                  &m->grad_hist_step[k]);
         m->tensors[k] = m->pend_tensors[k];
         m->tensor_have[k] = true;
         m->pend_tensor[k] = false;
@@ -416,6 +442,17 @@ ui_model_hist(const struct ui_model *m, int layer, int kind)
     if (k < 0 || k >= UI_MAX_TENSORS || !m->tensor_have[k])
         return NULL;
     return kind == UI_HIST_WEIGHT ? &m->tensors[k].weight : &m->tensors[k].grad;
+}
+
+long
+ui_model_hist_step(const struct ui_model *m, int layer, int kind)
+{
+    if (ui_model_hist(m, layer, kind) == NULL)
+        return -1;
+    if (kind == UI_HIST_ACT)
+        return m->act_hist_step[layer];
+    int k = m->info.layers[layer].weight;
+    return kind == UI_HIST_WEIGHT ? m->weight_hist_step[k] : m->grad_hist_step[k];
 }
 
 int
