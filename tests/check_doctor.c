@@ -1267,6 +1267,86 @@ roff_escape(char *out, size_t len, const char *s)
     out[o] = '\0';
 }
 
+/* A relu on an image: its fraction counts filters, judged by dead-filters, never dead-relu. */
+static void
+bad_dead_filters(struct sim *s, bool bad)
+{
+    s->layers[1].dead_frac = bad ? 0.625f : 0.1f;
+}
+
+static void
+bad_dead_filters_info(struct sim *s, bool bad)
+{
+    s->layers[1].dead_frac = bad ? 0.3f : 0.1f;
+}
+
+START_TEST(test_doctor__dead_filters)
+{
+    struct sim *s = sim_new();
+    s->info.layers[1].flags |= TM_LAYER_HAS_DEAD | TM_LAYER_DEAD_FILTERS;
+    sim_start(s);
+    const struct tm_finding *f = cycle(s, "dead-filters", 3, bad_dead_filters, DOC_WARNING, 1, -1);
+    ck_assert_str_eq(f->text, "62% of filters dead (threshold 50%)");
+    ck_assert_msg(f->threshold == 0.5, "threshold %g", f->threshold);
+    ck_assert_int_eq(count(s, "dead-relu", TM_FINDING_RAISED, NULL), 0);
+    sim_free(s);
+    s = sim_new();
+    s->info.layers[1].flags |= TM_LAYER_HAS_DEAD | TM_LAYER_DEAD_FILTERS;
+    sim_start(s);
+    cycle(s, "dead-filters", 3, bad_dead_filters_info, DOC_INFO, 1, -1);
+    ck_assert_int_eq(count(s, "dead-relu", TM_FINDING_RAISED, NULL), 0);
+    sim_free(s);
+    /* The thresholds are doctor.dead_filters_*: at 0.7 the same 62% is info only. */
+    s = sim_new();
+    s->info.layers[1].flags |= TM_LAYER_HAS_DEAD | TM_LAYER_DEAD_FILTERS;
+    s->spec.p[DP_DEAD_FILTERS_WARNING] = 0.7;
+    sim_start(s);
+    cycle(s, "dead-filters", 3, bad_dead_filters, DOC_INFO, 1, -1);
+    sim_free(s);
+}
+END_TEST
+
+/* 8 channels of a tanh on an image; bad: 3 of them (37.5%) mostly saturated. */
+static void
+bad_channels(struct sim *s, bool bad)
+{
+    struct tm_layer *l = &s->layers[1];
+    l->channels = 8;
+    l->sat_frac = 0.2f;     /* the layer as a whole looks fine either way */
+    for (int c = 0; c < 8; c++)
+        l->chan_sat[c] = (uint8_t)(bad && c < 3 ? 230 : c == 7 ? 130 : 20);
+}
+
+START_TEST(test_doctor__saturated_channels)
+{
+    struct sim *s = sim_new();
+    edit_tanh(&s->info);
+    s->info.layers[1].flags |= TM_LAYER_HAS_SAT | TM_LAYER_SAT_CHANNELS;
+    s->layers[1].dead_frac = -1.0f;
+    bad_channels(s, false);
+    sim_start(s);
+    const struct tm_finding *f =
+        cycle(s, "saturated-channels", 3, bad_channels, DOC_WARNING, 1, -1);
+    /* Channel 7 at 130/255 = 51% counts too. */
+    ck_assert_str_eq(f->text, "4 of 8 tanh channels saturated (more than 50% of their outputs; "
+                              "threshold 25% of the channels)");
+    ck_assert_msg(fabs(f->value - 0.5) < 1e-9, "value %g", f->value);
+    ck_assert_int_eq(count(s, "saturation", TM_FINDING_RAISED, NULL), 0);
+    sim_free(s);
+    /* doctor.channel_saturation 0.6: channel 7 no longer counts, 3 of 8 still do. */
+    s = sim_new();
+    edit_tanh(&s->info);
+    s->info.layers[1].flags |= TM_LAYER_HAS_SAT | TM_LAYER_SAT_CHANNELS;
+    s->layers[1].dead_frac = -1.0f;
+    s->spec.p[DP_CHANNEL_SATURATION] = 0.6;
+    bad_channels(s, false);
+    sim_start(s);
+    f = cycle(s, "saturated-channels", 3, bad_channels, DOC_WARNING, 1, -1);
+    ck_assert_msg(fabs(f->value - 0.375) < 1e-9, "value %g", f->value);
+    sim_free(s);
+}
+END_TEST
+
 /*
  * The man page documents every rule (DOCTOR RULES) and every threshold key
  * with its default (CONFIGURATION, doctor), as the tables hold them, so a
@@ -1309,6 +1389,8 @@ doctor_suite(void)
     Suite *s = suite_create("doctor");
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_doctor__healthy_raises_nothing);
+    tcase_add_test(core, test_doctor__dead_filters);
+    tcase_add_test(core, test_doctor__saturated_channels);
     tcase_add_test(core, test_doctor__lint_missing_activation);
     tcase_add_test(core, test_doctor__lint_activation_before_loss);
     tcase_add_test(core, test_doctor__lint_loss_output_mismatch);

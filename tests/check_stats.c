@@ -586,6 +586,55 @@ START_TEST(test_stats__describe_image_model)
 }
 END_TEST
 
+/* A tanh on an image: each channel's saturated share, and the flag that says it is there. */
+START_TEST(test_stats__saturated_channels)
+{
+    struct model_spec spec = {
+        .in = 1 * 4 * 4, .in_c = 1, .in_h = 4, .in_w = 4,
+        .nlayers = 4,
+        .layers = {{.kind = LAYER_CONV2D, .units = 3, .kernel = 1, .stride = 1},
+                   {.kind = LAYER_TANH},
+                   {.kind = LAYER_FLATTEN},
+                   {.kind = LAYER_DENSE, .units = 2}},
+        .loss = LOSS_CROSS_ENTROPY,
+        .seed = 1,
+    };
+    struct model *m = model_new(&spec, 2, NULL);
+    ck_assert(m != NULL);
+    struct tm_info *info = calloc(1, sizeof *info);
+    stats_describe_model(info, m);
+    ck_assert_msg(info->layers[1].flags == (TM_LAYER_HAS_SAT | TM_LAYER_SAT_CHANNELS),
+                  "tanh on an image: flags %#x", info->layers[1].flags);
+    /* 1x1 filters: channel 0 = tanh(100 x) saturates where x > 0 (12 of
+     * the 32 values), channel 1 = tanh(-100) everywhere, channel 2 =
+     * tanh(0) nowhere. */
+    float *w = m->params + m->tensors[0].offset, *b = m->params + m->tensors[1].offset;
+    w[0] = 100.0f;
+    w[1] = 0.0f;
+    w[2] = 0.0f;
+    b[0] = 0.0f;
+    b[1] = -100.0f;
+    b[2] = 0.0f;
+    float x[2 * 16];
+    for (int k = 0; k < 32; k++)
+        x[k] = k % 8 < 3 ? 1.0f : 0.0f;
+    model_forward(m, x, 2);
+    struct tm_layer *tl = calloc(1, sizeof *tl);
+    stats_layer(tl, m, 1, 16);
+    ck_assert_int_eq(tl->channels, 3);
+    ck_assert_int_eq(tl->chan_sat[0], (int)lround(12.0 / 32.0 * 255.0));
+    ck_assert_int_eq(tl->chan_sat[1], 255);
+    ck_assert_int_eq(tl->chan_sat[2], 0);
+    ck_assert_float_eq_tol(tl->sat_frac, (12.0f + 32.0f) / 96.0f, 1e-6f);
+    /* The flat tanh of a dense model has no channels. */
+    stats_layer(tl, m, 3, 16);
+    ck_assert_int_eq(tl->channels, 0);
+    free(tl);
+    free(info);
+    model_free(m);
+}
+END_TEST
+
 /* Telemetry's clip kinds map onto the engine's and back, and spell themselves. */
 START_TEST(test_stats__clip_kinds)
 {
@@ -623,6 +672,7 @@ stats_suite(void)
     tcase_add_test(core, test_stats__tensor);
     tcase_add_test(core, test_stats__describe_model);
     tcase_add_test(core, test_stats__describe_image_model);
+    tcase_add_test(core, test_stats__saturated_channels);
     tcase_add_test(core, test_stats__clip_kinds);
     suite_add_tcase(s, core);
 

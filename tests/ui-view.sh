@@ -6,7 +6,8 @@
 # blocks (256 colours) or an ASCII ramp (LANG=C); ] and [ change the
 # sample and [ brings back exactly the first picture; m finds a
 # misclassified sample; j moves the maps to the next layer; Space trains
-# on while the view follows the new weights; v closes it; a model with
+# on while the view follows the new weights; v closes it (and the layers
+# panel counts dead filters, dfilt); a model with
 # flat input refuses it with the reason.
 #
 # Runs start paused (--paused), so what is drawn at step 0 is the same on
@@ -198,6 +199,9 @@ $TM send-keys -t view ' '
 $TM send-keys -t view v
 if wait_for '^.+ loss ' 10 && ! pane | grep -q 'view .* sample'; then pass "v closes the view"
 else fail "v should close the view and bring the panels back"; fi
+# Its relu is on an image: the layers panel's dead column counts filters.
+if wait_for ' dfilt ' 5; then pass "the layers panel titles the column dfilt (dead filters)"
+else fail "the dead column of a conv model should read dfilt"; fi
 quit "UTF-8"
 
 # ---- LANG=C: the ASCII ramp -----------------------------------------------

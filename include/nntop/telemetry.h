@@ -21,6 +21,7 @@
 #define TM_TEXT_MAX 240
 #define TM_LABEL_MAX 40
 #define TM_GC_MAX_TENSORS 32
+#define TM_MAX_CHANNELS 256     /* per-channel saturation kept for this many channels */
 
 /* Record types (the ring's opaque type tag). */
 enum tm_type {
@@ -65,6 +66,8 @@ enum tm_layer_flag {
     TM_LAYER_HAS_PARAMS = 1u << 2,  /* the layer has a weight (and maybe a bias) tensor */
     TM_LAYER_DEAD_FILTERS = 1u << 3, /* dead_frac counts filters (channels zero for the
                                       * whole batch), not units: a relu on an image */
+    TM_LAYER_SAT_CHANNELS = 1u << 4, /* tm_layer.chan_sat is measured: a tanh or sigmoid
+                                      * on an image */
 };
 
 /*
@@ -170,6 +173,8 @@ struct tm_layer {
     float dead_frac;        /* relu: units (on images: filters) zero for every sample; else -1 */
     float sat_frac;         /* tanh/sigmoid: outputs within 1 % of the asymptotes; else -1 */
     uint32_t nan_count, inf_count;
+    int channels;           /* TM_LAYER_SAT_CHANNELS: channels in chan_sat, else 0 */
+    uint8_t chan_sat[TM_MAX_CHANNELS];  /* each channel's saturated share, x 255 (rounded) */
     struct tm_hist act;     /* nbins 0: not computed this snapshot */
 };
 

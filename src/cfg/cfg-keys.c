@@ -1239,9 +1239,13 @@ static const struct field doctor_fields[] = {
     { .key = "regularization", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_REGULARIZATION]), .r = AT_LEAST(0) },
     { .key = "clipping", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CLIPPING]), .r = RANGE(0, false, 1, false) },
     { .key = "converged_loss", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CONVERGED_LOSS]), .r = RANGE(0, false, 1, false) },
+    { .key = "dead_filters_info", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DEAD_FILTERS_INFO]), .r = RANGE(0, false, 1, false) },
+    { .key = "dead_filters_warning", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_DEAD_FILTERS_WARNING]), .r = RANGE(0, false, 1, false) },
+    { .key = "channel_saturation", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_CHANNEL_SATURATION]), .r = RANGE(0, false, 1, false) },
+    { .key = "saturated_channels", .type = FT_DOUBLE, .off = OFF(doctor.p[DP_SATURATED_CHANNELS]), .r = RANGE(0, false, 1, false) },
 };
 
-_Static_assert(DP_COUNT == 35, "every doctor threshold has its key above");
+_Static_assert(DP_COUNT == 39, "every doctor threshold has its key above");
 
 static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabled", NULL };
 

@@ -127,12 +127,13 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_DEAD_RELU] = {
         "dead-relu", DOC_WARNING, 3, DOC_LIVE,
         "the fraction of a relu layer's units that are zero for every sample of the batch: "
-        "info from dead_info, warning from dead_warning",
+        "info from dead_info, warning from dead_warning (a relu on an image: dead-filters)",
         "lower the lr, use leaky_relu, or init: he with zero bias",
         "DeepDiagnosis identifyDead (0.7); AUTOTRAINER dying relu", NULL},
     [DR_SATURATION] = {
         "saturation", DOC_WARNING, 3, DOC_LIVE,
-        "more than saturation of a tanh/sigmoid layer's outputs within 1% of the asymptotes",
+        "more than saturation of a tanh/sigmoid layer's outputs within 1% of the asymptotes "
+        "(on an image: saturated-channels)",
         "use a smaller init (xavier), normalise the inputs, or relu",
         "DeepDiagnosis identifySaturated (50%)", NULL},
     [DR_ACTIVATION_SCALE] = {
@@ -217,6 +218,22 @@ static const struct doctor_rule rules[DR_COUNT] = {
         "a reshape, view or transpose mixes samples: look at the layer code between the input "
         "and the first layer that mixes",
         "Karpathy's recipe (backprop dependency test)", NULL},
+    [DR_DEAD_FILTERS] = {
+        "dead-filters", DOC_WARNING, 3, DOC_LIVE,
+        "the fraction of a relu-on-image layer's filters (channels) that are zero at every "
+        "position for every sample of the batch: info from dead_filters_info, warning from "
+        "dead_filters_warning",
+        "lower the lr, add batch norm before the relu, use leaky_relu, or init: he with zero "
+        "bias",
+        "DeepDiagnosis identifyDead, per filter (nntop's adaptation to conv layers)", NULL},
+    [DR_SATURATED_CHANNELS] = {
+        "saturated-channels", DOC_WARNING, 3, DOC_LIVE,
+        "at least saturated_channels of a tanh/sigmoid-on-image layer's channels with more "
+        "than channel_saturation of their outputs within 1% of the asymptotes",
+        "add batch norm before the activation, use a smaller init (xavier), normalise the "
+        "inputs, or relu",
+        "DeepDiagnosis identifySaturated (50%), per channel (nntop's adaptation to conv "
+        "layers)", NULL},
 };
 
 static const struct doctor_param_info params[DP_COUNT] = {
@@ -283,6 +300,14 @@ static const struct doctor_param_info params[DP_COUNT] = {
     [DP_CLIPPING] = {"clipping", 0.5, 0, 1, DR_CLIPPING_FREQUENT, "fraction of clipped steps"},
     [DP_CONVERGED_LOSS] = {"converged_loss", 0.01, 0, 1, DR_CONVERGED,
                            "smoothed loss / initial loss below this"},
+    [DP_DEAD_FILTERS_INFO] = {"dead_filters_info", 0.25, 0, 1, DR_DEAD_FILTERS,
+                              "dead filter fraction reported as info"},
+    [DP_DEAD_FILTERS_WARNING] = {"dead_filters_warning", 0.5, 0, 1, DR_DEAD_FILTERS,
+                                 "dead filter fraction reported as a warning"},
+    [DP_CHANNEL_SATURATION] = {"channel_saturation", 0.5, 0, 1, DR_SATURATED_CHANNELS,
+                               "a channel's saturated share that makes it saturated"},
+    [DP_SATURATED_CHANNELS] = {"saturated_channels", 0.25, 0, 1, DR_SATURATED_CHANNELS,
+                               "fraction of saturated channels reported as a warning"},
 };
 
 const struct doctor_rule *
@@ -931,16 +956,40 @@ judge_layers(struct doctor *d)
             continue;
         const struct tm_layer *l = &d->layers[i];
         int kind = in->layers[i].kind;
+        unsigned flags = in->layers[i].flags;
+        bool filters = (flags & TM_LAYER_DEAD_FILTERS) != 0;
         if (kind == LAYER_RELU && l->dead_frac >= 0.0f) {
-            f = judge_layer_frac(d, DR_DEAD_RELU, i, l->dead_frac, par(d, DP_DEAD_INFO),
-                                 par(d, DP_DEAD_WARNING));
+            /* On an image the fraction counts filters: their own rule and thresholds. */
+            if (filters)
+                f = judge_layer_frac(d, DR_DEAD_FILTERS, i, l->dead_frac,
+                                     par(d, DP_DEAD_FILTERS_INFO), par(d, DP_DEAD_FILTERS_WARNING));
+            else
+                f = judge_layer_frac(d, DR_DEAD_RELU, i, l->dead_frac, par(d, DP_DEAD_INFO),
+                                     par(d, DP_DEAD_WARNING));
             if (f != NULL) {
-                set_text(f, "%.0f%% of units dead (threshold %.0f%%)", 100.0 * f->value,
-                         100.0 * f->threshold);
+                set_text(f, "%.0f%% of %s dead (threshold %.0f%%)", 100.0 * f->value,
+                         filters ? "filters" : "units", 100.0 * f->threshold);
                 finish(d);
             }
         }
-        if ((kind == LAYER_TANH || kind == LAYER_SIGMOID) && l->sat_frac >= 0.0f) {
+        if ((kind == LAYER_TANH || kind == LAYER_SIGMOID) && (flags & TM_LAYER_SAT_CHANNELS)
+            && l->channels > 0) {
+            /* Per channel: a channel pinned at an asymptote is lost even when the
+             * layer's overall share looks fine. */
+            double share = par(d, DP_CHANNEL_SATURATION), thr = par(d, DP_SATURATED_CHANNELS);
+            int n = l->channels < TM_MAX_CHANNELS ? l->channels : TM_MAX_CHANNELS, sat = 0;
+            for (int c = 0; c < n; c++)
+                sat += l->chan_sat[c] / 255.0 > share;
+            double frac = (double)sat / n;
+            int level = frac >= thr && sat > 0 ? DOC_WARNING : 0;
+            f = judge(d, DR_SATURATED_CHANNELS, T_LAYER(i), level, frac, thr);
+            if (f != NULL) {
+                set_text(f, "%d of %d %s channels saturated (more than %.0f%% of their outputs; "
+                         "threshold %.0f%% of the channels)", sat, n, layer_kind_name(kind),
+                         100.0 * share, 100.0 * thr);
+                finish(d);
+            }
+        } else if ((kind == LAYER_TANH || kind == LAYER_SIGMOID) && l->sat_frac >= 0.0f) {
             double thr = par(d, DP_SATURATION);
             int level = l->sat_frac > thr ? DOC_WARNING : 0;
             f = judge(d, DR_SATURATION, T_LAYER(i), level, l->sat_frac, thr);

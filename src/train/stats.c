@@ -323,6 +323,23 @@ stats_saturated_fraction(const float *y, size_t n, float lo, float hi, float eps
     return (float)((double)sat / (double)n);
 }
 
+/* The saturated share of each of the first n channels of (B, C, HW) outputs, x 255, into out. */
+static void
+saturated_by_channel(uint8_t *out, int n, const float *y, int B, int C, int HW, float lo,
+                     float hi, float eps)
+{
+    for (int c = 0; c < n && c < C; c++) {
+        size_t sat = 0;
+        for (int b = 0; b < B; b++) {
+            const float *plane = y + ((size_t)b * C + c) * HW;
+            for (int j = 0; j < HW; j++)
+                sat += (plane[j] - lo <= eps) | (hi - plane[j] <= eps);
+        }
+        double share = B > 0 && HW > 0 ? (double)sat / ((double)B * HW) : 0.0;
+        out[c] = (uint8_t)lround(share * 255.0);
+    }
+}
+
 void
 stats_layer(struct tm_layer *out, const struct model *m, int i, int bins)
 {
@@ -346,6 +363,13 @@ stats_layer(struct tm_layer *out, const struct model *m, int i, int bins)
     }
     out->dead_frac = -1.0f;
     out->sat_frac = -1.0f;
+    out->channels = 0;
+    if ((l->kind == LAYER_TANH || l->kind == LAYER_SIGMOID) && dead_by_channel(l)) {
+        bool tanh_ = l->kind == LAYER_TANH;
+        out->channels = l->c < TM_MAX_CHANNELS ? l->c : TM_MAX_CHANNELS;
+        saturated_by_channel(out->chan_sat, out->channels, y, m->batch, l->c, l->h * l->w,
+                             tanh_ ? -1.0f : 0.0f, 1.0f, tanh_ ? 0.02f : 0.01f);
+    }
     switch (l->kind) {
     case LAYER_RELU:
         if (dead_by_channel(l))
@@ -476,6 +500,8 @@ stats_describe_model(struct tm_info *info, const struct model *m)
             li->flags |= TM_LAYER_DEAD_FILTERS;
         if (l->kind == LAYER_TANH || l->kind == LAYER_SIGMOID)
             li->flags |= TM_LAYER_HAS_SAT;
+        if ((l->kind == LAYER_TANH || l->kind == LAYER_SIGMOID) && dead_by_channel(l))
+            li->flags |= TM_LAYER_SAT_CHANNELS;
         if (l->weight >= 0)
             li->flags |= TM_LAYER_HAS_PARAMS;
     }

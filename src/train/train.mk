@@ -41,9 +41,9 @@ EXTRA_DIST += tests/runs.sh
 # runs each and asserts the finding its "# expect:" line names, and runs
 # the healthy shipped configs asserting no warning or error.
 bugsdir = $(pkgdatadir)/configs/bugs
-dist_bugs_DATA = configs/bugs/dead-relu.yaml configs/bugs/dropout-before-batchnorm.yaml \
+dist_bugs_DATA = configs/bugs/dead-filters.yaml configs/bugs/dead-relu.yaml configs/bugs/dropout-before-batchnorm.yaml \
 	configs/bugs/exploding.yaml configs/bugs/lr-too-high.yaml configs/bugs/lr-too-low.yaml \
-	configs/bugs/no-activation.yaml configs/bugs/raw-pixels.yaml \
+	configs/bugs/no-activation.yaml configs/bugs/raw-pixels.yaml configs/bugs/saturated-channels.yaml \
 	configs/bugs/sigmoid-vanishing.yaml configs/bugs/tanh-std1-init.yaml \
 	configs/bugs/tiny-overfit.yaml configs/bugs/weight-decay.yaml configs/bugs/zero-init.yaml
 check_SCRIPTS += tests/doctor-zoo.sh

@@ -177,17 +177,28 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     if (show[COL_DEAD]) {
         double f = -1.0;
         int sev = 0;
+        bool filters = (li->flags & TM_LAYER_DEAD_FILTERS) != 0;
+        /* Marked by either rule that judges the column: on an image the
+         * per-filter and per-channel ones (a replayed run has no per-channel
+         * shares: the layer-wide rule then). */
         if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD)) {
             f = L->dead_frac;
-            sev = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_RELU)->id);
+            int a = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_RELU)->id);
+            int b = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_FILTERS)->id);
+            sev = a > b ? a : b;
         } else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT)) {
             f = L->sat_frac;
-            sev = ui_model_mark(m, i, doctor_rule_at(DR_SATURATION)->id);
+            int a = ui_model_mark(m, i, doctor_rule_at(DR_SATURATION)->id);
+            int b = ui_model_mark(m, i, doctor_rule_at(DR_SATURATED_CHANNELS)->id);
+            sev = a > b ? a : b;
         }
         bool warn = sev >= UI_MARK_MIN;
+        /* A relu on an image counts dead filters: 'f' says so where the
+         * column also holds units (the title says it where it does not). */
         if (f >= 0.0)
             snprintf(buf, sizeof buf, "%s%s", ui_fmt_pct(v1, sizeof v1, f),
-                     warn ? ui_severity_glyph(g, sev) : " ");
+                     warn ? ui_severity_glyph(g, sev)
+                          : filters && ui->layers_mixed_dead ? "f" : " ");
         else
             snprintf(buf, sizeof buf, "- ");
         cell(y, x, cols[COL_DEAD].width, warn ? crt_severity_elem(sev) : base, buf, ui->utf8);
@@ -271,12 +282,17 @@ layers_draw(struct ui *ui, const struct ui_rect *r)
     crt_put(iy, x, name_w, CRT_DIM, "layer");
     x += name_w + 1;
     /* The dead/saturated column says which of the two the model has. */
-    bool dead = false, sat = false;
+    bool dead = false, sat = false, units = false, filters = false;
     for (int i = 0; i < n; i++) {
-        dead |= (m->info.layers[i].flags & TM_LAYER_HAS_DEAD) != 0;
-        sat |= (m->info.layers[i].flags & TM_LAYER_HAS_SAT) != 0;
+        unsigned fl = m->info.layers[i].flags;
+        dead |= (fl & TM_LAYER_HAS_DEAD) != 0;
+        sat |= (fl & TM_LAYER_HAS_SAT) != 0;
+        filters |= (fl & TM_LAYER_DEAD_FILTERS) != 0;
+        units |= (fl & TM_LAYER_HAS_DEAD) != 0 && (fl & TM_LAYER_DEAD_FILTERS) == 0;
     }
-    const char *titles[COL_COUNT] = {g->act, dead && sat ? "d/sat" : sat ? "sat" : "dead",
+    ui->layers_mixed_dead = units && filters;
+    const char *dead_title = filters && !units ? "dfilt" : "dead";
+    const char *titles[COL_COUNT] = {g->act, dead && sat ? "d/sat" : sat ? "sat" : dead_title,
                                      g->ratio, "trend", g->gnorm};
     for (int c = 0; c < COL_COUNT; c++) {
         if (!show[c])
@@ -334,9 +350,10 @@ layers_resize(struct ui *ui, const struct ui_rect *r)
 static const char *
 layers_help(void)
 {
-    return "per layer: activation mean/std, dead or saturated share, update/weight ratio "
-           "and trend, gradient norm; a row (and the value a rule judged) is marked while the "
-           "doctor has a warning or error raised about that layer";
+    return "per layer: activation mean/std, dead or saturated share (on an image: dead "
+           "filters, titled dfilt or marked f), update/weight ratio and trend, gradient norm; "
+           "a row (and the value a rule judged) is marked while the doctor has a warning or "
+           "error raised about that layer";
 }
 
 const struct panel_class panel_layers_class = {

@@ -435,6 +435,7 @@ struct ui {
     /* panels */
     bool log_scale, window;
     int sel_layer, layer_top;
+    bool layers_mixed_dead;     /* the dead column holds units and filters (panel-layers.c) */
     int hist_kind;              /* enum ui_hist_kind */
     long find_scroll;           /* findings: events hidden below the view */
     long find_total;            /* events seen when find_scroll was last kept */
