@@ -24,6 +24,7 @@
 
 #include "nntop/blas.h"
 #include "nntop/cfg.h"
+#include "nntop/control.h"
 #include "nntop/doctor.h"
 #include "nntop/headless.h"
 #include "nntop/replay.h"
@@ -587,6 +588,7 @@ main(int argc, char **argv)
     struct cfg *cfg = NULL;
     char *cmdline = NULL;
     struct trainer *t = NULL;
+    struct control_server *ctl = NULL;
     char *cause = NULL;
     int status = EXIT_DONE;
     parse_options(&o, argc, argv);
@@ -646,6 +648,17 @@ main(int argc, char **argv)
     }
 
     struct feed feed = trainer_feed(t);
+    /* Other processes steer the run through its control socket (nntop --attach). */
+    if (trainer_run_dir(t) != NULL && !o.gradcheck) {
+        if (control_server_new(&ctl, trainer_run_dir(t), feed, &cause) == 0) {
+            feed = control_server_feed(ctl);
+        } else {
+            fprintf(stderr, "nntop: no control socket, attached viewers are read-only: %s\n",
+                    cause);
+            free(cause);
+            cause = NULL;
+        }
+    }
     int sig = 0;
     if (o.gradcheck) {
         struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
@@ -690,6 +703,8 @@ main(int argc, char **argv)
             status = EXIT_FINDINGS;
     }
     trainer_join(t);
+    control_server_free(ctl);
+    ctl = NULL;
     if (status == EXIT_DONE && trainer_exit_status(t) != 0)
         status = EXIT_FAILED;
     if (sig != 0)
@@ -700,6 +715,7 @@ main(int argc, char **argv)
         status = EXIT_FAILED;
     }
 out:
+    control_server_free(ctl);
     trainer_free(t);
     free(cause);
     free(cmdline);

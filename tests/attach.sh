@@ -3,8 +3,10 @@
 # nntop trains, the dashboard (under tmux) follows its run directory and
 # the step on screen rises; q detaches and the writer goes on; a writer
 # that quits and one whose process is killed both show "writer gone"; a
-# resumed run appending to the directory is picked up again; a torn last
-# line of metrics.csv is held back until it is whole.  Also the headless
+# resumed run appending to the directory is picked up again; without a
+# writer the steering keys are refused (read-only); a torn last line of
+# metrics.csv is held back until it is whole.  (Steering through the
+# control socket is tests/control.sh.)  Also the headless
 # follower (nntop attach -H) and the usage errors.
 #
 # It waits for what it checks (bounded waits), never for a fixed time,
@@ -176,11 +178,6 @@ else fail "the initial loss should show"; fi
 if wait_for '0 dense 2.256 ' 10; then pass "the layer table fills from layers.csv"
 else fail "the layer table should show '0 dense 2→256'"; fi
 
-$TM send-keys -t att ' '
-if wait_for 'read-only: attached without a control socket' 10; then
-    pass "steering keys are refused while read-only"
-else fail "a read-only message expected after Space"; fi
-
 $TM send-keys -t att q
 status=$(wait_exit 20)
 if [ "$status" = 0 ]; then pass "q detaches (exit 0)"
@@ -214,6 +211,10 @@ if wait_for "writer gone: process $WRITER( |$)" 20 && wait_for '^ nntop .*writer
     pass "a killed writer shows 'writer gone' (pid $WRITER)"
 else fail "'writer gone' expected after kill -9 of $WRITER"; fi
 WRITER=
+$TM send-keys -t att ' '
+if wait_for 'read-only: no control socket' 10; then
+    pass "without a writer (no control socket) steering keys are refused"
+else fail "a read-only message expected after Space with the writer gone"; fi
 
 # ---- a torn last line is held back until it is whole --------------------------
 

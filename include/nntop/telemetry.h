@@ -374,7 +374,16 @@ struct tm_command {
     double value;
     int layer;              /* TM_CMD_VIEW: the layer whose activation maps to send */
     int dir;                /* TM_CMD_VIEW: 0, +1 or -1 (see there) */
+    int source;             /* enum tm_cmd_source: who sent it (journaled as "source") */
 };
+
+/* Where a command came from: keys and prompt of this process, or the control socket. */
+enum tm_cmd_source { TM_SRC_LOCAL, TM_SRC_SOCKET, TM_SRC_COUNT };
+
+/* The protocol name of a command kind ("pause", "lr", ...; NULL out of range). */
+const char *tm_cmd_name(int kind);
+/* The kind tm_cmd_name spells name, or -1. */
+int tm_cmd_parse(const char *name);
 
 /*
  * Looking inside (TM_CMD_VIEW): one sample of the validation split (the

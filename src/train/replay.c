@@ -13,7 +13,8 @@
  * one frame behind the disk.  While the writer is alive an event or a
  * snapshot is held until the train row of its step has been read, so the
  * merge stays in step order although the writer flushes its files at
- * different times.  The writer is the last "pid" in env.txt; it is gone
+ * different times (held no longer than STALE_S of quiet files, so a
+ * writer that never flushes its rows still shows its events).  The writer is the last "pid" in env.txt; it is gone
  * when that process no longer exists (or is a zombie) on this host, or
  * when the last segment ended with "done" or "quit".  A resumed run
  * appends a new segment and a new pid, and the feed follows it.
@@ -32,13 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_INOTIFY_H
 #include <sys/inotify.h>
 #endif
 
 #include "nntop/cfg.h"
+#include "nntop/control.h"
+#include "nntop/mono.h"
 #include "nntop/nn.h"
 #include "nntop/runlog.h"
 #include "nntop/stats.h"
@@ -47,6 +49,7 @@
 enum replay_phase { PH_INFO, PH_STREAM, PH_STATE, PH_END };
 
 #define FOLLOW_POLL_S 0.25      /* longest wait between two looks at a followed run */
+#define STALE_S 1.5             /* files quiet this long: show what is held back */
 
 /* The files a follower reads on. */
 enum follow_file { FF_METRICS, FF_LAYERS, FF_EVENTS, FF_COUNT };
@@ -63,7 +66,9 @@ struct follow {
     bool gone_told;             /* the "writer gone" event was sent for this absence */
     long frontier;              /* highest train step read */
     double next_look;           /* monotonic time of the next look without inotify news */
+    double last_news;           /* monotonic time new rows were last read */
     int inotify_fd;             /* -1 without inotify */
+    int sock;                   /* connection to the writer's control socket, -1 none */
     bool state_dirty;           /* a TM_STATE is due once the records so far are out */
     char note[TM_TEXT_MAX];     /* an event to send (writer gone / back, a broken file) */
     int note_severity;
@@ -328,6 +333,7 @@ open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
     if (follow) {
         r->fw = xcalloc(1, sizeof *r->fw);
         r->fw->inotify_fd = -1;
+        r->fw->sock = -1;
     }
     struct cfg_errs errs = {0};
     char path[DATA_PATH_MAX + 32];
@@ -399,14 +405,6 @@ replay_open(struct replay **out, const char *run_dir, char **cause)
 
 
 /* ---- following a run being written --------------------------------------- */
-
-static double
-mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Process pid exists on this host and is not a zombie waiting for its parent. */
 static bool
@@ -595,11 +593,13 @@ follow_look(struct replay *r)
             news = true;
     }
 #endif
-    double now = mono_now();
+    double now = mono_seconds();
     if (!news && now < fw->next_look)
         return false;
     fw->next_look = now + FOLLOW_POLL_S;
     bool got = follow_read(r);
+    if (got)
+        fw->last_news = now;
     follow_check_writer(r);
     return got;
 }
@@ -645,7 +645,8 @@ replay_attach(struct replay **out, const char *run_dir, char **cause)
     follow_check_writer(r);
     fw->note[0] = '\0';         /* the header says it; no event for the state found */
     fw->gone_told = fw->gone;
-    fw->next_look = mono_now() + FOLLOW_POLL_S;
+    fw->next_look = mono_seconds() + FOLLOW_POLL_S;
+    fw->last_news = mono_seconds();
     return 0;
 }
 
@@ -841,8 +842,11 @@ replay_poll(void *self, struct tm_record *out)
     struct follow *fw = r->fw;
     bool looked = false;
     for (;;) {
-        /* Held back while the writer may still add their train row (see the top). */
-        long frontier = fw != NULL && !fw->gone ? fw->frontier : LONG_MAX;
+        /* Held back while the writer may still add their train row (see
+         * the top), but not for longer than STALE_S of quiet files. */
+        long frontier = fw != NULL && !fw->gone && mono_seconds() - fw->last_news < STALE_S
+                            ? fw->frontier
+                            : LONG_MAX;
         /* A layers group in progress runs to its end, then closes. */
         if (r->group_step >= 0) {
             if (r->li < r->nlayers && r->layers[r->li].step == r->group_step) {
@@ -937,11 +941,11 @@ replay_poll(void *self, struct tm_record *out)
 static int
 replay_send(void *self, const struct tm_command *cmd, char *why, size_t len)
 {
-    const struct replay *r = self;
+    struct replay *r = self;
+    /* A followed run is steered through its writer's control socket, when it has one. */
     if (r->fw != NULL)
-        snprintf(why, len, "read-only: attached without a control socket");
-    else
-        snprintf(why, len, "read-only in replay");
+        return control_client_send(r->run_dir, &r->fw->sock, cmd, why, len);
+    snprintf(why, len, "read-only in replay");
     return -1;
 }
 
@@ -987,6 +991,8 @@ replay_free(struct replay *r)
     runlog_events_free(r->events, r->nevents);
     if (r->fw != NULL && r->fw->inotify_fd >= 0)
         close(r->fw->inotify_fd);
+    if (r->fw != NULL && r->fw->sock >= 0)
+        close(r->fw->sock);
     free(r->fw);
     free(r->run_dir);
     free(r);

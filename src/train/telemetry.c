@@ -46,6 +46,44 @@ tm_clip_parse(const char *name)
     return -1;
 }
 
+/* The control socket's command names (control.h), one per kind. */
+static const char *const cmd_names[TM_CMD_KIND_COUNT] = {
+    [TM_CMD_PAUSE] = "pause",
+    [TM_CMD_RESUME] = "resume",
+    [TM_CMD_STEP] = "step",
+    [TM_CMD_SET_LR] = "lr",
+    [TM_CMD_SCALE_LR] = "lr_scale",
+    [TM_CMD_SET_CLIP] = "clip",
+    [TM_CMD_SET_MOMENTUM] = "momentum",
+    [TM_CMD_SET_WD] = "weight_decay",
+    [TM_CMD_SET_BATCH] = "batch_size",
+    [TM_CMD_EVAL] = "eval",
+    [TM_CMD_SAVE] = "save",
+    [TM_CMD_SET_TELEMETRY] = "telemetry",
+    [TM_CMD_GRADCHECK] = "gradcheck",
+    [TM_CMD_OVERFIT] = "overfit",
+    [TM_CMD_QUIT] = "quit",
+    [TM_CMD_RESTORE] = "restore",
+    [TM_CMD_BASELINE] = "baseline",
+    [TM_CMD_DEPCHECK] = "depcheck",
+    [TM_CMD_VIEW] = "view",
+};
+
+const char *
+tm_cmd_name(int kind)
+{
+    return kind >= 0 && kind < TM_CMD_KIND_COUNT ? cmd_names[kind] : NULL;
+}
+
+int
+tm_cmd_parse(const char *name)
+{
+    for (int k = 0; k < TM_CMD_KIND_COUNT; k++)
+        if (cmd_names[k] != NULL && strcmp(name, cmd_names[k]) == 0)
+            return k;
+    return -1;
+}
+
 static const char *const severity_names[TM_SEV_COUNT] = {
     [TM_SEV_OK] = "ok",
     [TM_SEV_INFO] = "info",

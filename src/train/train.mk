@@ -3,9 +3,9 @@
 libnntop_a_SOURCES += src/train/telemetry.c src/train/stats.c src/train/gradcheck.c \
 	src/train/trainer.c src/train/trainer-cmd.c src/train/trainer-resume.c src/train/doctor.c \
 	src/train/trainer-tools.c src/train/trainer-view.c src/train/depcheck.c \
-	src/train/replay.c src/train/runs.c
+	src/train/replay.c src/train/runs.c src/train/control.c
 noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h include/nntop/doctor.h \
-	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h include/nntop/runs.h \
+	include/nntop/telemetry.h include/nntop/trainer.h include/nntop/replay.h include/nntop/runs.h include/nntop/control.h \
 	src/train/trainer-int.h
 
 # check_trainer drives the real trainer thread in-process (commands, run
@@ -14,7 +14,8 @@ noinst_HEADERS += include/nntop/stats.h include/nntop/gradcheck.h include/nntop/
 # check_gradcheck test the statistics and the gradient check on small
 # hand-built models; check_doctor tests every rule on crafted telemetry.
 if HAVE_CHECK
-check_PROGRAMS += tests/check_trainer tests/check_stats tests/check_gradcheck tests/check_doctor
+check_PROGRAMS += tests/check_trainer tests/check_stats tests/check_gradcheck tests/check_doctor \
+	tests/check_control
 tests_check_trainer_SOURCES = tests/check_trainer.c $(CHECK_RUN)
 tests_check_trainer_CFLAGS = $(TEST_CFLAGS)
 tests_check_trainer_LDADD = $(TEST_LIBS)
@@ -27,11 +28,18 @@ tests_check_gradcheck_LDADD = $(TEST_LIBS)
 tests_check_doctor_SOURCES = tests/check_doctor.c $(CHECK_RUN)
 tests_check_doctor_CFLAGS = $(TEST_CFLAGS)
 tests_check_doctor_LDADD = $(TEST_LIBS)
+tests_check_control_SOURCES = tests/check_control.c $(CHECK_RUN)
+tests_check_control_CFLAGS = $(TEST_CFLAGS)
+tests_check_control_LDADD = $(TEST_LIBS)
 endif
 
 # nntop --attach on a run a headless nntop writes, under tmux.
 check_SCRIPTS += tests/attach.sh
 EXTRA_DIST += tests/attach.sh
+
+# The control socket: bad messages, floods, another uid, two attached viewers steering.
+check_SCRIPTS += tests/control.sh
+EXTRA_DIST += tests/control.sh tests/control_client.py
 
 # nntop runs / nntop diff on the fixture runs in tests/data/runs.
 check_SCRIPTS += tests/runs.sh

@@ -383,6 +383,7 @@ static void
 cmd_quit(struct trainer *t, const struct tm_command *c)
 {
     t->quit = true;
+    t->quit_source = c->source;     /* the quit event, written at the loop's end, says who */
 }
 
 typedef void (*cmd_handler)(struct trainer *, const struct tm_command *);
@@ -413,11 +414,14 @@ static const cmd_handler cmd_handlers[TM_CMD_KIND_COUNT] = {
 void
 trainer_apply_command(struct trainer *t, const struct tm_command *c)
 {
-    /* Every command is answered by a state record, the refused ones too. */
+    /* Every command is answered by a state record, the refused ones too.
+     * The events it causes say where it came from. */
+    t->cmd_source = c->source;
     if (c->kind < 0 || c->kind >= TM_CMD_KIND_COUNT || cmd_handlers[c->kind] == NULL)
         trainer_emit(t, TM_EVT_REFUSED, "\"command\":\"unknown\"", "unknown command %d", c->kind);
     else
         cmd_handlers[c->kind](t, c);
+    t->cmd_source = TM_SRC_LOCAL;
     if (!t->quiet)
         trainer_publish_state(t);
 }

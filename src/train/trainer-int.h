@@ -108,6 +108,8 @@ struct trainer {
 
     char *truncate_extra;       /* --resume cut the logs back: the event's fields, or NULL */
     bool quiet;                 /* re-applying a resumed run's changes: no events */
+    int cmd_source;             /* enum tm_cmd_source of the command being applied */
+    int quit_source;            /* ... of the quit command, for the quit event */
     struct scheduled *sched;    /* --reproduce: changes to apply, by step */
     int nsched, sched_next;
 };

@@ -129,8 +129,10 @@ trainer_emit_v(struct trainer *t, int type, const char *extra, const char *fmt, 
     if (t->log != NULL) {
         char jtext[2 * TM_TEXT_MAX];
         runlog_json_str(jtext, sizeof jtext, text);
-        runlog_event(t->log, t->step, def->type, "%s%s\"severity\":\"%s\",\"text\":%s", extra,
-                     *extra ? "," : "", tm_severity_name(def->severity), jtext);
+        /* A change another process asked for over the control socket says so. */
+        const char *source = t->cmd_source == TM_SRC_SOCKET ? "\"source\":\"socket\"," : "";
+        runlog_event(t->log, t->step, def->type, "%s%s%s\"severity\":\"%s\",\"text\":%s",
+                     extra, *extra ? "," : "", source, tm_severity_name(def->severity), jtext);
     }
     publish_event(t, type, text);
 }
@@ -918,7 +920,11 @@ trainer_main(void *arg)
         if (t->paused) {
             /* Whatever paused us published the state already (a command,
              * the end of a step count, a non-finite value): one state
-             * record per change, none per wake-up. */
+             * record per change, none per wake-up.  The rows held for the
+             * next flush go to disk first: a paused run may sit for hours,
+             * and a viewer attached to the directory shows them now. */
+            if (t->log != NULL && !t->log_stalled)
+                runlog_flush(t->log);
             wait_for_command(t);
             if (t->log_stalled && t->opts.retry_log && ring_empty(t->ctl)
                 && trainer_retry_log(t) && !t->done) {
@@ -941,8 +947,11 @@ trainer_main(void *arg)
     if (!t->done && !t->failed
         && trainer_save_checkpoint(t, t->failure, sizeof t->failure) != 0)
         t->failed = true;
-    if (!t->done)
+    if (!t->done) {
+        t->cmd_source = t->quit_source;
         trainer_emit(t, TM_EVT_QUIT, "", "stopped at step %ld", t->step);
+        t->cmd_source = TM_SRC_LOCAL;
+    }
     if (t->log != NULL) {
         runlog_flush(t->log);
         /* One last try for rows held since a write failed; what is still

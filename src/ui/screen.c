@@ -593,6 +593,9 @@ drain(struct ui *ui, struct tm_record *rec, bool *more, bool *urgent)
 static bool
 begin_quit(struct ui *ui)
 {
+    /* Attached to a run another process writes: q only detaches (:quit stops it). */
+    if (ui->live->have_info && ui->live->info.attached)
+        return true;
     struct tm_command c = {.kind = TM_CMD_QUIT};
     char why[200];
     if (ui->feed->cls->send(ui->feed->self, &c, why, sizeof why) < 0)
@@ -626,7 +629,12 @@ prompt_key(struct ui *ui, int key)
             ui_message(ui, UI_MSG_ERROR, "%s", err);
         else if (rc == 2)
             dashboard_command(ui, ui->prompt.buf);
-        else if (rc == 0 && c.kind == TM_CMD_QUIT)
+        else if (rc == 0 && c.kind == TM_CMD_QUIT && ui->live->have_info &&
+                 ui->live->info.attached) {
+            ui->confirm_quit = true;
+            ui_message(ui, UI_MSG_ERROR,
+                       "stop the run for every viewer? y: stop it, any other key: keep it");
+        } else if (rc == 0 && c.kind == TM_CMD_QUIT)
             return UI_HANDLED | UI_QUIT;
         else if (rc == 0)
             ui_send(ui, &c);
@@ -801,6 +809,19 @@ handle_key(struct ui *ui, int key)
         return key == 'q' || key == UI_KEY_F10 ? UI_HANDLED | UI_QUIT : 0;
     if (ui->prompting)
         return prompt_key(ui, key);
+    if (ui->confirm_quit) {
+        /* The answer to :quit while attached: y stops the writer, then the viewer leaves. */
+        ui->confirm_quit = false;
+        struct tm_command q = {.kind = TM_CMD_QUIT};
+        if (key != 'y' && key != 'Y')
+            ui_message(ui, UI_MSG_INFO, "the run goes on");
+        else if (ui_send(ui, &q) == 0) {
+            ui->quitting = true;
+            ui_message(ui, UI_MSG_INFO, "quitting: the writer saves and stops%s (q: detach now)",
+                       ui->g->ellipsis);
+        }
+        return UI_HANDLED | UI_REDRAW;
+    }
     int bits = 0;
     if (ui->overlay != UI_OVERLAY_NONE) {
         bool consumed;

@@ -466,6 +466,7 @@ struct ui {
     long view_asked_snap;       /* snap_step of the last request (live refresh) */
 
     bool quitting;              /* quit sent: waiting for the producer */
+    bool confirm_quit;          /* attached: :quit asked "stop the run?"; the next key answers */
     double now;                 /* monotonic seconds of this frame */
     bool show_acc;              /* the curve panel shows accuracy instead of loss (a) */
     struct ui_canvas canvas_train, canvas_val, canvas_reg;
