@@ -1960,6 +1960,52 @@ START_TEST(test_trainer__dropped_records)
 }
 END_TEST
 
+START_TEST(test_trainer__slow_consumer)
+{
+    /* A consumer that stops reading (a dashboard under Ctrl-Z, a stalled
+     * ssh) loses steps and snapshots, never a state or an event: when it
+     * reads again it learns where the run stands.  The 64 KiB ring fills
+     * within a few steps of per-step snapshots. */
+    struct cfg c;
+    cfg_or_die(&c, spiral_yaml, tmp);
+    c.telemetry.every = 1;
+    struct trainer_opts o = {.start_paused = true, .ring_bytes = (size_t)64 << 10};
+    struct run *r = run_start(&c, &o);
+    wait_paused(r, 0);
+    long events_before = r->nevents;
+    struct events e = read_events(r->run_dir);
+    int pauses_before = count_type(&e, "pause");
+    runlog_events_free(e.ev, e.n);
+    char why[128] = "";
+    struct tm_command step = {.kind = TM_CMD_STEP, .n = 300};
+    ck_assert_int_eq(trainer_send(r->t, &step, why, sizeof why), 0);
+    /* Nothing is read until the run log (events are written at once)
+     * says the 300 steps are done and the run paused. */
+    for (;;) {
+        e = read_events(r->run_dir);
+        int pauses = count_type(&e, "pause");
+        runlog_events_free(e.ev, e.n);
+        if (pauses > pauses_before)
+            break;
+        nap();
+    }
+    while (!(r->state.state == TM_PAUSED && r->state.step == 300)) {
+        ck_assert_msg(!r->feed.cls->finished(r->feed.self), "the worker ended");
+        nap();
+        pump(r);
+    }
+    ck_assert_msg(r->feed.cls->dropped(r->feed.self) > 0,
+                  "a 64 KiB ring nobody read for 300 snapshots dropped nothing");
+    ck_assert_uint_eq(r->state.dropped, r->feed.cls->dropped(r->feed.self));
+    bool pause_event = false;
+    for (long i = events_before; i < r->nevents && i < MAX_EVENTS; i++)
+        pause_event |= strstr(r->ev[i].text, "paused after stepping") != NULL;
+    ck_assert_msg(pause_event, "the pause after stepping is not on the feed");
+    run_finish(r);
+    run_free(r);
+}
+END_TEST
+
 START_TEST(test_trainer__free_running)
 {
     /* trainer_free on a running (or paused) worker stops it instead of
@@ -2614,6 +2660,7 @@ trainer_suite(void)
     tcase_set_timeout(limits, 120);
     tcase_add_test(limits, test_trainer__dropped_records);
     tcase_add_test(limits, test_trainer__free_running);
+    tcase_add_test(limits, test_trainer__slow_consumer);
     suite_add_tcase(s, limits);
 
     TCase *errors = tcase_create("errors");

@@ -48,6 +48,13 @@ void ring_free(struct ring *r);
 bool ring_push(struct ring *r, uint32_t type, const void *data, size_t len);
 
 /*
+ * Producer: true when a record of len payload bytes would fit now, so a
+ * push right after cannot fail (only the producer adds records).  Counts
+ * nothing as dropped.
+ */
+bool ring_has_room(struct ring *r, size_t len);
+
+/*
  * Consumer: describe the oldest record without consuming it.  Returns
  * false when the ring is empty; otherwise sets *type and *len (either
  * pointer may be NULL) and returns true.

@@ -168,6 +168,19 @@ ring_reject(struct ring *r, size_t len)
 }
 
 bool
+ring_has_room(struct ring *r, size_t len)
+{
+    if (len > r->capacity - RING_HEADER_SIZE)
+        return false;
+    size_t need = ring_record_size(len);
+    size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (r->capacity - (head - r->tail_cache) >= need)
+        return true;
+    r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+    return r->capacity - (head - r->tail_cache) >= need;
+}
+
+bool
 ring_push(struct ring *r, uint32_t type, const void *data, size_t len)
 {
     assert(data != NULL || len == 0);

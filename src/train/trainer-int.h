@@ -50,6 +50,9 @@ struct trainer {
     struct tm_info *info;       /* the model's layer table and labels (stats_describe_model) */
 
     struct ring *tel;           /* trainer -> consumer */
+    struct ring *owed;          /* records the consumer must get, waiting for room in tel */
+    struct tm_record *owed_rec; /* one record moved from owed to tel */
+    atomic_uint_least64_t lost; /* steps and snapshots dropped: tel was full */
     struct ring *ctl;           /* consumer -> trainer */
     pthread_mutex_t mu;         /* guards the sleep/wake handshake only */
     pthread_cond_t cv;
@@ -118,6 +121,9 @@ struct trainer {
 void trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t len);
 /* Publish the run state (running/paused/done, step, live settings). */
 void trainer_publish_state(struct trainer *t);
+/* Move the records waiting in owed into the telemetry ring while they fit;
+ * true when none waits any more (worker thread only). */
+bool trainer_flush_owed(struct trainer *t);
 
 /*
  * Record an event of vocabulary row type (enum tm_event_type): one line

@@ -34,6 +34,7 @@
 
 #define TELEMETRY_RING_DEFAULT ((size_t)4 << 20)
 #define CONTROL_RING_BYTES ((size_t)64 << 10)
+#define OWED_RING_BYTES ((size_t)1 << 20)
 
 static double
 wall_s(const struct trainer *t)
@@ -65,7 +66,42 @@ trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t le
         memcpy(&t->doc_rec->u, rec, len);
         doctor_feed(t->doctor, t->doc_rec);
     }
-    ring_push(t->tel, (uint32_t)type, rec, len);
+    if (trainer_flush_owed(t) && ring_push(t->tel, (uint32_t)type, rec, len))
+        return;
+    /* Steps and snapshots may be lost to a consumer that does not keep up
+     * (counted, and shown); states, events, findings, evaluations and
+     * check results wait, in order, for room. */
+    if (type == TM_STEP || type == TM_LAYER || type == TM_TENSOR || type == TM_SNAPSHOT)
+        atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
+    else
+        ring_push(t->owed, (uint32_t)type, rec, len);
+}
+
+/* Records the consumer never gets: steps and snapshots dropped, and what
+ * did not fit even in owed. */
+static uint64_t
+records_lost(const struct trainer *t)
+{
+    return atomic_load_explicit(&t->lost, memory_order_relaxed) + ring_dropped(t->owed);
+}
+
+/*
+ * Move waiting records into the telemetry ring while they fit, oldest
+ * first.  True when none waits any more: only then may a newer record go
+ * to the ring, or the consumer would see it before older ones.
+ */
+bool
+trainer_flush_owed(struct trainer *t)
+{
+    uint32_t type;
+    size_t len;
+    while (ring_peek(t->owed, &type, &len)) {
+        if (!ring_has_room(t->tel, len))
+            return false;
+        ring_pop(t->owed, &type, &t->owed_rec->u, sizeof t->owed_rec->u, &len);
+        ring_push(t->tel, type, &t->owed_rec->u, len);
+    }
+    return true;
 }
 
 /* A doctor finding: one "finding" line in events.jsonl and a TM_FINDING record. */
@@ -98,7 +134,7 @@ trainer_publish_state(struct trainer *t)
     s.batch_size = t->batch_size;
     s.telemetry_every = t->tel_every;
     s.overfit = t->overfit;
-    s.dropped = ring_dropped(t->tel);
+    s.dropped = records_lost(t);
     trainer_publish(t, TM_STATE, &s, sizeof s);
 }
 
@@ -313,11 +349,24 @@ wait_for_command(struct trainer *t)
         while (ring_empty(t->ctl))
             if (pthread_cond_timedwait(&t->cv, &t->mu, &until) != 0)
                 break;
+    } else if (!ring_empty(t->owed)) {
+        /* Records wait for the consumer to make room: look again soon. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (ring_empty(t->ctl))
+            if (pthread_cond_timedwait(&t->cv, &t->mu, &until) != 0)
+                break;
     } else {
         while (ring_empty(t->ctl))
             pthread_cond_wait(&t->cv, &t->mu);
     }
     pthread_mutex_unlock(&t->mu);
+    trainer_flush_owed(t);
 }
 
 /* ---- non-finite values --------------------------------------------- */
@@ -974,7 +1023,12 @@ feed_poll(void *self, struct tm_record *out)
 {
     struct trainer *t = self;
     size_t len;
-    return ring_pop(t->tel, &out->type, &out->u, sizeof out->u, &len) == 1;
+    if (ring_pop(t->tel, &out->type, &out->u, sizeof out->u, &len) == 1)
+        return true;
+    /* A finished worker no longer touches the records it still owed: they
+     * are newer than everything in the ring, so they come last. */
+    return atomic_load_explicit(&t->finished, memory_order_acquire) && ring_empty(t->tel)
+           && ring_pop(t->owed, &out->type, &out->u, sizeof out->u, &len) == 1;
 }
 
 static int
@@ -987,14 +1041,15 @@ static uint64_t
 feed_dropped(void *self)
 {
     struct trainer *t = self;
-    return ring_dropped(t->tel);
+    return records_lost(t);
 }
 
 static bool
 feed_finished(void *self)
 {
     struct trainer *t = self;
-    return atomic_load_explicit(&t->finished, memory_order_acquire) && ring_empty(t->tel);
+    return atomic_load_explicit(&t->finished, memory_order_acquire) && ring_empty(t->tel)
+           && ring_empty(t->owed);
 }
 
 static const struct feed_class trainer_feed_class = {
@@ -1027,6 +1082,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     atomic_init(&t->finished, false);
+    atomic_init(&t->lost, 0);
 
     if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0)
         goto fail;
@@ -1121,6 +1177,8 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         goto fail;
     t->tel = ring_new(opts->ring_bytes > 0 ? opts->ring_bytes : TELEMETRY_RING_DEFAULT);
     t->ctl = ring_new(CONTROL_RING_BYTES);
+    t->owed = ring_new(OWED_RING_BYTES);
+    t->owed_rec = xmalloc(sizeof *t->owed_rec);
     if (t->tel == NULL || t->ctl == NULL) {
         *cause = xasprintf("telemetry ring size must be a power of two");
         goto fail;
@@ -1219,6 +1277,8 @@ trainer_free(struct trainer *t)
     optim_free(t->optim);
     data_fini(&t->data);
     ring_free(t->tel);
+    ring_free(t->owed);
+    free(t->owed_rec);
     ring_free(t->ctl);
     doctor_free(t->doctor);
     free(t->doc_rec);
