@@ -314,7 +314,9 @@ START_TEST(test_ui__prompt_complete)
         const char *typed, *want;
     } cases[] = {
         {"gr", "gradcheck "}, {"clip n", "clip norm "}, {"overfit o", "overfit o"},
-        {"overfit of", "overfit off "}, {"help mo", "help momentum "}, {"ex", "export "},
+        {"overfit of", "overfit off "}, {"help mo", "help momentum "}, {"ex", "exp"},
+        {"expo", "export "}, {"expl", "explain "}, {"fi", "fix "}, {"fix dead", "fix dead-relu "},
+        {"explain plat", "explain plateau "}, {"explain over", "explain overfit"},
         {"export h", "export hist "}, {"zz", "zz"}, {"s", "s"}, {"sa", "save "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -337,6 +339,15 @@ START_TEST(test_ui__prompt_complete)
     ck_assert_int_eq(ui_parse_command("export hist /tmp/h.csv", &c, err, sizeof err), 2);
     ck_assert_int_eq(ui_parse_command("export hist", &c, err, sizeof err), -1);
     ck_assert_str_eq(err, "export: expected 'export hist FILE'");
+    /* :fix and :explain take a doctor rule id, or none. */
+    ck_assert_int_eq(ui_parse_command("fix", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command(":fix update-ratio-high", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command("explain batch-mixing", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command("explain", &c, err, sizeof err), 2);
+    ck_assert_int_eq(ui_parse_command("fix dead_relu", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "fix: 'dead_relu' is not a doctor rule (man nntop, DOCTOR RULES)");
+    ck_assert_int_eq(ui_parse_command("explain plateau x", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "explain: one rule at most (explain dead-relu)");
 }
 END_TEST
 
@@ -1134,6 +1145,69 @@ START_TEST(test_ui__model_marks)
 }
 END_TEST
 
+/* :explain: the table's text, its thresholds, and what is raised now. */
+START_TEST(test_ui__explain)
+{
+    struct ui_model *m = ui_model_new();
+    static char lines[32][UI_EXPLAIN_W];
+    ck_assert_int_eq(ui_explain_lines(m, "no-such-rule", lines, 32), 0);
+    int n = ui_explain_lines(m, "dead-relu", lines, 32);
+    ck_assert_int_ge(n, 6);
+    ck_assert_str_eq(lines[0], "dead-relu: stage 3 (intermediate results), up to warning");
+    ck_assert(strncmp(lines[1], "Checks: the fraction of a relu layer's units", 44) == 0);
+    bool info = false, warn = false, now = false, src = false;
+    for (int i = 0; i < n; i++) {
+        info |= strcmp(lines[i], "  doctor.dead_info = 0.3: dead fraction reported as info") == 0;
+        warn |= strncmp(lines[i], "  doctor.dead_warning = 0.7: ", 29) == 0;
+        now |= strcmp(lines[i], "Now: not raised in this run.") == 0;
+        src |= strncmp(lines[i], "Source: DeepDiagnosis identifyDead (0.7)", 40) == 0;
+    }
+    ck_assert(info && warn && now && src);
+    struct tm_record *r = finding("dead-relu", TM_FINDING_RAISED, TM_SEV_WARNING, 1, -1);
+    r->u.finding.raised_step = 120;
+    ui_model_apply(m, r);
+    n = ui_explain_lines(m, "dead-relu", lines, 32);
+    now = false;
+    for (int i = 0; i < n; i++)
+        now |= strcmp(lines[i], "Now: raised on layer 1 at step 120 as warning: dead-relu measured")
+               == 0;
+    ck_assert(now);
+    /* a rule with a remedy says which; max bounds the lines */
+    n = ui_explain_lines(m, "divergence", lines, 2);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(lines[0], "divergence: stage 3 (intermediate results), up to error; "
+                               "remedy on f: lr x0.1");
+    free(m);
+}
+END_TEST
+
+/* The function bar offers f only with a remedy to apply, and names it. */
+START_TEST(test_ui__bar_fix)
+{
+    struct ui ui;
+    memset(&ui, 0, sizeof ui);
+    ui.live = ui_model_new();
+    const struct ui_key_binding *f = ui_key_find('f');
+    ck_assert_ptr_nonnull(f);
+    char buf[64];
+    ck_assert_ptr_null(ui_bar_name(&ui, f, buf, sizeof buf));
+    ck_assert_str_eq(ui_bar_name(&ui, ui_key_find('q'), buf, sizeof buf), "Quit");
+    ck_assert_ptr_null(ui_bar_name(&ui, ui_key_find('G'), buf, sizeof buf));
+    struct tm_record *r = finding("exploding-gradients", TM_FINDING_RAISED, TM_SEV_WARNING, -1,
+                                  -1);
+    r->u.finding.remedy.kind = TM_CMD_SET_CLIP;
+    r->u.finding.remedy.clip_kind = TM_CLIP_NORM;
+    r->u.finding.remedy.value = 1.0;
+    snprintf(r->u.finding.remedy_text, sizeof r->u.finding.remedy_text, "clip norm 1");
+    ui_model_apply(ui.live, r);
+    ck_assert_str_eq(ui_bar_name(&ui, f, buf, sizeof buf), "Fix clip norm 1");
+    ui_model_apply(ui.live, finding("exploding-gradients", TM_FINDING_CLEARED, TM_SEV_WARNING,
+                                    -1, -1));
+    ck_assert_ptr_null(ui_bar_name(&ui, f, buf, sizeof buf));
+    free(ui.live);
+}
+END_TEST
+
 START_TEST(test_ui__model_initial)
 {
     struct ui_model *m = ui_model_new();
@@ -1357,6 +1431,8 @@ ui_suite(void)
     tcase_add_test(core, test_ui__model_hist_kept);
     tcase_add_test(core, test_ui__model_initial);
     tcase_add_test(core, test_ui__model_marks);
+    tcase_add_test(core, test_ui__explain);
+    tcase_add_test(core, test_ui__bar_fix);
     tcase_add_test(core, test_ui__model_events);
     tcase_add_test(core, test_ui__model_clip_memory);
     tcase_add_test(core, test_ui__keys_table);

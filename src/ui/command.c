@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nntop/doctor.h"
 #include "nntop/numfmt.h"
 
 
@@ -340,13 +342,26 @@ static bool
 known_command(const char *name);
 
 /*
- * The dashboard's own commands (nothing goes to the trainer): "help
- * [COMMAND]" and "export hist FILE".  Checked here, carried out by the
- * dashboard.  Returns 2, or -1 with err.
+ * The dashboard's own commands (nothing goes to the trainer as typed):
+ * "help [COMMAND]", "export hist FILE", "fix [RULE]" (the remedy of a
+ * raised finding, which the dashboard holds) and "explain [RULE]".
+ * Checked here, carried out by the dashboard.  Returns 2, or -1 with err.
  */
 static int
 parse_dashboard(int argc, char **argv, char *err, size_t len)
 {
+    if (strcmp(argv[0], "fix") == 0 || strcmp(argv[0], "explain") == 0) {
+        if (argc > 2) {
+            snprintf(err, len, "%s: one rule at most (%s dead-relu)", argv[0], argv[0]);
+            return -1;
+        }
+        if (argc == 2 && doctor_rule_find(argv[1]) < 0) {
+            snprintf(err, len, "%s: '%s' is not a doctor rule (man nntop, DOCTOR RULES)",
+                     argv[0], argv[1]);
+            return -1;
+        }
+        return 2;
+    }
     if (strcmp(argv[0], "help") == 0) {
         if (argc > 2) {
             snprintf(err, len, "help: one command at most (help lr)");
@@ -394,7 +409,8 @@ ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len
     }
     if (argc == 0)
         return 1;
-    if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "export") == 0)
+    if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "export") == 0 ||
+        strcmp(argv[0], "fix") == 0 || strcmp(argv[0], "explain") == 0)
         return parse_dashboard(argc, argv, err, len);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[0], commands[i].name) != 0)
@@ -412,7 +428,8 @@ ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len
 static bool
 known_command(const char *name)
 {
-    if (strcmp(name, "help") == 0 || strcmp(name, "export") == 0)
+    if (strcmp(name, "help") == 0 || strcmp(name, "export") == 0 || strcmp(name, "fix") == 0 ||
+        strcmp(name, "explain") == 0)
         return true;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)
@@ -423,13 +440,13 @@ known_command(const char *name)
 size_t
 ui_command_complete(const char *prefix, const char **out, size_t max)
 {
-    static const char *const dashboard[] = {"help", "export"};
+    static const char *const dashboard[] = {"help", "export", "fix", "explain"};
     size_t n = 0, plen = strlen(prefix);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strncmp(commands[i].name, prefix, plen) == 0 && strcmp(commands[i].name, "q") != 0 &&
             n < max)
             out[n++] = commands[i].name;
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < sizeof dashboard / sizeof dashboard[0]; i++)
         if (strncmp(dashboard[i], prefix, plen) == 0 && n < max)
             out[n++] = dashboard[i];
     return n;
@@ -459,6 +476,10 @@ static const struct ui_command_doc docs[] = {
     {"depcheck", "batch-dependency test: sample i's outputs may reach only its own input"},
     {"telemetry N", "take a layer snapshot every N steps (0 = off)"},
     {"quit | q", "save, write the final checkpoint and quit"},
+    {"fix [RULE]", "apply the remedy of the newest raised finding that has one (of RULE's), "
+                   "as f does"},
+    {"explain [RULE]", "what a doctor rule checks, its thresholds, source and what to try "
+                       "(default: the newest raised finding's rule)"},
     {"help [COMMAND]", "the help overlay, or one command's synopsis on the message line"},
     {"export hist FILE", "write the shown histogram's bins as CSV (lo,hi,count; under/over rows)"},
 };
@@ -505,6 +526,68 @@ ui_commands_roff(FILE *fp)
         roff_text(fp, docs[i].desc + 1);
         fputs(".\n", fp);
     }
+}
+
+/* ---- :explain ------------------------------------------------------- */
+
+static void add_line(char lines[][UI_EXPLAIN_W], int *n, int max, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+add_line(char lines[][UI_EXPLAIN_W], int *n, int max, const char *fmt, ...)
+{
+    if (*n >= max)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(lines[(*n)++], UI_EXPLAIN_W, fmt, ap);
+    va_end(ap);
+}
+
+int
+ui_explain_lines(const struct ui_model *m, const char *rule, char lines[][UI_EXPLAIN_W],
+                 int max)
+{
+    static const char *const stages[6] = {"", "simple start", "loss", "intermediate results",
+                                          "parameters", "work control"};
+    int r = doctor_rule_find(rule);
+    if (r < 0 || max < 1)
+        return 0;
+    const struct doctor_rule *d = doctor_rule_at(r);
+    int n = 0;
+    add_line(lines, &n, max, "%s: stage %d (%s), up to %s%s%s", d->id, d->stage,
+         d->stage >= 1 && d->stage <= 5 ? stages[d->stage] : "?",
+         doctor_severity_name(d->severity), d->remedy != NULL ? "; remedy on f: " : "",
+         d->remedy != NULL ? d->remedy : "");
+    add_line(lines, &n, max, "Checks: %s", d->checks);
+    bool any = false;
+    for (int i = 0; i < DP_COUNT; i++) {
+        const struct doctor_param_info *p = doctor_param_at(i);
+        if (p->rule != r)
+            continue;
+        if (!any)
+            add_line(lines, &n, max, "Thresholds (config keys, defaults):");
+        any = true;
+        add_line(lines, &n, max, "  doctor.%s = %g: %s", p->name, p->def, p->doc);
+    }
+    const struct tm_finding *now = NULL;
+    for (int i = 0; i < m->nactive; i++)
+        if (strcmp(m->active[i].rule, d->id) == 0)
+            now = &m->active[i];
+    if (now != NULL) {
+        char where[TM_NAME_MAX + 16] = "";
+        if (now->tensor >= 0 && now->tensor_name[0] != '\0')
+            snprintf(where, sizeof where, " on %.*s", TM_NAME_MAX - 1, now->tensor_name);
+        else if (now->layer >= 0)
+            snprintf(where, sizeof where, " on layer %d", now->layer);
+        add_line(lines, &n, max, "Now: raised%s at step %ld as %s: %s", where, now->raised_step,
+             doctor_severity_name(now->severity), now->text);
+    } else {
+        add_line(lines, &n, max, "Now: not raised in this run.");
+    }
+    add_line(lines, &n, max, "Try: %s", d->advice);
+    add_line(lines, &n, max, "Source: %s", d->source);
+    return n;
 }
 
 /* ---- the line editor ------------------------------------------------- */
@@ -573,6 +656,12 @@ argument_words(const char *cmd, const char **out, size_t max, const char *prefix
     size_t n = 0, plen = strlen(prefix);
     if (strcmp(cmd, "help") == 0)
         return ui_command_complete(prefix, out, max);
+    if (strcmp(cmd, "fix") == 0 || strcmp(cmd, "explain") == 0) {
+        for (int r = 0; r < DR_COUNT && n < max; r++)
+            if (strncmp(doctor_rule_at(r)->id, prefix, plen) == 0)
+                out[n++] = doctor_rule_at(r)->id;
+        return n;
+    }
     for (size_t i = 0; i < sizeof args / sizeof args[0]; i++) {
         if (strcmp(args[i].cmd, cmd) != 0)
             continue;

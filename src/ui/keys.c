@@ -150,6 +150,14 @@ key_overfit(struct ui *ui, int key)
 }
 
 static int
+key_fix(struct ui *ui, int key)
+{
+    ui_fix(ui, NULL);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+
+static int
 key_prompt(struct ui *ui, int key)
 {
     ui->prompting = true;
@@ -188,6 +196,9 @@ key_quit(struct ui *ui, int key)
 
 static const struct ui_key_binding key_table[] = {
     {{'?', UI_KEY_F1}, "?, F1", "F1", "Help", "show this help", key_help, NULL},
+    {{'f'}, "f", "f", "Fix",
+     "apply the remedy of the newest raised finding that has one (the function bar says "
+     "which: Fix lr x0.1, Fix clip norm 1, ...)", key_fix, NULL},
     {{' '}, "Space", "Space", "Pause", "pause or resume training", key_pause, NULL},
     {{'n'}, "n", "n", "Step", "run one step while paused (when running: pause first)",
      key_step, NULL},
@@ -244,6 +255,21 @@ ui_key_table(size_t *n)
 {
     *n = sizeof key_table / sizeof key_table[0];
     return key_table;
+}
+
+const char *
+ui_bar_name(const struct ui *ui, const struct ui_key_binding *b, char *buf, size_t len)
+{
+    if (b->bar_key == NULL)
+        return NULL;
+    if (b->handler != key_fix)
+        return b->bar_name;
+    /* f is offered only with a remedy to apply, and says which ("Fix lr x0.1"). */
+    const struct tm_finding *f = ui_model_remedy(ui->live, NULL);
+    if (f == NULL)
+        return NULL;
+    snprintf(buf, len, "%s %s", b->bar_name, f->remedy_text[0] != '\0' ? f->remedy_text : f->rule);
+    return buf;
 }
 
 const struct ui_key_binding *

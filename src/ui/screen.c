@@ -88,6 +88,30 @@ ui_message(struct ui *ui, int kind, const char *fmt, ...)
 }
 
 int
+ui_fix(struct ui *ui, const char *rule)
+{
+    const struct tm_finding *f = ui_model_remedy(ui->live, rule);
+    if (f == NULL) {
+        if (rule != NULL)
+            ui_message(ui, UI_MSG_ERROR, "fix: no raised %s finding has a remedy", rule);
+        else
+            ui_message(ui, UI_MSG_ERROR, "fix: no raised finding has a remedy");
+        return -1;
+    }
+    struct tm_finding fx = *f;      /* the model may change under ui_send's replies */
+    if (ui_send(ui, &fx.remedy) < 0)
+        return -1;
+    char where[TM_NAME_MAX + 16] = "";
+    if (fx.tensor >= 0 && fx.tensor_name[0] != '\0')
+        snprintf(where, sizeof where, " %s", fx.tensor_name);
+    else if (fx.layer >= 0)
+        snprintf(where, sizeof where, " layer %d", fx.layer);
+    ui_message(ui, UI_MSG_INFO, "fix for %s%s (step %ld): %s sent", fx.rule, where,
+               fx.raised_step, fx.remedy_text);
+    return 0;
+}
+
+int
 ui_send(struct ui *ui, const struct tm_command *cmd)
 {
     char why[200] = "";
@@ -280,15 +304,17 @@ draw_footer(struct ui *ui, const struct ui_rect *r)
     int x = r->x;
     int end = r->x + r->w;
     for (size_t i = 0; i < n; i++) {
-        if (t[i].bar_key == NULL)
+        char now[64];
+        const char *name = ui_bar_name(ui, &t[i], now, sizeof now);
+        if (name == NULL)
             continue;
         int kw = ui_text_width(t[i].bar_key, ui->utf8);
-        int nw = ui_text_width(t[i].bar_name, ui->utf8) + 1;
+        int nw = ui_text_width(name, ui->utf8) + 1;
         if (x + kw + nw > end)
             break;
-        x += crt_put(r->y, x, kw, CRT_BAR_KEY, t[i].bar_key);
+        x += crt_put(r->y, x, kw, name == now ? CRT_WARN : CRT_BAR_KEY, t[i].bar_key);
         crt_fill(r->y, x, nw, CRT_BAR_NAME);
-        x += crt_put(r->y, x, nw, CRT_BAR_NAME, t[i].bar_name) + 1;
+        x += crt_put(r->y, x, nw, CRT_BAR_NAME, name) + 1;
     }
     crt_fill(r->y, x, end - x, CRT_BAR_NAME);
 }
@@ -430,6 +456,28 @@ draw_help(struct ui *ui)
         crt_put(r.y + r.h - 1, r.x + r.w - 3, 1, CRT_TITLE, ui->g->down);
 }
 
+/* :explain RULE: the rule's lines, wrapped, in a box over the panels. */
+static void
+draw_explain(struct ui *ui)
+{
+    static char lines[32][UI_EXPLAIN_W];
+    int n = ui_explain_lines(ui_view(ui), ui->explain_rule, lines, 32);
+    int boxw = ui->layout.cols - 2 < 100 ? ui->layout.cols - 2 : 100;
+    static char wrapped[96][160];
+    int nw = 0;
+    for (int i = 0; i < n && nw < 96; i++)
+        nw += wrap_line(lines[i], boxw - 2, ui->utf8, wrapped + nw, 96 - nw);
+    struct ui_rect r = centred(&ui->layout, nw + 2, boxw);
+    crt_clear_rect(&r);
+    char title[80];
+    snprintf(title, sizeof title, "explain %s %s Esc closes", ui->explain_rule, ui->g->dot);
+    crt_box(&r, title);
+    for (int i = 0; i < r.h - 2 && i < nw; i++)
+        crt_put(r.y + 1 + i, r.x + 1, r.w - 2,
+                strncmp(wrapped[i], "Now: raised", 11) == 0 ? CRT_WARN : CRT_NORMAL,
+                wrapped[i]);
+}
+
 /* Colour and mark of a gradient-check verdict. */
 static enum crt_elem
 verdict_elem(int verdict)
@@ -539,6 +587,8 @@ draw(struct ui *ui)
         draw_help(ui);
     else if (ui->overlay == UI_OVERLAY_GRADCHECK)
         draw_gradcheck(ui);
+    else if (ui->overlay == UI_OVERLAY_EXPLAIN)
+        draw_explain(ui);
     crt_cursor(cy, cx);
     crt_refresh();
 }
@@ -642,7 +692,8 @@ prompt_key(struct ui *ui, int key)
     return UI_HANDLED | UI_REDRAW;
 }
 
-/* ":help [COMMAND]" and ":export hist FILE" (checked by ui_parse_command). */
+/* ":help [COMMAND]", ":export hist FILE", ":fix [RULE]", ":explain [RULE]"
+ * (checked by ui_parse_command). */
 static void
 dashboard_command(struct ui *ui, const char *line)
 {
@@ -651,6 +702,22 @@ dashboard_command(struct ui *ui, const char *line)
     const char *cmd = strtok_r(buf, " \t", &save);
     const char *a1 = strtok_r(NULL, " \t", &save);
     const char *a2 = strtok_r(NULL, " \t", &save);
+    if (strcmp(cmd, "fix") == 0) {
+        ui_fix(ui, a1);
+        return;
+    }
+    if (strcmp(cmd, "explain") == 0) {
+        const struct ui_model *m = ui_view(ui);
+        if (a1 == NULL && m->nactive == 0) {
+            ui_message(ui, UI_MSG_ERROR, "explain: no finding is raised; name a rule "
+                                         "(explain dead-relu)");
+            return;
+        }
+        snprintf(ui->explain_rule, sizeof ui->explain_rule, "%s",
+                 a1 != NULL ? a1 : m->active[m->nactive - 1].rule);
+        ui->overlay = UI_OVERLAY_EXPLAIN;
+        return;
+    }
     if (strcmp(cmd, "help") == 0) {
         if (a1 == NULL) {
             ui->overlay = UI_OVERLAY_HELP;
@@ -735,7 +802,9 @@ overlay_key(struct ui *ui, int key, bool *consumed)
     default:
         /* The overlay owns the keyboard: nothing reaches the run behind it. */
         ui_message(ui, UI_MSG_INFO, "%s is open: Esc, q or ? closes it",
-                   ui->overlay == UI_OVERLAY_HELP ? "help" : "the gradient check");
+                   ui->overlay == UI_OVERLAY_HELP        ? "help"
+                   : ui->overlay == UI_OVERLAY_EXPLAIN ? "the explanation"
+                                                       : "the gradient check");
         return UI_HANDLED | UI_REDRAW;
     }
 }

@@ -403,6 +403,7 @@ enum ui_overlay {
     UI_OVERLAY_NONE,
     UI_OVERLAY_HELP,
     UI_OVERLAY_GRADCHECK,
+    UI_OVERLAY_EXPLAIN,         /* :explain RULE */
     UI_OVERLAY_COUNT
 };
 
@@ -442,6 +443,7 @@ struct ui {
 
     int overlay;                /* enum ui_overlay */
     int help_top;
+    char explain_rule[TM_NAME_MAX];     /* the rule UI_OVERLAY_EXPLAIN shows */
     long gradcheck_seen;        /* the gradcheck_seq last shown */
 
     bool prompting;
@@ -485,6 +487,23 @@ void ui_message(struct ui *ui, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Send a command; on refusal the reason goes to the message line.  0 or -1. */
 int ui_send(struct ui *ui, const struct tm_command *cmd);
+/*
+ * Apply the remedy of a raised finding (f, :fix): the newest one that has
+ * a remedy, or the newest of rule (not NULL).  It is sent as any command
+ * is (the trainer journals it); the message line says which finding it
+ * fixes.  0, or -1 with the reason on the message line.
+ */
+int ui_fix(struct ui *ui, const char *rule);
+/*
+ * What :explain RULE shows, as up to max lines (unwrapped) into
+ * lines (pure): the rule's stage and severity, what it checks, its
+ * thresholds (doctor.* keys and their defaults), whether it is raised in
+ * m now (with what was measured), what to try, its remedy and its source.
+ * Returns the lines written, 0 when rule is not a doctor rule.
+ */
+#define UI_EXPLAIN_W 768
+int ui_explain_lines(const struct ui_model *m, const char *rule, char lines[][UI_EXPLAIN_W],
+                     int max);
 /* Open the look-inside view and ask for its sample (panel-view.c). */
 void ui_view_open(struct ui *ui);
 /*
@@ -506,6 +525,13 @@ struct ui_key_binding {
 
 /* The key table (static); *n entries. */
 const struct ui_key_binding *ui_key_table(size_t *n);
+/*
+ * What the function bar shows for b now: its bar_name, or for f the
+ * remedy it would apply ("Fix lr x0.1", written into buf); NULL when b is
+ * not on the bar (or f has nothing to fix).
+ */
+const char *ui_bar_name(const struct ui *ui, const struct ui_key_binding *b, char *buf,
+                        size_t len);
 /* The binding of key, or NULL. */
 const struct ui_key_binding *ui_key_find(int key);
 /*
