@@ -315,7 +315,7 @@ START_TEST(test_ui__prompt_complete)
     } cases[] = {
         {"gr", "gradcheck "}, {"clip n", "clip norm "}, {"overfit o", "overfit o"},
         {"overfit of", "overfit off "}, {"help mo", "help momentum "}, {"ex", "exp"},
-        {"expo", "export "}, {"expl", "explain "}, {"fi", "fix "}, {"fix dead", "fix dead-relu "},
+        {"expo", "export "}, {"expl", "explain "}, {"fi", "fix "}, {"fix dead", "fix dead-"}, {"fix dead-r", "fix dead-relu "},
         {"explain plat", "explain plateau "}, {"explain over", "explain overfit"},
         {"export h", "export hist "}, {"zz", "zz"}, {"s", "s"}, {"sa", "save "},
     };
