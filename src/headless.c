@@ -30,6 +30,7 @@
 /* The smoothed loss: an exponential moving average with this weight on the newest step. */
 #define EMA_ALPHA 0.02
 #define EVAL_EVERY_S 1.0        /* eval lines at most this often unless verbose */
+#define COL_W 7                 /* a number column ("%-7s"): numfmt_fit keeps it aligned */
 
 struct printer {
     FILE *out;
@@ -103,11 +104,11 @@ print_progress(struct printer *p)
     }
     o += (size_t)snprintf(line + o, sizeof line - o, "  ep %6.2f  loss(ema) %-7s  acc %5.1f %%"
                                                      "  lr %-7s",
-                          s->epoch, numfmt(a, sizeof a, p->ema), 100.0 * s->accuracy,
-                          numfmt(b, sizeof b, s->lr));
+                          s->epoch, numfmt_fit(a, sizeof a, p->ema, COL_W), 100.0 * s->accuracy,
+                          numfmt_fit(b, sizeof b, s->lr, COL_W));
     if (s->reg_loss > 0.0f)
         o += (size_t)snprintf(line + o, sizeof line - o, "  l2 %-7s",
-                              numfmt(a, sizeof a, s->reg_loss));
+                              numfmt_fit(a, sizeof a, s->reg_loss, COL_W));
     double el = mono_seconds() - p->t0;
     long done = s->step - p->first_step + 1;
     bool live = !(p->have_info && p->info.replay);    /* a replay's clock means nothing */
@@ -140,7 +141,7 @@ print_eval(struct printer *p, const struct tm_eval *e)
     fprintf(p->out, "eval  step %8ld  ep %6.2f  %-5s loss %-7s  acc %5.1f %%  (%ld samples)\n",
             e->step, e->epoch, e->split >= 0 && e->split < TM_SPLIT_COUNT ? split_names[e->split]
                                                                           : "?",
-            numfmt(a, sizeof a, e->loss), 100.0 * e->accuracy, e->n);
+            numfmt_fit(a, sizeof a, e->loss, COL_W), 100.0 * e->accuracy, e->n);
 }
 
 static void

@@ -7,6 +7,10 @@ noinst_HEADERS += include/nntop/headless.h
 check_SCRIPTS += tests/cli.sh
 EXTRA_DIST += tests/cli.sh
 
+# tests/headless.sh: the headless lines on a pipe (aligned columns, numfmt's forms, summary)
+check_SCRIPTS += tests/headless.sh
+EXTRA_DIST += tests/headless.sh
+
 # tests/reliability.sh: closed descriptors, nohup, stale files, full disks
 # and hostile input files, with their exit status, message and peak memory.
 check_SCRIPTS += tests/reliability.sh

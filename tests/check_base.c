@@ -1,7 +1,8 @@
 /*
  * check_base.c - the helpers every part shares: the string builder (sbuf),
  * the exact round-trip number text (numfmt_exact_*) and the interval
- * clocks (mono).  numfmt's human form is checked in check_ui.
+ * clocks (mono), and the human number form's edge cases (numfmt; its
+ * everyday values are checked in check_ui beside the dashboard's formats).
  */
 #include "config.h"
 
@@ -131,6 +132,57 @@ START_TEST(test_base__exact_forms)
 END_TEST
 
 /* The clocks never go back, and the three monotonic readings agree in scale. */
+/*
+ * numfmt at its edges: rounding that crosses the plain/exponent border,
+ * the exponent forms' three digits (the headless "lr 13.86e-9" was
+ * eight columns), signs, the extremes of double, and small buffers.
+ */
+START_TEST(test_base__numfmt_edges)
+{
+    char b[32];
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {1.386e-8, "13.9e-9"},  {-1.386e-8, "-13.9e-9"}, {1.3849e-8, "13.8e-9"},
+        {123456, "123e3"},      {123500, "124e3"},       {999.4e-9, "999e-9"},
+        {999.6e-9, "1e-6"},     {9999.4, "9999"},        {9999.6, "10e3"},
+        {0.0099996, "0.01"},    {0.009996, "0.01"},      {0.00999, "9.99e-3"},
+        {0.01, "0.01"},         {0.012345, "0.01235"},   {1e-3, "1e-3"},
+        {-0.0, "0"},            {-NAN, "nan"},           {-INFINITY, "-inf"},
+        {DBL_MAX, "180e306"},   {-DBL_MAX, "-180e306"},  {DBL_MIN, "22.3e-309"},
+        {4.9406564584124654e-324, "4.94e-324"},          {1e21, "1e21"},
+        {1.5e-5, "15e-6"},      {2.0e-10, "200e-12"},    {100e-6, "100e-6"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        numfmt(b, sizeof b, cases[i].v);
+        ck_assert_msg(strcmp(b, cases[i].want) == 0, "numfmt(%.17g): expected '%s', got '%s'",
+                      cases[i].v, cases[i].want, b);
+    }
+    /* Positive values with exponents -9..9 fit 7 columns: the headless columns. */
+    for (int e = -9; e <= 9; e++)
+        for (double m = 1.0; m < 10.0; m += 0.123457) {
+            double v = m * pow(10.0, e);
+            numfmt(b, sizeof b, v);
+            ck_assert_msg(strlen(b) <= 7 && strchr(b, '#') == NULL && strtod(b, NULL) > 0,
+                          "numfmt(%.17g) = '%s': more than 7 columns", v, b);
+            /* ... and read back within the rounding of 3 significant digits. */
+            ck_assert_msg(fabs(strtod(b, NULL) - v) <= 0.005 * v, "numfmt(%.17g) = '%s'", v, b);
+        }
+    /* A small buffer gets a terminated prefix; an empty one is left alone. */
+    char small[4];
+    numfmt(small, sizeof small, 1.386e-8);
+    ck_assert_str_eq(small, "13.");
+    small[0] = 'x';
+    numfmt(small, 0, 1.0);
+    ck_assert_int_eq(small[0], 'x');
+    /* numfmt_fit: the headless width 7 is honoured for the lr case too. */
+    ck_assert_str_eq(numfmt_fit(b, sizeof b, 1.386e-8, 7), "13.9e-9");
+    ck_assert_str_eq(numfmt_fit(b, sizeof b, 1.386e-8, 6), "14e-9");
+    ck_assert_str_eq(numfmt_fit(b, sizeof b, 1.386e-12, 7), "1.4e-12");
+}
+END_TEST
+
 START_TEST(test_base__mono)
 {
     int64_t n0 = mono_ns();
@@ -161,6 +213,7 @@ base_suite(void)
     tcase_add_test(tc, test_base__exact_round_trip);
     tcase_add_test(tc, test_base__exact_forms);
     tcase_add_test(tc, test_base__mono);
+    tcase_add_test(tc, test_base__numfmt_edges);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, test_base__sbuf_zeroed);

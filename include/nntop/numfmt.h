@@ -3,10 +3,12 @@
  * the dashboard, the headless printer and event texts all use it, so a
  * value reads the same wherever it appears.
  *
- * Rules: at most 4 significant digits (trailing zeros dropped); plain
- * decimals for 0.01 <= |v| < 10000; engineering exponents (a multiple of
- * 3, mantissa 1..999) outside that range, written without padding:
- * "12.5e-6", "3e-3", "1.2e6".  Zero is "0"; NaN is "nan" (never "-nan"),
+ * Rules: plain decimals for 0.01 <= |v| < 10000 with at most 4
+ * significant digits ("0.7607", "1235"); outside that range engineering
+ * exponents (a multiple of 3, mantissa 1..999) with at most 3 ("12.5e-6",
+ * "3e-3", "1.2e6", "13.9e-9"), so a positive value with an exponent in
+ * -9..9 takes at most 7 columns.  Trailing zeros are dropped, nothing is
+ * padded.  Zero is "0"; NaN is "nan" (never "-nan"),
  * infinities "inf" and "-inf".  Never '#' fill: when a width is given and
  * the value does not fit, digits are dropped, then the scientific form is
  * tried; below that the value is said as a bound (">1e99"), never cut.

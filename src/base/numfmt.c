@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAIN_LO 0.01           /* plain decimals in [PLAIN_LO, PLAIN_HI) */
-#define PLAIN_HI 10000.0
-#define MAX_SIG 4
+#define PLAIN_E_LO (-2)         /* plain decimals for 10^-2 <= |v| < 10^4 */
+#define PLAIN_E_HI 3
+#define MAX_SIG 4               /* plain decimals */
+#define EXP_SIG 3               /* exponent forms: mantissa at most 3 digits */
 
 /* Drop trailing zeros after a decimal point ("1.500" -> "1.5", "2.0" -> "2"). */
 static void
@@ -34,40 +35,76 @@ trim_zeros(char *s)
     *end = '\0';
 }
 
-/* Decimal exponent of finite, non-zero a (a > 0), robust to log10 rounding. */
-static int
-exponent10(double a)
+/*
+ * v (finite, non-zero) rounded to sig significant digits, as printf
+ * rounds: its digits (sig of them, into digits[]), its decimal exponent
+ * (v ~ d.ddd x 10^e) and its sign.  Text all the way, so values near
+ * DBL_MAX that round up past it stay finite.
+ */
+static void
+round_sig(double v, int sig, char *digits, int *e, bool *neg)
 {
-    int e = (int)floor(log10(a));
-    if (a >= pow(10.0, e + 1))
-        e++;
-    else if (a < pow(10.0, e))
-        e--;
-    return e;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*e", sig - 1, v);
+    const char *p = tmp;
+    *neg = *p == '-';
+    if (*neg)
+        p++;
+    int n = 0;
+    for (; *p != 'e' && *p != '\0'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[n++] = *p;
+    digits[n] = '\0';
+    *e = *p == 'e' ? atoi(p + 1) : 0;
 }
 
-/* v (finite, non-zero) with sig significant digits. */
+/*
+ * v (finite, non-zero) with sig significant digits in the plain range,
+ * at most EXP_SIG in the exponent forms (so "13.9e-9", never the
+ * 8-column "13.86e-9" that pushed the headless columns apart).
+ */
 static void
 format_sig(char *s, size_t len, double v, int sig)
 {
-    char tmp[64];
+    char d[32], tmp[96];
+    int e;
+    bool neg;
     /* Round first, so the range and the exponent follow the rounded value. */
-    snprintf(tmp, sizeof tmp, "%.*e", sig - 1, v);
-    double r = strtod(tmp, NULL);
-    double a = fabs(r);
-    int e = exponent10(a);
-    if (a >= PLAIN_LO && a < PLAIN_HI) {
-        int decimals = sig - 1 - e;
-        snprintf(s, len, "%.*f", decimals > 0 ? decimals : 0, r);
-        trim_zeros(s);
-        return;
+    round_sig(v, sig, d, &e, &neg);
+    bool plain = e >= PLAIN_E_LO && e <= PLAIN_E_HI;
+    if (!plain && sig > EXP_SIG) {
+        sig = EXP_SIG;
+        round_sig(v, sig, d, &e, &neg);
+        plain = e >= PLAIN_E_LO && e <= PLAIN_E_HI;
     }
-    int e3 = (int)floor((double)e / 3.0) * 3;
-    double m = r / pow(10.0, e3);
-    int decimals = sig - 1 - (e - e3);
-    snprintf(tmp, sizeof tmp, "%.*f", decimals > 0 ? decimals : 0, m);
+    int o = 0;
+    if (neg)
+        tmp[o++] = '-';
+    /* k + 1 digits before the point: the exponent's own (plain) or e mod 3. */
+    int e3 = plain ? 0 : (int)floor((double)e / 3.0) * 3;
+    int k = e - e3;
+    if (k < 0) {
+        tmp[o++] = '0';
+        tmp[o++] = '.';
+        for (int i = 0; i < -k - 1; i++)
+            tmp[o++] = '0';
+        for (int i = 0; i < sig; i++)
+            tmp[o++] = d[i];
+    } else {
+        for (int i = 0; i <= k; i++)
+            tmp[o++] = i < sig ? d[i] : '0';
+        if (k + 1 < sig) {
+            tmp[o++] = '.';
+            for (int i = k + 1; i < sig; i++)
+                tmp[o++] = d[i];
+        }
+    }
+    tmp[o] = '\0';
     trim_zeros(tmp);
-    snprintf(s, len, "%se%d", tmp, e3);
+    if (plain)
+        snprintf(s, len, "%s", tmp);
+    else
+        snprintf(s, len, "%se%d", tmp, e3);
 }
 
 /* "nan", "inf", "-inf", "0", or NULL for a value that needs digits. */
@@ -115,10 +152,11 @@ numfmt_fit(char *buf, size_t len, double v, int width)
         }
     }
     /* Scientific with one digit is the shortest honest form ("3e-4"). */
-    snprintf(tmp, sizeof tmp, "%.0e", v);
-    double r = strtod(tmp, NULL);
-    int e = exponent10(fabs(r));
-    snprintf(tmp, sizeof tmp, "%.0fe%d", r / pow(10.0, e), e);
+    char d[32];
+    int e;
+    bool neg;
+    round_sig(v, 1, d, &e, &neg);
+    snprintf(tmp, sizeof tmp, "%s%se%d", neg ? "-" : "", d, e);
     if ((int)strlen(tmp) > width && abs(e) >= 10) {
         /* Say the bound rather than cut the exponent. */
         if (e > 0)

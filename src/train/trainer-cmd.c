@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "nntop/gradcheck.h"
+#include "nntop/numfmt.h"
 #include "nntop/stats.h"
 #include "nntop/optim.h"
 #include "nntop/runlog.h"
@@ -78,14 +79,15 @@ set_lr(struct trainer *t, double lr, const char *how)
     /* An effective lr that is not finite and positive is refused, so the
      * schedule's state stays valid under any sequence of changes. */
     double nb;
+    char a[32], b[32];
     if (sched_rebase(&t->cfg.sched, t->base_lr, t->step, lr, &nb) != 0) {
-        refuse(t, "lr", "lr: %g would not give a finite positive rate at step %ld "
-                        "(the schedule's lr here is %g)", lr, t->step,
-               sched_lr(&t->cfg.sched, t->base_lr, t->step));
+        refuse(t, "lr", "lr: %s would not give a finite positive rate at step %ld "
+                        "(the schedule's lr here is %s)", numfmt(a, sizeof a, lr), t->step,
+               numfmt(b, sizeof b, sched_lr(&t->cfg.sched, t->base_lr, t->step)));
         return;
     }
     t->base_lr = nb;
-    changed(t, TM_EVT_LR, lr, "lr %s %.3g", how, lr);
+    changed(t, TM_EVT_LR, lr, "lr %s %s", how, numfmt(a, sizeof a, lr));
 }
 
 static void
@@ -140,7 +142,8 @@ static void
 cmd_set_lr(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value)) {
-        refuse(t, "lr", "lr: must be a positive number, got %g", c->value);
+        char a[32];
+        refuse(t, "lr", "lr: must be a positive number, got %s", numfmt(a, sizeof a, c->value));
         return;
     }
     set_lr(t, c->value, "set to");
@@ -149,18 +152,21 @@ cmd_set_lr(struct trainer *t, const struct tm_command *c)
 static void
 cmd_scale_lr(struct trainer *t, const struct tm_command *c)
 {
+    char a[32], b[32];
     if (!positive_finite(c->value)) {
-        refuse(t, "lr", "lr: scale factor must be a positive number, got %g", c->value);
+        refuse(t, "lr", "lr: scale factor must be a positive number, got %s",
+               numfmt(a, sizeof a, c->value));
         return;
     }
     double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     double lr = cur * c->value;
     if (!positive_finite(lr)) {
-        refuse(t, "lr", "lr: %g x %g is out of range", cur, c->value);
+        refuse(t, "lr", "lr: %s x %s is out of range", numfmt(a, sizeof a, cur),
+               numfmt(b, sizeof b, c->value));
         return;
     }
     char how[48];
-    snprintf(how, sizeof how, "x%g to", c->value);
+    snprintf(how, sizeof how, "x%s to", numfmt(a, sizeof a, c->value));
     set_lr(t, lr, how);
 }
 
@@ -168,9 +174,11 @@ static void
 cmd_set_clip(struct trainer *t, const struct tm_command *c)
 {
     enum clip_kind kind;
+    char a[32];
     if (stats_clip_from_tm(c->clip_kind, &kind) != 0 ||
         (kind != CLIP_NONE && !positive_finite(c->value))) {
-        refuse(t, "clip", "clip: threshold must be a positive number, got %g", c->value);
+        refuse(t, "clip", "clip: threshold must be a positive number, got %s",
+               numfmt(a, sizeof a, c->value));
         return;
     }
     t->cfg.clip.kind = kind;
@@ -184,15 +192,17 @@ cmd_set_clip(struct trainer *t, const struct tm_command *c)
     if (kind == CLIP_NONE)
         trainer_emit(t, TM_EVT_CLIP, extra, "clipping off");
     else
-        trainer_emit(t, TM_EVT_CLIP, extra, "clipping by %s at %g",
-                     clip_kind_name(kind), c->value);
+        trainer_emit(t, TM_EVT_CLIP, extra, "clipping by %s at %s",
+                     clip_kind_name(kind), numfmt(a, sizeof a, c->value));
 }
 
 static void
 cmd_set_momentum(struct trainer *t, const struct tm_command *c)
 {
+    char a[32];
     if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
-        refuse(t, "momentum", "momentum: must be in [0, 1), got %g", c->value);
+        refuse(t, "momentum", "momentum: must be in [0, 1), got %s",
+               numfmt(a, sizeof a, c->value));
         return;
     }
     if (t->cfg.optim.kind != OPTIM_SGD) {
@@ -206,19 +216,21 @@ cmd_set_momentum(struct trainer *t, const struct tm_command *c)
     }
     t->cfg.optim.momentum = c->value;
     t->optim->spec.momentum = c->value;
-    changed(t, TM_EVT_MOMENTUM, c->value, "momentum set to %g", c->value);
+    changed(t, TM_EVT_MOMENTUM, c->value, "momentum set to %s", numfmt(a, sizeof a, c->value));
 }
 
 static void
 cmd_set_wd(struct trainer *t, const struct tm_command *c)
 {
+    char a[32];
     if (!isfinite(c->value) || c->value < 0.0) {
-        refuse(t, "wd", "weight decay: must be >= 0, got %g", c->value);
+        refuse(t, "wd", "weight decay: must be >= 0, got %s", numfmt(a, sizeof a, c->value));
         return;
     }
     t->cfg.optim.weight_decay = c->value;
     t->optim->spec.weight_decay = c->value;
-    changed(t, TM_EVT_WEIGHT_DECAY, c->value, "weight decay set to %g", c->value);
+    changed(t, TM_EVT_WEIGHT_DECAY, c->value, "weight decay set to %s",
+            numfmt(a, sizeof a, c->value));
 }
 
 static void
@@ -343,7 +355,9 @@ static void
 cmd_restore(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value) || c->value > 1.0) {
-        refuse(t, "restore", "restore: the lr factor must be in (0, 1], got %g", c->value);
+        char a[32];
+        refuse(t, "restore", "restore: the lr factor must be in (0, 1], got %s",
+               numfmt(a, sizeof a, c->value));
         return;
     }
     long from = -1;

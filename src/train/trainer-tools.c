@@ -21,6 +21,7 @@
 
 #include "nntop/doctor.h"
 #include "nntop/gradcheck.h"
+#include "nntop/numfmt.h"
 #include "nntop/xmem.h"
 #include "trainer-int.h"
 
@@ -125,13 +126,14 @@ trainer_cmd_overfit(struct trainer *t, const struct tm_command *c)
             return;
         t->overfit = false;
         overfit_settings_restore(t);
-        char extra[96];
+        char extra[96], a[32];
         snprintf(extra, sizeof extra, "\"value\":false,\"n\":%d,\"weight_decay\":%.17g",
                  t->overfit_n, t->cfg.optim.weight_decay);
         trainer_emit(t, TM_EVT_OVERFIT, extra,
                      "overfit off after %ld steps: training on all %ld samples again, "
-                     "weight decay %g and dropout restored",
-                     t->overfit_steps, t->data.train.n, t->cfg.optim.weight_decay);
+                     "weight decay %s and dropout restored",
+                     t->overfit_steps, t->data.train.n,
+                     numfmt(a, sizeof a, t->cfg.optim.weight_decay));
         return;
     }
     if (t->overfit)
@@ -193,19 +195,22 @@ trainer_overfit_observe(struct trainer *t, double loss, int correct, int B)
     if (acc > t->overfit_best_acc)
         t->overfit_best_acc = acc;
     double near = OVERFIT_LOSS_FRAC * t->overfit_loss0;
+    char a[32], b[32];
     if (correct == B && loss <= near) {
         t->overfit_judged = true;
         tool_finding(t, DR_OVERFIT_REACHED, DOC_INFO, (double)t->overfit_steps,
                      (double)t->cfg.doctor.overfit_steps,
-                     "100%% training accuracy on %d samples and loss %.3g (below %.0f%% of "
-                     "%.3g) after %ld overfit steps",
-                     B, loss, 100.0 * OVERFIT_LOSS_FRAC, t->overfit_loss0, t->overfit_steps);
+                     "100%% training accuracy on %d samples and loss %s (below %.0f%% of "
+                     "%s) after %ld overfit steps",
+                     B, numfmt(a, sizeof a, loss), 100.0 * OVERFIT_LOSS_FRAC,
+                     numfmt(b, sizeof b, t->overfit_loss0), t->overfit_steps);
     } else if (t->overfit_steps >= t->cfg.doctor.overfit_steps) {
         t->overfit_judged = true;
         tool_finding(t, DR_CANNOT_OVERFIT, DOC_WARNING, (double)t->overfit_best_acc, 1.0,
                      "after %ld steps on %d samples the best training accuracy is %.1f%% "
-                     "(loss %.3g, started at %.3g)",
-                     t->overfit_steps, B, 100.0 * t->overfit_best_acc, loss, t->overfit_loss0);
+                     "(loss %s, started at %s)",
+                     t->overfit_steps, B, 100.0 * t->overfit_best_acc, numfmt(a, sizeof a, loss),
+                     numfmt(b, sizeof b, t->overfit_loss0));
     }
 }
 

@@ -27,6 +27,7 @@
 
 #include "nntop/blas.h"
 #include "nntop/mono.h"
+#include "nntop/numfmt.h"
 #include "nntop/stats.h"
 #include "nntop/xmem.h"
 
@@ -485,9 +486,12 @@ handle_nonfinite(struct trainer *t, double loss, double gnorm, const char *updat
         locate_nonfinite(t, loss, where, sizeof where);
     char w[400];
     runlog_json_str(w, sizeof w, where);
-    char extra[512];
-    snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%g\",\"grad_norm\":\"%g\"", w, loss,
-             gnorm);
+    char extra[512], ls[32], gs[32];
+    /* Exact text, and "nan" whatever its sign bit ("%g" wrote "-nan"). */
+    numfmt_exact_double(ls, sizeof ls, loss);
+    numfmt_exact_double(gs, sizeof gs, gnorm);
+    snprintf(extra, sizeof extra, "\"where\":%s,\"loss\":\"%s\",\"grad_norm\":\"%s\"", w, ls,
+             gs);
     /* The checkpoint a restore goes back to: the newest from before the blow-up. */
     if (!t->nonfinite_seen) {
         t->nonfinite_seen = true;
