@@ -1115,6 +1115,20 @@ START_TEST(test_trainer__view_refused_flat)
     ck_assert_int_eq(ev->type, TM_EVT_REFUSED);
     ck_assert_str_eq(ev->text, "view: the input is 2 flat features, not an image "
                                "(data.shape: [C, H, W] makes it one)");
+    /* From an attached dashboard (the control socket) the pictures could not reach it. */
+    pump(r);
+    long before = r->nstates;
+    struct tm_command sc = {.kind = TM_CMD_VIEW, .source = TM_SRC_SOCKET};
+    char why[128] = "";
+    ck_assert_msg(trainer_send(r->t, &sc, why, sizeof why) == 0, "%s", why);
+    while (r->nstates == before) {
+        nap();
+        pump(r);
+    }
+    ev = &r->ev[r->nevents - 1];
+    ck_assert_int_eq(ev->type, TM_EVT_REFUSED);
+    ck_assert_msg(strncmp(ev->text, "view: not over the control socket", 33) == 0, "%s",
+                  ev->text);
     run_finish(r);
     run_free(r);
 }

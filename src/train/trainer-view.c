@@ -181,6 +181,13 @@ void
 trainer_cmd_view(struct trainer *t, const struct tm_command *c)
 {
     const int *shape = t->data.shape;
+    /* An attached dashboard reads the run directory, where no picture goes. */
+    if (c->source == TM_SRC_SOCKET) {
+        trainer_emit(t, TM_EVT_REFUSED, "\"command\":\"view\"",
+                     "view: not over the control socket (the pictures are not in the run "
+                     "directory): run nntop on this config to look inside");
+        return;
+    }
     if (shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0) {
         trainer_emit(t, TM_EVT_REFUSED, "\"command\":\"view\"",
                      "view: the input is %d flat features, not an image "
