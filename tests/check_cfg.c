@@ -1288,6 +1288,44 @@ START_TEST(test_cfg__names)
 }
 END_TEST
 
+START_TEST(test_cfg__value_positions)
+{
+    /* A data file that cannot be read is blamed on the line naming it. */
+    struct cfg c;
+    struct cfg_errs e;
+    const char *yaml = "data:\n"
+                       "  source: idx\n"
+                       "  train_images: /nonexistent/x.gz\n"
+                       "  train_labels: \"/nonexistent/y.gz\"\n"
+                       "model:\n"
+                       "  layers: [{dense: 10}]\n";
+    ck_assert_int_eq(load(&c, &e, yaml), 0);
+    char where[400];
+    cfg_path_where(&c, "/nonexistent/x.gz", where, sizeof where);
+    ck_assert_str_eq(where, "t.yaml:3:17: data.train_images");
+    cfg_path_where(&c, "/nonexistent/y.gz", where, sizeof where);
+    ck_assert_str_eq(where, "t.yaml:4:17: data.train_labels");
+    cfg_path_where(&c, "/elsewhere", where, sizeof where);
+    ck_assert_str_eq(where, "");
+    /* A --set value has no line: the key alone.  Positions survive a
+     * later model.layers. */
+    ck_assert_int_eq(cfg_set(&c, "data.train_images=/set/x", &e), 0);
+    ck_assert_int_eq(cfg_set(&c, "model.layers=[{dense: 3}]", &e), 0);
+    cfg_path_where(&c, "/set/x", where, sizeof where);
+    ck_assert_str_eq(where, "data.train_images");
+    cfg_path_where(&c, "/nonexistent/y.gz", where, sizeof where);
+    ck_assert_str_eq(where, "t.yaml:4:17: data.train_labels");
+
+    /* A missing key names the file that should have had it. */
+    ck_assert_int_eq(load(&c, &e, "data:\n  source: spiral\n"), 0);
+    ck_assert_int_eq(cfg_validate(&c, &e), -1);
+    char *got = printed(&e);
+    ck_assert_str_eq(got, "nntop: t.yaml: model.layers is required: list the layers, e.g. "
+                          "[{dense: 100}, relu, {dense: 3}]\n");
+    free(got);
+}
+END_TEST
+
 START_TEST(test_cfg__set_errors)
 {
     expect_set_error("optim.lr=abc", "nntop: --set optim.lr: expected a number, got 'abc'\n");
@@ -1387,6 +1425,7 @@ cfg_suite(void)
     tcase_add_test(errors, test_cfg__optim_errors);
     tcase_add_test(errors, test_cfg__names);
     tcase_add_test(errors, test_cfg__set_errors);
+    tcase_add_test(errors, test_cfg__value_positions);
     suite_add_tcase(s, errors);
     return s;
 }

@@ -1469,8 +1469,12 @@ START_TEST(test_data__npy_errors)
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1, }",
          "the header has a key other than descr, fortran_order and shape, or one twice"},
         {"{'descr': '<f4', 'shape': (2, 2), }", "the header lacks descr, fortran_order or shape"},
+        {"{'descr': '<f4', 'fortran_order': False, 'shape': (268435456, 1), }",
+         "the header's shape needs 1073741824 bytes of data, the file holds fewer"},
+        /* Beyond data.max_bytes (4 GiB by default): refused before reading. */
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1), }",
-         "the header's shape needs 4398046511104 bytes of data, the file holds fewer"},
+         "the array's elements need 4398046511104 bytes, more than data.max_bytes "
+         "(4294967296)"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 65536), }",
          "shape claims more elements than any file holds"},
         {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }",
@@ -1514,6 +1518,120 @@ START_TEST(test_data__npy_errors)
     write_file(tpath("n.npy"), "hello, world", 12);
     s = spec_npy(tpath("n.npy"), tpath("y.npy"));
     snprintf(want, sizeof want, "%s: not a NumPy .npy file (no \\x93NUMPY magic)", s.train_images);
+    expect_err(&s, want);
+}
+END_TEST
+
+/* ---- limits: data.max_bytes ------------------------------------------- */
+
+/* A CSV of rows x cols cells of "1" (label column last, 0/1), into a heap text. */
+static char *
+csv_grid(long rows, long cols, size_t *len)
+{
+    size_t n = (size_t)rows * (size_t)cols * 2 + 1;
+    char *t = malloc(n);
+    size_t k = 0;
+    for (long r = 0; r < rows; r++)
+        for (long c = 0; c < cols; c++) {
+            t[k++] = c + 1 == cols ? (char)('0' + r % 2) : '1';
+            t[k++] = c + 1 == cols ? '\n' : ',';
+        }
+    t[k] = '\0';
+    *len = k;
+    return t;
+}
+
+START_TEST(test_data__max_bytes_csv)
+{
+    /* Wide and short: 4 rows of 100000 columns, 800 KB of text.  The rows
+     * used to be held 1024 at a time (400 MB of floats); now they take
+     * what the text bounds, so 3 MB of budget is plenty. */
+    size_t len;
+    char *text = csv_grid(4, 100000, &len);
+    write_file(tpath("wide.csv"), text, len);
+    struct data_spec s = spec_csv(tpath("wide.csv"));
+    s.header = CSV_HEADER_NO;
+    s.max_bytes = 3u << 20;
+    struct data d;
+    load_ok(&d, &s, 1);
+    ck_assert_int_eq(d.d, 99999);
+    ck_assert_int_eq(d.train_store.n, 4);
+    data_fini(&d);
+
+    /* The text itself beyond the budget: refused as it is read. */
+    char want[WANT_MAX];
+    s.max_bytes = 100000;
+    snprintf(want, sizeof want, "%s: more than 100000 bytes once read (data.max_bytes is "
+             "100000)", s.path);
+    expect_err(&s, want);
+
+    /* A gzip bomb: 16 MB of zeros-and-commas in a small .gz, 1 MB budget. */
+    free(text);
+    text = csv_grid(80, 100000, &len);
+    write_file(tpath("bomb.csv.gz"), text, len);
+    s = spec_csv(tpath("bomb.csv.gz"));
+    s.max_bytes = 1u << 20;
+    snprintf(want, sizeof want, "%s: more than 1048576 bytes once read (data.max_bytes is "
+             "1048576)", s.path);
+    expect_err(&s, want);
+    free(text);
+
+    /* Text within the budget, but not the rows parsed from it. */
+    text = csv_grid(200, 50, &len);
+    write_file(tpath("rows.csv"), text, len);
+    s = spec_csv(tpath("rows.csv"));
+    s.header = CSV_HEADER_NO;
+    s.max_bytes = 30000;
+    char *cause = load_err(&s);
+    snprintf(want, sizeof want, "%s: the parsed rows need ", s.path);
+    ck_assert_msg(strncmp(cause, want, strlen(want)) == 0
+                      && strstr(cause, "that data.max_bytes (30000) leaves") != NULL,
+                  "got '%s'", cause);
+    free(cause);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_data__max_bytes_idx_npy_synth)
+{
+    /* An IDX header's claim is checked before any of the payload is read. */
+    write_idx_pair(tpath("b-images"), tpath("b-labels"), 50, lab_mod3);
+    struct data_spec s = spec_idx(tpath("b-images"), tpath("b-labels"));
+    s.max_bytes = 599;          /* 50 images of 4x3 are 600 bytes */
+    char want[WANT_MAX];
+    snprintf(want, sizeof want, "%s: the images need 600 bytes, more than data.max_bytes (599)",
+             s.train_images);
+    expect_err(&s, want);
+    s.max_bytes = 600 + 50 + 200;     /* images, raw labels, labels as integers */
+    struct data d;
+    load_ok(&d, &s, 1);
+    data_fini(&d);
+    s.max_bytes = 600 + 50 + 199;
+    snprintf(want, sizeof want, "%s: the labels as integers need 200 bytes, more than the 199 "
+             "that data.max_bytes (849) leaves", s.train_labels);
+    expect_err(&s, want);
+
+    /* NumPy: the shape's bytes, before reading. */
+    float x[4] = {0};
+    int64_t y[2] = {0, 1};
+    write_npy(tpath("y.npy"), "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", y,
+              sizeof y);
+    write_npy(tpath("x.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", x,
+              sizeof x);
+    s = spec_npy(tpath("x.npy"), tpath("y.npy"));
+    s.max_bytes = 15;
+    snprintf(want, sizeof want, "%s: the array's elements need 16 bytes, more than "
+             "data.max_bytes (15)", s.train_images);
+    expect_err(&s, want);
+
+    /* Generated data counts too: 10M points of 10000 features are 400 GB. */
+    s = spec_base(DATA_BLOBS);
+    s.classes = 3;
+    s.points = 10000000;
+    s.features = 10000;
+    s.spread = 1.0;
+    snprintf(want, sizeof want, "blobs: the generated points need 400040000000 bytes, more "
+             "than data.max_bytes (4294967296)");
     expect_err(&s, want);
 }
 END_TEST
@@ -1848,6 +1966,8 @@ data_suite(void)
     tcase_add_test(limits, test_data__val_zero_and_tiny);
     tcase_add_test(limits, test_data__subset_too_large);
     tcase_add_test(limits, test_data__csv_tolerated_forms);
+    tcase_add_test(limits, test_data__max_bytes_csv);
+    tcase_add_test(limits, test_data__max_bytes_idx_npy_synth);
     suite_add_tcase(s, limits);
 
     TCase *errors = tcase_create("errors");

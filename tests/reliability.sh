@@ -231,6 +231,103 @@ run -H -n 30 --resume "$rd/checkpoint-20.safetensors"
 check "failed final checkpoint: exit 1, the cause on stderr" 1 \
     err '^nntop: checkpoint-30\.safetensors not saved: .*: rename failed: Is a directory$'
 
+# ---- hostile input: bounded memory, one-line messages --------------------------
+
+# hostile [-v KB] NAME MAX_KB CONFIG [ARGS...]: run nntop -H on CONFIG
+# (with its address space limited to KB) under /usr/bin/time; its peak
+# RSS in $RSS, checked against MAX_KB (when there is a /usr/bin/time).
+# Status and messages as run().
+hostile() {
+    limit=unlimited
+    if [ "$1" = -v ]; then
+        limit=$2
+        shift 2
+    fi
+    name=$1
+    max_kb=$2
+    shift 2
+    if [ -x /usr/bin/time ]; then
+        # shellcheck disable=SC2016
+        sh -c 'ulimit -v "$0" && exec "$@"' "$limit" \
+            /usr/bin/time -f %M -o "$TMP/rss" "$NNTOP" -H --no-log "$@" \
+            >"$TMP/out" 2>"$TMP/err" </dev/null
+        STATUS=$?
+        RSS=$(tail -n 1 "$TMP/rss")
+        if [ "$RSS" -le "$max_kb" ]; then
+            pass "$name: peak RSS $RSS KB (bound $max_kb KB)"
+        else
+            fail "$name: peak RSS $RSS KB, more than $max_kb KB"
+        fi
+    else
+        say "SKIP $name: peak memory: no /usr/bin/time"
+        # shellcheck disable=SC2016
+        sh -c 'ulimit -v "$0" && exec "$@"' "$limit" "$NNTOP" -H --no-log "$@" \
+            >"$TMP/out" 2>"$TMP/err" </dev/null
+        STATUS=$?
+    fi
+}
+
+H=$TMP/hostile
+mkdir -p "$H"
+if python3 - "$H" <<'PY'
+import gzip, struct, sys
+d = sys.argv[1]
+# 10 rows of 250000 columns: 5 MB that used to take 1 GB (1000 rows of buffer).
+with open(d + "/wide.csv", "w") as f:
+    for r in range(10):
+        f.write(",".join(["1"] * 249999) + "," + str(r % 2) + "\n")
+# 64 MiB of rows in a 100 KB gzip.
+row = (",".join(["1"] * 999) + ",0\n").encode()
+with gzip.open(d + "/bomb.csv.gz", "wb", compresslevel=9) as f:
+    chunk = row * 1000
+    for i in range((64 << 20) // len(chunk)):
+        f.write(chunk)
+# One line of 10 million cells.
+with open(d + "/line.csv", "w") as f:
+    f.write(",".join(["0"] * 10000000) + "\n")
+# An IDX header claiming 2^32 - 1 images of 255x255.
+open(d + "/huge-images", "wb").write(struct.pack(">IIII", 0x803, 0xffffffff, 255, 255) + bytes(1000))
+open(d + "/huge-labels", "wb").write(struct.pack(">II", 0x801, 10) + bytes(10))
+PY
+then
+    printf 'data:\n  source: csv\n  path: wide.csv\n  header: false\nmodel:\n  layers: [{dense: 2}]\ntrain:\n  batch_size: 4\n  steps: 3\n' >"$H/wide.yaml"
+    hostile "a 5 MB CSV of 250000 columns" 250000 "$H/wide.yaml"
+    check "a 5 MB CSV of 250000 columns: it trains" 0 out 'step +3/3 '
+
+    printf 'data: {source: csv, path: bomb.csv.gz, header: false, max_bytes: 16777216}\nmodel: {layers: [{dense: 2}]}\n' >"$H/bomb.yaml"
+    hostile "a gzip bomb" 120000 "$H/bomb.yaml"
+    check "a gzip bomb: refused, the file and config line named" 2 \
+        err "^nntop: $H/bomb.yaml:1:27: data.path: $H/bomb.csv.gz: more than 16777216 bytes once read \\(data.max_bytes is 16777216\\)\$"
+
+    printf 'data: {source: csv, path: line.csv, max_bytes: 16777216}\nmodel: {layers: [{dense: 2}]}\n' >"$H/line.yaml"
+    hostile "a line of 10 million cells" 60000 "$H/line.yaml"
+    check "a line of 10 million cells: refused" 2 \
+        err "^nntop: $H/line.yaml:1:27: data.path: $H/line.csv: more than 16777216 bytes once read"
+
+    printf 'data: {source: idx, train_images: huge-images, train_labels: huge-labels}\nmodel: {layers: [{dense: 2}]}\n' >"$H/huge.yaml"
+    hostile "an IDX header claiming 2^32 images" 40000 "$H/huge.yaml"
+    check "an IDX header claiming 2^32 images: refused before reading" 2 \
+        err "^nntop: $H/huge.yaml:1:35: data.train_images: $H/huge-images: the images need 279280248357375 bytes, more than data.max_bytes \\(4294967296\\)\$"
+else
+    fail "hostile input: python3 could not write the files"
+fi
+
+# A model too large for memory: refused with its size before it is built
+# (the 4 GB address-space limit makes it so on any machine).
+printf 'data:\n  source: spiral\nmodel:\n  layers:\n    - dense: 40000\n    - relu\n    - dense: 40000\n    - relu\n    - dense: 3\n' >"$H/big.yaml"
+hostile -v 4000000 "dense: 40000 twice" 60000 "$H/big.yaml"
+check "dense: 40000 twice: refused at config time" 2 \
+    err "^nntop: $H/big.yaml:7:7: model.layers\\[2\\]: the model has 1600280003 parameters; training it needs [0-9]+ bytes \\([0-9.]+ GiB\\), more than the 4096000000 bytes \\(3.8 GiB\\) of RLIMIT_AS\$"
+
+# Config values that lose their place: a missing data file, a missing key.
+printf 'data:\n  source: idx\n  train_images: /nonexistent/x.gz\n  train_labels: /nonexistent/y.gz\nmodel:\n  layers: [{dense: 10}]\n' >"$H/missing.yaml"
+hostile "a missing data file" 40000 "$H/missing.yaml"
+check "a missing data file: FILE:LINE:COL of the value" 2 \
+    err "^nntop: $H/missing.yaml:3:17: data.train_images: /nonexistent/x.gz: No such file or directory\$"
+printf 'data:\n  source: spiral\n' >"$H/nolayers.yaml"
+run -H --no-log "$H/nolayers.yaml"
+check "no model.layers: the file named" 2 err "^nntop: $H/nolayers.yaml: model.layers is required"
+
 # ---- a full disk -------------------------------------------------------------------
 
 # wait_for FILE REGEX: up to 60 s for FILE to match.

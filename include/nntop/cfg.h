@@ -23,6 +23,7 @@
 #define CFG_MAX_ERRORS 16
 #define CFG_MAX_BYTES (1 << 20)     /* a config file larger than 1 MiB is refused */
 #define CFG_MAX_DEPTH 16
+#define CFG_PATHS_AT 8              /* data file keys whose position is kept */
 
 struct cfg {
     char name[CFG_NAME_MAX];
@@ -67,10 +68,18 @@ struct cfg {
 
     /* Where each model.layers item was written (line 0: a --set or the
      * defaults), so that a shape error found once the data is known can
-     * point at it.  Not part of the config's value: a dump does not keep it. */
+     * point at it; the same for the data file paths (a file that cannot be
+     * read), and the config file itself (a required key it lacks).  Not
+     * part of the config's value: a dump does not keep it. */
     struct {
         char file[256];
         unsigned line[NN_MAX_LAYERS], col[NN_MAX_LAYERS];
+        char config[256];           /* the last config file loaded, "" for none */
+        struct {
+            char key[32];           /* "data.train_images"; "" for an unused slot */
+            char file[256];
+            unsigned line, col;     /* 0: a --set */
+        } paths[CFG_PATHS_AT];
     } layers_at;
 };
 
@@ -101,6 +110,13 @@ struct cfg_errs {
  * no position) for layer i of c, into buf: the prefix of a model error.
  */
 void cfg_layer_where(const struct cfg *c, int i, char *buf, size_t len);
+
+/*
+ * "FILE:LINE:COL: data.KEY" for the data key of c whose value is path
+ * (just "data.KEY" when it came from --set), into buf; "" when no data key
+ * of c holds path.  The prefix of an error found reading that file.
+ */
+void cfg_path_where(const struct cfg *c, const char *path, char *buf, size_t len);
 
 /* Fill c with every default (the values the man page documents). */
 void cfg_defaults(struct cfg *c);

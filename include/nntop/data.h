@@ -18,6 +18,8 @@
 #include "nntop/rng.h"
 
 #define DATA_PATH_MAX 4096
+/* data.max_bytes when the spec leaves it 0: 4 GiB. */
+#define DATA_MAX_BYTES_DEFAULT ((uint64_t)4 << 30)
 
 enum data_source {
     DATA_SPIRAL,    /* classes arms, points per class, noise */
@@ -57,6 +59,7 @@ struct data_spec {
     double val_fraction;    /* [0, 1) */
     long subset;            /* 0 = all */
     bool shuffle;
+    uint64_t max_bytes;     /* memory the files' data may take once read; 0 = the default */
 };
 
 /* One store of samples: bytes or floats, plus integer labels. */

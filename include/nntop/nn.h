@@ -174,6 +174,16 @@ struct model *model_new(const struct model_spec *spec, int max_batch, char **cau
  * is about (-1 when about the whole model).  Either pointer may be NULL.
  */
 int model_check_spec(const struct model_spec *spec, int max_batch, int *layer, char **cause);
+/*
+ * What training a model of spec would hold, before any of it is
+ * allocated: *nparams parameters, and *bytes for them, their gradients,
+ * copies of their size (optimizer moments and the trainer's update and
+ * previous parameters: copies of them), and the activations of batches
+ * of max_batch and eval_batch rows.  *largest is the layer with the most
+ * parameters.  -1 when the spec is bad (model_check_spec() says why).
+ */
+int model_spec_footprint(const struct model_spec *spec, int max_batch, int eval_batch, int copies,
+                         uint64_t *nparams, uint64_t *bytes, int *largest);
 /* Free a model and every buffer it owns.  NULL is allowed. */
 void model_free(struct model *m);
 /* Re-initialise every parameter and running statistic from seed. */

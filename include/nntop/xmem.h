@@ -10,6 +10,7 @@
 #define NNTOP_XMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* malloc that aborts through fatal() on failure; size must be non-zero. */
 void *xmalloc(size_t size);
@@ -23,6 +24,13 @@ void *xalloc_aligned(size_t size);
 char *xstrdup(const char *s);
 /* asprintf that aborts through fatal() on failure; returns a heap string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The memory this process may allocate: the machine's physical memory,
+ * or RLIMIT_AS or RLIMIT_DATA when lower.  *what (may be NULL) names the
+ * bound ("physical memory", "RLIMIT_AS", "RLIMIT_DATA"; a literal).
+ */
+uint64_t xmem_limit(const char **what);
 
 /* Register a hook fatal() runs before exiting (last registered runs first). */
 void fatal_push_hook(void (*hook)(void));

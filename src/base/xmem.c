@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define FATAL_HOOKS_MAX 8
 
@@ -107,4 +109,27 @@ fatal(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
+}
+
+uint64_t
+xmem_limit(const char **what)
+{
+    const char *name = "physical memory";
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+    static const struct {
+        int resource;
+        const char *name;
+    } rl[] = { {RLIMIT_AS, "RLIMIT_AS"}, {RLIMIT_DATA, "RLIMIT_DATA"} };
+    for (size_t i = 0; i < sizeof rl / sizeof rl[0]; i++) {
+        struct rlimit r;
+        if (getrlimit(rl[i].resource, &r) == 0 && r.rlim_cur != RLIM_INFINITY
+            && (uint64_t)r.rlim_cur < limit) {
+            limit = (uint64_t)r.rlim_cur;
+            name = rl[i].name;
+        }
+    }
+    if (what != NULL)
+        *what = name;
+    return limit;
 }

@@ -335,6 +335,23 @@ apply_path(struct cctx *x, char *dst, size_t size, const struct cnode *n, const 
     free(resolved);
 }
 
+/* Keep where the data path key at path was written (cfg_path_where). */
+static void
+note_path_at(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
+{
+    int slot = -1;
+    for (int i = 0; i < CFG_PATHS_AT && slot < 0; i++)
+        if (c->layers_at.paths[i].key[0] == '\0' || strcmp(c->layers_at.paths[i].key, path) == 0)
+            slot = i;
+    if (slot < 0 || strlen(path) >= sizeof c->layers_at.paths[slot].key)
+        return;
+    snprintf(c->layers_at.paths[slot].key, sizeof c->layers_at.paths[slot].key, "%s", path);
+    snprintf(c->layers_at.paths[slot].file, sizeof c->layers_at.paths[slot].file, "%s",
+             x->file);
+    c->layers_at.paths[slot].line = x->set_mode ? 0 : n->line;
+    c->layers_at.paths[slot].col = x->set_mode ? 0 : n->col;
+}
+
 static void
 apply_label(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
 {
@@ -700,7 +717,8 @@ apply_layers(struct cctx *x, struct cfg *c, const struct cnode *n, const char *p
     c->model.nlayers = n->n;
     /* Where each item was written, for the shape errors found once the
      * data is known (cfg_layer_where). */
-    memset(&c->layers_at, 0, sizeof c->layers_at);
+    memset(c->layers_at.line, 0, sizeof c->layers_at.line);
+    memset(c->layers_at.col, 0, sizeof c->layers_at.col);
     snprintf(c->layers_at.file, sizeof c->layers_at.file, "%s", x->file);
     for (int i = 0; i < n->n && !x->set_mode; i++) {
         c->layers_at.line[i] = n->kid[i]->line;
@@ -949,6 +967,7 @@ static const struct field data_fields[] = {
       .r = RANGE(0, false, 1, true) },
     { .key = "subset", .type = FT_LONG, .off = OFF(data.subset), .r = AT_LEAST(0) },
     { .key = "shuffle", .type = FT_BOOL, .off = OFF(data.shuffle) },
+    { .key = "max_bytes", .type = FT_U64, .off = OFF(data.max_bytes) },
 };
 
 static const char *const data_aliases[] = {
@@ -1349,6 +1368,7 @@ apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct c
         break;
     case FT_PATH:
         apply_path(x, base, f->size, v, path);
+        note_path_at(x, c, v, path);
         break;
     case FT_ENUM:
         k = cfg_get_word(x, v, path, f->words);
@@ -1472,6 +1492,36 @@ cfg_layer_where(const struct cfg *c, int i, char *buf, size_t len)
 }
 
 void
+cfg_path_where(const struct cfg *c, const char *path, char *buf, size_t len)
+{
+    static const size_t offs[] = {
+        offsetof(struct cfg, data.train_images), offsetof(struct cfg, data.train_labels),
+        offsetof(struct cfg, data.test_images), offsetof(struct cfg, data.test_labels),
+        offsetof(struct cfg, data.path), offsetof(struct cfg, data.test_path),
+    };
+    static const char *const keys[] = {
+        "data.train_images", "data.train_labels", "data.test_images", "data.test_labels",
+        "data.path", "data.test_path",
+    };
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
+        const char *v = (const char *)c + offs[k];
+        if (v[0] == '\0' || strcmp(v, path) != 0)
+            continue;
+        snprintf(buf, len, "%s", keys[k]);
+        for (int i = 0; i < CFG_PATHS_AT; i++) {
+            const char *at = c->layers_at.paths[i].key;
+            if (at[0] != '\0' && strcmp(at, keys[k]) == 0 && c->layers_at.paths[i].line > 0) {
+                snprintf(buf, len, "%s:%u:%u: %s", c->layers_at.paths[i].file,
+                         c->layers_at.paths[i].line, c->layers_at.paths[i].col, keys[k]);
+                break;
+            }
+        }
+        return;
+    }
+}
+
+void
 cfg_defaults(struct cfg *c)
 {
     /* memset first: padding and unused bytes too, so equal configs compare equal. */
@@ -1483,6 +1533,7 @@ cfg_defaults(struct cfg *c)
     c->data.val_fraction = 0.1;
     c->data.subset = 0;
     c->data.shuffle = true;
+    c->data.max_bytes = DATA_MAX_BYTES_DEFAULT;
 
     c->model.in = 0;
     c->model.nlayers = 0;

@@ -163,6 +163,8 @@ apply_tree(struct cctx *x, struct cfg *c, const struct cnode *root)
     struct cfg *tmp = xmalloc(sizeof *tmp);
     memcpy(tmp, c, sizeof *tmp);
     cfg_apply_root(x, tmp, root);
+    if (!x->set_mode)
+        copy_text(tmp->layers_at.config, sizeof tmp->layers_at.config, x->file);
     if (x->errs->n == 0 && x->errs->more == 0) {
         cfg_sync(tmp);
         memcpy(c, tmp, sizeof *c);
@@ -370,7 +372,8 @@ cfg_validate(const struct cfg *c, struct cfg_errs *errs)
     errs_reset(errs);
     memset(&x, 0, sizeof x);
     x.errs = errs;
-    x.file = "";
+    /* A missing key is the config file's fault: "FILE: model.layers is required". */
+    x.file = c->layers_at.config;
     cfg_locale_enter(&loc);
     int n = cfg_check_cross(&x, c);
     cfg_locale_leave(&loc);

@@ -11,6 +11,7 @@
 
 #include "data-int.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,8 +41,6 @@ struct csv_reader {
     long line;              /* 1-based number of the current line */
     const char *ls;         /* current line, without its end */
     size_t ll;
-    struct csv_cell *cells;
-    int ncells, cap;
 };
 
 enum csv_num { CSV_NUM_OK, CSV_NUM_INFINITE, CSV_NUM_BAD };
@@ -111,66 +110,72 @@ csv_next_line(struct csv_reader *r)
     return false;
 }
 
-static void
-csv_push(struct csv_reader *r, const char *p, size_t len, size_t col, bool quoted)
-{
-    if (r->ncells == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->cells = xrealloc(r->cells, (size_t)r->cap * sizeof *r->cells);
-    }
-    r->cells[r->ncells++] = (struct csv_cell){ p, len, col, quoted };
-}
-
-/* Split the current line into cells. */
+/*
+ * The next cell of the current line, from byte *at (0 for the first):
+ * 1 with *c filled, 0 when the line has no more cells, -1 on a malformed
+ * quote.  Cells are read one at a time, never stored: a line of 50 million
+ * cells costs no memory beyond the file's text.
+ */
 static int
-csv_split(struct csv_reader *r, char **cause)
+csv_cell_next(const struct csv_reader *r, size_t *at, struct csv_cell *c, char **cause)
 {
     const char *s = r->ls;
-    size_t n = r->ll, i = 0;
-    r->ncells = 0;
-    for (;;) {
-        while (i < n && csv_blank(s[i]))
-            i++;
-        size_t col = i + 1;
-        if (i < n && s[i] == '"') {
-            size_t start = ++i;
-            for (;;) {
-                if (i >= n) {
-                    data_set_cause(cause, "%s:%ld:%zu: unterminated quote", r->path, r->line,
-                                   col);
-                    return -1;
-                }
-                if (s[i] == '"') {
-                    if (i + 1 < n && s[i + 1] == '"') {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i++;
-            }
-            csv_push(r, s + start, i - start, col, true);
-            i++;
-            while (i < n && csv_blank(s[i]))
-                i++;
-            if (i < n && s[i] != ',') {
-                data_set_cause(cause, "%s:%ld:%zu: unexpected text after a quoted cell",
-                               r->path, r->line, i + 1);
+    size_t n = r->ll, i = *at;
+    if (i > n)
+        return 0;
+    while (i < n && csv_blank(s[i]))
+        i++;
+    size_t col = i + 1;
+    if (i < n && s[i] == '"') {
+        size_t start = ++i;
+        for (;;) {
+            if (i >= n) {
+                data_set_cause(cause, "%s:%ld:%zu: unterminated quote", r->path, r->line, col);
                 return -1;
             }
-        } else {
-            size_t start = i;
-            while (i < n && s[i] != ',')
-                i++;
-            size_t end = i;
-            while (end > start && csv_blank(s[end - 1]))
-                end--;
-            csv_push(r, s + start, end - start, col, false);
+            if (s[i] == '"') {
+                if (i + 1 < n && s[i + 1] == '"') {
+                    i += 2;
+                    continue;
+                }
+                break;
+            }
+            i++;
         }
-        if (i >= n)
-            return 0;
-        i++;                /* the comma; a trailing one makes an empty last cell */
+        *c = (struct csv_cell){ s + start, i - start, col, true };
+        i++;
+        while (i < n && csv_blank(s[i]))
+            i++;
+        if (i < n && s[i] != ',') {
+            data_set_cause(cause, "%s:%ld:%zu: unexpected text after a quoted cell", r->path,
+                           r->line, i + 1);
+            return -1;
+        }
+    } else {
+        size_t start = i;
+        while (i < n && s[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && csv_blank(s[end - 1]))
+            end--;
+        *c = (struct csv_cell){ s + start, end - start, col, false };
     }
+    /* Past the comma; at the line's end, past it (no more cells).  A
+     * trailing comma leaves *at == n: one empty last cell. */
+    *at = i + 1;
+    return 1;
+}
+
+/* The number of cells of the current line (from byte at) into *n. */
+static int
+csv_count_cells(const struct csv_reader *r, size_t at, long *n, char **cause)
+{
+    struct csv_cell c;
+    int k;
+    *n = 0;
+    while ((k = csv_cell_next(r, &at, &c, cause)) > 0)
+        (*n)++;
+    return k;
 }
 
 /* Compare a cell's content, with "" unescaped, to a name. */
@@ -236,15 +241,16 @@ csv_feature(const struct csv_reader *r, const struct csv_cell *c, float *out, ch
 
 /* Decide whether the first line is a header and which column holds the label. */
 static int
-csv_layout(struct csv_reader *r, const struct data_spec *spec, bool *header, int *label,
-           char **cause)
+csv_layout(struct csv_reader *r, const struct data_spec *spec, int ncols, bool *header,
+           int *label, char **cause)
 {
-    int ncols = r->ncells;
+    struct csv_cell c;
+    size_t at = 0;
+    double v;
     *header = spec->header == CSV_HEADER_YES;
     if (spec->header == CSV_HEADER_AUTO) {
-        double v;
-        for (int i = 0; i < ncols && !*header; i++)
-            *header = csv_number(&r->cells[i], &v) == CSV_NUM_BAD;
+        while (!*header && csv_cell_next(r, &at, &c, cause) > 0)
+            *header = csv_number(&c, &v) == CSV_NUM_BAD;
     }
     if (spec->label_name[0] != '\0') {
         if (!*header) {
@@ -253,8 +259,9 @@ csv_layout(struct csv_reader *r, const struct data_spec *spec, bool *header, int
             return -1;
         }
         *label = -1;
-        for (int i = 0; i < ncols && *label < 0; i++)
-            if (csv_cell_is(&r->cells[i], spec->label_name))
+        at = 0;
+        for (int i = 0; *label < 0 && csv_cell_next(r, &at, &c, cause) > 0; i++)
+            if (csv_cell_is(&c, spec->label_name))
                 *label = i;
         if (*label < 0) {
             data_set_cause(cause, "%s:%ld:1: no column named '%s' in the header", r->path,
@@ -278,20 +285,61 @@ csv_layout(struct csv_reader *r, const struct data_spec *spec, bool *header, int
     return 0;
 }
 
+/*
+ * Parse the current line as data row n into row (d floats) and *y.  A
+ * ragged row is reported at the first cell too many, or at the line's end.
+ */
+static int
+csv_row(struct csv_reader *r, int ncols, int label, float *row, int32_t *y, int *max_label,
+        char **cause)
+{
+    struct csv_cell c;
+    size_t at = 0;
+    int i = 0, j = 0, k;
+    while ((k = csv_cell_next(r, &at, &c, cause)) > 0) {
+        if (i == ncols) {
+            long rest;
+            if (csv_count_cells(r, at, &rest, cause) < 0)
+                return -1;
+            data_set_cause(cause, "%s:%ld:%zu: ragged row: %ld cells, expected %d", r->path,
+                           r->line, c.col, (long)ncols + 1 + rest, ncols);
+            return -1;
+        }
+        if (i == label) {
+            if (csv_label(r, &c, y, cause) < 0)
+                return -1;
+            if (*y > *max_label)
+                *max_label = *y;
+        } else if (csv_feature(r, &c, &row[j++], cause) < 0) {
+            return -1;
+        }
+        i++;
+    }
+    if (k < 0)
+        return -1;
+    if (i < ncols) {
+        data_set_cause(cause, "%s:%ld:%zu: ragged row: %d cells, expected %d", r->path, r->line,
+                       r->ll + 1, i, ncols);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 csv_read(struct dataset *ds, int *max_label, const char *path, const struct data_spec *spec,
-         char **cause)
+         struct data_budget *b, char **cause)
 {
     struct csv_reader r = { .path = path };
     char *buf = NULL;
-    size_t len;
+    size_t len = 0;
     float *x = NULL;
     int32_t *y = NULL;
     long n = 0, cap = 0;
+    uint64_t taken = 0;     /* of b, for x and y at cap rows */
     int rc = -1;
 
     memset(ds, 0, sizeof *ds);
-    if (data_file_slurp(path, &buf, &len, cause) < 0)
+    if (data_file_slurp(path, b, &buf, &len, cause) < 0)
         return -1;
     r.buf = buf;
     r.len = len;
@@ -301,44 +349,45 @@ csv_read(struct dataset *ds, int *max_label, const char *path, const struct data
         data_set_cause(cause, "%s: empty file", path);
         goto out;
     }
-    if (csv_split(&r, cause) < 0)
+    long count;
+    if (csv_count_cells(&r, 0, &count, cause) < 0)
         goto out;
+    if (count > INT_MAX) {
+        data_set_cause(cause, "%s:%ld:1: %ld columns, more than nntop can index", path, r.line,
+                       count);
+        goto out;
+    }
     bool header;
-    int label, ncols = r.ncells;
-    if (csv_layout(&r, spec, &header, &label, cause) < 0)
+    int label, ncols = (int)count;
+    if (csv_layout(&r, spec, ncols, &header, &label, cause) < 0)
         goto out;
     int d = ncols - 1;
+    /* Every cell holds a byte at least and a comma follows all but the
+     * last: a row takes 2 ncols bytes of the text (its line end included),
+     * so the rows left bound the rows to hold, and the floats stay within
+     * twice the text whatever the width. */
+    size_t row_bytes = 2 * (size_t)ncols;
+    long max_rows = (long)((len - (size_t)(r.ls - buf)) / row_bytes + 1);
     bool have_row = !header;
     while (have_row || csv_next_line(&r)) {
-        if (!have_row && csv_split(&r, cause) < 0)
-            goto out;
         have_row = false;
-        if (r.ncells != ncols) {
-            size_t col = r.ncells < ncols ? r.ll + 1 : r.cells[ncols].col;
-            data_set_cause(cause, "%s:%ld:%zu: ragged row: %d cells, expected %d", path, r.line,
-                           col, r.ncells, ncols);
-            goto out;
-        }
         if (n == cap) {
-            if (cap > (long)(SIZE_MAX / 2 / sizeof(float) / (size_t)d)) {
-                data_set_cause(cause, "%s: too many rows", path);
+            long ncap = cap ? cap * 2 : 1024;
+            if (ncap > max_rows)
+                ncap = max_rows;
+            if (ncap <= n)
+                ncap = n + 1;
+            uint64_t want = (uint64_t)ncap * ((uint64_t)d * sizeof *x + sizeof *y);
+            if (data_budget_take(b, want - taken, path, "the parsed rows", cause) < 0)
                 goto out;
-            }
-            cap = cap ? cap * 2 : 1024;
+            taken = want;
+            cap = ncap;
             x = xrealloc(x, (size_t)cap * (size_t)d * sizeof *x);
             y = xrealloc(y, (size_t)cap * sizeof *y);
         }
         float *row = x + (size_t)n * (size_t)d;     /* (d) */
-        for (int i = 0, j = 0; i < ncols; i++) {
-            if (i == label) {
-                if (csv_label(&r, &r.cells[i], &y[n], cause) < 0)
-                    goto out;
-                if (y[n] > *max_label)
-                    *max_label = y[n];
-            } else if (csv_feature(&r, &r.cells[i], &row[j++], cause) < 0) {
-                goto out;
-            }
-        }
+        if (csv_row(&r, ncols, label, row, &y[n], max_label, cause) < 0)
+            goto out;
         n++;
     }
     if (n == 0) {
@@ -349,30 +398,34 @@ csv_read(struct dataset *ds, int *max_label, const char *path, const struct data
     ds->d = d;
     ds->floats = xrealloc(x, (size_t)n * (size_t)d * sizeof *x);
     ds->labels = xrealloc(y, (size_t)n * sizeof *y);
+    data_budget_give(b, taken - (uint64_t)n * ((uint64_t)d * sizeof *x + sizeof *y));
+    taken = 0;
     x = NULL;
     y = NULL;
     rc = 0;
 out:
+    data_budget_give(b, taken);
     free(x);
     free(y);
-    free(r.cells);
+    /* The text goes once parsed; only the rows stay taken. */
+    data_budget_give(b, len);
     free(buf);
     return rc;
 }
 
 int
 data_csv_load(struct dataset *train, struct dataset *test, int *classes,
-              const struct data_spec *spec, char **cause)
+              const struct data_spec *spec, struct data_budget *b, char **cause)
 {
     int max_label = 0;
     if (spec->path[0] == '\0') {
         data_set_cause(cause, "csv: path is not set");
         return -1;
     }
-    if (csv_read(train, &max_label, spec->path, spec, cause) < 0)
+    if (csv_read(train, &max_label, spec->path, spec, b, cause) < 0)
         return -1;
     if (spec->test_path[0] != '\0') {
-        if (csv_read(test, &max_label, spec->test_path, spec, cause) < 0) {
+        if (csv_read(test, &max_label, spec->test_path, spec, b, cause) < 0) {
             data_store_fini(train);
             return -1;
         }

@@ -25,6 +25,29 @@ struct data_file {
     const char *path;       /* borrowed, for messages */
 };
 
+/*
+ * data.max_bytes at work: the memory one data_load may give to what the
+ * files hold (text being parsed, payloads, the loaded stores).  Every
+ * allocation sized by a file's content is taken from it first, so a
+ * hostile file is refused with its name before it costs the memory.
+ */
+struct data_budget {
+    uint64_t max;           /* data.max_bytes */
+    uint64_t used;          /* taken so far */
+};
+
+/*
+ * Take bytes for what (a phrase: "the images", "the parsed rows") of path
+ * from b; -1 with "PATH: WHAT need N bytes, more than data.max_bytes (M)"
+ * in *cause when they do not fit (nothing is taken then).
+ */
+int data_budget_take(struct data_budget *b, uint64_t bytes, const char *path, const char *what,
+                     char **cause);
+/* Give back bytes taken earlier (a buffer freed before the load ends). */
+void data_budget_give(struct data_budget *b, uint64_t bytes);
+/* What b still allows. */
+uint64_t data_budget_left(const struct data_budget *b);
+
 /* Set *cause (when cause is not NULL) to a heap message; the caller frees. */
 void data_set_cause(char **cause, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -39,9 +62,12 @@ int data_file_read(struct data_file *f, void *buf, size_t n, size_t *got, char *
 void data_file_close(struct data_file *f);
 /*
  * Read the whole (possibly gzipped) file into a heap buffer with a NUL
- * appended; the caller frees *buf.  *len excludes the NUL.
+ * appended; the caller frees *buf.  *len excludes the NUL.  The decoded
+ * text is taken from b (give it back with data_budget_give once freed);
+ * a file that decodes to more than b leaves is refused as it is read.
  */
-int data_file_slurp(const char *path, char **buf, size_t *len, char **cause);
+int data_file_slurp(const char *path, struct data_budget *b, char **buf, size_t *len,
+                    char **cause);
 
 /*
  * A byte stream a reader pulls from: an open file, or a member of a zip
@@ -68,15 +94,15 @@ int data_stream_read_payload(const struct data_stream *s, size_t want, uint8_t *
 int data_file_read_payload(struct data_file *f, size_t want, uint8_t **out, size_t *have,
                            char **cause);
 
-/* Generate spiral, xor or blobs into ds (floats); *classes is set. */
+/* Generate spiral, xor or blobs into ds (floats, taken from b); *classes is set. */
 int data_synth_generate(struct dataset *ds, int *classes, const struct data_spec *spec,
-                        uint64_t seed, char **cause);
+                        uint64_t seed, struct data_budget *b, char **cause);
 /* Read IDX train (and optional test) files into byte stores; *classes is set. */
 int data_idx_load(struct dataset *train, struct dataset *test, int *classes,
-                  const struct data_spec *spec, char **cause);
+                  const struct data_spec *spec, struct data_budget *b, char **cause);
 /* Read CSV train (and optional test) files into float stores; *classes is set. */
 int data_csv_load(struct dataset *train, struct dataset *test, int *classes,
-                  const struct data_spec *spec, char **cause);
+                  const struct data_spec *spec, struct data_budget *b, char **cause);
 
 /*
  * .npz archives (npz.c): zip files of .npy members, stored or deflated.
@@ -104,7 +130,7 @@ int npz_close(struct npz_member *m, char **cause);
 
 /* Read NumPy train (and optional test) .npy files; *classes is set. */
 int data_npy_load(struct dataset *train, struct dataset *test, int *classes,
-                  const struct data_spec *spec, char **cause);
+                  const struct data_spec *spec, struct data_budget *b, char **cause);
 
 /* Free a store's arrays and zero it. */
 void data_store_fini(struct dataset *ds);

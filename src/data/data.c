@@ -277,18 +277,21 @@ data_load(struct data *out, const struct data_spec *spec, uint64_t seed, char **
     if (data_check_spec(spec, cause) < 0)
         return -1;
     int rc, classes = 0;
+    struct data_budget b = {
+        .max = spec->max_bytes > 0 ? spec->max_bytes : DATA_MAX_BYTES_DEFAULT,
+    };
     switch (spec->source) {
     case DATA_IDX:
-        rc = data_idx_load(&out->train_store, &out->test_store, &classes, spec, cause);
+        rc = data_idx_load(&out->train_store, &out->test_store, &classes, spec, &b, cause);
         break;
     case DATA_CSV:
-        rc = data_csv_load(&out->train_store, &out->test_store, &classes, spec, cause);
+        rc = data_csv_load(&out->train_store, &out->test_store, &classes, spec, &b, cause);
         break;
     case DATA_NPY:
-        rc = data_npy_load(&out->train_store, &out->test_store, &classes, spec, cause);
+        rc = data_npy_load(&out->train_store, &out->test_store, &classes, spec, &b, cause);
         break;
     default:
-        rc = data_synth_generate(&out->train_store, &classes, spec, seed, cause);
+        rc = data_synth_generate(&out->train_store, &classes, spec, seed, &b, cause);
         break;
     }
     if (rc < 0) {

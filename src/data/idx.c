@@ -34,7 +34,8 @@ idx_be32(const uint8_t *p)
 }
 
 static int
-idx_read(struct idx_file *out, const char *path, bool images, char **cause)
+idx_read(struct idx_file *out, const char *path, bool images, struct data_budget *b,
+         char **cause)
 {
     const char *what = images ? "images" : "labels";
     uint32_t expect = images ? IDX_MAGIC_IMAGES : IDX_MAGIC_LABELS;
@@ -87,10 +88,16 @@ idx_read(struct idx_file *out, const char *path, bool images, char **cause)
                        (unsigned long long)want, what);
         goto out;
     }
-    size_t have;
-    if (data_file_read_payload(&f, (size_t)want, &buf, &have, cause) < 0)
+    /* The header's claim against data.max_bytes before any of it is read. */
+    if (data_budget_take(b, want, path, images ? "the images" : "the labels", cause) < 0)
         goto out;
+    size_t have;
+    if (data_file_read_payload(&f, (size_t)want, &buf, &have, cause) < 0) {
+        data_budget_give(b, want);
+        goto out;
+    }
     if (have != want) {
+        data_budget_give(b, want);
         char claim[96];
         if (images)
             snprintf(claim, sizeof claim, "%llu images of %llux%llu", (unsigned long long)n,
@@ -121,13 +128,16 @@ out:
 /* Pair an images file with its labels file into a store; takes the images' bytes. */
 static int
 idx_pair(struct dataset *ds, struct idx_file *im, struct idx_file *lb, const char *im_path,
-         const char *lb_path, int *max_label, char **cause)
+         const char *lb_path, int *max_label, struct data_budget *b, char **cause)
 {
     if (im->n != lb->n) {
         data_set_cause(cause, "%s, %s: images (%ld) and labels (%ld) counts differ", im_path,
                        lb_path, im->n, lb->n);
         return -1;
     }
+    if (data_budget_take(b, (uint64_t)lb->n * sizeof(int32_t), lb_path, "the labels as integers",
+                         cause) < 0)
+        return -1;
     ds->n = im->n;
     ds->d = im->rows * im->cols;
     ds->shape[0] = 1;
@@ -146,7 +156,7 @@ idx_pair(struct dataset *ds, struct idx_file *im, struct idx_file *lb, const cha
 
 int
 data_idx_load(struct dataset *train, struct dataset *test, int *classes,
-              const struct data_spec *spec, char **cause)
+              const struct data_spec *spec, struct data_budget *b, char **cause)
 {
     struct idx_file im = {0}, lb = {0};
     int max_label = 0, rc = -1, train_rows = 0, train_cols = 0;
@@ -155,14 +165,15 @@ data_idx_load(struct dataset *train, struct dataset *test, int *classes,
         data_set_cause(cause, "idx: train_images and train_labels must both be set");
         return -1;
     }
-    if (idx_read(&im, spec->train_images, true, cause) < 0
-        || idx_read(&lb, spec->train_labels, false, cause) < 0
-        || idx_pair(train, &im, &lb, spec->train_images, spec->train_labels, &max_label,
+    if (idx_read(&im, spec->train_images, true, b, cause) < 0
+        || idx_read(&lb, spec->train_labels, false, b, cause) < 0
+        || idx_pair(train, &im, &lb, spec->train_images, spec->train_labels, &max_label, b,
                     cause) < 0)
         goto out;
     train_rows = im.rows;
     train_cols = im.cols;
     free(lb.data);
+    data_budget_give(b, (uint64_t)lb.n);
     lb.data = NULL;
 
     bool has_images = spec->test_images[0] != '\0', has_labels = spec->test_labels[0] != '\0';
@@ -173,8 +184,8 @@ data_idx_load(struct dataset *train, struct dataset *test, int *classes,
         goto out;
     }
     if (has_images) {
-        if (idx_read(&im, spec->test_images, true, cause) < 0
-            || idx_read(&lb, spec->test_labels, false, cause) < 0)
+        if (idx_read(&im, spec->test_images, true, b, cause) < 0
+            || idx_read(&lb, spec->test_labels, false, b, cause) < 0)
             goto out;
         if (im.rows != train_rows || im.cols != train_cols) {
             data_set_cause(cause, "%s: test images are %dx%d but the training images (%s) are "
@@ -182,7 +193,7 @@ data_idx_load(struct dataset *train, struct dataset *test, int *classes,
                            train_rows, train_cols);
             goto out;
         }
-        if (idx_pair(test, &im, &lb, spec->test_images, spec->test_labels, &max_label,
+        if (idx_pair(test, &im, &lb, spec->test_images, spec->test_labels, &max_label, b,
                      cause) < 0)
             goto out;
     }

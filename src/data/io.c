@@ -129,23 +129,61 @@ data_file_close(struct data_file *f)
 }
 
 int
-data_file_slurp(const char *path, char **buf, size_t *len, char **cause)
+data_budget_take(struct data_budget *b, uint64_t bytes, const char *path, const char *what,
+                 char **cause)
+{
+    if (bytes > data_budget_left(b)) {
+        if (b->used == 0)
+            data_set_cause(cause, "%s: %s need %llu bytes, more than data.max_bytes (%llu)",
+                           path, what, (unsigned long long)bytes, (unsigned long long)b->max);
+        else
+            data_set_cause(cause, "%s: %s need %llu bytes, more than the %llu that "
+                           "data.max_bytes (%llu) leaves", path, what,
+                           (unsigned long long)bytes, (unsigned long long)data_budget_left(b),
+                           (unsigned long long)b->max);
+        return -1;
+    }
+    b->used += bytes;
+    return 0;
+}
+
+void
+data_budget_give(struct data_budget *b, uint64_t bytes)
+{
+    b->used = bytes < b->used ? b->used - bytes : 0;
+}
+
+uint64_t
+data_budget_left(const struct data_budget *b)
+{
+    return b->used < b->max ? b->max - b->used : 0;
+}
+
+int
+data_file_slurp(const char *path, struct data_budget *b, char **buf, size_t *len, char **cause)
 {
     struct data_file f;
     *buf = NULL;
     *len = 0;
     if (data_file_open(&f, path, cause) < 0)
         return -1;
+    /* One byte past what the budget leaves is enough to refuse the file. */
+    uint64_t left = data_budget_left(b);
+    size_t limit = left < SIZE_MAX - 2 ? (size_t)left : SIZE_MAX - 2;
     size_t cap = 64 * 1024, used = 0;
+    if (cap > limit + 2)
+        cap = limit + 2;
     char *p = xmalloc(cap);
     int rc = -1;
     for (;;) {
         if (cap - used < 2) {
-            if (cap > SIZE_MAX / 2) {
-                data_set_cause(cause, "%s: file too large", path);
+            if (used > limit) {
+                data_set_cause(cause, "%s: more than %llu bytes once read (data.max_bytes is "
+                               "%llu)", path, (unsigned long long)limit,
+                               (unsigned long long)b->max);
                 goto out;
             }
-            cap *= 2;
+            cap = cap > (limit + 2) / 2 ? limit + 2 : cap * 2;
             p = xrealloc(p, cap);
         }
         size_t want = cap - used - 1, got;
@@ -155,7 +193,13 @@ data_file_slurp(const char *path, char **buf, size_t *len, char **cause)
         if (got < want)
             break;
     }
+    if (used > limit) {
+        data_set_cause(cause, "%s: more than %llu bytes once read (data.max_bytes is %llu)",
+                       path, (unsigned long long)limit, (unsigned long long)b->max);
+        goto out;
+    }
     p[used] = '\0';
+    b->used += used;
     *buf = p;
     *len = used;
     p = NULL;

@@ -215,12 +215,12 @@ stream_read(const struct data_stream *s, void *buf, size_t n, size_t *got, char 
 
 /*
  * Read one .npy array from s into a, the header checked against what the
- * stream holds before anything is allocated from it; name (a path, or
- * "archive.npz:member.npy") goes in every message.
+ * stream holds before anything is allocated from it (and its data against
+ * b); name (a path, or "archive.npz:member.npy") goes in every message.
  */
 static int
 npy_read_stream(struct npy_array *a, const struct data_stream *s, const char *name,
-                char **cause)
+                struct data_budget *b, char **cause)
 {
     memset(a, 0, sizeof *a);
     int rc = -1;
@@ -295,10 +295,15 @@ npy_read_stream(struct npy_array *a, const struct data_stream *s, const char *na
     }
     /* Read at most want + 1 bytes, growing as data arrives: a shape that
      * claims more than the file holds costs no more than the file. */
-    size_t have;
-    if (data_stream_read_payload(s, (size_t)want, &a->data, &have, cause) < 0)
+    if (data_budget_take(b, want, name, "the array's elements", cause) < 0)
         goto out;
+    size_t have;
+    if (data_stream_read_payload(s, (size_t)want, &a->data, &have, cause) < 0) {
+        data_budget_give(b, want);
+        goto out;
+    }
     if (have != want) {
+        data_budget_give(b, want);
         data_set_cause(cause, "%s: the header's shape needs %llu bytes of data, the file %s",
                        name, (unsigned long long)want,
                        have < want ? "holds fewer" : "holds more");
@@ -327,14 +332,15 @@ is_npz(const char *path)
  * .npz archive its member for role (images or labels, npz.c's choice).
  */
 static int
-npy_read(struct npy_array *a, const char *path, enum npz_role role, char **cause)
+npy_read(struct npy_array *a, const char *path, enum npz_role role, struct data_budget *b,
+         char **cause)
 {
     if (is_npz(path)) {
         struct npz_member *m = npz_open(path, role, cause);
         if (m == NULL)
             return -1;
         struct data_stream s = npz_stream(m);
-        int rc = npy_read_stream(a, &s, npz_name(m), cause);
+        int rc = npy_read_stream(a, &s, npz_name(m), b, cause);
         snprintf(a->name, sizeof a->name, "%s", npz_name(m));
         if (rc == 0 && npz_close(m, cause) < 0) {
             free(a->data);
@@ -349,7 +355,7 @@ npy_read(struct npy_array *a, const char *path, enum npz_role role, char **cause
     if (data_file_open(&f, path, cause) < 0)
         return -1;
     struct data_stream s = data_file_stream(&f);
-    int rc = npy_read_stream(a, &s, path, cause);
+    int rc = npy_read_stream(a, &s, path, b, cause);
     snprintf(a->name, sizeof a->name, "%s", path);
     data_file_close(&f);
     return rc;
@@ -387,13 +393,13 @@ npy_get(const struct npy_array *a, uint64_t i)
 /* One inputs file and its labels file into a store. */
 static int
 npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_label,
-         char **cause)
+         struct data_budget *b, char **cause)
 {
     struct npy_array x, y;
-    if (npy_read(&x, xpath, NPZ_IMAGES, cause) < 0)
+    if (npy_read(&x, xpath, NPZ_IMAGES, b, cause) < 0)
         return -1;
     int rc = -1;
-    if (npy_read(&y, ypath, NPZ_LABELS, cause) < 0) {
+    if (npy_read(&y, ypath, NPZ_LABELS, b, cause) < 0) {
         free(x.data);
         return -1;
     }
@@ -428,6 +434,9 @@ npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_labe
         ds->shape[1] = (int)x.shape[x.ndim - 2];
         ds->shape[2] = (int)x.shape[x.ndim - 1];
     }
+    if (data_budget_take(b, (uint64_t)ds->n * sizeof *ds->labels, ypath,
+                         "the labels as integers", cause) < 0)
+        goto out;
     ds->labels = xmalloc((size_t)ds->n * sizeof *ds->labels);
     for (long i = 0; i < ds->n; i++) {
         double v = npy_get(&y, (uint64_t)i);
@@ -444,6 +453,9 @@ npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_labe
         ds->bytes = x.data;
         x.data = NULL;
     } else {
+        if (data_budget_take(b, x.count * sizeof *ds->floats, xpath, "the inputs as floats",
+                             cause) < 0)
+            goto out;
         ds->floats = xmalloc((size_t)x.count * sizeof *ds->floats);
         for (uint64_t i = 0; i < x.count; i++) {
             double v = npy_get(&x, i);
@@ -457,6 +469,11 @@ npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_labe
     }
     rc = 0;
 out:
+    /* The raw arrays go; what the store keeps stays taken. */
+    if (x.data != NULL)
+        data_budget_give(b, x.count * (uint64_t)x.size);
+    if (y.data != NULL)
+        data_budget_give(b, y.count * (uint64_t)y.size);
     free(x.data);
     free(y.data);
     if (rc < 0)
@@ -466,14 +483,14 @@ out:
 
 int
 data_npy_load(struct dataset *train, struct dataset *test, int *classes,
-              const struct data_spec *spec, char **cause)
+              const struct data_spec *spec, struct data_budget *b, char **cause)
 {
     int max_label = 0;
     if (spec->train_images[0] == '\0' || spec->train_labels[0] == '\0') {
         data_set_cause(cause, "npy: train_images and train_labels must both be set");
         return -1;
     }
-    if (npy_pair(train, spec->train_images, spec->train_labels, &max_label, cause) < 0)
+    if (npy_pair(train, spec->train_images, spec->train_labels, &max_label, b, cause) < 0)
         return -1;
     bool has_x = spec->test_images[0] != '\0', has_y = spec->test_labels[0] != '\0';
     if (has_x != has_y) {
@@ -484,7 +501,7 @@ data_npy_load(struct dataset *train, struct dataset *test, int *classes,
         return -1;
     }
     if (has_x) {
-        if (npy_pair(test, spec->test_images, spec->test_labels, &max_label, cause) < 0) {
+        if (npy_pair(test, spec->test_images, spec->test_labels, &max_label, b, cause) < 0) {
             data_store_fini(train);
             return -1;
         }

@@ -20,7 +20,8 @@
 
 /* Refuse sizes whose (n, d) float array would not fit a size_t. */
 static int
-synth_alloc(struct dataset *ds, const char *what, long n, int d, char **cause)
+synth_alloc(struct dataset *ds, const char *what, long n, int d, struct data_budget *b,
+            char **cause)
 {
     size_t cells;
     if (n <= 0 || d <= 0 || __builtin_mul_overflow((size_t)n, (size_t)d, &cells)
@@ -29,6 +30,9 @@ synth_alloc(struct dataset *ds, const char *what, long n, int d, char **cause)
                        what, n, d);
         return -1;
     }
+    if (data_budget_take(b, (uint64_t)cells * sizeof(float) + (uint64_t)n * sizeof(int32_t),
+                         what, "the generated points", cause) < 0)
+        return -1;
     ds->n = n;
     ds->d = d;
     ds->floats = xmalloc(cells * sizeof(float));
@@ -41,7 +45,8 @@ synth_alloc(struct dataset *ds, const char *what, long n, int d, char **cause)
  * + N(0, noise^2), x = (r sin t, r cos t).
  */
 static int
-synth_spiral(struct dataset *ds, const struct data_spec *spec, struct rng *r, char **cause)
+synth_spiral(struct dataset *ds, const struct data_spec *spec, struct rng *r,
+             struct data_budget *b, char **cause)
 {
     if (spec->classes < 1 || spec->points < 1) {
         data_set_cause(cause, "spiral: needs classes >= 1 and points >= 1 (got %d and %ld)",
@@ -54,7 +59,7 @@ synth_spiral(struct dataset *ds, const struct data_spec *spec, struct rng *r, ch
         return -1;
     }
     long N = spec->points;
-    if (synth_alloc(ds, "spiral", N * spec->classes, 2, cause) < 0)
+    if (synth_alloc(ds, "spiral", N * spec->classes, 2, b, cause) < 0)
         return -1;
     /* numpy's linspace(a, b, 1) is [a]: a lone point sits at the centre. */
     double step = N > 1 ? 1.0 / (double)(N - 1) : 0.0;
@@ -73,13 +78,14 @@ synth_spiral(struct dataset *ds, const struct data_spec *spec, struct rng *r, ch
 
 /* Uniform in [-1, 1]^2, label (x > 0) xor (y > 0) of the clean point, then noise. */
 static int
-synth_xor(struct dataset *ds, const struct data_spec *spec, struct rng *r, char **cause)
+synth_xor(struct dataset *ds, const struct data_spec *spec, struct rng *r,
+             struct data_budget *b, char **cause)
 {
     if (spec->points < 1) {
         data_set_cause(cause, "xor: needs points >= 1 (got %ld)", spec->points);
         return -1;
     }
-    if (synth_alloc(ds, "xor", spec->points, 2, cause) < 0)
+    if (synth_alloc(ds, "xor", spec->points, 2, b, cause) < 0)
         return -1;
     for (long i = 0; i < spec->points; i++) {
         double x = 2.0 * rng_uniform(r) - 1.0;
@@ -99,7 +105,8 @@ synth_xor(struct dataset *ds, const struct data_spec *spec, struct rng *r, char 
  * first points % classes classes get one extra.
  */
 static int
-synth_blobs(struct dataset *ds, const struct data_spec *spec, struct rng *r, char **cause)
+synth_blobs(struct dataset *ds, const struct data_spec *spec, struct rng *r,
+             struct data_budget *b, char **cause)
 {
     if (spec->classes < 1 || spec->points < 1 || spec->features < 1) {
         data_set_cause(cause,
@@ -112,7 +119,7 @@ synth_blobs(struct dataset *ds, const struct data_spec *spec, struct rng *r, cha
         return -1;
     }
     int C = spec->classes, F = spec->features;
-    if (synth_alloc(ds, "blobs", spec->points, F, cause) < 0)
+    if (synth_alloc(ds, "blobs", spec->points, F, b, cause) < 0)
         return -1;
     double *centre = xmalloc((size_t)C * (size_t)F * sizeof *centre);   /* (C, F) */
     for (size_t i = 0; i < (size_t)C * (size_t)F; i++)
@@ -133,7 +140,7 @@ synth_blobs(struct dataset *ds, const struct data_spec *spec, struct rng *r, cha
 
 int
 data_synth_generate(struct dataset *ds, int *classes, const struct data_spec *spec,
-                    uint64_t seed, char **cause)
+                    uint64_t seed, struct data_budget *b, char **cause)
 {
     struct rng r;
     rng_seed_for(&r, seed, RNG_DATA);
@@ -146,15 +153,15 @@ data_synth_generate(struct dataset *ds, int *classes, const struct data_spec *sp
     int rc;
     switch (spec->source) {
     case DATA_SPIRAL:
-        rc = synth_spiral(ds, spec, &r, cause);
+        rc = synth_spiral(ds, spec, &r, b, cause);
         *classes = spec->classes;
         break;
     case DATA_XOR:
-        rc = synth_xor(ds, spec, &r, cause);
+        rc = synth_xor(ds, spec, &r, b, cause);
         *classes = 2;
         break;
     case DATA_BLOBS:
-        rc = synth_blobs(ds, spec, &r, cause);
+        rc = synth_blobs(ds, spec, &r, b, cause);
         *classes = spec->classes;
         break;
     default:

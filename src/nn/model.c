@@ -308,6 +308,70 @@ model_check_spec(const struct model_spec *spec, int max_batch, int *layer, char 
     return -1;
 }
 
+/* Activations of caches_alloc() for batches of rows, in floats. */
+static uint64_t
+cache_floats(const struct model_spec *spec, const struct layer *shapes, uint64_t rows)
+{
+    uint64_t n = rows * (uint64_t)spec->in, widest = (uint64_t)spec->in;  /* dx */
+    for (int i = 0; i < spec->nlayers; i++) {
+        uint64_t out = (uint64_t)shapes[i].out;
+        bool two = spec->layers[i].kind == LAYER_DROPOUT || spec->layers[i].kind == LAYER_BATCHNORM
+                   || spec->layers[i].kind == LAYER_BATCHNORM2D
+                   || spec->layers[i].kind == LAYER_MAXPOOL2D;
+        n += rows * out * (two ? 2 : 1);
+        if (out > widest)
+            widest = out;
+    }
+    return n + 2 * rows * widest;   /* work_a, work_b */
+}
+
+int
+model_spec_footprint(const struct model_spec *spec, int max_batch, int eval_batch, int copies,
+                     uint64_t *nparams, uint64_t *bytes, int *largest)
+{
+    struct layer shapes[NN_MAX_LAYERS];
+    int bad;
+    char *err = spec_walk(spec, max_batch, shapes, &bad);
+    if (err != NULL) {
+        free(err);
+        return -1;
+    }
+    uint64_t total = 0, most = 0, col = 0;
+    *largest = -1;
+    for (int i = 0; i < spec->nlayers; i++) {
+        const struct layer *L = &shapes[i];
+        uint64_t n = 0;
+        switch (spec->layers[i].kind) {
+        case LAYER_DENSE:
+            n = (uint64_t)L->out * (uint64_t)L->in + (uint64_t)L->out;
+            break;
+        case LAYER_CONV2D:
+            n = (uint64_t)L->oc * L->c * L->k * L->k + (spec->layers[i].no_bias ? 0 : L->oc);
+            if ((uint64_t)L->c * L->k * L->k * L->oh * L->ow > col)
+                col = (uint64_t)L->c * L->k * L->k * L->oh * L->ow;
+            break;
+        case LAYER_BATCHNORM:
+            n = 2 * (uint64_t)L->out;
+            break;
+        case LAYER_BATCHNORM2D:
+            n = 2 * (uint64_t)L->c;
+            break;
+        default:
+            break;
+        }
+        total += n;
+        if (n > most) {
+            most = n;
+            *largest = i;
+        }
+    }
+    uint64_t rows = (uint64_t)(max_batch > eval_batch ? max_batch : eval_batch);
+    *nparams = total;
+    *bytes = (total * (2 + (uint64_t)copies) + col + cache_floats(spec, shapes, rows))
+             * sizeof(float);
+    return 0;
+}
+
 /* Append a tensor of shape dims[0..ndim) to list (count n); return its index. */
 static int
 tensor_add(struct param_tensor *list, int *n, size_t *total, int layer,

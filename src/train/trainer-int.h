@@ -66,7 +66,8 @@ struct trainer {
     int32_t *y;                 /* (B) */
     float *update;              /* (nparams) the update a snapshot step applied */
     float *prev_params;         /* (nparams) the parameters before this step's update */
-    float *eval_x;              /* (EVAL_BATCH, IN) */
+    int eval_rows;              /* EVAL_BATCH, or fewer when no store holds that many rows */
+    float *eval_x;              /* (eval_rows, IN) */
     int32_t *eval_y;
     long *eval_pos;
 

@@ -222,8 +222,8 @@ split_loss(struct trainer *t, struct model *m, const struct split *s, bool zero)
 {
     model_set_training(m, false);
     double sum = 0.0;
-    for (long i = 0; i < s->n; i += EVAL_BATCH) {
-        int B = (int)(s->n - i < EVAL_BATCH ? s->n - i : EVAL_BATCH);
+    for (long i = 0; i < s->n; i += t->eval_rows) {
+        int B = (int)(s->n - i < t->eval_rows ? s->n - i : t->eval_rows);
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = i + k;
         data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
@@ -266,7 +266,7 @@ trainer_cmd_baseline(struct trainer *t, const struct tm_command *c)
         t->paused = was_paused;
         return;
     }
-    model_reserve(m, EVAL_BATCH);
+    model_reserve(m, t->eval_rows);
     memcpy(m->params, t->model->params, m->nparams * sizeof *m->params);
     if (m->nstate > 0)
         memcpy(m->state, t->model->state, m->nstate * sizeof *m->state);

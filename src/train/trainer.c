@@ -215,8 +215,8 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
     model_set_training(t->model, false);
     double loss_sum = 0.0;
     long correct = 0;
-    for (long i = 0; i < s->n; i += EVAL_BATCH) {
-        int B = (int)(s->n - i < EVAL_BATCH ? s->n - i : EVAL_BATCH);
+    for (long i = 0; i < s->n; i += t->eval_rows) {
+        int B = (int)(s->n - i < t->eval_rows ? s->n - i : t->eval_rows);
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = i + k;
         data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
@@ -856,8 +856,8 @@ input_stats(struct trainer *t, struct tm_input_stats *out)
     long rows = s->n < INPUT_STATS_ROWS ? s->n : INPUT_STATS_ROWS;
     double *sum = xcalloc((size_t)d, sizeof *sum), *sq = xcalloc((size_t)d, sizeof *sq);
     float *sd = xcalloc((size_t)d, sizeof *sd);
-    for (long r = 0; r < rows; r += EVAL_BATCH) {
-        int B = (int)(rows - r < EVAL_BATCH ? rows - r : EVAL_BATCH);
+    for (long r = 0; r < rows; r += t->eval_rows) {
+        int B = (int)(rows - r < t->eval_rows ? rows - r : t->eval_rows);
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = (long)((double)(r + k) * (double)s->n / (double)rows);
         data_gather(&t->data, s, t->eval_pos, B, t->eval_x, t->eval_y);
@@ -1069,6 +1069,34 @@ trainer_feed(struct trainer *t)
     return (struct feed){.cls = &trainer_feed_class, .self = t};
 }
 
+/*
+ * A model that cannot fit is refused here, with its size and the layer
+ * that makes it, rather than by "fatal: out of memory" half-way through
+ * building it (or by the kernel, later).
+ */
+static bool
+model_too_large(struct trainer *t, char **cause)
+{
+    int copies = 3 + (t->cfg.optim.kind != OPTIM_SGD);    /* update, prev, m (, v) */
+    uint64_t nparams, need;
+    int big;
+    if (model_spec_footprint(&t->cfg.model, t->cfg.train.batch_size, t->eval_rows, copies,
+                             &nparams, &need, &big) != 0)
+        return false;       /* model_new says what is wrong */
+    const char *what;
+    uint64_t have = xmem_limit(&what);
+    if (need <= have)
+        return false;
+    char where[400];
+    cfg_layer_where(&t->cfg, big, where, sizeof where);
+    *cause = xasprintf("%s: the model has %llu parameters; training it needs %llu bytes "
+                       "(%.1f GiB), more than the %llu bytes (%.1f GiB) of %s", where,
+                       (unsigned long long)nparams, (unsigned long long)need,
+                       (double)need / (1u << 30), (unsigned long long)have,
+                       (double)have / (1u << 30), what);
+    return true;
+}
+
 /* ---- lifecycle ----------------------------------------------------- */
 
 int
@@ -1088,8 +1116,25 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     atomic_init(&t->finished, false);
     atomic_init(&t->lost, 0);
 
-    if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0)
+    if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0) {
+        /* "PATH: problem" from the reader: say which config line named PATH. */
+        const char *files[6];
+        int nf = data_spec_files(&t->cfg.data, files);
+        for (int i = 0; i < nf; i++) {
+            size_t n = strlen(files[i]);
+            char where[400];
+            if (strncmp(*cause, files[i], n) != 0 || (*cause)[n] != ':')
+                continue;
+            cfg_path_where(&t->cfg, files[i], where, sizeof where);
+            if (where[0] != '\0') {
+                char *full = xasprintf("%s: %s", where, *cause);
+                free(*cause);
+                *cause = full;
+            }
+            break;
+        }
         goto fail;
+    }
     t->cfg.model.in = t->data.d;
     t->cfg.model.seed = t->cfg.seed;
     t->cfg.model.in_c = t->data.shape[0];
@@ -1118,7 +1163,16 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
                            "classes", last_units, t->data.classes);
         goto fail;
     }
+    /* Evaluation goes EVAL_BATCH rows at a time, but never more rows than
+     * a store has: 1000 rows of a 250000-column CSV of 4 rows would be 1 GB. */
+    long most = t->data.train_store.n > t->data.test_store.n ? t->data.train_store.n
+                                                             : t->data.test_store.n;
+    t->eval_rows = most < EVAL_BATCH ? (int)most : EVAL_BATCH;
+    if (t->eval_rows < 1)
+        t->eval_rows = 1;
     t->batch_size = t->cfg.train.batch_size;
+    if (model_too_large(t, cause))
+        goto fail;
     t->model = model_new(&t->cfg.model, t->batch_size, cause);
     if (t->model == NULL)
         goto fail;
@@ -1130,9 +1184,9 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
     t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
     trainer_reserve_batch(t, t->batch_size);
-    t->eval_x = xalloc_aligned((size_t)EVAL_BATCH * (size_t)t->data.d * sizeof(float));
-    t->eval_y = xalloc_aligned(EVAL_BATCH * sizeof(int32_t));
-    t->eval_pos = xcalloc(EVAL_BATCH, sizeof(long));
+    t->eval_x = xalloc_aligned((size_t)t->eval_rows * (size_t)t->data.d * sizeof(float));
+    t->eval_y = xalloc_aligned((size_t)t->eval_rows * sizeof(int32_t));
+    t->eval_pos = xcalloc((size_t)t->eval_rows, sizeof(long));
     batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
 
     t->steps_per_epoch = trainer_steps_per_epoch(t);
