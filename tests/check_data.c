@@ -1200,6 +1200,55 @@ START_TEST(test_data__idx_corrupt_gzip)
     s = spec_idx(tpath("crc-images"), tpath("k-labels.gz"));
     expect_err_has(&s, "crc-images: corrupt gzip", NULL);
     free(g);
+
+    /* Junk after the stream: zlib's gzread dropped it in silence. */
+    char want[WANT_MAX];
+    g = read_raw(tpath("k-images.gz"), &len);
+    unsigned char *junk = malloc(len + 7);
+    memcpy(junk, g, len);
+    memcpy(junk + len, "garbage", 7);
+    write_file(tpath("junk-images"), junk, len + 7);
+    s = spec_idx(tpath("junk-images"), tpath("k-labels.gz"));
+    snprintf(want, sizeof want, "%s: trailing junk after the gzip data, at byte %zu",
+             s.train_images, len);
+    expect_err(&s, want);
+    /* A single stray byte too (it cannot even be a gzip magic). */
+    write_file(tpath("junk-images"), junk, len + 1);
+    expect_err(&s, want);
+    free(junk);
+
+    /* Two members (gzip -c a b > ab) read as one file, as gzip -d reads them. */
+    size_t li, h1, h2;
+    unsigned char *im = idx_images(300, 4, 3, pix_mix, &li);
+    write_file(tpath("p1.gz"), im, li / 2);
+    write_file(tpath("p2.gz"), im + li / 2, li - li / 2);
+    unsigned char *a1 = read_raw(tpath("p1.gz"), &h1), *a2 = read_raw(tpath("p2.gz"), &h2);
+    unsigned char *cat = malloc(h1 + h2);
+    memcpy(cat, a1, h1);
+    memcpy(cat + h1, a2, h2);
+    write_file(tpath("cat-images"), cat, h1 + h2);
+    s = spec_idx(tpath("cat-images"), tpath("k-labels.gz"));
+    struct data d;
+    load_ok(&d, &s, 1);
+    ck_assert_int_eq(d.train_store.n, 300);
+    ck_assert_msg(memcmp(d.train_store.bytes, im + 16, 300 * 12) == 0,
+                  "two gzip members did not read as the file they came from");
+    data_fini(&d);
+    free(im);
+    free(a1);
+    free(a2);
+    free(cat);
+
+    /* A damaged magic: a .gz that is not gzip is corrupt, not "more data". */
+    g[1] ^= 0xff;
+    FILE *fp = fopen(tpath("magic-images.gz"), "wb");
+    ck_assert_uint_eq(fwrite(g, 1, len, fp), len);
+    fclose(fp);
+    s = spec_idx(tpath("magic-images.gz"), tpath("k-labels.gz"));
+    snprintf(want, sizeof want, "%s: corrupt gzip: the file does not start with the gzip magic "
+             "1f 8b", s.train_images);
+    expect_err(&s, want);
+    free(g);
 }
 END_TEST
 

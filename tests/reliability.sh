@@ -285,6 +285,10 @@ with gzip.open(d + "/bomb.csv.gz", "wb", compresslevel=9) as f:
 # One line of 10 million cells.
 with open(d + "/line.csv", "w") as f:
     f.write(",".join(["0"] * 10000000) + "\n")
+# A gzipped CSV with junk after the stream, and one with its data damaged.
+z = gzip.compress(b"".join(b"%d,%d\n" % (i, i % 2) for i in range(2000)))
+open(d + "/junk.csv.gz", "wb").write(z + b"junk")
+open(d + "/damaged.csv.gz", "wb").write(z[:40] + bytes(b ^ 0x5a for b in z[40:80]) + z[80:])
 # An IDX header claiming 2^32 - 1 images of 255x255.
 open(d + "/huge-images", "wb").write(struct.pack(">IIII", 0x803, 0xffffffff, 255, 255) + bytes(1000))
 open(d + "/huge-labels", "wb").write(struct.pack(">II", 0x801, 10) + bytes(10))
@@ -308,6 +312,16 @@ then
     hostile "an IDX header claiming 2^32 images" 40000 "$H/huge.yaml"
     check "an IDX header claiming 2^32 images: refused before reading" 2 \
         err "^nntop: $H/huge.yaml:1:35: data.train_images: $H/huge-images: the images need 279280248357375 bytes, more than data.max_bytes \\(4294967296\\)\$"
+
+    printf 'data: {source: csv, path: junk.csv.gz}\nmodel: {layers: [{dense: 2}]}\n' >"$H/junk.yaml"
+    run -H --no-log "$H/junk.yaml"
+    check "a gzip with trailing junk: one line, the file and what is wrong" 2 \
+        err "^nntop: $H/junk.yaml:1:27: data.path: $H/junk.csv.gz: trailing junk after the gzip data, at byte [0-9]+\$"
+    printf 'data: {source: csv, path: damaged.csv.gz}\nmodel: {layers: [{dense: 2}]}\n' >"$H/damaged.yaml"
+    run -H --no-log "$H/damaged.yaml"
+    check "a corrupt gzip: says corrupt" 2 \
+        err "^nntop: $H/damaged.yaml:1:27: data.path: $H/damaged.csv.gz: corrupt gzip: .* \\(at byte [0-9]+\\)\$"
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "a corrupt gzip: one line" || fail "a corrupt gzip: $(wc -l <"$TMP/err") lines"
 else
     fail "hostile input: python3 could not write the files"
 fi

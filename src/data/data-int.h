@@ -6,6 +6,7 @@
 #ifndef NNTOP_DATA_INT_H
 #define NNTOP_DATA_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,10 +20,17 @@
  */
 #define DATA_LABEL_MAX 65535
 
-/* An open input file, gzip or plain (zlib reads plain files transparently). */
+/* An open input file, gzip (by its magic) or plain. */
 struct data_file {
-    gzFile gz;
+    int fd;
     const char *path;       /* borrowed, for messages */
+    bool gzip;              /* starts with the gzip magic: inflated */
+    bool done;              /* gzip: the last member ended at the end of the file */
+    bool zs_live;
+    z_stream zs;
+    unsigned char *in;      /* (DATA_GZ_BUFFER) bytes read, not yet used */
+    size_t in_pos, in_len;  /* in[in_pos .. in_len) is unused */
+    uint64_t file_off;      /* bytes read from the file */
 };
 
 /*
@@ -55,7 +63,7 @@ void data_set_cause(char **cause, const char *fmt, ...) __attribute__((format(pr
 int data_file_open(struct data_file *f, const char *path, char **cause);
 /*
  * Read up to n bytes into buf; *got is short only at the end of the file.
- * -1 on a read error or a corrupt or truncated gzip stream.
+ * -1 on a read error, a corrupt or truncated gzip stream, or junk after it.
  */
 int data_file_read(struct data_file *f, void *buf, size_t n, size_t *got, char **cause);
 /* Close f (safe on a file that failed to open). */

@@ -1,7 +1,10 @@
 /*
- * io.c - the reading layer the IDX and CSV readers share: open a file
- * (gzip or plain, through zlib), read it with every failure turned into a
- * one-line message naming the file.  It does not parse anything.
+ * io.c - the reading layer the IDX, CSV and NumPy readers share: open a
+ * file (gzip, by its magic, or plain), read it with every failure turned
+ * into a one-line message naming the file: a truncated or corrupt gzip
+ * stream, and junk after it (which zlib's gzread would drop in silence).
+ * Concatenated gzip members read as one file, as gzip -d reads them.  It
+ * also keeps the data.max_bytes budget.  It does not parse anything.
  */
 #include "config.h"
 
@@ -19,7 +22,7 @@
 
 #include "nntop/xmem.h"
 
-/* zlib's read buffer; the default 8 KiB costs many small read() calls on 26 MB. */
+/* The input buffer; 8 KiB would cost many small read() calls on 26 MB. */
 #define DATA_GZ_BUFFER (128 * 1024)
 /*
  * A payload buffer starts at the header's size up to this much and grows
@@ -27,8 +30,6 @@
  * nothing.  Fashion-MNIST's 47 MB train images fit in the first block.
  */
 #define DATA_FIRST_ALLOC ((size_t)64 << 20)
-/* gzread() takes an unsigned and returns an int: read in slices below INT_MAX. */
-#define DATA_GZ_SLICE ((size_t)1 << 30)
 
 void
 data_set_cause(char **cause, const char *fmt, ...)
@@ -44,10 +45,37 @@ data_set_cause(char **cause, const char *fmt, ...)
     *cause = msg;
 }
 
+/* Read more of the file into f->in after what is there; bytes read, 0 at the end, -1. */
+static int
+fill_input(struct data_file *f, char **cause)
+{
+    /* Keep what inflate has not used at the front. */
+    if (f->in_pos > 0) {
+        memmove(f->in, f->in + f->in_pos, f->in_len - f->in_pos);
+        f->in_len -= f->in_pos;
+        f->in_pos = 0;
+    }
+    if (f->in_len == DATA_GZ_BUFFER)
+        return 1;
+    for (;;) {
+        ssize_t r = read(f->fd, f->in + f->in_len, DATA_GZ_BUFFER - f->in_len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            data_set_cause(cause, "%s: read error: %s", f->path, strerror(errno));
+            return -1;
+        }
+        f->in_len += (size_t)r;
+        f->file_off += (uint64_t)r;
+        return r > 0 ? 1 : 0;
+    }
+}
+
 int
 data_file_open(struct data_file *f, const char *path, char **cause)
 {
-    f->gz = NULL;
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
     f->path = path;
     if (path[0] == '\0') {
         data_set_cause(cause, "(empty path): no file name given");
@@ -64,28 +92,66 @@ data_file_open(struct data_file *f, const char *path, char **cause)
         close(fd);
         return -1;
     }
-    f->gz = gzdopen(fd, "rb");
-    if (f->gz == NULL) {
-        data_set_cause(cause, "%s: cannot read: %s", path,
-                       errno != 0 ? strerror(errno) : "zlib could not open the stream");
-        close(fd);
-        return -1;
+    f->fd = fd;
+    f->in = xmalloc(DATA_GZ_BUFFER);
+    /* The first two bytes decide: the gzip magic, or a plain file. */
+    while (f->in_len < 2) {
+        int r = fill_input(f, cause);
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            break;
     }
-    gzbuffer(f->gz, DATA_GZ_BUFFER);
+    f->gzip = f->in_len >= 2 && f->in[0] == 0x1f && f->in[1] == 0x8b;
+    size_t n = strlen(path);
+    if (!f->gzip && f->in_len > 0 && n > 3 && strcmp(path + n - 3, ".gz") == 0) {
+        data_set_cause(cause, "%s: corrupt gzip: the file does not start with the gzip magic "
+                       "1f 8b", path);
+        goto fail;
+    }
+    if (f->gzip) {
+        if (inflateInit2(&f->zs, 16 + MAX_WBITS) != Z_OK)
+            fatal("out of memory starting zlib");
+        f->zs_live = true;
+    }
     return 0;
+fail:
+    data_file_close(f);
+    return -1;
 }
 
-/* zlib prefixes its messages with the name it was opened under ("<fd:3>"). */
-static const char *
-gz_message(gzFile gz, int *errnum)
+/* The file offset of the next byte inflate has not used. */
+static uint64_t
+input_offset(const struct data_file *f)
 {
-    const char *msg = gzerror(gz, errnum);
-    if (msg != NULL && strncmp(msg, "<fd:", 4) == 0) {
-        const char *colon = strstr(msg, ": ");
-        if (colon != NULL)
-            msg = colon + 2;
+    return f->file_off - (f->in_len - f->in_pos);
+}
+
+/*
+ * One gzip member ended: another may follow (gzip -c a b > ab is one
+ * file), anything else is junk that zlib's gzread would have dropped in
+ * silence.  0 to go on, 1 at the end of the file, -1 on junk.
+ */
+static int
+member_end(struct data_file *f, char **cause)
+{
+    while (f->in_len - f->in_pos < 2) {
+        int r = fill_input(f, cause);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
     }
-    return msg != NULL ? msg : "unknown error";
+    size_t left = f->in_len - f->in_pos;
+    if (left == 0)
+        return 1;
+    if (left >= 2 && f->in[f->in_pos] == 0x1f && f->in[f->in_pos + 1] == 0x8b) {
+        inflateReset(&f->zs);
+        return 0;
+    }
+    data_set_cause(cause, "%s: trailing junk after the gzip data, at byte %llu", f->path,
+                   (unsigned long long)input_offset(f));
+    return -1;
 }
 
 int
@@ -93,39 +159,104 @@ data_file_read(struct data_file *f, void *buf, size_t n, size_t *got, char **cau
 {
     unsigned char *p = buf;
     size_t done = 0;
-    while (done < n) {
-        size_t want = n - done < DATA_GZ_SLICE ? n - done : DATA_GZ_SLICE;
-        int r = gzread(f->gz, p + done, (unsigned)want);
-        if (r < 0)
-            break;
-        done += (size_t)r;
-        if ((size_t)r < want)
-            break;
+    *got = 0;
+    if (!f->gzip) {
+        while (done < n) {
+            if (f->in_pos == f->in_len) {
+                /* Large reads go straight to the caller's buffer. */
+                if (n - done >= DATA_GZ_BUFFER) {
+                    ssize_t r = read(f->fd, p + done, n - done);
+                    if (r < 0 && errno == EINTR)
+                        continue;
+                    if (r < 0) {
+                        data_set_cause(cause, "%s: read error: %s", f->path, strerror(errno));
+                        *got = done;
+                        return -1;
+                    }
+                    if (r == 0)
+                        break;
+                    done += (size_t)r;
+                    f->file_off += (uint64_t)r;
+                    continue;
+                }
+                f->in_pos = f->in_len = 0;
+                int r = fill_input(f, cause);
+                if (r < 0) {
+                    *got = done;
+                    return -1;
+                }
+                if (r == 0)
+                    break;
+            }
+            size_t k = f->in_len - f->in_pos;
+            if (k > n - done)
+                k = n - done;
+            memcpy(p + done, f->in + f->in_pos, k);
+            f->in_pos += k;
+            done += k;
+        }
+        *got = done;
+        return 0;
+    }
+    int rc = 0;
+    while (rc == 0 && done < n && !f->done) {
+        bool eof = false;
+        if (f->in_pos == f->in_len) {
+            int r = fill_input(f, cause);
+            if (r < 0) {
+                rc = -1;
+                break;
+            }
+            eof = r == 0;
+        }
+        size_t want = n - done < UINT_MAX ? n - done : UINT_MAX;
+        f->zs.next_in = f->in + f->in_pos;
+        f->zs.avail_in = (uInt)(f->in_len - f->in_pos);
+        f->zs.next_out = p + done;
+        f->zs.avail_out = (uInt)want;
+        int z = inflate(&f->zs, Z_NO_FLUSH);
+        f->in_pos = f->in_len - f->zs.avail_in;
+        size_t out = want - f->zs.avail_out;
+        done += out;
+        if (z == Z_STREAM_END) {
+            int m = member_end(f, cause);
+            if (m < 0)
+                rc = -1;
+            else if (m > 0)
+                f->done = true;
+        } else if (z == Z_MEM_ERROR) {
+            fatal("out of memory in zlib reading %s", f->path);
+        } else if (z == Z_OK || z == Z_BUF_ERROR) {
+            /* At the end of the file, inflate may still have had output to
+             * give; once it has none, the stream was cut short. */
+            if (eof && out == 0) {
+                data_set_cause(cause, "%s: truncated gzip (the file ends inside the compressed "
+                               "data, at byte %llu)", f->path,
+                               (unsigned long long)input_offset(f));
+                rc = -1;
+            }
+        } else {
+            data_set_cause(cause, "%s: corrupt gzip: %s (at byte %llu)", f->path,
+                           f->zs.msg != NULL ? f->zs.msg : "bad data",
+                           (unsigned long long)input_offset(f));
+            rc = -1;
+        }
     }
     *got = done;
-    int errnum = Z_OK;
-    const char *msg = gz_message(f->gz, &errnum);
-    switch (errnum) {
-    case Z_OK:
-        return 0;
-    case Z_BUF_ERROR:
-        data_set_cause(cause, "%s: truncated gzip (%s)", f->path, msg);
-        return -1;
-    case Z_DATA_ERROR:
-        data_set_cause(cause, "%s: corrupt gzip: %s", f->path, msg);
-        return -1;
-    default:
-        data_set_cause(cause, "%s: read error: %s", f->path, msg);
-        return -1;
-    }
+    return rc;
 }
 
 void
 data_file_close(struct data_file *f)
 {
-    if (f->gz != NULL)
-        gzclose_r(f->gz);
-    f->gz = NULL;
+    if (f->zs_live)
+        inflateEnd(&f->zs);
+    f->zs_live = false;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    free(f->in);
+    f->in = NULL;
 }
 
 int
