@@ -424,7 +424,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
                 fprintf(p->err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));
                 fflush(p->err);
                 stopped_by = sig;
-                struct tm_command q = {.kind = TM_CMD_QUIT};
+                struct tm_command q = {.kind = TM_CMD_QUIT, .n = 1};
                 char why[128];
                 feed->cls->send(feed->self, &q, why, sizeof why);
                 quit_sent = true;

@@ -17,6 +17,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "check_run.h"
@@ -314,6 +316,50 @@ START_TEST(test_gradcheck__sampled)
 }
 END_TEST
 
+static void *
+set_flag(void *arg)
+{
+    atomic_store((atomic_bool *)arg, true);
+    return NULL;
+}
+
+START_TEST(test_gradcheck__cancel)
+{
+    /* A quit sets the flag from another thread; the check sees it before
+     * its next entry, so a cancelled check does no central difference at
+     * all, whatever it was asked for, and leaves the model as it was. */
+    struct layer_spec l[] = {DENSE(6), ACT(LAYER_TANH), DENSE(3)};
+    struct fixture f;
+    fixture_init(&f, 4, l, 3, LOSS_CROSS_ENTROPY, 4, 5);
+    float *before = xmalloc(f.m->nparams * sizeof *before);
+    memcpy(before, f.m->params, f.m->nparams * sizeof *before);
+    atomic_bool cancel;
+    atomic_init(&cancel, false);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, set_flag, &cancel), 0);
+    pthread_join(th, NULL);
+    struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+    struct gradcheck_opts o = {.samples = 4, .per_tensor = ALL_ENTRIES, .seed = 9,
+                               .cancel = &cancel};
+    gradcheck_run(out, f.m, &f.b, &o);
+    ck_assert_int_eq(out->cancelled, 1);
+    ck_assert_int_eq(out->verdict, TM_GC_INCONCLUSIVE);
+    ck_assert_int_eq(out->ntensors, 1);
+    ck_assert_int_eq(out->t[0].checked, 0);
+    ck_assert(memcmp(before, f.m->params, f.m->nparams * sizeof *before) == 0);
+    /* Not cancelled: the same check runs to the end. */
+    atomic_store(&cancel, false);
+    gradcheck_run(out, f.m, &f.b, &o);
+    ck_assert_int_eq(out->cancelled, 0);
+    ck_assert_int_eq(out->ntensors, 5);
+    ck_assert_int_eq(out->t[0].checked, 24);
+    ck_assert(out->verdict == TM_GC_PASS);
+    free(out);
+    free(before);
+    model_free(f.m);
+}
+END_TEST
+
 START_TEST(test_gradcheck__kinks_input)
 {
     /* A ReLU on the input: each input entry exactly at 0 is a kink. */
@@ -532,6 +578,7 @@ gradcheck_suite(void)
     TCase *core = tcase_create("core");
     tcase_set_timeout(core, 60);
     tcase_add_test(core, test_gradcheck__every_layer_kind);
+    tcase_add_test(core, test_gradcheck__cancel);
     tcase_add_test(core, test_gradcheck__image_layers);
     tcase_add_test(core, test_gradcheck__dropout_masks);
     tcase_add_test(core, test_gradcheck__mse_targets);

@@ -9,6 +9,7 @@
 #ifndef NNTOP_GRADCHECK_H
 #define NNTOP_GRADCHECK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +20,9 @@ struct gradcheck_opts {
     int samples;            /* rows of the batch to use (>= 1) */
     int per_tensor;         /* entries sampled from a tensor larger than this */
     uint64_t seed;          /* which entries are sampled */
+    /* Read before each entry's central difference (a few forward passes):
+     * once it is true the check stops, out->cancelled set.  NULL: never. */
+    const atomic_bool *cancel;
 };
 
 /*

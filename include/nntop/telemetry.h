@@ -327,6 +327,7 @@ struct tm_gradcheck {
     float seconds;
     uint8_t verdict;        /* enum tm_gc_verdict: FAIL if a tensor fails, PASS if all pass */
     uint8_t reason;         /* enum tm_gc_reason of the inconclusive tensors */
+    uint8_t cancelled;      /* stopped by a quit before it finished: no verdict */
     struct tm_gc_tensor t[TM_GC_MAX_TENSORS];
 };
 
@@ -358,7 +359,8 @@ enum tm_cmd_kind {
     TM_CMD_SET_TELEMETRY,   /* n: snapshot every n steps (0 = off) */
     TM_CMD_GRADCHECK,       /* n: samples (0 = configured) */
     TM_CMD_OVERFIT,         /* n: 1 on, 0 off; value: samples (0 = two batches) */
-    TM_CMD_QUIT,
+    TM_CMD_QUIT,            /* n: 1 = now (the user's q, a signal): a running gradient
+                             * check or evaluation stops; 0 = after what is queued */
     TM_CMD_RESTORE,         /* value: lr factor; back to the newest finite checkpoint */
     TM_CMD_BASELINE,        /* train a copy on zeroed inputs, compare the losses */
     TM_CMD_DEPCHECK,        /* batch-dependency test on the next batch */

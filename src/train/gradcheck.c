@@ -904,6 +904,7 @@ struct gc_scratch {
     struct rng r;
     unsigned char *sig0, *sig1;
     size_t nsig;
+    bool cancelled;         /* opts->cancel was seen: stop */
 };
 
 /*
@@ -1018,6 +1019,13 @@ check_tensor(struct tm_gc_tensor *out, struct dmodel *d, double *target, const f
     out->checked = (int)k;
     out->worst_index = -1;
     for (size_t e = 0; e < k; e++) {
+        /* A quit must not wait for the rest: one entry is a few forward
+         * passes, well under 50 ms for any model that trains. */
+        if (o->cancel != NULL && atomic_load_explicit(o->cancel, memory_order_relaxed)) {
+            s->cancelled = true;
+            out->checked = (int)e;
+            break;
+        }
         size_t i = idx[e];
         double h = GC_STEP * (fabs(target[i]) > 1.0 ? fabs(target[i]) : 1.0);
         double num;
@@ -1214,7 +1222,7 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     rng_seed_for(&s.r, o->seed, RNG_GRADCHECK);
 
     int nt = 0;
-    for (int t = 0; t < m->ntensors && nt < TM_GC_MAX_TENSORS - 1; t++, nt++) {
+    for (int t = 0; t < m->ntensors && nt < TM_GC_MAX_TENSORS - 1 && !s.cancelled; t++, nt++) {
         const struct param_tensor *pt = &m->tensors[t];
         struct tm_gc_tensor *g = &out->t[nt];
         snprintf(g->name, sizeof g->name, "%s", pt->name);
@@ -1222,12 +1230,19 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
         check_tensor(g, &d, d.w + pt->offset, m->grads + pt->offset, d.gmag + pt->offset,
                      d.gflip + pt->offset, pt->count, o, &s);
     }
-    struct tm_gc_tensor *gi = &out->t[nt++];
-    snprintf(gi->name, sizeof gi->name, "input");
-    gi->layer = -1;
-    check_tensor(gi, &d, d.x, m->dx, d.xmag, d.xflip, (size_t)B * (size_t)m->in, o, &s);
+    if (!s.cancelled) {
+        struct tm_gc_tensor *gi = &out->t[nt++];
+        snprintf(gi->name, sizeof gi->name, "input");
+        gi->layer = -1;
+        check_tensor(gi, &d, d.x, m->dx, d.xmag, d.xflip, (size_t)B * (size_t)m->in, o, &s);
+    }
     out->ntensors = nt;
     overall_verdict(out);
+    if (s.cancelled) {
+        out->cancelled = 1;
+        out->verdict = TM_GC_INCONCLUSIVE;
+        out->reason = TM_GC_REASON_NONE;
+    }
 
     /* Put the model back as it was. */
     memcpy(m->grads, grads, m->nparams * sizeof *grads);

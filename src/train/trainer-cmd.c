@@ -313,8 +313,16 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
     }
     struct tm_gradcheck *r = xcalloc(1, sizeof *r);
     struct batch b = {.x = x, .labels = y, .size = B};
+    go.cancel = &t->cancel;
     gradcheck_run(r, t->model, &b, &go);
     r->step = t->step;
+    if (r->cancelled) {
+        /* A quit is waiting in the queue: it acts now, not after the check. */
+        trainer_emit(t, TM_EVT_GRADCHECK_INCONCLUSIVE, "\"verdict\":\"CANCELLED\",\"pass\":false",
+                     "gradient check: cancelled after %.2f s", (double)r->seconds);
+        free(r);
+        return;
+    }
     trainer_publish(t, TM_GRADCHECK, r, sizeof *r);
     int failed = 0, inconclusive = 0;
     for (int i = 0; i < r->ntensors; i++) {

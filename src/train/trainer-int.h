@@ -59,6 +59,7 @@ struct trainer {
     pthread_t thread;
     bool started, joined;
     atomic_bool finished;       /* the worker has returned */
+    atomic_bool cancel;         /* a quit "now" was sent: a gradient check or evaluation stops */
 
     /* Buffers of the step, sized for the largest batch so far. */
     int cap_batch;

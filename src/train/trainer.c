@@ -216,6 +216,11 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
     double loss_sum = 0.0;
     long correct = 0;
     for (long i = 0; i < s->n; i += t->eval_rows) {
+        /* A quit stops a long evaluation between chunks; nothing is published. */
+        if (atomic_load_explicit(&t->cancel, memory_order_relaxed)) {
+            model_set_training(t->model, true);
+            return;
+        }
         int B = (int)(s->n - i < t->eval_rows ? s->n - i : t->eval_rows);
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = i + k;
@@ -1115,6 +1120,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     pthread_cond_init(&t->cv, NULL);
     atomic_init(&t->finished, false);
     atomic_init(&t->lost, 0);
+    atomic_init(&t->cancel, false);
 
     if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0) {
         /* "PATH: problem" from the reader: say which config line named PATH. */
@@ -1271,6 +1277,10 @@ trainer_send(struct trainer *t, const struct tm_command *cmd, char *why, size_t 
         snprintf(why, len, "the trainer has stopped");
         return -1;
     }
+    /* Before the push: the worker, busy in a long check, sees the flag
+     * at its next entry and gets to the quit in the queue at once. */
+    if (cmd->kind == TM_CMD_QUIT && cmd->n == 1)
+        atomic_store_explicit(&t->cancel, true, memory_order_relaxed);
     if (!ring_push(t->ctl, 0, cmd, sizeof *cmd)) {
         snprintf(why, len, "command queue full, try again");
         return -1;

@@ -646,7 +646,7 @@ begin_quit(struct ui *ui)
     /* Attached to a run another process writes: q only detaches (:quit stops it). */
     if (ui->live->have_info && ui->live->info.attached)
         return true;
-    struct tm_command c = {.kind = TM_CMD_QUIT};
+    struct tm_command c = {.kind = TM_CMD_QUIT, .n = 1};
     char why[200];
     if (ui->feed->cls->send(ui->feed->self, &c, why, sizeof why) < 0)
         return true;
