@@ -83,9 +83,17 @@ steps_ok() {
         [ "$(grep ',train,' "$1" | cut -d, -f1 | tr '\n' ' ')" = "$(seq 1 "$2" | tr '\n' ' ')" ]
 }
 
-# one_run ROOT: the single run directory under ROOT.
+# one_run ROOT: the single run directory under ROOT.  Looked for again
+# for up to 5 s when none is seen: once (a loaded machine, a full tmpfs)
+# the listing came back empty although the run had logged into it.
 one_run() {
-    d=$(ls -d "$1"/*/ 2>/dev/null | head -n 1)
+    tries=0
+    while :; do
+        d=$(ls -d "$1"/*/ 2>/dev/null | head -n 1)
+        [ -n "$d" ] || [ $tries -ge 50 ] && break
+        tries=$((tries + 1))
+        sleep 0.1
+    done
     echo "${d%/}"
 }
 
