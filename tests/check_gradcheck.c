@@ -325,9 +325,10 @@ set_flag(void *arg)
 
 START_TEST(test_gradcheck__cancel)
 {
-    /* A quit sets the flag from another thread; the check sees it before
-     * its next entry, so a cancelled check does no central difference at
-     * all, whatever it was asked for, and leaves the model as it was. */
+    /* A quit sets the flag from another thread; the check reads it in its
+     * loops (each row of a dense layer's double passes, each entry), so a
+     * check cancelled before it starts compares no tensor at all, whatever
+     * it was asked for, and leaves the model as it was. */
     struct layer_spec l[] = {DENSE(6), ACT(LAYER_TANH), DENSE(3)};
     struct fixture f;
     fixture_init(&f, 4, l, 3, LOSS_CROSS_ENTROPY, 4, 5);
@@ -344,8 +345,7 @@ START_TEST(test_gradcheck__cancel)
     gradcheck_run(out, f.m, &f.b, &o);
     ck_assert_int_eq(out->cancelled, 1);
     ck_assert_int_eq(out->verdict, TM_GC_INCONCLUSIVE);
-    ck_assert_int_eq(out->ntensors, 1);
-    ck_assert_int_eq(out->t[0].checked, 0);
+    ck_assert_int_eq(out->ntensors, 0);
     ck_assert(memcmp(before, f.m->params, f.m->nparams * sizeof *before) == 0);
     /* Not cancelled: the same check runs to the end. */
     atomic_store(&cancel, false);
