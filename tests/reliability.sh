@@ -374,6 +374,12 @@ else
         mkdir -p "$root"
         # Leave about 150 KiB: the run fills it within a few thousand steps.
         dd if=/dev/zero of="$TMP/small/filler" bs=1k count=850 2>/dev/null
+        # Empty the output files here, not in the background child: the
+        # child's own truncation may come after wait_for has read the last
+        # run's "run log write failed" (the term case then looked for a run
+        # directory nntop had not made yet).
+        : >"$TMP/out"
+        : >"$TMP/err"
         # (layers.csv gets a row set every telemetry.every steps, never thinned by
         # the clock: every 100 keeps the whole run inside the 1 MiB disk.)
         "$NNTOP" -H -n 3000 -s log.checkpoint_every=0 -s log.tfevents=false -s log.histograms=false \
