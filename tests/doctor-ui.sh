@@ -117,7 +117,7 @@ if wait_for '^ nntop bug-dead-relu .*done' 120; then
     else
         fail "dead-relu: no mark on the relu row"
     fi
-    if pane | grep -E -q '│[ ▸] [02] [^ ]'; then
+    if [ "$(pane | grep -E -c '│[ ▸] [02] dense')" -eq 2 ]; then
         pass "dead-relu: the dense rows are not marked"
     else
         fail "dead-relu: a dense row is marked"
