@@ -30,3 +30,11 @@ dist_doc_DATA = doc/run-format.md
 # doc/run-format.md against what a real run writes and the event vocabulary.
 check_SCRIPTS += tests/run-format.sh
 EXTRA_DIST += tests/run-format.sh
+
+# contrib/python/nntop_torch.py: a PyTorch loop writes a run directory nntop
+# replays and attaches to (and steers over control.sock); installed beside
+# the configs, for copying next to a training script.
+torchdir = $(pkgdatadir)/python
+dist_torch_DATA = contrib/python/nntop_torch.py
+check_SCRIPTS += tests/torch-logger.sh
+EXTRA_DIST += tests/torch-logger.sh tests/torch_logger_train.py

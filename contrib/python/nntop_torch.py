@@ -1,0 +1,456 @@
+"""nntop_torch - log a PyTorch training loop as an nntop run directory.
+
+A few lines in an ordinary loop write the run-directory format that
+doc/run-format.md defines, so `nntop --replay RUN_DIR`, `nntop --attach
+RUN_DIR`, `nntop runs` and `nntop export` work on it:
+
+    from nntop_torch import Run
+    run = Run(model, optimizer, run_dir="runs", name="my-net", config=vars(args))
+    for x, y in loader:
+        out = model(x); loss = loss_fn(out, y); loss.backward()
+        run.step(loss, out, y)      # stats, control commands applied here, then
+        optimizer.step(); optimizer.zero_grad()
+    run.close()
+
+What it writes: env.txt (run_format 1), config.yaml (the model as nntop
+describes it, so the dashboard can label layers and tensors), metrics.csv
+(one train row per update), layers.csv (every `every` updates: activation
+statistics of each layer from forward hooks, dead and saturated
+fractions, weight, gradient and update norms of each tensor), and
+events.jsonl (start, the changes made over the control socket, done).
+It listens on RUN_DIR/control.sock (mode 0600, peers of the same uid or
+root only, checked with SO_PEERCRED) between steps: pause blocks the loop
+until resume (or step N), lr and lr_scale set every param group's rate,
+clip clips the gradients from then on, quit makes `run.should_stop` true.
+Other commands are answered with an error.
+
+The model must be a torch.nn.Sequential of Linear, ReLU, LeakyReLU, Tanh,
+Sigmoid and Dropout layers (what nntop's config can describe); anything
+else is refused at Run() with a ValueError naming the layer.  Standard
+library plus torch only.  Install by copying this file next to your
+script, or onto PYTHONPATH.
+"""
+
+import datetime
+import json
+import math
+import os
+import socket
+import struct
+import sys
+import time
+
+import torch
+
+__all__ = ["Run"]
+
+RUN_FORMAT = 1
+LINE_MAX = 1024
+
+
+def _fmt(x):
+    """A float as run-format.md writes it: empty for None, nan/inf spelled out."""
+    if x is None:
+        return ""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(x)
+
+
+def _now_iso():
+    return datetime.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _describe(model):
+    """(yaml layer lines, [(kind, label)]) for an nn.Sequential nntop can describe."""
+    if not isinstance(model, torch.nn.Sequential):
+        raise ValueError("nntop_torch: the model must be a torch.nn.Sequential")
+    lines, layers = [], []
+    width = None
+    for i, m in enumerate(model):
+        if isinstance(m, torch.nn.Linear):
+            if width is not None and m.in_features != width:
+                raise ValueError("nntop_torch: layer %d: Linear takes %d inputs, gets %d"
+                                 % (i, m.in_features, width))
+            lines.append("    - {dense: %d, init: pytorch}" % m.out_features)
+            layers.append(("dense", "dense %d->%d" % (m.in_features, m.out_features)))
+            width = m.out_features
+        elif isinstance(m, torch.nn.ReLU):
+            lines.append("    - relu")
+            layers.append(("relu", "relu"))
+        elif isinstance(m, torch.nn.LeakyReLU):
+            lines.append("    - {leaky_relu: %r}" % m.negative_slope)
+            layers.append(("leaky_relu", "leaky_relu"))
+        elif isinstance(m, torch.nn.Tanh):
+            lines.append("    - tanh")
+            layers.append(("tanh", "tanh"))
+        elif isinstance(m, torch.nn.Sigmoid):
+            lines.append("    - sigmoid")
+            layers.append(("sigmoid", "sigmoid"))
+        elif isinstance(m, torch.nn.Dropout):
+            lines.append("    - {dropout: %r}" % m.p)
+            layers.append(("dropout", "dropout %g" % m.p))
+        else:
+            raise ValueError("nntop_torch: layer %d: %s is not a layer nntop describes"
+                             % (i, type(m).__name__))
+    first = next((m for m in model if isinstance(m, torch.nn.Linear)), None)
+    if first is None:
+        raise ValueError("nntop_torch: the model has no Linear layer")
+    return lines, layers, first.in_features, width
+
+
+class _Control:
+    """The control socket: non-blocking, served between steps."""
+
+    def __init__(self, run_dir):
+        self.path = os.path.join(run_dir, "control.sock")
+        tmp = "%s.%d" % (self.path, os.getpid())
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        self.sock.bind(tmp)
+        os.chmod(tmp, 0o600)
+        self.sock.listen(16)
+        os.rename(tmp, self.path)
+        self.sock.setblocking(False)
+        self.clients = {}
+        self.uid = os.geteuid()
+
+    def _reply(self, c, obj):
+        try:
+            c.send((json.dumps(obj) + "\n").encode(), socket.MSG_DONTWAIT)
+        except OSError:
+            self._drop(c)
+
+    def _drop(self, c):
+        self.clients.pop(c, None)
+        c.close()
+
+    def serve(self, handle):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            c.setblocking(False)
+            cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            _, uid, _ = struct.unpack("3i", cred)
+            if uid not in (self.uid, 0):
+                self._reply(c, {"ok": False, "error": "refused: uid %d does not own this run (uid %d)"
+                                % (uid, self.uid)})
+                c.close()
+                continue
+            if len(self.clients) >= 16:
+                self._reply(c, {"ok": False, "error": "refused: 16 viewers are connected already"})
+                c.close()
+                continue
+            self.clients[c] = b""
+        for c in list(self.clients):
+            try:
+                data = c.recv(16384)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                self._drop(c)
+                continue
+            if not data:
+                self._drop(c)
+                continue
+            buf = self.clients[c] + data
+            while b"\n" in buf and c in self.clients:
+                line, buf = buf.split(b"\n", 1)
+                if len(line) >= LINE_MAX:
+                    self._reply(c, {"ok": False, "error": "message too long: at most %d bytes a line"
+                                    % (LINE_MAX - 1)})
+                    continue
+                self._reply(c, handle(line))
+            if c in self.clients:
+                if len(buf) >= LINE_MAX:
+                    self._reply(c, {"ok": False, "error": "message too long: at most %d bytes a line"
+                                    % (LINE_MAX - 1)})
+                    buf = b""
+                self.clients[c] = buf
+
+    def close(self):
+        for c in list(self.clients):
+            self._drop(c)
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+class Run:
+    """One run directory written from a PyTorch loop (see the module's doc)."""
+
+    def __init__(self, model, optimizer, run_dir="runs", name="torch", config=None, every=10,
+                 classes=None, train_n=0, val_n=0, steps_per_epoch=0, total_steps=0,
+                 loss="cross_entropy", control=True):
+        self.model, self.optimizer = model, optimizer
+        self.every = max(1, int(every))
+        yaml_layers, self.layers, self.in_width, out = _describe(model)
+        self.classes = int(classes or out)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.global_step = 0
+        self.should_stop = False
+        self.paused = False
+        self.step_budget = 0
+        self.clip = ("none", 0.0)
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) or "run"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        os.makedirs(run_dir, exist_ok=True)
+        base = os.path.join(run_dir, "%s-%s" % (stamp, safe))
+        self.dir, k = base, 1
+        while True:
+            try:
+                os.mkdir(self.dir)
+                break
+            except FileExistsError:
+                k += 1
+                self.dir = "%s-%d" % (base, k)
+        self.t0 = time.monotonic()
+        lr = optimizer.param_groups[0]["lr"]
+        self._write_env(name, config)
+        with open(os.path.join(self.dir, "config.yaml"), "w") as f:
+            f.write("# written by nntop_torch: the PyTorch model as nntop describes it\n")
+            f.write("name: %s\nmodel:\n  layers:\n%s\nloss: %s\noptim:\n  lr: %r\n"
+                    % (json.dumps(name), "\n".join(yaml_layers), loss, float(lr)))
+        self.metrics = open(os.path.join(self.dir, "metrics.csv"), "w")
+        self.metrics.write("step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,"
+                           "samples_per_s,wall_s\n")
+        self.layers_csv = open(os.path.join(self.dir, "layers.csv"), "w")
+        self.layers_csv.write("step,layer,name,tensor,act_mean,act_std,act_min,act_max,dead_frac,"
+                              "sat_frac,w_norm,g_norm,update_norm,update_ratio,nan_count,inf_count\n")
+        self.events = open(os.path.join(self.dir, "events.jsonl"), "w")
+        self.last_flush = time.monotonic()
+        self.acts = {}
+        self.want_acts = False
+        self.prev = None
+        for i, m in enumerate(model):
+            m.register_forward_hook(self._hook(i))
+        expected = math.log(self.classes) if loss == "cross_entropy" else float("nan")
+        self.event("start", "training %s: %d classes, expected initial loss %.4f"
+                   % (name, self.classes, expected),
+                   **{"in": self.in_width, "classes": self.classes, "train_n": int(train_n),
+                      "val_n": int(val_n), "test_n": 0, "expected_loss": expected,
+                      "total_steps": int(total_steps), "steps_per_epoch": self.steps_per_epoch})
+        self.control = _Control(self.dir) if control else None
+        self.last_time = time.monotonic()
+
+    # ---- files ----------------------------------------------------------------
+
+    def _write_env(self, name, config):
+        lines = ["run_format: %d" % RUN_FORMAT, "nntop: nntop_torch (torch %s)" % torch.__version__,
+                 "python: %s" % sys.version.split()[0], "host: %s" % socket.gethostname(),
+                 "pid: %d" % os.getpid(), "cwd: %s" % os.getcwd(),
+                 "start: %s" % datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                 "command: %s" % " ".join(sys.argv)]
+        for k, v in sorted((config or {}).items()):
+            lines.append("config_%s: %s" % (k, str(v).replace("\n", " ")))
+        with open(os.path.join(self.dir, "env.txt.tmp"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.rename(os.path.join(self.dir, "env.txt.tmp"), os.path.join(self.dir, "env.txt"))
+
+    def event(self, type_, text, severity="ok", source=None, **members):
+        obj = {"step": self.global_step, "time": _now_iso(),
+               "wall_s": round(time.monotonic() - self.t0, 3), "type": type_}
+        for k, v in members.items():
+            obj[k] = _fmt(v) if isinstance(v, float) and not math.isfinite(v) else v
+        if source:
+            obj["source"] = source
+        obj["severity"] = severity
+        obj["text"] = text
+        self.events.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self.events.flush()
+
+    def _flush(self, force=False):
+        if force or time.monotonic() - self.last_flush >= 1.0:
+            self.metrics.flush()
+            self.layers_csv.flush()
+            self.last_flush = time.monotonic()
+
+    # ---- statistics ---------------------------------------------------------------
+
+    def _hook(self, index):
+        def hook(module, inputs, output):
+            if not self.want_acts or not torch.is_tensor(output):
+                return
+            with torch.no_grad():
+                y = output.detach().float()
+                finite = torch.isfinite(y)
+                kind = self.layers[index][0]
+                dead = sat = None
+                if kind == "relu" and y.dim() >= 2:
+                    dead = float((y.reshape(y.shape[0], -1) == 0).all(dim=0).float().mean())
+                elif kind == "tanh":
+                    sat = float((y.abs() > 0.99).float().mean())
+                elif kind == "sigmoid":
+                    sat = float(((y < 0.01) | (y > 0.99)).float().mean())
+                self.acts[index] = (float(y.mean()), float(y.std()) if y.numel() > 1 else 0.0,
+                                    float(y.min()), float(y.max()), dead, sat,
+                                    int(torch.isnan(y).sum()), int((~finite).sum() - torch.isnan(y).sum()))
+        return hook
+
+    def _snapshot(self, step):
+        w = self.layers_csv
+        params = dict(self.model.named_parameters())
+        for i, (kind, label) in enumerate(self.layers):
+            a = self.acts.get(i)
+            if a is not None:
+                w.write("%d,%d,%s,,%s,%s,%s,%s,%s,%s,,,,,%d,%d\n" % (
+                    step, i, label, _fmt(a[0]), _fmt(a[1]), _fmt(a[2]), _fmt(a[3]),
+                    _fmt(a[4]), _fmt(a[5]), a[6], a[7]))
+            for t in ("weight", "bias"):
+                p = params.get("%d.%s" % (i, t))
+                if p is None:
+                    continue
+                with torch.no_grad():
+                    wn = float(p.norm())
+                    gn = float(p.grad.norm()) if p.grad is not None else None
+                    un = ur = None
+                    if self.prev is not None and p in self.prev:
+                        un = float((p - self.prev[p]).norm())
+                        ur = un / wn if wn > 0 else None
+                    bad = int((~torch.isfinite(p)).sum())
+                    nan = int(torch.isnan(p).sum())
+                w.write("%d,%d,%s,%d.%s,,,,,,,%s,%s,%s,%s,%d,%d\n" % (
+                    step, i, label, i, t, _fmt(wn), _fmt(gn), _fmt(un), _fmt(ur), nan, bad - nan))
+        self.acts = {}
+
+    # ---- control ------------------------------------------------------------------
+
+    def _set_lr(self, lr):
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+
+    def _command(self, line):
+        try:
+            msg = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            msg = None
+        if not isinstance(msg, dict) or not isinstance(msg.get("cmd"), str):
+            return {"ok": False, "error": 'malformed message: expected a JSON object with a string "cmd"'}
+        cmd, value = msg["cmd"], msg.get("value")
+        num = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if cmd == "pause":
+            self.paused, self.step_budget = True, 0
+            self.event("pause", "paused", source="socket")
+        elif cmd == "resume":
+            self.paused, self.step_budget = False, 0
+            self.event("resume", "resumed", source="socket")
+        elif cmd == "step":
+            n = msg.get("n", 1)
+            if not isinstance(n, int) or n < 1:
+                return {"ok": False, "error": '"n" must be a positive integer'}
+            self.paused, self.step_budget = False, n
+            self.event("step", "stepping %d" % n, source="socket", n=n)
+        elif cmd in ("lr", "lr_scale"):
+            if not num or value <= 0:
+                return {"ok": False, "error": '"value" must be a positive number'}
+            lr = value if cmd == "lr" else self.optimizer.param_groups[0]["lr"] * value
+            self._set_lr(lr)
+            self.event("lr", "lr set to %g" % lr, source="socket", value=lr)
+        elif cmd == "clip":
+            kind = msg.get("kind")
+            if kind not in ("none", "norm", "value"):
+                return {"ok": False, "error": '"kind" must be none, norm or value'}
+            if kind != "none" and (not num or value <= 0):
+                return {"ok": False, "error": '"value" must be a positive number'}
+            self.clip = (kind, float(value) if num else 0.0)
+            self.event("clip", "clip %s %g" % self.clip, source="socket", kind=kind,
+                       value=self.clip[1])
+        elif cmd == "quit":
+            self.should_stop = True
+            self.paused = False
+            self.quit_source = "socket"
+        else:
+            return {"ok": False, "error": "command '%s' is not supported by nntop_torch" % cmd[:40]}
+        return {"ok": True}
+
+    def serve(self):
+        """Answer waiting control commands now (step() does it on each call)."""
+        if self.control is not None:
+            self.control.serve(self._command)
+
+    # ---- the loop's calls -----------------------------------------------------------
+
+    def step(self, loss, output=None, target=None, batch_size=None):
+        """After loss.backward(), before optimizer.step(): log, steer, clip."""
+        self.serve()
+        while self.paused and not self.should_stop:
+            self._flush(force=True)
+            time.sleep(0.02)
+            self.serve()
+        k = self.global_step + 1
+        if self.global_step >= 1 and self.global_step % self.every == 0:
+            self._snapshot(self.global_step)
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        with torch.no_grad():
+            gnorm = float(torch.norm(torch.stack([p.grad.norm() for p in params]))) if params else 0.0
+        clipped = False
+        if self.clip[0] == "norm" and gnorm > self.clip[1]:
+            torch.nn.utils.clip_grad_norm_(params, self.clip[1])
+            clipped = True
+        elif self.clip[0] == "value":
+            clipped = any(float(p.grad.abs().max()) > self.clip[1] for p in params)
+            torch.nn.utils.clip_grad_value_(params, self.clip[1])
+        acc = None
+        if output is not None and target is not None:
+            with torch.no_grad():
+                acc = float((output.argmax(dim=1) == target).float().mean())
+            batch_size = batch_size or int(target.shape[0])
+        now = time.monotonic()
+        rate = (batch_size or 0) / (now - self.last_time) if now > self.last_time else 0.0
+        self.last_time = now
+        epoch = k / self.steps_per_epoch if self.steps_per_epoch else 0.0
+        self.metrics.write("%d,%s,train,%s,0,%s,%s,%s,%d,%.1f,%.3f\n" % (
+            k, repr(float(epoch)), _fmt(float(loss)), _fmt(acc),
+            repr(float(self.optimizer.param_groups[0]["lr"])), _fmt(gnorm), int(clipped), rate,
+            now - self.t0))
+        # The next update's snapshot needs these weights (its update norm) and
+        # the next forward's activations.
+        if k % self.every == 0:
+            with torch.no_grad():
+                self.prev = {p: p.detach().clone() for p in self.model.parameters()}
+            self.want_acts = True
+        else:
+            self.want_acts = False
+        self.global_step = k
+        if self.step_budget > 0:
+            self.step_budget -= 1
+            if self.step_budget == 0:
+                self.paused = True
+        self._flush()
+
+    def evaluate(self, loss, accuracy, split="val"):
+        """An evaluation after the updates so far (split "val" or "test")."""
+        epoch = self.global_step / self.steps_per_epoch if self.steps_per_epoch else 0.0
+        self.metrics.write("%d,%s,%s,%s,,%s,,,,,%.3f\n" % (
+            self.global_step, repr(float(epoch)), split, _fmt(loss), _fmt(accuracy),
+            time.monotonic() - self.t0))
+
+    def close(self):
+        """Flush, write the closing event and remove the control socket."""
+        if self.should_stop:
+            self.event("quit", "stopped at step %d" % self.global_step,
+                       source=getattr(self, "quit_source", None))
+        else:
+            self.event("done", "training finished at step %d" % self.global_step)
+        self._flush(force=True)
+        self.metrics.close()
+        self.layers_csv.close()
+        self.events.close()
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,80 @@
+#!/bin/sh
+# torch-logger.sh - contrib/python/nntop_torch.py in a real PyTorch loop
+# (tests/torch_logger_train.py): the run directory it writes is accepted by
+# nntop --replay and by nntop attach -H, the steering it received over its
+# control socket (lr, clip) is applied and journaled with "source":"socket",
+# bad messages get errors, and snapshots sit at the steps the format says.
+# Exit 77 (skip) when /usr/bin/python3 has no torch.  Lines start with
+# "# torch-logger: ".
+set -u
+top_srcdir=${top_srcdir:-.}
+top_builddir=${top_builddir:-.}
+NNTOP=${NNTOP:-$top_builddir/nntop}
+PY=/usr/bin/python3
+say() { echo "# torch-logger: $*"; }
+if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
+    say "SKIP: $PY cannot import torch (Debian: python3-torch)"
+    exit 77
+fi
+if [ ! -x "$NNTOP" ]; then
+    say "SKIP: no nntop binary at $NNTOP"
+    exit 77
+fi
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FAILS=0
+CHECKS=0
+pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); say "FAIL $*"; }
+
+out=$("$PY" "$top_srcdir/tests/torch_logger_train.py" "$top_srcdir/contrib/python" "$TMP/runs" 2>"$TMP/err")
+rc=$?
+RUN=$(printf '%s\n' "$out" | sed -n 1p)
+if [ "$rc" = 0 ] && [ -d "$RUN" ]; then pass "the PyTorch loop trains and writes $RUN"
+else
+    fail "the PyTorch loop should exit 0 with a run directory (rc $rc)"
+    cat "$TMP/err"
+    exit 1
+fi
+want='{"ok": true}
+{"ok": true}
+{"ok": false, "error": "command '"'bogus'"' is not supported by nntop_torch"}
+{"ok": false, "error": "malformed message: expected a JSON object with a string \"cmd\""}'
+if [ "$(printf '%s\n' "$out" | sed -n '2,$p')" = "$want" ]; then
+    pass "control socket replies: two commands taken, an unknown and a malformed one refused"
+else fail "control socket replies: $(printf '%s\n' "$out" | sed -n '2,$p')"; fi
+if grep -q '"type":"lr","value":0.02,"source":"socket"' "$RUN/events.jsonl" &&
+    grep -q '"type":"clip","kind":"norm","value":0.5,"source":"socket"' "$RUN/events.jsonl"; then
+    pass "lr and clip changes are journaled with \"source\":\"socket\""
+else fail "lr and clip events with source socket expected"; fi
+lrs=$(grep ',train,' "$RUN/metrics.csv" | cut -d, -f7 | uniq -c | awk '{print $1 "x" $2}' | tr '\n' ' ')
+clipped=$(grep ',train,' "$RUN/metrics.csv" | cut -d, -f9 | grep -c '^1$')
+if [ "$lrs" = "50x0.1 150x0.02 " ]; then pass "the lr is applied to every update after the command (50 at 0.1, 150 at 0.02)"
+else fail "lr should be 0.1 for 50 updates and 0.02 for 150, got $lrs"; fi
+if [ "$clipped" -ge 1 ] && ! grep ',train,' "$RUN/metrics.csv" | head -n 50 | cut -d, -f9 | grep -q '^1$'; then
+    pass "clipping applies after the command only ($clipped clipped updates)"
+else fail "clipped updates expected after step 50 only, got $clipped"; fi
+steps=$(grep -v '^step' "$RUN/layers.csv" | cut -d, -f1 | sort -n -u | tr '\n' ' ')
+if [ "$steps" = "10 20 30 40 50 60 70 80 90 100 110 120 130 140 150 160 170 180 190 " ]; then
+    pass "layers.csv snapshots every 10 steps"
+else fail "layers.csv snapshot steps: $steps"; fi
+if grep -q '^10,1,relu,,.*,0,0$' "$RUN/layers.csv" && grep -q '^10,2,dense 32->3,2.weight,' "$RUN/layers.csv"; then
+    pass "layer rows and tensor rows named as nn.Sequential names them"
+else fail "layer/tensor rows for relu and 2.weight expected at step 10"; fi
+
+rout=$("$NNTOP" --replay "$RUN" -H 2>&1 </dev/null)
+rc=$?
+if [ "$rc" = 0 ] && printf '%s\n' "$rout" | grep -q '^step 200/200 ' &&
+    printf '%s\n' "$rout" | grep -q 'training finished at step 200' &&
+    printf '%s\n' "$rout" | grep -q 'lr set to 0.02'; then
+    pass "nntop --replay accepts the run (step 200/200, the lr change, done)"
+else fail "nntop --replay of the PyTorch run: rc $rc: $(printf '%s' "$rout" | tail -n 5)"; fi
+aout=$("$NNTOP" attach -H "$RUN" 2>&1 </dev/null)
+rc=$?
+if [ "$rc" = 0 ] && printf '%s\n' "$aout" | grep -q '^summary: finished at step 200 of 200'; then
+    pass "nntop attach -H follows it to its end"
+else fail "nntop attach -H of the PyTorch run: rc $rc: $(printf '%s' "$aout" | tail -n 3)"; fi
+if "$NNTOP" runs "$TMP/runs" --format tsv | sed -n 2p | grep -q 'done'; then pass "nntop runs lists it as done"
+else fail "nntop runs should list the run as done: $("$NNTOP" runs "$TMP/runs")"; fi
+say "$CHECKS checks, $FAILS failed"
+[ "$FAILS" = 0 ]

@@ -1,0 +1,40 @@
+"""torch_logger_train.py - a tiny PyTorch loop logged with contrib/python/nntop_torch.py,
+for tests/torch-logger.sh: 200 SGD steps of a 2-32-3 MLP on fixed random data
+(seed 0), snapshots every 10 steps, an evaluation every 50, and a thread that
+steers the run over its control socket after 50 updates (lr 0.02, clip norm 0.5, then
+an unknown and a malformed message).  Prints the run directory, then the four
+replies.  Usage: torch_logger_train.py CONTRIB_DIR RUNS_DIR
+"""
+import json, os, socket, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import torch
+from nntop_torch import Run
+torch.manual_seed(0)
+X = torch.randn(512, 2); Y = (X[:, 0] * X[:, 1] > 0).long() + (X[:, 0] > 1).long()
+model = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+run = Run(model, opt, run_dir=sys.argv[2], name="torch-tiny", config={"lr": 0.1}, every=10,
+          train_n=512, steps_per_epoch=16, total_steps=200)
+replies = []
+def steer():
+    s = socket.socket(socket.AF_UNIX); s.connect(os.path.join(run.dir, "control.sock")); f = s.makefile("rb")
+    for line in ['{"cmd":"lr","value":0.02}', '{"cmd":"clip","kind":"norm","value":0.5}', '{"cmd":"bogus"}', 'nope']:
+        s.sendall(line.encode() + b"\n"); replies.append(f.readline().decode().strip())
+t = None
+for step in range(200):
+    i = (step * 32) % 512
+    x, y = X[i:i + 32], Y[i:i + 32]
+    out = model(x); loss = torch.nn.functional.cross_entropy(out, y); loss.backward()
+    if step == 50:
+        # Steered after 50 updates: serve until the client has its four replies.
+        t = threading.Thread(target=steer); t.start()
+        while t.is_alive():
+            run.serve(); time.sleep(0.005)
+    run.step(loss, out, y)
+    opt.step(); opt.zero_grad()
+    if (step + 1) % 50 == 0:
+        with torch.no_grad():
+            o = model(X); run.evaluate(float(torch.nn.functional.cross_entropy(o, Y)), float((o.argmax(1) == Y).float().mean()))
+run.close()
+print(run.dir)
+print("\n".join(replies))
