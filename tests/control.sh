@@ -159,14 +159,17 @@ else fail "the writer died on bad messages"; fi
 
 # ---- silent, flooding and killed clients cost nothing --------------------------------
 
-client silent 600 >"$TMP/silent.out" &
+# Started as processes of their own (not through the client function, whose
+# subshell $! would name), so kill -9 kills the client itself.
+"$PY" "$CLIENT" "$RUN/control.sock" silent 600 >"$TMP/silent.out" &
 BG="$BG $!"
 wait_file "$TMP/silent.out" connected 10
-client half >"$TMP/half.out" &
+"$PY" "$CLIENT" "$RUN/control.sock" half >"$TMP/half.out" &
 half=$!
 BG="$BG $half"
 wait_file "$TMP/half.out" 'sent half' 10
 kill -9 "$half"
+wait "$half" 2>/dev/null
 "$PY" -c 'import sys; sys.stdout.write("x" * 1000000 + "\n" + "{\"cmd\":\"telemetry\",\"n\":25}\n" * 100)' \
     >"$TMP/flood"
 out=$(client raw "$TMP/flood")

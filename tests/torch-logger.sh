@@ -4,6 +4,9 @@
 # nntop --replay and by nntop attach -H, the steering it received over its
 # control socket (lr, clip) is applied and journaled with "source":"socket",
 # bad messages get errors, and snapshots sit at the steps the format says.
+# Then a loop that trains until told (tests/torch_logger_live.py) is
+# attached to under tmux and steered from the dashboard: Space pauses it,
+# :lr and :clip change it, :quit + y stops it, and its run replays.
 # Exit 77 (skip) when /usr/bin/python3 has no torch.  Lines start with
 # "# torch-logger: ".
 set -u
@@ -21,7 +24,9 @@ if [ ! -x "$NNTOP" ]; then
     exit 77
 fi
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+LIVE=
+TM=true
+trap '[ -n "$LIVE" ] && kill -9 "$LIVE" 2>/dev/null; $TM kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 FAILS=0
 CHECKS=0
 pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
@@ -76,5 +81,69 @@ if [ "$rc" = 0 ] && printf '%s\n' "$aout" | grep -q '^summary: finished at step 
 else fail "nntop attach -H of the PyTorch run: rc $rc: $(printf '%s' "$aout" | tail -n 3)"; fi
 if "$NNTOP" runs "$TMP/runs" --format tsv | sed -n 2p | grep -q 'done'; then pass "nntop runs lists it as done"
 else fail "nntop runs should list the run as done: $("$NNTOP" runs "$TMP/runs")"; fi
+# ---- a live PyTorch loop, attached in tmux and steered ----------------------------
+
+if command -v tmux >/dev/null 2>&1; then
+    unset TMUX
+    TM="tmux -L nntop-torch-$$ -f /dev/null"
+    "$PY" "$top_srcdir/tests/torch_logger_live.py" "$top_srcdir/contrib/python" "$TMP/live" \
+        >"$TMP/live.out" 2>"$TMP/live.err" &
+    LIVE=$!
+    i=0
+    while [ "$i" -lt 300 ] && [ ! -S "$(sed -n 1p "$TMP/live.out" 2>/dev/null)/control.sock" ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    LRUN=$(sed -n 1p "$TMP/live.out")
+    pane() { $TM capture-pane -t live -p 2>/dev/null; }
+    wait_for() {
+        i=0
+        while [ "$i" -lt $(($2 * 10)) ]; do
+            pane | grep -E -q -- "$1" && return 0
+            sleep 0.1
+            i=$((i + 1))
+        done
+        return 1
+    }
+    $TM new-session -d -s live -x 100 -y 30 \
+        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$LRUN'; echo \$? > '$TMP/live-exit'; sleep 600"
+    if wait_for '^ nntop torch-live .*running.*attached' 20; then
+        pass "the dashboard attaches to the live PyTorch loop"
+    else fail "the attached dashboard should show torch-live running"; fi
+    $TM send-keys -t live ' '
+    if wait_for '^ nntop torch-live .*paused' 10 &&
+        grep -q '"type":"pause","source":"socket"' "$LRUN/events.jsonl"; then
+        pass "Space pauses the PyTorch loop (journaled from the socket)"
+    else fail "Space should pause the PyTorch loop"; fi
+    $TM send-keys -t live ':lr 0.01' Enter
+    if wait_for '^ nntop .* lr 0\.01 ' 10; then pass ":lr 0.01 sets the loop's lr"
+    else fail ":lr 0.01 should show on the attached dashboard"; fi
+    $TM send-keys -t live ':clip norm 1' Enter
+    if wait_for '^ nntop .* clip norm 1' 10; then pass ":clip norm 1 turns clipping on in the loop"
+    else fail ":clip norm 1 should show on the attached dashboard"; fi
+    $TM send-keys -t live ' '
+    if wait_for '^ nntop torch-live .*running' 10; then pass "Space resumes the loop"
+    else fail "Space should resume the loop"; fi
+    $TM send-keys -t live ':quit' Enter
+    wait_for 'stop the run for every viewer' 10
+    $TM send-keys -t live y
+    i=0
+    while [ "$i" -lt 300 ] && kill -0 "$LIVE" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    if ! kill -0 "$LIVE" 2>/dev/null && wait "$LIVE" &&
+        grep -q '"type":"quit","source":"socket"' "$LRUN/events.jsonl"; then
+        pass ":quit then y stops the PyTorch loop (run.should_stop)"
+    else
+        fail ":quit + y should stop the PyTorch loop"
+        kill -9 "$LIVE" 2>/dev/null
+    fi
+    after=$(grep ',train,' "$LRUN/metrics.csv" | tail -n 1 | cut -d, -f7)
+    if [ "$after" = 0.01 ] && "$NNTOP" --replay "$LRUN" -H >/dev/null 2>&1 </dev/null; then
+        pass "its last updates used lr 0.01 and the run replays"
+    else fail "last lr should be 0.01 (got $after) and the run should replay"; fi
+    $TM kill-server >/dev/null 2>&1
+else
+    say "SKIP the attached-dashboard part: tmux is not installed"
+fi
+
 say "$CHECKS checks, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -37,4 +37,4 @@ EXTRA_DIST += tests/run-format.sh
 torchdir = $(pkgdatadir)/python
 dist_torch_DATA = contrib/python/nntop_torch.py
 check_SCRIPTS += tests/torch-logger.sh
-EXTRA_DIST += tests/torch-logger.sh tests/torch_logger_train.py
+EXTRA_DIST += tests/torch-logger.sh tests/torch_logger_train.py tests/torch_logger_live.py
