@@ -103,7 +103,10 @@ wait_steps_past() {
     return 1
 }
 
-client() { "$PY" "$CLIENT" "$RUN/control.sock" "$@"; }
+# Always called in a subshell ($(...) or &): exec makes the python client
+# that subshell, so $! is the client itself and kill -9 (the killed-client
+# check, the cleanup) reaches it instead of leaving it behind.
+client() { exec "$PY" "$CLIENT" "$RUN/control.sock" "$@"; }
 socket_events() { grep -c '"source":"socket"' "$RUN/events.jsonl"; }
 
 # ---- the writer and its socket ---------------------------------------------------
