@@ -649,8 +649,10 @@ main(int argc, char **argv)
 
     struct feed feed = trainer_feed(t);
     /* Other processes steer the run through its control socket (nntop --attach). */
-    if (trainer_run_dir(t) != NULL && !o.gradcheck) {
-        if (control_server_new(&ctl, trainer_run_dir(t), feed, &cause) == 0) {
+    /* (No run directory with --no-log: nothing to attach to.) */
+    const char *run_dir = trainer_run_dir(t);
+    if (run_dir != NULL && run_dir[0] != '\0' && !o.gradcheck) {
+        if (control_server_new(&ctl, run_dir, feed, &cause) == 0) {
             feed = control_server_feed(ctl);
         } else {
             fprintf(stderr, "nntop: no control socket, attached viewers are read-only: %s\n",

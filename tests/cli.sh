@@ -317,5 +317,14 @@ interrupt() {
 interrupt INT
 interrupt TERM
 
+# --no-log has no run directory, so no control socket and nothing to say
+# about one: stderr stays free of it.
+NNTOP_DEMO=spiral run -H -n 5 --no-log
+if [ "$STATUS" -eq 0 ] && ! grep -q 'control socket' "$TMP/err"; then
+    pass "--no-log: exit 0, no word of a control socket"
+else
+    fail "--no-log: exit $STATUS, stderr: $(head -n 1 "$TMP/err")"
+fi
+
 say "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
