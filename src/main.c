@@ -245,6 +245,11 @@ parse_options(struct options *o, int argc, char **argv)
         die_usage("--attach takes a run directory and nothing else to train or replay");
     if (o->reproduce != NULL && o->config != NULL)
         die_usage("--reproduce reads the run's own config.yaml; give no CONFIG");
+    /* A paused headless run is resumed through its run directory's control
+     * socket; without one it would wait for ever. */
+    if (o->keep_going && o->no_log && o->headless)
+        die_usage("--keep-going with --no-log: nothing could resume the paused run "
+                  "(it is steered through RUN_DIR/control.sock, nntop --attach RUN_DIR)");
 }
 
 /* config.yaml of the run that --resume names (a run directory, or a

@@ -317,6 +317,10 @@ interrupt() {
 interrupt INT
 interrupt TERM
 
+# -H --keep-going pauses on NaN; with --no-log nothing could resume it.
+run -H --no-log --keep-going
+check "-H --keep-going --no-log: refused, exit 2" 2 err '^nntop: --keep-going with --no-log: nothing could resume'
+
 # --no-log has no run directory, so no control socket and nothing to say
 # about one: stderr stays free of it.
 NNTOP_DEMO=spiral run -H -n 5 --no-log
