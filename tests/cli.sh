@@ -1,7 +1,9 @@
 #!/bin/sh
 # cli.sh - the nntop binary's exit codes and one-line messages: --help,
 # --version, bad options and values, a missing config, YAML and --set
-# errors (file:line:col and a caret), --check-config round trips, a short
+# errors (file:line:col and a caret), messages that teach (a bare width
+# as a layer, a missing Fashion-MNIST file, a ';'- or tab-separated CSV),
+# --check-config round trips, a short
 # headless demo run, a model that does not fit the data, --gradcheck,
 # --replay and --resume of a run, and SIGINT / SIGTERM during a headless
 # run (exit 130, nothing logged lost, a "quit" event).
@@ -165,6 +167,40 @@ check "a small CNN trains on CSV images" 0 out 'training finished at step 2'
 run -H --no-log --set 'model.layers=[maxpool2d: 2, flatten, {dense: 3}]'
 check "an image layer on flat data" 2 \
     err '^nntop: model\.layers\[0\]: maxpool2d: needs image input \(data\.shape: \[C, H, W\], or IDX images\), but the input is 2 flat features$'
+
+# ---- error messages that teach ------------------------------------------------
+
+run --check-config --set 'model.layers=[32, relu, {dense: 5}]'
+check "a bare width as a layer suggests {dense: N}" 2 \
+    err "^nntop: --set model\.layers\[0\]: unknown layer '32': a width needs its layer, e\.g\. \{dense: 32\}$"
+mkdir -p "$TMP/nofm"
+cat >"$TMP/fm.yaml" <<EOF
+name: fm
+data:
+  source: idx
+  train_images: $TMP/nofm/train-images-idx3-ubyte.gz
+  train_labels: $TMP/nofm/train-labels-idx1-ubyte.gz
+model: {layers: [{dense: 10}]}
+EOF
+run -H --no-log "$TMP/fm.yaml"
+check "a missing Fashion-MNIST file names the Debian package" 2 \
+    err "^nntop: .*nofm/train-images-idx3-ubyte\.gz: No such file or directory \(Fashion-MNIST: apt-get install dataset-fashion-mnist puts it in /usr/share/datasets/fashion-mnist\)$"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "missing Fashion-MNIST: more than one line on stderr"
+printf 'x;y;label\n0.1;0.2;0\n0.3;0.4;1\n' >"$TMP/semi.csv"
+printf 'x\ty\tlabel\n0.1\t0.2\t0\n0.3\t0.4\t1\n' >"$TMP/tab.csv"
+for f in semi tab; do
+    cat >"$TMP/$f.yaml" <<EOF
+name: $f
+data: {source: csv, path: $f.csv, label: label}
+model: {layers: [{dense: 2}]}
+EOF
+done
+run -H --no-log "$TMP/semi.yaml"
+check "a ';'-separated CSV is recognised" 2 \
+    err "^nntop: .*semi\.csv:1:2: one column holding ';': the file looks semicolon-separated, and nntop reads comma-separated CSV \(convert it first, e\.g\. tr ';' ','\)$"
+run -H --no-log "$TMP/tab.yaml"
+check "a tab-separated CSV is recognised" 2 \
+    err "^nntop: .*tab\.csv:1:2: one column holding tabs: the file looks tab-separated, and nntop reads comma-separated CSV \(convert it first, e\.g\. tr '\\\\t' ','\)$"
 
 # ---- --check-config round trip ------------------------------------------------
 

@@ -588,9 +588,17 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         cfg_suggest_try(&s, kindnode->str, layer_w[j], layer_w[j]);
     }
     if (kind < 0) {
-        cfg_err_add(x, kindnode, path, false, "unknown layer '%s'%s",
-                    cfg_shorten(kindnode->str, shown, sizeof shown),
-                    cfg_suggest_text(&s, hint, sizeof hint));
+        /* A bare number is a width: the layer it belongs to is a dense one. */
+        const char *kstr = kindnode->str;
+        size_t kn = strlen(kstr);
+        if (kn > 0 && kn < 12 && strspn(kstr, "0123456789") == kn)
+            cfg_err_add(x, kindnode, path, false,
+                        "unknown layer '%s': a width needs its layer, e.g. {dense: %s}", kstr,
+                        kstr);
+        else
+            cfg_err_add(x, kindnode, path, false, "unknown layer '%s'%s",
+                        cfg_shorten(kindnode->str, shown, sizeof shown),
+                        cfg_suggest_text(&s, hint, sizeof hint));
         return false;
     }
     cfg_path_join(apath, sizeof apath, path, layer_w[kind]);

@@ -5,7 +5,8 @@
  * escapes a quote), and may be padded with blanks; blank lines, a UTF-8
  * byte-order mark and CRLF line ends are accepted.  Every problem names
  * the file and the 1-based line and byte column of the cell.  It does not
- * handle quoted line breaks, other separators or categorical columns.
+ * handle quoted line breaks, other separators (a ';'- or tab-separated file
+ * is recognised and named as such) or categorical columns.
  */
 #include "config.h"
 
@@ -247,6 +248,22 @@ csv_layout(struct csv_reader *r, const struct data_spec *spec, int ncols, bool *
     struct csv_cell c;
     size_t at = 0;
     double v;
+    /* One cell holding ';' or tabs: a file with another separator. */
+    if (ncols == 1 && csv_cell_next(r, &at, &c, cause) > 0) {
+        const char *hit = memchr(c.p, ';', c.len);
+        bool semi = hit != NULL;
+        if (!semi)
+            hit = memchr(c.p, '\t', c.len);
+        if (hit != NULL) {
+            data_set_cause(cause, "%s:%ld:%zu: one column holding %s: the file looks "
+                           "%s-separated, and nntop reads comma-separated CSV (convert it "
+                           "first, e.g. tr '%s' ',')", r->path, r->line,
+                           c.col + (size_t)(hit - c.p), semi ? "';'" : "tabs",
+                           semi ? "semicolon" : "tab", semi ? ";" : "\\t");
+            return -1;
+        }
+    }
+    at = 0;
     *header = spec->header == CSV_HEADER_YES;
     if (spec->header == CSV_HEADER_AUTO) {
         while (!*header && csv_cell_next(r, &at, &c, cause) > 0)

@@ -83,7 +83,20 @@ data_file_open(struct data_file *f, const char *path, char **cause)
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        data_set_cause(cause, "%s: %s", path, strerror(errno));
+        int err = errno;
+        /* A Fashion-MNIST file by its usual name: say where Debian puts it. */
+        const char *base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+        bool fashion = err == ENOENT && (strstr(path, "fashion") != NULL ||
+                                         strncmp(base, "train-images-idx3-ubyte", 23) == 0 ||
+                                         strncmp(base, "train-labels-idx1-ubyte", 23) == 0 ||
+                                         strncmp(base, "t10k-images-idx3-ubyte", 22) == 0 ||
+                                         strncmp(base, "t10k-labels-idx1-ubyte", 22) == 0);
+        if (fashion)
+            data_set_cause(cause, "%s: %s (Fashion-MNIST: apt-get install "
+                           "dataset-fashion-mnist puts it in /usr/share/datasets/fashion-mnist)",
+                           path, strerror(err));
+        else
+            data_set_cause(cause, "%s: %s", path, strerror(err));
         return -1;
     }
     struct stat st;
