@@ -46,38 +46,38 @@ struct json {
 };
 
 /*
- * Parse text[0..len) into *out.  Returns 0 (free with json_fini), or -1
+ * Parse text[0..len) into *out.  Returns 0 (free with runlog_json_fini), or -1
  * with "offset N: reason" in err (errlen bytes); *out is then empty.
  */
-int json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen);
-/* Free what json_parse built. */
-void json_fini(struct json *v);
+int runlog_json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen);
+/* Free what runlog_json_parse built. */
+void runlog_json_fini(struct json *v);
 /* Member key of object v (linear search), or NULL. */
-const struct json *json_get(const struct json *v, const char *key);
+const struct json *runlog_json_get(const struct json *v, const char *key);
 /* True when v is a number written as a non-negative integer that fits in 64 bits. */
-bool json_get_u64(const struct json *v, uint64_t *out);
+bool runlog_json_get_u64(const struct json *v, uint64_t *out);
 
 /* Append s[0..n) as a quoted JSON string (invalid UTF-8 becomes U+FFFD). */
 void runlog_json_put_str(struct sbuf *b, const char *s, size_t n);
 
 /*
  * Atomic replacement of a file: write to <path>.tmp.<pid> in the same
- * directory, then atomic_commit() flushes, fsyncs, renames over path and
+ * directory, then runlog_atomic_commit() flushes, fsyncs, renames over path and
  * fsyncs the directory.  On any failure the temporary file is removed.
  */
-struct atomic_file {
+struct runlog_atomic_file {
     FILE *f;                /* write here */
     char *path, *tmp;
 };
 
 /* Create the temporary file; 0, or -1 with *cause (heap). */
-int atomic_open(struct atomic_file *af, const char *path, char **cause);
+int runlog_atomic_open(struct runlog_atomic_file *af, const char *path, char **cause);
 /* Finish: 0, or -1 with *cause (heap) naming path and the failing step. */
-int atomic_commit(struct atomic_file *af, char **cause);
+int runlog_atomic_commit(struct runlog_atomic_file *af, char **cause);
 /* Give up: close and remove the temporary file. */
-void atomic_abort(struct atomic_file *af);
+void runlog_atomic_abort(struct runlog_atomic_file *af);
 /* fsync the directory holding path (so a rename or create is durable); 0 or -1 with errno. */
-int fsync_parent_dir(const char *path);
+int runlog_fsync_parent_dir(const char *path);
 
 /* ---- provenance (provenance.c) ----------------------------------------- */
 

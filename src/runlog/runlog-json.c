@@ -378,7 +378,7 @@ parse_container(struct parser *ps, struct json *out, bool object)
             out->keys[out->len] = key;
             out->key_lens[out->len] = key_len;
         }
-        /* Counted before parsing so json_fini frees a half-built item. */
+        /* Counted before parsing so runlog_json_fini frees a half-built item. */
         out->len++;
         if (parse_value(ps, item) < 0)
             return -1;
@@ -427,31 +427,31 @@ parse_value(struct parser *ps, struct json *out)
 }
 
 int
-json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen)
+runlog_json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen)
 {
     struct parser ps = {
         .p = (const unsigned char *)text, .len = len, .err = err, .errlen = errlen,
     };
     memset(out, 0, sizeof *out);
     if (parse_value(&ps, out) < 0) {
-        json_fini(out);
+        runlog_json_fini(out);
         return -1;
     }
     skip_ws(&ps);
     if (ps.pos != len) {
         fail(&ps, ps.pos, "trailing characters after the value");
-        json_fini(out);
+        runlog_json_fini(out);
         return -1;
     }
     return 0;
 }
 
 void
-json_fini(struct json *v)
+runlog_json_fini(struct json *v)
 {
     if (v->type == JSON_ARRAY || v->type == JSON_OBJECT) {
         for (size_t i = 0; i < v->len; i++) {
-            json_fini(&v->items[i]);
+            runlog_json_fini(&v->items[i]);
             if (v->keys != NULL)
                 free(v->keys[i]);
         }
@@ -464,7 +464,7 @@ json_fini(struct json *v)
 }
 
 const struct json *
-json_get(const struct json *v, const char *key)
+runlog_json_get(const struct json *v, const char *key)
 {
     if (v->type != JSON_OBJECT)
         return NULL;
@@ -476,7 +476,7 @@ json_get(const struct json *v, const char *key)
 }
 
 bool
-json_get_u64(const struct json *v, uint64_t *out)
+runlog_json_get_u64(const struct json *v, uint64_t *out)
 {
     if (v == NULL || v->type != JSON_NUMBER)
         return false;

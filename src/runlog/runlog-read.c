@@ -519,13 +519,13 @@ parse_event(struct line_reader *r, struct runlog_event_rec *ev, char **cause)
     struct json v;
     char err[128];
     size_t len = strlen(r->line);
-    if (json_parse(&v, r->line, len, err, sizeof err) < 0) {
+    if (runlog_json_parse(&v, r->line, len, err, sizeof err) < 0) {
         *cause = xasprintf("%s:%zu: %s", r->path, r->lineno, err);
         return -1;
     }
     int rc = -1;
-    const struct json *step = json_get(&v, "step"), *type = json_get(&v, "type");
-    const struct json *wall = json_get(&v, "wall_s");
+    const struct json *step = runlog_json_get(&v, "step"), *type = runlog_json_get(&v, "type");
+    const struct json *wall = runlog_json_get(&v, "wall_s");
     if (v.type != JSON_OBJECT)
         *cause = xasprintf("%s:%zu: not a JSON object", r->path, r->lineno);
     else if (!json_long(step, &ev->step))
@@ -540,7 +540,7 @@ parse_event(struct line_reader *r, struct runlog_event_rec *ev, char **cause)
         ev->line = xmalloc(len + 1);
         memcpy(ev->line, r->line, len + 1);
     }
-    json_fini(&v);
+    runlog_json_fini(&v);
     return rc;
 }
 
@@ -609,16 +609,16 @@ runlog_events_free(struct runlog_event_rec *evs, size_t n)
     free(evs);
 }
 
-/* Parse line and find key; *v must be json_fini'd when 0 is returned. */
+/* Parse line and find key; *v must be runlog_json_fini'd when 0 is returned. */
 static int
 event_member(const char *line, const char *key, struct json *v, const struct json **member)
 {
     char err[128];
-    if (line == NULL || json_parse(v, line, strlen(line), err, sizeof err) < 0)
+    if (line == NULL || runlog_json_parse(v, line, strlen(line), err, sizeof err) < 0)
         return -1;
-    *member = json_get(v, key);
+    *member = runlog_json_get(v, key);
     if (*member == NULL) {
-        json_fini(v);
+        runlog_json_fini(v);
         return -1;
     }
     return 0;
@@ -642,7 +642,7 @@ runlog_event_get_num(const char *line, const char *key, double *x)
         *x = -INFINITY;
     else
         rc = -1;
-    json_fini(&v);
+    runlog_json_fini(&v);
     return rc;
 }
 
@@ -663,7 +663,7 @@ runlog_event_get_str(const char *line, const char *key, char *buf, size_t len)
         buf[n] = '\0';
         rc = 0;
     }
-    json_fini(&v);
+    runlog_json_fini(&v);
     return rc;
 }
 
@@ -679,7 +679,7 @@ runlog_event_get_bool(const char *line, const char *key, bool *out)
         *out = m->type == JSON_TRUE;
         rc = 0;
     }
-    json_fini(&v);
+    runlog_json_fini(&v);
     return rc;
 }
 
@@ -691,7 +691,7 @@ runlog_event_has(const char *line, const char *key)
     const struct json *m;
     if (event_member(line, key, &v, &m) < 0)
         return false;
-    json_fini(&v);
+    runlog_json_fini(&v);
     return true;
 }
 

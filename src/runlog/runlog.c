@@ -165,7 +165,7 @@ fsync_dir(const char *dir)
 }
 
 int
-fsync_parent_dir(const char *path)
+runlog_fsync_parent_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash == NULL ? xstrdup(".")
@@ -179,7 +179,7 @@ fsync_parent_dir(const char *path)
 }
 
 int
-atomic_open(struct atomic_file *af, const char *path, char **cause)
+runlog_atomic_open(struct runlog_atomic_file *af, const char *path, char **cause)
 {
     af->path = xstrdup(path);
     af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
@@ -208,7 +208,7 @@ atomic_open(struct atomic_file *af, const char *path, char **cause)
 }
 
 void
-atomic_abort(struct atomic_file *af)
+runlog_atomic_abort(struct runlog_atomic_file *af)
 {
     if (af->f != NULL)
         fclose(af->f);
@@ -221,7 +221,7 @@ atomic_abort(struct atomic_file *af)
 }
 
 int
-atomic_commit(struct atomic_file *af, char **cause)
+runlog_atomic_commit(struct runlog_atomic_file *af, char **cause)
 {
     const char *step = "write";
     int err = 0;
@@ -245,10 +245,10 @@ atomic_commit(struct atomic_file *af, char **cause)
     }
     if (err != 0) {
         *cause = xasprintf("%s: %s failed: %s", af->path, step, strerror(err));
-        atomic_abort(af);
+        runlog_atomic_abort(af);
         return -1;
     }
-    if (fsync_parent_dir(af->path) != 0) {
+    if (runlog_fsync_parent_dir(af->path) != 0) {
         *cause = xasprintf("%s: fsync of its directory failed: %s", af->path, strerror(errno));
         free(af->path);
         free(af->tmp);
@@ -264,11 +264,11 @@ atomic_commit(struct atomic_file *af, char **cause)
 static int
 write_file_atomic(const char *path, const char *text, char **cause)
 {
-    struct atomic_file af;
-    if (atomic_open(&af, path, cause) < 0)
+    struct runlog_atomic_file af;
+    if (runlog_atomic_open(&af, path, cause) < 0)
         return -1;
     fputs(text, af.f);
-    return atomic_commit(&af, cause);
+    return runlog_atomic_commit(&af, cause);
 }
 
 /* ---- errors and flushing ------------------------------------------------ */
@@ -777,7 +777,7 @@ runlog_open(struct runlog **out, const char *dir_root, const char *name,
      * says so at once through runlog_error.  The new directory's entry is
      * made durable too (best effort: some file systems cannot). */
     flush_locked(rl, false);
-    fsync_parent_dir(rl->dir);
+    runlog_fsync_parent_dir(rl->dir);
     registry_add(rl);
     *out = rl;
     return 0;
@@ -928,8 +928,8 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
         return 0;
     }
     rewind(in);
-    struct atomic_file af;
-    if (atomic_open(&af, path, cause) < 0) {
+    struct runlog_atomic_file af;
+    if (runlog_atomic_open(&af, path, cause) < 0) {
         fclose(in);
         free(line);
         free(path);
@@ -951,12 +951,12 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
     free(line);
     if (read_failed) {
         *cause = xasprintf("%s: read failed: %s", path, strerror(errno));
-        atomic_abort(&af);
+        runlog_atomic_abort(&af);
         free(path);
         return -1;
     }
     free(path);
-    return atomic_commit(&af, cause) < 0 ? -1 : removed;
+    return runlog_atomic_commit(&af, cause) < 0 ? -1 : removed;
 }
 
 int
@@ -1351,9 +1351,9 @@ event_line(struct runlog *rl, long step, const char *type, const char *fields)
     sbuf_putc(&b, '}');
     struct json v;
     char err[128];
-    if (json_parse(&v, b.s, b.len, err, sizeof err) == 0) {
+    if (runlog_json_parse(&v, b.s, b.len, err, sizeof err) == 0) {
         bool object = v.type == JSON_OBJECT;
-        json_fini(&v);
+        runlog_json_fini(&v);
         if (object)
             return sbuf_take(&b);
     }

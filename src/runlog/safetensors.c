@@ -419,8 +419,8 @@ st_write(const char *path, const struct st_layout *l, const struct model *m,
     while (h.len % 8 != 0)
         sbuf_putc(&h, ' ');
 
-    struct atomic_file af;
-    if (atomic_open(&af, path, cause) < 0) {
+    struct runlog_atomic_file af;
+    if (runlog_atomic_open(&af, path, cause) < 0) {
         sbuf_fini(&h);
         return -1;
     }
@@ -458,7 +458,7 @@ st_write(const char *path, const struct st_layout *l, const struct model *m,
     }
     long long size = 8 + (long long)h.len + (long long)off;
     sbuf_fini(&h);
-    if (atomic_commit(&af, cause) < 0)
+    if (runlog_atomic_commit(&af, cause) < 0)
         return -1;
     return size;
 }
@@ -592,7 +592,7 @@ json_sizes(const struct json *v, uint64_t *out, int max, int *n)
     if (v == NULL || v->type != JSON_ARRAY || v->len > (size_t)max)
         return false;
     for (size_t i = 0; i < v->len; i++)
-        if (!json_get_u64(&v->items[i], &out[i]))
+        if (!runlog_json_get_u64(&v->items[i], &out[i]))
             return false;
     *n = (int)v->len;
     return true;
@@ -615,7 +615,7 @@ entry_parse(const char *path, struct st_entry *e, const struct json *v, uint64_t
             return entry_fail(path, e, msg, cause);
         }
     }
-    const struct json *dtype = json_get(v, "dtype");
+    const struct json *dtype = runlog_json_get(v, "dtype");
     if (dtype == NULL || dtype->type != JSON_STRING)
         return entry_fail(path, e, "no string \"dtype\"", cause);
     e->dtype = dtype->str;
@@ -629,11 +629,11 @@ entry_parse(const char *path, struct st_entry *e, const struct json *v, uint64_t
         snprintf(msg, sizeof msg, "unknown dtype '%s'", d);
         return entry_fail(path, e, msg, cause);
     }
-    if (!json_sizes(json_get(v, "shape"), e->shape, ST_MAX_DIMS, &e->ndim))
+    if (!json_sizes(runlog_json_get(v, "shape"), e->shape, ST_MAX_DIMS, &e->ndim))
         return entry_fail(path, e, "\"shape\" is not an array of sizes", cause);
     uint64_t offs[2];
     int noffs = 0;
-    if (!json_sizes(json_get(v, "data_offsets"), offs, 2, &noffs) || noffs != 2)
+    if (!json_sizes(runlog_json_get(v, "data_offsets"), offs, 2, &noffs) || noffs != 2)
         return entry_fail(path, e, "\"data_offsets\" is not [begin, end]", cause);
     e->begin = offs[0];
     e->end = offs[1];
@@ -716,7 +716,7 @@ check_overlaps(const char *path, struct st_entry *ents, size_t n, char **cause)
 static const char *
 meta_get(const struct json *meta, const char *key)
 {
-    const struct json *v = meta != NULL ? json_get(meta, key) : NULL;
+    const struct json *v = meta != NULL ? runlog_json_get(meta, key) : NULL;
     return v != NULL ? v->str : NULL;
 }
 
@@ -771,7 +771,7 @@ st_file_open(struct st_file *sf, const char *path, char **cause)
     sf->data_start = 8 + n;
     sf->data_size = size - 8 - n;
     char err[128];
-    if (json_parse(&sf->root, sf->header, (size_t)n, err, sizeof err) < 0) {
+    if (runlog_json_parse(&sf->root, sf->header, (size_t)n, err, sizeof err) < 0) {
         *cause = xasprintf("%s: header: %s", path, err);
         return -1;
     }
@@ -813,7 +813,7 @@ st_file_close(struct st_file *sf)
 {
     if (sf->f != NULL)
         fclose(sf->f);
-    json_fini(&sf->root);
+    runlog_json_fini(&sf->root);
     free(sf->header);
     free(sf->ents);
 }
@@ -1100,11 +1100,11 @@ runlog_load_normalize(const char *path, float *scale, float *shift, int d, char 
         goto out;
     }
     char err[128];
-    if (json_parse(&v, text, strlen(text), err, sizeof err) < 0) {
+    if (runlog_json_parse(&v, text, strlen(text), err, sizeof err) < 0) {
         *cause = xasprintf("%s: metadata normalize: %s", path, err);
         goto out;
     }
-    const struct json *sc = json_get(&v, "scale"), *sh = json_get(&v, "shift");
+    const struct json *sc = runlog_json_get(&v, "scale"), *sh = runlog_json_get(&v, "shift");
     if (v.type != JSON_OBJECT || sc == NULL || sh == NULL || sc->type != JSON_ARRAY
         || sh->type != JSON_ARRAY || sc->len != (size_t)d || sh->len != (size_t)d) {
         *cause = xasprintf("%s: metadata normalize is not a scale and a shift for the data's %d "
@@ -1123,7 +1123,7 @@ runlog_load_normalize(const char *path, float *scale, float *shift, int d, char 
     }
     rc = 0;
 out:
-    json_fini(&v);
+    runlog_json_fini(&v);
     st_file_close(&sf);
     return rc;
 }
