@@ -57,6 +57,16 @@ const struct json *runlog_json_get(const struct json *v, const char *key);
 /* True when v is a number written as a non-negative integer that fits in 64 bits. */
 bool runlog_json_get_u64(const struct json *v, uint64_t *out);
 
+/*
+ * The columns of metrics.csv and layers.csv, in file order (runlog-read.c):
+ * the writer's header line and the reader's header check both come from
+ * these, so they cannot disagree.
+ */
+#define RUNLOG_METRICS_NCOLS 11
+#define RUNLOG_LAYERS_NCOLS 16
+extern const char *const runlog_metrics_columns[RUNLOG_METRICS_NCOLS];
+extern const char *const runlog_layers_columns[RUNLOG_LAYERS_NCOLS];
+
 /* Append s[0..n) as a quoted JSON string (invalid UTF-8 becomes U+FFFD). */
 void runlog_json_put_str(struct sbuf *b, const char *s, size_t n);
 

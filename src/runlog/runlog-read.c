@@ -28,16 +28,15 @@
 
 #define CSV_MAX_FIELDS 64
 
-static const char *const metrics_columns[] = {
+const char *const runlog_metrics_columns[RUNLOG_METRICS_NCOLS] = {
     "step", "epoch", "kind", "loss", "reg_loss", "accuracy", "lr", "grad_norm", "clipped",
     "samples_per_s", "wall_s",
 };
-static const char *const layers_columns[] = {
+const char *const runlog_layers_columns[RUNLOG_LAYERS_NCOLS] = {
     "step", "layer", "name", "tensor", "act_mean", "act_std", "act_min", "act_max",
     "dead_frac", "sat_frac", "w_norm", "g_norm", "update_norm", "update_ratio", "nan_count",
     "inf_count",
 };
-#define NCOLS(a) (sizeof a / sizeof a[0])
 
 /* Reads whole lines; a last line without '\n' is reported as absent. */
 struct line_reader {
@@ -399,7 +398,7 @@ parse_metrics_line(struct line_reader *r, char **f, void *out, char **cause)
     const int fl_col[] = { 3, 4, 5 };
     for (int i = 0; i < 3; i++)
         if (parse_float(f[fl_col[i]], fl[i]) < 0)
-            return bad_field(r, metrics_columns[fl_col[i]], f[fl_col[i]], "is not a number",
+            return bad_field(r, runlog_metrics_columns[fl_col[i]], f[fl_col[i]], "is not a number",
                              cause);
     if (parse_double(f[6], &row->lr) < 0)
         return bad_field(r, "lr", f[6], "is not a number", cause);
@@ -417,7 +416,7 @@ parse_metrics_line(struct line_reader *r, char **f, void *out, char **cause)
 }
 
 static const struct csv_file metrics_csv = {
-    "metrics.csv", metrics_columns, NCOLS(metrics_columns), sizeof(struct metrics_row),
+    "metrics.csv", runlog_metrics_columns, RUNLOG_METRICS_NCOLS, sizeof(struct metrics_row),
     parse_metrics_line,
 };
 
@@ -460,7 +459,7 @@ parse_layers_line(struct line_reader *r, char **f, void *out, char **cause)
     };
     for (int i = 0; i < 10; i++)
         if (parse_float(f[4 + i], v[i]) < 0)
-            return bad_field(r, layers_columns[4 + i], f[4 + i], "is not a number", cause);
+            return bad_field(r, runlog_layers_columns[4 + i], f[4 + i], "is not a number", cause);
     if (parse_long(f[14], &row->nan_count) < 0 || row->nan_count < 0)
         return bad_field(r, "nan_count", f[14], "is not a count", cause);
     if (parse_long(f[15], &row->inf_count) < 0 || row->inf_count < 0)
@@ -469,7 +468,7 @@ parse_layers_line(struct line_reader *r, char **f, void *out, char **cause)
 }
 
 static const struct csv_file layers_csv = {
-    "layers.csv", layers_columns, NCOLS(layers_columns), sizeof(struct layer_row),
+    "layers.csv", runlog_layers_columns, RUNLOG_LAYERS_NCOLS, sizeof(struct layer_row),
     parse_layers_line,
 };
 

@@ -16,6 +16,7 @@
 
 #include "nntop/runlog.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,11 +41,6 @@
 #include "nntop/xmem.h"
 #include "runlog-int.h"
 
-#define METRICS_HEADER \
-    "step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,samples_per_s,wall_s"
-#define LAYERS_HEADER \
-    "step,layer,name,tensor,act_mean,act_std,act_min,act_max,dead_frac,sat_frac," \
-    "w_norm,g_norm,update_norm,update_ratio,nan_count,inf_count"
 /* Same-second runs get -2, -3, ...; past this something else is wrong. */
 #define RUN_DIR_TRIES 1000
 #define RUN_NAME_MAX 64
@@ -63,9 +59,23 @@ enum rl_file_id {
 static const char *const rl_file_names[RL_FILE_COUNT] = {
     "metrics.csv", "layers.csv", "events.jsonl", "events.out.tfevents",
 };
-static const char *const rl_file_headers[RL_FILE_COUNT] = {
-    METRICS_HEADER, LAYERS_HEADER, NULL, NULL,
-};
+
+/* The header line of a CSV file, without its newline, into buf; 0 for a file with none. */
+static size_t
+header_line(enum rl_file_id id, char *buf, size_t len)
+{
+    const char *const *cols = id == RL_METRICS ? runlog_metrics_columns
+                              : id == RL_LAYERS ? runlog_layers_columns : NULL;
+    size_t n = id == RL_METRICS ? RUNLOG_METRICS_NCOLS : RUNLOG_LAYERS_NCOLS, at = 0;
+    if (cols == NULL)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        assert(cols[i] != NULL);
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i > 0 ? "," : "", cols[i]);
+    }
+    assert(at < len);
+    return at;
+}
 
 /* Flush a CSV file once this much waits, whatever the clock says. */
 #define RL_FLUSH_BYTES ((size_t)64 << 10)
@@ -666,12 +676,12 @@ open_append(struct runlog *rl, enum rl_file_id id, int extra_flags, char **cause
 static void
 write_header(struct runlog *rl, enum rl_file_id id)
 {
-    const char *h = rl_file_headers[id];
-    if (h == NULL)
-        return;
     char line[512];
-    int n = snprintf(line, sizeof line, "%s\n", h);
-    file_write(rl, id, line, (size_t)n, 0);
+    size_t n = header_line(id, line, sizeof line - 1);
+    if (n == 0)
+        return;
+    line[n++] = '\n';
+    file_write(rl, id, line, n, 0);
 }
 
 /* Best effort: undo a run directory whose creation failed half-way. */
@@ -814,7 +824,8 @@ prepare_append(struct runlog *rl, enum rl_file_id id, char **cause)
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
     char *path = path_join(rl->dir, rl_file_names[id]);
-    const char *h = rl_file_headers[id];
+    char h[512];
+    size_t hn = header_line(id, h, sizeof h);
     if (st.st_size == 0) {
         write_header(rl, id);
         free(path);
@@ -827,8 +838,7 @@ prepare_append(struct runlog *rl, enum rl_file_id id, char **cause)
         return -1;
     }
     int rc = 0;
-    if (h != NULL) {
-        size_t hn = strlen(h);
+    if (hn > 0) {
         char buf[512];
         ssize_t got = pread(rfd, buf, hn + 1, 0);
         if (got != (ssize_t)hn + 1 || memcmp(buf, h, hn) != 0 || buf[hn] != '\n') {
