@@ -241,8 +241,17 @@ const float *model_team_forward(struct model_team *t, const float *x, int B);
 
 /* Index of the tensor called name, or -1. */
 int model_find_tensor(const struct model *m, const char *name);
-/* The spec keyword of a layer kind ("dense", "relu", "leaky_relu", ...). */
+/*
+ * The spec keywords of each kind, in enum order: the config's keyword
+ * tables, the dumps and every message that names a kind read these.
+ */
+extern const char *const layer_kind_names[LAYER_KIND_COUNT];
+extern const char *const init_kind_names[INIT_KIND_COUNT];
+extern const char *const loss_kind_names[LOSS_KIND_COUNT];
+/* The spec keyword of a layer kind ("dense", "relu", "leaky_relu", ...); "unknown" out of range. */
 const char *layer_kind_name(enum layer_kind k);
+/* The keyword of a loss kind ("cross_entropy", "mse"); "unknown" out of range. */
+const char *loss_kind_name(enum loss_kind k);
 
 /*
  * Softmax cross-entropy fused with log-softmax, stable for logits of any

@@ -129,7 +129,10 @@ double sched_lr(const struct sched_spec *spec, double lr, long s);
  * weight_decay is the gradient of); 0 for AdamW, whose decay is decoupled. */
 double optim_l2_penalty(const struct optim_spec *spec, const float *params, size_t n);
 
-/* The spec keyword of each kind ("sgd", "step", "norm", ...). */
+/* The spec keywords of the kinds, in enum order (the config's keyword tables read them). */
+extern const char *const optim_kind_names[OPTIM_KIND_COUNT];
+extern const char *const sched_kind_names[SCHED_KIND_COUNT];
+/* The spec keyword of each kind ("sgd", "step", "norm", ...); "?" out of range. */
 const char *optim_kind_name(enum optim_kind k);
 const char *clip_kind_name(enum clip_kind k);
 const char *sched_kind_name(enum sched_kind k);

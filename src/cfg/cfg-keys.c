@@ -43,30 +43,19 @@ _Static_assert(sizeof(enum sched_kind) == sizeof(int), "enum sched_kind is int-s
 static const char *const source_w[] = { "spiral", "xor", "blobs", "idx", "csv", "npy" };
 static const char *const normalize_w[] = { "none", "standardize", "minmax", "unit" };
 static const char *const header_w[] = { "auto", "true", "false" };
-static const char *const loss_w[] = { "cross_entropy", "mse" };
-static const char *const optim_w[] = { "sgd", "adam", "adamw" };
-static const char *const sched_w[] = { "constant", "step", "exp", "cosine" };
-static const char *const layer_w[] = {
-    "dense", "relu", "leaky_relu", "tanh", "sigmoid", "dropout", "batchnorm",
-    "conv2d", "maxpool2d", "avgpool2d", "flatten", "batchnorm2d", "dropout2d", "global_avgpool"
-};
-static const char *const init_w[] = { "pytorch", "he", "xavier", "normal", "uniform", "zeros" };
+/* The engine's kinds (layers, inits, losses, optimizers, schedules) are
+ * spelled by nn: layer_kind_names and the like in nn.h and optim.h. */
 
 _Static_assert(sizeof source_w / sizeof *source_w == DATA_SOURCE_COUNT, "source words");
 _Static_assert(sizeof normalize_w / sizeof *normalize_w == NORM_KIND_COUNT, "normalize words");
-_Static_assert(sizeof loss_w / sizeof *loss_w == LOSS_KIND_COUNT, "loss words");
-_Static_assert(sizeof optim_w / sizeof *optim_w == OPTIM_KIND_COUNT, "optimizer words");
-_Static_assert(sizeof sched_w / sizeof *sched_w == SCHED_KIND_COUNT, "schedule words");
-_Static_assert(sizeof layer_w / sizeof *layer_w == LAYER_KIND_COUNT, "layer words");
-_Static_assert(sizeof init_w / sizeof *init_w == INIT_KIND_COUNT, "init words");
 
 static const struct words source_words = WORDS(source_w);
 static const struct words normalize_words = WORDS(normalize_w);
 static const struct words header_words = WORDS(header_w);
-static const struct words loss_words = WORDS(loss_w);
-static const struct words optim_words = WORDS(optim_w);
-static const struct words sched_words = WORDS(sched_w);
-static const struct words layer_words = WORDS(layer_w);
+static const struct words loss_words = WORDS(loss_kind_names);
+static const struct words optim_words = WORDS(optim_kind_names);
+static const struct words sched_words = WORDS(sched_kind_names);
+static const struct words layer_words = WORDS(layer_kind_names);
 
 /* ---- the table's types ---- */
 
@@ -403,9 +392,9 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     int kind = -1;
     struct cfg_suggester sug = { NULL, 0 };
     for (int i = 0; i < INIT_KIND_COUNT; i++) {
-        if (wlen == strlen(init_w[i]) && strncmp(s, init_w[i], wlen) == 0)
+        if (wlen == strlen(init_kind_names[i]) && strncmp(s, init_kind_names[i], wlen) == 0)
             kind = i;
-        cfg_suggest_try(&sug, word, init_w[i], init_w[i]);
+        cfg_suggest_try(&sug, word, init_kind_names[i], init_kind_names[i]);
     }
     if (kind < 0) {
         cfg_err_add(x, n, path, false,
@@ -417,7 +406,7 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     l->init_arg = 0;
     if (kind != INIT_NORMAL && kind != INIT_UNIFORM) {
         if (colon != NULL) {
-            cfg_err_add(x, n, path, false, "'%s' takes no value, got '%s'", init_w[kind],
+            cfg_err_add(x, n, path, false, "'%s' takes no value, got '%s'", init_kind_names[kind],
                         cfg_shorten(s, shown, sizeof shown));
             return false;
         }
@@ -433,7 +422,7 @@ parse_init(struct cctx *x, struct layer_spec *l, const struct cnode *n, const ch
     struct cnode arg = { .kind = CNODE_SCALAR, .line = n->line, .col = n->col, .plain = true,
                          .str = (char *)(colon + 1), .len = strlen(colon + 1) };
     if (!cfg_looks_number(arg.str)) {
-        cfg_err_add(x, n, path, false, "expected a number after '%s:', got %s", init_w[kind],
+        cfg_err_add(x, n, path, false, "expected a number after '%s:', got %s", init_kind_names[kind],
                     cfg_describe(&arg, d, sizeof d));
         return false;
     }
@@ -556,9 +545,9 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
             bool known = false;
             struct cfg_suggester s = { NULL, 0 };
             for (int j = 0; j < LAYER_KIND_COUNT; j++) {
-                if (strcmp(k->str, layer_w[j]) == 0)
+                if (strcmp(k->str, layer_kind_names[j]) == 0)
                     known = true;
-                cfg_suggest_try(&s, k->str, layer_w[j], layer_w[j]);
+                cfg_suggest_try(&s, k->str, layer_kind_names[j], layer_kind_names[j]);
             }
             for (int j = 0; j < LOPT_COUNT; j++)
                 cfg_suggest_try(&s, k->str, layer_opt_w[j], layer_opt_w[j]);
@@ -583,9 +572,9 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     int kind = -1;
     struct cfg_suggester s = { NULL, 0 };
     for (int j = 0; j < LAYER_KIND_COUNT; j++) {
-        if (strcmp(kindnode->str, layer_w[j]) == 0)
+        if (strcmp(kindnode->str, layer_kind_names[j]) == 0)
             kind = j;
-        cfg_suggest_try(&s, kindnode->str, layer_w[j], layer_w[j]);
+        cfg_suggest_try(&s, kindnode->str, layer_kind_names[j], layer_kind_names[j]);
     }
     if (kind < 0) {
         /* A bare number is a width: the layer it belongs to is a dense one. */
@@ -601,7 +590,7 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
                         cfg_suggest_text(&s, hint, sizeof hint));
         return false;
     }
-    cfg_path_join(apath, sizeof apath, path, layer_w[kind]);
+    cfg_path_join(apath, sizeof apath, path, layer_kind_names[kind]);
     memset(l, 0, sizeof *l);
     l->kind = (enum layer_kind)kind;
     bool ok = true;
@@ -615,9 +604,9 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         cfg_path_join(opath, sizeof opath, path, layer_opt_w[o]);
         if (o == LOPT_INIT)
             cfg_err_add(x, optkey[o], opath, false,
-                        "only a dense or conv2d layer has an init, not '%s'", layer_w[kind]);
+                        "only a dense or conv2d layer has an init, not '%s'", layer_kind_names[kind]);
         else
-            cfg_err_add(x, optkey[o], opath, false, "a %s layer has no %s", layer_w[kind],
+            cfg_err_add(x, optkey[o], opath, false, "a %s layer has no %s", layer_kind_names[kind],
                         layer_opt_w[o]);
         ok = false;
         opt[o] = NULL;
@@ -654,8 +643,8 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     case LAYER_AVGPOOL2D:
         if (arg == NULL || cfg_is_null(arg)) {
             cfg_err_add(x, arg != NULL ? arg : item, path, false,
-                        "a %s layer needs its kernel, e.g. {%s: 2}", layer_w[kind],
-                        layer_w[kind]);
+                        "a %s layer needs its kernel, e.g. {%s: 2}", layer_kind_names[kind],
+                        layer_kind_names[kind]);
             ok = false;
         } else if (cfg_get_ll(x, arg, apath, &side, &units)) {
             l->kernel = (int)units;
@@ -679,7 +668,7 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         break;
     default:
         if (arg != NULL && !cfg_is_null(arg)) {
-            cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", layer_w[kind],
+            cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", layer_kind_names[kind],
                         cfg_describe(arg, d, sizeof d));
             ok = false;
         }
@@ -742,10 +731,10 @@ dump_init(struct sbuf *b, const struct layer_spec *l)
     if (l->init == INIT_NORMAL || l->init == INIT_UNIFORM) {
         char text[48];
         numfmt_exact_float(v, sizeof v, l->init_arg);
-        snprintf(text, sizeof text, "%s:%s", init_w[l->init], v);
+        snprintf(text, sizeof text, "%s:%s", init_kind_names[l->init], v);
         cfg_put_quoted(b, text);
     } else {
-        sbuf_printf(b, "%s", init_w[l->init]);
+        sbuf_printf(b, "%s", init_kind_names[l->init]);
     }
     sbuf_putn(b, "}\n", 2);
 }
@@ -775,17 +764,17 @@ dump_layers(struct sbuf *b, const struct cfg *c, int indent)
             break;
         case LAYER_MAXPOOL2D:
         case LAYER_AVGPOOL2D:
-            sbuf_printf(b, "- {%s: %d, stride: %d, padding: %d}\n", layer_w[l->kind],
+            sbuf_printf(b, "- {%s: %d, stride: %d, padding: %d}\n", layer_kind_names[l->kind],
                           l->kernel, l->stride, l->padding);
             break;
         case LAYER_LEAKY_RELU:
         case LAYER_DROPOUT:
         case LAYER_DROPOUT2D:
             numfmt_exact_float(v, sizeof v, l->arg);
-            sbuf_printf(b, "- {%s: %s}\n", layer_w[l->kind], v);
+            sbuf_printf(b, "- {%s: %s}\n", layer_kind_names[l->kind], v);
             break;
         default:
-            sbuf_printf(b, "- %s\n", layer_w[l->kind]);
+            sbuf_printf(b, "- %s\n", layer_kind_names[l->kind]);
             break;
         }
     }

@@ -19,7 +19,7 @@
 #include "layers.h"
 #include "nntop/xmem.h"
 
-static const char *const kind_names[LAYER_KIND_COUNT] = {
+const char *const layer_kind_names[LAYER_KIND_COUNT] = {
     [LAYER_DENSE] = "dense",
     [LAYER_RELU] = "relu",
     [LAYER_LEAKY_RELU] = "leaky_relu",
@@ -36,7 +36,7 @@ static const char *const kind_names[LAYER_KIND_COUNT] = {
     [LAYER_GLOBAL_AVGPOOL] = "global_avgpool",
 };
 
-static const char *const init_names[INIT_KIND_COUNT] = {
+const char *const init_kind_names[INIT_KIND_COUNT] = {
     [INIT_PYTORCH] = "pytorch",
     [INIT_HE] = "he",
     [INIT_XAVIER] = "xavier",
@@ -45,12 +45,23 @@ static const char *const init_names[INIT_KIND_COUNT] = {
     [INIT_ZEROS] = "zeros",
 };
 
+const char *const loss_kind_names[LOSS_KIND_COUNT] = {
+    [LOSS_CROSS_ENTROPY] = "cross_entropy",
+    [LOSS_MSE] = "mse",
+};
+
+const char *
+loss_kind_name(enum loss_kind k)
+{
+    return (unsigned)k < LOSS_KIND_COUNT ? loss_kind_names[k] : "unknown";
+}
+
 const char *
 layer_kind_name(enum layer_kind k)
 {
     if ((int)k < 0 || k >= LAYER_KIND_COUNT)
         return "unknown";
-    return kind_names[k];
+    return layer_kind_names[k];
 }
 
 /* "the 4x4 input after layer 3" / "the 1x28x28 model input", into buf. */
@@ -175,7 +186,7 @@ spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *
                 return xasprintf("unknown init kind %d", (int)ls->init);
             if ((ls->init == INIT_NORMAL || ls->init == INIT_UNIFORM)
                 && !(isfinite(ls->init_arg) && ls->init_arg > 0.0f))
-                return xasprintf("init %s needs %s > 0, got %g", init_names[ls->init],
+                return xasprintf("init %s needs %s > 0, got %g", init_kind_names[ls->init],
                                  ls->init == INIT_NORMAL ? "a std" : "a bound",
                                  (double)ls->init_arg);
             nparam++;

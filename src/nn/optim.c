@@ -473,15 +473,16 @@ optim_l2_penalty(const struct optim_spec *spec, const float *params, size_t n)
     return spec->weight_decay / 2.0 * sum_squares(params, n);
 }
 
+const char *const optim_kind_names[OPTIM_KIND_COUNT] = {
+    [OPTIM_SGD] = "sgd",
+    [OPTIM_ADAM] = "adam",
+    [OPTIM_ADAMW] = "adamw",
+};
+
 const char *
 optim_kind_name(enum optim_kind k)
 {
-    static const char *const names[OPTIM_KIND_COUNT] = {
-        [OPTIM_SGD] = "sgd",
-        [OPTIM_ADAM] = "adam",
-        [OPTIM_ADAMW] = "adamw",
-    };
-    return (unsigned)k < OPTIM_KIND_COUNT ? names[k] : "?";
+    return (unsigned)k < OPTIM_KIND_COUNT ? optim_kind_names[k] : "?";
 }
 
 const char *
@@ -495,14 +496,15 @@ clip_kind_name(enum clip_kind k)
     return (unsigned)k < CLIP_KIND_COUNT ? names[k] : "?";
 }
 
+const char *const sched_kind_names[SCHED_KIND_COUNT] = {
+    [SCHED_CONSTANT] = "constant",
+    [SCHED_STEP] = "step",
+    [SCHED_EXP] = "exp",
+    [SCHED_COSINE] = "cosine",
+};
+
 const char *
 sched_kind_name(enum sched_kind k)
 {
-    static const char *const names[SCHED_KIND_COUNT] = {
-        [SCHED_CONSTANT] = "constant",
-        [SCHED_STEP] = "step",
-        [SCHED_EXP] = "exp",
-        [SCHED_COSINE] = "cosine",
-    };
-    return (unsigned)k < SCHED_KIND_COUNT ? names[k] : "?";
+    return (unsigned)k < SCHED_KIND_COUNT ? sched_kind_names[k] : "?";
 }

@@ -339,7 +339,7 @@ model_json(struct sbuf *j, const struct model *m)
     else
         sbuf_printf(j, "{\"input\":[%d]", m->in);
     sbuf_printf(j, ",\"loss\":\"%s\",\"layers\":[",
-                m->spec.loss == LOSS_CROSS_ENTROPY ? "cross_entropy" : "mse");
+                loss_kind_name(m->spec.loss));
     for (int i = 0; i < m->nlayers; i++) {
         const struct layer *L = &m->layers[i];
         char arg[40];

@@ -454,7 +454,7 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
             return;
         }
     }
-    const char *loss_name = m->spec.loss == LOSS_MSE ? "mse" : "cross_entropy";
+    const char *loss_name = loss_kind_name(m->spec.loss);
     if (!isfinite(loss)) {
         snprintf(where, len, "loss (%s), its value", loss_name);
         return;
