@@ -5,7 +5,7 @@ libnntop_a_SOURCES += src/headless.c
 noinst_HEADERS += include/nntop/headless.h
 
 check_SCRIPTS += tests/cli.sh
-EXTRA_DIST += tests/cli.sh
+EXTRA_DIST += tests/cli.sh tests/lib.sh
 
 # tests/headless.sh: the headless lines on a pipe (aligned columns, numfmt's forms, summary)
 check_SCRIPTS += tests/headless.sh

@@ -13,59 +13,12 @@
 # only when there is no nntop binary.  Lines start with "# cli: ".
 set -u
 
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if [ ! -x "$NNTOP" ]; then
-    echo "# cli: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
-
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+NAME=cli
+. "${top_srcdir:-.}/tests/lib.sh"
 # The built-in demo is Fashion-MNIST when it is installed; these runs want
 # the spiral demo (quick to load, the same wherever the tests run).
 NNTOP_DEMO=spiral
 export NNTOP_DEMO
-PASSED=0
-FAILED=0
-
-say() { echo "# cli: $*"; }
-pass() { PASSED=$((PASSED + 1)); say "ok   $*"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    say "FAIL $*"
-    for f in "$TMP/out" "$TMP/err"; do
-        [ -s "$f" ] || continue
-        echo "---- ${f##*/} ----"
-        head -n 20 "$f"
-    done
-}
-
-# run ARGS...: nntop's stdout, stderr and status in $TMP/out, $TMP/err, $STATUS.
-run() {
-    "$NNTOP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    STATUS=$?
-}
-
-# check NAME WANT_STATUS [FILE REGEX]...: the status and what each file must match.
-check() {
-    name=$1
-    want=$2
-    shift 2
-    if [ "$STATUS" -ne "$want" ]; then
-        fail "$name: exit status $STATUS, expected $want"
-        return
-    fi
-    while [ $# -ge 2 ]; do
-        if ! grep -Eq -- "$2" "$TMP/$1"; then
-            fail "$name: $1 does not match /$2/"
-            return
-        fi
-        shift 2
-    done
-    pass "$name"
-}
 
 # ---- help and version ------------------------------------------------------
 
@@ -366,5 +319,4 @@ else
     fail "--no-log: exit $STATUS, stderr: $(head -n 1 "$TMP/err")"
 fi
 
-say "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

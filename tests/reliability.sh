@@ -11,66 +11,13 @@
 # "# reliability: ".
 set -u
 
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if [ ! -x "$NNTOP" ]; then
-    echo "# reliability: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
-
-# The built-in demo is Fashion-MNIST when it is installed; these runs want
-# the spiral demo (quick to load).
+NAME=reliability
+. "${top_srcdir:-.}/tests/lib.sh"
 NNTOP_DEMO=spiral
 export NNTOP_DEMO
-TMP=$(mktemp -d)
 MOUNTED=
-cleanup() {
-    [ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-PASSED=0
-FAILED=0
+CLEANUP='[ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null'
 
-say() { echo "# reliability: $*"; }
-pass() { PASSED=$((PASSED + 1)); say "ok   $*"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    say "FAIL $*"
-    for f in "$TMP/out" "$TMP/err"; do
-        [ -s "$f" ] || continue
-        echo "---- ${f##*/} ----"
-        head -n 20 "$f"
-    done
-}
-
-# run ARGS...: nntop's stdout, stderr and status in $TMP/out, $TMP/err, $STATUS.
-run() {
-    "$NNTOP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    STATUS=$?
-}
-
-# check NAME WANT_STATUS [FILE REGEX]...: the status and what each file must match.
-check() {
-    name=$1
-    want=$2
-    shift 2
-    if [ "$STATUS" -ne "$want" ]; then
-        fail "$name: exit status $STATUS, expected $want"
-        return 1
-    fi
-    while [ $# -ge 2 ]; do
-        if ! grep -Eq -- "$2" "$TMP/$1"; then
-            fail "$name: $1 does not match /$2/"
-            return 1
-        fi
-        shift 2
-    done
-    pass "$name"
-}
-
-# metrics_ok FILE: every line after the header is a whole metrics row.
 metrics_ok() {
     [ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ] || return 1
     ! tail -n +2 "$1" | grep -Evq '^[0-9]+,[^,]*,(train|val|test),([^,]*,){7}[^,]*$'
@@ -433,5 +380,4 @@ else
     done
 fi
 
-say "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -6,34 +6,10 @@
 # and the error messages and exit statuses.  Lines start with "# runs: ".
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-say() { echo "# runs: $*"; }
-if [ ! -x "$NNTOP" ]; then
-    say "SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
+NAME=runs
+FAIL_LINES=30
+. "${top_srcdir:-.}/tests/lib.sh"
 FIX="$top_srcdir/tests/data/runs"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); say "ok   $*"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    say "FAIL $*"
-    for f in "$TMP/out" "$TMP/err"; do
-        [ -s "$f" ] || continue
-        echo "---- ${f##*/} ----"
-        head -n 30 "$f"
-    done
-}
-run() {
-    "$NNTOP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    STATUS=$?
-}
-# same NAME WANT_STATUS EXPECTED_FILE: stdout is exactly the file, status as given.
 same() {
     if [ "$STATUS" -eq "$2" ] && cmp -s "$3" "$TMP/out"; then
         pass "$1"
@@ -231,5 +207,4 @@ run diff "$A" "$F"
 [ "$(head -n 1 "$(ls -d "$TMP"/real/*/)env.txt")" = "run_format: 1" ] &&
     pass "a new run's env.txt starts with run_format: 1" || fail "run_format line of a new run"
 
-say "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

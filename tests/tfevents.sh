@@ -12,15 +12,9 @@
 # start with "# tfevents: ".
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
+NAME=tfevents
+. "${top_srcdir:-.}/tests/lib.sh"
 CHECK="$top_srcdir/tests/tfevents_check.py"
-say() { echo "# tfevents: $*"; }
-if [ ! -x "$NNTOP" ]; then
-    say "SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
 PY=
 for p in ${PYTHON:-} /usr/bin/python3 python3; do
     if "$p" -c 'import google.protobuf' 2>/dev/null; then
@@ -33,25 +27,6 @@ if [ -z "$PY" ] || ! command -v protoc >/dev/null 2>&1; then
     exit 77
 fi
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-PASSED=0
-FAILED=0
-pass() { PASSED=$((PASSED + 1)); say "ok   $*"; }
-fail() {
-    FAILED=$((FAILED + 1))
-    say "FAIL $*"
-    for f in "$TMP/out" "$TMP/err"; do
-        [ -s "$f" ] || continue
-        echo "---- ${f##*/} ----"
-        head -n 20 "$f"
-    done
-}
-run() {
-    "$NNTOP" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-    STATUS=$?
-}
-# reader NAME WANT_STATUS ARGS...: the independent reader's verdict.
 reader() {
     name=$1
     want=$2
@@ -168,5 +143,4 @@ fi
 # shellcheck disable=SC2046
 reader "both files together match the resumed run's CSVs" 0 --histograms "$RUN" $(events "$RUN")
 
-say "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish
