@@ -33,34 +33,12 @@
  */
 #define TOL_REL 1e-5
 
-/* The fixture reader: one line at a time, comments skipped. */
-struct reader {
-    FILE *f;
-    char *line;
-    size_t cap;
-    long lineno;
-};
-
-static bool
-reader_next(struct reader *r)
-{
-    for (;;) {
-        ssize_t len = getline(&r->line, &r->cap, r->f);
-        if (len < 0)
-            return false;
-        r->lineno++;
-        while (len > 0 && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r'))
-            r->line[--len] = '\0';
-        if (len > 0 && r->line[0] != '#')
-            return true;
-    }
-}
 
 /* The next line must be "tag N v1 .. vN"; returns the heap vector, *n = N. */
 static float *
-reader_vector(struct reader *r, const char *tag, size_t *n)
+reader_vector(struct check_lines *r, const char *tag, size_t *n)
 {
-    ck_assert_msg(reader_next(r), "%s: expected '%s', got end of file", REF_FILE, tag);
+    ck_assert_msg(check_lines_next(r), "%s: expected '%s', got end of file", REF_FILE, tag);
     size_t tlen = strlen(tag);
     ck_assert_msg(strncmp(r->line, tag, tlen) == 0 && r->line[tlen] == ' ',
                   "%s:%ld: expected a '%s' line, got '%.40s'", REF_FILE, r->lineno, tag,
@@ -152,7 +130,7 @@ expect_close(const char *model, const char *what, const float *got, const float 
 
 /* Read one model record and run it against nntop. */
 static void
-run_case(struct reader *r)
+run_case(struct check_lines *r)
 {
     char name[64];
     int C, H, W, B, nl, steps;
@@ -170,7 +148,7 @@ run_case(struct reader *r)
     spec.loss = LOSS_CROSS_ENTROPY;
     spec.seed = 1;
     for (int i = 0; i < nl; i++) {
-        ck_assert(reader_next(r));
+        ck_assert(check_lines_next(r));
         parse_layer_line(&spec.layers[i], r->line, r->lineno);
     }
     size_t np, nx, nlab, nlog, nloss, ng, ndx, nafter, nstate;
@@ -178,7 +156,7 @@ run_case(struct reader *r)
     float *x = reader_vector(r, "input", &nx);
     float *labf = reader_vector(r, "labels", &nlab);
     float *logits = reader_vector(r, "logits", &nlog);
-    ck_assert(reader_next(r) && strncmp(r->line, "loss ", 5) == 0);
+    ck_assert(check_lines_next(r) && strncmp(r->line, "loss ", 5) == 0);
     float loss_ref = strtof(r->line + 5, NULL);
     (void)nloss;
     float *grads = reader_vector(r, "grads", &ng);
@@ -258,12 +236,12 @@ run_case(struct reader *r)
 START_TEST(test_conv__torch_parity)
 {
     const char *path = check_data_path(REF_FILE);
-    struct reader r = {.f = fopen(path, "r")};
+    struct check_lines r = {.f = fopen(path, "r")};
     ck_assert_msg(r.f != NULL, "cannot open %s (set top_srcdir?)", path);
-    ck_assert_msg(reader_next(&r) && strcmp(r.line, REF_MAGIC) == 0,
+    ck_assert_msg(check_lines_next(&r) && strcmp(r.line, REF_MAGIC) == 0,
                   "%s: first line should be '%s'", path, REF_MAGIC);
     int cases = 0;
-    while (reader_next(&r)) {
+    while (check_lines_next(&r)) {
         ck_assert_msg(strncmp(r.line, "model ", 6) == 0, "%s:%ld: expected a model line",
                       REF_FILE, r.lineno);
         run_case(&r);

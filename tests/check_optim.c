@@ -98,34 +98,12 @@ struct ref {
 
 static struct ref ref;
 
-/* The fixture reader: one line at a time, comments skipped. */
-struct reader {
-    FILE *f;
-    char *line;
-    size_t cap;
-    long lineno;
-};
-
-static bool
-reader_next(struct reader *r)
-{
-    for (;;) {
-        ssize_t len = getline(&r->line, &r->cap, r->f);
-        if (len < 0)
-            return false;
-        r->lineno++;
-        while (len > 0 && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r'))
-            r->line[--len] = '\0';
-        if (len > 0 && r->line[0] != '#')
-            return true;
-    }
-}
 
 /* The next line must be "tag v1 .. vn" with exactly n numbers. */
 static void
-reader_doubles(struct reader *r, const char *tag, double *out, size_t n)
+reader_doubles(struct check_lines *r, const char *tag, double *out, size_t n)
 {
-    ck_assert_msg(reader_next(r), "%s: expected a '%s' line, got end of file",
+    ck_assert_msg(check_lines_next(r), "%s: expected a '%s' line, got end of file",
                   REF_FILE, tag);
     size_t tlen = strlen(tag);
     ck_assert_msg(strncmp(r->line, tag, tlen) == 0 && r->line[tlen] == ' ',
@@ -146,7 +124,7 @@ reader_doubles(struct reader *r, const char *tag, double *out, size_t n)
 }
 
 static void
-reader_floats(struct reader *r, const char *tag, float *out, size_t n)
+reader_floats(struct check_lines *r, const char *tag, float *out, size_t n)
 {
     double tmp[REF_MAX_LRS];
     ck_assert(n <= REF_MAX_LRS);
@@ -187,7 +165,7 @@ sched_kind_parse(const char *s)
 }
 
 static void
-read_optim(struct reader *r)
+read_optim(struct check_lines *r)
 {
     ck_assert(ref.n_optim < REF_MAX_CASES);
     struct ref_optim *c = &ref.optim[ref.n_optim++];
@@ -219,7 +197,7 @@ read_optim(struct reader *r)
 }
 
 static void
-read_clip(struct reader *r)
+read_clip(struct check_lines *r)
 {
     ck_assert(ref.n_clip < REF_MAX_CASES);
     struct ref_clip c = { .name = "" };
@@ -241,7 +219,7 @@ read_clip(struct reader *r)
 }
 
 static void
-read_sched(struct reader *r)
+read_sched(struct check_lines *r)
 {
     ck_assert(ref.n_sched < REF_MAX_CASES);
     struct ref_sched *c = &ref.sched[ref.n_sched++];
@@ -257,7 +235,7 @@ read_sched(struct reader *r)
 }
 
 static void
-read_l2(struct reader *r)
+read_l2(struct check_lines *r)
 {
     ck_assert(ref.n_l2 < REF_MAX_CASES);
     struct ref_l2 *c = &ref.l2[ref.n_l2++];
@@ -276,12 +254,12 @@ ref_load(void)
 {
     memset(&ref, 0, sizeof ref);
     const char *path = check_data_path(REF_FILE);
-    struct reader r = { .f = fopen(path, "r") };
+    struct check_lines r = { .f = fopen(path, "r") };
     ck_assert_msg(r.f != NULL, "cannot open %s (set top_srcdir?)", path);
-    ck_assert_msg(reader_next(&r) && strcmp(r.line, REF_MAGIC) == 0,
+    ck_assert_msg(check_lines_next(&r) && strcmp(r.line, REF_MAGIC) == 0,
                   "%s: first line should be '%s', got '%s'", path, REF_MAGIC,
                   r.line != NULL ? r.line : "");
-    while (reader_next(&r)) {
+    while (check_lines_next(&r)) {
         if (strncmp(r.line, "optim ", 6) == 0)
             read_optim(&r);
         else if (strncmp(r.line, "clip ", 5) == 0)

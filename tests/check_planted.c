@@ -190,54 +190,26 @@ static const struct planted_case planted_image_cases[] = {
     {NN_FAULT_AVGPOOL_SCALE, 5, "0.weight,0.bias,3.weight,3.bias,input"},
 };
 
-START_TEST(test_planted__image_bugs_fail_their_tensors)
+/*
+ * Gradient-check m (taking ownership) on 8 seeded normal rows of in
+ * features with labels k % classes: clean it must pass, and with pc's bug
+ * planted exactly the tensors pc->fails must fail.
+ */
+static void
+expect_planted_failures(struct model *m, int in, int classes, uint64_t seed,
+                        const struct planted_case *pc)
 {
-    const struct planted_case *pc = &planted_image_cases[_i];
-    struct model *m = planted_image_model();
-    float x[8 * 72];
-    int32_t y[8];
+    enum { B = 8 };
+    float *x = xcalloc((size_t)B * (size_t)in, sizeof *x);
+    int32_t y[B];
     struct rng r;
-    rng_seed(&r, 77);
-    for (int k = 0; k < 8 * 72; k++)
+    rng_seed(&r, seed);
+    for (int k = 0; k < B * in; k++)
         x[k] = (float)rng_normal(&r);
-    for (int k = 0; k < 8; k++)
-        y[k] = k % 3;
-    struct batch b = {.x = x, .labels = y, .size = 8};
-    struct gradcheck_opts o = {.samples = 8, .per_tensor = 1000, .seed = 3};
-    struct tm_gradcheck res;
-
-    gradcheck_run(&res, m, &b, &o);
-    if (res.verdict != TM_GC_PASS)
-        table_to_stderr(&res);
-    ck_assert_msg(res.verdict == TM_GC_PASS, "the clean image model must pass first");
-
-    nn_fault_plant(pc->kind, pc->layer);
-    gradcheck_run(&res, m, &b, &o);
-    nn_fault_plant(NN_FAULT_NONE, 0);
-    char bad[512];
-    failed_names(&res, bad, sizeof bad);
-    if (strcmp(bad, pc->fails) != 0)
-        table_to_stderr(&res);
-    ck_assert_msg(strcmp(bad, pc->fails) == 0, "bug %d in layer %d: expected failures [%s], got [%s]",
-                  pc->kind, pc->layer, pc->fails, bad);
-    model_free(m);
-}
-END_TEST
-
-START_TEST(test_planted__each_bug_fails_its_tensors)
-{
-    const struct planted_case *pc = &planted_cases[_i];
-    struct model *m = planted_model();
-    float x[8 * 3];
-    int32_t y[8];
-    struct rng r;
-    rng_seed(&r, 99);
-    for (int k = 0; k < 8 * 3; k++)
-        x[k] = (float)rng_normal(&r);
-    for (int k = 0; k < 8; k++)
-        y[k] = k % 4;
-    struct batch b = {.x = x, .labels = y, .size = 8};
-    struct gradcheck_opts o = {.samples = 8, .per_tensor = 1000, .seed = 3};
+    for (int k = 0; k < B; k++)
+        y[k] = k % classes;
+    struct batch b = {.x = x, .labels = y, .size = B};
+    struct gradcheck_opts o = {.samples = B, .per_tensor = 1000, .seed = 3};
     struct tm_gradcheck res;
 
     gradcheck_run(&res, m, &b, &o);
@@ -255,6 +227,18 @@ START_TEST(test_planted__each_bug_fails_its_tensors)
     ck_assert_msg(strcmp(bad, pc->fails) == 0, "bug %d in layer %d: expected failures [%s], got [%s]",
                   pc->kind, pc->layer, pc->fails, bad);
     model_free(m);
+    free(x);
+}
+
+START_TEST(test_planted__image_bugs_fail_their_tensors)
+{
+    expect_planted_failures(planted_image_model(), 72, 3, 77, &planted_image_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_planted__each_bug_fails_its_tensors)
+{
+    expect_planted_failures(planted_model(), 3, 4, 99, &planted_cases[_i]);
 }
 END_TEST
 

@@ -84,3 +84,18 @@ check_tmpdir(void)
     }
     return buf;
 }
+
+bool
+check_lines_next(struct check_lines *r)
+{
+    for (;;) {
+        ssize_t len = getline(&r->line, &r->cap, r->f);
+        if (len < 0)
+            return false;
+        r->lineno++;
+        while (len > 0 && (r->line[len - 1] == '\n' || r->line[len - 1] == '\r'))
+            r->line[--len] = '\0';
+        if (len > 0 && r->line[0] != '#')
+            return true;
+    }
+}
