@@ -2282,12 +2282,9 @@ END_TEST
 
 /* ---- real data, PyTorch ------------------------------------------------------- */
 
+#ifndef TRAINER_TEST_SANITIZED
 START_TEST(test_trainer__fashion_mnist_epoch)
 {
-#ifdef TRAINER_TEST_SANITIZED
-    printf("fashion-mnist: skipped (sanitizer build: too slow)\n");
-    return;
-#endif
     if (access(FMNIST_TRAIN, R_OK) != 0) {
         check_skip("fashion-mnist: " FMNIST_TRAIN " not found");
         return;
@@ -2322,7 +2319,9 @@ START_TEST(test_trainer__fashion_mnist_epoch)
     free(path);
 }
 END_TEST
+#endif
 
+#ifndef TRAINER_TEST_SANITIZED
 static void
 write_file(const char *path, const void *data, size_t n)
 {
@@ -2334,10 +2333,6 @@ write_file(const char *path, const void *data, size_t n)
 
 START_TEST(test_trainer__torch_load)
 {
-#ifdef TRAINER_TEST_SANITIZED
-    printf("torch load: skipped (sanitizer build)\n");
-    return;
-#endif
     if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
         check_skip("torch load: python3 cannot import torch");
         return;
@@ -2393,6 +2388,7 @@ START_TEST(test_trainer__torch_load)
     run_free(r);
 }
 END_TEST
+#endif
 
 /* ---- the simple-start tools ---------------------------------------------------- */
 
@@ -2473,12 +2469,9 @@ START_TEST(test_trainer__overfit_spiral)
 }
 END_TEST
 
+#ifndef TRAINER_TEST_SANITIZED
 START_TEST(test_trainer__cannot_overfit_fashion)
 {
-#ifdef TRAINER_TEST_SANITIZED
-    printf("cannot-overfit: skipped (sanitizer build: too slow)\n");
-    return;
-#endif
     if (access(FMNIST_TRAIN, R_OK) != 0) {
         check_skip("cannot-overfit: " FMNIST_TRAIN " not found");
         return;
@@ -2515,6 +2508,7 @@ START_TEST(test_trainer__cannot_overfit_fashion)
     run_free(r);
 }
 END_TEST
+#endif
 
 START_TEST(test_trainer__baseline)
 {
@@ -2664,7 +2658,9 @@ trainer_suite(void)
     tcase_add_checked_fixture(tools, setup, teardown);
     tcase_set_timeout(tools, 120);
     tcase_add_test(tools, test_trainer__overfit_spiral);
+#ifndef TRAINER_TEST_SANITIZED
     tcase_add_test(tools, test_trainer__cannot_overfit_fashion);
+#endif
     tcase_add_test(tools, test_trainer__baseline);
     tcase_add_test(tools, test_trainer__depcheck);
     suite_add_tcase(s, tools);
@@ -2693,8 +2689,16 @@ trainer_suite(void)
     TCase *real = tcase_create("real");
     tcase_add_checked_fixture(real, setup, teardown);
     tcase_set_timeout(real, 300);
+#ifdef TRAINER_TEST_SANITIZED
+    /* Minutes under a sanitizer, and the plain tree of the same CI run
+     * runs them: left out here, and said so instead of passing empty. */
+    printf("left out of this sanitizer build (the plain build runs them): "
+           "test_trainer__cannot_overfit_fashion, test_trainer__fashion_mnist_epoch, "
+           "test_trainer__torch_load\n");
+#else
     tcase_add_test(real, test_trainer__fashion_mnist_epoch);
     tcase_add_test(real, test_trainer__torch_load);
+#endif
     suite_add_tcase(s, real);
     return s;
 }
