@@ -65,22 +65,23 @@ sim_info_default(struct tm_info *in)
     memset(in, 0, sizeof *in);
     snprintf(in->name, sizeof in->name, "sim");
     in->nlayers = 3;
-    in->layers[0] = (struct tm_layer_info){.kind = LAYER_DENSE, .in = 4, .out = 8, .weight = 0,
+    in->layers[0] = (struct tm_layer_info){.kind = TM_LK_DENSE, .kind_name = "dense", .in = 4, .out = 8, .weight = 0,
                                            .bias = 1};
-    in->layers[1] = (struct tm_layer_info){.kind = LAYER_RELU, .in = 8, .out = 8, .weight = -1,
+    in->layers[1] = (struct tm_layer_info){.kind = TM_LK_RELU, .kind_name = "relu", .in = 8, .out = 8, .weight = -1,
                                            .bias = -1};
-    in->layers[2] = (struct tm_layer_info){.kind = LAYER_DENSE, .in = 8, .out = 3, .weight = 2,
+    in->layers[2] = (struct tm_layer_info){.kind = TM_LK_DENSE, .kind_name = "dense", .in = 8, .out = 3, .weight = 2,
                                            .bias = 3};
     in->ntensors = 4;
     snprintf(in->tensor_names[0], TM_NAME_MAX, "0.weight");
     snprintf(in->tensor_names[1], TM_NAME_MAX, "0.bias");
     snprintf(in->tensor_names[2], TM_NAME_MAX, "2.weight");
     snprintf(in->tensor_names[3], TM_NAME_MAX, "2.bias");
-    in->loss_kind = LOSS_CROSS_ENTROPY;
+    in->loss_kind = TM_LOSS_CROSS_ENTROPY;
     in->classes = 3;
     in->in_width = 4;
     in->expected_loss = log(3.0);
-    in->optim_kind = OPTIM_SGD;
+    in->optim_kind = TM_OPTIM_SGD;
+    snprintf(in->optim_name, sizeof in->optim_name, "sgd");
     in->lr = 0.1;
     in->train_n = 1000;
     in->input = (struct tm_input_stats){.have = 1, .features = 4, .rows = 1000,
@@ -107,7 +108,7 @@ sim_new(void)
         l->index = i;
         l->act_mean = 0.3f;
         l->act_std = 0.6f;
-        l->dead_frac = s->info.layers[i].kind == LAYER_RELU ? 0.1f : -1.0f;
+        l->dead_frac = s->info.layers[i].kind == TM_LK_RELU ? 0.1f : -1.0f;
         l->sat_frac = -1.0f;
     }
     for (int k = 0; k < 4; k++) {
@@ -342,7 +343,7 @@ only(const struct sim *s, const char *rule)
 static void
 edit_no_activation(struct tm_info *in)
 {
-    in->layers[1] = (struct tm_layer_info){.kind = LAYER_DROPOUT, .in = 8, .out = 8, .arg = 0.2f,
+    in->layers[1] = (struct tm_layer_info){.kind = TM_LK_DROPOUT, .kind_name = "dropout", .in = 8, .out = 8, .arg = 0.2f,
                                            .weight = -1, .bias = -1};
 }
 
@@ -362,7 +363,7 @@ static void
 edit_softmax_like(struct tm_info *in)
 {
     in->nlayers = 4;
-    in->layers[3] = (struct tm_layer_info){.kind = LAYER_SIGMOID, .in = 3, .out = 3,
+    in->layers[3] = (struct tm_layer_info){.kind = TM_LK_SIGMOID, .kind_name = "sigmoid", .in = 3, .out = 3,
                                            .weight = -1, .bias = -1};
 }
 
@@ -386,7 +387,7 @@ edit_wrong_width(struct tm_info *in)
 static void
 edit_mse_many(struct tm_info *in)
 {
-    in->loss_kind = LOSS_MSE;
+    in->loss_kind = TM_LOSS_MSE;
 }
 
 START_TEST(test_doctor__lint_loss_output_mismatch)
@@ -410,11 +411,11 @@ edit_dropout_bn(struct tm_info *in)
     /* dense, dropout 0.6, batchnorm, relu, dense */
     in->nlayers = 5;
     in->layers[4] = in->layers[2];
-    in->layers[1] = (struct tm_layer_info){.kind = LAYER_DROPOUT, .in = 8, .out = 8, .arg = 0.6f,
+    in->layers[1] = (struct tm_layer_info){.kind = TM_LK_DROPOUT, .kind_name = "dropout", .in = 8, .out = 8, .arg = 0.6f,
                                            .weight = -1, .bias = -1};
-    in->layers[2] = (struct tm_layer_info){.kind = LAYER_BATCHNORM, .in = 8, .out = 8,
+    in->layers[2] = (struct tm_layer_info){.kind = TM_LK_BATCHNORM, .kind_name = "batchnorm", .in = 8, .out = 8,
                                            .weight = 2, .bias = 3};
-    in->layers[3] = (struct tm_layer_info){.kind = LAYER_RELU, .in = 8, .out = 8, .weight = -1,
+    in->layers[3] = (struct tm_layer_info){.kind = TM_LK_RELU, .kind_name = "relu", .in = 8, .out = 8, .weight = -1,
                                            .bias = -1};
     in->layers[4].weight = 4;
     in->layers[4].bias = 5;
@@ -443,7 +444,8 @@ END_TEST
 static void
 edit_adam_high(struct tm_info *in)
 {
-    in->optim_kind = OPTIM_ADAM;
+    in->optim_kind = TM_OPTIM_ADAM;
+    snprintf(in->optim_name, sizeof in->optim_name, "adam");
     in->lr = 0.05;
 }
 
@@ -890,7 +892,8 @@ END_TEST
 static void
 edit_tanh(struct tm_info *in)
 {
-    in->layers[1].kind = LAYER_TANH;
+    in->layers[1].kind = TM_LK_TANH;
+    snprintf(in->layers[1].kind_name, sizeof in->layers[1].kind_name, "tanh");
 }
 
 static void

@@ -55,6 +55,8 @@ void stats_tensor(struct tm_tensor *out, const struct model *m, int t, const flo
  * layer's label.  Other fields are untouched; m is borrowed.
  */
 void stats_describe_model(struct tm_info *info, const struct model *m);
+/* The optimizer and schedule into info: telemetry's kinds and the optimizer's keyword. */
+void stats_describe_optim(struct tm_info *info, enum optim_kind optim, enum sched_kind sched);
 
 /* The enum tm_clip of an engine clip kind. */
 int stats_clip_to_tm(enum clip_kind k);

@@ -71,6 +71,34 @@ enum tm_layer_flag {
 };
 
 /*
+ * The engine's kinds as telemetry names them, so that a reader (the
+ * doctor's config lint, a test) needs no engine header.  The producer
+ * maps the engine's enums onto these (stats.c); the order is the config
+ * keywords' order.
+ */
+enum tm_layer_kind {
+    TM_LK_DENSE,
+    TM_LK_RELU,
+    TM_LK_LEAKY_RELU,
+    TM_LK_TANH,
+    TM_LK_SIGMOID,
+    TM_LK_DROPOUT,
+    TM_LK_BATCHNORM,
+    TM_LK_CONV2D,
+    TM_LK_MAXPOOL2D,
+    TM_LK_AVGPOOL2D,
+    TM_LK_FLATTEN,
+    TM_LK_BATCHNORM2D,
+    TM_LK_DROPOUT2D,
+    TM_LK_GLOBAL_AVGPOOL,
+    TM_LK_COUNT
+};
+
+enum tm_loss { TM_LOSS_CROSS_ENTROPY, TM_LOSS_MSE, TM_LOSS_COUNT };
+enum tm_optim { TM_OPTIM_SGD, TM_OPTIM_ADAM, TM_OPTIM_ADAMW, TM_OPTIM_COUNT };
+enum tm_sched { TM_SCHED_CONSTANT, TM_SCHED_STEP, TM_SCHED_EXP, TM_SCHED_COSINE, TM_SCHED_COUNT };
+
+/*
  * A layer as a consumer shows it.  The label is made once, by the
  * producer (stats_describe_model); every place that names a layer
  * (dashboard, layers.csv, the gradient-check table) prints it as is.
@@ -81,9 +109,10 @@ struct tm_layer_info {
     unsigned flags;                 /* enum tm_layer_flag bits */
     int in, out;                    /* widths of its input and output */
     int weight, bias;               /* indices into tm_info.tensor_names, or -1 */
-    /* For the doctor's config lint (src/train), which knows the engine's
-     * kinds; a consumer that draws layers uses label and flags only. */
-    int kind;                       /* enum layer_kind */
+    /* For the doctor's config lint; a consumer that draws layers uses
+     * label and flags only. */
+    int kind;                       /* enum tm_layer_kind */
+    char kind_name[16];             /* its config keyword: "dense", "leaky_relu" */
     float arg;                      /* leaky relu slope / dropout p */
 };
 
@@ -119,7 +148,7 @@ struct tm_info {
     struct tm_layer_info layers[TM_MAX_LAYERS];
     int ntensors;
     char tensor_names[2 * TM_MAX_LAYERS][TM_NAME_MAX];
-    int loss_kind;          /* enum loss_kind (for the doctor, like layers[].kind) */
+    int loss_kind;          /* enum tm_loss (for the doctor, like layers[].kind) */
     double expected_loss;   /* at step 0 */
     long total_steps;       /* 0 when unknown */
     long steps_per_epoch;
@@ -127,8 +156,9 @@ struct tm_info {
     long train_n, val_n, test_n;
     bool replay;            /* fed from a run log: commands are refused */
     bool attached;          /* fed from a run another process writes (--attach) */
-    int optim_kind;         /* enum optim_kind */
-    int sched_kind;         /* enum sched_kind */
+    int optim_kind;         /* enum tm_optim */
+    char optim_name[16];    /* its config keyword: "sgd", "adam", "adamw" */
+    int sched_kind;         /* enum tm_sched */
     long warmup;            /* warm-up steps of the schedule */
     double min_lr;          /* cosine schedule floor */
     double lr;              /* the configured (base) lr */

@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nntop/nn.h"
-#include "nntop/optim.h"
 #include "nntop/runlog.h"
 #include "nntop/xmem.h"
 
@@ -510,7 +508,7 @@ begin(struct doctor *d, int rule, int target, int severity, int state, double va
             break;
         case DR_EXPLODING_GRADIENTS:
             f->remedy.kind = TM_CMD_SET_CLIP;
-            f->remedy.clip_kind = CLIP_NORM;
+            f->remedy.clip_kind = TM_CLIP_NORM;
             f->remedy.value = 1.0;
             break;
         case DR_NONFINITE:
@@ -625,8 +623,8 @@ judge(struct doctor *d, int rule, int target, int level, double value, double th
 static bool
 is_activation(int kind)
 {
-    return kind == LAYER_RELU || kind == LAYER_LEAKY_RELU || kind == LAYER_TANH ||
-           kind == LAYER_SIGMOID;
+    return kind == TM_LK_RELU || kind == TM_LK_LEAKY_RELU || kind == TM_LK_TANH ||
+           kind == TM_LK_SIGMOID;
 }
 
 static void
@@ -667,13 +665,13 @@ lint_model(struct doctor *d)
     int n = in->nlayers;
     /* dense, (dropout | batchnorm)*, dense */
     for (int i = 0; i < n; i++) {
-        if (in->layers[i].kind != LAYER_DENSE)
+        if (in->layers[i].kind != TM_LK_DENSE)
             continue;
         int j = i + 1;
-        while (j < n && (in->layers[j].kind == LAYER_DROPOUT ||
-                         in->layers[j].kind == LAYER_BATCHNORM))
+        while (j < n && (in->layers[j].kind == TM_LK_DROPOUT ||
+                         in->layers[j].kind == TM_LK_BATCHNORM))
             j++;
-        if (j < n && in->layers[j].kind == LAYER_DENSE) {
+        if (j < n && in->layers[j].kind == TM_LK_DENSE) {
             f = raise_now(d, DR_MISSING_ACTIVATION, T_LAYER(j), DOC_WARNING, i, j);
             if (f != NULL) {
                 set_text(f, "layers %d and %d are dense with no activation between them", i, j);
@@ -681,14 +679,14 @@ lint_model(struct doctor *d)
             }
         }
     }
-    if (in->loss_kind == LOSS_CROSS_ENTROPY && d->last_dense >= 0) {
+    if (in->loss_kind == TM_LOSS_CROSS_ENTROPY && d->last_dense >= 0) {
         for (int j = d->last_dense + 1; j < n; j++) {
             if (!is_activation(in->layers[j].kind))
                 continue;
             f = raise_now(d, DR_ACTIVATION_BEFORE_LOSS, T_LAYER(j), DOC_WARNING, j, d->last_dense);
             if (f != NULL) {
                 set_text(f, "layer %d (%s) follows the last dense layer, before cross_entropy",
-                         j, layer_kind_name(in->layers[j].kind));
+                         j, in->layers[j].kind_name);
                 finish(d);
             }
             break;
@@ -704,7 +702,7 @@ lint_model(struct doctor *d)
                          in->classes);
                 finish(d);
             }
-        } else if (in->loss_kind == LOSS_MSE && in->classes > 2) {
+        } else if (in->loss_kind == TM_LOSS_MSE && in->classes > 2) {
             f = raise_now(d, DR_LOSS_OUTPUT_MISMATCH, T_GLOBAL, DOC_INFO, in->classes, 2);
             if (f != NULL) {
                 set_text(f, "mse on one-hot targets of %d classes", in->classes);
@@ -716,7 +714,7 @@ lint_model(struct doctor *d)
     int dropout_at = -1;
     for (int i = 0; i < n; i++) {
         const struct tm_layer_info *l = &in->layers[i];
-        if (l->kind == LAYER_DROPOUT) {
+        if (l->kind == TM_LK_DROPOUT) {
             if (l->arg > par(d, DP_DROPOUT_MAX)) {
                 f = raise_now(d, DR_DROPOUT_HIGH, T_LAYER(i), DOC_WARNING, l->arg,
                               par(d, DP_DROPOUT_MAX));
@@ -729,7 +727,7 @@ lint_model(struct doctor *d)
             if (!dropout_seen)
                 dropout_at = i;
             dropout_seen = true;
-        } else if (l->kind == LAYER_BATCHNORM && dropout_seen) {
+        } else if (l->kind == TM_LK_BATCHNORM && dropout_seen) {
             f = raise_now(d, DR_DROPOUT_BEFORE_BATCHNORM, T_LAYER(dropout_at), DOC_WARNING,
                           dropout_at, i);
             if (f != NULL) {
@@ -741,12 +739,12 @@ lint_model(struct doctor *d)
         }
     }
     double lr = in->lr, lo = par(d, DP_LR_MIN);
-    bool sgd = in->optim_kind == OPTIM_SGD;
+    bool sgd = in->optim_kind == TM_OPTIM_SGD;
     double hi = sgd ? par(d, DP_LR_MAX_SGD) : par(d, DP_LR_MAX_ADAM);
     if (lr > 0.0 && (lr < lo || lr > hi)) {
         f = raise_now(d, DR_LR_OUT_OF_RANGE, T_GLOBAL, DOC_WARNING, lr, lr > hi ? hi : lo);
         if (f != NULL) {
-            set_text(f, "%s lr %.3g is %s %.3g", optim_kind_name(in->optim_kind), lr,
+            set_text(f, "%s lr %.3g is %s %.3g", in->optim_name, lr,
                      lr > hi ? "above" : "below", lr > hi ? hi : lo);
             finish(d);
         }
@@ -770,7 +768,7 @@ on_info(struct doctor *d, const struct tm_info *info)
     d->first_dense = d->last_dense = -1;
     for (int i = 0; i < d->info.nlayers; i++) {
         const struct tm_layer_info *l = &d->info.layers[i];
-        if (l->kind == LAYER_DENSE) {
+        if (l->kind == TM_LK_DENSE) {
             if (d->first_dense < 0)
                 d->first_dense = i;
             d->last_dense = i;
@@ -780,7 +778,7 @@ on_info(struct doctor *d, const struct tm_info *info)
             if (idx[k] < 0 || idx[k] >= 2 * TM_MAX_LAYERS)
                 continue;
             d->tensor_layer[idx[k]] = i;
-            d->tensor_count[idx[k]] = k == 0 && l->kind == LAYER_DENSE ? (long)l->in * l->out
+            d->tensor_count[idx[k]] = k == 0 && l->kind == TM_LK_DENSE ? (long)l->in * l->out
                                                                         : l->out;
         }
     }
@@ -804,7 +802,7 @@ judge_initial(struct doctor *d, double loss)
     int sev = !isfinite(rel) || rel > tw ? DOC_WARNING : rel > ti ? DOC_INFO : DOC_OK;
     double thr = sev == DOC_WARNING ? tw : ti;
     char expect[48];
-    if (d->info.loss_kind == LOSS_MSE)
+    if (d->info.loss_kind == TM_LOSS_MSE)
         snprintf(expect, sizeof expect, "the mean squared target");
     else
         snprintf(expect, sizeof expect, "ln %d = %.4f for balanced classes", d->info.classes,
@@ -958,7 +956,7 @@ judge_layers(struct doctor *d)
         int kind = in->layers[i].kind;
         unsigned flags = in->layers[i].flags;
         bool filters = (flags & TM_LAYER_DEAD_FILTERS) != 0;
-        if (kind == LAYER_RELU && l->dead_frac >= 0.0f) {
+        if (kind == TM_LK_RELU && l->dead_frac >= 0.0f) {
             /* On an image the fraction counts filters: their own rule and thresholds. */
             if (filters)
                 f = judge_layer_frac(d, DR_DEAD_FILTERS, i, l->dead_frac,
@@ -972,7 +970,7 @@ judge_layers(struct doctor *d)
                 finish(d);
             }
         }
-        if ((kind == LAYER_TANH || kind == LAYER_SIGMOID) && (flags & TM_LAYER_SAT_CHANNELS)
+        if ((kind == TM_LK_TANH || kind == TM_LK_SIGMOID) && (flags & TM_LAYER_SAT_CHANNELS)
             && l->channels > 0) {
             /* Per channel: a channel pinned at an asymptote is lost even when the
              * layer's overall share looks fine. */
@@ -985,17 +983,17 @@ judge_layers(struct doctor *d)
             f = judge(d, DR_SATURATED_CHANNELS, T_LAYER(i), level, frac, thr);
             if (f != NULL) {
                 set_text(f, "%d of %d %s channels saturated (more than %.0f%% of their outputs; "
-                         "threshold %.0f%% of the channels)", sat, n, layer_kind_name(kind),
+                         "threshold %.0f%% of the channels)", sat, n, in->layers[i].kind_name,
                          100.0 * share, 100.0 * thr);
                 finish(d);
             }
-        } else if ((kind == LAYER_TANH || kind == LAYER_SIGMOID) && l->sat_frac >= 0.0f) {
+        } else if ((kind == TM_LK_TANH || kind == TM_LK_SIGMOID) && l->sat_frac >= 0.0f) {
             double thr = par(d, DP_SATURATION);
             int level = l->sat_frac > thr ? DOC_WARNING : 0;
             f = judge(d, DR_SATURATION, T_LAYER(i), level, l->sat_frac, thr);
             if (f != NULL) {
                 set_text(f, "%.0f%% of %s outputs saturated (threshold %.0f%%)",
-                         100.0 * f->value, layer_kind_name(kind), 100.0 * thr);
+                         100.0 * f->value, in->layers[i].kind_name, 100.0 * thr);
                 finish(d);
             }
         }
@@ -1016,7 +1014,7 @@ static bool
 is_dense_weight(const struct doctor *d, int k)
 {
     int i = d->tensor_layer[k];
-    return i >= 0 && d->info.layers[i].kind == LAYER_DENSE && d->info.layers[i].weight == k;
+    return i >= 0 && d->info.layers[i].kind == TM_LK_DENSE && d->info.layers[i].weight == k;
 }
 
 /*
@@ -1377,7 +1375,7 @@ on_eval(struct doctor *d, const struct tm_eval *e)
                  d->evals[i].train_loss <= d->evals[i - 1].train_loss;
     double gap = p->train_acc - p->val_acc;
     double gthr = p->train_acc > 0.9 ? par(d, DP_GAP_HIGH_ACC) : par(d, DP_GAP);
-    bool gapped = d->info.loss_kind == LOSS_CROSS_ENTROPY && gap >= gthr;
+    bool gapped = d->info.loss_kind == TM_LOSS_CROSS_ENTROPY && gap >= gthr;
     int level = !d->state.overfit && (rising || gapped) ? DOC_WARNING : 0;
     struct tm_finding *f = judge(d, DR_OVERFITTING, T_GLOBAL, level, rising ? p->val_loss : gap,
                                  rising ? d->evals[d->nevals - 1 - k].val_loss : gthr);

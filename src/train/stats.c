@@ -7,6 +7,7 @@
 
 #include "nntop/stats.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
@@ -480,6 +481,52 @@ layer_label(char *buf, size_t len, const struct layer *l, const char *arrow)
 }
 
 
+/* The engine's kinds in telemetry's names (telemetry.h): one row per kind. */
+static const int tm_layer_kinds[LAYER_KIND_COUNT] = {
+    [LAYER_DENSE] = TM_LK_DENSE,
+    [LAYER_RELU] = TM_LK_RELU,
+    [LAYER_LEAKY_RELU] = TM_LK_LEAKY_RELU,
+    [LAYER_TANH] = TM_LK_TANH,
+    [LAYER_SIGMOID] = TM_LK_SIGMOID,
+    [LAYER_DROPOUT] = TM_LK_DROPOUT,
+    [LAYER_BATCHNORM] = TM_LK_BATCHNORM,
+    [LAYER_CONV2D] = TM_LK_CONV2D,
+    [LAYER_MAXPOOL2D] = TM_LK_MAXPOOL2D,
+    [LAYER_AVGPOOL2D] = TM_LK_AVGPOOL2D,
+    [LAYER_FLATTEN] = TM_LK_FLATTEN,
+    [LAYER_BATCHNORM2D] = TM_LK_BATCHNORM2D,
+    [LAYER_DROPOUT2D] = TM_LK_DROPOUT2D,
+    [LAYER_GLOBAL_AVGPOOL] = TM_LK_GLOBAL_AVGPOOL,
+};
+_Static_assert((int)LAYER_KIND_COUNT == (int)TM_LK_COUNT, "a telemetry layer kind for every engine kind");
+static const int tm_losses[LOSS_KIND_COUNT] = {
+    [LOSS_CROSS_ENTROPY] = TM_LOSS_CROSS_ENTROPY,
+    [LOSS_MSE] = TM_LOSS_MSE,
+};
+_Static_assert((int)LOSS_KIND_COUNT == (int)TM_LOSS_COUNT, "a telemetry loss for every engine loss");
+static const int tm_optims[OPTIM_KIND_COUNT] = {
+    [OPTIM_SGD] = TM_OPTIM_SGD,
+    [OPTIM_ADAM] = TM_OPTIM_ADAM,
+    [OPTIM_ADAMW] = TM_OPTIM_ADAMW,
+};
+_Static_assert((int)OPTIM_KIND_COUNT == (int)TM_OPTIM_COUNT, "a telemetry optimizer for every engine one");
+static const int tm_scheds[SCHED_KIND_COUNT] = {
+    [SCHED_CONSTANT] = TM_SCHED_CONSTANT,
+    [SCHED_STEP] = TM_SCHED_STEP,
+    [SCHED_EXP] = TM_SCHED_EXP,
+    [SCHED_COSINE] = TM_SCHED_COSINE,
+};
+_Static_assert((int)SCHED_KIND_COUNT == (int)TM_SCHED_COUNT, "a telemetry schedule for every engine one");
+
+void
+stats_describe_optim(struct tm_info *info, enum optim_kind optim, enum sched_kind sched)
+{
+    assert((unsigned)optim < OPTIM_KIND_COUNT && (unsigned)sched < SCHED_KIND_COUNT);
+    info->optim_kind = tm_optims[optim];
+    snprintf(info->optim_name, sizeof info->optim_name, "%s", optim_kind_name(optim));
+    info->sched_kind = tm_scheds[sched];
+}
+
 void
 stats_describe_model(struct tm_info *info, const struct model *m)
 {
@@ -489,8 +536,9 @@ stats_describe_model(struct tm_info *info, const struct model *m)
         struct tm_layer_info *li = &info->layers[i];
         *li = (struct tm_layer_info){
             .in = l->in, .out = l->out, .weight = l->weight, .bias = l->bias,
-            .kind = l->kind, .arg = l->arg,
+            .kind = tm_layer_kinds[l->kind], .arg = l->arg,
         };
+        snprintf(li->kind_name, sizeof li->kind_name, "%s", layer_kind_name(l->kind));
         layer_label(li->label, sizeof li->label, l, "\u2192");
         layer_label(li->label_ascii, sizeof li->label_ascii, l, "->");
         /* The same tests stats_layer() measures by. */
@@ -508,7 +556,7 @@ stats_describe_model(struct tm_info *info, const struct model *m)
     info->ntensors = m->ntensors;
     for (int k = 0; k < m->ntensors && k < 2 * TM_MAX_LAYERS; k++)
         snprintf(info->tensor_names[k], TM_NAME_MAX, "%s", m->tensors[k].name);
-    info->loss_kind = m->spec.loss;
+    info->loss_kind = tm_losses[m->spec.loss];
 }
 
 int

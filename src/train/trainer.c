@@ -922,8 +922,7 @@ publish_info(struct trainer *t)
     info->test_n = t->data.test.n;
     snprintf(info->blas_core, sizeof info->blas_core, "%s", blas_core_name());
     snprintf(info->blas_note, sizeof info->blas_note, "%s", blas_core_note());
-    info->optim_kind = t->cfg.optim.kind;
-    info->sched_kind = t->cfg.sched.kind;
+    stats_describe_optim(info, t->cfg.optim.kind, t->cfg.sched.kind);
     info->warmup = t->cfg.sched.warmup;
     info->min_lr = t->cfg.sched.min_lr;
     info->lr = t->cfg.optim.lr;
