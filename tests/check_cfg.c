@@ -202,6 +202,92 @@ START_TEST(test_cfg__defaults)
 }
 END_TEST
 
+/*
+ * The man page's "(default X)" for a dotted key agrees with what
+ * --check-config writes for a default config: both come from the key
+ * table's rows, and this catches the page drifting from them.
+ */
+static const char *
+dumped_value(const char *yaml, const char *key, char *buf, size_t len)
+{
+    char section[64] = "";
+    const char *p = yaml;
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+        char line[256];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+        p += n + (eol != NULL);
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        int indent = (int)strspn(line, " ");
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        const char *k = line + indent, *v = colon + 1 + (colon[1] == ' ');
+        char path[160];
+        if (indent == 0)
+            snprintf(section, sizeof section, "%s", k);
+        if (indent == 0 && *v == '\0')
+            continue;
+        if (indent == 0)
+            snprintf(path, sizeof path, "%s", k);
+        else if (indent == 2)
+            snprintf(path, sizeof path, "%s.%s", section, k);
+        else
+            continue;
+        if (strcmp(path, key) == 0) {
+            snprintf(buf, len, "%s", v);
+            if (buf[0] == '"' && strlen(buf) >= 2) {   /* a quoted string */
+                memmove(buf, buf + 1, strlen(buf));
+                buf[strlen(buf) - 1] = '\0';
+            }
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_cfg__man_defaults)
+{
+    const char *top = getenv("top_srcdir");
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/man/nntop.1.in", top != NULL ? top : ".");
+    FILE *f = fopen(mpath, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", mpath);
+    struct cfg c;
+    cfg_defaults(&c);
+    char *yaml = cfg_to_yaml(&c);
+    char line[512];
+    int compared = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char key[96], val[96], got[96];
+        /* .BR key " (default 64)"   or   .BR key " (default " true ) */
+        if (sscanf(line, ".BR %95[a-z_.] \" (default %95[^)\" ]) ", key, val) == 2
+            || sscanf(line, ".BR %95[a-z_.] \" (default \" %95[^) ]", key, val) == 2) {
+            if (strchr(key, '.') == NULL)
+                continue;       /* a key of a section shown below it */
+            if (dumped_value(yaml, key, got, sizeof got) == NULL || got[0] == '\0')
+                continue;       /* not written for the default kind, or a map */
+            char *e1, *e2;
+            double a = strtod(val, &e1), b = strtod(got, &e2);
+            bool same = *e1 == '\0' && *e2 == '\0' && e1 != val && e2 != got ? a == b
+                        : strcmp(val, got) == 0
+                          || (strcmp(val, "none") == 0 && strcmp(got, "[]") == 0);
+            ck_assert_msg(same, "man page: %s (default %s), but --check-config writes %s", key,
+                          val, got);
+            compared++;
+        }
+    }
+    fclose(f);
+    free(yaml);
+    /* every section's keys: data, optim, train, log, telemetry, doctor, gradcheck */
+    printf("man_defaults: %d defaults compared\n", compared);
+    ck_assert_msg(compared >= 40, "only %d defaults compared", compared);
+}
+END_TEST
+
 START_TEST(test_cfg__every_key)
 {
     struct cfg c;
@@ -1386,6 +1472,7 @@ cfg_suite(void)
     Suite *s = suite_create("cfg");
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_cfg__defaults);
+    tcase_add_test(core, test_cfg__man_defaults);
     tcase_add_test(core, test_cfg__every_key);
     tcase_add_test(core, test_cfg__sources);
     tcase_add_test(core, test_cfg__layers);

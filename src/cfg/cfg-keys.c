@@ -87,6 +87,12 @@ struct field {
     void (*apply)(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path);
     void (*dump)(struct sbuf *b, const struct cfg *c, int indent);    /* FT_CUSTOM */
     bool (*shown)(const struct cfg *c);     /* written back only when true; NULL = always */
+    /* The default, in the row, so the parser, --check-config's dump and the
+     * man page's "(default X)" read one value: */
+    double def;                 /* FT_INT, FT_LONG, FT_U64, FT_DOUBLE, FT_BOOL, FT_ENUM */
+    const char *def_text;       /* FT_STR, FT_PATH (NULL: empty) */
+    const double *def_by_kind;  /* in place of def: one per kind of the section */
+    void (*reset)(struct cfg *c);   /* FT_CUSTOM: store its default */
 };
 
 struct section {
@@ -95,10 +101,9 @@ struct section {
     int nfields;
     const char *selector;       /* the key choosing the kind, or NULL */
     const char *kind_noun;      /* "source", "optimizer", "schedule" */
-    int (*get_kind)(const struct cfg *c);
-    void (*set_kind)(struct cfg *c, int kind);  /* resets the kind's own keys */
     const char *const *aliases; /* NULL-terminated pairs: a likely wrong name, the right key */
     void (*check)(struct cctx *x, struct cfg *c, const struct cnode *map, const char *path);
+    void (*defaults)(struct cfg *c);    /* when the defaults live with another part */
 };
 
 #define OFF(m) offsetof(struct cfg, m)
@@ -108,6 +113,10 @@ struct section {
 #define AT_LEAST(lo) { (lo), INFINITY, false, false }
 #define ABOVE(lo) { (lo), INFINITY, true, false }
 #define NFIELDS(a) ((int)(sizeof a / sizeof *a))
+/* A default for each kind of a section, indexed by its enum. */
+#define BY_SOURCE(...) ((const double[DATA_SOURCE_COUNT]){ __VA_ARGS__ })
+#define BY_OPTIM(...) ((const double[OPTIM_KIND_COUNT]){ __VA_ARGS__ })
+#define BY_SCHED(...) ((const double[SCHED_KIND_COUNT]){ __VA_ARGS__ })
 
 /* ---- maps ---- */
 
@@ -138,95 +147,45 @@ err_unknown_key(struct cctx *x, const struct cnode *k, const char *where, const 
                     cfg_suggest_text(s, hint, sizeof hint));
 }
 
-/* ---- kinds and their defaults ---- */
+/* ---- defaults of the keys that need more than a type ---- */
 
-static int
-data_kind(const struct cfg *c)
+static void
+reset_name(struct cfg *c)
 {
-    return (int)c->data.source;
+    cfg_store_text(c->name, sizeof c->name, "run");
 }
 
 static void
-data_set_kind(struct cfg *c, int kind)
+reset_label(struct cfg *c)
 {
-    struct data_spec *d = &c->data;
-    d->source = (enum data_source)kind;
-    d->classes = 0;
-    d->points = 0;
-    d->features = 0;
-    d->noise = 0;
-    d->spread = 0;
-    memset(d->train_images, 0, sizeof d->train_images);
-    memset(d->train_labels, 0, sizeof d->train_labels);
-    memset(d->test_images, 0, sizeof d->test_images);
-    memset(d->test_labels, 0, sizeof d->test_labels);
-    memset(d->path, 0, sizeof d->path);
-    memset(d->test_path, 0, sizeof d->test_path);
-    memset(d->label_name, 0, sizeof d->label_name);
-    d->label_index = -1;
-    d->header = CSV_HEADER_AUTO;
-    d->normalize = NORM_NONE;
-    switch (d->source) {
-    case DATA_SPIRAL:
-        d->classes = 3;
-        d->points = 100;
-        d->noise = 0.2;
-        break;
-    case DATA_XOR:
-        d->points = 400;
-        d->noise = 0.1;
-        break;
-    case DATA_BLOBS:
-        d->classes = 3;
-        d->points = 300;
-        d->features = 2;
-        d->spread = 1.0;
-        break;
-    case DATA_IDX:
-        d->normalize = NORM_UNIT;
-        break;
-    case DATA_CSV:
-    case DATA_NPY:
-        d->normalize = NORM_STANDARDIZE;
-        break;
-    case DATA_SOURCE_COUNT:
-        break;
-    }
-}
-
-static int
-optim_kind(const struct cfg *c)
-{
-    return (int)c->optim.kind;
+    memset(c->data.label_name, 0, sizeof c->data.label_name);
+    c->data.label_index = -1;
 }
 
 static void
-optim_set_kind(struct cfg *c, int kind)
+reset_layers(struct cfg *c)
 {
-    struct optim_spec *o = &c->optim;
-    o->kind = (enum optim_kind)kind;
-    o->lr = o->kind == OPTIM_SGD ? 0.1 : 1e-3;
-    o->momentum = 0;
-    o->nesterov = false;
-    o->beta1 = 0.9;
-    o->beta2 = 0.999;
-    o->eps = 1e-8;
-}
-
-static int
-sched_kind(const struct cfg *c)
-{
-    return (int)c->sched.kind;
+    c->model.nlayers = 0;
 }
 
 static void
-sched_set_kind(struct cfg *c, int kind)
+reset_betas(struct cfg *c)
 {
-    struct sched_spec *s = &c->sched;
-    s->kind = (enum sched_kind)kind;
-    s->step_size = 0;
-    s->gamma = s->kind == SCHED_STEP ? 0.1 : s->kind == SCHED_EXP ? 0.95 : 0;
-    s->min_lr = 0;
+    c->optim.beta1 = 0.9;
+    c->optim.beta2 = 0.999;
+}
+
+static void
+reset_clip(struct cfg *c)
+{
+    c->clip.kind = CLIP_NONE;
+    c->clip.value = 0;
+}
+
+static void
+reset_doctor(struct cfg *c)
+{
+    doctor_spec_defaults(&c->doctor);
 }
 
 /* ---- the keys that need more than a type ---- */
@@ -922,6 +881,7 @@ shown_steps(const struct cfg *c)
     return c->train.steps > 0;
 }
 
+static void section_set_kind(struct cfg *c, const struct section *s, int kind);
 static void apply_section(struct cctx *x, struct cfg *c, const struct section *s,
                           const struct cnode *n, const char *path);
 static void apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n,
@@ -930,17 +890,22 @@ static void apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n,
 /* data: the keys of every source; `applies` says which source owns a key. */
 #define SYNTH (BIT(DATA_SPIRAL) | BIT(DATA_XOR) | BIT(DATA_BLOBS))
 static const struct field data_fields[] = {
-    { .key = "source", .type = FT_ENUM, .off = OFF(data.source), .words = &source_words },
+    { .key = "source", .type = FT_ENUM, .off = OFF(data.source), .words = &source_words,
+      .def = DATA_SPIRAL },
     { .key = "classes", .type = FT_INT, .off = OFF(data.classes),
-      .r = RANGE(2, false, 1000, false), .applies = BIT(DATA_SPIRAL) | BIT(DATA_BLOBS) },
+      .r = RANGE(2, false, 1000, false), .applies = BIT(DATA_SPIRAL) | BIT(DATA_BLOBS),
+      .def_by_kind = BY_SOURCE([DATA_SPIRAL] = 3, [DATA_BLOBS] = 3) },
     { .key = "points", .type = FT_LONG, .off = OFF(data.points),
-      .r = RANGE(1, false, 10000000, false), .applies = SYNTH },
+      .r = RANGE(1, false, 10000000, false), .applies = SYNTH,
+      .def_by_kind = BY_SOURCE([DATA_SPIRAL] = 100, [DATA_XOR] = 400, [DATA_BLOBS] = 300) },
     { .key = "features", .type = FT_INT, .off = OFF(data.features),
-      .r = RANGE(1, false, 10000, false), .applies = BIT(DATA_BLOBS) },
+      .r = RANGE(1, false, 10000, false), .applies = BIT(DATA_BLOBS),
+      .def_by_kind = BY_SOURCE([DATA_BLOBS] = 2) },
     { .key = "noise", .type = FT_DOUBLE, .off = OFF(data.noise), .r = AT_LEAST(0),
-      .applies = BIT(DATA_SPIRAL) | BIT(DATA_XOR) },
+      .applies = BIT(DATA_SPIRAL) | BIT(DATA_XOR),
+      .def_by_kind = BY_SOURCE([DATA_SPIRAL] = 0.2, [DATA_XOR] = 0.1) },
     { .key = "spread", .type = FT_DOUBLE, .off = OFF(data.spread), .r = ABOVE(0),
-      .applies = BIT(DATA_BLOBS) },
+      .applies = BIT(DATA_BLOBS), .def_by_kind = BY_SOURCE([DATA_BLOBS] = 1.0) },
     { .key = "train_images", .type = FT_PATH, .off = OFF(data.train_images),
       .size = SZ(data.train_images), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "train_labels", .type = FT_PATH, .off = OFF(data.train_labels),
@@ -954,17 +919,21 @@ static const struct field data_fields[] = {
     { .key = "test_path", .type = FT_PATH, .off = OFF(data.test_path),
       .size = SZ(data.test_path), .applies = BIT(DATA_CSV) },
     { .key = "label", .type = FT_CUSTOM, .apply = apply_label, .dump = dump_label,
-      .applies = BIT(DATA_CSV) },
+      .reset = reset_label, .applies = BIT(DATA_CSV) },
     { .key = "header", .type = FT_ENUM, .off = OFF(data.header), .words = &header_words,
-      .applies = BIT(DATA_CSV) },
+      .applies = BIT(DATA_CSV), .def = CSV_HEADER_AUTO },
     { .key = "shape", .type = FT_CUSTOM, .apply = apply_shape, .dump = dump_shape,
       .shown = shown_shape, .applies = BIT(DATA_CSV) | BIT(DATA_NPY) },
-    { .key = "normalize", .type = FT_ENUM, .off = OFF(data.normalize), .words = &normalize_words },
+    { .key = "normalize", .type = FT_ENUM, .off = OFF(data.normalize), .words = &normalize_words,
+      .def_by_kind = BY_SOURCE([DATA_SPIRAL] = NORM_NONE, [DATA_XOR] = NORM_NONE,
+                               [DATA_BLOBS] = NORM_NONE, [DATA_IDX] = NORM_UNIT,
+                               [DATA_CSV] = NORM_STANDARDIZE, [DATA_NPY] = NORM_STANDARDIZE) },
     { .key = "val_fraction", .type = FT_DOUBLE, .off = OFF(data.val_fraction),
-      .r = RANGE(0, false, 1, true) },
+      .r = RANGE(0, false, 1, true), .def = 0.1 },
     { .key = "subset", .type = FT_LONG, .off = OFF(data.subset), .r = AT_LEAST(0) },
-    { .key = "shuffle", .type = FT_BOOL, .off = OFF(data.shuffle) },
-    { .key = "max_bytes", .type = FT_U64, .off = OFF(data.max_bytes) },
+    { .key = "shuffle", .type = FT_BOOL, .off = OFF(data.shuffle), .def = true },
+    { .key = "max_bytes", .type = FT_U64, .off = OFF(data.max_bytes),
+      .def = (double)DATA_MAX_BYTES_DEFAULT },
 };
 
 static const char *const data_aliases[] = {
@@ -1002,12 +971,12 @@ data_check(struct cctx *x, struct cfg *c, const struct cnode *map, const char *p
 
 static const struct section data_section = {
     .name = "data", .fields = data_fields, .nfields = NFIELDS(data_fields),
-    .selector = "source", .kind_noun = "source", .get_kind = data_kind,
-    .set_kind = data_set_kind, .aliases = data_aliases, .check = data_check,
+    .selector = "source", .kind_noun = "source", .aliases = data_aliases, .check = data_check,
 };
 
 static const struct field model_fields[] = {
-    { .key = "layers", .type = FT_CUSTOM, .apply = apply_layers, .dump = dump_layers },
+    { .key = "layers", .type = FT_CUSTOM, .apply = apply_layers, .dump = dump_layers,
+      .reset = reset_layers },
 };
 
 static const char *const model_aliases[] = { "layer", "layers", "net", "layers", NULL };
@@ -1018,12 +987,14 @@ static const struct section model_section = {
 };
 
 static const struct field sched_fields[] = {
-    { .key = "name", .type = FT_ENUM, .off = OFF(sched.kind), .words = &sched_words },
+    { .key = "name", .type = FT_ENUM, .off = OFF(sched.kind), .words = &sched_words,
+      .def = SCHED_CONSTANT },
     { .key = "warmup", .type = FT_LONG, .off = OFF(sched.warmup), .r = AT_LEAST(0) },
     { .key = "step_size", .type = FT_LONG, .off = OFF(sched.step_size), .r = AT_LEAST(1),
       .applies = BIT(SCHED_STEP), .shown = shown_step_size },
     { .key = "gamma", .type = FT_DOUBLE, .off = OFF(sched.gamma), .r = RANGE(0, true, 1, false),
-      .applies = BIT(SCHED_STEP) | BIT(SCHED_EXP) },
+      .applies = BIT(SCHED_STEP) | BIT(SCHED_EXP),
+      .def_by_kind = BY_SCHED([SCHED_STEP] = 0.1, [SCHED_EXP] = 0.95) },
     { .key = "min_lr", .type = FT_DOUBLE, .off = OFF(sched.min_lr), .r = AT_LEAST(0),
       .applies = BIT(SCHED_COSINE) },
 };
@@ -1035,14 +1006,15 @@ static const char *const sched_aliases[] = {
 
 static const struct section sched_section = {
     .name = "optim.schedule", .fields = sched_fields, .nfields = NFIELDS(sched_fields),
-    .selector = "name", .kind_noun = "schedule", .get_kind = sched_kind,
-    .set_kind = sched_set_kind, .aliases = sched_aliases,
+    .selector = "name", .kind_noun = "schedule", .aliases = sched_aliases,
 };
 
 #define ADAMS (BIT(OPTIM_ADAM) | BIT(OPTIM_ADAMW))
 static const struct field optim_fields[] = {
-    { .key = "name", .type = FT_ENUM, .off = OFF(optim.kind), .words = &optim_words },
-    { .key = "lr", .type = FT_DOUBLE, .off = OFF(optim.lr), .r = ABOVE(0) },
+    { .key = "name", .type = FT_ENUM, .off = OFF(optim.kind), .words = &optim_words,
+      .def = OPTIM_SGD },
+    { .key = "lr", .type = FT_DOUBLE, .off = OFF(optim.lr), .r = ABOVE(0),
+      .def_by_kind = BY_OPTIM([OPTIM_SGD] = 0.1, [OPTIM_ADAM] = 1e-3, [OPTIM_ADAMW] = 1e-3) },
     { .key = "momentum", .type = FT_DOUBLE, .off = OFF(optim.momentum),
       .r = RANGE(0, false, 1, true), .applies = BIT(OPTIM_SGD) },
     { .key = "nesterov", .type = FT_BOOL, .off = OFF(optim.nesterov),
@@ -1050,9 +1022,11 @@ static const struct field optim_fields[] = {
     { .key = "weight_decay", .type = FT_DOUBLE, .off = OFF(optim.weight_decay),
       .r = AT_LEAST(0) },
     { .key = "betas", .type = FT_CUSTOM, .apply = apply_betas, .dump = dump_betas,
-      .applies = ADAMS },
-    { .key = "eps", .type = FT_DOUBLE, .off = OFF(optim.eps), .r = ABOVE(0), .applies = ADAMS },
-    { .key = "clip", .type = FT_CUSTOM, .apply = apply_clip, .dump = dump_clip },
+      .reset = reset_betas, .applies = ADAMS },
+    { .key = "eps", .type = FT_DOUBLE, .off = OFF(optim.eps), .r = ABOVE(0), .applies = ADAMS,
+      .def = 1e-8 },
+    { .key = "clip", .type = FT_CUSTOM, .apply = apply_clip, .dump = dump_clip,
+      .reset = reset_clip },
     { .key = "schedule", .type = FT_SECTION, .sub = &sched_section, .apply = apply_schedule },
 };
 
@@ -1065,8 +1039,7 @@ static const char *const optim_aliases[] = {
 
 static const struct section optim_section = {
     .name = "optim", .fields = optim_fields, .nfields = NFIELDS(optim_fields),
-    .selector = "name", .kind_noun = "optimizer", .get_kind = optim_kind,
-    .set_kind = optim_set_kind, .aliases = optim_aliases,
+    .selector = "name", .kind_noun = "optimizer", .aliases = optim_aliases,
 };
 
 /* schedule: a map, or just the name (schedule: cosine). */
@@ -1079,19 +1052,21 @@ apply_schedule(struct cctx *x, struct cfg *c, const struct cnode *n, const char 
     }
     int k = cfg_get_word(x, n, path, &sched_words);
     if (k >= 0 && k != (int)c->sched.kind)
-        sched_set_kind(c, k);
+        section_set_kind(c, &sched_section, k);
 }
+
+enum { DEFAULT_EPOCHS = 10 };
 
 static const struct field train_fields[] = {
     { .key = "batch_size", .type = FT_INT, .off = OFF(train.batch_size),
-      .r = RANGE(1, false, 65536, false) },
+      .r = RANGE(1, false, 65536, false), .def = 64 },
     { .key = "epochs", .type = FT_LONG, .off = OFF(train.epochs), .r = AT_LEAST(1),
-      .shown = shown_epochs },
+      .shown = shown_epochs, .def = DEFAULT_EPOCHS },
     { .key = "steps", .type = FT_LONG, .off = OFF(train.steps), .r = AT_LEAST(1),
       .shown = shown_steps },
     { .key = "eval_every", .type = FT_LONG, .off = OFF(train.eval_every), .r = AT_LEAST(0) },
     { .key = "threads", .type = FT_INT, .off = OFF(train.threads),
-      .r = RANGE(1, false, 64, false) },
+      .r = RANGE(1, false, 64, false), .def = 1 },
     { .key = "start_paused", .type = FT_BOOL, .off = OFF(train.start_paused) },
 };
 
@@ -1102,7 +1077,6 @@ static const char *const train_aliases[] = {
     "paused", "start_paused", NULL
 };
 
-enum { DEFAULT_EPOCHS = 10 };
 
 /* epochs and steps are two ways to say how long: the one given last wins
  * across sources, but one map giving both is a contradiction. */
@@ -1130,13 +1104,13 @@ static const struct section train_section = {
 };
 
 static const struct field log_fields[] = {
-    { .key = "enabled", .type = FT_BOOL, .off = OFF(log.enabled) },
-    { .key = "dir", .type = FT_STR, .off = OFF(log.dir), .size = SZ(log.dir) },
+    { .key = "enabled", .type = FT_BOOL, .off = OFF(log.enabled), .def = true },
+    { .key = "dir", .type = FT_STR, .off = OFF(log.dir), .size = SZ(log.dir), .def_text = "runs" },
     { .key = "checkpoint_every", .type = FT_LONG, .off = OFF(log.checkpoint_every),
       .r = AT_LEAST(0) },
     { .key = "save_initial", .type = FT_BOOL, .off = OFF(log.save_initial) },
-    { .key = "tfevents", .type = FT_BOOL, .off = OFF(log.tfevents) },
-    { .key = "histograms", .type = FT_BOOL, .off = OFF(log.histograms) },
+    { .key = "tfevents", .type = FT_BOOL, .off = OFF(log.tfevents), .def = true },
+    { .key = "histograms", .type = FT_BOOL, .off = OFF(log.histograms), .def = true },
 };
 
 static const char *const log_aliases[] = {
@@ -1149,9 +1123,10 @@ static const struct section log_section = {
 };
 
 static const struct field telemetry_fields[] = {
-    { .key = "every", .type = FT_LONG, .off = OFF(telemetry.every), .r = AT_LEAST(0) },
-    { .key = "bins", .type = FT_INT, .off = OFF(telemetry.bins), .r = RANGE(4, false, 256, false) },
-    { .key = "max_hz", .type = FT_DOUBLE, .off = OFF(telemetry.max_hz), .r = ABOVE(0) },
+    { .key = "every", .type = FT_LONG, .off = OFF(telemetry.every), .r = AT_LEAST(0), .def = 10 },
+    { .key = "bins", .type = FT_INT, .off = OFF(telemetry.bins), .r = RANGE(4, false, 256, false),
+      .def = 40 },
+    { .key = "max_hz", .type = FT_DOUBLE, .off = OFF(telemetry.max_hz), .r = ABOVE(0), .def = 20 },
 };
 
 static const char *const telemetry_aliases[] = { "hz", "max_hz", "rate", "max_hz", NULL };
@@ -1267,14 +1242,14 @@ static const char *const enabled_aliases[] = { "enable", "enabled", "on", "enabl
 
 static const struct section doctor_section = {
     .name = "doctor", .fields = doctor_fields, .nfields = NFIELDS(doctor_fields),
-    .aliases = enabled_aliases,
+    .aliases = enabled_aliases, .defaults = reset_doctor,
 };
 
 static const struct field gradcheck_fields[] = {
     { .key = "samples", .type = FT_INT, .off = OFF(gradcheck.samples),
-      .r = RANGE(1, false, 65536, false) },
+      .r = RANGE(1, false, 65536, false), .def = 8 },
     { .key = "per_tensor", .type = FT_INT, .off = OFF(gradcheck.per_tensor),
-      .r = RANGE(1, false, 1000000, false) },
+      .r = RANGE(1, false, 1000000, false), .def = 20 },
 };
 
 static const struct section gradcheck_section = {
@@ -1282,11 +1257,13 @@ static const struct section gradcheck_section = {
 };
 
 static const struct field top_fields[] = {
-    { .key = "name", .type = FT_CUSTOM, .apply = apply_name, .dump = dump_name },
+    { .key = "name", .type = FT_CUSTOM, .apply = apply_name, .dump = dump_name,
+      .reset = reset_name },
     { .key = "seed", .type = FT_U64, .off = OFF(seed) },
     { .key = "data", .type = FT_SECTION, .sub = &data_section },
     { .key = "model", .type = FT_SECTION, .sub = &model_section },
-    { .key = "loss", .type = FT_ENUM, .off = OFF(model.loss), .words = &loss_words },
+    { .key = "loss", .type = FT_ENUM, .off = OFF(model.loss), .words = &loss_words,
+      .def = LOSS_CROSS_ENTROPY },
     { .key = "optim", .type = FT_SECTION, .sub = &optim_section },
     { .key = "train", .type = FT_SECTION, .sub = &train_section },
     { .key = "log", .type = FT_SECTION, .sub = &log_section },
@@ -1395,6 +1372,79 @@ find_field(const struct section *s, const char *key)
     return NULL;
 }
 
+/* ---- defaults, from the rows ---- */
+
+/* The kind of a section with a selector (its enum value), or -1. */
+static int
+section_kind(const struct cfg *c, const struct section *s)
+{
+    if (s->selector == NULL)
+        return -1;
+    return *(const int *)((const char *)c + find_field(s, s->selector)->off);
+}
+
+static void section_defaults(struct cfg *c, const struct section *s);
+
+/* Store f's default; kind is the section's kind (-1 when it has none). */
+static void
+field_default(struct cfg *c, const struct field *f, int kind)
+{
+    char *base = (char *)c + f->off;
+    double v = f->def_by_kind != NULL && kind >= 0 ? f->def_by_kind[kind] : f->def;
+    switch (f->type) {
+    case FT_INT: *(int *)base = (int)v; break;
+    case FT_LONG: *(long *)base = (long)v; break;
+    case FT_U64: *(uint64_t *)base = (uint64_t)v; break;
+    case FT_DOUBLE: *(double *)base = v; break;
+    case FT_BOOL: *(bool *)base = v != 0.0; break;
+    case FT_ENUM: *(int *)base = (int)v; break;
+    case FT_STR:
+    case FT_PATH:
+        memset(base, 0, f->size);
+        cfg_store_text(base, f->size, f->def_text != NULL ? f->def_text : "");
+        break;
+    case FT_SECTION: section_defaults(c, f->sub); break;
+    case FT_CUSTOM:
+        if (f->reset != NULL)
+            f->reset(c);
+        break;
+    case FT_COUNT: break;
+    }
+}
+
+/* Every key of s at its default: the kind first, which the others' defaults follow. */
+static void
+section_defaults(struct cfg *c, const struct section *s)
+{
+    if (s->defaults != NULL) {
+        s->defaults(c);
+        return;
+    }
+    int kind = -1;
+    const struct field *sel = s->selector != NULL ? find_field(s, s->selector) : NULL;
+    if (sel != NULL) {
+        field_default(c, sel, -1);
+        kind = section_kind(c, s);
+    }
+    for (int i = 0; i < s->nfields; i++)
+        if (&s->fields[i] != sel)
+            field_default(c, &s->fields[i], kind);
+}
+
+/* A new kind for s: the keys that belong to a kind, or whose default
+ * depends on it, go back to the new kind's defaults. */
+static void
+section_set_kind(struct cfg *c, const struct section *s, int kind)
+{
+    const struct field *sel = find_field(s, s->selector);
+    *(int *)((char *)c + sel->off) = kind;
+    for (int i = 0; i < s->nfields; i++) {
+        const struct field *f = &s->fields[i];
+        if (f != sel && (f->applies != 0 || f->def_by_kind != NULL))
+            field_default(c, f, kind);
+    }
+}
+
 static void
 apply_section(struct cctx *x, struct cfg *c, const struct section *s, const struct cnode *n,
               const char *path)
@@ -1416,8 +1466,8 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
             int k = cfg_get_word(x, sel, spath, find_field(s, s->selector)->words);
             if (k < 0)
                 kind_known = false;
-            else if (k != s->get_kind(c))
-                s->set_kind(c, k);
+            else if (k != section_kind(c, s))
+                section_set_kind(c, s, k);
         }
     }
     for (int i = 0; i < n->n; i++) {
@@ -1439,7 +1489,7 @@ apply_section(struct cctx *x, struct cfg *c, const struct section *s, const stru
         if (f->applies != 0) {
             if (!kind_known)
                 continue;   /* a bad kind was reported; its keys cannot be judged */
-            int kind = s->get_kind(c);
+            int kind = section_kind(c, s);
             if ((f->applies & BIT(kind)) == 0) {
                 cfg_err_add(x, k, kpath, true, "key '%s' does not apply to %s '%s'",
                             cfg_shorten(k->str, shown, sizeof shown), s->kind_noun,
@@ -1523,48 +1573,7 @@ cfg_defaults(struct cfg *c)
 {
     /* memset first: padding and unused bytes too, so equal configs compare equal. */
     memset(c, 0, sizeof *c);
-    cfg_store_text(c->name, sizeof c->name, "run");
-    c->seed = 0;
-
-    data_set_kind(c, DATA_SPIRAL);
-    c->data.val_fraction = 0.1;
-    c->data.subset = 0;
-    c->data.shuffle = true;
-    c->data.max_bytes = DATA_MAX_BYTES_DEFAULT;
-
-    c->model.in = 0;
-    c->model.nlayers = 0;
-    c->model.loss = LOSS_CROSS_ENTROPY;
-
-    optim_set_kind(c, OPTIM_SGD);
-    c->optim.weight_decay = 0;
-    c->clip.kind = CLIP_NONE;
-    c->clip.value = 0;
-    sched_set_kind(c, SCHED_CONSTANT);
-    c->sched.warmup = 0;
-
-    c->train.batch_size = 64;
-    c->train.epochs = DEFAULT_EPOCHS;
-    c->train.steps = 0;
-    c->train.eval_every = 0;
-    c->train.threads = 1;
-
-    c->log.enabled = true;
-    cfg_store_text(c->log.dir, sizeof c->log.dir, "runs");
-    c->log.checkpoint_every = 0;
-    c->log.save_initial = false;
-    c->log.tfevents = true;
-    c->log.histograms = true;
-
-    c->telemetry.every = 10;
-    c->telemetry.bins = 40;
-    c->telemetry.max_hz = 20;
-
-    doctor_spec_defaults(&c->doctor);
-
-    c->gradcheck.samples = 8;
-    c->gradcheck.per_tensor = 20;
-
+    section_defaults(c, &top_section);
     cfg_sync(c);
 }
 
@@ -1625,7 +1634,7 @@ cfg_check_cross(struct cctx *x, const struct cfg *c)
 static void
 dump_section(struct sbuf *b, const struct cfg *c, const struct section *s, int indent)
 {
-    int kind = s->get_kind != NULL ? s->get_kind(c) : 0;
+    int kind = s->selector != NULL ? section_kind(c, s) : 0;
     char v[40];
     for (int i = 0; i < s->nfields; i++) {
         const struct field *f = &s->fields[i];
