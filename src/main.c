@@ -572,6 +572,97 @@ command_find(int argc, char **argv)
     return NULL;
 }
 
+/* The dashboard, unless told otherwise or it cannot start (then why is said). */
+static bool
+choose_interactive(const struct options *o)
+{
+    char why[256] = "";
+    bool interactive = !o->headless && !o->gradcheck && isatty(STDOUT_FILENO);
+    if (interactive && !ui_can_start(why, sizeof why)) {
+        fprintf(stderr, "nntop: %s; using the headless printer\n", why);
+        interactive = false;
+    }
+    return interactive;
+}
+
+static struct trainer_opts
+trainer_options(const struct options *o, const char *cmdline, bool interactive)
+{
+    return (struct trainer_opts){
+        .no_log = o->no_log || o->gradcheck,
+        .resume = o->resume,
+        .reproduce = o->reproduce,
+        .cmdline = cmdline,
+        .config_path = o->config,
+        .keep_going = interactive || o->keep_going,
+        .exit_when_done = !interactive || o->exit_when_done,
+        .start_paused = o->gradcheck || o->paused,
+        .retry_log = !interactive,
+    };
+}
+
+/* Only this thread sees the signals: block them before the worker starts. */
+static void
+block_signals(void)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    add_stop_signals(&sigs);
+    sigaddset(&sigs, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * The plain printer until the run ends; returns the stop signal (0 for
+ * none) and sets *status from the gradient check (--gradcheck) and the
+ * findings (--fail-on).
+ */
+static int
+run_headless(struct feed *feed, const struct options *o, int *status)
+{
+    sigset_t watch;
+    sigemptyset(&watch);
+    add_stop_signals(&watch);
+    struct headless_result hr = {.max_severity = -1};
+    struct headless_opts ho = {
+        .out = stdout,
+        .err = stderr,
+        .progress_every_s = 1.0,
+        .tty = isatty(STDOUT_FILENO),
+        .verbose = o->verbose,
+        .summary = !o->gradcheck,
+        .signals = &watch,
+        .result = &hr,
+    };
+    const char *cs = nl_langinfo(CODESET);
+    ho.utf8 = cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+    int sig = headless_run(feed, &ho);
+    if (o->gradcheck)
+        *status = !hr.gradcheck_seen                              ? EXIT_FAILED
+                  : hr.gradcheck_verdict == TM_GC_PASS         ? EXIT_DONE
+                  : hr.gradcheck_verdict == TM_GC_INCONCLUSIVE ? EXIT_INCONCLUSIVE
+                                                               : EXIT_FAILED;
+    if (o->fail_on > 0 && hr.max_severity >= o->fail_on)
+        *status = EXIT_FINDINGS;
+    return sig;
+}
+
+/* The exit status once the worker is joined: lost data outweighs an interruption. */
+static int
+final_status(struct trainer *t, int status, int sig)
+{
+    if (status == EXIT_DONE && trainer_exit_status(t) != 0)
+        status = EXIT_FAILED;
+    if (sig != 0)
+        status = EXIT_INTERRUPTED;
+    if (trainer_failure(t) != NULL) {
+        fprintf(stderr, "nntop: %s\n", trainer_failure(t));
+        status = EXIT_FAILED;
+    }
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,38 +705,16 @@ main(int argc, char **argv)
     blas_set_threads(cfg->train.threads);
 
     /* Decide the consumer before anything runs. */
-    char why[256] = "";
-    bool interactive = !o.headless && !o.gradcheck && isatty(STDOUT_FILENO);
-    if (interactive && !ui_can_start(why, sizeof why)) {
-        fprintf(stderr, "nntop: %s; using the headless printer\n", why);
-        interactive = false;
-    }
-
+    bool interactive = choose_interactive(&o);
     cmdline = join_argv(argc, argv);
-    struct trainer_opts topts = {
-        .no_log = o.no_log || o.gradcheck,
-        .resume = o.resume,
-        .reproduce = o.reproduce,
-        .cmdline = cmdline,
-        .config_path = o.config,
-        .keep_going = interactive || o.keep_going,
-        .exit_when_done = !interactive || o.exit_when_done,
-        .start_paused = o.gradcheck || o.paused,
-        .retry_log = !interactive,
-    };
+    struct trainer_opts topts = trainer_options(&o, cmdline, interactive);
     if (trainer_new(&t, cfg, &topts, &cause) != 0) {
         fprintf(stderr, "nntop: %s\n", cause);
         status = EXIT_USAGE;
         goto out;
     }
 
-    /* Only this thread sees the signals: block them before the worker starts. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    add_stop_signals(&sigs);
-    sigaddset(&sigs, SIGWINCH);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals();
     if (trainer_start(t, &cause) != 0) {
         fprintf(stderr, "nntop: %s\n", cause);
         status = EXIT_FAILED;
@@ -670,6 +739,7 @@ main(int argc, char **argv)
     if (o.gradcheck) {
         struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
         struct tm_command q = {.kind = TM_CMD_QUIT};
+        char why[256];
         trainer_send(t, &gc, why, sizeof why);
         trainer_send(t, &q, why, sizeof why);
     }
@@ -683,44 +753,12 @@ main(int argc, char **argv)
             sig = 0;
         }
     }
-    if (!interactive) {
-        sigset_t watch;
-        sigemptyset(&watch);
-        add_stop_signals(&watch);
-        struct headless_opts ho = {
-            .out = stdout,
-            .err = stderr,
-            .progress_every_s = 1.0,
-            .tty = isatty(STDOUT_FILENO),
-            .verbose = o.verbose,
-            .summary = !o.gradcheck,
-            .signals = &watch,
-        };
-        struct headless_result hr = {.max_severity = -1};
-        ho.result = &hr;
-        const char *cs = nl_langinfo(CODESET);
-        ho.utf8 = cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
-        sig = headless_run(&feed, &ho);
-        if (o.gradcheck)
-            status = !hr.gradcheck_seen                              ? EXIT_FAILED
-                     : hr.gradcheck_verdict == TM_GC_PASS         ? EXIT_DONE
-                     : hr.gradcheck_verdict == TM_GC_INCONCLUSIVE ? EXIT_INCONCLUSIVE
-                                                                  : EXIT_FAILED;
-        if (o.fail_on > 0 && hr.max_severity >= o.fail_on)
-            status = EXIT_FINDINGS;
-    }
+    if (!interactive)
+        sig = run_headless(&feed, &o, &status);
     trainer_join(t);
     control_server_free(ctl);
     ctl = NULL;
-    if (status == EXIT_DONE && trainer_exit_status(t) != 0)
-        status = EXIT_FAILED;
-    if (sig != 0)
-        status = EXIT_INTERRUPTED;
-    /* Lost data outweighs an interruption: the run is not whole. */
-    if (trainer_failure(t) != NULL) {
-        fprintf(stderr, "nntop: %s\n", trainer_failure(t));
-        status = EXIT_FAILED;
-    }
+    status = final_status(t, status, sig);
 out:
     control_server_free(ctl);
     trainer_free(t);

@@ -465,69 +465,63 @@ parse_window(struct cctx *x, struct layer_spec *l, const struct cnode *const *op
 }
 
 /*
- * One item of model.layers: a bare name or a one-layer map, plus options
- * for the layers that have them (init for dense and conv2d; kernel,
- * stride, padding and bias for conv2d; stride and padding for pools).
+ * The parts of a one-layer map: *kindnode the key naming the layer, *arg
+ * its value, opt[] / optkey[] the options.  Unknown keys and a second
+ * layer are reported; false when there is no layer to go on with.
  */
 static bool
-parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, const char *path)
+layer_item_parts(struct cctx *x, const struct cnode *item, const char *path,
+                 const struct cnode **kindnode, const struct cnode **arg,
+                 const struct cnode *opt[LOPT_COUNT], const struct cnode *optkey[LOPT_COUNT])
 {
-    static const struct range width = RANGE(1, false, 65536, false);
-    static const struct range side = RANGE(1, false, 1024, false);
-    static const struct range prob = RANGE(0, false, 1, true);
-    const struct cnode *kindnode = NULL, *arg = NULL;
-    const struct cnode *opt[LOPT_COUNT] = { NULL }, *optkey[LOPT_COUNT] = { NULL };
-    char d[96], shown[48], hint[64], list[160], apath[160];
+    char list[160];
     int before = x->errs->n + x->errs->more;
-
-    if (item->kind == CNODE_SEQ || cfg_is_null(item)) {
-        cfg_err_add(x, item, path, false, "expected a layer such as relu or {dense: 100}, got %s",
-                    cfg_describe(item, d, sizeof d));
+    for (int i = 0; i < item->n; i++) {
+        const struct cnode *k = item->kid[2 * i], *v = item->kid[2 * i + 1];
+        char kpath[160];
+        cfg_path_join(kpath, sizeof kpath, path, k->str);
+        int o;
+        for (o = 0; o < LOPT_COUNT; o++)
+            if (strcmp(k->str, layer_opt_w[o]) == 0)
+                break;
+        if (o < LOPT_COUNT) {
+            opt[o] = v;
+            optkey[o] = k;
+            continue;
+        }
+        bool known = false;
+        struct cfg_suggester s = { NULL, 0 };
+        for (int j = 0; j < LAYER_KIND_COUNT; j++) {
+            if (strcmp(k->str, layer_kind_names[j]) == 0)
+                known = true;
+            cfg_suggest_try(&s, k->str, layer_kind_names[j], layer_kind_names[j]);
+        }
+        for (int j = 0; j < LOPT_COUNT; j++)
+            cfg_suggest_try(&s, k->str, layer_opt_w[j], layer_opt_w[j]);
+        if (!known) {
+            err_unknown_key(x, k, path, kpath, &s);
+        } else if (*kindnode != NULL) {
+            cfg_err_add(x, k, path, false, "one layer per list item: '%s' follows '%s'",
+                        k->str, (*kindnode)->str);
+        } else {
+            *kindnode = k;
+            *arg = v;
+        }
+    }
+    if (*kindnode == NULL) {
+        if (x->errs->n + x->errs->more == before)
+            cfg_err_add(x, item, path, false, "no layer in this item (expected one of %s)",
+                        cfg_word_list(&layer_words, list, sizeof list));
         return false;
     }
-    if (item->kind == CNODE_SCALAR) {
-        kindnode = item;
-    } else {
-        for (int i = 0; i < item->n; i++) {
-            const struct cnode *k = item->kid[2 * i], *v = item->kid[2 * i + 1];
-            char kpath[160];
-            cfg_path_join(kpath, sizeof kpath, path, k->str);
-            int o;
-            for (o = 0; o < LOPT_COUNT; o++)
-                if (strcmp(k->str, layer_opt_w[o]) == 0)
-                    break;
-            if (o < LOPT_COUNT) {
-                opt[o] = v;
-                optkey[o] = k;
-                continue;
-            }
-            bool known = false;
-            struct cfg_suggester s = { NULL, 0 };
-            for (int j = 0; j < LAYER_KIND_COUNT; j++) {
-                if (strcmp(k->str, layer_kind_names[j]) == 0)
-                    known = true;
-                cfg_suggest_try(&s, k->str, layer_kind_names[j], layer_kind_names[j]);
-            }
-            for (int j = 0; j < LOPT_COUNT; j++)
-                cfg_suggest_try(&s, k->str, layer_opt_w[j], layer_opt_w[j]);
-            if (!known) {
-                err_unknown_key(x, k, path, kpath, &s);
-            } else if (kindnode != NULL) {
-                cfg_err_add(x, k, path, false, "one layer per list item: '%s' follows '%s'",
-                            k->str, kindnode->str);
-            } else {
-                kindnode = k;
-                arg = v;
-            }
-        }
-        if (kindnode == NULL) {
-            if (x->errs->n + x->errs->more == before)
-                cfg_err_add(x, item, path, false, "no layer in this item (expected one of %s)",
-                            cfg_word_list(&layer_words, list, sizeof list));
-            return false;
-        }
-    }
+    return true;
+}
 
+/* The layer kind kindnode names, or -1 (reported, with a suggestion). */
+static int
+layer_kind_of(struct cctx *x, const struct cnode *kindnode, const char *path)
+{
+    char shown[48], hint[64];
     int kind = -1;
     struct cfg_suggester s = { NULL, 0 };
     for (int j = 0; j < LAYER_KIND_COUNT; j++) {
@@ -547,15 +541,17 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
             cfg_err_add(x, kindnode, path, false, "unknown layer '%s'%s",
                         cfg_shorten(kindnode->str, shown, sizeof shown),
                         cfg_suggest_text(&s, hint, sizeof hint));
-        return false;
     }
-    cfg_path_join(apath, sizeof apath, path, layer_kind_names[kind]);
-    memset(l, 0, sizeof *l);
-    l->kind = (enum layer_kind)kind;
-    bool ok = true;
-    long long units;
-    double v;
+    return kind;
+}
 
+/* Options l's kind does not take are reported and dropped from opt[]; false when there were any. */
+static bool
+layer_refuse_options(struct cctx *x, const struct layer_spec *l, const struct cnode *opt[LOPT_COUNT],
+                     const struct cnode *const optkey[LOPT_COUNT], const char *path)
+{
+    bool ok = true;
+    const char *name = layer_kind_names[l->kind];
     for (int o = 0; o < LOPT_COUNT; o++) {
         if (opt[o] == NULL || layer_takes(l->kind, (enum layer_opt)o))
             continue;
@@ -563,14 +559,34 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         cfg_path_join(opath, sizeof opath, path, layer_opt_w[o]);
         if (o == LOPT_INIT)
             cfg_err_add(x, optkey[o], opath, false,
-                        "only a dense or conv2d layer has an init, not '%s'", layer_kind_names[kind]);
+                        "only a dense or conv2d layer has an init, not '%s'", name);
         else
-            cfg_err_add(x, optkey[o], opath, false, "a %s layer has no %s", layer_kind_names[kind],
-                        layer_opt_w[o]);
+            cfg_err_add(x, optkey[o], opath, false, "a %s layer has no %s", name, layer_opt_w[o]);
         ok = false;
         opt[o] = NULL;
     }
+    return ok;
+}
 
+/*
+ * The layer's own value (arg: its width, kernel, slope or p) and its
+ * window options.  before is the error count when the item began (an
+ * earlier error may be the kernel misspelt, which says it already).
+ */
+static bool
+layer_parse_value(struct cctx *x, struct layer_spec *l, const struct cnode *item,
+                  const struct cnode *arg, const struct cnode *const opt[LOPT_COUNT],
+                  const char *path, int before)
+{
+    static const struct range width = RANGE(1, false, 65536, false);
+    static const struct range side = RANGE(1, false, 1024, false);
+    static const struct range prob = RANGE(0, false, 1, true);
+    const char *name = layer_kind_names[l->kind];
+    char d[96], apath[160];
+    cfg_path_join(apath, sizeof apath, path, name);
+    bool ok = true;
+    long long units;
+    double v;
     switch (l->kind) {
     case LAYER_DENSE:
     case LAYER_CONV2D:
@@ -587,7 +603,6 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
             ok = false;
         }
         if (l->kind == LAYER_CONV2D) {
-            /* An unknown key may be the kernel misspelt: that error says it. */
             if (opt[LOPT_KERNEL] == NULL && ok && x->errs->n + x->errs->more == before) {
                 cfg_err_add(x, item, path, false,
                             "a conv2d layer needs a kernel, e.g. {conv2d: %d, kernel: 5}",
@@ -602,8 +617,7 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
     case LAYER_AVGPOOL2D:
         if (arg == NULL || cfg_is_null(arg)) {
             cfg_err_add(x, arg != NULL ? arg : item, path, false,
-                        "a %s layer needs its kernel, e.g. {%s: 2}", layer_kind_names[kind],
-                        layer_kind_names[kind]);
+                        "a %s layer needs its kernel, e.g. {%s: 2}", name, name);
             ok = false;
         } else if (cfg_get_ll(x, arg, apath, &side, &units)) {
             l->kernel = (int)units;
@@ -627,12 +641,45 @@ parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, cons
         break;
     default:
         if (arg != NULL && !cfg_is_null(arg)) {
-            cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", layer_kind_names[kind],
+            cfg_err_add(x, arg, apath, false, "a %s layer takes no value, got %s", name,
                         cfg_describe(arg, d, sizeof d));
             ok = false;
         }
         break;
     }
+    return ok;
+}
+
+/*
+ * One item of model.layers: a bare name or a one-layer map, plus options
+ * for the layers that have them (init for dense and conv2d; kernel,
+ * stride, padding and bias for conv2d; stride and padding for pools).
+ */
+static bool
+parse_layer(struct cctx *x, struct layer_spec *l, const struct cnode *item, const char *path)
+{
+    const struct cnode *kindnode = NULL, *arg = NULL;
+    const struct cnode *opt[LOPT_COUNT] = { NULL }, *optkey[LOPT_COUNT] = { NULL };
+    char d[96];
+    int before = x->errs->n + x->errs->more;
+
+    if (item->kind == CNODE_SEQ || cfg_is_null(item)) {
+        cfg_err_add(x, item, path, false, "expected a layer such as relu or {dense: 100}, got %s",
+                    cfg_describe(item, d, sizeof d));
+        return false;
+    }
+    if (item->kind == CNODE_SCALAR)
+        kindnode = item;
+    else if (!layer_item_parts(x, item, path, &kindnode, &arg, opt, optkey))
+        return false;
+    int kind = layer_kind_of(x, kindnode, path);
+    if (kind < 0)
+        return false;
+    memset(l, 0, sizeof *l);
+    l->kind = (enum layer_kind)kind;
+    bool ok = layer_refuse_options(x, l, opt, optkey, path);
+    if (!layer_parse_value(x, l, item, arg, opt, path, before))
+        ok = false;
     if (opt[LOPT_INIT] != NULL) {
         char ipath[160];
         cfg_path_join(ipath, sizeof ipath, path, "init");

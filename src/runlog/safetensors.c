@@ -988,30 +988,90 @@ st_apply(const struct st_layout *l, struct st_entry **found, const unsigned char
     }
 }
 
+/* 0 when the checkpoint's optimizer is o's (or it names none); else -1 with *cause. */
+static int
+check_optimizer_kind(const char *path, const struct st_file *sf, const struct optim *o,
+                     char **cause)
+{
+    const char *kind = meta_get(sf->meta, "optimizer");
+    if (kind == NULL || strcmp(kind, optim_kind_name(o->spec.kind)) == 0)
+        return 0;
+    char k[ST_NAME_MAX + 8];
+    show_name(k, sizeof k, kind, strlen(kind));
+    *cause = xasprintf("%s: optimizer is '%s', the run uses '%s'", path, k,
+                       optim_kind_name(o->spec.kind));
+    return -1;
+}
+
+/* The optimizer state in optim-<step>.safetensors beside a checkpoint, staged. */
+struct st_beside {
+    char *path;
+    struct st_file f;
+    struct st_layout l;
+    struct st_entry **found;
+    unsigned char *stage;
+};
+
+/*
+ * Open, match and stage the optimizer file beside the checkpoint at path,
+ * which must be of the checkpoint's step; 0, or -1 with *cause.  b's
+ * buffers are the caller's to free (st_beside_fini), either way.
+ */
+static int
+st_beside_stage(struct st_beside *b, const char *path, const struct model *m,
+                const struct optim *o, long step, char **cause)
+{
+    b->path = optim_path_of(path);
+    char *why = NULL;
+    if (st_file_open(&b->f, b->path, &why) < 0) {
+        *cause = xasprintf("%s: no optimizer state beside it: %s", path, why);
+        free(why);
+        return -1;
+    }
+    if (layout_build(&b->l, m, o, cause) < 0)
+        return -1;
+    layout_keep_optim(&b->l);
+    b->found = xcalloc(b->l.n > 0 ? b->l.n : 1, sizeof *b->found);
+    if (match_layout(b->path, &b->f, &b->l, true, b->found, cause) < 0)
+        return -1;
+    long ostep;
+    double oepoch;
+    if (parse_meta(b->path, b->f.meta, &ostep, &oepoch, cause) < 0)
+        return -1;
+    if (ostep != step) {
+        *cause = xasprintf("%s: optimizer state of step %ld beside a checkpoint of step %ld",
+                           b->path, ostep, step);
+        return -1;
+    }
+    return st_stage(b->path, &b->f, &b->l, b->found, &b->stage, cause);
+}
+
+static void
+st_beside_fini(struct st_beside *b)
+{
+    free(b->stage);
+    free(b->found);
+    free(b->l.t);
+    free(b->path);
+    st_file_close(&b->f);
+}
+
 int
 runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long *step,
                        double *epoch, char **config_yaml_out, char **cause)
 {
-    struct st_file sf = { 0 }, of = { 0 };
-    struct st_layout l = { 0 }, lo = { 0 };
-    struct st_entry **found = NULL, **ofound = NULL;
-    unsigned char *stage = NULL, *ostage = NULL;
-    char *opath = NULL;
+    struct st_file sf = { 0 };
+    struct st_layout l = { 0 };
+    struct st_entry **found = NULL;
+    unsigned char *stage = NULL;
+    struct st_beside ob = { 0 };
     int rc = -1;
     if (config_yaml_out != NULL)
         *config_yaml_out = NULL;
     if (st_file_open(&sf, path, cause) < 0)
         goto out;
-    if (o != NULL) {
-        const char *kind = meta_get(sf.meta, "optimizer");
-        if (kind != NULL && strcmp(kind, optim_kind_name(o->spec.kind)) != 0) {
-            char k[ST_NAME_MAX + 8];
-            show_name(k, sizeof k, kind, strlen(kind));
-            *cause = xasprintf("%s: optimizer is '%s', the run uses '%s'", path, k,
-                               optim_kind_name(o->spec.kind));
-            goto out;
-        }
-    }
+    if (o != NULL && check_optimizer_kind(path, &sf, o, cause) < 0)
+        goto out;
     /* A format-1 file holds the optimizer's tensors itself; a newer
      * checkpoint has them in optim-<step>.safetensors beside it. */
     bool single = entry_find(sf.ents, sf.nents, "optim.t") != NULL;
@@ -1034,35 +1094,11 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
      * model half old, half new. */
     if (st_stage(path, &sf, &l, found, &stage, cause) < 0)
         goto out;
-    if (beside) {
-        opath = optim_path_of(path);
-        char *why = NULL;
-        if (st_file_open(&of, opath, &why) < 0) {
-            *cause = xasprintf("%s: no optimizer state beside it: %s", path, why);
-            free(why);
-            goto out;
-        }
-        if (layout_build(&lo, m, o, cause) < 0)
-            goto out;
-        layout_keep_optim(&lo);
-        ofound = xcalloc(lo.n > 0 ? lo.n : 1, sizeof *ofound);
-        if (match_layout(opath, &of, &lo, true, ofound, cause) < 0)
-            goto out;
-        long ostep;
-        double oepoch;
-        if (parse_meta(opath, of.meta, &ostep, &oepoch, cause) < 0)
-            goto out;
-        if (ostep != st_step) {
-            *cause = xasprintf("%s: optimizer state of step %ld beside a checkpoint of step %ld",
-                               opath, ostep, st_step);
-            goto out;
-        }
-        if (st_stage(opath, &of, &lo, ofound, &ostage, cause) < 0)
-            goto out;
-    }
+    if (beside && st_beside_stage(&ob, path, m, o, st_step, cause) < 0)
+        goto out;
     st_apply(&l, found, stage, m, o);
     if (beside)
-        st_apply(&lo, ofound, ostage, m, o);
+        st_apply(&ob.l, ob.found, ob.stage, m, o);
     if (have_rng)
         m->rng_dropout = st_rng;
     if (step != NULL)
@@ -1075,14 +1111,10 @@ runlog_load_checkpoint(const char *path, struct model *m, struct optim *o, long 
     rc = 0;
 out:
     free(stage);
-    free(ostage);
     free(found);
-    free(ofound);
     free(l.t);
-    free(lo.t);
-    free(opath);
     st_file_close(&sf);
-    st_file_close(&of);
+    st_beside_fini(&ob);
     return rc;
 }
 

@@ -717,6 +717,75 @@ training_over(const struct trainer *t)
 }
 
 static void
+train_step_rate(struct trainer *t, int B)
+{
+    /* samples/s over a window of about half a second */
+    t->rate_samples += B;
+    double now = mono_seconds();
+    double dt = now - t->rate_t;
+    if (dt >= 0.5 || (t->samples_per_s == 0.0f && dt > 0.0)) {
+        t->samples_per_s = (float)(t->rate_samples / dt);
+        t->rate_samples = 0;
+        t->rate_t = now;
+    }
+}
+
+/*
+ * Apply the optimizer at lr (into t->update when snap).  Finite gradients
+ * can still overflow a parameter (a huge lr): such an update is undone, so
+ * the weights stay the last finite ones, and where it happened goes into
+ * where; false then.  The optimizer's moments keep this step's gradient.
+ */
+static bool
+train_step_update(struct trainer *t, double lr, bool snap, char *where, size_t len)
+{
+    size_t np = t->model->nparams;
+    memcpy(t->prev_params, t->model->params, np * sizeof(float));
+    model_team_optim_step(t->team, t->optim, lr, snap ? t->update : NULL);
+    if (all_finite(t->model->params, np))
+        return true;
+    locate_update(t, where, len);
+    memcpy(t->model->params, t->prev_params, np * sizeof(float));
+    return false;
+}
+
+/* The step's record for the UI and its train row of metrics.csv. */
+static void
+train_step_publish(struct trainer *t, const struct tm_step *s, double loss, double reg, double lr,
+                   double gnorm)
+{
+    trainer_publish(t, TM_STEP, s, sizeof *s);
+    if (t->log == NULL)
+        return;
+    struct metrics_row r = {0};
+    r.step = s->step;               /* global step: this is the (t->step + 1)-th update */
+    r.epoch = s->epoch;
+    r.kind = METRICS_TRAIN;
+    r.loss = loss;
+    r.reg_loss = reg;
+    r.accuracy = s->accuracy;
+    r.lr = lr;
+    r.grad_norm = gnorm;
+    r.clipped = s->clipped;
+    r.samples_per_s = s->samples_per_s;
+    r.wall_s = wall_s(t);
+    runlog_metrics_row(t->log, &r);
+}
+
+/* After a finite step: the overfit watch, a due evaluation, a due checkpoint. */
+static void
+train_step_after(struct trainer *t, double loss, int correct, int B, bool epoch_ended)
+{
+    trainer_overfit_observe(t, loss, correct, B);
+    if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)
+        trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
+    /* A failed periodic checkpoint is an error event; the next one tries again. */
+    if (t->cfg.log.checkpoint_every > 0 && t->step % t->cfg.log.checkpoint_every == 0)
+        trainer_save_checkpoint(t, NULL, 0);
+}
+
+/* One update: a batch, its gradient and clipping, the update, the step published and logged. */
+static void
 train_one_step(struct trainer *t)
 {
     int B;
@@ -741,16 +810,7 @@ train_one_step(struct trainer *t)
                      : 0.0;
     bool clipped = false;
     double gnorm = clip_grads(t->model->grads, t->model->nparams, &t->cfg.clip, &clipped);
-
-    /* samples/s over a window of about half a second */
-    t->rate_samples += B;
-    double now = mono_seconds();
-    double dt = now - t->rate_t;
-    if (dt >= 0.5 || (t->samples_per_s == 0.0f && dt > 0.0)) {
-        t->samples_per_s = (float)(t->rate_samples / dt);
-        t->rate_samples = 0;
-        t->rate_t = now;
-    }
+    train_step_rate(t, B);
 
     bool finite = isfinite(loss) && isfinite(gnorm);
     /* The last step always gets a snapshot, so the final screen shows it. */
@@ -758,19 +818,9 @@ train_one_step(struct trainer *t)
                                    : t->batcher.epoch >= t->cfg.train.epochs;
     bool snap = finite && (snapshot_due(t) || (last && t->tel_every > 0));
     char update_where[160] = "";
-    if (finite) {
-        /* Finite gradients can still overflow a parameter (a huge lr):
-         * such an update is undone, so the weights stay the last finite
-         * ones.  The optimizer's moments keep this step's gradient. */
-        size_t np = t->model->nparams;
-        memcpy(t->prev_params, t->model->params, np * sizeof(float));
-        model_team_optim_step(t->team, t->optim, lr, snap ? t->update : NULL);
-        if (!all_finite(t->model->params, np)) {
-            locate_update(t, update_where, sizeof update_where);
-            memcpy(t->model->params, t->prev_params, np * sizeof(float));
-            finite = false;
-            snap = false;
-        }
+    if (finite && !train_step_update(t, lr, snap, update_where, sizeof update_where)) {
+        finite = false;
+        snap = false;
     }
 
     struct tm_step s = {
@@ -784,22 +834,7 @@ train_one_step(struct trainer *t)
         .clipped = clipped,
         .samples_per_s = t->samples_per_s,
     };
-    trainer_publish(t, TM_STEP, &s, sizeof s);
-    if (t->log != NULL) {
-        struct metrics_row r = {0};
-        r.step = s.step;            /* global step: this is the (t->step + 1)-th update */
-        r.epoch = s.epoch;
-        r.kind = METRICS_TRAIN;
-        r.loss = loss;
-        r.reg_loss = reg;
-        r.accuracy = s.accuracy;
-        r.lr = lr;
-        r.grad_norm = gnorm;
-        r.clipped = clipped;
-        r.samples_per_s = s.samples_per_s;
-        r.wall_s = wall_s(t);
-        runlog_metrics_row(t->log, &r);
-    }
+    train_step_publish(t, &s, loss, reg, lr, gnorm);
     if (snap)
         publish_snapshot(t, last);
     /* The step counts even when its update was skipped: its batch was used. */
@@ -808,14 +843,7 @@ train_one_step(struct trainer *t)
         handle_nonfinite(t, loss, gnorm, update_where[0] != '\0' ? update_where : NULL);
         return;
     }
-    trainer_overfit_observe(t, loss, lo.correct, B);
-
-    bool epoch_ended = t->batcher.epoch != epoch_before;
-    if (t->cfg.train.eval_every > 0 ? t->step % t->cfg.train.eval_every == 0 : epoch_ended)
-        trainer_evaluate_split(t, &t->data.val, TM_SPLIT_VAL);
-    /* A failed periodic checkpoint is an error event; the next one tries again. */
-    if (t->cfg.log.checkpoint_every > 0 && t->step % t->cfg.log.checkpoint_every == 0)
-        trainer_save_checkpoint(t, NULL, 0);
+    train_step_after(t, loss, lo.correct, B, t->batcher.epoch != epoch_before);
 }
 
 static void
