@@ -60,24 +60,6 @@ struct printer {
     long errors;
 };
 
-/* "12.3 s", "4:05", "1:02:03". */
-static const char *
-fmt_duration(char *buf, size_t len, double s)
-{
-    if (!(s >= 0.0) || s > 1e8) {
-        snprintf(buf, len, "?");
-        return buf;
-    }
-    long t = (long)(s + 0.5);
-    if (s < 60.0)
-        snprintf(buf, len, "%.1f s", s);
-    else if (t < 3600)
-        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
-    else
-        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    return buf;
-}
-
 /* The '\r' progress line is on screen: end it so a plain line can follow. */
 static void
 end_progress_line(struct printer *p)
@@ -114,10 +96,10 @@ print_progress(struct printer *p)
     bool live = !(p->have_info && p->info.replay);    /* a replay's clock means nothing */
     if (live)
         o += (size_t)snprintf(line + o, sizeof line - o, "  elapsed %7s",
-                              fmt_duration(c, sizeof c, el));
+                              numfmt_duration(c, sizeof c, true, el));
     if (live && total > 0 && done > 0 && s->step <= total)
         snprintf(line + o, sizeof line - o, "  eta %7s",
-                 fmt_duration(d, sizeof d, el / (double)done * (double)(total - s->step)));
+                 numfmt_duration(d, sizeof d, true, el / (double)done * (double)(total - s->step)));
     if (s->clipped)
         snprintf(line + strlen(line), sizeof line - strlen(line), "  clipped");
     int len = (int)strlen(line);
@@ -286,7 +268,7 @@ print_summary(struct printer *p, int stopped_by)
     fprintf(p->out, "summary: %s at step %ld", how, steps);
     if (p->have_info && p->info.total_steps > 0)
         fprintf(p->out, " of %ld", p->info.total_steps);
-    fprintf(p->out, " in %s", fmt_duration(a, sizeof a, el));
+    fprintf(p->out, " in %s", numfmt_duration(a, sizeof a, true, el));
     if (p->have_last && el > 0.0 && steps >= p->first_step)
         fprintf(p->out, " (%s steps/s)",
                 numfmt(b, sizeof b, (double)(steps - p->first_step + 1) / el));

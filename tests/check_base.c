@@ -1,8 +1,9 @@
 /*
  * check_base.c - the helpers every part shares: the string builder (sbuf),
- * the exact round-trip number text (numfmt_exact_*) and the interval
- * clocks (mono), and the human number form's edge cases (numfmt; its
- * everyday values are checked in check_ui beside the dashboard's formats).
+ * the exact round-trip number text (numfmt_exact_*), durations
+ * (numfmt_duration), the interval clocks (mono), and the human number
+ * form's edge cases (numfmt; its everyday values are checked in check_ui
+ * beside the dashboard's formats).
  */
 #include "config.h"
 
@@ -131,6 +132,19 @@ START_TEST(test_base__exact_forms)
 }
 END_TEST
 
+START_TEST(test_base__duration)
+{
+    static const struct { double s; bool spaced; const char *want; } v[] = {
+        { 0.04, true, "0.0 s" }, { 12.34, true, "12.3 s" }, { 12.34, false, "12.3s" },
+        { 59.9, false, "59.9s" }, { 60.0, true, "1:00" }, { 245.4, true, "4:05" },
+        { 3723.0, false, "1:02:03" }, { -1.0, true, "?" }, { NAN, false, "?" }, { 2e8, true, "?" },
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        ck_assert_str_eq(numfmt_duration(buf, sizeof buf, v[i].spaced, v[i].s), v[i].want);
+}
+END_TEST
+
 /* The clocks never go back, and the three monotonic readings agree in scale. */
 /*
  * numfmt at its edges: rounding that crosses the plain/exponent border,
@@ -212,6 +226,7 @@ base_suite(void)
     tcase_add_test(tc, test_base__sbuf_grows);
     tcase_add_test(tc, test_base__exact_round_trip);
     tcase_add_test(tc, test_base__exact_forms);
+    tcase_add_test(tc, test_base__duration);
     tcase_add_test(tc, test_base__mono);
     tcase_add_test(tc, test_base__numfmt_edges);
     suite_add_tcase(s, tc);

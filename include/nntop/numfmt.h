@@ -41,6 +41,13 @@ const char *numfmt(char *buf, size_t len, double v);
 const char *numfmt_fit(char *buf, size_t len, double v, int width);
 
 /*
+ * A duration for a person: "12.3 s" (spaced) or "12.3s" below a minute,
+ * then "4:05", then "1:02:03"; "?" when negative, not a number or beyond
+ * 1e8 s.  Returns buf.
+ */
+const char *numfmt_duration(char *buf, size_t len, bool spaced, double s);
+
+/*
  * The shortest "%.Ng" text of x that strtof / strtod reads back as exactly
  * x; a whole number below 1e7 (float) or 1e15 (double) is written without
  * an exponent ("20", not "2e+01").  Not finite: "nan", "inf", "-inf".

@@ -194,6 +194,25 @@ numfmt_is_decimal(const char *s, size_t n)
     return s == e;
 }
 
+/* ---- durations -------------------------------------------------------- */
+
+const char *
+numfmt_duration(char *buf, size_t len, bool spaced, double s)
+{
+    if (!(s >= 0.0) || s > 1e8) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    long t = (long)(s + 0.5);
+    if (s < 60.0)
+        snprintf(buf, len, spaced ? "%.1f s" : "%.1fs", s);
+    else if (t < 3600)
+        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+    else
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+}
+
 /* ---- exact round trip ----------------------------------------------- */
 
 static bool

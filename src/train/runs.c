@@ -442,19 +442,6 @@ percent(char *buf, size_t len, double v)
     return buf;
 }
 
-static const char *
-duration(char *buf, size_t len, double s)
-{
-    long t = (long)(s + 0.5);
-    if (t < 60)
-        snprintf(buf, len, "%.1fs", s);
-    else if (t < 3600)
-        snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
-    else
-        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    return buf;
-}
-
 /* A TSV field: tabs and line breaks would split it. */
 static void
 tsv_text(FILE *out, const char *s)
@@ -526,7 +513,7 @@ runs_print(FILE *out, const struct run_summary *runs, size_t n, bool tsv)
         snprintf(f, sizeof f, "%ld/%ld/%ld", r->findings[3], r->findings[2], r->findings[1]);
         fprintf(out, "%-*.*s  %-*.*s  %-16s  %8ld  %8s  %8s  %7s  %8s  %-8s  %7ld  %s", w, w,
                 r->run, wn, wn, r->name[0] ? r->name : "-", start, r->steps,
-                duration(a, sizeof a, r->wall_s), human(b, sizeof b, r->best_val_loss),
+                numfmt_duration(a, sizeof a, false, r->wall_s), human(b, sizeof b, r->best_val_loss),
                 percent(c, sizeof c, r->best_val_acc), percent(d, sizeof d, r->test_acc), f,
                 r->live_changes, runs_status_name(r->status));
         if (r->status == RUN_UNREADABLE)
