@@ -268,6 +268,7 @@ START_TEST(test_cfg__man_defaults)
             || sscanf(line, ".BR %95[a-z_.] \" (default \" %95[^) ]", key, val) == 2) {
             if (strchr(key, '.') == NULL)
                 continue;       /* a key of a section shown below it */
+            val[strcspn(val, ",;")] = '\0';     /* "(default 4294967296, 4 GiB)" */
             if (dumped_value(yaml, key, got, sizeof got) == NULL || got[0] == '\0')
                 continue;       /* not written for the default kind, or a map */
             char *e1, *e2;
