@@ -1201,6 +1201,26 @@ START_TEST(test_ui__bar_fix)
     snprintf(r->u.finding.remedy_text, sizeof r->u.finding.remedy_text, "clip norm 1");
     ui_model_apply(ui.live, r);
     ck_assert_str_eq(ui_bar_name(&ui, f, buf, sizeof buf), "Fix clip norm 1");
+    /* At 80 columns the fix is offered and Quit keeps its place at the end. */
+    size_t n;
+    const struct ui_key_binding *t = ui_key_table(&n);
+    size_t shown[64];
+    size_t k = ui_bar_layout(&ui, 80, shown, 64);
+    ck_assert_uint_ge(k, 2);
+    ck_assert_ptr_eq(&t[shown[k - 1]], ui_key_find('q'));
+    bool fix_shown = false;
+    int cols = 0;
+    for (size_t j = 0; j < k; j++) {
+        fix_shown |= &t[shown[j]] == f;
+        cols += (int)strlen(t[shown[j]].bar_key) +
+                (int)strlen(ui_bar_name(&ui, &t[shown[j]], buf, sizeof buf)) + 2;
+    }
+    ck_assert_msg(fix_shown, "the fix is not on an 80-column bar");
+    ck_assert_msg(cols - 1 <= 80, "the bar takes %d columns of 80", cols - 1);
+    /* Too narrow for anything but Quit: Quit alone. */
+    k = ui_bar_layout(&ui, 6, shown, 64);
+    ck_assert_uint_eq(k, 1);
+    ck_assert_ptr_eq(&t[shown[0]], ui_key_find('q'));
     ui_model_apply(ui.live, finding("exploding-gradients", TM_FINDING_CLEARED, TM_SEV_WARNING,
                                     -1, -1));
     ck_assert_ptr_null(ui_bar_name(&ui, f, buf, sizeof buf));

@@ -272,6 +272,42 @@ ui_bar_name(const struct ui *ui, const struct ui_key_binding *b, char *buf, size
     return buf;
 }
 
+/* Columns an entry takes on the bar: its key, its name and a space. */
+static int
+bar_entry_width(const struct ui *ui, const struct ui_key_binding *b)
+{
+    char buf[64];
+    const char *name = ui_bar_name(ui, b, buf, sizeof buf);
+    if (name == NULL)
+        return -1;
+    return ui_text_width(b->bar_key, ui->utf8) + ui_text_width(name, ui->utf8) + 1;
+}
+
+size_t
+ui_bar_layout(const struct ui *ui, int width, size_t *shown, size_t max)
+{
+    size_t n, k = 0;
+    const struct ui_key_binding *t = ui_key_table(&n);
+    size_t last = n;
+    for (size_t i = 0; i < n; i++)
+        if (bar_entry_width(ui, &t[i]) >= 0)
+            last = i;
+    if (last == n || max == 0)
+        return 0;
+    int reserve = bar_entry_width(ui, &t[last]) + 1;
+    int x = 0;
+    for (size_t i = 0; i < last && k + 1 < max; i++) {
+        int w = bar_entry_width(ui, &t[i]);
+        if (w < 0 || x + w + 1 + reserve > width + 1)
+            continue;
+        shown[k++] = i;
+        x += w + 1;
+    }
+    if (x + reserve <= width + 1)
+        shown[k++] = last;
+    return k;
+}
+
 const struct ui_key_binding *
 ui_key_find(int key)
 {

@@ -301,17 +301,16 @@ draw_footer(struct ui *ui, const struct ui_rect *r)
 {
     size_t n;
     const struct ui_key_binding *t = ui_key_table(&n);
+    size_t shown[64];
+    size_t k = ui_bar_layout(ui, r->w, shown, sizeof shown / sizeof shown[0]);
     int x = r->x;
     int end = r->x + r->w;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < k; j++) {
+        size_t i = shown[j];
         char now[64];
         const char *name = ui_bar_name(ui, &t[i], now, sizeof now);
-        if (name == NULL)
-            continue;
         int kw = ui_text_width(t[i].bar_key, ui->utf8);
         int nw = ui_text_width(name, ui->utf8) + 1;
-        if (x + kw + nw > end)
-            break;
         x += crt_put(r->y, x, kw, name == now ? CRT_WARN : CRT_BAR_KEY, t[i].bar_key);
         crt_fill(r->y, x, nw, CRT_BAR_NAME);
         x += crt_put(r->y, x, nw, CRT_BAR_NAME, name) + 1;

@@ -532,6 +532,14 @@ const struct ui_key_binding *ui_key_table(size_t *n);
  */
 const char *ui_bar_name(const struct ui *ui, const struct ui_key_binding *b, char *buf,
                         size_t len);
+/*
+ * The function bar's entries for a bar width columns wide: indexes into
+ * the key table, left to right, in shown[] (room for max); returns how
+ * many.  The last entry (Quit) always keeps its place, as htop keeps F10;
+ * entries that do not fit before it are left out, later shorter ones may
+ * still fit.
+ */
+size_t ui_bar_layout(const struct ui *ui, int width, size_t *shown, size_t max);
 /* The binding of key, or NULL. */
 const struct ui_key_binding *ui_key_find(int key);
 /*
