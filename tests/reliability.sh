@@ -378,6 +378,55 @@ else
             rm -rf "$root"
         fi
     done
+
+    # The dashboard says so in its header, and Space (once there is room)
+    # writes the held rows and goes on.
+    if command -v tmux >/dev/null 2>&1; then
+        TM="tmux -L nntop-rely-$$ -f /dev/null"
+        CLEANUP="$TM kill-server >/dev/null 2>&1; $CLEANUP"
+        root=$TMP/small/tui
+        mkdir -p "$root"
+        dd if=/dev/zero of="$TMP/small/filler" bs=1k count=850 2>/dev/null
+        $TM new-session -d -s rely -x 100 -y 30 \
+            "env LANG=C.UTF-8 TERM=screen $NNTOP -n 3000 -s log.checkpoint_every=0 \
+             -s log.tfevents=false -s log.histograms=false -s telemetry.every=100 -o '$root';
+             echo \$? > '$TMP/tui.exit'; sleep 600"
+        # header_wait REGEX: up to 60 s for the header line to match.
+        header_wait() {
+            tries=0
+            until $TM capture-pane -t rely -p 2>/dev/null | sed -n 1p | grep -Eq -- "$1"; do
+                tries=$((tries + 1))
+                [ $tries -gt 600 ] && return 1
+                sleep 0.1
+            done
+        }
+        if header_wait 'log not written'; then
+            pass "full disk, dashboard: the header says the log is not written"
+        else
+            fail "full disk, dashboard: no 'log not written' in the header: $($TM capture-pane -t rely -p | sed -n 1p)"
+        fi
+        rm -f "$TMP/small/filler"
+        $TM send-keys -t rely ' '
+        if header_wait '(running|done)' && ! $TM capture-pane -t rely -p | sed -n 1p | grep -q 'log not written'; then
+            pass "full disk, dashboard: Space with room again clears it and goes on"
+        else
+            fail "full disk, dashboard: after Space: $($TM capture-pane -t rely -p | sed -n 1p)"
+        fi
+        $TM send-keys -t rely q
+        tries=0
+        while [ ! -s "$TMP/tui.exit" ] && [ $tries -lt 300 ]; do sleep 0.1; tries=$((tries + 1)); done
+        rd=$(one_run "$root")
+        if [ "$(cat "$TMP/tui.exit" 2>/dev/null)" = 0 ] && metrics_ok "$rd/metrics.csv" &&
+            steps_ok "$rd/metrics.csv" "$(grep ',train,' "$rd/metrics.csv" | tail -n 1 | cut -d, -f1)"; then
+            pass "full disk, dashboard: q exits 0, metrics.csv whole, no step lost"
+        else
+            fail "full disk, dashboard: exit $(cat "$TMP/tui.exit" 2>/dev/null), metrics.csv not whole"
+        fi
+        $TM kill-server >/dev/null 2>&1
+        rm -rf "$root"
+    else
+        say "SKIP full disk, dashboard: no tmux"
+    fi
 fi
 
 finish

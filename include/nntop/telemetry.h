@@ -182,6 +182,7 @@ struct tm_state {
     bool overfit;           /* training on one fixed batch */
     uint64_t dropped;       /* telemetry records the trainer dropped so far */
     bool writer_gone;       /* attached: the process writing the run stopped or vanished */
+    bool log_stalled;       /* a run-log write failed: paused, rows held (Space retries) */
 };
 
 struct tm_step {

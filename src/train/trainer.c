@@ -135,6 +135,7 @@ trainer_publish_state(struct trainer *t)
     s.batch_size = t->batch_size;
     s.telemetry_every = t->tel_every;
     s.overfit = t->overfit;
+    s.log_stalled = t->log_stalled;
     s.dropped = records_lost(t);
     trainer_publish(t, TM_STATE, &s, sizeof s);
 }

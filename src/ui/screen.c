@@ -182,6 +182,9 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     if (m->have_nonfinite)
         n = add_segment(seg, n, CRT_ERROR, 10, "%s non-finite at step %ld", g->bad,
                         m->nonfinite.step);
+    /* The run log cannot be written: paused until Space finds room again. */
+    if (m->have_state && m->state.log_stalled)
+        n = add_segment(seg, n, CRT_ERROR, 10, "%s log not written", g->bad);
     /* The doctor's findings raised now, by severity (the panel lists them). */
     static const char *const sev_words[4] = {"", "info", "warn", "err"};
     for (int sv = TM_SEV_ERROR; sv >= TM_SEV_INFO; sv--) {
