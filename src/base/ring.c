@@ -184,16 +184,11 @@ bool
 ring_push(struct ring *r, uint32_t type, const void *data, size_t len)
 {
     assert(data != NULL || len == 0);
-    if (len > r->capacity - RING_HEADER_SIZE)
+    if (!ring_has_room(r, len))
         return ring_reject(r, len);
 
     size_t need = ring_record_size(len);
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    if (r->capacity - (head - r->tail_cache) < need) {
-        r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-        if (r->capacity - (head - r->tail_cache) < need)
-            return ring_reject(r, len);
-    }
 
     /* head is 8-aligned and capacity a multiple of 8: the header is contiguous. */
     struct ring_header h = { .len = (uint32_t)len, .type = type };

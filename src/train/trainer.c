@@ -347,24 +347,19 @@ drain_commands(struct trainer *t)
 static void
 wait_for_command(struct trainer *t)
 {
+    /* Headless with a stalled log: nobody presses Space, so try the log
+     * again each second.  Records waiting for the consumer to make room:
+     * look again soon.  Otherwise sleep until a command comes. */
+    long wait_ns = t->log_stalled && t->opts.retry_log ? 1000000000L
+                   : !ring_empty(t->owed)               ? 10 * 1000 * 1000L
+                                                        : 0;
     pthread_mutex_lock(&t->mu);
-    if (t->log_stalled && t->opts.retry_log) {
-        /* Headless: nobody presses Space, so try the log again each second. */
+    if (wait_ns > 0) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        while (ring_empty(t->ctl))
-            if (pthread_cond_timedwait(&t->cv, &t->mu, &until) != 0)
-                break;
-    } else if (!ring_empty(t->owed)) {
-        /* Records wait for the consumer to make room: look again soon. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 10 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        until.tv_nsec += wait_ns;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
         while (ring_empty(t->ctl))
             if (pthread_cond_timedwait(&t->cv, &t->mu, &until) != 0)
                 break;
