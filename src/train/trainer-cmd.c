@@ -25,26 +25,6 @@
 #include "trainer-int.h"
 
 /*
- * Turn a command down, leaving the settings as they were: a "refused"
- * event whose JSON names the command (as the UI spells it) and whose
- * text says why.
- */
-static void
-refuse(struct trainer *t, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-refuse(struct trainer *t, const char *command, const char *fmt, ...)
-{
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
-    va_list ap;
-    va_start(ap, fmt);
-    trainer_emit_v(t, TM_EVT_REFUSED, extra, fmt, ap);
-    va_end(ap);
-}
-
-/*
  * Announce a setting's new value: an event of vocabulary row type whose
  * JSON carries "value" (what --reproduce and replay read back) and whose
  * text says it.
@@ -81,7 +61,7 @@ set_lr(struct trainer *t, double lr, const char *how)
     double nb;
     char a[32], b[32];
     if (sched_rebase(&t->cfg.sched, t->base_lr, t->step, lr, &nb) != 0) {
-        refuse(t, "lr", "lr: %s would not give a finite positive rate at step %ld "
+        trainer_refuse(t, "lr", "lr: %s would not give a finite positive rate at step %ld "
                         "(the schedule's lr here is %s)", numfmt(a, sizeof a, lr), t->step,
                numfmt(b, sizeof b, sched_lr(&t->cfg.sched, t->base_lr, t->step)));
         return;
@@ -107,7 +87,7 @@ cmd_resume(struct trainer *t, const struct tm_command *c)
     if (!t->paused)
         return;
     if (t->done) {
-        refuse(t, "resume", "resume: training has finished");
+        trainer_refuse(t, "resume", "resume: training has finished");
         return;
     }
     /* Space after a failed log write: write what is held first. */
@@ -122,11 +102,11 @@ static void
 cmd_step(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 1) {
-        refuse(t, "step", "step: count must be >= 1, got %ld", c->n);
+        trainer_refuse(t, "step", "step: count must be >= 1, got %ld", c->n);
         return;
     }
     if (t->done) {
-        refuse(t, "step", "step: training has finished");
+        trainer_refuse(t, "step", "step: training has finished");
         return;
     }
     if (!trainer_retry_log(t))
@@ -143,7 +123,7 @@ cmd_set_lr(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value)) {
         char a[32];
-        refuse(t, "lr", "lr: must be a positive number, got %s", numfmt(a, sizeof a, c->value));
+        trainer_refuse(t, "lr", "lr: must be a positive number, got %s", numfmt(a, sizeof a, c->value));
         return;
     }
     set_lr(t, c->value, "set to");
@@ -154,14 +134,14 @@ cmd_scale_lr(struct trainer *t, const struct tm_command *c)
 {
     char a[32], b[32];
     if (!positive_finite(c->value)) {
-        refuse(t, "lr", "lr: scale factor must be a positive number, got %s",
+        trainer_refuse(t, "lr", "lr: scale factor must be a positive number, got %s",
                numfmt(a, sizeof a, c->value));
         return;
     }
     double cur = sched_lr(&t->cfg.sched, t->base_lr, t->step);
     double lr = cur * c->value;
     if (!positive_finite(lr)) {
-        refuse(t, "lr", "lr: %s x %s is out of range", numfmt(a, sizeof a, cur),
+        trainer_refuse(t, "lr", "lr: %s x %s is out of range", numfmt(a, sizeof a, cur),
                numfmt(b, sizeof b, c->value));
         return;
     }
@@ -177,7 +157,7 @@ cmd_set_clip(struct trainer *t, const struct tm_command *c)
     char a[32];
     if (stats_clip_from_tm(c->clip_kind, &kind) != 0 ||
         (kind != CLIP_NONE && !positive_finite(c->value))) {
-        refuse(t, "clip", "clip: threshold must be a positive number, got %s",
+        trainer_refuse(t, "clip", "clip: threshold must be a positive number, got %s",
                numfmt(a, sizeof a, c->value));
         return;
     }
@@ -201,17 +181,17 @@ cmd_set_momentum(struct trainer *t, const struct tm_command *c)
 {
     char a[32];
     if (!isfinite(c->value) || c->value < 0.0 || c->value >= 1.0) {
-        refuse(t, "momentum", "momentum: must be in [0, 1), got %s",
+        trainer_refuse(t, "momentum", "momentum: must be in [0, 1), got %s",
                numfmt(a, sizeof a, c->value));
         return;
     }
     if (t->cfg.optim.kind != OPTIM_SGD) {
-        refuse(t, "momentum", "momentum: applies to sgd only (this run uses %s)",
+        trainer_refuse(t, "momentum", "momentum: applies to sgd only (this run uses %s)",
                optim_kind_name(t->cfg.optim.kind));
         return;
     }
     if (t->cfg.optim.nesterov && c->value == 0.0) {
-        refuse(t, "momentum", "momentum: nesterov needs momentum > 0");
+        trainer_refuse(t, "momentum", "momentum: nesterov needs momentum > 0");
         return;
     }
     t->cfg.optim.momentum = c->value;
@@ -224,7 +204,7 @@ cmd_set_wd(struct trainer *t, const struct tm_command *c)
 {
     char a[32];
     if (!isfinite(c->value) || c->value < 0.0) {
-        refuse(t, "wd", "weight decay: must be >= 0, got %s", numfmt(a, sizeof a, c->value));
+        trainer_refuse(t, "wd", "weight decay: must be >= 0, got %s", numfmt(a, sizeof a, c->value));
         return;
     }
     t->cfg.optim.weight_decay = c->value;
@@ -237,7 +217,7 @@ static void
 cmd_set_batch(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 1 || c->n > 65536) {
-        refuse(t, "batch", "batch: size must be in [1, 65536], got %ld", c->n);
+        trainer_refuse(t, "batch", "batch: size must be in [1, 65536], got %ld", c->n);
         return;
     }
     t->batch_size = (int)c->n;
@@ -250,7 +230,7 @@ static void
 cmd_eval(struct trainer *t, const struct tm_command *c)
 {
     if (t->data.val.n == 0 && t->data.test.n == 0) {
-        refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
+        trainer_refuse(t, "eval", "eval: no validation or test data (val_fraction is 0)");
         return;
     }
     trainer_emit(t, TM_EVT_EVAL, "", "evaluating");
@@ -265,7 +245,7 @@ static void
 cmd_save(struct trainer *t, const struct tm_command *c)
 {
     if (t->log == NULL) {
-        refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
+        trainer_refuse(t, "save", "save: not logging (--no-log), no run directory to save into");
         return;
     }
     trainer_save_checkpoint(t, NULL, 0);
@@ -275,7 +255,7 @@ static void
 cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
 {
     if (c->n < 0) {
-        refuse(t, "telemetry", "telemetry: every must be >= 0, got %ld", c->n);
+        trainer_refuse(t, "telemetry", "telemetry: every must be >= 0, got %ld", c->n);
         return;
     }
     t->tel_every = c->n;
@@ -364,7 +344,7 @@ cmd_restore(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value) || c->value > 1.0) {
         char a[32];
-        refuse(t, "restore", "restore: the lr factor must be in (0, 1], got %s",
+        trainer_refuse(t, "restore", "restore: the lr factor must be in (0, 1], got %s",
                numfmt(a, sizeof a, c->value));
         return;
     }
@@ -377,7 +357,7 @@ cmd_restore(struct trainer *t, const struct tm_command *c)
         long step = 0;
         double epoch = 0.0;
         if (runlog_load_checkpoint(path, t->model, t->optim, &step, &epoch, NULL, &cause) != 0) {
-            refuse(t, "restore", "restore: %s", cause);
+            trainer_refuse(t, "restore", "restore: %s", cause);
             free(cause);
             return;
         }

@@ -140,6 +140,14 @@ void trainer_emit(struct trainer *t, int type, const char *extra, const char *fm
 void trainer_emit_v(struct trainer *t, int type, const char *extra, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
+/*
+ * Turn a command down, leaving the settings as they were: a "refused"
+ * event whose JSON names the command (as the UI spells it) and whose
+ * text says why.
+ */
+void trainer_refuse(struct trainer *t, const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Grow the step buffers (and the model's) to hold batches of B rows. */
 void trainer_reserve_batch(struct trainer *t, int B);
 /* Steps in one epoch at the current batch size. */

@@ -74,21 +74,6 @@ tool_finding(struct trainer *t, enum doctor_rule_id rule, int severity, double v
     trainer_publish(t, TM_FINDING, &f, sizeof f);
 }
 
-static void
-tool_refuse(struct trainer *t, const char *command, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-tool_refuse(struct trainer *t, const char *command, const char *fmt, ...)
-{
-    char extra[64];
-    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
-    va_list ap;
-    va_start(ap, fmt);
-    trainer_emit_v(t, TM_EVT_REFUSED, extra, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- overfit mode --------------------------------------------------------- */
 
 /* Dropout off (p = 0) and weight decay off, remembering both. */
@@ -141,12 +126,12 @@ trainer_cmd_overfit(struct trainer *t, const struct tm_command *c)
     long n = t->data.train.n;
     long want = c->value >= 2.0 ? (long)c->value : 2L * t->batch_size;
     if (c->value >= 2.0 && want >= n) {
-        tool_refuse(t, "overfit", "overfit: %ld samples is not fewer than the %ld of the "
+        trainer_refuse(t, "overfit", "overfit: %ld samples is not fewer than the %ld of the "
                                   "training set", want, n);
         return;
     }
     if (n < 3) {
-        tool_refuse(t, "overfit", "overfit: the training set has only %ld samples", n);
+        trainer_refuse(t, "overfit", "overfit: the training set has only %ld samples", n);
         return;
     }
     /* The default, two batches' worth, is at most a tenth of the set: a
@@ -319,7 +304,7 @@ trainer_cmd_depcheck(struct trainer *t, const struct tm_command *c)
     if (B > bt->s->n)
         B = (int)bt->s->n;
     if (B < 2) {
-        tool_refuse(t, "depcheck", "depcheck: needs a batch of at least 2 samples");
+        trainer_refuse(t, "depcheck", "depcheck: needs a batch of at least 2 samples");
         return;
     }
     for (int k = 0; k < B; k++)

@@ -176,6 +176,17 @@ trainer_emit_v(struct trainer *t, int type, const char *extra, const char *fmt, 
 }
 
 void
+trainer_refuse(struct trainer *t, const char *command, const char *fmt, ...)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"command\":\"%s\"", command);
+    va_list ap;
+    va_start(ap, fmt);
+    trainer_emit_v(t, TM_EVT_REFUSED, extra, fmt, ap);
+    va_end(ap);
+}
+
+void
 trainer_emit(struct trainer *t, int type, const char *extra, const char *fmt, ...)
 {
     va_list ap;
@@ -424,6 +435,24 @@ locate_update(const struct trainer *t, char *where, size_t len)
 }
 
 /*
+ * "weight" or "bias": the first of layer l's tensors with a non-finite
+ * entry in buf (the model's params or grads, laid out alike), or NULL.
+ */
+static const char *
+nonfinite_tensor(const struct model *m, const struct layer *l, const float *buf)
+{
+    int idx[2] = {l->weight, l->bias};
+    for (int k = 0; k < 2; k++) {
+        if (idx[k] < 0)
+            continue;
+        const struct param_tensor *pt = &m->tensors[idx[k]];
+        if (count_nonfinite(buf + pt->offset, pt->count) > 0)
+            return k == 0 ? "weight" : "bias";
+    }
+    return NULL;
+}
+
+/*
  * Find where the first non-finite value appeared: parameters, then the
  * forward outputs layer by layer, then the loss (its value, then its
  * gradient), then the gradients in backward order (last layer first).
@@ -434,16 +463,10 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
     const struct model *m = t->model;
     for (int i = 0; i < m->nlayers; i++) {
         const struct layer *l = &m->layers[i];
-        int idx[2] = {l->weight, l->bias};
-        for (int k = 0; k < 2; k++) {
-            if (idx[k] < 0)
-                continue;
-            const struct param_tensor *pt = &m->tensors[idx[k]];
-            if (count_nonfinite(m->params + pt->offset, pt->count) > 0) {
-                snprintf(where, len, "layer %d (%s) parameters, %s", i,
-                         layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
-                return;
-            }
+        const char *which = nonfinite_tensor(m, l, m->params);
+        if (which != NULL) {
+            snprintf(where, len, "layer %d (%s) parameters, %s", i, layer_kind_name(l->kind), which);
+            return;
         }
         if (count_nonfinite(l->y, (size_t)m->batch * (size_t)l->out) > 0) {
             snprintf(where, len, "layer %d (%s) forward, output", i, layer_kind_name(l->kind));
@@ -461,16 +484,11 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
     }
     for (int i = m->nlayers - 1; i >= 0; i--) {
         const struct layer *l = &m->layers[i];
-        int idx[2] = {l->weight, l->bias};
-        for (int k = 0; k < 2; k++) {
-            if (idx[k] < 0)
-                continue;
-            const struct param_tensor *pt = &m->tensors[idx[k]];
-            if (count_nonfinite(m->grads + pt->offset, pt->count) > 0) {
-                snprintf(where, len, "layer %d (%s) backward, %s gradient", i,
-                         layer_kind_name(l->kind), k == 0 ? "weight" : "bias");
-                return;
-            }
+        const char *which = nonfinite_tensor(m, l, m->grads);
+        if (which != NULL) {
+            snprintf(where, len, "layer %d (%s) backward, %s gradient", i,
+                     layer_kind_name(l->kind), which);
+            return;
         }
     }
     snprintf(where, len, "the gradient norm");
