@@ -121,69 +121,76 @@ draw_legend(struct ui *ui, const struct ui_rect *r, int title_w, bool reg, bool 
     return x0;
 }
 
+/*
+ * The curves' mark on the top border, between the title and the legend:
+ * the worst warning or error raised about the run as a whole
+ * (divergence, plateau, oscillation, ...), with its rules.
+ */
 static void
-loss_draw(struct ui *ui, const struct ui_rect *r)
+draw_run_mark(struct ui *ui, const struct ui_rect *r, int title_w, int legend_x)
 {
     const struct ui_model *m = ui_view(ui);
-    const struct ui_glyphs *g = ui->g;
-    char title[96], a[32], b[32], line[256];
-
-    snprintf(title, sizeof title, "%s%s%s", ui->show_acc ? "accuracy" : "loss",
-             ui->log_scale && !ui->show_acc ? " (log)" : "",
-             ui->window ? " last 500" : "");
-    crt_box(r, title);
-    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
-    if (ih < 4 || iw < LABEL_W + 6)
-        return;
-    const struct ui_series *st = ui->show_acc ? &m->train_acc : &m->train;
-    const struct ui_series *sv = ui->show_acc ? &m->val_acc : &m->val;
-    const struct ui_series *sr = !ui->show_acc && m->reg.total > 0 ? &m->reg : NULL;
-    int legend_x = draw_legend(ui, r, ui_text_width(title, ui->utf8) + 4, sr != NULL,
-                               ui->show_acc);
-    /* The curves' mark: the worst warning or error raised about the run
-     * as a whole (divergence, plateau, oscillation, ...), with its rules. */
     int run_sev = ui_model_mark(m, -1, NULL);
-    int mark_x = r->x + ui_text_width(title, ui->utf8) + 4, mark_w = legend_x - 1 - mark_x;
-    if (run_sev >= UI_MARK_MIN && mark_w >= 3) {
-        /* The glyph, then the rules' ids as long as whole ones fit. */
-        char marks[160];
-        int o = snprintf(marks, sizeof marks, " %s", ui_severity_glyph(g, run_sev));
-        for (int i = 0; i < m->nactive; i++) {
-            const struct tm_finding *f = &m->active[i];
-            if (f->layer >= 0 || f->severity < UI_MARK_MIN)
-                continue;
-            if (ui_text_width(marks, ui->utf8) + 1 + (int)strlen(f->rule) + 1 > mark_w ||
-                o + (int)strlen(f->rule) + 3 >= (int)sizeof marks)
-                break;
-            o += snprintf(marks + o, sizeof marks - (size_t)o, " %s", f->rule);
-        }
-        snprintf(marks + o, sizeof marks - (size_t)o, " ");
-        crt_put(r->y, mark_x, mark_w, crt_severity_elem(run_sev), marks);
+    int mark_x = r->x + title_w, mark_w = legend_x - 1 - mark_x;
+    if (run_sev < UI_MARK_MIN || mark_w < 3)
+        return;
+    /* The glyph, then the rules' ids as long as whole ones fit. */
+    char marks[160];
+    int o = snprintf(marks, sizeof marks, " %s", ui_severity_glyph(ui->g, run_sev));
+    for (int i = 0; i < m->nactive; i++) {
+        const struct tm_finding *f = &m->active[i];
+        if (f->layer >= 0 || f->severity < UI_MARK_MIN)
+            continue;
+        if (ui_text_width(marks, ui->utf8) + 1 + (int)strlen(f->rule) + 1 > mark_w ||
+            o + (int)strlen(f->rule) + 3 >= (int)sizeof marks)
+            break;
+        o += snprintf(marks + o, sizeof marks - (size_t)o, " %s", f->rule);
     }
+    snprintf(marks + o, sizeof marks - (size_t)o, " ");
+    crt_put(r->y, mark_x, mark_w, crt_severity_elem(run_sev), marks);
+}
 
-    int ph = ih - 2, pw = iw - LABEL_W - 1;
-    int px = ix + LABEL_W + 1;
+/*
+ * The steps the x axis covers: both series' span, or its last
+ * UI_WINDOW_STEPS steps when recent; false when neither has a point.
+ */
+static bool
+x_range(const struct ui_series *st, const struct ui_series *sv, bool recent,
+        long *xlo, long *xhi)
+{
     long tf, tl, vf, vl;
     bool have_t = series_span(st, &tf, &tl);
     bool have_v = series_span(sv, &vf, &vl);
-    if (!have_t && !have_v) {
-        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the first step");
-        return;
-    }
+    if (!have_t && !have_v)
+        return false;
     long first = have_t ? tf : vf, last = have_t ? tl : vl;
     if (have_v) {
         first = vf < first ? vf : first;
         last = vl > last ? vl : last;
     }
-    long xlo = first, xhi = last;
-    bool recent = ui->window;
+    *xlo = first;
+    *xhi = last;
     if (recent) {
-        xlo = last - UI_WINDOW_STEPS + 1;
-        xlo = xlo < first ? first : xlo;
+        *xlo = last - UI_WINDOW_STEPS + 1;
+        *xlo = *xlo < first ? first : *xlo;
     }
+    return true;
+}
 
+/*
+ * The plot area (ph rows, pw columns at iy, px) and its y labels (at ix):
+ * training, validation and, when sr is not NULL, L2 scaled together over
+ * steps xlo..xhi; a dim note instead when nothing finite can be drawn.
+ */
+static void
+draw_curves(struct ui *ui, const struct ui_series *st, const struct ui_series *sv,
+            const struct ui_series *sr, long xlo, long xhi,
+            int iy, int ix, int iw, int ph, int pw, int px)
+{
+    char a[32];
     double lo = INFINITY, hi = -INFINITY;
     int dots = pw * (ui->utf8 ? 2 : 1);
+    bool recent = ui->window;
     bool logy = ui->log_scale && !ui->show_acc;
     bool any = ui_series_yrange(st, recent, xlo, xhi, logy, dots, &lo, &hi);
     any |= ui_series_yrange(sv, false, xlo, xhi, logy, dots, &lo, &hi);
@@ -192,30 +199,87 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
     if (!any) {
         crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
                 ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
-    } else {
-        if (hi - lo < 1e-12) {
-            double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
-            lo -= pad;
-            hi += pad;
-        }
-        ui_canvas_init(&ui->canvas_train, pw, ph, ui->utf8);
-        ui_canvas_init(&ui->canvas_val, pw, ph, ui->utf8);
-        ui_canvas_init(&ui->canvas_reg, pw, ph, ui->utf8);
-        ui_plot_series(&ui->canvas_train, st, recent, xlo, xhi, lo, hi, logy);
-        ui_plot_series(&ui->canvas_val, sv, false, xlo, xhi, lo, hi, logy);
-        if (sr != NULL)
-            ui_plot_series(&ui->canvas_reg, sr, recent, xlo, xhi, lo, hi, logy);
-        draw_canvas(ui, iy, px);
-        crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, logy));
-        crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, logy));
-        if (ph >= 5)
-            crt_put(iy + (ph - 1) / 2, ix, LABEL_W, CRT_DIM,
-                    ylabel(a, sizeof a, lo + (hi - lo) * (1.0 - (double)((ph - 1) / 2) / (ph - 1)),
-                           logy));
+        return;
     }
+    if (hi - lo < 1e-12) {
+        double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
+        lo -= pad;
+        hi += pad;
+    }
+    ui_canvas_init(&ui->canvas_train, pw, ph, ui->utf8);
+    ui_canvas_init(&ui->canvas_val, pw, ph, ui->utf8);
+    ui_canvas_init(&ui->canvas_reg, pw, ph, ui->utf8);
+    ui_plot_series(&ui->canvas_train, st, recent, xlo, xhi, lo, hi, logy);
+    ui_plot_series(&ui->canvas_val, sv, false, xlo, xhi, lo, hi, logy);
+    if (sr != NULL)
+        ui_plot_series(&ui->canvas_reg, sr, recent, xlo, xhi, lo, hi, logy);
+    draw_canvas(ui, iy, px);
+    crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, logy));
+    crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, logy));
+    if (ph >= 5)
+        crt_put(iy + (ph - 1) / 2, ix, LABEL_W, CRT_DIM,
+                ylabel(a, sizeof a, lo + (hi - lo) * (1.0 - (double)((ph - 1) / 2) / (ph - 1)),
+                       logy));
+}
 
-    /* x axis: first and last step, and the latest values between them. */
-    int ay = iy + ph;
+/* What a level of the latest-values line shows (latest_line). */
+enum { SHOW_LOSS = 1, SHOW_ACC = 2, SHOW_VAL_LOSS = 4, SHOW_VAL_ACC = 8 };
+
+/*
+ * The latest values at level lv (0 the widest) into line: batch,
+ * validation and test accuracy in accuracy view, else the losses and
+ * accuracies that level shows.
+ */
+static void
+latest_line(const struct ui *ui, size_t lv, int show, char *line, size_t len)
+{
+    const struct ui_model *m = ui_view(ui);
+    char v[16], acc[16];
+    line[0] = '\0';
+    if (ui->show_acc) {
+        /* Batch, validation and (once evaluated) test accuracy. */
+        if (m->have_step)
+            snprintf(line, len, "batch %s", acc_pct(v, sizeof v, m->step.accuracy));
+        if (m->have_val && lv <= 1)
+            snprintf(line + strlen(line), len - strlen(line), "  val %s",
+                     acc_pct(v, sizeof v, m->last_val.accuracy));
+        if (m->have_test && lv == 0)
+            snprintf(line + strlen(line), len - strlen(line), "  test %s",
+                     acc_pct(v, sizeof v, m->last_test.accuracy));
+        return;
+    }
+    if (m->have_step) {
+        snprintf(line, len, "train");
+        if (show & SHOW_LOSS)
+            snprintf(line + strlen(line), len - strlen(line), " %s",
+                     ui_fmt_short(v, sizeof v, m->step.loss, 5));
+        if (show & SHOW_ACC)
+            snprintf(line + strlen(line), len - strlen(line),
+                     show & SHOW_LOSS ? " (%s)" : " %s",
+                     acc_pct(acc, sizeof acc, m->step.accuracy));
+    }
+    bool val_acc = (show & SHOW_VAL_ACC) && m->last_val.accuracy >= 0.0f;
+    if (m->have_val && (show & SHOW_VAL_LOSS || val_acc)) {
+        size_t o = strlen(line);
+        snprintf(line + o, len - o, "%sval", o > 0 ? "  " : "");
+        if (show & SHOW_VAL_LOSS)
+            snprintf(line + strlen(line), len - strlen(line), " %s",
+                     ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
+        if (val_acc)
+            snprintf(line + strlen(line), len - strlen(line),
+                     show & SHOW_VAL_LOSS ? " (%s)" : " %s",
+                     acc_pct(acc, sizeof acc, m->last_val.accuracy));
+    }
+    if (m->have_test && lv == 0)
+        snprintf(line + strlen(line), len - strlen(line), "  test %s",
+                 acc_pct(acc, sizeof acc, m->last_test.accuracy));
+}
+
+/* x axis at row ay: first and last step, and the latest values between them. */
+static void
+draw_x_axis(struct ui *ui, int ay, int px, int pw, long xlo, long xhi)
+{
+    char a[32], b[32], line[256];
     snprintf(a, sizeof a, "%ld", xlo);
     crt_put(ay, px, pw, CRT_DIM, a);
     snprintf(b, sizeof b, "%ld", xhi);
@@ -230,7 +294,6 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
      * loss and both accuracies, accuracies alone (the curve shows the
      * losses), the losses alone, the training loss.
      */
-    enum { SHOW_LOSS = 1, SHOW_ACC = 2, SHOW_VAL_LOSS = 4, SHOW_VAL_ACC = 8 };
     static const int levels[] = {
         SHOW_LOSS | SHOW_ACC | SHOW_VAL_LOSS | SHOW_VAL_ACC,
         SHOW_LOSS | SHOW_ACC | SHOW_VAL_ACC,
@@ -239,60 +302,26 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
         SHOW_LOSS,
     };
     for (size_t lv = 0; lv < sizeof levels / sizeof levels[0]; lv++) {
-        int show = levels[lv];
-        char v[16], acc[16];
-        line[0] = '\0';
-        if (ui->show_acc) {
-            /* Batch, validation and (once evaluated) test accuracy. */
-            if (m->have_step)
-                snprintf(line, sizeof line, "batch %s", acc_pct(v, sizeof v, m->step.accuracy));
-            if (m->have_val && lv <= 1)
-                snprintf(line + strlen(line), sizeof line - strlen(line), "  val %s",
-                         acc_pct(v, sizeof v, m->last_val.accuracy));
-            if (m->have_test && lv == 0)
-                snprintf(line + strlen(line), sizeof line - strlen(line), "  test %s",
-                         acc_pct(v, sizeof v, m->last_test.accuracy));
-            int w = ui_text_width(line, ui->utf8);
-            if (w > 0 && w <= room) {
-                crt_put(ay, px + (int)strlen(a) + 2 + (room - w) / 2, w, CRT_NORMAL, line);
-                break;
-            }
-            continue;
-        }
-        if (m->have_step) {
-            snprintf(line, sizeof line, "train");
-            if (show & SHOW_LOSS)
-                snprintf(line + strlen(line), sizeof line - strlen(line), " %s",
-                         ui_fmt_short(v, sizeof v, m->step.loss, 5));
-            if (show & SHOW_ACC)
-                snprintf(line + strlen(line), sizeof line - strlen(line),
-                         show & SHOW_LOSS ? " (%s)" : " %s",
-                         acc_pct(acc, sizeof acc, m->step.accuracy));
-        }
-        bool val_acc = (show & SHOW_VAL_ACC) && m->last_val.accuracy >= 0.0f;
-        if (m->have_val && (show & SHOW_VAL_LOSS || val_acc)) {
-            size_t o = strlen(line);
-            snprintf(line + o, sizeof line - o, "%sval", o > 0 ? "  " : "");
-            if (show & SHOW_VAL_LOSS)
-                snprintf(line + strlen(line), sizeof line - strlen(line), " %s",
-                         ui_fmt_short(v, sizeof v, m->last_val.loss, 5));
-            if (val_acc)
-                snprintf(line + strlen(line), sizeof line - strlen(line),
-                         show & SHOW_VAL_LOSS ? " (%s)" : " %s",
-                         acc_pct(acc, sizeof acc, m->last_val.accuracy));
-        }
-        if (m->have_test && lv == 0)
-            snprintf(line + strlen(line), sizeof line - strlen(line), "  test %s",
-                     acc_pct(acc, sizeof acc, m->last_test.accuracy));
+        latest_line(ui, lv, levels[lv], line, sizeof line);
         int w = ui_text_width(line, ui->utf8);
         if (w > 0 && w <= room) {
             crt_put(ay, px + (int)strlen(a) + 2 + (room - w) / 2, w, CRT_NORMAL, line);
             break;
         }
     }
+}
 
-    /* Initial loss against its expectation. */
-    int y = iy + ih - 1, x = ix;
+/*
+ * The bottom row (y, from x, iw wide): the initial loss against its
+ * expectation, marked with the doctor's verdict, and the L2 term.
+ */
+static void
+draw_initial(struct ui *ui, int y, int x, int iw)
+{
+    const struct ui_model *m = ui_view(ui);
+    const struct ui_glyphs *g = ui->g;
+    int ix = x;
+    char a[32], line[256];
     if (!m->have_initial) {
         crt_put(y, x, iw, CRT_DIM, "initial loss: waiting for step 1");
         return;
@@ -320,6 +349,38 @@ loss_draw(struct ui *ui, const struct ui_rect *r)
         if (ui_text_width(line, ui->utf8) <= ix + iw - x)
             crt_put(y, x, ix + iw - x, CRT_DIM, line);
     }
+}
+
+static void
+loss_draw(struct ui *ui, const struct ui_rect *r)
+{
+    const struct ui_model *m = ui_view(ui);
+    char title[96];
+
+    snprintf(title, sizeof title, "%s%s%s", ui->show_acc ? "accuracy" : "loss",
+             ui->log_scale && !ui->show_acc ? " (log)" : "",
+             ui->window ? " last 500" : "");
+    crt_box(r, title);
+    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
+    if (ih < 4 || iw < LABEL_W + 6)
+        return;
+    const struct ui_series *st = ui->show_acc ? &m->train_acc : &m->train;
+    const struct ui_series *sv = ui->show_acc ? &m->val_acc : &m->val;
+    const struct ui_series *sr = !ui->show_acc && m->reg.total > 0 ? &m->reg : NULL;
+    int title_w = ui_text_width(title, ui->utf8) + 4;
+    int legend_x = draw_legend(ui, r, title_w, sr != NULL, ui->show_acc);
+    draw_run_mark(ui, r, title_w, legend_x);
+
+    int ph = ih - 2, pw = iw - LABEL_W - 1;
+    int px = ix + LABEL_W + 1;
+    long xlo, xhi;
+    if (!x_range(st, sv, ui->window, &xlo, &xhi)) {
+        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the first step");
+        return;
+    }
+    draw_curves(ui, st, sv, sr, xlo, xhi, iy, ix, iw, ph, pw, px);
+    draw_x_axis(ui, iy + ph, px, pw, xlo, xhi);
+    draw_initial(ui, iy + ih - 1, ix, iw);
 }
 
 static int

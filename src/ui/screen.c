@@ -924,15 +924,11 @@ ui_can_start(char *why, size_t len)
     return crt_can_start(why, len);
 }
 
-int
-ui_run(struct feed *feed, const struct ui_opts *opts)
+/* A new UI state over feed (borrowed); ui_free frees it. */
+static struct ui *
+ui_new(struct feed *feed, const struct ui_opts *opts)
 {
-    char why[256];
-    if (!ui_can_start(why, sizeof why) || crt_init(why, sizeof why) < 0)
-        return UI_NO_TERMINAL;
-
     struct ui *ui = xcalloc(1, sizeof *ui);
-    struct tm_record *rec = xmalloc(sizeof *rec);
     ui->feed = feed;
     if (opts != NULL)
         ui->opts = *opts;
@@ -943,104 +939,185 @@ ui_run(struct feed *feed, const struct ui_opts *opts)
     ui->hist_kind = UI_HIST_ACT;
     ui->pause_sent_at = ui->clip_sent_at = ui->overfit_sent_at = -1;
     ui->now = mono_seconds();
-    relayout(ui);
+    return ui;
+}
 
-    /* Signals reach this thread (the trainer's are blocked by main):
-     * SIGINT/SIGTERM/SIGHUP quit as q does, SIGWINCH is curses'. */
-    struct sigaction sa, old_int, old_term, old_hup;
+static void
+ui_free(struct ui *ui)
+{
+    free(ui->live);
+    free(ui->still);
+    free(ui);
+}
+
+/* The signal dispositions and mask the UI replaced, for signals_restore. */
+struct saved_signals {
+    struct sigaction old_int, old_term, old_hup;
+    sigset_t old_mask;
+};
+
+/*
+ * Signals reach this thread (the trainer's are blocked by main):
+ * SIGINT/SIGTERM/SIGHUP quit as q does, SIGWINCH is curses'.
+ */
+static void
+signals_install(struct saved_signals *saved)
+{
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     /* A signal inherited as ignored (nohup) stays ignored. */
-    catch_unless_ignored(SIGINT, &sa, &old_int);
-    catch_unless_ignored(SIGTERM, &sa, &old_term);
-    catch_unless_ignored(SIGHUP, &sa, &old_hup);
-    sigset_t unblock, old_mask;
+    catch_unless_ignored(SIGINT, &sa, &saved->old_int);
+    catch_unless_ignored(SIGTERM, &sa, &saved->old_term);
+    catch_unless_ignored(SIGHUP, &sa, &saved->old_hup);
+    sigset_t unblock;
     sigemptyset(&unblock);
     sigaddset(&unblock, SIGINT);
     sigaddset(&unblock, SIGTERM);
     sigaddset(&unblock, SIGHUP);
     sigaddset(&unblock, SIGWINCH);
-    pthread_sigmask(SIG_UNBLOCK, &unblock, &old_mask);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, &saved->old_mask);
     ui_signal = 0;
+}
 
-    double last_draw = -1.0;
-    bool dirty = true;
-    long frames = 0;
-    int stopped_by = 0;
-    double eager_until = 0.0;
-    bool urgent_pending = false;
+static void
+signals_restore(const struct saved_signals *saved)
+{
+    pthread_sigmask(SIG_SETMASK, &saved->old_mask, NULL);
+    sigaction(SIGINT, &saved->old_int, NULL);
+    sigaction(SIGTERM, &saved->old_term, NULL);
+    sigaction(SIGHUP, &saved->old_hup, NULL);
+}
+
+/* The main loop's pacing: when it drew, whether it must draw again, why it stops. */
+struct loop {
+    double last_draw;
+    bool dirty;
+    long frames;
+    int stopped_by;             /* the signal that stopped the UI, or 0 */
+    double eager_until;         /* a reply to a key is expected until then */
+    bool urgent_pending;        /* a reply to a command waits to be drawn */
+};
+
+/* Draws the screen now and notes it in lp. */
+static void
+loop_draw(struct ui *ui, struct loop *lp)
+{
+    draw(ui);
+    lp->last_draw = ui->now;
+    lp->dirty = false;
+    lp->urgent_pending = false;
+}
+
+/*
+ * One turn's work before waiting for a key: drain the feed, act on a
+ * signal and on the end of the run, expire the message, and draw when due.
+ * Sets *more when the feed has more to drain at once; true when the UI
+ * should stop.
+ */
+static bool
+loop_tick(struct ui *ui, struct tm_record *rec, struct loop *lp, bool *more)
+{
+    bool urgent;
+    if (drain(ui, rec, more, &urgent))
+        lp->dirty = true;
+    lp->urgent_pending |= urgent;
+    ui_view_tick(ui);
+    if (ui_signal != 0) {
+        lp->stopped_by = ui_signal;
+        ui_signal = 0;
+        if (ui->quitting || begin_quit(ui))
+            return true;
+        lp->dirty = true;
+    }
+    bool finished = ui->feed->cls->finished(ui->feed->self);
+    if (finished && (ui->quitting || ui->opts.exit_when_done))
+        return true;
+    if (ui->msg_until > 0.0 && ui->now >= ui->msg_until) {
+        ui->msg_until = 0.0;
+        lp->dirty = true;
+    }
+    double gap = lp->urgent_pending ? 1.0 / URGENT_HZ : 1.0 / FRAME_HZ;
+    if (lp->dirty && ui->now - lp->last_draw >= gap) {
+        loop_draw(ui, lp);
+        lp->frames++;
+        if (ui->opts.iterations > 0 && lp->frames >= ui->opts.iterations && !ui->quitting) {
+            if (begin_quit(ui))
+                return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * How long to wait for a key (ms): not at all while the feed has more,
+ * else until the next frame is due, at most IDLE_MS.
+ */
+static int
+loop_timeout(const struct ui *ui, const struct loop *lp, bool more)
+{
+    double gap = lp->urgent_pending ? 1.0 / URGENT_HZ : 1.0 / FRAME_HZ;
+    int timeout = IDLE_MS;
+    if (more)
+        timeout = 0;
+    else if (lp->dirty)
+        timeout = (int)((lp->last_draw + gap - ui->now) * 1000.0) + 1;
+    if (ui->now < lp->eager_until && timeout > EAGER_MS)
+        timeout = EAGER_MS;
+    return timeout < 0 ? 0 : timeout > IDLE_MS ? IDLE_MS : timeout;
+}
+
+/* Handles one key and redraws at once after it; true when the UI should stop. */
+static bool
+loop_key(struct ui *ui, struct loop *lp, int key)
+{
+    ui->now = mono_seconds();
+    int bits = handle_key(ui, key);
+    if (bits & UI_RESIZE) {
+        relayout(ui);
+        crt_clear();
+    }
+    if (bits & UI_QUIT) {
+        if (ui->quitting || begin_quit(ui))
+            return true;
+    }
+    if (bits & (UI_REDRAW | UI_QUIT)) {
+        lp->eager_until = ui->now + EAGER_S;
+        loop_draw(ui, lp);
+    }
+    return false;
+}
+
+int
+ui_run(struct feed *feed, const struct ui_opts *opts)
+{
+    char why[256];
+    if (!ui_can_start(why, sizeof why) || crt_init(why, sizeof why) < 0)
+        return UI_NO_TERMINAL;
+
+    struct ui *ui = ui_new(feed, opts);
+    struct tm_record *rec = xmalloc(sizeof *rec);
+    relayout(ui);
+    struct saved_signals saved;
+    signals_install(&saved);
+
+    struct loop lp = {.last_draw = -1.0, .dirty = true};
     for (;;) {
         ui->now = mono_seconds();
-        bool more, urgent;
-        if (drain(ui, rec, &more, &urgent))
-            dirty = true;
-        urgent_pending |= urgent;
-        ui_view_tick(ui);
-        if (ui_signal != 0) {
-            stopped_by = ui_signal;
-            ui_signal = 0;
-            if (ui->quitting || begin_quit(ui))
-                break;
-            dirty = true;
-        }
-        bool finished = feed->cls->finished(feed->self);
-        if (finished && (ui->quitting || ui->opts.exit_when_done))
+        bool more;
+        if (loop_tick(ui, rec, &lp, &more))
             break;
-        if (ui->msg_until > 0.0 && ui->now >= ui->msg_until) {
-            ui->msg_until = 0.0;
-            dirty = true;
-        }
-        double gap = urgent_pending ? 1.0 / URGENT_HZ : 1.0 / FRAME_HZ;
-        if (dirty && ui->now - last_draw >= gap) {
-            draw(ui);
-            last_draw = ui->now;
-            dirty = false;
-            urgent_pending = false;
-            frames++;
-            if (ui->opts.iterations > 0 && frames >= ui->opts.iterations && !ui->quitting) {
-                if (begin_quit(ui))
-                    break;
-            }
-        }
-        int timeout = IDLE_MS;
-        if (more)
-            timeout = 0;
-        else if (dirty)
-            timeout = (int)((last_draw + gap - ui->now) * 1000.0) + 1;
-        if (ui->now < eager_until && timeout > EAGER_MS)
-            timeout = EAGER_MS;
-        timeout = timeout < 0 ? 0 : timeout > IDLE_MS ? IDLE_MS : timeout;
-        int key = crt_getkey(timeout);
+        int key = crt_getkey(loop_timeout(ui, &lp, more));
         if (key == UI_KEY_NONE)
             continue;
-        ui->now = mono_seconds();
-        int bits = handle_key(ui, key);
-        if (bits & UI_RESIZE) {
-            relayout(ui);
-            crt_clear();
-        }
-        if (bits & UI_QUIT) {
-            if (ui->quitting || begin_quit(ui))
-                break;
-        }
-        if (bits & (UI_REDRAW | UI_QUIT)) {
-            eager_until = ui->now + EAGER_S;
-            draw(ui);
-            last_draw = ui->now;
-            dirty = false;
-            urgent_pending = false;
-        }
+        if (loop_key(ui, &lp, key))
+            break;
     }
 
     crt_fini();
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    free(ui->live);
-    free(ui->still);
+    signals_restore(&saved);
     free(rec);
-    free(ui);
-    return stopped_by;
+    ui_free(ui);
+    return lp.stopped_by;
 }
