@@ -726,6 +726,22 @@ START_TEST(test_cfg__validate)
     expect_set_ok(&c, "data.test_labels=d");
     expect_valid(&c, "idx");
 
+    /* npy: one .npz archive may hold the labels beside the inputs. */
+    expect_set_ok(&c, "data={source: npy, train_images: /d/a.npy, train_labels: ~, "
+                      "test_images: ~, test_labels: ~}");
+    expect_invalid(&c, "data.train_labels is required for source 'npy' unless "
+                       "data.train_images is a .npz archive holding both");
+    expect_set_ok(&c, "data={train_images: /d/a.npz, test_images: /d/t.npz}");
+    expect_valid(&c, "npy: one archive each");
+    expect_set_ok(&c, "data={inputs_key: pixels, labels_key: target}");
+    expect_valid(&c, "npy: keys into the archives");
+    expect_set_ok(&c, "data.test_labels=/d/t.npy");
+    expect_invalid(&c, "data.labels_key names a member of a .npz archive, but /d/t.npy is not "
+                       "one");
+    expect_set_ok(&c, "data={test_labels: ~}");
+    expect_valid(&c, "npy: test labels from the test archive again");
+    expect_set_ok(&c, "data={source: idx, test_labels: d}");
+
     expect_set_ok(&c, "data.source=csv");
     expect_invalid(&c, "data.path is required for source 'csv'");
     expect_set_ok(&c, "data.source=spiral");

@@ -1775,11 +1775,17 @@ npz_fixture(const char *name)
     return path[k];
 }
 
-/* x = arange(12).reshape(3, 1, 2, 2) / 4, y = [0, 2, 1], as each fixture holds them. */
+/*
+ * x = arange(12).reshape(3, 1, 2, 2) / 4, y = [0, 2, 1], as each fixture
+ * holds them; yfile "" leaves data.train_labels empty (the labels are in
+ * xfile), xkey and ykey are data.inputs_key and data.labels_key.
+ */
 static void
-assert_npz_loads(const char *xfile, const char *yfile)
+assert_npz_loads_keyed(const char *xfile, const char *yfile, const char *xkey, const char *ykey)
 {
-    struct data_spec s = spec_npy(npz_fixture(xfile), npz_fixture(yfile));
+    struct data_spec s = spec_npy(npz_fixture(xfile), yfile[0] != '\0' ? npz_fixture(yfile) : "");
+    snprintf(s.inputs_key, sizeof s.inputs_key, "%s", xkey);
+    snprintf(s.labels_key, sizeof s.labels_key, "%s", ykey);
     s.normalize = NORM_NONE;
     struct data d;
     char *cause = NULL;
@@ -1802,6 +1808,12 @@ assert_npz_loads(const char *xfile, const char *yfile)
     data_fini(&d);
 }
 
+static void
+assert_npz_loads(const char *xfile, const char *yfile)
+{
+    assert_npz_loads_keyed(xfile, yfile, "", "");
+}
+
 START_TEST(test_data__npz_read)
 {
     /* Stored members x/y; deflated images/labels (>f8, u1); positional
@@ -1810,6 +1822,104 @@ START_TEST(test_data__npz_read)
     assert_npz_loads("deflate.npz", "deflate.npz");
     assert_npz_loads("positional.npz", "positional.npz");
     assert_npz_loads("xonly.npz", "yonly.npz");
+}
+END_TEST
+
+START_TEST(test_data__npz_one_archive)
+{
+    /* data.train_labels left out: the labels come from the inputs' archive,
+     * by the common names or by data.inputs_key / data.labels_key (with or
+     * without ".npy"); keyed.npz holds pixels, target and extra. */
+    assert_npz_loads("stored.npz", "");
+    assert_npz_loads("deflate.npz", "");
+    assert_npz_loads("positional.npz", "");
+    assert_npz_loads_keyed("keyed.npz", "", "pixels", "target");
+    assert_npz_loads_keyed("keyed.npz", "keyed.npz", "pixels.npy", "target");
+
+    /* A key that is not there names the key and lists the members. */
+    struct data_spec s = spec_npy(npz_fixture("keyed.npz"), "");
+    snprintf(s.inputs_key, sizeof s.inputs_key, "pixels");
+    snprintf(s.labels_key, sizeof s.labels_key, "y");
+    struct data d;
+    char *cause = NULL, want[PATH_MAX + 200];
+    ck_assert_int_eq(data_load(&d, &s, 1, &cause), -1);
+    snprintf(want, sizeof want, "%s: no member y.npy (data.labels_key; it holds pixels.npy, "
+             "target.npy, extra.npy)", s.train_images);
+    ck_assert_str_eq(cause, want);
+    free(cause);
+    /* Without keys, keyed.npz has no member by the common names. */
+    s = spec_npy(npz_fixture("keyed.npz"), "");
+    cause = NULL;
+    ck_assert_int_eq(data_load(&d, &s, 1, &cause), -1);
+    snprintf(want, sizeof want, "%s: no inputs array: name it x.npy, images.npy or arr_0.npy "
+             "(it holds pixels.npy, target.npy, extra.npy)", s.train_images);
+    ck_assert_str_eq(cause, want);
+    free(cause);
+    /* A .npy inputs file alone is not enough. */
+    s = spec_npy(tpath("alone.npy"), "");
+    cause = NULL;
+    ck_assert_int_eq(data_load(&d, &s, 1, &cause), -1);
+    ck_assert_str_eq(cause, "npy: train_images and train_labels must both be set (or "
+                     "train_images alone naming a .npz archive that holds both)");
+    free(cause);
+}
+END_TEST
+
+/* Little-endian 16-, 32- and 64-bit values into p. */
+static void
+put_le(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+START_TEST(test_data__npz_hostile_directory)
+{
+    /* A zip64 end record whose central directory claims 2^40 entries, or
+     * 2^40 bytes, or (in a file that really is that long) more bytes than
+     * data.max_bytes: each refused before anything is allocated for it. */
+    char want[PATH_MAX + 200];
+    const char *p = tpath("hostile.npz");
+    struct data d;
+    char *cause;
+    enum { PAD = 1 << 20 };
+    size_t len = PAD + 56 + 20 + 22;
+    unsigned char *buf = calloc(1, len);
+    ck_assert_ptr_nonnull(buf);
+    for (int v = 0; v < 3; v++) {
+        unsigned char *e64 = buf + PAD, *loc = e64 + 56, *e = loc + 20;
+        memset(e64, 0, 56 + 20 + 22);
+        put_le(e64, 0x06064b50u, 4);
+        put_le(e64 + 4, 44, 8);
+        put_le(e64 + 32, v == 0 ? (uint64_t)1 << 40 : 10, 8);   /* entries */
+        put_le(e64 + 24, v == 0 ? (uint64_t)1 << 40 : 10, 8);
+        put_le(e64 + 40, v == 1 ? (uint64_t)1 << 40 : PAD, 8);  /* directory bytes */
+        put_le(e64 + 48, 0, 8);                                 /* at the start */
+        put_le(loc, 0x07064b50u, 4);
+        put_le(loc + 8, PAD, 8);
+        put_le(loc + 16, 1, 4);
+        put_le(e, 0x06054b50u, 4);
+        put_le(e + 8, 0xffff, 2);
+        put_le(e + 10, 0xffff, 2);
+        put_le(e + 12, 0xffffffffu, 4);
+        put_le(e + 16, 0xffffffffu, 4);
+        write_file(p, buf, len);
+        struct data_spec s = spec_npy(p, "");
+        s.max_bytes = PAD / 2;
+        cause = NULL;
+        ck_assert_int_eq(data_load(&d, &s, 1, &cause), -1);
+        if (v == 0)
+            snprintf(want, sizeof want, "%s: more entries than the central directory can hold",
+                     p);
+        else if (v == 1)
+            snprintf(want, sizeof want, "%s: the central directory lies outside the archive", p);
+        else
+            snprintf(want, sizeof want, "%s: its central directory's entries need %d bytes, "
+                     "more than data.max_bytes (%d)", p, PAD, PAD / 2);
+        ck_assert_str_eq(cause, want);
+        free(cause);
+    }
+    free(buf);
 }
 END_TEST
 
@@ -1998,6 +2108,7 @@ data_suite(void)
     tcase_add_test(core, test_data__idx_plain_and_gz);
     tcase_add_test(core, test_data__npy_read);
     tcase_add_test(core, test_data__npz_read);
+    tcase_add_test(core, test_data__npz_one_archive);
     tcase_add_test(core, test_data__csv_header_modes);
     tcase_add_test(core, test_data__csv_label_column);
     tcase_add_test(core, test_data__csv_test_file);
@@ -2025,6 +2136,7 @@ data_suite(void)
     tcase_add_test(errors, test_data__idx_missing);
     tcase_add_test(errors, test_data__npy_errors);
     tcase_add_test(errors, test_data__npz_errors);
+    tcase_add_test(errors, test_data__npz_hostile_directory);
     tcase_add_test(errors, test_data__idx_wrong_magic);
     tcase_add_test(errors, test_data__idx_truncated);
     tcase_add_test(errors, test_data__idx_count_mismatch);

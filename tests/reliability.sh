@@ -247,6 +247,19 @@ open(d + "/damaged.csv.gz", "wb").write(z[:40] + bytes(b ^ 0x5a for b in z[40:80
 # An IDX header claiming 2^32 - 1 images of 255x255.
 open(d + "/huge-images", "wb").write(struct.pack(">IIII", 0x803, 0xffffffff, 255, 255) + bytes(1000))
 open(d + "/huge-labels", "wb").write(struct.pack(">II", 0x801, 10) + bytes(10))
+# .npz archives whose zip64 end record claims a central directory of 16 MiB
+# (the file holds it: zeros), of 2^40 entries, and of 2^40 bytes.
+def npz(name, pad, entries, cd_size):
+    e64 = struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, entries, entries, cd_size, 0)
+    loc = struct.pack("<IIQI", 0x07064b50, 0, pad, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    with open(d + "/" + name, "wb") as f:
+        f.truncate(pad)
+        f.seek(pad)
+        f.write(e64 + loc + eocd)
+npz("cdir-big.npz", 16 << 20, 100, 16 << 20)
+npz("cdir-count.npz", 4096, 1 << 40, 4096)
+npz("cdir-size.npz", 4096, 100, 1 << 40)
 PY
 then
     printf 'data:\n  source: csv\n  path: wide.csv\n  header: false\nmodel:\n  layers: [{dense: 2}]\ntrain:\n  batch_size: 4\n  steps: 3\n' >"$H/wide.yaml"
@@ -267,6 +280,29 @@ then
     hostile "an IDX header claiming 2^32 images" 40000 "$H/huge.yaml"
     check "an IDX header claiming 2^32 images: refused before reading" 2 \
         err "^nntop: $H/huge.yaml:1:35: data.train_images: $H/huge-images: the images need 279280248357375 bytes, more than data.max_bytes \\(4294967296\\)\$"
+
+    printf 'data: {source: npy, train_images: cdir-big.npz, max_bytes: 1048576}\nmodel: {layers: [{dense: 2}]}\n' >"$H/cdir-big.yaml"
+    hostile "a .npz of a 16 MiB central directory" 16000 "$H/cdir-big.yaml"
+    check "a .npz of a 16 MiB central directory: refused by data.max_bytes before reading it" 2 \
+        err "^nntop: $H/cdir-big.yaml:1:35: data.train_images: $H/cdir-big.npz: its central directory's entries need 16777216 bytes, more than data.max_bytes \\(1048576\\)\$"
+    printf 'data: {source: npy, train_images: cdir-count.npz}\nmodel: {layers: [{dense: 2}]}\n' >"$H/cdir-count.yaml"
+    hostile "a .npz claiming 2^40 entries" 40000 "$H/cdir-count.yaml"
+    check "a .npz claiming 2^40 entries: refused" 2 \
+        err "^nntop: $H/cdir-count.yaml:1:35: data.train_images: $H/cdir-count.npz: more entries than the central directory can hold\$"
+    printf 'data: {source: npy, train_images: cdir-size.npz}\nmodel: {layers: [{dense: 2}]}\n' >"$H/cdir-size.yaml"
+    hostile "a .npz claiming a central directory of 2^40 bytes" 40000 "$H/cdir-size.yaml"
+    check "a .npz claiming a central directory of 2^40 bytes: refused" 2 \
+        err "^nntop: $H/cdir-size.yaml:1:35: data.train_images: $H/cdir-size.npz: the central directory lies outside the archive\$"
+
+    # One .npz holding both arrays, picked by data.inputs_key / labels_key.
+    keyed=$(cd "${top_srcdir:-.}/tests/data/npz" && pwd)/keyed.npz
+    printf 'data: {source: npy, train_images: %s, inputs_key: pixels, labels_key: target, val_fraction: 0}\nmodel: {layers: [flatten, {dense: 3}]}\ntrain: {batch_size: 3, steps: 3}\n' "$keyed" >"$H/keyed.yaml"
+    run -H --no-log "$H/keyed.yaml"
+    check "one .npz of both arrays, by key: it trains" 0 out 'step +3/3 '
+    printf 'data: {source: npy, train_images: %s, labels_key: target}\nmodel: {layers: [flatten, {dense: 3}]}\n' "$keyed" >"$H/keyed.yaml"
+    run -H --no-log "$H/keyed.yaml"
+    check "one .npz without the inputs key: the members listed" 2 \
+        err "^nntop: $H/keyed.yaml:1:35: data.train_images: $keyed: no inputs array: name it x.npy, images.npy or arr_0.npy \\(it holds pixels.npy, target.npy, extra.npy\\)\$"
 
     printf 'data: {source: csv, path: junk.csv.gz}\nmodel: {layers: [{dense: 2}]}\n' >"$H/junk.yaml"
     run -H --no-log "$H/junk.yaml"

@@ -50,6 +50,10 @@ struct data_spec {
     double spread;          /* blobs */
     char train_images[DATA_PATH_MAX], train_labels[DATA_PATH_MAX];
     char test_images[DATA_PATH_MAX], test_labels[DATA_PATH_MAX];   /* "" = none */
+    /* npy: the .npz members ("KEY.npy") of the inputs and the labels; "" =
+     * x, images, arr_0 and y, labels, arr_1.  A labels path of "" after a
+     * .npz inputs path: the labels are in that archive. */
+    char inputs_key[64], labels_key[64];
     char path[DATA_PATH_MAX], test_path[DATA_PATH_MAX];            /* csv */
     char label_name[256];   /* csv: label column by name, or "" */
     int label_index;        /* csv: 0-based column, -1 = last (when no name) */

@@ -824,6 +824,18 @@ shown_shape(const struct cfg *c)
     return c->data.shape[0] > 0;
 }
 
+static bool
+shown_inputs_key(const struct cfg *c)
+{
+    return c->data.inputs_key[0] != '\0';
+}
+
+static bool
+shown_labels_key(const struct cfg *c)
+{
+    return c->data.labels_key[0] != '\0';
+}
+
 static void
 apply_betas(struct cctx *x, struct cfg *c, const struct cnode *n, const char *path)
 {
@@ -961,6 +973,10 @@ static const struct field data_fields[] = {
       .size = SZ(data.test_images), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
     { .key = "test_labels", .type = FT_PATH, .off = OFF(data.test_labels),
       .size = SZ(data.test_labels), .applies = BIT(DATA_IDX) | BIT(DATA_NPY) },
+    { .key = "inputs_key", .type = FT_STR, .off = OFF(data.inputs_key),
+      .size = SZ(data.inputs_key), .shown = shown_inputs_key, .applies = BIT(DATA_NPY) },
+    { .key = "labels_key", .type = FT_STR, .off = OFF(data.labels_key),
+      .size = SZ(data.labels_key), .shown = shown_labels_key, .applies = BIT(DATA_NPY) },
     { .key = "path", .type = FT_PATH, .off = OFF(data.path), .size = SZ(data.path),
       .applies = BIT(DATA_CSV) },
     { .key = "test_path", .type = FT_PATH, .off = OFF(data.test_path),
@@ -1626,6 +1642,14 @@ cfg_defaults(struct cfg *c)
 
 /* ---- cross-field rules ---- */
 
+/* Does s end with tail (a .npz path, by its extension as npy.c decides)? */
+static bool
+ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
 int
 cfg_check_cross(struct cctx *x, const struct cfg *c)
 {
@@ -1661,13 +1685,39 @@ cfg_check_cross(struct cctx *x, const struct cfg *c)
         if (d->train_images[0] == '\0')
             cfg_err_add(x, NULL, "data.train_images", true,
                         "data.train_images is required for source '%s'", source_w[d->source]);
-        if (d->train_labels[0] == '\0')
+        /* npy: one .npz archive may hold the labels beside the inputs. */
+        bool one_train = d->source == DATA_NPY && ends_with(d->train_images, ".npz");
+        bool one_test = d->source == DATA_NPY && ends_with(d->test_images, ".npz");
+        if (d->train_labels[0] == '\0' && !one_train)
             cfg_err_add(x, NULL, "data.train_labels", true,
-                        "data.train_labels is required for source '%s'", source_w[d->source]);
-        if ((d->test_images[0] == '\0') != (d->test_labels[0] == '\0'))
+                        d->source == DATA_NPY
+                        ? "data.train_labels is required for source 'npy' unless "
+                          "data.train_images is a .npz archive holding both"
+                        : "data.train_labels is required for source 'idx'");
+        if ((d->test_images[0] == '\0') != (d->test_labels[0] == '\0') && !one_test)
             cfg_err_add(x, NULL, "data.test_images", true,
                         "data.test_images and data.test_labels go together: give both or "
                         "neither");
+    }
+    if (d->source == DATA_NPY) {
+        static const char *const keys[2] = {"data.inputs_key", "data.labels_key"};
+        const char *set[2] = {d->inputs_key, d->labels_key};
+        const char *paths[2][2] = {{d->train_images, d->test_images},
+                                   {d->train_labels[0] != '\0' ? d->train_labels
+                                                                 : d->train_images,
+                                    d->test_labels[0] != '\0' ? d->test_labels
+                                                                : d->test_images}};
+        for (int k = 0; k < 2; k++) {
+            if (set[k][0] == '\0')
+                continue;
+            for (int t = 0; t < 2; t++)
+                if (paths[k][t][0] != '\0' && !ends_with(paths[k][t], ".npz")) {
+                    cfg_err_add(x, NULL, keys[k], true,
+                                "%s names a member of a .npz archive, but %s is not one",
+                                keys[k], paths[k][t]);
+                    break;
+                }
+        }
     }
     if (d->source == DATA_CSV && d->path[0] == '\0')
         cfg_err_add(x, NULL, "data.path", true, "data.path is required for source 'csv'");

@@ -121,11 +121,15 @@ int data_csv_load(struct dataset *train, struct dataset *test, int *classes,
 enum npz_role { NPZ_IMAGES, NPZ_LABELS, NPZ_ROLE_COUNT };
 struct npz_member;
 /*
- * Open path's member for role; NULL with "PATH: ..." in *cause (a bad
- * archive, or no such member: the message lists the members).  The
- * caller closes it with npz_close().
+ * Open path's member for role: "KEY.npy" when key is not NULL or "" (the
+ * data.inputs_key / data.labels_key), else by the names above.  The
+ * central directory is read only when b allows its size (and given back
+ * once parsed).  NULL with "PATH: ..." in *cause (a bad archive, or no
+ * such member: the message lists the members).  The caller closes it
+ * with npz_close().
  */
-struct npz_member *npz_open(const char *path, enum npz_role role, char **cause);
+struct npz_member *npz_open(const char *path, enum npz_role role, const char *key,
+                            struct data_budget *b, char **cause);
 /* The member's bytes as a stream (borrowed from m); its size is exact. */
 struct data_stream npz_stream(struct npz_member *m);
 /* "PATH:MEMBER", for messages (borrowed from m). */

@@ -329,14 +329,14 @@ is_npz(const char *path)
 
 /*
  * Read the array at path into a: a .npy file (plain or gzip), or for a
- * .npz archive its member for role (images or labels, npz.c's choice).
+ * .npz archive its member for role (key, or npz.c's choice by name).
  */
 static int
-npy_read(struct npy_array *a, const char *path, enum npz_role role, struct data_budget *b,
-         char **cause)
+npy_read(struct npy_array *a, const char *path, enum npz_role role, const char *key,
+         struct data_budget *b, char **cause)
 {
     if (is_npz(path)) {
-        struct npz_member *m = npz_open(path, role, cause);
+        struct npz_member *m = npz_open(path, role, key, b, cause);
         if (m == NULL)
             return -1;
         struct data_stream s = npz_stream(m);
@@ -390,16 +390,21 @@ npy_get(const struct npy_array *a, uint64_t i)
     }
 }
 
-/* One inputs file and its labels file into a store. */
+/*
+ * One inputs file and its labels file into a store; an empty ypath
+ * after a .npz xpath: the labels are in the same archive.
+ */
 static int
 npy_pair(struct dataset *ds, const char *xpath, const char *ypath, int *max_label,
-         struct data_budget *b, char **cause)
+         const struct data_spec *spec, struct data_budget *b, char **cause)
 {
     struct npy_array x, y;
-    if (npy_read(&x, xpath, NPZ_IMAGES, b, cause) < 0)
+    if (ypath[0] == '\0' && is_npz(xpath))
+        ypath = xpath;
+    if (npy_read(&x, xpath, NPZ_IMAGES, spec->inputs_key, b, cause) < 0)
         return -1;
     int rc = -1;
-    if (npy_read(&y, ypath, NPZ_LABELS, b, cause) < 0) {
+    if (npy_read(&y, ypath, NPZ_LABELS, spec->labels_key, b, cause) < 0) {
         free(x.data);
         return -1;
     }
@@ -486,13 +491,17 @@ data_npy_load(struct dataset *train, struct dataset *test, int *classes,
               const struct data_spec *spec, struct data_budget *b, char **cause)
 {
     int max_label = 0;
-    if (spec->train_images[0] == '\0' || spec->train_labels[0] == '\0') {
-        data_set_cause(cause, "npy: train_images and train_labels must both be set");
+    if (spec->train_images[0] == '\0'
+        || (spec->train_labels[0] == '\0' && !is_npz(spec->train_images))) {
+        data_set_cause(cause, "npy: train_images and train_labels must both be set (or "
+                       "train_images alone naming a .npz archive that holds both)");
         return -1;
     }
-    if (npy_pair(train, spec->train_images, spec->train_labels, &max_label, b, cause) < 0)
+    if (npy_pair(train, spec->train_images, spec->train_labels, &max_label, spec, b, cause) < 0)
         return -1;
     bool has_x = spec->test_images[0] != '\0', has_y = spec->test_labels[0] != '\0';
+    if (has_x && !has_y && is_npz(spec->test_images))
+        has_y = true;   /* one archive holds both */
     if (has_x != has_y) {
         data_set_cause(cause, "%s: test %s given without test %s",
                        has_x ? spec->test_images : spec->test_labels, has_x ? "images" : "labels",
@@ -501,7 +510,8 @@ data_npy_load(struct dataset *train, struct dataset *test, int *classes,
         return -1;
     }
     if (has_x) {
-        if (npy_pair(test, spec->test_images, spec->test_labels, &max_label, b, cause) < 0) {
+        if (npy_pair(test, spec->test_images, spec->test_labels, &max_label, spec, b,
+                     cause) < 0) {
             data_store_fini(train);
             return -1;
         }

@@ -4,7 +4,8 @@
  * that npy.c parses a member exactly as it parses a file.
  *
  * Only the central directory is trusted for sizes; every size and
- * offset in it is checked against the file before it is used, a member
+ * offset in it is checked against the file before it is used, the
+ * directory itself is read only once data.max_bytes allows it, a member
  * inflates into the caller's buffer as it is read (never past its stated
  * size), and its CRC-32 is checked at the end, so a hostile archive
  * fails fast with bounded memory and a message naming the file and
@@ -211,7 +212,8 @@ member_fail(struct npz_member *m, char **cause, const char *what)
 }
 
 struct npz_member *
-npz_open(const char *path, enum npz_role role, char **cause)
+npz_open(const char *path, enum npz_role role, const char *key, struct data_budget *b,
+         char **cause)
 {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
@@ -233,15 +235,29 @@ npz_open(const char *path, enum npz_role role, char **cause)
         member_fail(m, cause, bad);
         return NULL;
     }
+    /* The directory is sized by the archive: taken from the budget for as
+     * long as it is held. */
+    if (data_budget_take(b, cd_size, path, "its central directory's entries", cause) < 0) {
+        npz_close(m, NULL);
+        return NULL;
+    }
     cd = xmalloc(cd_size > 0 ? (size_t)cd_size : 1);
     if (read_at(fp, cd_off, cd, (size_t)cd_size) < 0) {
         free(cd);
+        data_budget_give(b, cd_size);
         member_fail(m, cause, "cannot read the central directory");
         return NULL;
     }
-    /* Pick the member: the role's names in order, else the only member. */
+    /* Pick the member: the key given, else the role's names in order, else
+     * the only member. */
     struct entry pick = {0}, only = {0}, e;
     int best = 3, count = 0;
+    char keyed[NAME_MAX_LEN + 8] = "";
+    if (key != NULL && key[0] != '\0') {
+        size_t kl = strlen(key);
+        bool ext = kl > 4 && strcmp(key + kl - 4, ".npy") == 0;    /* "x.npy" as "x" */
+        snprintf(keyed, sizeof keyed, "%.*s.npy", (int)(ext ? kl - 4 : kl), key);
+    }
     char listing[160] = "";
     uint64_t pos = 0;
     for (uint64_t k = 0; k < entries; k++) {
@@ -256,6 +272,13 @@ npz_open(const char *path, enum npz_role role, char **cause)
             snprintf(listing + ll, sizeof listing - ll, "%s%s", ll > 0 ? ", " : "", e.name);
         else if (ll + 5 < sizeof listing && strcmp(listing + ll - 3, "...") != 0)
             snprintf(listing + ll, sizeof listing - ll, ", ...");
+        if (keyed[0] != '\0') {
+            if (strcmp(e.name, keyed) == 0) {
+                best = 0;
+                pick = e;
+            }
+            continue;
+        }
         for (int r = 0; r < best; r++) {
             char want[32];
             snprintf(want, sizeof want, "%s.npy", role_names[role][r]);
@@ -266,8 +289,16 @@ npz_open(const char *path, enum npz_role role, char **cause)
         }
     }
     free(cd);
+    data_budget_give(b, cd_size);
     if (bad != NULL) {
         member_fail(m, cause, bad);
+        return NULL;
+    }
+    if (best == 3 && keyed[0] != '\0') {
+        char msg[NAME_MAX_LEN + 240];
+        snprintf(msg, sizeof msg, "no member %s (data.%s_key; it holds %s)", keyed,
+                 role == NPZ_IMAGES ? "inputs" : "labels", count > 0 ? listing : "nothing");
+        member_fail(m, cause, msg);
         return NULL;
     }
     if (best == 3 && count == 1)

@@ -3,7 +3,8 @@
  * and .npz archives): the input is an inputs file, a line "--", then a
  * labels file; each is named .npz when it starts with the zip magic "PK"
  * (.npy otherwise, gzip read transparently).  Without the separator the
- * one file is both, as one .npz holding x and y is.  Errors are expected;
+ * one file is both: a .npz as data.train_labels left out reads it (the
+ * labels from the inputs' archive), a .npy named twice.  Errors are expected;
  * crashes, leaks, hangs and allocations beyond the input are not.
  */
 #include "config.h"
@@ -40,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         size_t nlab = n - cut - 4;
         fuzz_write(spec.train_labels, sizeof spec.train_labels,
                    zip(lab, nlab) ? "labels.npz" : "labels.npy", lab, nlab);
-    } else {
+    } else if (!zip(data, cut)) {
         memcpy(spec.train_labels, spec.train_images, sizeof spec.train_labels);
     }
     struct data d;
