@@ -368,6 +368,8 @@ load_config(struct cfg *c, const struct options *o)
         exit(EXIT_USAGE);
     }
     cfg_errs_fini(&errs);
+    /* The checkpoint and run-log readers (--resume, --reproduce) keep to it too. */
+    runlog_set_read_max(c->data.max_bytes);
 }
 
 /* --replay RUN_DIR, and --attach RUN_DIR (the same reader, following the files). */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "nntop/data.h"
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/runlog.h"
@@ -1054,6 +1055,49 @@ START_TEST(test_runlog__json_parser)
 }
 END_TEST
 
+/* Lines are read up to a bound, and the JSON tree is built within a budget. */
+START_TEST(test_runlog__read_bounds)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    fputs("abc\nabcd\n\nabcdefgh\nxy", f);
+    rewind(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), 4);
+    ck_assert_str_eq(line, "abc\n");
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), 5);    /* exactly the bound */
+    ck_assert_str_eq(line, "abcd\n");
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), 1);
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), -2);   /* one byte over it */
+    ck_assert_msg(cap <= 7, "the buffer grew to %zu bytes", cap);
+    fclose(f);
+    f = tmpfile();
+    fputs("xy", f);
+    rewind(f);
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), 2);    /* a last line, torn */
+    ck_assert_str_eq(line, "xy");
+    ck_assert_int_eq(runlog_getline(&line, &cap, f, 5), 0);
+    fclose(f);
+    free(line);
+
+    struct json v;
+    char err[128];
+    const char *text = "{\"a\":[1,2,3,4,5,6,7,8,9,10]}";
+    ck_assert_int_eq(runlog_json_parse(&v, text, strlen(text), 1 << 20, err, sizeof err), 0);
+    runlog_json_fini(&v);
+    ck_assert_int_eq(runlog_json_parse(&v, text, strlen(text), 300, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "more than 300 bytes once parsed (data.max_bytes is 300)") != NULL,
+                  "%s", err);
+
+    ck_assert_uint_eq(runlog_read_max(), DATA_MAX_BYTES_DEFAULT);
+    runlog_set_read_max(1000);
+    ck_assert_uint_eq(runlog_read_max(), 1000);
+    runlog_set_read_max(0);
+    ck_assert_uint_eq(runlog_read_max(), DATA_MAX_BYTES_DEFAULT);
+}
+END_TEST
+
 /* Random mutations of a valid checkpoint: rejected cleanly or loaded, never a crash. */
 START_TEST(test_runlog__checkpoint_fuzz)
 {
@@ -1798,6 +1842,7 @@ runlog_suite(void)
     tcase_add_test(limits, test_runlog__follow_torn_line);
     tcase_add_test(limits, test_runlog__json_str);
     tcase_add_test(limits, test_runlog__json_parser);
+    tcase_add_test(limits, test_runlog__read_bounds);
     tcase_add_test(limits, test_runlog__checkpoint_fuzz);
     suite_add_tcase(s, limits);
 

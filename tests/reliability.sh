@@ -188,9 +188,10 @@ check "failed final checkpoint: exit 1, the cause on stderr" 1 \
 
 # ---- hostile input: bounded memory, one-line messages --------------------------
 
-# hostile [-v KB] NAME MAX_KB CONFIG [ARGS...]: run nntop -H on CONFIG
+# hostile [-v KB] [-a] NAME MAX_KB CONFIG [ARGS...]: run nntop -H on CONFIG
 # (with its address space limited to KB) under /usr/bin/time; its peak
 # RSS in $RSS, checked against MAX_KB (when there is a /usr/bin/time).
+# -a: the arguments are nntop's whole command line (no -H --no-log added).
 # Status and messages as run().
 hostile() {
     limit=unlimited
@@ -198,13 +199,18 @@ hostile() {
         limit=$2
         shift 2
     fi
+    mode="-H --no-log"
+    if [ "$1" = -a ]; then
+        mode=
+        shift
+    fi
     name=$1
     max_kb=$2
     shift 2
     if [ -x /usr/bin/time ]; then
         # shellcheck disable=SC2016
         sh -c 'ulimit -v "$0" && exec "$@"' "$limit" \
-            /usr/bin/time -f %M -o "$TMP/rss" "$NNTOP" -H --no-log "$@" \
+            /usr/bin/time -f %M -o "$TMP/rss" "$NNTOP" $mode "$@" \
             >"$TMP/out" 2>"$TMP/err" </dev/null
         STATUS=$?
         RSS=$(tail -n 1 "$TMP/rss")
@@ -216,7 +222,7 @@ hostile() {
     else
         say "SKIP $name: peak memory: no /usr/bin/time"
         # shellcheck disable=SC2016
-        sh -c 'ulimit -v "$0" && exec "$@"' "$limit" "$NNTOP" -H --no-log "$@" \
+        sh -c 'ulimit -v "$0" && exec "$@"' "$limit" "$NNTOP" $mode "$@" \
             >"$TMP/out" 2>"$TMP/err" </dev/null
         STATUS=$?
     fi
@@ -315,6 +321,88 @@ then
     [ "$(wc -l <"$TMP/err")" -eq 1 ] && pass "a corrupt gzip: one line" || fail "a corrupt gzip: $(wc -l <"$TMP/err") lines"
 else
     fail "hostile input: python3 could not write the files"
+fi
+
+# Checkpoints and run logs: every allocation a file's content sizes is
+# checked against data.max_bytes (the run's own, at most the default,
+# for --replay) and a line is at most 1 MiB, so each of these is refused
+# early, the file named, and the memory stays near a plain run's.
+root=$TMP/hostile-run
+run -H -n 20 -o "$root"
+rd=$(one_run "$root")
+if [ "$STATUS" -eq 0 ] && [ -n "$rd" ] && python3 - "$rd" "$H" <<'PY'
+import json, os, shutil, struct, sys
+rd, h = sys.argv[1], sys.argv[2]
+data = open(rd + "/checkpoint-20.safetensors", "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header, body = json.loads(data[8:8 + n]), data[8 + n:]
+def put(name, text):
+    open(rd + "/" + name, "wb").write(struct.pack("<Q", len(text)) + text + body)
+# A header length of 2^62: far past the file.
+open(rd + "/checkpoint-901.safetensors", "wb").write(struct.pack("<Q", 1 << 62) + data[8:])
+# A real 60 MB header (its text padded with spaces).
+text = json.dumps(header).encode()
+put("checkpoint-902.safetensors", text[:-1] + b" " * (60 << 20) + b"}")
+# A 12 MB header that is six million numbers in one shape.
+put("checkpoint-903.safetensors", b'{"__metadata__":{"step":"5"},"0.weight":{"dtype":"F32",'
+    b'"shape":[' + b",".join([b"0"] * (6 << 20)) + b'],"data_offsets":[0,0]}}')
+# A tensor claiming 2^62 elements.
+huge = dict(header)
+huge["0.weight"] = {"dtype": "F32", "shape": [1 << 31, 1 << 31], "data_offsets": [0, (1 << 64) - 1]}
+put("checkpoint-904.safetensors", json.dumps(huge).encode())
+# Run logs: copies of the run, each with one damaged file.
+def copy(name):
+    d = h + "/" + name
+    shutil.copytree(rd, d, ignore=shutil.ignore_patterns("checkpoint-9*"))
+    return d
+with open(copy("long-metrics") + "/metrics.csv", "a") as f:
+    f.write("1" * (40 << 20) + "\n")
+d = copy("wide-layers")
+head, rest = open(d + "/layers.csv").read().split("\n", 1)
+open(d + "/layers.csv", "w").write(head + ",x" * 100000 + "\n" + rest)
+with open(copy("long-events") + "/events.jsonl", "a") as f:
+    f.write('{"step":1,"type":"x","pad":"' + "a" * (30 << 20) + '"}\n')
+with open(copy("long-hists") + "/histograms.csv", "a") as f:
+    f.write("5,act,0," + "1," * (15 << 20) + "\n")
+# 200000 rows (18 MB) where the run's config allows 4 MiB.
+d = copy("many-rows")
+lines = open(d + "/metrics.csv").read().split("\n")
+with open(d + "/metrics.csv", "a") as f:
+    f.write((lines[1] + "\n") * 200000)
+c = open(d + "/config.yaml").read()
+open(d + "/config.yaml", "w").write(c.replace("max_bytes: 4294967296", "max_bytes: 4194304"))
+PY
+then
+    ck=$rd/checkpoint
+    hostile -a "a checkpoint header length of 2^62" 40000 -H --no-log --resume "$ck-901.safetensors"
+    check "a checkpoint header length of 2^62: refused" 2 \
+        err "^nntop: $ck-901\\.safetensors: header length 4611686018427387904 is larger than the file \\([0-9]+ bytes\\)\$"
+    hostile -a "a 60 MB checkpoint header" 40000 -H --no-log -s data.max_bytes=16777216 --resume "$ck-902.safetensors"
+    check "a 60 MB checkpoint header: refused before it is read" 2 \
+        err "^nntop: $ck-902\\.safetensors: the header needs 62917[0-9]+ bytes, more than data.max_bytes \\(16777216\\)\$"
+    hostile -a "a checkpoint header of 6 million numbers" 60000 -H --no-log -s data.max_bytes=16777216 --resume "$ck-903.safetensors"
+    check "a checkpoint header of 6 million numbers: refused while parsed" 2 \
+        err "^nntop: $ck-903\\.safetensors: header: offset [0-9]+: more than 16777216 bytes once parsed \\(data.max_bytes is 16777216\\)\$"
+    hostile -a "a checkpoint tensor of 2^62 elements" 40000 -H --no-log --resume "$ck-904.safetensors"
+    check "a checkpoint tensor of 2^62 elements: refused" 2 \
+        err "^nntop: $ck-904\\.safetensors: tensor '0.weight': data_offsets \\[0, 18446744073709551615\\] lie outside the data"
+    hostile -a "a 40 MB metrics.csv line" 40000 --replay "$H/long-metrics"
+    check "a 40 MB metrics.csv line: refused at 1 MiB" 2 \
+        err "^nntop: $H/long-metrics/metrics.csv:[0-9]+: line longer than 1048576 bytes\$"
+    hostile -a "a layers.csv header of 100000 columns" 40000 --replay "$H/wide-layers"
+    check "a layers.csv header of 100000 columns: refused" 2 \
+        err "^nntop: $H/wide-layers/layers.csv:1: more than 64 columns\$"
+    hostile -a "a 30 MB events.jsonl line" 40000 --replay "$H/long-events"
+    check "a 30 MB events.jsonl line: refused at 1 MiB" 2 \
+        err "^nntop: $H/long-events/events.jsonl:[0-9]+: line longer than 1048576 bytes\$"
+    hostile -a "a 30 MB histograms.csv line" 40000 --replay "$H/long-hists"
+    check "a 30 MB histograms.csv line: refused at 1 MiB" 2 \
+        err "^nntop: $H/long-hists/histograms.csv: a line longer than 1048576 bytes after byte [0-9]+\$"
+    hostile -a "18 MB of metrics rows, 4 MiB allowed" 40000 --replay "$H/many-rows"
+    check "18 MB of metrics rows, 4 MiB allowed: refused" 2 \
+        err "^nntop: $H/many-rows/metrics.csv:[0-9]+: the rows read need [0-9]+ bytes, more than data.max_bytes \\(4194304\\)\$"
+else
+    fail "hostile run logs: the run or python3 could not write the files (status $STATUS)"
 fi
 
 # A model too large for memory: refused with its size before it is built

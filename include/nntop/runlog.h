@@ -327,6 +327,34 @@ int runlog_latest_checkpoint(const char *run_dir, char **path, long *step, char 
 /* ---- reading a run back ------------------------------------------------ */
 
 /*
+ * The longest line the run-log readers take, its newline included: nntop
+ * writes lines of a few KiB at most, so a longer one is damage, refused
+ * before it is read whole.
+ */
+#define RUNLOG_LINE_MAX ((size_t)1 << 20)
+
+/*
+ * The memory the run-log readers (metrics.csv, layers.csv, events.jsonl,
+ * histograms.csv) and the checkpoint reader may give to what one file
+ * holds: the rows read, a checkpoint's header and its parse.  Each such
+ * allocation is checked against it first.  It is data.max_bytes of the
+ * config in effect (main sets it); 0 restores the default,
+ * DATA_MAX_BYTES_DEFAULT.  Set before any reader runs; read from any thread.
+ */
+void runlog_set_read_max(uint64_t bytes);
+/* The budget runlog_set_read_max set (the default until then). */
+uint64_t runlog_read_max(void);
+
+/*
+ * Read one line of f into *line (grown as needed; caller frees), newline
+ * included, NUL-terminated.  Returns its length (a last line may lack its
+ * newline; a NUL byte inside counts), 0 at the end, -1 on a read error
+ * (errno set), or -2 when the line is longer than max bytes: then at most
+ * max + 1 bytes of it have been read and f is left inside it.
+ */
+long runlog_getline(char **line, size_t *cap, FILE *f, size_t max);
+
+/*
  * Parse <run_dir>/metrics.csv into *rows (heap array, caller frees; NULL
  * when *n is 0).  A final line without its newline (a crash mid-write) is
  * ignored; any other malformed line is an error naming file and line.

@@ -46,10 +46,13 @@ struct json {
 };
 
 /*
- * Parse text[0..len) into *out.  Returns 0 (free with runlog_json_fini), or -1
- * with "offset N: reason" in err (errlen bytes); *out is then empty.
+ * Parse text[0..len) into *out, the tree taking at most max bytes (each
+ * allocation is counted before it is made).  Returns 0 (free with
+ * runlog_json_fini), or -1 with "offset N: reason" in err (errlen bytes);
+ * *out is then empty.
  */
-int runlog_json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen);
+int runlog_json_parse(struct json *out, const char *text, size_t len, uint64_t max, char *err,
+                      size_t errlen);
 /* Free what runlog_json_parse built. */
 void runlog_json_fini(struct json *v);
 /* Member key of object v (linear search), or NULL. */

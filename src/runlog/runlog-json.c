@@ -31,11 +31,28 @@ struct parser {
     size_t len, pos;
     int depth;
     size_t nodes;
+    uint64_t max, used;     /* the budget for what the tree takes, and what it took */
     char *err;
     size_t errlen;
 };
 
 static int parse_value(struct parser *ps, struct json *out);
+
+/*
+ * Count n more bytes of tree (and an allocator's overhead) against the
+ * budget, before they are allocated; -1 with the message when over it.
+ */
+static int
+charge(struct parser *ps, size_t at, size_t n)
+{
+    ps->used += n + 16;
+    if (ps->used <= ps->max)
+        return 0;
+    snprintf(ps->err, ps->errlen,
+             "offset %zu: more than %llu bytes once parsed (data.max_bytes is %llu)", at,
+             (unsigned long long)ps->max, (unsigned long long)ps->max);
+    return -1;
+}
 
 static int
 fail(struct parser *ps, size_t at, const char *what)
@@ -230,6 +247,10 @@ parse_string(struct parser *ps, char **s, size_t *n)
             return fail(ps, esc, "unknown escape");
         }
     }
+    if (charge(ps, start, b.len + 1) < 0) {
+        sbuf_fini(&b);
+        return -1;
+    }
     *n = b.len;
     *s = sbuf_take(&b);
     return 0;
@@ -275,6 +296,8 @@ parse_number(struct parser *ps, struct json *out)
     size_t n = ps->pos - start;
     if (n > JSON_MAX_NUMBER)
         return fail(ps, start, "number too long");
+    if (charge(ps, start, n + 1) < 0)
+        return -1;
     out->type = JSON_NUMBER;
     out->str = xmalloc(n + 1);
     memcpy(out->str, p + start, n);
@@ -365,7 +388,14 @@ parse_container(struct parser *ps, struct json *out, bool object)
             ps->pos++;
         }
         if (out->len == cap) {
-            cap = cap ? 2 * cap : 4;
+            size_t more = cap ? cap : 4;
+            if (charge(ps, ps->pos, more * (sizeof *out->items
+                                            + (object ? sizeof *out->keys
+                                                        + sizeof *out->key_lens : 0))) < 0) {
+                free(key);
+                return -1;
+            }
+            cap += more;
             out->items = xrealloc(out->items, cap * sizeof *out->items);
             if (object) {
                 out->keys = xrealloc(out->keys, cap * sizeof *out->keys);
@@ -427,10 +457,11 @@ parse_value(struct parser *ps, struct json *out)
 }
 
 int
-runlog_json_parse(struct json *out, const char *text, size_t len, char *err, size_t errlen)
+runlog_json_parse(struct json *out, const char *text, size_t len, uint64_t max, char *err,
+                  size_t errlen)
 {
     struct parser ps = {
-        .p = (const unsigned char *)text, .len = len, .err = err, .errlen = errlen,
+        .p = (const unsigned char *)text, .len = len, .max = max, .err = err, .errlen = errlen,
     };
     memset(out, 0, sizeof *out);
     if (parse_value(&ps, out) < 0) {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nntop/data.h"
 #include "nntop/telemetry.h"
 #include "nntop/xmem.h"
 #include "runlog-int.h"
@@ -37,6 +38,52 @@ const char *const runlog_layers_columns[RUNLOG_LAYERS_NCOLS] = {
     "dead_frac", "sat_frac", "w_norm", "g_norm", "update_norm", "update_ratio", "nan_count",
     "inf_count",
 };
+
+static _Atomic uint64_t read_max = DATA_MAX_BYTES_DEFAULT;
+
+void
+runlog_set_read_max(uint64_t bytes)
+{
+    read_max = bytes > 0 ? bytes : DATA_MAX_BYTES_DEFAULT;
+}
+
+uint64_t
+runlog_read_max(void)
+{
+    return read_max;
+}
+
+long
+runlog_getline(char **line, size_t *cap, FILE *f, size_t max)
+{
+    size_t n = 0;
+    int c = 0;
+    flockfile(f);
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (n + 2 > *cap) {
+            size_t want = *cap ? 2 * *cap : 256;
+            if (want > max + 2)
+                want = max + 2;
+            *line = xrealloc(*line, want);
+            *cap = want;
+        }
+        (*line)[n++] = (char)c;
+        if (n > max) {
+            funlockfile(f);
+            (*line)[n] = '\0';
+            return -2;
+        }
+        if (c == '\n')
+            break;
+    }
+    bool failed = c == EOF && ferror(f);
+    funlockfile(f);
+    if (failed)
+        return -1;
+    if (n > 0)
+        (*line)[n] = '\0';
+    return (long)n;
+}
 
 /* Reads whole lines; a last line without '\n' is reported as absent. */
 struct line_reader {
@@ -96,14 +143,18 @@ static int
 reader_next(struct line_reader *r, char **cause)
 {
     errno = 0;
-    ssize_t n = getline(&r->line, &r->cap, r->f);
-    if (n < 0) {
-        if (ferror(r->f)) {
-            *cause = xasprintf("%s: read error: %s", r->path, strerror(errno));
-            return -1;
-        }
-        return 0;
+    long n = runlog_getline(&r->line, &r->cap, r->f, RUNLOG_LINE_MAX);
+    if (n == -2) {
+        *cause = xasprintf("%s:%zu: line longer than %zu bytes", r->path, r->lineno + 1,
+                           RUNLOG_LINE_MAX);
+        return -1;
     }
+    if (n < 0) {
+        *cause = xasprintf("%s: read error: %s", r->path, strerror(errno));
+        return -1;
+    }
+    if (n == 0)
+        return 0;
     if (r->line[n - 1] != '\n')
         return 0;               /* torn: r->done still points at its start */
     r->lineno++;
@@ -271,14 +322,31 @@ check_header(struct line_reader *r, const char *const *columns, size_t ncols, in
     return 0;
 }
 
-/* Grow *arr (of elem bytes) so index n fits. */
-static void *
-grow(void *arr, size_t *cap, size_t n, size_t elem)
+/*
+ * Grow *arr (of elem bytes) so index n fits, within runlog_read_max()
+ * together with other bytes already held for this file.  0, or -1 with
+ * *cause naming r's file and line.
+ */
+static int
+grow(void **arr, size_t *cap, size_t n, size_t elem, uint64_t other,
+     const struct line_reader *r, char **cause)
 {
     if (n < *cap)
-        return arr;
-    *cap = *cap ? 2 * *cap : 256;
-    return xrealloc(arr, *cap * elem);
+        return 0;
+    size_t want = *cap ? 2 * *cap : 256;
+    uint64_t max = runlog_read_max();
+    uint64_t need = (uint64_t)(n + 1) * elem + other;
+    if (need > max) {
+        *cause = xasprintf("%s:%zu: the rows read need %llu bytes, more than data.max_bytes "
+                           "(%llu)", r->path, r->lineno, (unsigned long long)need,
+                           (unsigned long long)max);
+        return -1;
+    }
+    if ((uint64_t)want * elem + other > max)
+        want = (size_t)((max - other) / elem);
+    *arr = xrealloc(*arr, want * elem);
+    *cap = want;
+    return 0;
 }
 
 /*
@@ -332,7 +400,11 @@ follow_csv(const char *run_dir, const struct csv_file *csv, struct runlog_cursor
             rc = got;
             break;
         }
-        arr = grow(arr, cap, *n, csv->row_size);
+        void *grown = arr;
+        rc = grow(&grown, cap, *n, csv->row_size, 0, &r, cause);
+        arr = grown;
+        if (rc < 0)
+            break;
         char *f[CSV_MAX_FIELDS];
         int nf = csv_split(r.line, f, CSV_MAX_FIELDS);
         if (nf != cur->nfields) {
@@ -518,7 +590,7 @@ parse_event(struct line_reader *r, struct runlog_event_rec *ev, char **cause)
     struct json v;
     char err[128];
     size_t len = strlen(r->line);
-    if (runlog_json_parse(&v, r->line, len, err, sizeof err) < 0) {
+    if (runlog_json_parse(&v, r->line, len, runlog_read_max(), err, sizeof err) < 0) {
         *cause = xasprintf("%s:%zu: %s", r->path, r->lineno, err);
         return -1;
     }
@@ -560,7 +632,12 @@ follow_events(const char *run_dir, struct runlog_cursor *cur, struct runlog_even
             break;
         }
         if (r.line[strspn(r.line, " \t")] != '\0') {
-            arr = grow(arr, cap, *n, sizeof *arr);
+            /* The lines are kept too: the bytes read so far bound them. */
+            void *grown = arr;
+            rc = grow(&grown, cap, *n, sizeof *arr, (uint64_t)r.done, &r, cause);
+            arr = grown;
+            if (rc < 0)
+                break;
             rc = parse_event(&r, &arr[*n], cause);
             if (rc < 0)
                 break;
@@ -613,7 +690,7 @@ static int
 event_member(const char *line, const char *key, struct json *v, const struct json **member)
 {
     char err[128];
-    if (line == NULL || runlog_json_parse(v, line, strlen(line), err, sizeof err) < 0)
+    if (line == NULL || runlog_json_parse(v, line, strlen(line), runlog_read_max(), err, sizeof err) < 0)
         return -1;
     *member = runlog_json_get(v, key);
     if (*member == NULL) {

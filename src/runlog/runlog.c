@@ -919,17 +919,27 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
     FILE *in = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
-    ssize_t n;
+    long n;
     if (in == NULL) {
         free(path);
         return 0;
     }
-    /* First pass: anything to do? */
-    while ((n = getline(&line, &cap, in)) > 0) {
+    /* First pass: anything to do? (Lines of a bounded length only.) */
+    size_t lineno = 0;
+    while ((n = runlog_getline(&line, &cap, in, RUNLOG_LINE_MAX)) > 0) {
         long s;
         bool eval;
+        lineno++;
         if (line_step(id, line, &s, &eval) && s > step)
             removed++;
+    }
+    if (n == -2) {
+        *cause = xasprintf("%s:%zu: line longer than %zu bytes", path, lineno + 1,
+                           RUNLOG_LINE_MAX);
+        fclose(in);
+        free(line);
+        free(path);
+        return -1;
     }
     if (removed == 0 || ferror(in)) {
         fclose(in);
@@ -945,7 +955,7 @@ truncate_file(const char *run_dir, enum rl_file_id id, long step, char **cause)
         free(path);
         return -1;
     }
-    while ((n = getline(&line, &cap, in)) > 0) {
+    while ((n = runlog_getline(&line, &cap, in, RUNLOG_LINE_MAX)) > 0) {
         long s;
         bool eval;
         /* A cut last line (no newline) goes too: a crash left it. */
@@ -1361,7 +1371,7 @@ event_line(struct runlog *rl, long step, const char *type, const char *fields)
     sbuf_putc(&b, '}');
     struct json v;
     char err[128];
-    if (runlog_json_parse(&v, b.s, b.len, err, sizeof err) == 0) {
+    if (runlog_json_parse(&v, b.s, b.len, UINT64_MAX, err, sizeof err) == 0) {
         bool object = v.type == JSON_OBJECT;
         runlog_json_fini(&v);
         if (object)

@@ -762,6 +762,12 @@ st_file_open(struct st_file *sf, const char *path, char **cause)
                            (unsigned long long)n);
         return -1;
     }
+    uint64_t max = runlog_read_max();
+    if (n + 1 > max) {
+        *cause = xasprintf("%s: the header needs %llu bytes, more than data.max_bytes (%llu)",
+                           path, (unsigned long long)(n + 1), (unsigned long long)max);
+        return -1;
+    }
     sf->header = xmalloc((size_t)n + 1);
     if (fread(sf->header, 1, (size_t)n, sf->f) != (size_t)n) {
         *cause = xasprintf("%s: short read of the header", path);
@@ -771,12 +777,21 @@ st_file_open(struct st_file *sf, const char *path, char **cause)
     sf->data_start = 8 + n;
     sf->data_size = size - 8 - n;
     char err[128];
-    if (runlog_json_parse(&sf->root, sf->header, (size_t)n, err, sizeof err) < 0) {
+    /* The text and the tree built from it are each held within the budget. */
+    if (runlog_json_parse(&sf->root, sf->header, (size_t)n, max, err, sizeof err) < 0) {
         *cause = xasprintf("%s: header: %s", path, err);
         return -1;
     }
     if (sf->root.type != JSON_OBJECT) {
         *cause = xasprintf("%s: header is not a JSON object", path);
+        return -1;
+    }
+    /* The entries (and check_overlaps' index of them), within the budget too. */
+    uint64_t ents_bytes = (uint64_t)sf->root.len * (sizeof *sf->ents + sizeof(void *));
+    if (ents_bytes > max) {
+        *cause = xasprintf("%s: the header's %zu entries need %llu bytes, more than "
+                           "data.max_bytes (%llu)", path, sf->root.len,
+                           (unsigned long long)ents_bytes, (unsigned long long)max);
         return -1;
     }
     if (sf->root.len > 0)
@@ -1132,7 +1147,7 @@ runlog_load_normalize(const char *path, float *scale, float *shift, int d, char 
         goto out;
     }
     char err[128];
-    if (runlog_json_parse(&v, text, strlen(text), err, sizeof err) < 0) {
+    if (runlog_json_parse(&v, text, strlen(text), runlog_read_max(), err, sizeof err) < 0) {
         *cause = xasprintf("%s: metadata normalize: %s", path, err);
         goto out;
     }

@@ -58,6 +58,7 @@ struct follow {
     struct runlog_cursor cur[FF_COUNT];
     size_t cap[FF_COUNT];
     bool broken[FF_COUNT];      /* a malformed row: this file is no longer read */
+    bool hists_broken;          /* histograms.csv was damaged: no longer read */
     long long env_size;         /* env.txt's size when its pid was read */
     long pid;                   /* the writer: env.txt's last "pid", 0 unknown */
     bool same_host;             /* env.txt's "host" is this host: pid can be checked */
@@ -138,16 +139,18 @@ parse_hist(const char *line, struct hist_row *row)
  * Read run_dir/histograms.csv (nntop(1), FILES) on from r->hists_off,
  * whole lines only (a line still being written is read next time).  A
  * run logged before the file existed, or a line that does not parse, just
- * has fewer histograms (the dashboard keeps the last ones it has).
+ * has fewer histograms (the dashboard keeps the last ones it has).  A line
+ * longer than RUNLOG_LINE_MAX, or rows beyond runlog_read_max(), are
+ * damage: -1 with *cause naming the file (0 otherwise).
  */
-static void
-read_hists(struct replay *r, const char *run_dir)
+static int
+read_hists(struct replay *r, const char *run_dir, char **cause)
 {
     char path[DATA_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/histograms.csv", run_dir);
     FILE *fp = fopen(path, "r");
     if (fp == NULL)
-        return;
+        return 0;
     struct stat st;
     if (fstat(fileno(fp), &st) == 0 && (long long)st.st_size < r->hists_off) {
         r->nhists = 0;          /* cut back (a resume from an older checkpoint): read anew */
@@ -155,12 +158,14 @@ read_hists(struct replay *r, const char *run_dir)
     }
     if (fseek(fp, r->hists_off, SEEK_SET) != 0) {
         fclose(fp);
-        return;
+        return 0;
     }
     char *line = NULL;
     size_t len = 0;
-    ssize_t n;
-    while ((n = getline(&line, &len, fp)) > 0) {
+    long n;
+    int rc = 0;
+    uint64_t max = runlog_read_max();
+    while ((n = runlog_getline(&line, &len, fp, RUNLOG_LINE_MAX)) > 0) {
         if (line[n - 1] != '\n')
             break;              /* torn: the writer has not finished it */
         r->hists_off += n;
@@ -168,13 +173,30 @@ read_hists(struct replay *r, const char *run_dir)
         if (!parse_hist(line, &row))
             continue;
         if (r->nhists == r->hists_cap) {
-            r->hists_cap = r->hists_cap ? r->hists_cap * 2 : 256;
+            size_t want = r->hists_cap ? r->hists_cap * 2 : 256;
+            if ((uint64_t)(r->nhists + 1) * sizeof *r->hists > max) {
+                *cause = xasprintf("%s: the rows read need %llu bytes, more than "
+                                   "data.max_bytes (%llu)", path,
+                                   (unsigned long long)((r->nhists + 1) * sizeof *r->hists),
+                                   (unsigned long long)max);
+                rc = -1;
+                break;
+            }
+            if ((uint64_t)want * sizeof *r->hists > max)
+                want = (size_t)(max / sizeof *r->hists);
+            r->hists_cap = want;
             r->hists = xrealloc(r->hists, r->hists_cap * sizeof *r->hists);
         }
         r->hists[r->nhists++] = row;
     }
+    if (n == -2) {
+        *cause = xasprintf("%s: a line longer than %zu bytes after byte %ld", path,
+                           RUNLOG_LINE_MAX, r->hists_off);
+        rc = -1;
+    }
     free(line);
     fclose(fp);
+    return rc;
 }
 
 /* The histogram (what, index) of the snapshot at step, or NULL. */
@@ -349,6 +371,10 @@ open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
         goto fail;
     }
     cfg_errs_fini(&errs);
+    /* The run's own data.max_bytes bounds what its files may take, but never
+     * above the default: the directory read is the input, not the user's word. */
+    uint64_t max = r->cfg.data.max_bytes;
+    runlog_set_read_max(max > 0 && max < DATA_MAX_BYTES_DEFAULT ? max : 0);
     struct follow *fw = r->fw;
     if (fw != NULL) {
         if (runlog_follow_metrics(run_dir, &fw->cur[FF_METRICS], &r->metrics, &r->nmetrics,
@@ -387,7 +413,8 @@ open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
     for (size_t i = 0; i < r->nevents; i++)
         state_apply_event(&r->last, &r->events[i], false);
     r->group_step = -1;
-    read_hists(r, run_dir);
+    if (read_hists(r, run_dir, cause) != 0)
+        goto fail;
     r->run_dir = xstrdup(run_dir);
     *out = r;
     return 0;
@@ -492,8 +519,15 @@ follow_read(struct replay *r)
                                    : (r->nevents ? r->events[r->nevents - 1].step : -1);
         memset(&fw->cur[k], 0, sizeof fw->cur[k]);
     }
-    read_hists(r, r->run_dir);
     char *cause = NULL;
+    if (!fw->hists_broken && read_hists(r, r->run_dir, &cause) != 0) {
+        fw->hists_broken = true;
+        char text[TM_TEXT_MAX];
+        snprintf(text, sizeof text, "no longer following histograms.csv: %s", cause);
+        follow_note(fw, TM_SEV_ERROR, text);
+        free(cause);
+        cause = NULL;
+    }
     int rc[FF_COUNT] = {0, 0, 0};
     if (!fw->broken[FF_METRICS])
         rc[FF_METRICS] = runlog_follow_metrics(r->run_dir, &fw->cur[FF_METRICS], &r->metrics,
