@@ -248,8 +248,8 @@ main(int argc, char **argv)
             by[r] = labels[i];
         }
         pos += batch;
-        loss = model_team_grad(team, &b, NULL);
-        model_team_optim_step(team, o, os.lr, NULL);
+        loss = model_team_grad(team, &b, NULL, NULL);
+        model_team_optim_step(team, o, os.lr, NULL, NULL);
         int done = s + 1 - BENCH_WARMUP;
         if (done > 0 && done % window == 0) {
             double t = mono_seconds();

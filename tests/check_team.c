@@ -90,7 +90,7 @@ compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
                       .targets = loss == LOSS_MSE ? d->targets : NULL, .size = B};
     struct loss_out lo1, lo2;
     double l1 = model_grad(one, &b, &lo1);
-    double l2 = model_team_grad(t, &b, &lo2);
+    double l2 = model_team_grad(t, &b, &lo2, NULL);
     ck_assert_msg(fabs(l1 - l2) <= 1e-6 * (1.0 + fabs(l1)), "n %d B %d: loss %.17g vs %.17g",
                   n, B, l2, l1);
     ck_assert_double_eq(lo2.data, l2);
@@ -144,7 +144,7 @@ train(int n, int S, size_t *count)
     for (int s = 0; s < S; s++) {
         int B = 16 + s % 40;   /* sizes that cut evenly and unevenly */
         struct batch b = {.x = d->x + (s % 7) * IN, .labels = d->labels + s % 7, .size = B};
-        model_team_grad(t, &b, NULL);
+        model_team_grad(t, &b, NULL, NULL);
         optim_step(o, m->params, m->grads, os.lr, NULL);
     }
     float *p = xmalloc(m->nparams * sizeof *p);
@@ -193,7 +193,7 @@ START_TEST(test_team__conv)
     for (int i = 0; i < CB; i++)
         y[i] = i % CLASSES;
     struct batch b = {.x = x, .labels = y, .size = CB};
-    double l1 = model_grad(one, &b, NULL), l2 = model_team_grad(t, &b, NULL);
+    double l1 = model_grad(one, &b, NULL), l2 = model_team_grad(t, &b, NULL, NULL);
     ck_assert_msg(fabs(l1 - l2) < 1e-6, "conv: loss %g vs %g", l2, l1);
     for (int i = 0; i < one->nlayers; i++) {
         double e = max_rel(two->layers[i].y, one->layers[i].y,
@@ -247,7 +247,7 @@ START_TEST(test_team__optim_ranges)
             /* the same gradients on both sides, so only the update is compared */
             memcpy(two->grads, one->grads, one->nparams * sizeof(float));
             optim_step(o1, one->params, one->grads, 0.05, u1);
-            model_team_optim_step(t, o2, 0.05, u2);
+            model_team_optim_step(t, o2, 0.05, u2, NULL);
             ck_assert_msg(memcmp(one->params, two->params, one->nparams * sizeof(float)) == 0,
                           "optimizer %zu step %d: split update differs", k, s);
             ck_assert(memcmp(u1, u2, one->nparams * sizeof(float)) == 0);
@@ -259,6 +259,52 @@ START_TEST(test_team__optim_ranges)
         model_team_free(t);
         model_free(two);
         model_free(one);
+    }
+    free(d);
+}
+END_TEST
+
+START_TEST(test_team__sums_and_save)
+{
+    /* The squared norms taken while summing match one pass over the whole
+     * buffer (exactly for one thread); the update saves the parameters it
+     * overwrites and says whether they stayed finite. */
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 5);
+    for (int n = 1; n <= 3; n++) {
+        struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 7);
+        struct model_team *t = model_team_new(m, n);
+        struct batch b = {.x = d->x, .labels = d->labels, .size = ROWS};
+        struct team_sums sums = {.params = true};
+        model_team_grad(t, &b, NULL, &sums);
+        double g = optim_sum_squares(m->grads, m->nparams);
+        double p = optim_sum_squares(m->params, m->nparams);
+        ck_assert_msg(fabs(sums.grad_sq - g) <= 1e-12 * g, "n %d: grad_sq %.17g, one pass %.17g",
+                      n, sums.grad_sq, g);
+        ck_assert_msg(fabs(sums.param_sq - p) <= 1e-12 * p, "n %d: param_sq %.17g vs %.17g", n,
+                      sums.param_sq, p);
+        if (n == 1)
+            ck_assert(sums.grad_sq == g && sums.param_sq == p);
+        sums.params = false;
+        model_team_grad(t, &b, NULL, &sums);
+        ck_assert(sums.param_sq == 0.0);
+
+        struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.1};
+        struct optim *o = optim_new(&os, m->nparams);
+        float *before = xmalloc(m->nparams * sizeof(float));
+        float *save = xalloc_aligned(m->nparams * sizeof(float));
+        memcpy(before, m->params, m->nparams * sizeof(float));
+        ck_assert(model_team_optim_step(t, o, 0.1, NULL, save));
+        ck_assert(memcmp(save, before, m->nparams * sizeof(float)) == 0);
+        ck_assert(memcmp(m->params, before, m->nparams * sizeof(float)) != 0);
+        /* a NaN gradient in the last entry (the last member's share) */
+        m->grads[m->nparams - 1] = NAN;
+        ck_assert_msg(!model_team_optim_step(t, o, 0.1, NULL, NULL), "n %d: NaN not seen", n);
+        free(save);
+        free(before);
+        optim_free(o);
+        model_team_free(t);
+        model_free(m);
     }
     free(d);
 }
@@ -280,7 +326,7 @@ START_TEST(test_team__not_split)
         struct batch b = {.x = d->x, .labels = d->labels, .size = ROWS};
         for (int s = 0; s < 3; s++) {
             double l1 = model_grad(one, &b, NULL);
-            double l2 = model_team_grad(t, &b, NULL);
+            double l2 = model_team_grad(t, &b, NULL, NULL);
             ck_assert(l1 == l2);
             ck_assert(memcmp(one->grads, two->grads, one->nparams * sizeof(float)) == 0);
         }
@@ -311,10 +357,10 @@ START_TEST(test_team__one_row_and_growth)
     struct model *ref = model_new(&s, 4, NULL);
     struct model_team *t = model_team_new(m, 2);
     struct batch b1 = {.x = d->x, .labels = d->labels, .size = 1};
-    ck_assert(model_team_grad(t, &b1, NULL) == model_grad(ref, &b1, NULL));
+    ck_assert(model_team_grad(t, &b1, NULL, NULL) == model_grad(ref, &b1, NULL));
     ck_assert(memcmp(m->grads, ref->grads, m->nparams * sizeof(float)) == 0);
     struct batch big = {.x = d->x, .labels = d->labels, .size = ROWS};
-    double l2 = model_team_grad(t, &big, NULL), l1 = model_grad(ref, &big, NULL);
+    double l2 = model_team_grad(t, &big, NULL, NULL), l1 = model_grad(ref, &big, NULL);
     ck_assert_msg(fabs(l1 - l2) < 1e-6, "grown batch: loss %g vs %g", l2, l1);
     ck_assert_msg(max_rel(m->grads, ref->grads, m->nparams) < 1e-5, "grown batch: grads differ");
     model_team_free(t);
@@ -336,6 +382,7 @@ team_suite(void)
     tcase_add_test(core, test_team__conv);
     tcase_add_test(core, test_team__not_split);
     tcase_add_test(core, test_team__optim_ranges);
+    tcase_add_test(core, test_team__sums_and_save);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");

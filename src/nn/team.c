@@ -55,8 +55,13 @@ struct model_team {
     struct optim *optim;            /* PHASE_OPTIM: the step to apply */
     double lr;
     float *update;
+    float *save;                    /* PHASE_OPTIM: the parameters before, or NULL */
+    bool want_param_sq;             /* PHASE_SUM: take param_sq too */
     double loss[TEAM_MAX];
     int correct[TEAM_MAX];
+    double grad_sq[TEAM_MAX];       /* PHASE_SUM: each member's share of ||grads||^2 */
+    double param_sq[TEAM_MAX];      /* ... and of ||params||^2 */
+    bool finite[TEAM_MAX];          /* PHASE_OPTIM: each member's share stayed finite */
 };
 
 /* Whether every layer computes each row on its own in training. */
@@ -203,7 +208,8 @@ share_of(const struct model_team *t, int i, size_t *lo, size_t *hi)
     *hi = *lo + per < total ? *lo + per : total;
 }
 
-/* grads = part 0's + part 1's + ..., over member i's share of the entries. */
+/* grads = part 0's + part 1's + ..., over member i's share of the entries,
+ * then that share's squared norms, while it is in this core's cache. */
 static void
 sum_share(struct model_team *t, int i)
 {
@@ -215,6 +221,21 @@ sum_share(struct model_team *t, int i)
         for (size_t j = lo; j < hi; j++)
             g[j] += gk[j];
     }
+    t->grad_sq[i] = optim_sum_squares(g + lo, hi - lo);
+    t->param_sq[i] = t->want_param_sq ? optim_sum_squares(t->m->params + lo, hi - lo) : 0.0;
+}
+
+/* Member i's share of the update: save, step, check. */
+static void
+optim_share(struct model_team *t, int i)
+{
+    size_t lo, hi;
+    share_of(t, i, &lo, &hi);
+    float *p = t->m->params;
+    if (t->save != NULL)
+        memcpy(t->save + lo, p + lo, (hi - lo) * sizeof *p);
+    optim_step_range(t->optim, p, t->m->grads, t->lr, t->update, lo, hi);
+    t->finite[i] = optim_all_finite(p + lo, hi - lo);
 }
 
 static void
@@ -226,9 +247,7 @@ team_job(void *arg, int i)
         return;
     }
     if (t->phase == PHASE_OPTIM) {
-        size_t lo, hi;
-        share_of(t, i, &lo, &hi);
-        optim_step_range(t->optim, t->m->params, t->m->grads, t->lr, t->update, lo, hi);
+        optim_share(t, i);
         return;
     }
     if (i >= t->parts)
@@ -280,12 +299,20 @@ team_settle(struct model_team *t, const float *x, int B)
 }
 
 double
-model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out)
+model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *out,
+                struct team_sums *sums)
 {
     struct model *m = t->m;
-    if (t->n == 1 || b->size < 2 || m->want_dx)
-        return model_grad(m, b, out);
+    if (t->n == 1 || b->size < 2 || m->want_dx) {
+        double loss = model_grad(m, b, out);
+        if (sums != NULL) {
+            sums->grad_sq = optim_sum_squares(m->grads, m->nparams);
+            sums->param_sq = sums->params ? optim_sum_squares(m->params, m->nparams) : 0.0;
+        }
+        return loss;
+    }
     team_cut(t, b->x, b->size);
+    t->want_param_sq = sums != NULL && sums->params;
     t->b = b;
     t->phase = PHASE_GRAD;
     m->loss_rows = b->size;
@@ -306,23 +333,38 @@ model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *ou
         out->data = loss;
         out->correct = correct;
     }
+    if (sums != NULL) {
+        sums->grad_sq = sums->param_sq = 0.0;
+        for (int i = 0; i < t->n; i++) {
+            sums->grad_sq += t->grad_sq[i];
+            sums->param_sq += t->param_sq[i];
+        }
+    }
     return loss;
 }
 
-void
-model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update)
+bool
+model_team_optim_step(struct model_team *t, struct optim *o, double lr, float *update,
+                      float *save)
 {
     struct model *m = t->m;
     if (t->n == 1) {
+        if (save != NULL)
+            memcpy(save, m->params, m->nparams * sizeof *save);
         optim_step(o, m->params, m->grads, lr, update);
-        return;
+        return optim_all_finite(m->params, m->nparams);
     }
     optim_begin_step(o);
     t->optim = o;
     t->lr = lr;
     t->update = update;
+    t->save = save;
     t->phase = PHASE_OPTIM;
     pool_run(t->pool, team_job, t);
+    bool finite = true;
+    for (int i = 0; i < t->n; i++)
+        finite &= t->finite[i];
+    return finite;
 }
 
 const float *
