@@ -98,7 +98,8 @@ usage(FILE *fp)
           "      --no-log            write no run directory\n"
           "  -r, --resume PATH       continue a run from its directory or a checkpoint\n"
           "      --reproduce RUN_DIR re-run a logged run with its live changes\n"
-          "      --replay RUN_DIR    show a logged run in the dashboard (read-only)\n"
+          "      --replay RUN_DIR... show a logged run in the dashboard (read-only);\n"
+          "                          up to 4 runs compared (curves overlaid, r selects)\n"
           "      --attach RUN_DIR    show a run another nntop is writing, as it grows\n"
           "                          (q detaches; the run goes on)\n"
           "      --check-config      validate, print the effective config, exit\n"
@@ -174,6 +175,8 @@ struct options {
     const char *config;
     const char *runs_dir;
     const char *resume, *reproduce, *replay, *attach;
+    int nreplays;               /* --replay RUN_A RUN_B ...: the runs compared */
+    const char **replays;
     long steps;
     int fail_on;                /* enum doctor_severity; 0 = never */
     int nsets;
@@ -185,6 +188,7 @@ parse_options(struct options *o, int argc, char **argv)
 {
     memset(o, 0, sizeof *o);
     o->sets = xcalloc((size_t)argc + 1, sizeof *o->sets);
+    o->replays = xcalloc((size_t)argc + 1, sizeof *o->replays);
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":Hs:n:o:r:vVh", long_options, NULL)) != -1) {
@@ -196,7 +200,10 @@ parse_options(struct options *o, int argc, char **argv)
         case 'r': o->resume = optarg; break;
         case OPT_NO_LOG: o->no_log = true; break;
         case OPT_REPRODUCE: o->reproduce = optarg; break;
-        case OPT_REPLAY: o->replay = optarg; break;
+        case OPT_REPLAY:
+            o->replay = o->replay != NULL ? o->replay : optarg;
+            o->replays[o->nreplays++] = optarg;
+            break;
         case OPT_ATTACH: o->attach = optarg; break;
         case OPT_CHECK_CONFIG: o->check_config = true; break;
         case OPT_GRADCHECK: o->gradcheck = true; break;
@@ -231,6 +238,14 @@ parse_options(struct options *o, int argc, char **argv)
             die_usage("unknown option '%.*s'", (int)strcspn(argv[optind - 1], "="),
                       argv[optind - 1]);
         }
+    }
+    /* --replay RUN_A RUN_B ...: the arguments after the first run are runs too. */
+    while (o->replay != NULL && optind < argc)
+        o->replays[o->nreplays++] = argv[optind++];
+    if (o->nreplays > UI_MAX_RUNS) {
+        fprintf(stderr, "nntop: --replay: at most %d runs can be compared, got %d\n",
+                UI_MAX_RUNS, o->nreplays);
+        exit(EXIT_USAGE);
     }
     if (optind < argc)
         o->config = argv[optind++];
@@ -372,34 +387,48 @@ load_config(struct cfg *c, const struct options *o)
     runlog_set_read_max(c->data.max_bytes);
 }
 
-/* --replay RUN_DIR, and --attach RUN_DIR (the same reader, following the files). */
+/* --replay RUN_DIR... (up to UI_MAX_RUNS compared), and --attach RUN_DIR
+ * (the same reader, following the files). */
 static int
 run_replay(const struct options *o)
 {
-    struct replay *r = NULL;
-    char *cause = NULL;
-    int opened = o->attach != NULL ? replay_attach(&r, o->attach, &cause)
-                                   : replay_open(&r, o->replay, &cause);
-    if (opened != 0) {
-        fprintf(stderr, "nntop: %s\n", cause);
-        free(cause);
-        return EXIT_USAGE;
-    }
-    struct feed feed = replay_feed(r);
-    char why[256];
+    struct replay *r[UI_MAX_RUNS] = {NULL};
+    struct feed feeds[UI_MAX_RUNS];
+    int n = o->attach != NULL ? 1 : o->nreplays;
     int rc = EXIT_DONE;
+    for (int k = 0; k < n; k++) {
+        char *cause = NULL;
+        int opened = o->attach != NULL ? replay_attach(&r[k], o->attach, &cause)
+                                       : replay_open(&r[k], o->replays[k], &cause);
+        if (opened != 0) {
+            fprintf(stderr, "nntop: %s\n", cause);
+            free(cause);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        feeds[k] = replay_feed(r[k]);
+    }
+    char why[256];
     if (!o->headless && isatty(STDOUT_FILENO) && ui_can_start(why, sizeof why)) {
         struct ui_opts uo = {.exit_when_done = o->exit_when_done};
-        if (ui_run(&feed, &uo) > 0)
+        if (ui_run_many(feeds, n, &uo) > 0)
             rc = EXIT_INTERRUPTED;
     } else {
-        /* A followed run prints as a live one does: a line a second. */
+        /* A followed run prints as a live one does: a line a second.
+         * Compared runs print one after the other, each under its letter. */
         struct headless_opts ho = {.out = stdout, .err = stderr,
                                    .progress_every_s = o->attach != NULL ? 1.0 : 0.0,
                                    .summary = true};
-        headless_run(&feed, &ho);
+        for (int k = 0; k < n; k++) {
+            if (n > 1)
+                printf("run %c: %s\n", 'A' + k, o->replays[k]);
+            headless_run(&feeds[k], &ho);
+        }
     }
-    replay_free(r);
+out:
+    for (int k = 0; k < n; k++)
+        if (r[k] != NULL)
+            replay_free(r[k]);
     return rc;
 }
 
@@ -768,5 +797,6 @@ out:
     free(cmdline);
     free(cfg);
     free(o.sets);
+    free(o.replays);
     return status;
 }

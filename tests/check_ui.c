@@ -757,6 +757,24 @@ START_TEST(test_ui__hist_render)
 }
 END_TEST
 
+/* Two runs' histograms on their common range: a as bars, b as its letter at its bars' tops. */
+START_TEST(test_ui__hist_overlay)
+{
+    char b[256];
+    float lo, hi;
+    const uint32_t ca[] = {4, 4}, cb[] = {0, 8};
+    struct tm_hist ha = make_hist(ca, 2, 0.0f, 2.0f), hb = make_hist(cb, 2, 2.0f, 4.0f);
+    ui_hist_overlay_render(b, sizeof b, &ha, &hb, 'B', 4, 2, false, &lo, &hi);
+    ck_assert_str_eq(b, "   B\n##  ");
+    ck_assert(lo == 0.0f && hi == 4.0f);
+    /* Scaled to each total: a run with ten times the values draws as high. */
+    const uint32_t c10[] = {40, 40};
+    struct tm_hist h10 = make_hist(c10, 2, 0.0f, 2.0f);
+    ui_hist_overlay_render(b, sizeof b, &h10, &ha, 'A', 2, 1, false, &lo, &hi);
+    ck_assert_str_eq(b, "AA");
+}
+END_TEST
+
 START_TEST(test_ui__hist_axis)
 {
     char b[128];
@@ -1444,6 +1462,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__glyph_twins);
     tcase_add_test(core, test_ui__hist_render);
     tcase_add_test(core, test_ui__hist_axis);
+    tcase_add_test(core, test_ui__hist_overlay);
     tcase_add_test(core, test_ui__spark);
     tcase_add_test(core, test_ui__canvas);
     tcase_add_test(core, test_ui__plot_series);

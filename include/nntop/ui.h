@@ -47,6 +47,19 @@ bool ui_can_start(char *why, size_t len);
  */
 int ui_run(struct feed *feed, const struct ui_opts *opts);
 
+/* Runs one dashboard compares at most (nntop --replay RUN_A RUN_B ...). */
+#define UI_MAX_RUNS 4
+
+/*
+ * ui_run over nfeeds feeds (1..UI_MAX_RUNS, borrowed), one run each: the
+ * loss curves of every run overlaid (each with its letter A, B, ... as
+ * marker and in the legend), the header, layer table and commands of the
+ * selected run (r selects the next), and its histogram overlaid on the
+ * first run's (the second's when the first is selected).  It finishes
+ * when every feed has.  Returns as ui_run.
+ */
+int ui_run_many(struct feed *feeds, int nfeeds, const struct ui_opts *opts);
+
 /*
  * Parse one line of the ':' prompt language ("lr 3e-4", "clip norm 1",
  * "step 10", ...; a leading ':' is allowed) into *out.  Returns 0 with

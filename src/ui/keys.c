@@ -175,6 +175,21 @@ key_freeze(struct ui *ui, int key)
 }
 
 static int
+key_next_run(struct ui *ui, int key)
+{
+    if (ui->nruns < 2) {
+        ui_message(ui, UI_MSG_INFO, "one run: r selects among the runs of "
+                   "nntop --replay RUN_A RUN_B ...");
+        return UI_HANDLED | UI_REDRAW;
+    }
+    ui_select_run(ui, (ui->sel_run + 1) % ui->nruns);
+    const struct ui_model *m = ui->live;
+    ui_message(ui, UI_MSG_INFO, "run %c selected: %s", UI_RUN_LETTER(ui->sel_run),
+               m->have_info ? m->info.run_dir : "(not read yet)");
+    return UI_HANDLED | UI_REDRAW;
+}
+
+static int
 key_escape(struct ui *ui, int key)
 {
     ui->overlay = UI_OVERLAY_NONE;
@@ -243,6 +258,9 @@ static const struct ui_key_binding key_table[] = {
      &panel_view_class},
     {{'Z'}, "Z", NULL, NULL, "freeze the display while training goes on (again: thaw)",
      key_freeze, NULL},
+    {{'r'}, "r", NULL, NULL,
+     "comparing runs (--replay RUN_A RUN_B ...): select the next run; the header, layer "
+     "table and histogram are the selected run's", key_next_run, NULL},
     {{UI_KEY_ESC}, "Esc", NULL, NULL, "close the prompt, an overlay or the message", key_escape,
      NULL},
     {{UI_KEY_CTRL_L}, "Ctrl-L", NULL, NULL, "redraw the screen", key_redraw, NULL},

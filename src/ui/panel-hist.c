@@ -18,6 +18,41 @@
 static const char *const kind_names[UI_HIST_KIND_COUNT] = {"activations", "weights",
                                                            "gradients"};
 
+/*
+ * The selected run's histogram h (bars) with run other's of the same
+ * layer ho over it (its letter at the top of each of its bars), on their
+ * common range; the last line gives each run's count.
+ */
+static void
+hist_draw_pair(struct ui *ui, const struct ui_rect *r, const struct tm_hist *h,
+               const struct tm_hist *ho, int other)
+{
+    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
+    char big[512 * 3 * 32 + 64], line[256], a[16], b[16];
+    int bars = ih - 2;
+    int max_bars = (int)((sizeof big - 1) / ((size_t)iw * 3 + 1));
+    bars = bars > max_bars ? max_bars : bars;
+    struct tm_hist range;
+    memset(&range, 0, sizeof range);
+    ui_hist_overlay_render(big, sizeof big, h, ho, UI_RUN_LETTER(other), iw, bars, ui->utf8,
+                           &range.lo, &range.hi);
+    char *row = big;
+    for (int y = 0; y < bars && row != NULL; y++) {
+        char *nl = strchr(row, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        crt_put(iy + y, ix, iw, CRT_HIST, row);
+        row = nl != NULL ? nl + 1 : NULL;
+    }
+    ui_hist_axis(line, sizeof line, &range, iw);
+    crt_put(iy + bars, ix, iw, CRT_DIM, line);
+    /* Each is scaled to its own total, so the shapes compare. */
+    snprintf(line, sizeof line, "%c bars n %s  %c letters n %s", UI_RUN_LETTER(ui->sel_run),
+             ui_fmt_si(a, sizeof a, h->total), UI_RUN_LETTER(other),
+             ui_fmt_si(b, sizeof b, ho->total));
+    crt_put(iy + ih - 1, ix, iw, CRT_NORMAL, line);
+}
+
 static void
 hist_draw(struct ui *ui, const struct ui_rect *r)
 {
@@ -34,8 +69,13 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
         char at[32] = "";
         if (hs >= 0 && hs != m->snap_step)
             snprintf(at, sizeof at, " at step %ld", hs);
-        snprintf(title, sizeof title, "%d %s %s %s%s  [h]", i,
-                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind], at);
+        char runs[16] = "";
+        if (ui->nruns > 1)
+            snprintf(runs, sizeof runs, " %c vs %c", UI_RUN_LETTER(ui->sel_run),
+                     UI_RUN_LETTER(ui_hist_other_run(ui)));
+        snprintf(title, sizeof title, "%d %s %s %s%s%s  [h]", i,
+                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind], at,
+                 runs);
     } else {
         snprintf(title, sizeof title, "histogram");
     }
@@ -73,6 +113,16 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     }
     if (h->total == 0 || h->nbins == 0) {
         crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no histogram data in this snapshot");
+        return;
+    }
+
+    /* Comparing runs: the same layer of the other run, drawn over this one. */
+    int ok = ui_hist_other_run(ui);
+    const struct tm_hist *ho = ok >= 0 ? ui_model_hist(ui->runs[ok], i, ui->hist_kind) : NULL;
+    if (ho != NULL && (ho->total == 0 || ho->nbins == 0))
+        ho = NULL;
+    if (ho != NULL) {
+        hist_draw_pair(ui, r, h, ho, ok);
         return;
     }
 
@@ -145,7 +195,8 @@ static const char *
 hist_help(void)
 {
     return "the selected layer's activations, weights or gradients (h); "
-           "below/above count values outside the bins";
+           "below/above count values outside the bins; comparing runs, the other run's "
+           "histogram of the same layer is drawn over it as its letter";
 }
 
 const struct panel_class panel_hist_class = {

@@ -251,12 +251,15 @@ layers_draw(struct ui *ui, const struct ui_rect *r)
 {
     const struct ui_model *m = ui_view(ui);
     const struct ui_glyphs *g = ui->g;
-    char title[64];
+    char title[80], run[16] = "";
     int n = m->have_info ? m->info.nlayers : 0;
+    if (ui->nruns > 1)
+        snprintf(run, sizeof run, " of run %c", UI_RUN_LETTER(ui->sel_run));
     if (m->snap_step >= 0)
-        snprintf(title, sizeof title, "layers %s snapshot at step %ld", g->dot, m->snap_step);
+        snprintf(title, sizeof title, "layers%s %s snapshot at step %ld", run, g->dot,
+                 m->snap_step);
     else
-        snprintf(title, sizeof title, "layers");
+        snprintf(title, sizeof title, "layers%s", run);
     crt_box(r, title);
     int iy = r->y + 1, ix = r->x + 1, iw = r->w - 2;
     int rows = visible_rows(r);

@@ -351,9 +351,222 @@ draw_initial(struct ui *ui, int y, int x, int iw)
     }
 }
 
+/* ---- several runs compared (--replay RUN_A RUN_B ...) ------------------ */
+
+#define MARK_EVERY 8            /* cells between a run's letter marks */
+
+/* Each run's colour; its letter tells it apart without one. */
+static const enum crt_elem run_elem[UI_MAX_RUNS] = {CRT_TRAIN, CRT_VAL, CRT_REG, CRT_HIST};
+
+/* The series the overlay plots of run k: training loss, or batch accuracy (a). */
+static const struct ui_series *
+run_series(const struct ui *ui, int k)
+{
+    const struct ui_model *m = k == ui->sel_run ? ui_view(ui) : ui->runs[k];
+    return ui->show_acc ? &m->train_acc : &m->train;
+}
+
+/* The top row of column col that run k's curve reaches, -1 when it has none there. */
+static int
+run_top_row(const struct ui *ui, int k, int col)
+{
+    char gl[8];
+    for (int row = 0; row < ui->canvas_run[k].h; row++)
+        if (ui_canvas_glyph(&ui->canvas_run[k], col, row, gl)[0] != '\0')
+            return row;
+    return -1;
+}
+
+/*
+ * What cell (col, row) shows: the run whose letter mark sits there (its
+ * curve's top in every MARK_EVERY-th column, the runs' columns staggered),
+ * else the first run with a dot there, the selected run before the others.
+ * Returns the run or -1; *mark says whether it is a letter.
+ */
+static int
+run_at(const struct ui *ui, int col, int row, bool *mark, char gl[8])
+{
+    *mark = false;
+    for (int k = 0; k < ui->nruns; k++) {
+        int phase = MARK_EVERY / 2 + k * MARK_EVERY / ui->nruns;
+        if (col % MARK_EVERY == phase % MARK_EVERY && run_top_row(ui, k, col) == row) {
+            *mark = true;
+            gl[0] = UI_RUN_LETTER(k);
+            gl[1] = '\0';
+            return k;
+        }
+    }
+    if (ui_canvas_glyph(&ui->canvas_run[ui->sel_run], col, row, gl)[0] != '\0')
+        return ui->sel_run;
+    for (int k = 0; k < ui->nruns; k++)
+        if (ui_canvas_glyph(&ui->canvas_run[k], col, row, gl)[0] != '\0')
+            return k;
+    return -1;
+}
+
+static void
+draw_runs_canvas(struct ui *ui, int y0, int x0)
+{
+    const struct ui_canvas *c0 = &ui->canvas_run[0];
+    char run[2048];
+    for (int row = 0; row < c0->h; row++) {
+        int col = 0;
+        while (col < c0->w) {
+            int start = col, who = -2;
+            bool who_mark = false;
+            size_t o = 0;
+            while (col < c0->w) {
+                char gl[8];
+                bool mark;
+                int k = run_at(ui, col, row, &mark, gl);
+                if (who == -2)
+                    who = k, who_mark = mark;
+                if (k != who || mark != who_mark || o + 8 >= sizeof run)
+                    break;
+                const char *t = k < 0 ? " " : gl;
+                size_t n = strlen(t);
+                memcpy(run + o, t, n);
+                o += n;
+                col++;
+            }
+            run[o] = '\0';
+            enum crt_elem e = who < 0 ? CRT_NORMAL : who_mark ? CRT_BOLD : run_elem[who];
+            crt_put(y0 + row, x0 + start, col - start, e, run);
+        }
+    }
+}
+
+/* The name the legend gives run k: its config name, or its directory's when two share one. */
+static void
+run_name(const struct ui *ui, int k, char *buf, size_t len)
+{
+    const struct ui_model *m = ui->runs[k];
+    const char *name = m->have_info ? m->info.name : "";
+    bool shared = name[0] == '\0';
+    for (int j = 0; j < ui->nruns && !shared; j++)
+        shared = j != k && ui->runs[j]->have_info && strcmp(ui->runs[j]->info.name, name) == 0;
+    if (shared && m->have_info && m->info.run_dir[0] != '\0') {
+        const char *d = m->info.run_dir;
+        size_t n = strlen(d);
+        while (n > 1 && d[n - 1] == '/')
+            n--;
+        size_t b = n;
+        while (b > 0 && d[b - 1] != '/')
+            b--;
+        snprintf(buf, len, "%.*s", (int)(n - b), d + b);
+    } else {
+        snprintf(buf, len, "%s", name[0] != '\0' ? name : "?");
+    }
+    char clean[TM_NAME_MAX * 4];
+    ui_text_clean(clean, sizeof clean, buf, ui->utf8);
+    snprintf(buf, len, "%s", clean);
+}
+
+/*
+ * The legend line: each run's letter (bold, in its colour), its name and
+ * its latest value, every run given an equal share of the width.
+ */
+static void
+draw_runs_legend(struct ui *ui, int y, int x, int w)
+{
+    int share = w / ui->nruns;
+    for (int k = 0; k < ui->nruns; k++) {
+        const struct ui_model *m = ui->runs[k];
+        char name[TM_NAME_MAX * 4], v[16], tail[32] = "";
+        run_name(ui, k, name, sizeof name);
+        if (m->have_step)
+            snprintf(tail, sizeof tail, " %s", ui->show_acc
+                     ? acc_pct(v, sizeof v, m->step.accuracy)
+                     : ui_fmt_short(v, sizeof v, m->step.loss, 5));
+        int cx = x + k * share;
+        char letter[2] = {UI_RUN_LETTER(k), '\0'};
+        cx += crt_put(y, cx, 1, k == ui->sel_run ? CRT_SELECTED : CRT_BOLD, letter);
+        /* letter, space, name, tail, and a space before the next run; the
+         * name comes first: the value goes when both do not fit */
+        if (ui_text_width(name, ui->utf8) + ui_text_width(tail, ui->utf8) + 3 > share)
+            tail[0] = '\0';
+        int room = share - 3 - ui_text_width(tail, ui->utf8);
+        if (room < 1)
+            continue;
+        name[ui_text_fit(name, room, ui->utf8, NULL)] = '\0';
+        cx += crt_put(y, cx, 1, CRT_NORMAL, " ");
+        cx += crt_put(y, cx, room, run_elem[k], name);
+        crt_put(y, cx, share, CRT_NORMAL, tail);
+    }
+}
+
+/* The loss panel with several runs: every run's training curve, lettered. */
+static void
+loss_draw_runs(struct ui *ui, const struct ui_rect *r)
+{
+    char title[96], a[32], b[32];
+    snprintf(title, sizeof title, "%s%s%s %s %d runs", ui->show_acc ? "batch accuracy" : "loss",
+             ui->log_scale && !ui->show_acc ? " (log)" : "", ui->window ? " last 500" : "",
+             ui->g->dot, ui->nruns);
+    crt_box(r, title);
+    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
+    if (ih < 4 || iw < LABEL_W + 6)
+        return;
+    int ph = ih - 2, pw = iw - LABEL_W - 1, px = ix + LABEL_W + 1;
+    draw_runs_legend(ui, iy + ih - 1, ix, iw);
+
+    long first = 0, last = 0;
+    bool have = false;
+    for (int k = 0; k < ui->nruns; k++) {
+        long f, l;
+        if (!series_span(run_series(ui, k), &f, &l))
+            continue;
+        first = have && first < f ? first : f;
+        last = have && last > l ? last : l;
+        have = true;
+    }
+    if (!have) {
+        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the first step");
+        return;
+    }
+    long xlo = first, xhi = last;
+    bool recent = ui->window;
+    if (recent) {
+        xlo = last - UI_WINDOW_STEPS + 1;
+        xlo = xlo < first ? first : xlo;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    int dots = pw * (ui->utf8 ? 2 : 1);
+    bool logy = ui->log_scale && !ui->show_acc, any = false;
+    for (int k = 0; k < ui->nruns; k++)
+        any |= ui_series_yrange(run_series(ui, k), recent, xlo, xhi, logy, dots, &lo, &hi);
+    if (!any) {
+        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
+                ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
+        return;
+    }
+    if (hi - lo < 1e-12) {
+        double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
+        lo -= pad;
+        hi += pad;
+    }
+    for (int k = 0; k < ui->nruns; k++) {
+        ui_canvas_init(&ui->canvas_run[k], pw, ph, ui->utf8);
+        ui_plot_series(&ui->canvas_run[k], run_series(ui, k), recent, xlo, xhi, lo, hi, logy);
+    }
+    draw_runs_canvas(ui, iy, px);
+    crt_put(iy, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, hi, logy));
+    crt_put(iy + ph - 1, ix, LABEL_W, CRT_DIM, ylabel(a, sizeof a, lo, logy));
+    int ay = iy + ph;
+    snprintf(a, sizeof a, "%ld", xlo);
+    crt_put(ay, px, pw, CRT_DIM, a);
+    snprintf(b, sizeof b, "%ld", xhi);
+    int bw = (int)strlen(b);
+    crt_put(ay, px + pw - bw, bw, CRT_DIM, b);
+}
+
 static void
 loss_draw(struct ui *ui, const struct ui_rect *r)
 {
+    if (ui->nruns > 1) {
+        loss_draw_runs(ui, r);
+        return;
+    }
     const struct ui_model *m = ui_view(ui);
     char title[96];
 
@@ -409,7 +622,8 @@ loss_help(void)
     return "training loss per step (a line), validation loss per evaluation (•) and the L2 "
            "term (·); a: batch and validation accuracy; initial loss against the expected one, "
            "marked with the doctor's initial-loss verdict; the title marks warnings and errors "
-           "raised about the run";
+           "raised about the run; comparing runs (--replay RUN_A RUN_B ...), every run's "
+           "training loss, each marked with its letter and named in the legend below";
 }
 
 const struct panel_class panel_loss_class = {

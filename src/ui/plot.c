@@ -85,6 +85,78 @@ ui_hist_render(char *buf, size_t len, const struct tm_hist *h, int width, int he
     return o;
 }
 
+/*
+ * The share of h's binned values that falls in [x0, x1) (bins split by
+ * overlap, as if each bin's values were spread evenly over it).
+ */
+static double
+hist_share(const struct tm_hist *h, int nbins, double x0, double x1)
+{
+    if (nbins <= 0 || h->total == 0 || !(h->hi > h->lo))
+        return 0.0;
+    double w = ((double)h->hi - h->lo) / nbins, sum = 0.0, n = 0.0;
+    for (int b = 0; b < nbins; b++) {
+        n += h->counts[b];
+        double b0 = h->lo + w * b, b1 = b0 + w;
+        double ov = (x1 < b1 ? x1 : b1) - (x0 > b0 ? x0 : b0);
+        if (ov > 0.0)
+            sum += h->counts[b] * (ov / w);
+    }
+    return n > 0.0 ? sum / n : 0.0;
+}
+
+size_t
+ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const struct tm_hist *b,
+                       char mark_b, int width, int height, bool utf8, float *lo, float *hi)
+{
+    const struct ui_glyphs *g = ui_glyphs(utf8);
+    size_t o = 0;
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    *lo = a->lo < b->lo ? a->lo : b->lo;
+    *hi = a->hi > b->hi ? a->hi : b->hi;
+    if (width <= 0 || height <= 0)
+        return 0;
+    if (width > 512)
+        width = 512;
+    int na = a->nbins > TM_MAX_BINS ? TM_MAX_BINS : a->nbins;
+    int nb = b->nbins > TM_MAX_BINS ? TM_MAX_BINS : b->nbins;
+    double ca[512], cb[512], max = 0.0;
+    double step = ((double)*hi - *lo) / width;
+    for (int c = 0; c < width; c++) {
+        double x0 = *lo + step * c, x1 = c + 1 == width ? (double)*hi : x0 + step;
+        ca[c] = hist_share(a, na, x0, x1);
+        cb[c] = hist_share(b, nb, x0, x1);
+        max = ca[c] > max ? ca[c] : max;
+        max = cb[c] > max ? cb[c] : max;
+    }
+    int levels = height * 8, ea[512], eb[512];
+    for (int c = 0; c < width; c++) {
+        int e = max > 0.0 ? (int)ceil(ca[c] / max * levels) : 0;
+        ea[c] = ca[c] <= 0.0 ? 0 : e < 1 ? 1 : e > levels ? levels : e;
+        e = max > 0.0 ? (int)ceil(cb[c] / max * levels) : 0;
+        eb[c] = cb[c] <= 0.0 ? 0 : e < 1 ? 1 : e > levels ? levels : e;
+    }
+    char mark[2] = {mark_b, '\0'};
+    for (int r = 0; r < height; r++) {
+        int base = (height - 1 - r) * 8;
+        for (int c = 0; c < width; c++) {
+            /* b's bar ends in the row holding its top eighth: its letter goes there. */
+            if (eb[c] > 0 && (eb[c] - 1) / 8 == height - 1 - r) {
+                append(buf, len, &o, mark);
+                continue;
+            }
+            int lvl = ea[c] - base;
+            lvl = lvl < 0 ? 0 : lvl > 8 ? 8 : lvl;
+            append(buf, len, &o, g->bars[lvl]);
+        }
+        if (r + 1 < height)
+            append(buf, len, &o, "\n");
+    }
+    return o;
+}
+
 /* Write label into line (width cells) at column at, if it fits. */
 static bool
 place(char *line, int width, int at, const char *label)

@@ -16,6 +16,7 @@
 
 #include "nntop/ui.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -197,6 +198,10 @@ draw_header(struct ui *ui, const struct ui_rect *r)
         n = add_segment(seg, n, CRT_WARN, 10, "frozen");
     if (m->have_info && m->info.replay)
         n = add_segment(seg, n, CRT_DIM, 7, "replay");
+    /* Comparing runs: which one the header, layers and histogram are of. */
+    if (ui->nruns > 1)
+        n = add_segment(seg, n, CRT_BOLD, 10, "run %c of %d", UI_RUN_LETTER(ui->sel_run),
+                        ui->nruns);
     if (m->have_info && m->info.attached)
         n = add_segment(seg, n, CRT_DIM, 7, "attached");
     if (m->have_state && m->state.writer_gone)
@@ -621,14 +626,22 @@ drain(struct ui *ui, struct tm_record *rec, bool *more, bool *urgent)
 {
     int n = 0;
     *urgent = false;
-    while (n < DRAIN_MAX && ui->feed->cls->poll(ui->feed->self, rec)) {
-        ui_model_apply(ui->live, rec);
-        if (rec->type == TM_STATE || rec->type == TM_EVENT || rec->type == TM_GRADCHECK
-            || rec->type == TM_VIEW)
-            *urgent = true;
-        n++;
+    *more = false;
+    /* Every compared run is read (the loss panel overlays them all);
+     * the selected one's records are the ones a key press waits for. */
+    for (int k = 0; k < ui->nruns; k++) {
+        struct feed *f = &ui->feeds[k];
+        int got = 0;
+        while (got < DRAIN_MAX && f->cls->poll(f->self, rec)) {
+            ui_model_apply(ui->runs[k], rec);
+            if (k == ui->sel_run && (rec->type == TM_STATE || rec->type == TM_EVENT
+                                     || rec->type == TM_GRADCHECK || rec->type == TM_VIEW))
+                *urgent = true;
+            got++;
+        }
+        *more |= got == DRAIN_MAX;
+        n += got;
     }
-    *more = n == DRAIN_MAX;
     uint64_t d = ui->feed->cls->dropped(ui->feed->self);
     if (d > ui->live->dropped) {
         ui->live->dropped = d;
@@ -639,6 +652,40 @@ drain(struct ui *ui, struct tm_record *rec, bool *more, bool *urgent)
         ui->overlay = UI_OVERLAY_GRADCHECK;
     }
     return n > 0;
+}
+
+/* Has every compared run's producer finished? */
+static bool
+all_finished(const struct ui *ui)
+{
+    for (int k = 0; k < ui->nruns; k++)
+        if (!ui->feeds[k].cls->finished(ui->feeds[k].self))
+            return false;
+    return true;
+}
+
+void
+ui_select_run(struct ui *ui, int i)
+{
+    if (i < 0 || i >= ui->nruns)
+        return;
+    ui->sel_run = i;
+    ui->feed = &ui->feeds[i];
+    ui->live = ui->runs[i];
+    ui->gradcheck_seen = ui->live->gradcheck_seq;
+    ui->pause_sent_at = ui->clip_sent_at = ui->overfit_sent_at = -1;
+    if (ui->frozen)
+        memcpy(ui->still, ui->live, sizeof *ui->still);
+    if (ui->live->have_info && ui->sel_layer >= ui->live->info.nlayers)
+        ui->sel_layer = ui->layer_top = 0;
+}
+
+int
+ui_hist_other_run(const struct ui *ui)
+{
+    if (ui->nruns < 2)
+        return -1;
+    return ui->sel_run == 0 ? 1 : 0;
 }
 
 /* Ask the producer to stop; true when there is nothing to wait for. */
@@ -924,17 +971,21 @@ ui_can_start(char *why, size_t len)
     return crt_can_start(why, len);
 }
 
-/* A new UI state over feed (borrowed); ui_free frees it. */
+/* A new UI state over nfeeds feeds (borrowed), one run each; ui_free frees it. */
 static struct ui *
-ui_new(struct feed *feed, const struct ui_opts *opts)
+ui_new(struct feed *feeds, int nfeeds, const struct ui_opts *opts)
 {
     struct ui *ui = xcalloc(1, sizeof *ui);
-    ui->feed = feed;
+    ui->feeds = feeds;
+    ui->nruns = nfeeds;
+    for (int k = 0; k < nfeeds; k++)
+        ui->runs[k] = ui_model_new();
+    ui->feed = &feeds[0];
+    ui->live = ui->runs[0];
     if (opts != NULL)
         ui->opts = *opts;
     ui->utf8 = crt_utf8();
     ui->g = ui_glyphs(ui->utf8);
-    ui->live = ui_model_new();
     ui->still = ui_model_new();
     ui->hist_kind = UI_HIST_ACT;
     ui->pause_sent_at = ui->clip_sent_at = ui->overfit_sent_at = -1;
@@ -945,7 +996,8 @@ ui_new(struct feed *feed, const struct ui_opts *opts)
 static void
 ui_free(struct ui *ui)
 {
-    free(ui->live);
+    for (int k = 0; k < ui->nruns; k++)
+        free(ui->runs[k]);
     free(ui->still);
     free(ui);
 }
@@ -1031,8 +1083,7 @@ loop_tick(struct ui *ui, struct tm_record *rec, struct loop *lp, bool *more)
             return true;
         lp->dirty = true;
     }
-    bool finished = ui->feed->cls->finished(ui->feed->self);
-    if (finished && (ui->quitting || ui->opts.exit_when_done))
+    if (all_finished(ui) && (ui->quitting || ui->opts.exit_when_done))
         return true;
     if (ui->msg_until > 0.0 && ui->now >= ui->msg_until) {
         ui->msg_until = 0.0;
@@ -1092,11 +1143,18 @@ loop_key(struct ui *ui, struct loop *lp, int key)
 int
 ui_run(struct feed *feed, const struct ui_opts *opts)
 {
+    return ui_run_many(feed, 1, opts);
+}
+
+int
+ui_run_many(struct feed *feeds, int nfeeds, const struct ui_opts *opts)
+{
+    assert(nfeeds >= 1 && nfeeds <= UI_MAX_RUNS);
     char why[256];
     if (!ui_can_start(why, sizeof why) || crt_init(why, sizeof why) < 0)
         return UI_NO_TERMINAL;
 
-    struct ui *ui = ui_new(feed, opts);
+    struct ui *ui = ui_new(feeds, nfeeds, opts);
     struct tm_record *rec = xmalloc(sizeof *rec);
     relayout(ui);
     struct saved_signals saved;

@@ -423,13 +423,19 @@ enum ui_msg_kind {
 struct panel_class;
 
 struct ui {
-    struct feed *feed;          /* borrowed */
+    struct feed *feed;          /* borrowed: the selected run's, feeds[sel_run] */
     struct ui_opts opts;
     bool utf8;
     const struct ui_glyphs *g;
     struct ui_layout layout;
 
-    struct ui_model *live;      /* every record lands here */
+    struct ui_model *live;      /* the selected run's model: runs[sel_run] */
+    /* Several runs compared (--replay RUN_A RUN_B ...): each its own feed
+     * and model; the panels draw the selected one, the loss panel all. */
+    int nruns;                  /* 1..UI_MAX_RUNS */
+    int sel_run;
+    struct feed *feeds;         /* borrowed, nruns of them */
+    struct ui_model *runs[UI_MAX_RUNS];
     struct ui_model *still;     /* Z: the copy the panels show while frozen */
     bool frozen;
 
@@ -472,7 +478,28 @@ struct ui {
     double now;                 /* monotonic seconds of this frame */
     bool show_acc;              /* the curve panel shows accuracy instead of loss (a) */
     struct ui_canvas canvas_train, canvas_val, canvas_reg;
+    struct ui_canvas canvas_run[UI_MAX_RUNS];  /* the other runs' curves (nruns > 1) */
 };
+
+/* A compared run's letter: 'A' for run 0 .. 'D'. */
+#define UI_RUN_LETTER(i) ((char)('A' + (i)))
+/* The run whose histogram the selected run's is drawn over: the first, or
+ * the second when the first is selected; -1 with one run. */
+int ui_hist_other_run(const struct ui *ui);
+/* Make run i the selected one (header, layers, histogram, commands). */
+void ui_select_run(struct ui *ui, int i);
+
+/*
+ * Histograms a and b overlaid on their common range [min lo, max hi] as
+ * height lines of exactly width cells separated by '\n' (pure): a as
+ * block bars (ui_hist_render's glyphs), b as its letter mark_b at the top
+ * of each of its bars, each scaled to its own total so that runs of
+ * different sizes compare.  Returns the bytes written (buf terminated);
+ * *lo and *hi get the common range.
+ */
+size_t ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a,
+                              const struct tm_hist *b, char mark_b, int width, int height,
+                              bool utf8, float *lo, float *hi);
 
 /*
  * Route mouse event ev: a click on a layer row selects that layer (and

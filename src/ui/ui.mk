@@ -20,3 +20,7 @@ EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh
 # and a finding's remedy key applies it (journaled in events.jsonl).
 check_SCRIPTS += tests/doctor-ui.sh
 EXTRA_DIST += tests/doctor-ui.sh
+
+# nntop --replay RUN_A RUN_B ...: runs compared on one dashboard, under tmux.
+check_SCRIPTS += tests/replay-multi.sh
+EXTRA_DIST += tests/replay-multi.sh
