@@ -398,6 +398,131 @@ dmodel_loss(struct dmodel *d)
 
 /* ---- the error analysis ------------------------------------------------ */
 
+/* ---- the forward magnitudes, by layer kind ---- */
+
+/* M of a dense layer's output: |b| + sum |w| (|x| + M_x). */
+static void
+fwd_dense(struct dmodel *d, int i, const double *x, const double *mx, double *my)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *w = d->w + m->tensors[l->weight].offset;
+    const double *bias = d->w + m->tensors[l->bias].offset;
+    for (int r = 0; r < B && !stopped(d); r++)
+        for (int o = 0; o < l->out; o++) {
+            double s = fabs(bias[o]);
+            const double *wr = w + (size_t)o * l->in;
+            for (int k = 0; k < l->in; k++) {
+                size_t xi = (size_t)r * l->in + k;
+                s += fabs(wr[k]) * (fabs(x[xi]) + (mx != NULL ? mx[xi] : 0.0));
+            }
+            my[(size_t)r * l->out + o] = s;
+        }
+}
+
+/*
+ * M of a batch norm's output, through its mean, centred values,
+ * variance, invstd and xhat; keeps M of xhat and invstd's relative
+ * error for the backward pass.
+ */
+static void
+fwd_batchnorm(struct dmodel *d, int i, const double *x, const double *mx, double *my)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    size_t n = (size_t)B * (size_t)l->out;
+    const double *g = d->w + m->tensors[l->weight].offset;
+    const double *be = d->w + m->tensors[l->bias].offset;
+    int N, HW;
+    bn_dims(l, &N, &HW);
+    double cnt = (double)B * HW;
+    double *tmp = xmalloc(n * sizeof *tmp);
+    bn_forward(tmp, d->bn_xhat[i], d->bn_inv[i], x, g, be, B, N, HW);
+    free(tmp);
+    for (int o = 0; o < N; o++) {
+        /* mean, centred values, variance, invstd, xhat, y */
+        double mmean = 0.0, mean = 0.0;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, N, HW);
+                mmean += fabs(x[k]) + (mx != NULL ? mx[k] : 0.0);
+                mean += x[k];
+            }
+        mmean /= cnt;
+        mean /= cnt;
+        double var = 0.0, mvar = 0.0;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, N, HW);
+                double c = x[k] - mean;
+                double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
+                var += c * c;
+                mvar += 2.0 * fabs(c) * mc + c * c;
+            }
+        var /= cnt;
+        mvar /= cnt;
+        double inv = d->bn_inv[i][o];
+        double invrel = 0.5 * mvar / (var + 1e-5) + 2.0;
+        d->bn_invrel[i][o] = invrel;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, N, HW);
+                double c = x[k] - mean;
+                double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
+                double xh = d->bn_xhat[i][k];
+                double mxh = mc * inv + fabs(xh) * invrel;
+                d->bn_mxhat[i][k] = mxh;
+                my[k] = fabs(g[o]) * mxh + fabs(g[o] * xh) + fabs(be[o]);
+            }
+    }
+}
+
+/* M of a convolution's output: as a dense layer, tap by tap. */
+static void
+fwd_conv2d(struct dmodel *d, int i, const double *x, const double *mx, double *my)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    size_t n = (size_t)B * (size_t)l->out;
+    const double *w = d->w + m->tensors[l->weight].offset;
+    const double *bias = l->bias >= 0 ? d->w + m->tensors[l->bias].offset : NULL;
+    size_t P = (size_t)l->oh * l->ow;
+    for (size_t k = 0; k < n; k++)
+        my[k] = bias != NULL ? fabs(bias[(k / P) % (size_t)l->oc]) : 0.0;
+    CONV_FOR_EACH(l, B, { my[yi] += fabs(w[wi]) * (fabs(x[xi]) + (mx ? mx[xi] : 0.0)); })
+}
+
+/* M of an average pool's output: the mean of its window's, plus its own rounding. */
+static void
+fwd_avgpool2d(struct dmodel *d, int i, const double *x, const double *mx, double *my)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *y = d->act[i];
+    int H = l->h, W = l->w, kk = l->k;
+    for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
+        for (int oy = 0; oy < l->oh; oy++)
+            for (int ox = 0; ox < l->ow; ox++) {
+                double acc = 0.0;
+                for (int ki = 0; ki < kk; ki++) {
+                    int iy = oy * l->stride - l->pad + ki;
+                    for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
+                        int ix = ox * l->stride - l->pad + kj;
+                        if (ix < 0 || ix >= W)
+                            continue;
+                        size_t xi = (plane * H + iy) * W + ix;
+                        acc += fabs(x[xi]) + (mx != NULL ? mx[xi] : 0.0);
+                    }
+                }
+                size_t o = (plane * l->oh + oy) * l->ow + ox;
+                my[o] = acc / (kk * kk) + fabs(y[o]);
+            }
+}
+
 /*
  * Magnitudes of the forward pass (d->act must hold the unperturbed
  * forward).  For each layer, M of the output from M of the input (mx,
@@ -416,21 +541,9 @@ forward_magnitudes(struct dmodel *d)
         double *my = d->mag[i];
         size_t n = (size_t)B * (size_t)l->out;
         switch (l->kind) {
-        case LAYER_DENSE: {
-            const double *w = d->w + m->tensors[l->weight].offset;
-            const double *bias = d->w + m->tensors[l->bias].offset;
-            for (int r = 0; r < B && !stopped(d); r++)
-                for (int o = 0; o < l->out; o++) {
-                    double s = fabs(bias[o]);
-                    const double *wr = w + (size_t)o * l->in;
-                    for (int k = 0; k < l->in; k++) {
-                        size_t xi = (size_t)r * l->in + k;
-                        s += fabs(wr[k]) * (fabs(x[xi]) + (mx != NULL ? mx[xi] : 0.0));
-                    }
-                    my[(size_t)r * l->out + o] = s;
-                }
+        case LAYER_DENSE:
+            fwd_dense(d, i, x, mx, my);
             break;
-        }
         case LAYER_RELU:
         case LAYER_LEAKY_RELU: {
             double slope = l->kind == LAYER_RELU ? 0.0 : l->arg;
@@ -455,89 +568,21 @@ forward_magnitudes(struct dmodel *d)
                 my[k] = (double)d->mask[i][k] * (mx != NULL ? mx[k] : 0.0) + fabs(y[k]);
             break;
         case LAYER_BATCHNORM:
-        case LAYER_BATCHNORM2D: {
-            const double *g = d->w + m->tensors[l->weight].offset;
-            const double *be = d->w + m->tensors[l->bias].offset;
-            int N, HW;
-            bn_dims(l, &N, &HW);
-            double cnt = (double)B * HW;
-            double *tmp = xmalloc(n * sizeof *tmp);
-            bn_forward(tmp, d->bn_xhat[i], d->bn_inv[i], x, g, be, B, N, HW);
-            free(tmp);
-            for (int o = 0; o < N; o++) {
-                /* mean, centred values, variance, invstd, xhat, y */
-                double mmean = 0.0, mean = 0.0;
-                for (int r = 0; r < B; r++)
-                    for (int j = 0; j < HW; j++) {
-                        size_t k = bn_at(r, o, j, N, HW);
-                        mmean += fabs(x[k]) + (mx != NULL ? mx[k] : 0.0);
-                        mean += x[k];
-                    }
-                mmean /= cnt;
-                mean /= cnt;
-                double var = 0.0, mvar = 0.0;
-                for (int r = 0; r < B; r++)
-                    for (int j = 0; j < HW; j++) {
-                        size_t k = bn_at(r, o, j, N, HW);
-                        double c = x[k] - mean;
-                        double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
-                        var += c * c;
-                        mvar += 2.0 * fabs(c) * mc + c * c;
-                    }
-                var /= cnt;
-                mvar /= cnt;
-                double inv = d->bn_inv[i][o];
-                double invrel = 0.5 * mvar / (var + 1e-5) + 2.0;
-                d->bn_invrel[i][o] = invrel;
-                for (int r = 0; r < B; r++)
-                    for (int j = 0; j < HW; j++) {
-                        size_t k = bn_at(r, o, j, N, HW);
-                        double c = x[k] - mean;
-                        double mc = (mx != NULL ? mx[k] : 0.0) + mmean + fabs(c);
-                        double xh = d->bn_xhat[i][k];
-                        double mxh = mc * inv + fabs(xh) * invrel;
-                        d->bn_mxhat[i][k] = mxh;
-                        my[k] = fabs(g[o]) * mxh + fabs(g[o] * xh) + fabs(be[o]);
-                    }
-            }
+        case LAYER_BATCHNORM2D:
+            fwd_batchnorm(d, i, x, mx, my);
             break;
-        }
-        case LAYER_CONV2D: {
+        case LAYER_CONV2D:
             /* As a dense layer: |b| + sum |w| (|x| + M_x) over the taps. */
-            const double *w = d->w + m->tensors[l->weight].offset;
-            const double *bias = l->bias >= 0 ? d->w + m->tensors[l->bias].offset : NULL;
-            size_t P = (size_t)l->oh * l->ow;
-            for (size_t k = 0; k < n; k++)
-                my[k] = bias != NULL ? fabs(bias[(k / P) % (size_t)l->oc]) : 0.0;
-            CONV_FOR_EACH(l, B, { my[yi] += fabs(w[wi]) * (fabs(x[xi]) + (mx ? mx[xi] : 0.0)); })
+            fwd_conv2d(d, i, x, mx, my);
             break;
-        }
         case LAYER_MAXPOOL2D:
             /* A max rounds nothing: the output is the input it took. */
             for (size_t k = 0; k < n; k++)
                 my[k] = mx != NULL ? mx[maxpool_source(l, d->pre[i], k)] : 0.0;
             break;
-        case LAYER_AVGPOOL2D: {
-            int H = l->h, W = l->w, kk = l->k;
-            for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
-                for (int oy = 0; oy < l->oh; oy++)
-                    for (int ox = 0; ox < l->ow; ox++) {
-                        double acc = 0.0;
-                        for (int ki = 0; ki < kk; ki++) {
-                            int iy = oy * l->stride - l->pad + ki;
-                            for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
-                                int ix = ox * l->stride - l->pad + kj;
-                                if (ix < 0 || ix >= W)
-                                    continue;
-                                size_t xi = (plane * H + iy) * W + ix;
-                                acc += fabs(x[xi]) + (mx != NULL ? mx[xi] : 0.0);
-                            }
-                        }
-                        size_t o = (plane * l->oh + oy) * l->ow + ox;
-                        my[o] = acc / (kk * kk) + fabs(y[o]);
-                    }
+        case LAYER_AVGPOOL2D:
+            fwd_avgpool2d(d, i, x, mx, my);
             break;
-        }
         case LAYER_GLOBAL_AVGPOOL: {
             int hw = l->h * l->w;
             for (size_t plane = 0; plane < (size_t)B * l->c; plane++) {
@@ -615,6 +660,344 @@ loss_magnitudes(struct dmodel *d, double *g, double *mg)
     d->loss_mag = ml / ((double)B * C);
 }
 
+/* ---- the backward magnitudes, by layer kind ---- */
+
+/*
+ * One layer's backward in the magnitude analysis: the gradient at its
+ * output, its magnitude and its flip bound, in; the same at its input, out.
+ */
+struct grad_io {
+    const double *g, *mg, *fg;  /* (B, OUT) */
+    double *gx, *mgx, *fgx;     /* (B, IN) */
+};
+
+/* Through a dense layer: into its weight and bias and its input. */
+static void
+bwd_dense(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    const double *x = layer_input(d, i);
+    const double *mx = i == 0 ? NULL : d->mag[i - 1];
+    const double *w = d->w + m->tensors[l->weight].offset;
+    double *mw = d->gmag + m->tensors[l->weight].offset;
+    double *mb = d->gmag + m->tensors[l->bias].offset;
+    double *fw = d->gflip + m->tensors[l->weight].offset;
+    double *fb = d->gflip + m->tensors[l->bias].offset;
+    for (int o = 0; o < l->out && !stopped(d); o++) {
+        double sb = 0.0, sfb = 0.0;
+        for (int r = 0; r < B; r++) {
+            sb += mg[(size_t)r * l->out + o];
+            sfb += fg[(size_t)r * l->out + o];
+        }
+        mb[o] = sb;
+        fb[o] = sfb;
+        for (int k = 0; k < l->in; k++) {
+            double s = 0.0, sf = 0.0;
+            for (int r = 0; r < B; r++) {
+                size_t yi = (size_t)r * l->out + o, xi = (size_t)r * l->in + k;
+                s += mg[yi] * fabs(x[xi]) + fabs(g[yi]) * (mx != NULL ? mx[xi] : 0.0);
+                sf += fg[yi] * fabs(x[xi]);
+            }
+            mw[(size_t)o * l->in + k] = s;
+            fw[(size_t)o * l->in + k] = sf;
+        }
+    }
+    for (int r = 0; r < B && !stopped(d); r++)
+        for (int k = 0; k < l->in; k++) {
+            double s = 0.0, sm = 0.0, sf = 0.0;
+            for (int o = 0; o < l->out; o++) {
+                size_t yi = (size_t)r * l->out + o;
+                double wk = w[(size_t)o * l->in + k];
+                s += g[yi] * wk;
+                sm += mg[yi] * fabs(wk);
+                sf += fg[yi] * fabs(wk);
+            }
+            gx[(size_t)r * l->in + k] = s;
+            mgx[(size_t)r * l->in + k] = sm;
+            fgx[(size_t)r * l->in + k] = sf;
+        }
+}
+
+/*
+ * Through a batch norm: into gamma and beta and its input, with the
+ * error of xhat and invstd the forward pass kept.
+ */
+static void
+bwd_batchnorm(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    int N, HW;
+    bn_dims(l, &N, &HW);
+    double cnt = (double)B * HW;
+    const double *gam = d->w + m->tensors[l->weight].offset;
+    double *mgam = d->gmag + m->tensors[l->weight].offset;
+    double *mbeta = d->gmag + m->tensors[l->bias].offset;
+    double *fgam = d->gflip + m->tensors[l->weight].offset;
+    double *fbeta = d->gflip + m->tensors[l->bias].offset;
+    const double *xh = d->bn_xhat[i], *mxh = d->bn_mxhat[i];
+    for (int o = 0; o < N; o++) {
+        double sg = 0.0, sgx = 0.0, smg = 0.0, smgx = 0.0, sf = 0.0, sfx = 0.0;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, N, HW);
+                sg += g[k];
+                sgx += g[k] * xh[k];
+                smg += mg[k];
+                smgx += mg[k] * fabs(xh[k]) + fabs(g[k]) * mxh[k];
+                sf += fg[k];
+                sfx += fg[k] * fabs(xh[k]);
+            }
+        mgam[o] = smgx;
+        mbeta[o] = smg;
+        fgam[o] = sfx;
+        fbeta[o] = sf;
+        double inv = d->bn_inv[i][o], invrel = d->bn_invrel[i][o];
+        double a = fabs(gam[o]) * inv;
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < HW; j++) {
+                size_t k = bn_at(r, o, j, N, HW);
+                double v = gam[o] * inv * (g[k] - sg / cnt - xh[k] * sgx / cnt);
+                gx[k] = v;
+                mgx[k] = a * (mg[k] + smg / cnt + fabs(xh[k]) * smgx / cnt
+                              + mxh[k] * fabs(sgx) / cnt)
+                         + fabs(v) * invrel;
+                fgx[k] = a * (fg[k] + sf / cnt + fabs(xh[k]) * sfx / cnt);
+            }
+    }
+}
+
+/* Through a convolution: the dense layer's analysis, tap by tap. */
+static void
+bwd_conv2d(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    const double *x = layer_input(d, i);
+    const double *mx = i == 0 ? NULL : d->mag[i - 1];
+    size_t nin = (size_t)B * (size_t)l->in;
+    size_t nout = (size_t)B * (size_t)l->out;
+    const double *w = d->w + m->tensors[l->weight].offset;
+    double *mw = d->gmag + m->tensors[l->weight].offset;
+    double *fw = d->gflip + m->tensors[l->weight].offset;
+    size_t nw = m->tensors[l->weight].count, P = (size_t)l->oh * l->ow;
+    memset(mw, 0, nw * sizeof *mw);
+    memset(fw, 0, nw * sizeof *fw);
+    if (l->bias >= 0) {
+        double *mb = d->gmag + m->tensors[l->bias].offset;
+        double *fb = d->gflip + m->tensors[l->bias].offset;
+        memset(mb, 0, (size_t)l->oc * sizeof *mb);
+        memset(fb, 0, (size_t)l->oc * sizeof *fb);
+        for (size_t k = 0; k < nout; k++) {
+            mb[(k / P) % (size_t)l->oc] += mg[k];
+            fb[(k / P) % (size_t)l->oc] += fg[k];
+        }
+    }
+    memset(gx, 0, nin * sizeof *gx);
+    memset(mgx, 0, nin * sizeof *mgx);
+    memset(fgx, 0, nin * sizeof *fgx);
+    CONV_FOR_EACH(l, B, {
+        double aw = fabs(w[wi]);
+        gx[xi] += g[yi] * w[wi];
+        mgx[xi] += mg[yi] * aw;
+        fgx[xi] += fg[yi] * aw;
+        mw[wi] += mg[yi] * fabs(x[xi]) + fabs(g[yi]) * (mx != NULL ? mx[xi] : 0.0);
+        fw[wi] += fg[yi] * fabs(x[xi]);
+    })
+}
+
+/* Through an average pool: each output spreads over its window. */
+static void
+bwd_avgpool2d(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    size_t nin = (size_t)B * (size_t)l->in;
+    int H = l->h, W = l->w, kk = l->k;
+    double inv = 1.0 / (kk * kk);
+    memset(gx, 0, nin * sizeof *gx);
+    memset(mgx, 0, nin * sizeof *mgx);
+    memset(fgx, 0, nin * sizeof *fgx);
+    for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
+        for (int oy = 0; oy < l->oh; oy++)
+            for (int ox = 0; ox < l->ow; ox++) {
+                size_t o = (plane * l->oh + oy) * l->ow + ox;
+                for (int ki = 0; ki < kk; ki++) {
+                    int iy = oy * l->stride - l->pad + ki;
+                    for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
+                        int ix = ox * l->stride - l->pad + kj;
+                        if (ix < 0 || ix >= W)
+                            continue;
+                        size_t xi = (plane * H + iy) * W + ix;
+                        gx[xi] += g[o] * inv;
+                        mgx[xi] += (mg[o] + fabs(g[o])) * inv;
+                        fgx[xi] += fg[o] * inv;
+                    }
+                }
+            }
+}
+
+/* Through a ReLU or leaky ReLU, with the flip where x is within rounding of 0. */
+static void
+bwd_relu(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct model *m = d->m;
+    const struct layer *l = &m->layers[i];
+    int B = d->B;
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    const double *x = layer_input(d, i);
+    const double *mx = i == 0 ? NULL : d->mag[i - 1];
+    size_t nin = (size_t)B * (size_t)l->in;
+    double slope = l->kind == LAYER_RELU ? 0.0 : l->arg;
+    for (size_t k = 0; k < nin; k++) {
+        double mk = mx != NULL ? mx[k] : 0.0;
+        double s = x[k] > 0.0 ? 1.0 : slope;
+        gx[k] = g[k] * s;
+        mgx[k] = mg[k] * fabs(s);
+        fgx[k] = fg[k] * fabs(s);
+        /* Within rounding of 0 the float side may take the other
+         * branch: then it passes (1 - slope) g more or less. */
+        if (fabs(x[k]) < GC_K * U32 * mk)
+            fgx[k] += (fabs(g[k]) + GC_K * U32 * mg[k] + fg[k]) * fabs(1.0 - slope);
+    }
+}
+
+/* Through a tanh or sigmoid, whose derivative rounds with y and moves with x. */
+static void
+bwd_squash(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct layer *l = &d->m->layers[i];
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    const double *mx = i == 0 ? NULL : d->mag[i - 1];
+    const double *y = d->act[i];
+    size_t nin = (size_t)d->B * (size_t)l->in;
+    if (l->kind == LAYER_TANH) {
+        for (size_t k = 0; k < nin; k++) {
+            double dd = 1.0 - y[k] * y[k], mk = mx != NULL ? mx[k] : 0.0;
+            gx[k] = g[k] * dd;
+            fgx[k] = fg[k] * dd;
+            /* 1 - y^2 rounds on the scale of y^2, and moves with x */
+            mgx[k] = mg[k] * dd + fabs(g[k]) * (2.0 * y[k] * y[k] + 2.0 * fabs(y[k]) * dd * mk);
+        }
+        return;
+    }
+    for (size_t k = 0; k < nin; k++) {
+        double dd = y[k] * (1.0 - y[k]), mk = mx != NULL ? mx[k] : 0.0;
+        gx[k] = g[k] * dd;
+        fgx[k] = fg[k] * dd;
+        mgx[k] = mg[k] * dd + fabs(g[k]) * (y[k] + fabs(1.0 - 2.0 * y[k]) * dd * mk);
+    }
+}
+
+/* Through a max pool: each output's gradient goes to the input it took. */
+static void
+bwd_maxpool2d(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct layer *l = &d->m->layers[i];
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    size_t nin = (size_t)d->B * (size_t)l->in, nout = (size_t)d->B * (size_t)l->out;
+    memset(gx, 0, nin * sizeof *gx);
+    memset(mgx, 0, nin * sizeof *mgx);
+    memset(fgx, 0, nin * sizeof *fgx);
+    for (size_t k = 0; k < nout; k++) {
+        size_t src = maxpool_source(l, d->pre[i], k);
+        gx[src] += io->g[k];
+        mgx[src] += io->mg[k];
+        fgx[src] += io->fg[k];
+    }
+}
+
+/* Through layer i: io's output side in, its input side out. */
+static void
+bwd_layer(struct dmodel *d, int i, const struct grad_io *io)
+{
+    const struct layer *l = &d->m->layers[i];
+    const double *g = io->g, *mg = io->mg, *fg = io->fg;
+    double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
+    size_t nin = (size_t)d->B * (size_t)l->in, nout = (size_t)d->B * (size_t)l->out;
+    switch (l->kind) {
+    case LAYER_DENSE:
+        bwd_dense(d, i, io);
+        break;
+    case LAYER_RELU:
+    case LAYER_LEAKY_RELU:
+        bwd_relu(d, i, io);
+        break;
+    case LAYER_TANH:
+    case LAYER_SIGMOID:
+        bwd_squash(d, i, io);
+        break;
+    case LAYER_DROPOUT:
+        for (size_t k = 0; k < nin; k++) {
+            double mk = (double)d->mask[i][k];
+            gx[k] = g[k] * mk;
+            mgx[k] = (mg[k] + fabs(g[k])) * mk;
+            fgx[k] = fg[k] * mk;
+        }
+        break;
+    case LAYER_BATCHNORM:
+    case LAYER_BATCHNORM2D:
+        bwd_batchnorm(d, i, io);
+        break;
+    case LAYER_CONV2D:
+        bwd_conv2d(d, i, io);
+        break;
+    case LAYER_MAXPOOL2D:
+        bwd_maxpool2d(d, i, io);
+        break;
+    case LAYER_AVGPOOL2D:
+        bwd_avgpool2d(d, i, io);
+        break;
+    case LAYER_GLOBAL_AVGPOOL: {
+        int hw = l->h * l->w;
+        for (size_t k = 0; k < nin; k++) {
+            gx[k] = g[k / hw] / hw;
+            mgx[k] = (mg[k / hw] + fabs(g[k / hw])) / hw;
+            fgx[k] = fg[k / hw] / hw;
+        }
+        break;
+    }
+    case LAYER_DROPOUT2D: {
+        int hw = l->h * l->w;
+        for (size_t k = 0; k < nin; k++) {
+            double mk = (double)d->mask[i][k / hw];
+            gx[k] = g[k] * mk;
+            mgx[k] = (mg[k] + fabs(g[k])) * mk;
+            fgx[k] = fg[k] * mk;
+        }
+        break;
+    }
+    default:
+        memcpy(gx, g, nout * sizeof *gx);
+        memcpy(mgx, mg, nout * sizeof *mgx);
+        memcpy(fgx, fg, nout * sizeof *fgx);
+        break;
+    }
+}
+
+static void
+swap_buffers(double **a, double **b)
+{
+    double *t = *a;
+    *a = *b;
+    *b = t;
+}
+
 /*
  * Backward of the double model, carrying beside each gradient value g its
  * magnitude mg, into d->gmag (parameters) and d->xmag (input).  The values
@@ -635,237 +1018,11 @@ backward_magnitudes(struct dmodel *d)
     loss_magnitudes(d, g, mg);
 
     for (int i = m->nlayers - 1; i >= 0 && !stopped(d); i--) {
-        const struct layer *l = &m->layers[i];
-        const double *x = layer_input(d, i);
-        const double *mx = i == 0 ? NULL : d->mag[i - 1];
-        const double *y = d->act[i];
-        size_t nin = (size_t)B * (size_t)l->in, nout = (size_t)B * (size_t)l->out;
-        switch (l->kind) {
-        case LAYER_DENSE: {
-            const double *w = d->w + m->tensors[l->weight].offset;
-            double *mw = d->gmag + m->tensors[l->weight].offset;
-            double *mb = d->gmag + m->tensors[l->bias].offset;
-            double *fw = d->gflip + m->tensors[l->weight].offset;
-            double *fb = d->gflip + m->tensors[l->bias].offset;
-            for (int o = 0; o < l->out && !stopped(d); o++) {
-                double sb = 0.0, sfb = 0.0;
-                for (int r = 0; r < B; r++) {
-                    sb += mg[(size_t)r * l->out + o];
-                    sfb += fg[(size_t)r * l->out + o];
-                }
-                mb[o] = sb;
-                fb[o] = sfb;
-                for (int k = 0; k < l->in; k++) {
-                    double s = 0.0, sf = 0.0;
-                    for (int r = 0; r < B; r++) {
-                        size_t yi = (size_t)r * l->out + o, xi = (size_t)r * l->in + k;
-                        s += mg[yi] * fabs(x[xi]) + fabs(g[yi]) * (mx != NULL ? mx[xi] : 0.0);
-                        sf += fg[yi] * fabs(x[xi]);
-                    }
-                    mw[(size_t)o * l->in + k] = s;
-                    fw[(size_t)o * l->in + k] = sf;
-                }
-            }
-            for (int r = 0; r < B && !stopped(d); r++)
-                for (int k = 0; k < l->in; k++) {
-                    double s = 0.0, sm = 0.0, sf = 0.0;
-                    for (int o = 0; o < l->out; o++) {
-                        size_t yi = (size_t)r * l->out + o;
-                        double wk = w[(size_t)o * l->in + k];
-                        s += g[yi] * wk;
-                        sm += mg[yi] * fabs(wk);
-                        sf += fg[yi] * fabs(wk);
-                    }
-                    gx[(size_t)r * l->in + k] = s;
-                    mgx[(size_t)r * l->in + k] = sm;
-                    fgx[(size_t)r * l->in + k] = sf;
-                }
-            break;
-        }
-        case LAYER_RELU:
-        case LAYER_LEAKY_RELU: {
-            double slope = l->kind == LAYER_RELU ? 0.0 : l->arg;
-            for (size_t k = 0; k < nin; k++) {
-                double mk = mx != NULL ? mx[k] : 0.0;
-                double s = x[k] > 0.0 ? 1.0 : slope;
-                gx[k] = g[k] * s;
-                mgx[k] = mg[k] * fabs(s);
-                fgx[k] = fg[k] * fabs(s);
-                /* Within rounding of 0 the float side may take the other
-                 * branch: then it passes (1 - slope) g more or less. */
-                if (fabs(x[k]) < GC_K * U32 * mk)
-                    fgx[k] += (fabs(g[k]) + GC_K * U32 * mg[k] + fg[k]) * fabs(1.0 - slope);
-            }
-            break;
-        }
-        case LAYER_TANH:
-            for (size_t k = 0; k < nin; k++) {
-                double dd = 1.0 - y[k] * y[k], mk = mx != NULL ? mx[k] : 0.0;
-                gx[k] = g[k] * dd;
-                fgx[k] = fg[k] * dd;
-                /* 1 - y^2 rounds on the scale of y^2, and moves with x */
-                mgx[k] = mg[k] * dd + fabs(g[k]) * (2.0 * y[k] * y[k] + 2.0 * fabs(y[k]) * dd * mk);
-            }
-            break;
-        case LAYER_SIGMOID:
-            for (size_t k = 0; k < nin; k++) {
-                double dd = y[k] * (1.0 - y[k]), mk = mx != NULL ? mx[k] : 0.0;
-                gx[k] = g[k] * dd;
-                fgx[k] = fg[k] * dd;
-                mgx[k] = mg[k] * dd + fabs(g[k]) * (y[k] + fabs(1.0 - 2.0 * y[k]) * dd * mk);
-            }
-            break;
-        case LAYER_DROPOUT:
-            for (size_t k = 0; k < nin; k++) {
-                double mk = (double)d->mask[i][k];
-                gx[k] = g[k] * mk;
-                mgx[k] = (mg[k] + fabs(g[k])) * mk;
-                fgx[k] = fg[k] * mk;
-            }
-            break;
-        case LAYER_BATCHNORM:
-        case LAYER_BATCHNORM2D: {
-            int N, HW;
-            bn_dims(l, &N, &HW);
-            double cnt = (double)B * HW;
-            const double *gam = d->w + m->tensors[l->weight].offset;
-            double *mgam = d->gmag + m->tensors[l->weight].offset;
-            double *mbeta = d->gmag + m->tensors[l->bias].offset;
-            double *fgam = d->gflip + m->tensors[l->weight].offset;
-            double *fbeta = d->gflip + m->tensors[l->bias].offset;
-            const double *xh = d->bn_xhat[i], *mxh = d->bn_mxhat[i];
-            for (int o = 0; o < N; o++) {
-                double sg = 0.0, sgx = 0.0, smg = 0.0, smgx = 0.0, sf = 0.0, sfx = 0.0;
-                for (int r = 0; r < B; r++)
-                    for (int j = 0; j < HW; j++) {
-                        size_t k = bn_at(r, o, j, N, HW);
-                        sg += g[k];
-                        sgx += g[k] * xh[k];
-                        smg += mg[k];
-                        smgx += mg[k] * fabs(xh[k]) + fabs(g[k]) * mxh[k];
-                        sf += fg[k];
-                        sfx += fg[k] * fabs(xh[k]);
-                    }
-                mgam[o] = smgx;
-                mbeta[o] = smg;
-                fgam[o] = sfx;
-                fbeta[o] = sf;
-                double inv = d->bn_inv[i][o], invrel = d->bn_invrel[i][o];
-                double a = fabs(gam[o]) * inv;
-                for (int r = 0; r < B; r++)
-                    for (int j = 0; j < HW; j++) {
-                        size_t k = bn_at(r, o, j, N, HW);
-                        double v = gam[o] * inv * (g[k] - sg / cnt - xh[k] * sgx / cnt);
-                        gx[k] = v;
-                        mgx[k] = a * (mg[k] + smg / cnt + fabs(xh[k]) * smgx / cnt
-                                      + mxh[k] * fabs(sgx) / cnt)
-                                 + fabs(v) * invrel;
-                        fgx[k] = a * (fg[k] + sf / cnt + fabs(xh[k]) * sfx / cnt);
-                    }
-            }
-            break;
-        }
-        case LAYER_CONV2D: {
-            /* The dense layer's analysis, tap by tap. */
-            const double *w = d->w + m->tensors[l->weight].offset;
-            double *mw = d->gmag + m->tensors[l->weight].offset;
-            double *fw = d->gflip + m->tensors[l->weight].offset;
-            size_t nw = m->tensors[l->weight].count, P = (size_t)l->oh * l->ow;
-            memset(mw, 0, nw * sizeof *mw);
-            memset(fw, 0, nw * sizeof *fw);
-            if (l->bias >= 0) {
-                double *mb = d->gmag + m->tensors[l->bias].offset;
-                double *fb = d->gflip + m->tensors[l->bias].offset;
-                memset(mb, 0, (size_t)l->oc * sizeof *mb);
-                memset(fb, 0, (size_t)l->oc * sizeof *fb);
-                for (size_t k = 0; k < nout; k++) {
-                    mb[(k / P) % (size_t)l->oc] += mg[k];
-                    fb[(k / P) % (size_t)l->oc] += fg[k];
-                }
-            }
-            memset(gx, 0, nin * sizeof *gx);
-            memset(mgx, 0, nin * sizeof *mgx);
-            memset(fgx, 0, nin * sizeof *fgx);
-            CONV_FOR_EACH(l, B, {
-                double aw = fabs(w[wi]);
-                gx[xi] += g[yi] * w[wi];
-                mgx[xi] += mg[yi] * aw;
-                fgx[xi] += fg[yi] * aw;
-                mw[wi] += mg[yi] * fabs(x[xi]) + fabs(g[yi]) * (mx != NULL ? mx[xi] : 0.0);
-                fw[wi] += fg[yi] * fabs(x[xi]);
-            })
-            break;
-        }
-        case LAYER_MAXPOOL2D:
-            memset(gx, 0, nin * sizeof *gx);
-            memset(mgx, 0, nin * sizeof *mgx);
-            memset(fgx, 0, nin * sizeof *fgx);
-            for (size_t k = 0; k < nout; k++) {
-                size_t src = maxpool_source(l, d->pre[i], k);
-                gx[src] += g[k];
-                mgx[src] += mg[k];
-                fgx[src] += fg[k];
-            }
-            break;
-        case LAYER_AVGPOOL2D: {
-            int H = l->h, W = l->w, kk = l->k;
-            double inv = 1.0 / (kk * kk);
-            memset(gx, 0, nin * sizeof *gx);
-            memset(mgx, 0, nin * sizeof *mgx);
-            memset(fgx, 0, nin * sizeof *fgx);
-            for (size_t plane = 0; plane < (size_t)B * l->c; plane++)
-                for (int oy = 0; oy < l->oh; oy++)
-                    for (int ox = 0; ox < l->ow; ox++) {
-                        size_t o = (plane * l->oh + oy) * l->ow + ox;
-                        for (int ki = 0; ki < kk; ki++) {
-                            int iy = oy * l->stride - l->pad + ki;
-                            for (int kj = 0; kj < kk && iy >= 0 && iy < H; kj++) {
-                                int ix = ox * l->stride - l->pad + kj;
-                                if (ix < 0 || ix >= W)
-                                    continue;
-                                size_t xi = (plane * H + iy) * W + ix;
-                                gx[xi] += g[o] * inv;
-                                mgx[xi] += (mg[o] + fabs(g[o])) * inv;
-                                fgx[xi] += fg[o] * inv;
-                            }
-                        }
-                    }
-            break;
-        }
-        case LAYER_GLOBAL_AVGPOOL: {
-            int hw = l->h * l->w;
-            for (size_t k = 0; k < nin; k++) {
-                gx[k] = g[k / hw] / hw;
-                mgx[k] = (mg[k / hw] + fabs(g[k / hw])) / hw;
-                fgx[k] = fg[k / hw] / hw;
-            }
-            break;
-        }
-        case LAYER_DROPOUT2D: {
-            int hw = l->h * l->w;
-            for (size_t k = 0; k < nin; k++) {
-                double mk = (double)d->mask[i][k / hw];
-                gx[k] = g[k] * mk;
-                mgx[k] = (mg[k] + fabs(g[k])) * mk;
-                fgx[k] = fg[k] * mk;
-            }
-            break;
-        }
-        default:
-            memcpy(gx, g, nout * sizeof *gx);
-            memcpy(mgx, mg, nout * sizeof *mgx);
-            memcpy(fgx, fg, nout * sizeof *fgx);
-            break;
-        }
-        double *t = g;
-        g = gx;
-        gx = t;
-        t = mg;
-        mg = mgx;
-        mgx = t;
-        t = fg;
-        fg = fgx;
-        fgx = t;
+        struct grad_io io = {g, mg, fg, gx, mgx, fgx};
+        bwd_layer(d, i, &io);
+        swap_buffers(&g, &gx);
+        swap_buffers(&mg, &mgx);
+        swap_buffers(&fg, &fgx);
     }
     memcpy(d->xmag, mg, (size_t)B * (size_t)m->in * sizeof *mg);
     memcpy(d->xflip, fg, (size_t)B * (size_t)m->in * sizeof *fg);
