@@ -106,15 +106,10 @@ window_check(const struct layer_spec *ls, int h, int w, int *s_out, const char *
     return NULL;
 }
 
-/*
- * Check spec and infer every layer's shapes into out (NULL: check only).
- * Returns NULL when the spec is good, else a heap message about layer
- * *bad (-1 when it is about the whole model), without a "layer N" prefix.
- */
+/* The checks on the spec as a whole, before its layers; NULL when they pass. */
 static char *
-spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *bad)
+spec_check_whole(const struct model_spec *spec, int max_batch)
 {
-    *bad = -1;
     if (spec->in < 1)
         return xasprintf("input width must be >= 1, got %d", spec->in);
     if (spec->nlayers < 1 || spec->nlayers > NN_MAX_LAYERS)
@@ -129,15 +124,187 @@ spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *
                    || (long long)spec->in_c * spec->in_h * spec->in_w != spec->in))
         return xasprintf("input shape %dx%dx%d does not make the input width %d", spec->in_c,
                          spec->in_h, spec->in_w, spec->in);
+    return NULL;
+}
 
-    /* c, h, w: the image shape flowing in (0 when flat); spatial: an image
-     * layer ran since the input or the last flatten, so the rows are
-     * images PyTorch would hold as (B, C, H, W) and a dense layer needs a
-     * flatten first. */
-    int width = spec->in, widest = spec->in, nparam = 0;  /* dense and conv2d layers */
-    int c = shaped ? spec->in_c : 0, h = shaped ? spec->in_h : 0, w = shaped ? spec->in_w : 0;
-    bool spatial = false;
-    char from[96];
+/*
+ * What the walk carries from layer to layer.  c, h, w: the image shape
+ * flowing in (0 when flat); spatial: an image layer ran since the input
+ * or the last flatten, so the rows are images PyTorch would hold as
+ * (B, C, H, W) and a dense layer needs a flatten first.
+ */
+struct walk {
+    int width, widest;
+    int nparam;                 /* dense and conv2d layers */
+    int c, h, w;
+    bool spatial;
+};
+
+/* One layer's output shape and window, as spec_walk fills struct layer. */
+struct walk_out {
+    int oc, oh, ow, k, s, p;
+};
+
+/* A dense or conv2d layer: its weights' size and init, and its output. */
+static char *
+walk_param_layer(const struct layer_spec *ls, int i, struct walk *st, struct walk_out *o)
+{
+    char from[96], *err;
+    bool conv = ls->kind == LAYER_CONV2D;
+    int c = st->c, h = st->h, w = st->w;
+    if (ls->units < 1)
+        return xasprintf("%s must be >= 1, got %d", conv ? "out channels" : "units", ls->units);
+    long long fan_in = st->width;
+    if (conv) {
+        shape_from(from, sizeof from, i, c, h, w, false);
+        if ((err = window_check(ls, h, w, &o->s, from)) != NULL)
+            return err;
+        o->k = ls->kernel;
+        o->p = ls->padding;
+        fan_in = (long long)c * o->k * o->k;
+        o->oc = ls->units;
+        o->oh = (h + 2 * o->p - o->k) / o->s + 1;
+        o->ow = (w + 2 * o->p - o->k) / o->s + 1;
+    }
+    /* BLAS takes int sizes, and so do the weight's shape fields. */
+    if ((long long)ls->units * fan_in > INT_MAX)
+        return xasprintf("%d x %lld weights are more than %d", ls->units,
+                         fan_in, INT_MAX);
+    if ((int)ls->init < 0 || ls->init >= INIT_KIND_COUNT)
+        return xasprintf("unknown init kind %d", (int)ls->init);
+    if ((ls->init == INIT_NORMAL || ls->init == INIT_UNIFORM)
+        && !(isfinite(ls->init_arg) && ls->init_arg > 0.0f))
+        return xasprintf("init %s needs %s > 0, got %g", init_kind_names[ls->init],
+                         ls->init == INIT_NORMAL ? "a std" : "a bound",
+                         (double)ls->init_arg);
+    st->nparam++;
+    if (!conv) {
+        st->width = ls->units;
+        o->oc = o->oh = o->ow = 0;
+        return NULL;
+    }
+    if ((long long)o->oc * o->oh * o->ow > INT_MAX
+        || (long long)c * o->k * o->k * o->oh * o->ow > INT_MAX)
+        return xasprintf("a %dx%dx%d output is more than %d values", o->oc, o->oh,
+                         o->ow, INT_MAX);
+    st->width = o->oc * o->oh * o->ow;
+    st->spatial = true;
+    return NULL;
+}
+
+/*
+ * Layer i's kind, input and arguments, and its output shape into st and
+ * o; NULL when it is good.
+ */
+static char *
+walk_layer(const struct layer_spec *ls, int i, struct walk *st, struct walk_out *o)
+{
+    char from[96], *err;
+    bool image = ls->kind == LAYER_CONV2D || ls->kind == LAYER_MAXPOOL2D
+                 || ls->kind == LAYER_AVGPOOL2D || ls->kind == LAYER_BATCHNORM2D
+                 || ls->kind == LAYER_DROPOUT2D || ls->kind == LAYER_GLOBAL_AVGPOOL;
+    if (image && st->h == 0) {
+        if (i == 0)
+            return xasprintf("needs image input (data.shape: [C, H, W], or IDX images), "
+                             "but the input is %d flat features", st->width);
+        return xasprintf("needs an image, but layer %d gives %d flat features", i - 1,
+                         st->width);
+    }
+    if ((ls->kind == LAYER_DENSE || ls->kind == LAYER_BATCHNORM) && st->spatial)
+        return xasprintf("needs a flatten before it, for %s",
+                         shape_from(from, sizeof from, i, st->c, st->h, st->w, true));
+    *o = (struct walk_out){.oc = st->c, .oh = st->h, .ow = st->w};
+    switch (ls->kind) {
+    case LAYER_DENSE:
+    case LAYER_CONV2D:
+        return walk_param_layer(ls, i, st, o);
+    case LAYER_MAXPOOL2D:
+    case LAYER_AVGPOOL2D:
+        shape_from(from, sizeof from, i, st->c, st->h, st->w, false);
+        if ((err = window_check(ls, st->h, st->w, &o->s, from)) != NULL)
+            return err;
+        o->k = ls->kernel;
+        o->p = ls->padding;
+        o->oh = (st->h + 2 * o->p - o->k) / o->s + 1;
+        o->ow = (st->w + 2 * o->p - o->k) / o->s + 1;
+        st->width = o->oc * o->oh * o->ow;
+        st->spatial = true;
+        break;
+    case LAYER_GLOBAL_AVGPOOL:
+        o->oh = o->ow = 1;
+        st->width = o->oc;
+        st->spatial = true;
+        break;
+    case LAYER_BATCHNORM2D:
+        st->spatial = true;
+        break;
+    case LAYER_FLATTEN:
+        o->oc = o->oh = o->ow = 0;
+        st->spatial = false;
+        break;
+    case LAYER_BATCHNORM:
+        break;
+    case LAYER_LEAKY_RELU:
+        if (!isfinite(ls->arg))
+            return xasprintf("slope must be finite, got %g", (double)ls->arg);
+        break;
+    case LAYER_DROPOUT2D:
+        st->spatial = true;
+        /* fall through */
+    case LAYER_DROPOUT:
+        if (!(ls->arg >= 0.0f && ls->arg < 1.0f))
+            return xasprintf("p must be in [0, 1), got %g", (double)ls->arg);
+        break;
+    case LAYER_RELU:
+    case LAYER_TANH:
+    case LAYER_SIGMOID:
+    case LAYER_KIND_COUNT:
+        break;
+    }
+    return NULL;
+}
+
+/* Layer i of the built model from its spec, the shape flowing in and its output. */
+static void
+walk_fill(struct layer *L, const struct layer_spec *ls, int in, const struct walk *st,
+          const struct walk_out *o)
+{
+    memset(L, 0, sizeof *L);
+    L->kind = ls->kind;
+    L->in = in;
+    L->out = st->width;
+    L->c = st->c;
+    L->h = st->h;
+    L->w = st->w;
+    L->oc = o->oc;
+    L->oh = o->oh;
+    L->ow = o->ow;
+    L->k = o->k;
+    L->stride = o->s;
+    L->pad = o->p;
+    L->arg = ls->arg;
+}
+
+/*
+ * Check spec and infer every layer's shapes into out (NULL: check only).
+ * Returns NULL when the spec is good, else a heap message about layer
+ * *bad (-1 when it is about the whole model), without a "layer N" prefix.
+ */
+static char *
+spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *bad)
+{
+    *bad = -1;
+    char *err = spec_check_whole(spec, max_batch);
+    if (err != NULL)
+        return err;
+    bool shaped = spec->in_c > 0 || spec->in_h > 0 || spec->in_w > 0;
+    struct walk st = {
+        .width = spec->in,
+        .widest = spec->in,
+        .c = shaped ? spec->in_c : 0,
+        .h = shaped ? spec->in_h : 0,
+        .w = shaped ? spec->in_w : 0,
+    };
     for (int i = 0; i < spec->nlayers; i++) {
         const struct layer_spec *ls = &spec->layers[i];
         *bad = i;
@@ -145,142 +312,30 @@ spec_walk(const struct model_spec *spec, int max_batch, struct layer *out, int *
             *bad = -1;
             return xasprintf("layer %d: unknown kind %d", i, (int)ls->kind);
         }
-        bool image = ls->kind == LAYER_CONV2D || ls->kind == LAYER_MAXPOOL2D
-                     || ls->kind == LAYER_AVGPOOL2D || ls->kind == LAYER_BATCHNORM2D
-                     || ls->kind == LAYER_DROPOUT2D || ls->kind == LAYER_GLOBAL_AVGPOOL;
-        if (image && h == 0) {
-            if (i == 0)
-                return xasprintf("needs image input (data.shape: [C, H, W], or IDX images), "
-                                 "but the input is %d flat features", width);
-            return xasprintf("needs an image, but layer %d gives %d flat features", i - 1,
-                             width);
-        }
-        if ((ls->kind == LAYER_DENSE || ls->kind == LAYER_BATCHNORM) && spatial)
-            return xasprintf("needs a flatten before it, for %s",
-                             shape_from(from, sizeof from, i, c, h, w, true));
-        int oc = c, oh = h, ow = w, k = 0, s = 0, p = 0;
-        char *err;
-        switch (ls->kind) {
-        case LAYER_DENSE:
-        case LAYER_CONV2D: {
-            bool conv = ls->kind == LAYER_CONV2D;
-            if (ls->units < 1)
-                return xasprintf("%s must be >= 1, got %d", conv ? "out channels" : "units", ls->units);
-            long long fan_in = width;
-            if (conv) {
-                shape_from(from, sizeof from, i, c, h, w, false);
-                if ((err = window_check(ls, h, w, &s, from)) != NULL)
-                    return err;
-                k = ls->kernel;
-                p = ls->padding;
-                fan_in = (long long)c * k * k;
-                oc = ls->units;
-                oh = (h + 2 * p - k) / s + 1;
-                ow = (w + 2 * p - k) / s + 1;
-            }
-            /* BLAS takes int sizes, and so do the weight's shape fields. */
-            if ((long long)ls->units * fan_in > INT_MAX)
-                return xasprintf("%d x %lld weights are more than %d", ls->units,
-                                 fan_in, INT_MAX);
-            if ((int)ls->init < 0 || ls->init >= INIT_KIND_COUNT)
-                return xasprintf("unknown init kind %d", (int)ls->init);
-            if ((ls->init == INIT_NORMAL || ls->init == INIT_UNIFORM)
-                && !(isfinite(ls->init_arg) && ls->init_arg > 0.0f))
-                return xasprintf("init %s needs %s > 0, got %g", init_kind_names[ls->init],
-                                 ls->init == INIT_NORMAL ? "a std" : "a bound",
-                                 (double)ls->init_arg);
-            nparam++;
-            if (!conv) {
-                width = ls->units;
-                oc = oh = ow = 0;
-                break;
-            }
-            if ((long long)oc * oh * ow > INT_MAX || (long long)c * k * k * oh * ow > INT_MAX)
-                return xasprintf("a %dx%dx%d output is more than %d values", oc, oh,
-                                 ow, INT_MAX);
-            width = oc * oh * ow;
-            spatial = true;
-            break;
-        }
-        case LAYER_MAXPOOL2D:
-        case LAYER_AVGPOOL2D:
-            shape_from(from, sizeof from, i, c, h, w, false);
-            if ((err = window_check(ls, h, w, &s, from)) != NULL)
-                return err;
-            k = ls->kernel;
-            p = ls->padding;
-            oh = (h + 2 * p - k) / s + 1;
-            ow = (w + 2 * p - k) / s + 1;
-            width = oc * oh * ow;
-            spatial = true;
-            break;
-        case LAYER_GLOBAL_AVGPOOL:
-            oh = ow = 1;
-            width = oc;
-            spatial = true;
-            break;
-        case LAYER_BATCHNORM2D:
-            spatial = true;
-            break;
-        case LAYER_FLATTEN:
-            oc = oh = ow = 0;
-            spatial = false;
-            break;
-        case LAYER_BATCHNORM:
-            break;
-        case LAYER_LEAKY_RELU:
-            if (!isfinite(ls->arg))
-                return xasprintf("slope must be finite, got %g", (double)ls->arg);
-            break;
-        case LAYER_DROPOUT2D:
-            spatial = true;
-            /* fall through */
-        case LAYER_DROPOUT:
-            if (!(ls->arg >= 0.0f && ls->arg < 1.0f))
-                return xasprintf("p must be in [0, 1), got %g", (double)ls->arg);
-            break;
-        case LAYER_RELU:
-        case LAYER_TANH:
-        case LAYER_SIGMOID:
-        case LAYER_KIND_COUNT:
-            break;
-        }
-        if (out != NULL) {
-            struct layer *L = &out[i];
-            memset(L, 0, sizeof *L);
-            L->kind = ls->kind;
-            L->in = i == 0 ? spec->in : out[i - 1].out;
-            L->out = width;
-            L->c = c;
-            L->h = h;
-            L->w = w;
-            L->oc = oc;
-            L->oh = oh;
-            L->ow = ow;
-            L->k = k;
-            L->stride = s;
-            L->pad = p;
-            L->arg = ls->arg;
-        }
-        c = oc;
-        h = oh;
-        w = ow;
-        if (width > widest)
-            widest = width;
+        struct walk_out o = {0};
+        if ((err = walk_layer(ls, i, &st, &o)) != NULL)
+            return err;
+        if (out != NULL)
+            walk_fill(&out[i], ls, i == 0 ? spec->in : out[i - 1].out, &st, &o);
+        st.c = o.oc;
+        st.h = o.oh;
+        st.w = o.ow;
+        if (st.width > st.widest)
+            st.widest = st.width;
     }
     *bad = -1;
-    if (nparam == 0)
+    if (st.nparam == 0)
         return xasprintf("the model needs at least one dense or conv2d layer");
-    if (spatial) {
+    if (st.spatial) {
         *bad = spec->nlayers - 1;
         return xasprintf("the model ends in a %dx%dx%d image: end it with flatten and a dense "
-                         "layer", c, h, w);
+                         "layer", st.c, st.h, st.w);
     }
-    if (spec->loss == LOSS_CROSS_ENTROPY && width < 2)
-        return xasprintf("cross-entropy needs an output width >= 2, got %d", width);
-    if ((long long)max_batch * widest > INT_MAX)
+    if (spec->loss == LOSS_CROSS_ENTROPY && st.width < 2)
+        return xasprintf("cross-entropy needs an output width >= 2, got %d", st.width);
+    if ((long long)max_batch * st.widest > INT_MAX)
         return xasprintf("max batch %d x width %d is more than %d values", max_batch,
-                         widest, INT_MAX);
+                         st.widest, INT_MAX);
     return NULL;
 }
 
