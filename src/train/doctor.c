@@ -1136,19 +1136,15 @@ judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
     }
 }
 
+/*
+ * Divergence: the smoothed loss (now, when have_now) above the limit or
+ * above a multiple of the initial loss.
+ */
 static void
-judge_loss(struct doctor *d, long t, bool converged, bool exempt)
+judge_divergence(struct doctor *d, bool have_now, const struct means *pnow)
 {
-    /* A converged run is judged on nothing but divergence: its loss is
-     * noise around a floor near zero (see is_converged). */
     struct tm_finding *f;
-    long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
-    struct means now, then, win;
-    bool have_now = window(d, t - sub, t, &now);
-    (void)window(d, t - W - sub, t - W, &then);
-    bool have_win = window(d, t - W, t, &win) && t >= W;
-
-    /* divergence */
+    struct means now = *pnow;
     double thr_abs = par(d, DP_DIVERGENCE_LOSS), fac = par(d, DP_DIVERGENCE_FACTOR);
     int level = 0;
     double thr = thr_abs;
@@ -1166,8 +1162,16 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                  d->initial);
         finish(d);
     }
+}
 
-    /* converged (judged here, exempting others in judge_tensors via the caller) */
+/* Converged, judged here so that the caller can exempt other rules. */
+static void
+judge_converged(struct doctor *d, bool converged, bool have_now, const struct means *pnow,
+                bool have_win, const struct means *pwin)
+{
+    struct tm_finding *f;
+    long W = d->spec.window;
+    struct means now = *pnow, win = *pwin;
     f = judge(d, DR_CONVERGED, T_GLOBAL, converged ? DOC_INFO : 0, have_now ? now.loss : 0.0,
               par(d, DP_CONVERGED_LOSS) * d->initial);
     if (f != NULL) {
@@ -1178,11 +1182,23 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                      par(d, DP_CONVERGED_LOSS), d->initial);
         finish(d);
     }
+}
 
-    /* plateau: the window's second half against its first (means over
-     * W/2 steps each, so minibatch noise averages out); flat both ways, as
-     * a loss that rises is oscillation's or divergence's business. */
-    level = 0;
+/*
+ * Plateau: the window's second half against its first.  now and then are
+ * the latest and the previous window's means, which the message shows
+ * when the halves cannot be measured.
+ */
+static void
+judge_plateau(struct doctor *d, long t, bool converged, bool exempt, struct means now,
+              struct means then)
+{
+    struct tm_finding *f;
+    long W = d->spec.window;
+    /* Means over W/2 steps each, so minibatch noise averages out; flat
+     * both ways, as a loss that rises is oscillation's or divergence's
+     * business. */
+    int level = 0;
     double impr = 0.0;
     struct means early, late;
     if (t >= W && hist_at(d, 0)->step <= t - W && window(d, t - W, t - W / 2, &early) &&
@@ -1215,9 +1231,15 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                      "try a bigger model, another init or adam", maxr);
         finish(d);
     }
+}
 
-    /* oscillation: the window in ten intervals */
-    level = 0;
+/* Oscillation: how often the loss rose between the window's ten intervals. */
+static void
+judge_oscillation(struct doctor *d, long t, bool converged)
+{
+    struct tm_finding *f;
+    long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
+    int level = 0;
     double frac = 0.0;
     if (t >= W && hist_at(d, 0)->step <= t - W) {
         int rises = 0, n = 0;
@@ -1252,11 +1274,18 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                  100.0 * par(d, DP_OSCILLATION));
         finish(d);
     }
+}
 
+/* Exploding gradients, from the trend of the gradient norm over the window. */
+static void
+judge_gnorm_growth(struct doctor *d, long t, bool converged)
+{
+    struct tm_finding *f;
+    long W = d->spec.window;
     /* exploding: the gradient norm of the latest snapshot interval against
      * the smallest interval mean in the window, and above where it began
      * (a converged run's gradients are noise around zero: not judged). */
-    level = 0;
+    int level = 0;
     double growth = 0.0, lowest = INFINITY, latest = 0.0;
     if (d->hn >= 3 && !converged) {
         for (int i = d->hn - 1; i >= 1; i--) {
@@ -1283,11 +1312,18 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                  latest, growth, lowest, W, par(d, DP_EXPLODING_GROWTH));
         finish(d);
     }
+}
 
-    /* regularisation, clipping: over the window (or what there is of it) */
+/* Regularisation that dominates the loss, and frequent clipping, over the window. */
+static void
+judge_window_shares(struct doctor *d, long t, bool converged)
+{
+    struct tm_finding *f;
+    long W = d->spec.window;
+    /* Over the window, or what there is of it. */
     struct means all;
     bool have_all = window(d, t - W, t, &all) && all.n >= W / 5;
-    level = have_all && !converged && all.reg > 0.0 &&
+    int level = have_all && !converged && all.reg > 0.0 &&
                     all.reg > par(d, DP_REGULARIZATION) * all.loss
                 ? DOC_WARNING : 0;
     f = judge(d, DR_REGULARIZATION_DOMINATES, T_GLOBAL, level,
@@ -1305,6 +1341,26 @@ judge_loss(struct doctor *d, long t, bool converged, bool exempt)
                  100.0 * f->value, all.n, 100.0 * par(d, DP_CLIPPING));
         finish(d);
     }
+}
+
+/* The rules on the run as a whole, judged from the loss history at step t. */
+static void
+judge_loss(struct doctor *d, long t, bool converged, bool exempt)
+{
+    /* A converged run is judged on nothing but divergence: its loss is
+     * noise around a floor near zero (see is_converged). */
+    long W = d->spec.window, sub = W / 10 > 0 ? W / 10 : 1;
+    struct means now, then, win;
+    bool have_now = window(d, t - sub, t, &now);
+    (void)window(d, t - W - sub, t - W, &then);
+    bool have_win = window(d, t - W, t, &win) && t >= W;
+
+    judge_divergence(d, have_now, &now);
+    judge_converged(d, converged, have_now, &now, have_win, &win);
+    judge_plateau(d, t, converged, exempt, now, then);
+    judge_oscillation(d, t, converged);
+    judge_gnorm_growth(d, t, converged);
+    judge_window_shares(d, t, converged);
 }
 
 /*
