@@ -694,6 +694,60 @@ final_status(struct trainer *t, int status, int sig)
     return status;
 }
 
+/*
+ * The run's feed, served on its control socket so that other processes
+ * can steer it (nntop --attach); *ctl is the server, NULL when there is
+ * none: no run directory (--no-log), --gradcheck, or the socket failed
+ * (said on stderr: attached viewers are read-only then).
+ */
+static struct feed
+open_control(struct trainer *t, const struct options *o, struct control_server **ctl)
+{
+    struct feed feed = trainer_feed(t);
+    const char *run_dir = trainer_run_dir(t);
+    if (run_dir == NULL || run_dir[0] == '\0' || o->gradcheck)
+        return feed;
+    char *cause = NULL;
+    if (control_server_new(ctl, run_dir, feed, &cause) == 0)
+        return control_server_feed(*ctl);
+    fprintf(stderr, "nntop: no control socket, attached viewers are read-only: %s\n", cause);
+    free(cause);
+    return feed;
+}
+
+/*
+ * Consume the run until it ends: the dashboard when interactive (the
+ * headless printer when the terminal cannot show it), else the headless
+ * printer; --gradcheck asks for one check and quits.  Returns the signal
+ * that stopped the consumer, or 0.
+ */
+static int
+run_consumer(struct trainer *t, struct feed *feed, const struct options *o, bool interactive,
+             int *status)
+{
+    int sig = 0;
+    if (o->gradcheck) {
+        struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
+        struct tm_command q = {.kind = TM_CMD_QUIT};
+        char why[256];
+        trainer_send(t, &gc, why, sizeof why);
+        trainer_send(t, &q, why, sizeof why);
+    }
+    if (interactive) {
+        struct ui_opts uo = {.exit_when_done = o->exit_when_done};
+        sig = ui_run(feed, &uo);
+        if (sig == UI_NO_TERMINAL) {
+            fprintf(stderr, "nntop: the terminal cannot show the dashboard; "
+                            "using the headless printer\n");
+            interactive = false;
+            sig = 0;
+        }
+    }
+    if (!interactive)
+        sig = run_headless(feed, o, status);
+    return sig;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -752,40 +806,8 @@ main(int argc, char **argv)
         goto out;
     }
 
-    struct feed feed = trainer_feed(t);
-    /* Other processes steer the run through its control socket (nntop --attach). */
-    /* (No run directory with --no-log: nothing to attach to.) */
-    const char *run_dir = trainer_run_dir(t);
-    if (run_dir != NULL && run_dir[0] != '\0' && !o.gradcheck) {
-        if (control_server_new(&ctl, run_dir, feed, &cause) == 0) {
-            feed = control_server_feed(ctl);
-        } else {
-            fprintf(stderr, "nntop: no control socket, attached viewers are read-only: %s\n",
-                    cause);
-            free(cause);
-            cause = NULL;
-        }
-    }
-    int sig = 0;
-    if (o.gradcheck) {
-        struct tm_command gc = {.kind = TM_CMD_GRADCHECK};
-        struct tm_command q = {.kind = TM_CMD_QUIT};
-        char why[256];
-        trainer_send(t, &gc, why, sizeof why);
-        trainer_send(t, &q, why, sizeof why);
-    }
-    if (interactive) {
-        struct ui_opts uo = {.exit_when_done = o.exit_when_done};
-        sig = ui_run(&feed, &uo);
-        if (sig == UI_NO_TERMINAL) {
-            fprintf(stderr, "nntop: the terminal cannot show the dashboard; "
-                            "using the headless printer\n");
-            interactive = false;
-            sig = 0;
-        }
-    }
-    if (!interactive)
-        sig = run_headless(&feed, &o, &status);
+    struct feed feed = open_control(t, &o, &ctl);
+    int sig = run_consumer(t, &feed, &o, interactive, &status);
     trainer_join(t);
     control_server_free(ctl);
     ctl = NULL;
