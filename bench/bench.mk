@@ -19,7 +19,7 @@ bench_gemm_ceiling_LDADD = libnntop.a $(DEP_LIBS)
 # ceiling, the OpenBLAS core correction and the end-to-end Fashion-MNIST
 # run against a plain PyTorch script, as one table of ratios.
 # PAIRS=N and E2E_EPOCHS=E (0 skips the end-to-end rows) tune it.
-EXTRA_DIST += bench/run-bench.sh bench/torch_fashion.py
+EXTRA_DIST += bench/run-bench.sh bench/torch_fashion.py bench/torch-logger-overhead.py
 bench: all
 	$(SHELL) $(srcdir)/bench/run-bench.sh $(builddir)
 .PHONY: bench

@@ -16,7 +16,9 @@ What it writes: env.txt (run_format 1), config.yaml (the model as nntop
 describes it, so the dashboard can label layers and tensors), metrics.csv
 (one train row per update), layers.csv (every `every` updates: activation
 statistics of each layer from forward hooks, dead and saturated
-fractions, weight, gradient and update norms of each tensor), and
+fractions, weight, gradient and update norms of each tensor),
+histograms.csv (at the same snapshots: each layer's activations and each
+tensor's weights and gradients in `bins` equal bins over [min, max]), and
 events.jsonl (start, the changes made over the control socket, done).
 It listens on RUN_DIR/control.sock (mode 0600, peers of the same uid or
 root only, checked with SO_PEERCRED) between steps: pause blocks the loop
@@ -46,6 +48,7 @@ __all__ = ["Run"]
 
 RUN_FORMAT = 1
 LINE_MAX = 1024
+HIST_SAMPLE = 4096      # histograms of larger tensors count a strided sample (as nntop's)
 
 
 def _fmt(x):
@@ -100,6 +103,20 @@ def _describe(model):
     if first is None:
         raise ValueError("nntop_torch: the model has no Linear layer")
     return lines, layers, first.in_features, width
+
+
+def _optim_yaml(optimizer):
+    """The optimizer's name (and momentum) as nntop's config spells them, so the
+    viewer's doctor judges the lr against the right range; "" for another kind."""
+    g = optimizer.param_groups[0]
+    if isinstance(optimizer, torch.optim.AdamW):
+        return "  name: adamw\n"
+    if isinstance(optimizer, torch.optim.Adam):
+        return "  name: adam\n"
+    if isinstance(optimizer, torch.optim.SGD):
+        m = float(g.get("momentum", 0.0) or 0.0)
+        return "  name: sgd\n" + ("  momentum: %r\n" % m if m > 0 else "")
+    return ""
 
 
 class _Control:
@@ -189,9 +206,10 @@ class Run:
 
     def __init__(self, model, optimizer, run_dir="runs", name="torch", config=None, every=10,
                  classes=None, train_n=0, val_n=0, steps_per_epoch=0, total_steps=0,
-                 loss="cross_entropy", control=True):
+                 loss="cross_entropy", control=True, bins=40):
         self.model, self.optimizer = model, optimizer
         self.every = max(1, int(every))
+        self.bins = min(256, max(4, int(bins)))
         yaml_layers, self.layers, self.in_width, out = _describe(model)
         self.classes = int(classes or out)
         self.steps_per_epoch = int(steps_per_epoch)
@@ -217,14 +235,17 @@ class Run:
         self._write_env(name, config)
         with open(os.path.join(self.dir, "config.yaml"), "w") as f:
             f.write("# written by nntop_torch: the PyTorch model as nntop describes it\n")
-            f.write("name: %s\nmodel:\n  layers:\n%s\nloss: %s\noptim:\n  lr: %r\n"
-                    % (json.dumps(name), "\n".join(yaml_layers), loss, float(lr)))
+            f.write("name: %s\nmodel:\n  layers:\n%s\nloss: %s\noptim:\n%s  lr: %r\n"
+                    % (json.dumps(name), "\n".join(yaml_layers), loss, _optim_yaml(optimizer),
+                       float(lr)))
         self.metrics = open(os.path.join(self.dir, "metrics.csv"), "w")
         self.metrics.write("step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,"
                            "samples_per_s,wall_s\n")
         self.layers_csv = open(os.path.join(self.dir, "layers.csv"), "w")
         self.layers_csv.write("step,layer,name,tensor,act_mean,act_std,act_min,act_max,dead_frac,"
                               "sat_frac,w_norm,g_norm,update_norm,update_ratio,nan_count,inf_count\n")
+        self.hists_csv = open(os.path.join(self.dir, "histograms.csv"), "w")
+        self.hists_csv.write("step,what,index,lo,hi,under,over,total,counts\n")
         self.events = open(os.path.join(self.dir, "events.jsonl"), "w")
         self.last_flush = time.monotonic()
         self.acts = {}
@@ -271,6 +292,7 @@ class Run:
         if force or time.monotonic() - self.last_flush >= 1.0:
             self.metrics.flush()
             self.layers_csv.flush()
+            self.hists_csv.flush()
             self.last_flush = time.monotonic()
 
     # ---- statistics ---------------------------------------------------------------
@@ -281,33 +303,82 @@ class Run:
                 return
             with torch.no_grad():
                 y = output.detach().float()
-                finite = torch.isfinite(y)
                 kind = self.layers[index][0]
                 dead = sat = None
                 if kind == "relu" and y.dim() >= 2:
-                    dead = float((y.reshape(y.shape[0], -1) == 0).all(dim=0).float().mean())
+                    # a unit is dead when it is zero for every sample of the batch
+                    dead = float((y.reshape(y.shape[0], -1).amax(dim=0) <= 0).float().mean())
                 elif kind == "tanh":
                     sat = float((y.abs() > 0.99).float().mean())
                 elif kind == "sigmoid":
                     sat = float(((y < 0.01) | (y > 0.99)).float().mean())
-                self.acts[index] = (float(y.mean()), float(y.std()) if y.numel() > 1 else 0.0,
-                                    float(y.min()), float(y.max()), dead, sat,
-                                    int(torch.isnan(y).sum()), int((~finite).sum() - torch.isnan(y).sum()))
+                if y.numel() > 1:
+                    std, mean = torch.std_mean(y)
+                    std, mean = float(std), float(mean)
+                else:
+                    std, mean = 0.0, float(y.reshape(-1)[0])
+                lo, hi, nan, inf, h = self._range_hist(y)
+                self.acts[index] = (mean, std, lo, hi, dead, sat, nan, inf, h)
         return hook
+
+    def _range_hist(self, y):
+        """(min, max, NaN count, Inf count, histogram) of y's finite values.  The
+        histogram (lo, hi, total, counts) is nntop's: every stride-th value of a
+        tensor larger than HIST_SAMPLE (stride = ceil(n / HIST_SAMPLE)), in
+        self.bins equal bins over the sample's [min, max]; None when nothing is
+        finite.  A tensor without NaN or Inf (min and max finite) costs one
+        min/max pass over it and one histc over the sample."""
+        v = y.detach().reshape(-1)
+        if v.dtype != torch.float32:
+            v = v.float()
+        if v.numel() == 0:
+            return None, None, 0, 0, None
+        lo, hi = (float(t) for t in torch.aminmax(v))
+        nan = inf = 0
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            finite = torch.isfinite(v)
+            nan = int(torch.isnan(v).sum())
+            inf = int(v.numel() - int(finite.sum()) - nan)
+            v = v[finite]
+            if v.numel() == 0:
+                return None, None, nan, inf, None
+            lo, hi = (float(t) for t in torch.aminmax(v))
+        n = v.numel()
+        if n > HIST_SAMPLE:
+            v = v[::(n + HIST_SAMPLE - 1) // HIST_SAMPLE]
+            hlo, hhi = (float(t) for t in torch.aminmax(v))
+        else:
+            hlo, hhi = lo, hi
+        if hhi > hlo:
+            c = torch.histc(v, bins=self.bins, min=hlo, max=hhi).to(torch.int64).tolist()
+        else:
+            c = [0] * self.bins
+            c[0] = int(v.numel())
+        return lo, hi, nan, inf, (hlo, hhi, int(v.numel()), c)
+
+    def _hist_row(self, step, what, index, h):
+        if h is not None:
+            self.hists_csv.write("%d,%s,%d,%s,%s,0,0,%d,%s\n" % (
+                step, what, index, repr(h[0]), repr(h[1]), h[2], " ".join(map(str, h[3]))))
 
     def _snapshot(self, step):
         w = self.layers_csv
         params = dict(self.model.named_parameters())
+        tensor_index = 0
         for i, (kind, label) in enumerate(self.layers):
             a = self.acts.get(i)
             if a is not None:
                 w.write("%d,%d,%s,,%s,%s,%s,%s,%s,%s,,,,,%d,%d\n" % (
                     step, i, label, _fmt(a[0]), _fmt(a[1]), _fmt(a[2]), _fmt(a[3]),
                     _fmt(a[4]), _fmt(a[5]), a[6], a[7]))
+                self._hist_row(step, "act", i, a[8])
             for t in ("weight", "bias"):
                 p = params.get("%d.%s" % (i, t))
                 if p is None:
                     continue
+                # Tensors are numbered in the order their rows come (histograms.csv's index).
+                k = tensor_index
+                tensor_index += 1
                 with torch.no_grad():
                     wn = float(p.norm())
                     gn = float(p.grad.norm()) if p.grad is not None else None
@@ -315,10 +386,12 @@ class Run:
                     if self.prev is not None and p in self.prev:
                         un = float((p - self.prev[p]).norm())
                         ur = un / wn if wn > 0 else None
-                    bad = int((~torch.isfinite(p)).sum())
-                    nan = int(torch.isnan(p).sum())
+                    _, _, nan, inf, hw = self._range_hist(p)
+                    self._hist_row(step, "weight", k, hw)
+                    if p.grad is not None:
+                        self._hist_row(step, "grad", k, self._range_hist(p.grad)[4])
                 w.write("%d,%d,%s,%d.%s,,,,,,,%s,%s,%s,%s,%d,%d\n" % (
-                    step, i, label, i, t, _fmt(wn), _fmt(gn), _fmt(un), _fmt(ur), nan, bad - nan))
+                    step, i, label, i, t, _fmt(wn), _fmt(gn), _fmt(un), _fmt(ur), nan, inf))
         self.acts = {}
 
     # ---- control ------------------------------------------------------------------
@@ -443,6 +516,7 @@ class Run:
         self._flush(force=True)
         self.metrics.close()
         self.layers_csv.close()
+        self.hists_csv.close()
         self.events.close()
         if self.control is not None:
             self.control.close()

@@ -608,6 +608,8 @@ env_text(const struct runlog *rl, const struct runlog_env *env, char **diff)
     snprintf(tmp, sizeof tmp, "%d", RUNLOG_FORMAT_VERSION);
     env_line(&b, "run_format", tmp);
     env_line(&b, "nntop", PACKAGE_VERSION);
+    /* The trainer runs the doctor and journals its findings: viewers show those. */
+    env_line(&b, "doctor", "logged");
 #if defined(__GNUC__) && !defined(__clang__)
     env_line(&b, "compiler", "gcc " __VERSION__);
 #else

@@ -38,3 +38,6 @@ torchdir = $(pkgdatadir)/python
 dist_torch_DATA = contrib/python/nntop_torch.py
 check_SCRIPTS += tests/torch-logger.sh
 EXTRA_DIST += tests/torch-logger.sh tests/torch_logger_train.py tests/torch_logger_live.py
+# The doctor in the viewer: a PyTorch run with planted bugs replayed gets findings.
+check_SCRIPTS += tests/torch-doctor.sh
+EXTRA_DIST += tests/torch-doctor.sh tests/torch_logger_bug.py

@@ -40,6 +40,7 @@
 
 #include "nntop/cfg.h"
 #include "nntop/control.h"
+#include "nntop/doctor.h"
 #include "nntop/mono.h"
 #include "nntop/nn.h"
 #include "nntop/runlog.h"
@@ -92,6 +93,16 @@ struct replay {
     struct tm_state last;       /* what the final state record says */
     char *run_dir;
     struct follow *fw;          /* non-NULL when following a run being written */
+    /*
+     * The viewer's doctor, for a run whose writer journals no findings of
+     * its own (a PyTorch loop through nntop_torch): fed every record the
+     * feed yields, its findings wait in found[] and go out next.  NULL
+     * when the writer ran the doctor (env.txt "doctor: logged", or finding
+     * lines in events.jsonl) or the run's config turns it off.
+     */
+    struct doctor *doc;
+    struct tm_finding *found;
+    size_t nfound, found_head, found_cap;
 };
 
 /* One line of histograms.csv. */
@@ -275,6 +286,11 @@ build_info(struct replay *r, const char *run_dir, char **cause)
         return -1;
     stats_describe_model(info, m);
     model_free(m);
+    /* The optimizer as configured: the doctor's start rules judge its lr. */
+    stats_describe_optim(info, r->cfg.optim.kind, r->cfg.sched.kind);
+    info->warmup = r->cfg.sched.warmup;
+    info->min_lr = r->cfg.sched.min_lr;
+    info->lr = r->cfg.optim.lr;
     return 0;
 }
 
@@ -346,6 +362,33 @@ state_apply_event(struct tm_state *s, const struct runlog_event_rec *ev, bool li
  * follower (r->fw made here), so reading on later starts where this read
  * stopped and a row appended meanwhile is neither lost nor read twice.
  */
+static void on_viewer_finding(void *ctx, const struct tm_finding *f);
+
+/*
+ * Did the run's writer run nntop's doctor and journal its findings?
+ * env.txt says "doctor: logged" (nntop writes it), or, for a run written
+ * before that key existed, events.jsonl already holds a finding.
+ */
+static bool
+writer_ran_doctor(const struct replay *r, const char *run_dir)
+{
+    char path[DATA_PATH_MAX + 32], line[512];
+    bool logged = false;
+    snprintf(path, sizeof path, "%s/env.txt", run_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        while (fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            if (strncmp(line, "doctor: ", 8) == 0)
+                logged = strcmp(line + 8, "logged") == 0;
+        }
+        fclose(f);
+    }
+    for (size_t i = 0; i < r->nevents && !logged; i++)
+        logged = runlog_event_vocab(&r->events[i]) == TM_EVT_FINDING;
+    return logged;
+}
+
 static int
 open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
 {
@@ -416,6 +459,8 @@ open_run(struct replay **out, const char *run_dir, bool follow, char **cause)
     if (read_hists(r, run_dir, cause) != 0)
         goto fail;
     r->run_dir = xstrdup(run_dir);
+    if (r->cfg.doctor.enabled && !writer_ran_doctor(r, run_dir))
+        r->doc = doctor_new(&r->cfg.doctor, on_viewer_finding, r);
     *out = r;
     return 0;
 fail:
@@ -731,6 +776,10 @@ layer_record(const struct replay *r, const struct layer_row *row, struct tm_reco
     t->step = row->step;
     t->index = k;
     t->layer = row->layer;
+    /* layers.csv has no smallest and largest weight: NaN says "not known"
+     * (so the doctor's symmetric-init rule cannot mistake 0 = 0 for equal
+     * weights); a weight histogram of every weight, when there is one, gives them. */
+    t->w_min = t->w_max = NAN;
     t->w_norm = or_zero(row->w_norm);
     t->g_norm = or_zero(row->g_norm);
     t->update_norm = or_zero(row->update_norm);
@@ -739,8 +788,13 @@ layer_record(const struct replay *r, const struct layer_row *row, struct tm_reco
     t->inf_count = (uint32_t)row->inf_count;
     const struct tm_hist *hw = find_hist(r, row->step, 1, k);
     const struct tm_hist *hg = find_hist(r, row->step, 2, k);
-    if (hw != NULL)
+    if (hw != NULL) {
         t->weight = *hw;
+        if (hw->total > 0 && !hw->sampled && hw->under == 0 && hw->over == 0) {
+            t->w_min = hw->lo;
+            t->w_max = hw->hi;
+        }
+    }
     if (hg != NULL)
         t->grad = *hg;
     return true;
@@ -854,9 +908,8 @@ event_record(const struct runlog_event_rec *ev, struct tm_record *out)
 }
 
 static bool
-replay_poll(void *self, struct tm_record *out)
+replay_next(struct replay *r, struct tm_record *out)
 {
-    struct replay *r = self;
     switch (r->phase) {
     case PH_INFO:
         out->type = TM_INFO;
@@ -920,7 +973,7 @@ replay_poll(void *self, struct tm_record *out)
             if (ek == LLONG_MAX && mk == LLONG_MAX && lk == LLONG_MAX) {
                 if (fw == NULL) {
                     r->phase = PH_STATE;
-                    return replay_poll(self, out);
+                    return replay_next(r, out);
                 }
             } else if (ek <= mk && ek <= lk) {
                 const struct runlog_event_rec *ev = &r->events[r->ei++];
@@ -972,6 +1025,41 @@ replay_poll(void *self, struct tm_record *out)
     }
 }
 
+/* The viewer's doctor raised, cleared or passed f: it goes out after the record. */
+static void
+on_viewer_finding(void *ctx, const struct tm_finding *f)
+{
+    struct replay *r = ctx;
+    if (r->found_head > 0 && r->found_head == r->nfound)
+        r->found_head = r->nfound = 0;
+    if (r->nfound == r->found_cap) {
+        r->found_cap = r->found_cap > 0 ? 2 * r->found_cap : 16;
+        r->found = xrealloc(r->found, r->found_cap * sizeof *r->found);
+    }
+    r->found[r->nfound++] = *f;
+}
+
+/*
+ * The next record: a finding of the viewer's doctor when one waits, else
+ * the next one the files give (which the doctor then reads, as the
+ * trainer's doctor reads each record before it is published).
+ */
+static bool
+replay_poll(void *self, struct tm_record *out)
+{
+    struct replay *r = self;
+    if (r->found_head < r->nfound) {
+        out->type = TM_FINDING;
+        out->u.finding = r->found[r->found_head++];
+        return true;
+    }
+    if (!replay_next(r, out))
+        return false;
+    if (r->doc != NULL)
+        doctor_feed(r->doc, out);
+    return true;
+}
+
 static int
 replay_send(void *self, const struct tm_command *cmd, char *why, size_t len)
 {
@@ -995,6 +1083,8 @@ replay_finished(void *self)
 {
     const struct replay *r = self;
     const struct follow *fw = r->fw;
+    if (r->found_head < r->nfound)
+        return false;
     if (fw == NULL)
         return r->phase == PH_END;
     return fw->gone && r->mi == r->nmetrics && r->li == r->nlayers && r->ei == r->nevents &&
@@ -1029,5 +1119,7 @@ replay_free(struct replay *r)
         close(r->fw->sock);
     free(r->fw);
     free(r->run_dir);
+    doctor_free(r->doc);
+    free(r->found);
     free(r);
 }
