@@ -962,6 +962,68 @@ START_TEST(test_nn__conv_by_hand)
 }
 END_TEST
 
+/* Max pool of 1 image of c channels (h, w) with window k, stride k, no
+ * padding: the windows all inside, as PyTorch picks: the first maximum of
+ * a window wins, and the first NaN over any number. */
+static struct model *
+pool_model(int c, int h, int w, int k, const float *x)
+{
+    struct layer_spec p[] = {IMG_POOL(LAYER_MAXPOOL2D, k, k, 0), IMG_ONLY(LAYER_FLATTEN),
+                             {.kind = LAYER_DENSE, .units = 2}};
+    struct model_spec s = image_spec(c, h, w, p, 3);
+    struct model *m = model_new(&s, 1, NULL);
+    ck_assert(m != NULL);
+    model_forward(m, x, 1);
+    return m;
+}
+
+START_TEST(test_nn__maxpool_ties_nan)
+{
+    const float nan = NAN;
+    /* 2 channels of 2x4, windows 2x2: a tie, a NaN after the maximum;
+     * channel 1 is 1 - channel 0. */
+    float x[16] = {1, 1, 2, nan,
+                   0, 1, 5, nan};
+    for (int i = 0; i < 8; i++)
+        x[8 + i] = 1 - x[i];
+    struct model *m = pool_model(2, 2, 4, 2, x);
+    const float *y = m->layers[0].y;
+    const int32_t *a = m->layers[0].argmax;
+    /* Channel 0: [1 1; 0 1] -> 1 at 0; [2 nan; 5 nan] -> nan at 3. */
+    ck_assert_float_eq(y[0], 1);
+    ck_assert_int_eq(a[0], 0);
+    ck_assert(isnan(y[1]));
+    ck_assert_int_eq(a[1], 3);
+    /* Channel 1: [0 0; 1 0] -> 1 at 8 + 4; [-1 nan; -4 nan] -> nan at 8 + 3. */
+    ck_assert_float_eq(y[2], 1);
+    ck_assert_int_eq(a[2], 12);
+    ck_assert(isnan(y[3]));
+    ck_assert_int_eq(a[3], 11);
+    model_free(m);
+    /* Rows 3 and 4 as an image of their own: [3 3; 3 3] -> 3 at 0 (all
+     * equal); [nan 7; 9 nan] -> the first NaN, at 2. */
+    float z[8] = {3, 3, nan, 7, 3, 3, 9, nan};
+    m = pool_model(1, 2, 4, 2, z);
+    ck_assert_float_eq(m->layers[0].y[0], 3);
+    ck_assert_int_eq(m->layers[0].argmax[0], 0);
+    ck_assert(isnan(m->layers[0].y[1]));
+    ck_assert_int_eq(m->layers[0].argmax[1], 2);
+    model_free(m);
+
+    /* A 3x3 window over a 3x6 image: the maximum in the last row, and a NaN
+     * in the middle of the second window before a larger value. */
+    float v[18] = {0, 1, 2, 9, 9, 9,
+                   3, 4, 5, 9, nan, 99,
+                   6, 8, 8, 9, 9, 9};
+    m = pool_model(1, 3, 6, 3, v);
+    ck_assert_float_eq(m->layers[0].y[0], 8);
+    ck_assert_int_eq(m->layers[0].argmax[0], 13);
+    ck_assert(isnan(m->layers[0].y[1]));
+    ck_assert_int_eq(m->layers[0].argmax[1], 10);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(test_nn__image_errors)
 {
     struct model_spec s;
@@ -1211,6 +1273,7 @@ nn_suite(void)
     tcase_add_test(core, test_nn__naming);
     tcase_add_test(core, test_nn__image_shapes);
     tcase_add_test(core, test_nn__conv_by_hand);
+    tcase_add_test(core, test_nn__maxpool_ties_nan);
     tcase_add_test(core, test_nn__init_statistics);
     tcase_add_test(core, test_nn__init_deterministic);
     tcase_add_test(core, test_nn__spiral_trains);

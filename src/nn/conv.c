@@ -25,50 +25,71 @@ out_side(int n, int k, int s, int p)
 }
 
 /*
+ * The output rows [*oy0, *oy1) (or columns) whose input row iy = oy s - p
+ * + ki stays inside [0, H): the rest of a tap's rows read padding.
+ */
+static inline void
+valid_range(int OH, int H, int s, int p, int ki, int *oy0, int *oy1)
+{
+    /* oy s >= p - ki and oy s <= H - 1 + p - ki */
+    int lo = p - ki, hi = H - 1 + p - ki;
+    int a = lo <= 0 ? 0 : (lo + s - 1) / s;
+    int b = hi < 0 ? 0 : hi / s + 1;
+    if (b > OH)
+        b = OH;
+    if (a > b)
+        a = b;
+    *oy0 = a;
+    *oy1 = b;
+}
+
+/*
  * col (C k k, OH OW) from one sample x (C, H, W): row (c, ki, kj) holds,
  * for every output position, the input under that kernel tap (0 in the
- * padding).
+ * padding).  A tap's rows outside the input are one block of zeros; in
+ * the others only the padded ends are zeroed, and with stride 1 the
+ * middle is a straight copy.
  */
 static void
 im2col(float *restrict col, const float *restrict x, int C, int H, int W, int k, int s,
        int p, int OH, int OW)
 {
-    for (int c = 0; c < C; c++) {
-        const float *xc = x + (size_t)c * H * W;
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
+    for (int ki = 0; ki < k; ki++) {
+        int oy0, oy1;
+        valid_range(OH, H, s, p, ki, &oy0, &oy1);
+        for (int kj = 0; kj < k; kj++) {
+            int ox0, ox1;
+            valid_range(OW, W, s, p, kj, &ox0, &ox1);
+            for (int c = 0; c < C; c++) {
+                const float *xc = x + (size_t)c * H * W;
                 float *dst = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                for (int oy = 0; oy < OH; oy++) {
-                    int iy = oy * s - p + ki;
-                    float *d = dst + (size_t)oy * OW;
-                    if (iy < 0 || iy >= H) {
-                        memset(d, 0, (size_t)OW * sizeof *d);
-                        continue;
-                    }
-                    const float *xr = xc + (size_t)iy * W;
+                memset(dst, 0, (size_t)oy0 * OW * sizeof *dst);
+                memset(dst + (size_t)oy1 * OW, 0, (size_t)(OH - oy1) * OW * sizeof *dst);
+                for (int oy = oy0; oy < oy1; oy++) {
+                    const float *xr = xc + (size_t)(oy * s - p + ki) * W;
+                    float *restrict d = dst + (size_t)oy * OW;
+                    for (int ox = 0; ox < ox0; ox++)
+                        d[ox] = 0.0f;
                     if (s == 1) {
-                        /* Contiguous run [ox0, ox1) of in-range inputs. */
-                        int ox0 = p - kj > 0 ? p - kj : 0;
-                        int ox1 = W + p - kj < OW ? W + p - kj : OW;
-                        if (ox1 < ox0)
-                            ox1 = ox0;
-                        memset(d, 0, (size_t)ox0 * sizeof *d);
-                        if (ox1 > ox0)
-                            memcpy(d + ox0, xr + ox0 - p + kj, (size_t)(ox1 - ox0) * sizeof *d);
-                        memset(d + ox1, 0, (size_t)(OW - ox1) * sizeof *d);
+                        const float *xs = xr - p + kj;
+                        for (int ox = ox0; ox < ox1; ox++)
+                            d[ox] = xs[ox];
                     } else {
-                        for (int ox = 0; ox < OW; ox++) {
-                            int ix = ox * s - p + kj;
-                            d[ox] = ix >= 0 && ix < W ? xr[ix] : 0.0f;
-                        }
+                        for (int ox = ox0; ox < ox1; ox++)
+                            d[ox] = xr[ox * s - p + kj];
                     }
+                    for (int ox = ox1; ox < OW; ox++)
+                        d[ox] = 0.0f;
                 }
             }
         }
     }
 }
 
-/* dx (C, H, W) += col2im(col (C k k, OH OW)), the adjoint of im2col. */
+/*
+ * dx (C, H, W) += col2im(col (C k k, OH OW)), the adjoint of im2col: each
+ * tap's rows added where they read the input (padding reads nothing).
+ */
 static void
 col2im_add(float *restrict dx, const float *restrict col, int C, int H, int W, int k, int s,
            int p, int OH, int OW)
@@ -76,18 +97,22 @@ col2im_add(float *restrict dx, const float *restrict col, int C, int H, int W, i
     for (int c = 0; c < C; c++) {
         float *dc = dx + (size_t)c * H * W;
         for (int ki = 0; ki < k; ki++) {
+            int oy0, oy1;
+            valid_range(OH, H, s, p, ki, &oy0, &oy1);
             for (int kj = 0; kj < k; kj++) {
+                int ox0, ox1;
+                valid_range(OW, W, s, p, kj, &ox0, &ox1);
                 const float *src = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                for (int oy = 0; oy < OH; oy++) {
-                    int iy = oy * s - p + ki;
-                    if (iy < 0 || iy >= H)
-                        continue;
-                    const float *sr = src + (size_t)oy * OW;
-                    float *dr = dc + (size_t)iy * W;
-                    for (int ox = 0; ox < OW; ox++) {
-                        int ix = ox * s - p + kj;
-                        if (ix >= 0 && ix < W)
-                            dr[ix] += sr[ox];
+                for (int oy = oy0; oy < oy1; oy++) {
+                    const float *restrict sr = src + (size_t)oy * OW;
+                    float *restrict dr = dc + (size_t)(oy * s - p + ki) * W;
+                    if (s == 1) {
+                        float *restrict ds = dr - p + kj;
+                        for (int ox = ox0; ox < ox1; ox++)
+                            ds[ox] += sr[ox];
+                    } else {
+                        for (int ox = ox0; ox < ox1; ox++)
+                            dr[ox * s - p + kj] += sr[ox];
                     }
                 }
             }
@@ -173,11 +198,67 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
     }
 }
 
+/*
+ * The max pool of windows that all lie inside the input (no padding): no
+ * bounds tests, and for 2x2 the four taps unrolled.  The same choice as
+ * the general loop: the first maximum wins, the first NaN always.
+ */
+static void
+maxpool_inside(float *restrict y, int32_t *restrict argmax, const float *restrict x, int B,
+               int C, int H, int W, int k, int s, int OH, int OW)
+{
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        const float *xc = x + plane * H * W;
+        float *yc = y + plane * OH * OW;
+        int32_t *ac = argmax + plane * OH * OW;
+        int32_t base = (int32_t)((plane % (size_t)C) * H * W);
+        for (int oy = 0; oy < OH; oy++) {
+            for (int ox = 0; ox < OW; ox++) {
+                int32_t at = (int32_t)(oy * s * W + ox * s);
+                float best = xc[at];
+                if (k == 2) {
+                    int32_t t1 = at + 1, t2 = at + W, t3 = at + W + 1;
+                    float v1 = xc[t1], v2 = xc[t2], v3 = xc[t3];
+                    bool take1 = (!isnan(best)) & ((v1 > best) | isnan(v1));
+                    best = take1 ? v1 : best;
+                    at = take1 ? t1 : at;
+                    bool take2 = (!isnan(best)) & ((v2 > best) | isnan(v2));
+                    best = take2 ? v2 : best;
+                    at = take2 ? t2 : at;
+                    bool take3 = (!isnan(best)) & ((v3 > best) | isnan(v3));
+                    best = take3 ? v3 : best;
+                    at = take3 ? t3 : at;
+                } else {
+                    int32_t a0 = at;
+                    for (int ki = 0; ki < k && !isnan(best); ki++) {
+                        for (int kj = 0; kj < k; kj++) {
+                            int32_t t = a0 + ki * W + kj;
+                            float v = xc[t];
+                            if (v > best || isnan(v)) {
+                                best = v;
+                                at = t;
+                                if (isnan(v))
+                                    break;
+                            }
+                        }
+                    }
+                }
+                yc[oy * OW + ox] = best;
+                ac[oy * OW + ox] = base + at;
+            }
+        }
+    }
+}
+
 void
 layer_maxpool2d_forward(float *restrict y, int32_t *restrict argmax, const float *restrict x,
                         int B, int C, int H, int W, int k, int s, int p)
 {
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    if (p == 0 && (OH - 1) * s + k <= H && (OW - 1) * s + k <= W) {
+        maxpool_inside(y, argmax, x, B, C, H, W, k, s, OH, OW);
+        return;
+    }
     for (int n = 0; n < B; n++) {
         for (int c = 0; c < C; c++) {
             size_t plane = ((size_t)n * C + c);
