@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/ui/crt.h"
 #include "../src/ui/ui-int.h"
 #include "check_run.h"
 #include "nntop/numfmt.h"
@@ -1336,6 +1337,78 @@ END_TEST
 
 /* ---- keys ------------------------------------------------------------ */
 
+START_TEST(test_ui__colour_depth)
+{
+    /* The depth of the pictures: 24-bit on a direct-colour terminal with
+     * the pairs for 64 levels, 16 levels with fewer, 256 colours on a
+     * 256-colour one, shades without colour, UTF-8 or enough pairs. */
+    int levels = 0;
+    ck_assert_int_eq(crt_pick_depth(true, true, 1 << 24, 65536, &levels), CRT_DEPTH_DIRECT);
+    ck_assert_int_eq(levels, CRT_LEVELS_DIRECT);
+    ck_assert_int_eq(crt_pick_depth(true, true, 1 << 24, 1000, &levels), CRT_DEPTH_DIRECT);
+    ck_assert_int_eq(levels, CRT_LEVELS);
+    ck_assert_int_eq(crt_pick_depth(true, true, 1 << 24, 100, &levels), CRT_DEPTH_SHADES);
+    ck_assert_int_eq(crt_pick_depth(true, true, 256, 65536, &levels), CRT_DEPTH_256);
+    ck_assert_int_eq(levels, CRT_LEVELS);
+    ck_assert_int_eq(crt_pick_depth(true, true, 256, 256, &levels), CRT_DEPTH_SHADES);
+    ck_assert_int_eq(crt_pick_depth(true, true, 88, 65536, &levels), CRT_DEPTH_SHADES);
+    ck_assert_int_eq(crt_pick_depth(true, true, 8, 64, &levels), CRT_DEPTH_SHADES);
+    ck_assert_int_eq(crt_pick_depth(false, true, 1 << 24, 65536, &levels), CRT_DEPTH_SHADES);
+    ck_assert_int_eq(levels, CRT_LEVELS);
+    ck_assert_int_eq(crt_pick_depth(true, false, 1 << 24, 65536, &levels), CRT_DEPTH_SHADES);
+
+    /* COLORTERM, as terminals set it. */
+    ck_assert(crt_colorterm_direct("truecolor"));
+    ck_assert(crt_colorterm_direct("24bit"));
+    ck_assert(crt_colorterm_direct("TrueColor"));
+    ck_assert(!crt_colorterm_direct("256color"));
+    ck_assert(!crt_colorterm_direct(""));
+    ck_assert(!crt_colorterm_direct(NULL));
+
+    /* The terminfo twin a 24-bit COLORTERM opens. */
+    char t[32];
+    ck_assert(crt_direct_twin("xterm-256color", t, sizeof t));
+    ck_assert_str_eq(t, "xterm-direct");
+    ck_assert(crt_direct_twin("tmux-256color", t, sizeof t));
+    ck_assert_str_eq(t, "tmux-direct");
+    ck_assert(crt_direct_twin("xterm", t, sizeof t));
+    ck_assert_str_eq(t, "xterm-direct");
+    ck_assert(crt_direct_twin("rxvt-88color", t, sizeof t));
+    ck_assert_str_eq(t, "rxvt-direct");
+    ck_assert(!crt_direct_twin("xterm-direct", t, sizeof t));
+    ck_assert(!crt_direct_twin("", t, sizeof t));
+    ck_assert(!crt_direct_twin(NULL, t, sizeof t));
+    ck_assert(!crt_direct_twin("a-very-long-terminal-name-256color", t, 16));
+
+    /* The 24-bit palettes: grey from black to white through equal
+     * channels, heat from black through red and yellow to white, signed
+     * from light blue through black (the middle) to yellow. */
+    int rgb[3], prev = -1;
+    for (int l = 0; l < CRT_LEVELS_DIRECT; l++) {
+        crt_palette_rgb(CRT_PAL_GREY, l, CRT_LEVELS_DIRECT, rgb);
+        ck_assert(rgb[0] == rgb[1] && rgb[1] == rgb[2] && rgb[0] > prev);
+        prev = rgb[0];
+    }
+    ck_assert_int_eq(prev, 255);
+    crt_palette_rgb(CRT_PAL_GREY, 0, CRT_LEVELS_DIRECT, rgb);
+    ck_assert(rgb[0] == 0 && rgb[1] == 0 && rgb[2] == 0);
+    crt_palette_rgb(CRT_PAL_HEAT, 21, 64, rgb);
+    ck_assert(rgb[0] == 255 && rgb[1] == 0 && rgb[2] == 0);
+    crt_palette_rgb(CRT_PAL_HEAT, 42, 64, rgb);
+    ck_assert(rgb[0] == 255 && rgb[1] == 255 && rgb[2] < 5);
+    crt_palette_rgb(CRT_PAL_HEAT, 63, 64, rgb);
+    ck_assert(rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 255);
+    crt_palette_rgb(CRT_PAL_SIGNED, 0, 64, rgb);
+    ck_assert(rgb[0] == 95 && rgb[1] == 175 && rgb[2] == 255);
+    crt_palette_rgb(CRT_PAL_SIGNED, 31, 64, rgb);
+    ck_assert(rgb[0] == 0 && rgb[1] == 0 && rgb[2] < 10);
+    crt_palette_rgb(CRT_PAL_SIGNED, 32, 64, rgb);
+    ck_assert(rgb[0] < 10 && rgb[1] == 0 && rgb[2] == 0);
+    crt_palette_rgb(CRT_PAL_SIGNED, 63, 64, rgb);
+    ck_assert(rgb[0] == 255 && rgb[1] == 255 && rgb[2] == 95);
+}
+END_TEST
+
 START_TEST(test_ui__keys_table)
 {
     size_t n;
@@ -1474,6 +1547,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__bar_fix);
     tcase_add_test(core, test_ui__model_events);
     tcase_add_test(core, test_ui__model_clip_memory);
+    tcase_add_test(core, test_ui__colour_depth);
     tcase_add_test(core, test_ui__keys_table);
     tcase_add_test(core, test_ui__keys_roff);
     tcase_add_test(core, test_ui__man_agrees);

@@ -3,7 +3,8 @@
 # on a small CNN over a generated set of 16x16 images (a CSV with
 # data.shape [1, 16, 16]): the view opens on validation sample 0 with its
 # label, prediction, input, saliency, filters and maps drawn in half
-# blocks (256 colours) or an ASCII ramp (LANG=C); ] and [ change the
+# blocks (256 colours; 24-bit with COLORTERM=truecolor or a direct-colour
+# terminfo entry, more levels of grey) or an ASCII ramp (LANG=C); ] and [ change the
 # sample and [ brings back exactly the first picture; m finds a
 # misclassified sample; j moves the maps to the next layer; Space trains
 # on while the view follows the new weights; v closes it (and the layers
@@ -60,6 +61,20 @@ pane_e() { $TM capture-pane -t view -p -e 2>/dev/null; }
 # The rows of the input picture and its saliency (screen rows 5-12).
 pictures() { pane_e | sed -n '5,12p'; }
 pictures_text() { pane | sed -n '5,12p'; }
+# The colour escapes of the input picture alone: each row from the border
+# to the gap before the saliency, one escape a line.
+ESC=$(printf '\033')
+input_colours() {
+    pane_e | sed -n '5,12p' | sed "s/^[^│]*│//; s/  .*//" | grep -o "$ESC\[[0-9;]*m"
+}
+# check_grey DEPTH PATTERN: the input picture (grey palette) has colours,
+# and only those PATTERN matches (besides the resets before the gap).
+check_grey() {
+    n=$(input_colours | grep -c .)
+    bad=$(input_colours | grep -E -v "^$ESC\[($2|39|49)m\$" | sort -u | tr -d '\033' | tr '\n' ' ')
+    if [ "$n" -gt 0 ] && [ -z "$bad" ]; then pass "$1: the input picture is drawn in greys only ($n escapes)"
+    else fail "$1: the input picture should be grey, got $n escapes, not grey: $bad"; fi
+}
 
 wait_for() {
     i=0
@@ -71,7 +86,8 @@ wait_for() {
     return 1
 }
 
-# start LANG TERM ARGS...: nntop in a fresh 100x30 tmux session.
+# start LANG TERM ARGS...: nntop in a fresh 100x30 tmux session, with
+# COLORTERM=$CT (empty unless set).
 start() {
     lang=$1
     term=$2
@@ -79,7 +95,7 @@ start() {
     $TM kill-session -t view >/dev/null 2>&1
     rm -f "$TMP/exit"
     $TM new-session -d -s view -x 100 -y 30 \
-        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=$term NO_COLOR= $NNTOP $*;
+        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=$term COLORTERM=${CT:-} NO_COLOR= $NNTOP $*;
          echo \$? > '$TMP/exit'; sleep 600"
 }
 
@@ -155,6 +171,9 @@ if pictures_text | LC_ALL=C grep -q "$(printf '\342\226\200')" &&
     pictures | LC_ALL=C grep -q "$(printf '\033')\[38;5;"; then
     pass "the pictures are half blocks in 256 colours"
 else fail "half blocks with 256-colour escapes expected in the picture rows"; fi
+# Every picture pair is the one asked for: the grey palette's colours (16,
+# 231, 232-255) only, never a semantic colour (a pair number past 255).
+check_grey "256 colours" '[34]8;5;(16|231|23[2-9]|24[0-9]|25[0-5])'
 # Ten rows of classes: p sums to about 100 %.
 sum=$(pane | sed -n '5,8p' | sed -n 's/.* \([0-9.]*\)%.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 if awk -v s="$sum" 'BEGIN { exit !(s > 80 && s <= 100.5) }'; then
@@ -203,6 +222,50 @@ else fail "v should close the view and bring the panels back"; fi
 if wait_for ' dfilt ' 5; then pass "the layers panel titles the column dfilt (dead filters)"
 else fail "the dead column of a conv model should read dfilt"; fi
 quit "UTF-8"
+
+# ---- 24-bit colour: COLORTERM=truecolor, or a direct-colour terminfo -------
+
+# depth_run NAME TERM COLORTERM WANT: open the view, and check the pictures'
+# escapes are 24-bit (WANT direct) or 256-colour (WANT 256) and the input
+# picture grey.
+depth_run() {
+    CT=$3 start C.UTF-8 "$2" --paused --no-log cnn.yaml
+    wait_for '^ nntop view-cnn .*paused' 20
+    $TM send-keys -t view v
+    if ! wait_for 'input 1x16x16 +saliency max' 10; then
+        fail "$1: the view should open"
+        quit "$1"
+        return
+    fi
+    sleep 0.3
+    if [ "$4" = direct ]; then
+        if pictures | LC_ALL=C grep -q "$ESC\[38;2;" && ! pictures | LC_ALL=C grep -q "$ESC\[38;5;"; then
+            pass "$1: the pictures are half blocks in 24-bit colour"
+        else fail "$1: 24-bit escapes (38;2) and no 256-colour ones expected"; fi
+        check_grey "$1" '[34]8;2;([0-9]+);\2;\2'
+        # More greys than the 256-colour palette's 16 levels.
+        greys=$(input_colours | sed -n "s/^$ESC\[[34]8;2;\([0-9]*\);.*/\1/p" | sort -u | grep -c .)
+        if [ "$greys" -gt 16 ]; then pass "$1: $greys levels of grey in the input (more than 16)"
+        else fail "$1: more than 16 levels of grey expected, got $greys"; fi
+    else
+        if pictures | LC_ALL=C grep -q "$ESC\[38;5;" && ! pictures | LC_ALL=C grep -q "$ESC\[38;2;"; then
+            pass "$1: the pictures fall back to 256 colours"
+        else fail "$1: 256-colour escapes (38;5) and no 24-bit ones expected"; fi
+    fi
+    quit "$1"
+}
+
+if infocmp tmux-direct >/dev/null 2>&1 && infocmp tmux-256color >/dev/null 2>&1; then
+    depth_run "COLORTERM=truecolor on tmux-256color" tmux-256color truecolor direct
+    depth_run "COLORTERM=24bit on tmux-256color" tmux-256color 24bit direct
+    depth_run "TERM=tmux-direct" tmux-direct "" direct
+    depth_run "tmux-256color without COLORTERM" tmux-256color "" 256
+else
+    say "SKIP 24-bit colour: no tmux-direct or tmux-256color terminfo (ncurses-term)"
+fi
+if ! infocmp screen-direct >/dev/null 2>&1; then
+    depth_run "COLORTERM=truecolor on screen-256color (no -direct twin)" screen-256color truecolor 256
+fi
 
 # ---- LANG=C: the ASCII ramp -----------------------------------------------
 

@@ -34,8 +34,9 @@ static int crt_saved_stderr = -1;
 static FILE *crt_err_file;
 static bool crt_hook_registered;
 static bool crt_locale_done;
-static bool crt_has_pixels;     /* 256 colours, UTF-8: half blocks */
-static short crt_pixel_base;    /* first colour pair of the pictures */
+static enum crt_depth crt_depth_now = CRT_DEPTH_SHADES;   /* how pictures are drawn */
+static int crt_levels_now = CRT_LEVELS;                     /* levels of a palette */
+static int crt_pixel_base;      /* first colour pair of the pictures */
 
 /* xterm's 256-colour cube entry of r, g, b in 0..5. */
 #define CUBE(r, g, b) ((short)(16 + 36 * (r) + 6 * (g) + (b)))
@@ -54,11 +55,119 @@ static const short crt_palette_colour[CRT_PAL_COUNT][CRT_LEVELS] = {
                         CUBE(5, 5, 1)},
 };
 
+/*
+ * The palettes in 24-bit colour: the same ramps as the 256-colour ones,
+ * as (position 0..1, r, g, b) anchors joined by straight lines.
+ */
+static const struct { int n; double at[5]; int rgb[5][3]; } crt_palette_anchor[CRT_PAL_COUNT] = {
+    [CRT_PAL_GREY] = {2, {0, 1}, {{0, 0, 0}, {255, 255, 255}}},
+    [CRT_PAL_HEAT] = {4, {0, 1.0 / 3, 2.0 / 3, 1},
+                      {{0, 0, 0}, {255, 0, 0}, {255, 255, 0}, {255, 255, 255}}},
+    [CRT_PAL_SIGNED] = {5, {0, 0.2, 0.5, 0.8, 1},
+                        {{95, 175, 255}, {0, 0, 255}, {0, 0, 0}, {255, 0, 0}, {255, 255, 95}}},
+};
+
+void
+crt_palette_rgb(enum crt_palette pal, int level, int levels, int rgb[3])
+{
+    if ((int)pal < 0 || pal >= CRT_PAL_COUNT)
+        pal = CRT_PAL_GREY;
+    double t = levels > 1 ? (double)level / (levels - 1) : 0.0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    int n = crt_palette_anchor[pal].n, k = 0;
+    while (k + 2 < n && t > crt_palette_anchor[pal].at[k + 1])
+        k++;
+    double a = crt_palette_anchor[pal].at[k], b = crt_palette_anchor[pal].at[k + 1];
+    double f = b > a ? (t - a) / (b - a) : 0.0;
+    for (int c = 0; c < 3; c++) {
+        double lo = crt_palette_anchor[pal].rgb[k][c], hi = crt_palette_anchor[pal].rgb[k + 1][c];
+        rgb[c] = (int)(lo + f * (hi - lo) + 0.5);
+    }
+}
+
+/* Colour pairs the pictures take at levels levels: every (palette, top,
+ * bottom or none). */
+static int
+crt_pixel_pairs(int levels)
+{
+    return CRT_PAL_COUNT * levels * (levels + 1);
+}
+
+enum crt_depth
+crt_pick_depth(bool colour, bool utf8, int colors, int pairs, int *levels)
+{
+    int base = CRT_ELEM_COUNT + 1;
+    *levels = CRT_LEVELS;
+    if (!colour || !utf8)
+        return CRT_DEPTH_SHADES;
+    if (colors >= 1 << 24) {
+        /* Direct colour: numbers are RGB, so the 256-colour palettes mean
+         * nothing here; as many levels as the pairs allow. */
+        if (pairs >= base + crt_pixel_pairs(CRT_LEVELS_DIRECT)) {
+            *levels = CRT_LEVELS_DIRECT;
+            return CRT_DEPTH_DIRECT;
+        }
+        return pairs >= base + crt_pixel_pairs(CRT_LEVELS) ? CRT_DEPTH_DIRECT : CRT_DEPTH_SHADES;
+    }
+    if (colors >= 256 && pairs >= base + crt_pixel_pairs(CRT_LEVELS))
+        return CRT_DEPTH_256;
+    return CRT_DEPTH_SHADES;
+}
+
+bool
+crt_colorterm_direct(const char *colorterm)
+{
+    return colorterm != NULL
+           && (strcasecmp(colorterm, "truecolor") == 0 || strcasecmp(colorterm, "24bit") == 0);
+}
+
+bool
+crt_direct_twin(const char *term, char *out, size_t len)
+{
+    static const char *const depth[] = {"-256color", "-88color", "-16color", "-color"};
+    size_t n = term != NULL ? strlen(term) : 0;
+    if (n == 0 || (n >= 7 && strcmp(term + n - 7, "-direct") == 0))
+        return false;
+    for (size_t i = 0; i < sizeof depth / sizeof depth[0]; i++) {
+        size_t d = strlen(depth[i]);
+        if (n > d && strcmp(term + n - d, depth[i]) == 0) {
+            n -= d;
+            break;
+        }
+    }
+    return snprintf(out, len, "%.*s-direct", (int)n, term) < (int)len;
+}
+
 /* The colour pair of a cell: top level and bottom level (-1 none) of pal. */
-static short
+static int
 crt_pixel_pair(int pal, int top, int bottom)
 {
-    return (short)(crt_pixel_base + (pal * CRT_LEVELS + top) * (CRT_LEVELS + 1) + bottom + 1);
+    return crt_pixel_base + (pal * crt_levels_now + top) * (crt_levels_now + 1) + bottom + 1;
+}
+
+/* The terminal colour of a level of pal at the depth chosen. */
+static int
+crt_level_colour(int pal, int level)
+{
+    if (crt_depth_now != CRT_DEPTH_DIRECT)
+        return crt_palette_colour[pal][level];
+    int rgb[3];
+    crt_palette_rgb((enum crt_palette)pal, level, crt_levels_now, rgb);
+    int v = rgb[0] << 16 | rgb[1] << 8 | rgb[2];
+    /* Direct colour numbers below 8 are the terminal's ANSI colours. */
+    return v < 8 ? 0x010101 : v;
+}
+
+/* Does terminfo describe name as a direct-colour (24-bit) terminal? */
+static bool
+crt_terminfo_direct(const char *name)
+{
+    int err = 0;
+    if (setupterm(name, STDOUT_FILENO, &err) != OK)
+        return false;
+    bool direct = tigetflag("RGB") > 0 || tigetnum("colors") >= 1 << 24;
+    del_curterm(cur_term);
+    return direct;
 }
 
 /*
@@ -212,18 +321,23 @@ crt_colours(void)
         else
             crt_attr[e] = crt_scheme[e].mono_attr;
     }
-    /* Pictures in colour: every (palette, top, bottom) pair made up front. */
+    /* Pictures in colour: every (palette, top, bottom) pair made up front,
+     * as extended pairs (there are more than COLOR_PAIR() can name). */
     crt_pixel_base = CRT_ELEM_COUNT + 1;
-    int need = crt_pixel_base + CRT_PAL_COUNT * CRT_LEVELS * (CRT_LEVELS + 1);
-    crt_has_pixels = crt_has_colour && crt_is_utf8 && COLORS >= 256 && COLOR_PAIRS > need;
-    for (int p = 0; crt_has_pixels && p < CRT_PAL_COUNT; p++) {
-        for (int t = 0; crt_has_pixels && t < CRT_LEVELS; t++) {
-            for (int b = -1; crt_has_pixels && b < CRT_LEVELS; b++) {
-                short bg = b >= 0 ? crt_palette_colour[p][b] : defaults ? -1 : COLOR_BLACK;
-                if (init_pair(crt_pixel_pair(p, t, b), crt_palette_colour[p][t], bg) != OK)
-                    crt_has_pixels = false;
+    crt_depth_now = crt_pick_depth(crt_has_colour, crt_is_utf8, COLORS, COLOR_PAIRS,
+                                   &crt_levels_now);
+    bool ok = crt_depth_now != CRT_DEPTH_SHADES;
+    for (int p = 0; ok && p < CRT_PAL_COUNT; p++) {
+        for (int t = 0; ok && t < crt_levels_now; t++) {
+            for (int b = -1; ok && b < crt_levels_now; b++) {
+                int bg = b >= 0 ? crt_level_colour(p, b) : defaults ? -1 : COLOR_BLACK;
+                ok = init_extended_pair(crt_pixel_pair(p, t, b), crt_level_colour(p, t), bg) == OK;
             }
         }
+    }
+    if (!ok) {
+        crt_depth_now = CRT_DEPTH_SHADES;
+        crt_levels_now = CRT_LEVELS;
     }
 }
 
@@ -233,9 +347,17 @@ crt_init(char *why, size_t len)
     crt_locale();
     crt_is_utf8 = crt_codeset_utf8();
     fflush(stdout);
-    crt_screen = newterm(NULL, stdout, stdin);
+    /* COLORTERM=truecolor on a terminal whose terminfo entry has 256
+     * colours: its -direct twin, when terminfo has one, draws in 24 bits. */
+    const char *term = getenv("TERM"), *no_colour = getenv("NO_COLOR");
+    char twin[256];
+    const char *use = NULL;
+    if (crt_colorterm_direct(getenv("COLORTERM")) && !(no_colour != NULL && *no_colour != '\0')
+        && !crt_terminfo_direct(term) && crt_direct_twin(term, twin, sizeof twin)
+        && crt_terminfo_direct(twin))
+        use = twin;
+    crt_screen = newterm(use, stdout, stdin);
     if (crt_screen == NULL) {
-        const char *term = getenv("TERM");
         snprintf(why, len, "cannot start the screen on TERM=%s", term != NULL ? term : "");
         return -1;
     }
@@ -423,7 +545,19 @@ crt_box(const struct ui_rect *r, const char *title)
 bool
 crt_pixels_colour(void)
 {
-    return crt_has_pixels;
+    return crt_depth_now != CRT_DEPTH_SHADES;
+}
+
+enum crt_depth
+crt_depth(void)
+{
+    return crt_depth_now;
+}
+
+int
+crt_levels(void)
+{
+    return crt_levels_now;
 }
 
 void
@@ -431,18 +565,21 @@ crt_pixel(int y, int x, enum crt_palette pal, int top, int bottom)
 {
     if (y < 0 || x < 0 || (int)pal < 0 || pal >= CRT_PAL_COUNT)
         return;
-    top = top < 0 ? 0 : top >= CRT_LEVELS ? CRT_LEVELS - 1 : top;
-    bottom = bottom < -1 ? -1 : bottom >= CRT_LEVELS ? CRT_LEVELS - 1 : bottom;
+    int levels = crt_levels_now;
+    top = top < 0 ? 0 : top >= levels ? levels - 1 : top;
+    bottom = bottom < -1 ? -1 : bottom >= levels ? levels - 1 : bottom;
     const struct ui_glyphs *g = ui_glyphs(crt_is_utf8);
-    if (crt_has_pixels) {
-        wattrset(stdscr, COLOR_PAIR(crt_pixel_pair(pal, top, bottom)));
+    if (crt_depth_now != CRT_DEPTH_SHADES) {
+        /* An extended pair goes through opts: COLOR_PAIR() keeps 8 bits. */
+        int pair = crt_pixel_pair(pal, top, bottom);
+        wattr_set(stdscr, A_NORMAL, 0, &pair);
         mvwaddstr(stdscr, y, x, g->upper_half);
         wattrset(stdscr, A_NORMAL);
         return;
     }
     /* One shade for the cell: the mean of its pixels on the shade ramp. */
     int sum = bottom >= 0 ? top + bottom : 2 * top;
-    int k = sum * UI_SHADES / (2 * CRT_LEVELS);
+    int k = sum * UI_SHADES / (2 * levels);
     mvwaddstr(stdscr, y, x, g->shade[k < UI_SHADES ? k : UI_SHADES - 1]);
 }
 

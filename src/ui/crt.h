@@ -84,17 +84,49 @@ enum crt_palette {
     CRT_PAL_SIGNED,     /* blue (negative), black (0), red to yellow: weights */
     CRT_PAL_COUNT
 };
-#define CRT_LEVELS 16   /* levels of a palette */
+#define CRT_LEVELS 16           /* levels of a palette in 256 colours, and of the shades */
+#define CRT_LEVELS_DIRECT 64    /* levels of a palette in 24-bit colour */
+
+/* How pictures are drawn. */
+enum crt_depth {
+    CRT_DEPTH_SHADES,   /* one shade character a cell (no colour, or not UTF-8) */
+    CRT_DEPTH_256,      /* half blocks in xterm's 256 colours */
+    CRT_DEPTH_DIRECT,   /* half blocks in 24-bit colour */
+};
 
 /*
- * True when crt_pixel draws two pixels a cell (half blocks in 256
- * colours: a UTF-8 terminal with 256 colours and colour allowed);
- * otherwise a cell is one shade character for the mean of its two.
+ * The depth for a terminal (pure; crt_init applies it): with colour
+ * allowed and UTF-8, 24-bit when it has direct colour (colors >= 2^24,
+ * terminfo's RGB) and pairs for the palettes, else 256 colours with
+ * pairs for them, else shades.  *levels: CRT_LEVELS_DIRECT in 24-bit
+ * when the pairs allow, else CRT_LEVELS.
+ */
+enum crt_depth crt_pick_depth(bool colour, bool utf8, int colors, int pairs, int *levels);
+/* Does COLORTERM (may be NULL) say the terminal draws 24-bit colour
+ * ("truecolor" or "24bit")? */
+bool crt_colorterm_direct(const char *colorterm);
+/*
+ * The terminfo name of term's direct-colour twin into out ("xterm-256color"
+ * and "xterm" -> "xterm-direct"); false when term is NULL, empty, already
+ * "-direct" or the name does not fit.  Whether terminfo has it is crt_init's
+ * question.
+ */
+bool crt_direct_twin(const char *term, char *out, size_t len);
+/* Level (0..levels-1) of palette pal in 24-bit colour: rgb 0..255 each. */
+void crt_palette_rgb(enum crt_palette pal, int level, int levels, int rgb[3]);
+
+/*
+ * True when crt_pixel draws two pixels a cell (half blocks in 24-bit or
+ * 256 colours, see crt_pick_depth); otherwise a cell is one shade
+ * character for the mean of its two.
  */
 bool crt_pixels_colour(void);
+/* The depth crt_init chose, and the levels of a palette at it. */
+enum crt_depth crt_depth(void);
+int crt_levels(void);
 /*
  * One cell at (y, x) of a picture: its top and bottom pixels as levels
- * 0..CRT_LEVELS-1 of palette pal (bottom -1: none, the picture's last
+ * 0..crt_levels()-1 of palette pal (bottom -1: none, the picture's last
  * odd row).
  */
 void crt_pixel(int y, int x, enum crt_palette pal, int top, int bottom);

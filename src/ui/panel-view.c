@@ -4,9 +4,10 @@
  * saliency map (|d loss / d input|), the first conv layer's filters and
  * the selected layer's activation maps for that sample.
  *
- * Pictures are half blocks in 256 colours (two pixels a cell), or one
- * shade character a cell for the mean of its two pixels (block shades
- * in UTF-8, an ASCII ramp otherwise), so they read on any terminal.
+ * Pictures are half blocks in 24-bit or 256 colours (two pixels a cell;
+ * crt.c picks the depth), or one shade character a cell for the mean of
+ * its two pixels (block shades in UTF-8, an ASCII ramp otherwise), so
+ * they read on any terminal.
  * Everything drawn comes from TM_VIEW and TM_VIEW_MAP records, which the
  * trainer computes on request (TM_CMD_VIEW) between two steps; this file
  * asks for them and never sees the model.
@@ -99,8 +100,8 @@ draw_plane(int y, int x, int ymax, const float *v, int h, int w, float lo, float
 {
     for (int py = 0; py < h && y + py / 2 <= ymax; py += 2) {
         for (int px = 0; px < w; px++) {
-            int top = ui_level(v[py * w + px], lo, hi, CRT_LEVELS);
-            int bot = py + 1 < h ? ui_level(v[(py + 1) * w + px], lo, hi, CRT_LEVELS) : -1;
+            int top = ui_level(v[py * w + px], lo, hi, crt_levels());
+            int bot = py + 1 < h ? ui_level(v[(py + 1) * w + px], lo, hi, crt_levels()) : -1;
             crt_pixel(y + py / 2, x + px, pal, top, bot);
         }
     }
