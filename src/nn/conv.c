@@ -3,8 +3,8 @@
  * max and average pooling, global average pooling, per-channel batch
  * norm and channel dropout) on raw float32 NCHW rows.  A convolution is
  * im2col of one sample followed by one sgemm, so the scratch is one
- * sample's column matrix whatever the batch; the backward recomputes the
- * columns rather than caching B of them.  Every kernel is a function of
+ * sample's column matrix (and its zero-padded copy) whatever the batch;
+ * the backward recomputes the columns rather than caching B of them.  Every kernel is a function of
  * (input rows, parameters) -> (output rows, gradients) plus scratch the
  * caller owns, so a batch can be cut into pieces and run on threads.
  * This file does not allocate or know about tensors' names (model.c).
@@ -25,61 +25,52 @@ out_side(int n, int k, int s, int p)
 }
 
 /*
- * The output rows [*oy0, *oy1) (or columns) whose input row iy = oy s - p
- * + ki stays inside [0, H): the rest of a tap's rows read padding.
+ * xp (C, H + 2p, W + 2p) = x (C, H, W) with p zeros around each plane, so
+ * that every kernel tap reads a plain strided window: no bounds tests in
+ * im2col or col2im, and loops the compiler vectorises.
  */
-static inline void
-valid_range(int OH, int H, int s, int p, int ki, int *oy0, int *oy1)
+static void
+pad_copy(float *restrict xp, const float *restrict x, int C, int H, int W, int p)
 {
-    /* oy s >= p - ki and oy s <= H - 1 + p - ki */
-    int lo = p - ki, hi = H - 1 + p - ki;
-    int a = lo <= 0 ? 0 : (lo + s - 1) / s;
-    int b = hi < 0 ? 0 : hi / s + 1;
-    if (b > OH)
-        b = OH;
-    if (a > b)
-        a = b;
-    *oy0 = a;
-    *oy1 = b;
+    int Hp = H + 2 * p, Wp = W + 2 * p;
+    memset(xp, 0, (size_t)C * Hp * Wp * sizeof *xp);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            memcpy(xp + ((size_t)c * Hp + y + p) * Wp + p, x + ((size_t)c * H + y) * W,
+                   (size_t)W * sizeof *xp);
 }
 
 /*
  * col (C k k, OH OW) from one sample x (C, H, W): row (c, ki, kj) holds,
  * for every output position, the input under that kernel tap (0 in the
- * padding).  A tap's rows outside the input are one block of zeros; in
- * the others only the padded ends are zeroed, and with stride 1 the
- * middle is a straight copy.
+ * padding).  With padding the sample is first copied into xp (scratch of
+ * C (H + 2p) (W + 2p)) with its zeros around it.
  */
 static void
-im2col(float *restrict col, const float *restrict x, int C, int H, int W, int k, int s,
-       int p, int OH, int OW)
+im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, int H, int W,
+       int k, int s, int p, int OH, int OW)
 {
-    for (int ki = 0; ki < k; ki++) {
-        int oy0, oy1;
-        valid_range(OH, H, s, p, ki, &oy0, &oy1);
-        for (int kj = 0; kj < k; kj++) {
-            int ox0, ox1;
-            valid_range(OW, W, s, p, kj, &ox0, &ox1);
-            for (int c = 0; c < C; c++) {
-                const float *xc = x + (size_t)c * H * W;
-                float *dst = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                memset(dst, 0, (size_t)oy0 * OW * sizeof *dst);
-                memset(dst + (size_t)oy1 * OW, 0, (size_t)(OH - oy1) * OW * sizeof *dst);
-                for (int oy = oy0; oy < oy1; oy++) {
-                    const float *xr = xc + (size_t)(oy * s - p + ki) * W;
-                    float *restrict d = dst + (size_t)oy * OW;
-                    for (int ox = 0; ox < ox0; ox++)
-                        d[ox] = 0.0f;
+    const float *src = x;
+    int Hp = H, Wp = W;
+    if (p > 0) {
+        pad_copy(xp, x, C, H, W, p);
+        src = xp;
+        Hp = H + 2 * p;
+        Wp = W + 2 * p;
+    }
+    for (int c = 0; c < C; c++) {
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                float *restrict d = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                const float *restrict sr = src + ((size_t)c * Hp + ki) * Wp + kj;
+                for (int oy = 0; oy < OH; oy++, d += OW, sr += (size_t)s * Wp) {
                     if (s == 1) {
-                        const float *xs = xr - p + kj;
-                        for (int ox = ox0; ox < ox1; ox++)
-                            d[ox] = xs[ox];
+                        for (int ox = 0; ox < OW; ox++)
+                            d[ox] = sr[ox];
                     } else {
-                        for (int ox = ox0; ox < ox1; ox++)
-                            d[ox] = xr[ox * s - p + kj];
+                        for (int ox = 0; ox < OW; ox++)
+                            d[ox] = sr[(size_t)ox * s];
                     }
-                    for (int ox = ox1; ox < OW; ox++)
-                        d[ox] = 0.0f;
                 }
             }
         }
@@ -87,37 +78,52 @@ im2col(float *restrict col, const float *restrict x, int C, int H, int W, int k,
 }
 
 /*
- * dx (C, H, W) += col2im(col (C k k, OH OW)), the adjoint of im2col: each
- * tap's rows added where they read the input (padding reads nothing).
+ * dx (C, H, W) = col2im(col (C k k, OH OW)), the adjoint of im2col: each
+ * tap's rows summed where they read the input, in the order of col's rows
+ * (padded into xp first when there is padding, then cropped).
  */
 static void
-col2im_add(float *restrict dx, const float *restrict col, int C, int H, int W, int k, int s,
-           int p, int OH, int OW)
+col2im(float *restrict dx, float *restrict xp, const float *restrict col, int C, int H, int W,
+       int k, int s, int p, int OH, int OW)
 {
+    float *dst = dx;
+    int Hp = H, Wp = W;
+    if (p > 0) {
+        dst = xp;
+        Hp = H + 2 * p;
+        Wp = W + 2 * p;
+    }
+    memset(dst, 0, (size_t)C * Hp * Wp * sizeof *dst);
     for (int c = 0; c < C; c++) {
-        float *dc = dx + (size_t)c * H * W;
         for (int ki = 0; ki < k; ki++) {
-            int oy0, oy1;
-            valid_range(OH, H, s, p, ki, &oy0, &oy1);
             for (int kj = 0; kj < k; kj++) {
-                int ox0, ox1;
-                valid_range(OW, W, s, p, kj, &ox0, &ox1);
-                const float *src = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                for (int oy = oy0; oy < oy1; oy++) {
-                    const float *restrict sr = src + (size_t)oy * OW;
-                    float *restrict dr = dc + (size_t)(oy * s - p + ki) * W;
+                const float *restrict sr = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                float *restrict dr = dst + ((size_t)c * Hp + ki) * Wp + kj;
+                for (int oy = 0; oy < OH; oy++, sr += OW, dr += (size_t)s * Wp) {
                     if (s == 1) {
-                        float *restrict ds = dr - p + kj;
-                        for (int ox = ox0; ox < ox1; ox++)
-                            ds[ox] += sr[ox];
+                        for (int ox = 0; ox < OW; ox++)
+                            dr[ox] += sr[ox];
                     } else {
-                        for (int ox = ox0; ox < ox1; ox++)
-                            dr[ox * s - p + kj] += sr[ox];
+                        for (int ox = 0; ox < OW; ox++)
+                            dr[(size_t)ox * s] += sr[ox];
                     }
                 }
             }
         }
     }
+    if (p > 0)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                memcpy(dx + ((size_t)c * H + y) * W, xp + ((size_t)c * Hp + y + p) * Wp + p,
+                       (size_t)W * sizeof *dx);
+}
+
+size_t
+layer_conv2d_scratch(int C, int H, int W, int k, int s, int p)
+{
+    size_t OH = (size_t)out_side(H, k, s, p), OW = (size_t)out_side(W, k, s, p);
+    size_t col = (size_t)C * k * k * OH * OW;
+    return col + (p > 0 ? (size_t)C * (H + 2 * p) * (W + 2 * p) : 0);
 }
 
 /* A 1x1 kernel with stride 1 and no padding reads the sample as it is. */
@@ -133,12 +139,13 @@ layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const
 {
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
     int P = OH * OW, K = C * k * k;
+    float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
     for (int n = 0; n < B; n++) {
         const float *xn = x + (size_t)n * C * H * W;    /* (C, H, W) */
         float *yn = y + (size_t)n * OC * P;             /* (OC, OH OW) */
         const float *cn = xn;                           /* (C k k, OH OW) */
         if (!conv_is_pointwise(k, s, p)) {
-            im2col(col, xn, C, H, W, k, s, p, OH, OW);
+            im2col(col, xp, xn, C, H, W, k, s, p, OH, OW);
             cn = col;
         }
         float beta = 0.0f;
@@ -161,6 +168,7 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
     int P = OH * OW, K = C * k * k;
     bool pointwise = conv_is_pointwise(k, s, p);
+    float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
     if (db != NULL)
         memset(db, 0, (size_t)OC * sizeof *db);
     for (int n = 0; n < B; n++) {
@@ -168,7 +176,7 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
         const float *gn = dy + (size_t)n * OC * P;      /* (OC, OH OW) */
         const float *cn = xn;
         if (!pointwise) {
-            im2col(col, xn, C, H, W, k, s, p, OH, OW);
+            im2col(col, xp, xn, C, H, W, k, s, p, OH, OW);
             cn = col;
         }
         /* dW (OC, C k k) (+)= dY_n (OC, OH OW) . col_n^T (OH OW, C k k) */
@@ -193,8 +201,7 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
         /* dcol (C k k, OH OW) = W^T (C k k, OC) . dY_n (OC, OH OW); the
          * columns are done with, so their buffer takes it. */
         blas_sgemm(true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
-        memset(dxn, 0, (size_t)C * H * W * sizeof *dxn);
-        col2im_add(dxn, col, C, H, W, k, s, p, OH, OW);
+        col2im(dxn, xp, col, C, H, W, k, s, p, OH, OW);
     }
 }
 

@@ -95,8 +95,14 @@ void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
  */
 
 /*
+ * Floats of scratch a conv2d of that shape needs (its col): one sample's
+ * im2col (C k k, OH OW), then, with padding, the sample zero-padded
+ * (C, H + 2p, W + 2p).
+ */
+size_t layer_conv2d_scratch(int C, int H, int W, int k, int s, int p);
+/*
  * y (B, OC OH OW) = conv(x (B, C H W), w (OC, C, k, k)) + b (OC) (b may
- * be NULL).  col is scratch for one sample's im2col, (C k k, OH OW).
+ * be NULL).  col is scratch of layer_conv2d_scratch() floats.
  */
 void layer_conv2d_forward(float *y, float *col, const float *x, const float *w,
                           const float *b, int B, int C, int H, int W, int OC, int k,
