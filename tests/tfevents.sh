@@ -89,7 +89,9 @@ if [ "$STATUS" -eq 0 ] && [ -n "$EXP" ] && grep -qx "$EXP" "$TMP/out"; then
 else
     fail "export --to tfevents: status $STATUS"
 fi
-reader "the exported file holds the live file's scalars" 0 --same-as "$LIVE" "$RUN" "$EXP"
+reader "the exported file holds the live file's scalars and histograms" 0 --histograms \
+    --same-as "$LIVE" "$RUN" "$EXP"
+grep -Eq ' [1-9][0-9]* histograms$' "$TMP/out" || fail "export: no histograms: $(cat "$TMP/out")"
 
 run export "$RUN" --to tfevents
 if [ "$STATUS" -eq 2 ] && grep -q "^nntop: export: $RUN already holds a TensorBoard event file" "$TMP/err" &&
@@ -110,6 +112,25 @@ if [ "$STATUS" -eq 0 ] && [ "$(head -n 1 "$TMP/scalars.csv")" = "step,wall_time,
     pass "export --to csv: a row per scalar, values as metrics.csv writes them"
 else
     fail "export --to csv: status $STATUS, first loss '$first_loss' vs '$csv_first'"
+fi
+# ... and histograms.csv's histograms: per histogram lo, hi, below, above and a row per bin,
+# the first one's bin counts as histograms.csv has them
+hrows=$(tail -n +2 "$RUN/histograms.csv" | wc -l)
+first=$(sed -n 2p "$RUN/histograms.csv")
+fstep=${first%%,*}
+fcounts=$(printf '%s\n' "$first" | cut -d, -f9)
+nbins=$(printf '%s\n' "$fcounts" | wc -w)
+tag0=$(awk -F, -v s="$fstep" '$1 == s && $3 ~ /^activations\/0\./ && $3 ~ /\/lo$/ { sub(/\/lo$/, "", $3); print $3; exit }' \
+    "$TMP/scalars.csv")
+csv_counts=$(awk -F, -v s="$fstep" -v t="$tag0/bin/" 'index($3, t) == 1 && $1 == s { printf "%s%s", sep, $4; sep = " " }' \
+    "$TMP/scalars.csv")
+if [ "$(grep -c '/lo,' "$TMP/scalars.csv")" -eq "$hrows" ] &&
+    [ "$(grep -c '/above,' "$TMP/scalars.csv")" -eq "$hrows" ] &&
+    [ "$(grep -c '/bin/' "$TMP/scalars.csv")" -eq "$((hrows * nbins))" ] &&
+    [ -n "$tag0" ] && [ "$csv_counts" = "$fcounts" ]; then
+    pass "export --to csv: the $hrows histograms of histograms.csv, bin by bin ($tag0)"
+else
+    fail "export --to csv: histograms: $(grep -c '/lo,' "$TMP/scalars.csv") of $hrows, tag '$tag0', bins '$csv_counts' vs '$fcounts'"
 fi
 
 run export "$RUN" --to parquet

@@ -12,7 +12,8 @@ row's values (as float32, NaN for NaN) and wall time (the file's start,
 its file_version record's wall_time, + wall_s), that every finite update_ratio/grad_norm/weight_norm of
 layers.csv is there at its step, and with --histograms that each
 snapshot has a well-formed histogram per layer and per tensor.  With
---same-as, OTHER_FILE must hold the same scalar points (tag, step, value).
+--same-as, OTHER_FILE must hold the same scalar points (tag, step, value)
+and the same histograms (tag, step, range, buckets).
 Several EVENT_FILEs (a resumed run has one per segment) are read as one.
 Prints one line per failure and exits 1 if there was any.
 """
@@ -242,6 +243,14 @@ def main(argv):
                                    for x, y in zip(a, b)):
             fail("%s and %s hold different scalars (%d and %d points)"
                  % (" ".join(paths), other, len(a), len(b)))
+        # and the same histograms: tag, step, range, bucket limits and counts
+        def hkey(t, s, h):
+            return (t, s, h.min, h.max, h.num, tuple(h.bucket_limit), tuple(h.bucket))
+        ha = sorted(hkey(t, s, v) for _, s, t, v in points if not isinstance(v, float))
+        hb = sorted(hkey(t, s, v) for _, s, t, v in other_points if not isinstance(v, float))
+        if ha != hb:
+            fail("%s and %s hold different histograms (%d and %d)"
+                 % (" ".join(paths), other, len(ha), len(hb)))
 
     print("tfevents_check: %d points, %d values checked against the CSVs, %d histograms"
           % (len(points), nchecked, nhist))

@@ -250,7 +250,8 @@ class Run:
         self.last_flush = time.monotonic()
         self.acts = {}
         self.want_acts = False
-        self.prev = None
+        self.prev = None        # the weights before the update a snapshot measures
+        self.have_prev = False
         for i, m in enumerate(model):
             m.register_forward_hook(self._hook(i))
         expected = math.log(self.classes) if loss == "cross_entropy" else float("nan")
@@ -383,8 +384,10 @@ class Run:
                     wn = float(p.norm())
                     gn = float(p.grad.norm()) if p.grad is not None else None
                     un = ur = None
-                    if self.prev is not None and p in self.prev:
-                        un = float((p - self.prev[p]).norm())
+                    if self.have_prev:
+                        # in place: the buffer is refilled before the next snapshot
+                        b = self.prev[p]
+                        un = float(b.sub_(p).norm())
                         ur = un / wn if wn > 0 else None
                     _, _, nan, inf, hw = self._range_hist(p)
                     self._hist_row(step, "weight", k, hw)
@@ -487,8 +490,14 @@ class Run:
         # The next update's snapshot needs these weights (its update norm) and
         # the next forward's activations.
         if k % self.every == 0:
+            # Copied into buffers made once: a fresh clone every snapshot costs
+            # the allocator more than the copy (large blocks mapped and unmapped).
             with torch.no_grad():
-                self.prev = {p: p.detach().clone() for p in self.model.parameters()}
+                if self.prev is None:
+                    self.prev = {p: torch.empty_like(p) for p in self.model.parameters()}
+                for p, b in self.prev.items():
+                    b.copy_(p)
+            self.have_prev = True
             self.want_acts = True
         else:
             self.want_acts = False

@@ -114,6 +114,26 @@ struct runlog_hist {
     const uint32_t *counts;         /* nbins counts; borrowed */
 };
 
+/* One line of histograms.csv (nntop(1), FILES) as read back. */
+struct runlog_hist_row {
+    long step;
+    int what;                   /* 0 act, 1 weight, 2 grad */
+    int index;                  /* the layer (act) or the tensor in layers.csv order */
+    float lo, hi;
+    unsigned under, over, total;
+    int nbins;
+    uint32_t counts[RUNLOG_HIST_MAX_BINS];
+};
+
+/* The names histograms.csv gives what (0 act, 1 weight, 2 grad); NULL out of range. */
+const char *runlog_hist_what_name(int what);
+/*
+ * Parse one line of histograms.csv into *row (the line may end in '\n').
+ * Returns true, or false for the header or a line that does not parse
+ * (readers skip it: the run just has fewer histograms).
+ */
+bool runlog_parse_hist_line(const char *line, struct runlog_hist_row *row);
+
 /* One line of events.jsonl as read back. */
 struct runlog_event_rec {
     long step;

@@ -5,9 +5,10 @@
  * It reads the run with the same readers replay uses and walks its rows
  * in the order the live writer wrote them (each step's metrics rows, then
  * the layer rows of that step), so an exported file carries the same
- * points, steps and wall times as one written during the run.  It does not
- * invent what the run did not record: histograms exist only in files
- * written live.
+ * points, steps and wall times as one written during the run, and each
+ * snapshot's histograms from histograms.csv after its layer rows, under
+ * the tags the live writer gives them.  It does not invent what the run
+ * did not record: a run without histograms.csv exports none.
  */
 #include "config.h"
 
@@ -15,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ struct export_sink {
     int (*begin)(void *ctx);        /* the run read well: start the output (or NULL) */
     int (*metrics)(void *ctx, double wall_time, const struct metrics_row *r);
     int (*layers)(void *ctx, double wall_time, const struct layer_row *r);
+    /* A histogram of histograms.csv under its live tag ("activations/0.dense 2->100"). */
+    int (*hist)(void *ctx, double wall_time, const char *tag, const struct runlog_hist_row *h);
     void *ctx;
 };
 
@@ -95,12 +99,92 @@ segment_origins(const char *run_dir, double **origins, size_t *n, char **cause)
     return 0;
 }
 
+/* histograms.csv's rows in file order (heap, caller frees); none when it is absent. */
+static int
+read_hist_rows(const char *run_dir, struct runlog_hist_row **rows, size_t *n, char **cause)
+{
+    *rows = NULL;
+    *n = 0;
+    char *path = xasprintf("%s/histograms.csv", run_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        if (e == ENOENT) {
+            free(path);
+            return 0;
+        }
+        *cause = xasprintf("%s: %s", path, strerror(e));
+        free(path);
+        return -1;
+    }
+    size_t cap = 0;
+    char *line = NULL;
+    size_t len = 0;
+    while (getline(&line, &len, f) != -1) {
+        if (*n == cap) {
+            cap = cap > 0 ? 2 * cap : 64;
+            *rows = xrealloc(*rows, cap * sizeof **rows);
+        }
+        if (runlog_parse_hist_line(line, &(*rows)[*n]))
+            (*n)++;
+    }
+    free(line);
+    fclose(f);
+    free(path);
+    return 0;
+}
+
+/*
+ * The live tag of histogram h: its layer's (index and name from the
+ * layers.csv rows) or its tensor's (the index-th tensor of a snapshot, in
+ * layers.csv order); false when layers.csv names no such layer or tensor.
+ */
+static bool
+hist_tag(char *tag, size_t len, const struct runlog_hist_row *h, const struct layer_row *l,
+         size_t nl)
+{
+    if (h->what == 0) {
+        for (size_t i = 0; i < nl; i++)
+            if (l[i].layer == h->index) {
+                snprintf(tag, len, "activations/%d.%s", h->index, l[i].name);
+                return true;
+            }
+        return false;
+    }
+    /* Tensors are numbered in the order of the first snapshot's tensor rows. */
+    int k = 0;
+    for (size_t i = 0; i < nl && l[i].step == l[0].step; i++) {
+        if (l[i].tensor[0] == '\0')
+            continue;
+        if (k++ == h->index) {
+            snprintf(tag, len, "%s/%s", h->what == 1 ? "weights" : "gradients", l[i].tensor);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The histograms of steps up to step from *hi on. */
+static int
+walk_hists(const struct export_sink *sink, double wall_time, long step,
+           const struct runlog_hist_row *h, size_t nh, size_t *hi, const struct layer_row *l,
+           size_t nl)
+{
+    char tag[160];
+    for (; *hi < nh && h[*hi].step <= step; (*hi)++)
+        if (hist_tag(tag, sizeof tag, &h[*hi], l, nl) &&
+            sink->hist(sink->ctx, wall_time, tag, &h[*hi]) != 0)
+            return -1;
+    return 0;
+}
+
 static int
 export_walk(const char *run_dir, const struct export_sink *sink, char **cause)
 {
     struct metrics_row *m = NULL;
     struct layer_row *l = NULL;
-    size_t nm = 0, nl = 0, norig = 0;
+    struct runlog_hist_row *h = NULL;
+    size_t nm = 0, nl = 0, nh = 0, hi = 0, norig = 0;
     double *orig = NULL;
     int rc = -1;
     if (runlog_check_format(run_dir, cause) != 0)
@@ -111,15 +195,22 @@ export_walk(const char *run_dir, const struct export_sink *sink, char **cause)
         goto out;
     if (segment_origins(run_dir, &orig, &norig, cause) != 0)
         goto out;
+    if (read_hist_rows(run_dir, &h, &nh, cause) != 0)
+        goto out;
     if (sink->begin != NULL && sink->begin(sink->ctx) != 0)
         goto write_failed;
     size_t seg = 0, li = 0;
     double origin = norig > 0 ? orig[0] : 0.0, last_wall = -1.0, train_wall = 0.0;
     for (size_t i = 0; i < nm; i++) {
         /* A step's layer rows go out after all of its metrics rows. */
-        for (; li < nl && l[li].step < m[i].step; li++)
+        for (; li < nl && l[li].step < m[i].step; li++) {
             if (sink->layers(sink->ctx, origin + train_wall, &l[li]) != 0)
                 goto write_failed;
+            /* The snapshot's histograms follow its last layer row. */
+            if ((li + 1 == nl || l[li + 1].step != l[li].step) &&
+                walk_hists(sink, origin + train_wall, l[li].step, h, nh, &hi, l, nl) != 0)
+                goto write_failed;
+        }
         /* The clock restarts at a resume. */
         if (m[i].wall_s < last_wall && seg + 1 < norig)
             origin = orig[++seg];
@@ -132,6 +223,8 @@ export_walk(const char *run_dir, const struct export_sink *sink, char **cause)
     for (; li < nl; li++)
         if (sink->layers(sink->ctx, origin + train_wall, &l[li]) != 0)
             goto write_failed;
+    if (walk_hists(sink, origin + train_wall, LONG_MAX, h, nh, &hi, l, nl) != 0)
+        goto write_failed;
     rc = 0;
     goto out;
 write_failed:
@@ -139,6 +232,7 @@ write_failed:
 out:
     free(m);
     free(l);
+    free(h);
     free(orig);
     return rc;
 }
@@ -163,6 +257,16 @@ tfe_layers(void *ctx, double wall_time, const struct layer_row *r)
 {
     uint8_t rec[TFEVENTS_RECORD_MAX];
     return put_record(ctx, rec, tfevents_layers_record(rec, sizeof rec, wall_time, r));
+}
+
+static int
+tfe_hist(void *ctx, double wall_time, const char *tag, const struct runlog_hist_row *h)
+{
+    uint8_t rec[TFEVENTS_RECORD_MAX];
+    struct runlog_hist rh = {.lo = h->lo, .hi = h->hi, .under = h->under, .over = h->over,
+                             .nbins = h->nbins, .counts = h->counts};
+    return put_record(ctx, rec, tfevents_histogram_record(rec, sizeof rec, wall_time, h->step,
+                                                          tag, &rh));
 }
 
 static int
@@ -223,7 +327,7 @@ runlog_export_tfevents(const char *run_dir, const char *out_dir, char **out_path
     }
     uint8_t rec[256];
     put_record(f, rec, tfevents_version_record(rec, sizeof rec, t0));
-    struct export_sink sink = { NULL, tfe_metrics, tfe_layers, f };
+    struct export_sink sink = { NULL, tfe_metrics, tfe_layers, tfe_hist, f };
     int rc = export_walk(run_dir, &sink, cause);
     errno = 0;
     if (rc == 0 && (ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0)) {
@@ -289,11 +393,34 @@ csv_layers(void *ctx, double wall_time, const struct layer_row *r)
     return ferror(c->out) ? -1 : 0;
 }
 
+/*
+ * A histogram as rows of the long table: <tag>/lo and <tag>/hi (the binned
+ * range), <tag>/below and <tag>/above (values outside it), then
+ * <tag>/bin/<i> with the count of bin i, for each of the equal bins.
+ */
+static int
+csv_hist(void *ctx, double wall_time, const char *tag, const struct runlog_hist_row *h)
+{
+    struct csv_sink *c = ctx;
+    char t[192];
+    c->step = h->step;
+    c->wall_time = wall_time;
+    static const char *const parts[4] = {"lo", "hi", "below", "above"};
+    const float v[4] = {h->lo, h->hi, (float)h->under, (float)h->over};
+    for (int k = 0; k < 4; k++) {
+        snprintf(t, sizeof t, "%s/%s", tag, parts[k]);
+        csv_emit(c, t, v[k]);
+    }
+    for (int b = 0; b < h->nbins; b++)
+        fprintf(c->out, "%ld,%.3f,%s/bin/%d,%u\n", c->step, c->wall_time, tag, b, h->counts[b]);
+    return ferror(c->out) ? -1 : 0;
+}
+
 int
 runlog_export_csv(const char *run_dir, FILE *out, char **cause)
 {
     struct csv_sink c = { .out = out };
-    struct export_sink sink = { csv_begin, csv_metrics, csv_layers, &c };
+    struct export_sink sink = { csv_begin, csv_metrics, csv_layers, csv_hist, &c };
     if (export_walk(run_dir, &sink, cause) != 0)
         return -1;
     errno = 0;

@@ -573,6 +573,46 @@ runlog_follow_layers(const char *run_dir, struct runlog_cursor *cur, struct laye
     return rc;
 }
 
+/* ---- histograms.csv ------------------------------------------------------ */
+
+static const char *const hist_what[3] = {"act", "weight", "grad"};
+
+const char *
+runlog_hist_what_name(int what)
+{
+    return what >= 0 && what < 3 ? hist_what[what] : NULL;
+}
+
+bool
+runlog_parse_hist_line(const char *line, struct runlog_hist_row *row)
+{
+    memset(row, 0, sizeof *row);
+    char what[16];
+    double lo, hi;
+    int used = 0;
+    if (sscanf(line, "%ld,%15[a-z],%d,%lf,%lf,%u,%u,%u,%n", &row->step, what, &row->index, &lo,
+               &hi, &row->under, &row->over, &row->total, &used) != 8 || used == 0)
+        return false;
+    row->what = -1;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(what, hist_what[k]) == 0)
+            row->what = k;
+    if (row->what < 0 || row->index < 0)
+        return false;
+    row->lo = (float)lo;
+    row->hi = (float)hi;
+    const char *p = line + used;
+    while (row->nbins < RUNLOG_HIST_MAX_BINS) {
+        char *end;
+        unsigned long c = strtoul(p, &end, 10);
+        if (end == p)
+            break;
+        row->counts[row->nbins++] = (uint32_t)c;
+        p = end;
+    }
+    return true;
+}
+
 /* ---- events ------------------------------------------------------------ */
 
 /* A JSON number written as an integer that fits a long. */

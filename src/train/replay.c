@@ -117,32 +117,21 @@ struct hist_row {
 static bool
 parse_hist(const char *line, struct hist_row *row)
 {
+    struct runlog_hist_row rr;
     memset(row, 0, sizeof *row);
-    char what[16];
-    double lo, hi;
-    unsigned under, over, total;
-    int used = 0;
-    if (sscanf(line, "%ld,%15[a-z],%d,%lf,%lf,%u,%u,%u,%n", &row->step, what, &row->index, &lo,
-               &hi, &under, &over, &total, &used) != 8 || used == 0)
+    if (!runlog_parse_hist_line(line, &rr))
         return false;
-    row->what = strcmp(what, "act") == 0 ? 0 : strcmp(what, "weight") == 0 ? 1
-                : strcmp(what, "grad") == 0 ? 2 : -1;
-    if (row->what < 0)
-        return false;
-    row->h.lo = (float)lo;
-    row->h.hi = (float)hi;
-    row->h.under = under;
-    row->h.over = over;
-    row->h.total = total;
-    const char *p = line + used;
-    while (row->h.nbins < TM_MAX_BINS) {
-        char *end;
-        unsigned long c = strtoul(p, &end, 10);
-        if (end == p)
-            break;
-        row->h.counts[row->h.nbins++] = (uint32_t)c;
-        p = end;
-    }
+    row->step = rr.step;
+    row->what = rr.what;
+    row->index = rr.index;
+    row->h.lo = rr.lo;
+    row->h.hi = rr.hi;
+    row->h.under = rr.under;
+    row->h.over = rr.over;
+    row->h.total = rr.total;
+    _Static_assert(RUNLOG_HIST_MAX_BINS == TM_MAX_BINS, "histograms.csv rows fit a tm_hist");
+    row->h.nbins = (uint16_t)rr.nbins;
+    memcpy(row->h.counts, rr.counts, (size_t)rr.nbins * sizeof rr.counts[0]);
     return true;
 }
 
