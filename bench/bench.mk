@@ -23,3 +23,9 @@ EXTRA_DIST += bench/run-bench.sh bench/torch_fashion.py bench/torch-logger-overh
 bench: all
 	$(SHELL) $(srcdir)/bench/run-bench.sh $(builddir)
 .PHONY: bench
+
+# cancel-bench: the longest gap between the trainer's cancellation checks
+# in a gradient check, an evaluation and the baseline, and quit latency.
+noinst_PROGRAMS += bench/cancel-bench
+bench_cancel_bench_SOURCES = bench/cancel-bench.c
+bench_cancel_bench_LDADD = libnntop.a $(DEP_LIBS)

@@ -47,6 +47,7 @@ struct printer {
     bool have_ema;
     double last_progress;
     int progress_len;           /* columns of the '\r' line on screen; 0 none */
+    double last_work_print;     /* when a long work's progress line was printed */
 
     double last_eval_print;
     bool have_best;
@@ -111,6 +112,33 @@ print_progress(struct printer *p)
         fprintf(p->out, "%s\n", line);
     }
     p->printed_last = true;
+}
+
+/*
+ * Long trainer work (a gradient check, an evaluation, the baseline): a
+ * line at most once a second once it has taken a second, rewritten in
+ * place on a terminal like the step line.
+ */
+static void
+print_work(struct printer *p, const struct tm_progress *w)
+{
+    if (w->finished || w->elapsed_s < 1.0 || w->total <= 0)
+        return;
+    double t = mono_seconds();
+    if (p->last_work_print > 0.0 && t - p->last_work_print < 1.0)
+        return;
+    p->last_work_print = t;
+    char what[TM_NAME_MAX], line[160];
+    snprintf(what, sizeof what, "%.*s", (int)sizeof w->what - 1, w->what);
+    int len = snprintf(line, sizeof line, "%s %ld/%ld (%.0f %%)", what, w->done, w->total,
+                       100.0 * (double)w->done / (double)w->total);
+    if (p->opts->tty) {
+        fprintf(p->out, "\r%s%*s", line, p->progress_len > len ? p->progress_len - len : 0, "");
+        p->progress_len = len;
+    } else {
+        fprintf(p->out, "%s\n", line);
+    }
+    fflush(p->out);
 }
 
 static const char *const split_names[TM_SPLIT_COUNT] = {"val", "test", "train"};
@@ -332,6 +360,9 @@ apply(struct printer *p, const struct tm_record *rec, struct feed *feed, bool *q
     }
     case TM_EVAL:
         note_eval(p, &rec->u.eval);
+        break;
+    case TM_PROGRESS:
+        print_work(p, &rec->u.progress);
         break;
     case TM_EVENT:
         print_event(p, &rec->u.event);

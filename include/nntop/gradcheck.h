@@ -23,6 +23,12 @@ struct gradcheck_opts {
     /* Read before each entry's central difference (a few forward passes):
      * once it is true the check stops, out->cancelled set.  NULL: never. */
     const atomic_bool *cancel;
+    /* Called at each of those reads and in the double passes' loops (NULL:
+     * never), with the entries begun so far and the number the check takes
+     * in all; done is -1 in the passes (no progress to report there).  A
+     * true return stops the check as the cancel flag does. */
+    bool (*poll)(void *ctx, long done, long total);
+    void *poll_ctx;
 };
 
 /*

@@ -37,6 +37,7 @@ enum tm_type {
     TM_FINDING,     /* a doctor finding raised, cleared or passed */
     TM_VIEW,        /* the look-inside view of one sample (answers TM_CMD_VIEW) */
     TM_VIEW_MAP,    /* one filter or activation map of that view (after its TM_VIEW) */
+    TM_PROGRESS,    /* how far long trainer work (gradient check, evaluation, baseline) is */
     TM_TYPE_COUNT
 };
 
@@ -492,6 +493,21 @@ struct tm_finding {
     struct tm_command remedy;
 };
 
+/*
+ * How far a long piece of trainer work has got: sent when it begins, at
+ * each whole percent it advances (more often records may be dropped, like
+ * steps), and once when it ends (finished set; that one is never
+ * dropped).  The trainer reads its quit flag at least every 50 ms of such
+ * work, so the consumer may say "q cancels".
+ */
+struct tm_progress {
+    long step;              /* the run's step while the work runs */
+    char what[TM_NAME_MAX]; /* "gradcheck", "evaluation", "baseline" */
+    long done, total;       /* units of work (entries, rows, steps), done <= total */
+    double elapsed_s;       /* since the work began */
+    uint8_t finished;       /* the work ended (completed or cancelled) */
+};
+
 /* A record as popped from a ring: its type and one of the payloads. */
 struct tm_record {
     uint32_t type;          /* enum tm_type */
@@ -508,6 +524,7 @@ struct tm_record {
         struct tm_finding finding;
         struct tm_view view;
         struct tm_view_map view_map;
+        struct tm_progress progress;
     } u;
 };
 

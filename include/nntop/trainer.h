@@ -43,6 +43,21 @@ int trainer_new(struct trainer **out, const struct cfg *cfg, const struct traine
  * frees) when the thread cannot start.
  */
 int trainer_start(struct trainer *t, char **cause);
+/*
+ * For bench/cancel-bench only (NULL, the default, everywhere else): called
+ * on the worker thread when long work begins (TRAINER_PROBE_BEGIN), at
+ * every cancellation check inside it (TRAINER_PROBE_CHECK) and when it
+ * ends (TRAINER_PROBE_END), with the work's name, so the gaps between
+ * checks can be timed.  Set before trainer_start().
+ */
+enum trainer_probe_phase {
+    TRAINER_PROBE_BEGIN,
+    TRAINER_PROBE_CHECK,
+    TRAINER_PROBE_END,
+    TRAINER_PROBE_PHASE_COUNT
+};
+typedef void (*trainer_probe_fn)(void *ctx, enum trainer_probe_phase phase, const char *what);
+void trainer_set_probe(struct trainer *t, trainer_probe_fn probe, void *ctx);
 /* Queue a command and wake the worker; 0, or -1 with a reason in why. */
 int trainer_send(struct trainer *t, const struct tm_command *cmd, char *why, size_t len);
 /* The feed the UI or printer reads (valid until trainer_free). */

@@ -92,6 +92,8 @@ struct dmodel {
     double *gflip;          /* (nparams) */
     double *xflip;          /* (B, IN) */
     const atomic_bool *cancel;  /* opts->cancel: the long loops stop when it is set */
+    bool (*poll)(void *ctx, long done, long total);     /* opts->poll, or NULL */
+    void *poll_ctx;
 };
 
 const char *
@@ -118,6 +120,8 @@ tm_gc_reason_text(int reason)
 static bool
 stopped(const struct dmodel *d)
 {
+    if (d->poll != NULL && d->poll(d->poll_ctx, -1, 0))
+        return true;
     return d->cancel != NULL && atomic_load_explicit(d->cancel, memory_order_relaxed);
 }
 
@@ -1074,7 +1078,17 @@ struct gc_scratch {
     unsigned char *sig0, *sig1;
     size_t nsig;
     bool cancelled;         /* opts->cancel was seen: stop */
+    long done, total;       /* entries begun, and to check in all (for opts->poll) */
 };
+
+/* Before each entry: the quit flag, and how far the check is. */
+static bool
+entry_stop(const struct gradcheck_opts *o, struct gc_scratch *s)
+{
+    if (o->poll != NULL && o->poll(o->poll_ctx, s->done, s->total))
+        return true;
+    return o->cancel != NULL && atomic_load_explicit(o->cancel, memory_order_relaxed);
+}
 
 /*
  * The central difference of the double loss in target[i] with step h;
@@ -1190,11 +1204,12 @@ check_tensor(struct tm_gc_tensor *out, struct dmodel *d, double *target, const f
     for (size_t e = 0; e < k; e++) {
         /* A quit must not wait for the rest: one entry is a few forward
          * passes, well under 50 ms for any model that trains. */
-        if (o->cancel != NULL && atomic_load_explicit(o->cancel, memory_order_relaxed)) {
+        if (entry_stop(o, s)) {
             s->cancelled = true;
             out->checked = (int)e;
             break;
         }
+        s->done++;
         size_t i = idx[e];
         double h = GC_STEP * (fabs(target[i]) > 1.0 ? fabs(target[i]) : 1.0);
         double num;
@@ -1355,6 +1370,15 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     memset(out, 0, sizeof *out);
     int B = b->size < o->samples ? b->size : o->samples;
     out->samples = B;
+    /* The entries to check in all, for opts->poll's progress. */
+    long total = 0;
+    for (int t = 0; t < m->ntensors && t < TM_GC_MAX_TENSORS - 1; t++)
+        total += (long)(m->tensors[t].count < (size_t)o->per_tensor ? m->tensors[t].count
+                                                                     : (size_t)o->per_tensor);
+    size_t nx = (size_t)B * (size_t)m->in;
+    total += (long)(nx < (size_t)o->per_tensor ? nx : (size_t)o->per_tensor);
+    if (o->poll != NULL)
+        o->poll(o->poll_ctx, 0, total);
 
     /* Everything the float pass disturbs, to put back afterwards. */
     float *state = m->nstate > 0 ? xmalloc(m->nstate * sizeof *state) : NULL;
@@ -1374,11 +1398,17 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     slice.size = B;
     struct loss_out lo;
     model_grad(m, &slice, &lo);
+    /* (A check between the float pass and the double model's set-up: the
+     * passes below read the flag again at their first row.) */
+    if (o->poll != NULL)
+        o->poll(o->poll_ctx, -1, 0);
 
     /* The double model, its forward at the unperturbed point, and the bounds. */
     struct dmodel d;
     dmodel_init(&d, m, &slice);
     d.cancel = o->cancel;
+    d.poll = o->poll;
+    d.poll_ctx = o->poll_ctx;
     dmodel_loss(&d);
     forward_magnitudes(&d);
     backward_magnitudes(&d);
@@ -1390,6 +1420,7 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     s.sig0 = xmalloc(s.nsig + 1);
     s.sig1 = xmalloc(s.nsig + 1);
     rng_seed_for(&s.r, o->seed, RNG_GRADCHECK);
+    s.total = total;
     s.cancelled = stopped(&d);
 
     int nt = 0;

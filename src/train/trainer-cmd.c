@@ -265,6 +265,14 @@ cmd_set_telemetry(struct trainer *t, const struct tm_command *c)
         changed(t, TM_EVT_TELEMETRY, (double)c->n, "telemetry every %ld steps", c->n);
 }
 
+/* gradcheck_opts.poll: a cancellation check, and the entries done so far. */
+static bool
+gradcheck_poll(void *ctx, long done, long total)
+{
+    struct trainer *t = ctx;
+    return done < 0 ? trainer_work_cancelled(t) : trainer_work_at(t, done, total);
+}
+
 static void
 cmd_gradcheck(struct trainer *t, const struct tm_command *c)
 {
@@ -294,7 +302,11 @@ cmd_gradcheck(struct trainer *t, const struct tm_command *c)
     struct tm_gradcheck *r = xcalloc(1, sizeof *r);
     struct batch b = {.x = x, .labels = y, .size = B};
     go.cancel = &t->cancel;
+    go.poll = gradcheck_poll;
+    go.poll_ctx = t;
+    trainer_work_begin(t, "gradcheck", 1);
     gradcheck_run(r, t->model, &b, &go);
+    trainer_work_end(t);
     r->step = t->step;
     if (r->cancelled) {
         /* A quit is waiting in the queue: it acts now, not after the check. */

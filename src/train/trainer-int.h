@@ -29,6 +29,27 @@
 
 #define EVAL_BATCH 1000
 
+/*
+ * Long work on the worker thread (a gradient check, an evaluation, the
+ * zero-input baseline) is bracketed by trainer_work_begin/_end and calls
+ * trainer_work_advance at least every 50 ms of it: that reads the quit
+ * flag (so q, SIGINT and SIGTERM act within 100 ms) and publishes
+ * TM_PROGRESS at each whole percent, and every 0.25 s of work that does
+ * not advance (a gradient check's first passes).  begin returns false, and does
+ * nothing, when work is already in hand (an evaluation inside the
+ * baseline's): the inner code then only advances the outer work, and
+ * must not call end.
+ */
+bool trainer_work_begin(struct trainer *t, const char *what, long total);
+/* The work is at done of total units (work that counts for itself); as advance. */
+bool trainer_work_at(struct trainer *t, long done, long total);
+/* units more done; true when a quit asks the work to stop (now). */
+bool trainer_work_advance(struct trainer *t, long units);
+/* Whether a quit asks the work to stop; a cancellation check, no progress. */
+bool trainer_work_cancelled(struct trainer *t);
+/* The work ended (completed or cancelled): the final TM_PROGRESS. */
+void trainer_work_end(struct trainer *t);
+
 /* A command recorded in a run log, to be applied at a given step. */
 struct scheduled {
     long step;
@@ -60,6 +81,17 @@ struct trainer {
     bool started, joined;
     atomic_bool finished;       /* the worker has returned */
     atomic_bool cancel;         /* a quit "now" was sent: a gradient check or evaluation stops */
+    /* The long work in hand (trainer_work_begin), and the bench's probe. */
+    struct {
+        bool active;
+        char what[TM_NAME_MAX];
+        long done, total;
+        int pct;                /* the whole percent last published */
+        double t0;              /* mono_seconds() at its start */
+        double last_pub;        /* mono_coarse_seconds() of the last TM_PROGRESS */
+    } work;
+    trainer_probe_fn probe;     /* NULL but in bench/cancel-bench */
+    void *probe_ctx;
 
     /* Buffers of the step, sized for the largest batch so far. */
     int cap_batch;

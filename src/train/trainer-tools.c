@@ -201,13 +201,20 @@ trainer_overfit_observe(struct trainer *t, double loss, int correct, int B)
 
 /* ---- the zero-input baseline ------------------------------------------ */
 
-/* Mean loss of m on split s (all of it, in chunks), inputs zeroed when zero. */
+/*
+ * Mean loss of m on split s (all of it, in chunks), inputs zeroed when
+ * zero; each chunk advances the work in hand.  NAN when a quit stopped it.
+ */
 static double
 split_loss(struct trainer *t, struct model *m, const struct split *s, bool zero)
 {
     model_set_training(m, false);
     double sum = 0.0;
     for (long i = 0; i < s->n; i += t->eval_rows) {
+        if (trainer_work_cancelled(t)) {
+            model_set_training(m, true);
+            return NAN;
+        }
         int B = (int)(s->n - i < t->eval_rows ? s->n - i : t->eval_rows);
         for (int k = 0; k < B; k++)
             t->eval_pos[k] = i + k;
@@ -217,6 +224,7 @@ split_loss(struct trainer *t, struct model *m, const struct split *s, bool zero)
         model_forward(m, t->eval_x, B);
         struct batch b = {.x = t->eval_x, .labels = t->eval_y, .size = B};
         sum += model_loss(m, &b, NULL) * B;
+        trainer_work_advance(t, B);
     }
     model_set_training(m, true);
     return sum / (double)s->n;
@@ -261,20 +269,35 @@ trainer_cmd_baseline(struct trainer *t, const struct tm_command *c)
     batcher_init(&bt, &t->data.train, t->cfg.data.shuffle, t->cfg.seed ^ 0x62617365ULL);
     float *x = xalloc_aligned((size_t)B * (size_t)t->data.d * sizeof(float));
     int32_t *y = xalloc_aligned((size_t)B * sizeof(int32_t));
-    for (long s = 0; s < steps; s++) {
+    /* Units: the copy's steps, then the rows of the two losses. */
+    trainer_work_begin(t, "baseline", steps + 2 * judge->n);
+    bool cancelled = false;
+    for (long s = 0; s < steps && !cancelled; s++) {
+        /* One step of the copy is a few ms: a quit acts at the next. */
+        if (trainer_work_cancelled(t)) {
+            cancelled = true;
+            break;
+        }
         int n = batcher_next(&bt, &t->data, B, x, y);
         memset(x, 0, (size_t)n * (size_t)t->data.d * sizeof(float));
         struct batch b = {.x = x, .labels = y, .size = n};
         model_grad(m, &b, NULL);
         optim_step(o, m->params, m->grads, sched_lr(&t->cfg.sched, t->base_lr, t->step), NULL);
+        trainer_work_advance(t, 1);
     }
-    double base = split_loss(t, m, judge, true);
-    double real = split_loss(t, t->model, judge, false);
+    double base = cancelled ? NAN : split_loss(t, m, judge, true);
+    double real = isnan(base) ? NAN : split_loss(t, t->model, judge, false);
+    trainer_work_end(t);
     free(x);
     free(y);
     batcher_fini(&bt);
     optim_free(o);
     model_free(m);
+    if (isnan(real) && trainer_work_cancelled(t)) {
+        /* A quit is waiting in the queue: it acts now, not after the baseline. */
+        t->paused = was_paused;
+        return;
+    }
 
     char extra[128];
     snprintf(extra, sizeof extra, "\"baseline_loss\":%.17g,\"loss\":%.17g,\"steps\":%ld", base,

@@ -62,6 +62,7 @@ trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t le
 {
     /* The view's records are pictures of one sample: nothing to judge. */
     if (t->doctor != NULL && type != TM_FINDING && type != TM_VIEW && type != TM_VIEW_MAP
+        && type != TM_PROGRESS
         && len <= sizeof t->doc_rec->u) {
         t->doc_rec->type = (uint32_t)type;
         memcpy(&t->doc_rec->u, rec, len);
@@ -72,7 +73,8 @@ trainer_publish(struct trainer *t, enum tm_type type, const void *rec, size_t le
     /* Steps and snapshots may be lost to a consumer that does not keep up
      * (counted, and shown); states, events, findings, evaluations and
      * check results wait, in order, for room. */
-    if (type == TM_STEP || type == TM_LAYER || type == TM_TENSOR || type == TM_SNAPSHOT)
+    if (type == TM_STEP || type == TM_LAYER || type == TM_TENSOR || type == TM_SNAPSHOT
+        || (type == TM_PROGRESS && !((const struct tm_progress *)rec)->finished))
         atomic_fetch_add_explicit(&t->lost, 1, memory_order_relaxed);
     else
         ring_push(t->owed, (uint32_t)type, rec, len);
@@ -215,6 +217,96 @@ trainer_steps_per_epoch(const struct trainer *t)
     return (n + t->batch_size - 1) / t->batch_size;
 }
 
+/* ---- long work: cancellation and progress ------------------------------ */
+
+void
+trainer_set_probe(struct trainer *t, trainer_probe_fn probe, void *ctx)
+{
+    t->probe = probe;
+    t->probe_ctx = ctx;
+}
+
+static void
+work_publish(struct trainer *t, bool finished)
+{
+    struct tm_progress p = {0};
+    p.step = t->step;
+    snprintf(p.what, sizeof p.what, "%s", t->work.what);
+    p.done = t->work.done < t->work.total ? t->work.done : t->work.total;
+    p.total = t->work.total;
+    p.elapsed_s = mono_seconds() - t->work.t0;
+    p.finished = finished;
+    t->work.last_pub = mono_coarse_seconds();
+    trainer_publish(t, TM_PROGRESS, &p, sizeof p);
+}
+
+bool
+trainer_work_begin(struct trainer *t, const char *what, long total)
+{
+    if (t->work.active)
+        return false;
+    t->work.active = true;
+    snprintf(t->work.what, sizeof t->work.what, "%s", what);
+    t->work.done = 0;
+    t->work.total = total > 0 ? total : 1;
+    t->work.pct = 0;
+    t->work.t0 = mono_seconds();
+    if (t->probe != NULL)
+        t->probe(t->probe_ctx, TRAINER_PROBE_BEGIN, t->work.what);
+    work_publish(t, false);
+    return true;
+}
+
+
+bool
+trainer_work_cancelled(struct trainer *t)
+{
+    if (t->work.active) {
+        if (t->probe != NULL)
+            t->probe(t->probe_ctx, TRAINER_PROBE_CHECK, t->work.what);
+        /* The coarse clock is a few ns: cheap at every check. */
+        if (mono_coarse_seconds() - t->work.last_pub >= 0.25)
+            work_publish(t, false);
+    }
+    return atomic_load_explicit(&t->cancel, memory_order_relaxed);
+}
+
+bool
+trainer_work_advance(struct trainer *t, long units)
+{
+    if (t->work.active) {
+        t->work.done += units;
+        long done = t->work.done < t->work.total ? t->work.done : t->work.total;
+        int pct = (int)(100.0 * (double)done / (double)t->work.total);
+        if (pct > t->work.pct) {
+            t->work.pct = pct;
+            work_publish(t, false);
+        }
+    }
+    return trainer_work_cancelled(t);
+}
+
+bool
+trainer_work_at(struct trainer *t, long done, long total)
+{
+    if (t->work.active && total > 0) {
+        t->work.total = total;
+        return trainer_work_advance(t, done - t->work.done);
+    }
+    return trainer_work_cancelled(t);
+}
+
+void
+trainer_work_end(struct trainer *t)
+{
+    if (!t->work.active)
+        return;
+    if (t->probe != NULL)
+        t->probe(t->probe_ctx, TRAINER_PROBE_END, t->work.what);
+    work_publish(t, true);
+    t->work.active = false;
+}
+
 /* ---- evaluation ---------------------------------------------------- */
 
 void
@@ -227,10 +319,14 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
     model_set_training(t->model, false);
     double loss_sum = 0.0;
     long correct = 0;
+    bool own = trainer_work_begin(t, "evaluation", s->n);
     for (long i = 0; i < s->n; i += t->eval_rows) {
-        /* A quit stops a long evaluation between chunks; nothing is published. */
-        if (atomic_load_explicit(&t->cancel, memory_order_relaxed)) {
+        /* A quit stops a long evaluation between chunks (one chunk is a
+         * few ms of work); nothing is published. */
+        if (trainer_work_cancelled(t)) {
             model_set_training(t->model, true);
+            if (own)
+                trainer_work_end(t);
             return;
         }
         int B = (int)(s->n - i < t->eval_rows ? s->n - i : t->eval_rows);
@@ -242,7 +338,10 @@ trainer_evaluate_split(struct trainer *t, const struct split *s, enum tm_eval_sp
         struct loss_out lo = {0};
         loss_sum += model_loss(t->model, &b, &lo) * B;
         correct += lo.correct;
+        trainer_work_advance(t, B);
     }
+    if (own)
+        trainer_work_end(t);
     model_set_training(t->model, true);
 
     struct tm_eval ev = {0};

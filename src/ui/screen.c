@@ -183,6 +183,15 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     if (m->have_nonfinite)
         n = add_segment(seg, n, CRT_ERROR, 10, "%s non-finite at step %ld", g->bad,
                         m->nonfinite.step);
+    /* Long trainer work past its first second: how far, and that q stops it. */
+    if (m->have_progress && m->progress.elapsed_s >= 1.0 && !finished) {
+        char what[TM_NAME_MAX * 4 + 1];
+        ui_text_clean(what, sizeof what, m->progress.what, ui->utf8);
+        long done = m->progress.done < m->progress.total ? m->progress.done : m->progress.total;
+        n = add_segment(seg, n, CRT_PAUSED, 10, "%s %ld/%ld (%d %%) %s q cancels", what, done,
+                        m->progress.total, (int)(100.0 * (double)done / (double)m->progress.total),
+                        ui->utf8 ? "\u00b7" : "-");
+    }
     /* The run log cannot be written: paused until Space finds room again. */
     if (m->have_state && m->state.log_stalled)
         n = add_segment(seg, n, CRT_ERROR, 10, "%s log not written", g->bad);

@@ -160,6 +160,9 @@ struct ui_model {
     bool have_nonfinite;
     struct tm_event nonfinite;  /* the first non-finite report */
 
+    bool have_progress;         /* long trainer work is under way */
+    struct tm_progress progress;    /* ... how far it is */
+
     bool have_gradcheck;
     long gradcheck_seq;         /* grows with each result */
     struct tm_gradcheck gradcheck;

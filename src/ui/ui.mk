@@ -13,8 +13,8 @@ tests_check_ui_LDADD = $(TEST_LIBS)
 endif
 
 # End-to-end: the real binary under tmux (skips when tmux is missing).
-check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh
-EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh
+check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh
+EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh
 
 # The doctor on the dashboard under tmux: marks come from findings only,
 # and a finding's remedy key applies it (journaled in events.jsonl).

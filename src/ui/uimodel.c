@@ -344,6 +344,11 @@ ui_model_apply(struct ui_model *m, const struct tm_record *r)
         }
         break;
     }
+    case TM_PROGRESS:
+        m->progress = r->u.progress;
+        m->progress.what[sizeof m->progress.what - 1] = '\0';
+        m->have_progress = !m->progress.finished && m->progress.total > 0;
+        break;
     case TM_VIEW: {
         const struct tm_view *v = &r->u.view;
         /* A producer we do not control: planes and lists stay in range. */
