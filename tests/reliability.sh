@@ -398,6 +398,9 @@ then
     hostile -a "a 30 MB histograms.csv line" 40000 --replay "$H/long-hists"
     check "a 30 MB histograms.csv line: refused at 1 MiB" 2 \
         err "^nntop: $H/long-hists/histograms.csv: a line longer than 1048576 bytes after byte [0-9]+\$"
+    hostile -a "a 30 MB histograms.csv line, exported" 40000 export "$H/long-hists" --to csv --out "$H/export.csv"
+    check "a 30 MB histograms.csv line, exported: refused at 1 MiB" 2 \
+        err "^nntop: export: $H/long-hists/histograms.csv: a line longer than 1048576 bytes\$"
     hostile -a "18 MB of metrics rows, 4 MiB allowed" 40000 --replay "$H/many-rows"
     check "18 MB of metrics rows, 4 MiB allowed: refused" 2 \
         err "^nntop: $H/many-rows/metrics.csv:[0-9]+: the rows read need [0-9]+ bytes, more than data.max_bytes \\(4194304\\)\$"

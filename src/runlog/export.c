@@ -120,18 +120,37 @@ read_hist_rows(const char *run_dir, struct runlog_hist_row **rows, size_t *n, ch
     size_t cap = 0;
     char *line = NULL;
     size_t len = 0;
-    while (getline(&line, &len, f) != -1) {
+    long got;
+    int rc = 0;
+    uint64_t max = runlog_read_max();
+    /* Lines and rows within the readers' bounds, as the other run-log files. */
+    while ((got = runlog_getline(&line, &len, f, RUNLOG_LINE_MAX)) > 0) {
         if (*n == cap) {
+            if ((uint64_t)(cap > 0 ? 2 * cap : 64) * sizeof **rows > max) {
+                *cause = xasprintf("%s: the rows read need more than data.max_bytes (%llu)",
+                                   path, (unsigned long long)max);
+                rc = -1;
+                break;
+            }
             cap = cap > 0 ? 2 * cap : 64;
             *rows = xrealloc(*rows, cap * sizeof **rows);
         }
         if (runlog_parse_hist_line(line, &(*rows)[*n]))
             (*n)++;
     }
+    if (got == -2) {
+        *cause = xasprintf("%s: a line longer than %zu bytes", path, RUNLOG_LINE_MAX);
+        rc = -1;
+    }
     free(line);
     fclose(f);
     free(path);
-    return 0;
+    if (rc != 0) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 /*
