@@ -34,8 +34,9 @@ struct headless_opts {
 /*
  * Print the feed's records as lines until the producer finishes (each
  * doctor finding as it is raised or cleared; at the end a "doctor:"
- * line counting them per severity and rule).  On a watched signal it sends a quit command and keeps draining.  Returns the
- * signal number that stopped the run, or 0.  The line formats (progress,
+ * line counting them per severity and rule).  On a watched signal it
+ * sends a quit command and keeps draining.  Returns the signal number
+ * that stopped the run, or 0.  The line formats (progress,
  * eval, event, summary) are documented in nntop(1), HEADLESS OUTPUT.
  */
 int headless_run(struct feed *feed, const struct headless_opts *opts);

@@ -295,7 +295,8 @@ enum nn_fault_kind {
     NN_FAULT_BN_MEAN,           /* batch-norm dX missing the mean term */
     NN_FAULT_CE_SCALE,          /* cross-entropy dlogits missing the 1/B */
     NN_FAULT_TANH_AT_OUTPUT,    /* tanh' evaluated at the output: 1 - tanh(y)^2 */
-    NN_FAULT_CONV_WEIGHT_FLIP,  /* conv2d dW with the kernel flipped (convolution for correlation) */
+    /* conv2d dW with the kernel flipped (convolution for correlation) */
+    NN_FAULT_CONV_WEIGHT_FLIP,
     NN_FAULT_CONV_BIAS_FIRST,   /* conv2d db from the first sample, not the batch */
     NN_FAULT_MAXPOOL_FIRST,     /* max-pool dX routed to each window's first input, not its max */
     NN_FAULT_AVGPOOL_SCALE,     /* avg-pool dX missing the 1/k^2 */

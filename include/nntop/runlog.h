@@ -180,8 +180,9 @@ int runlog_close(struct runlog *rl, char **cause);
 /*
  * Cut run_dir's logs back to a checkpoint of step (before resuming from
  * it): metrics.csv, layers.csv and events.jsonl lose their rows of a
- * later step (global steps: the checkpoint of step k keeps row k).  Each file that changes is rewritten atomically; the
- * caller journals the cut (an event).  removed[] gets the rows removed
+ * later step (global steps: the checkpoint of step k keeps row k).
+ * Each file that changes is rewritten atomically; the caller journals
+ * the cut (an event).  removed[] gets the rows removed
  * from metrics, layers, events.  Returns 0, or -1 with *cause (heap).
  */
 int runlog_truncate(const char *run_dir, long step, long removed[3], char **cause);
@@ -249,8 +250,8 @@ void runlog_flush_all(void);
 /*
  * Save m (and o) as <run>/checkpoint-<step>.safetensors with the run's
  * config, and log a "checkpoint" event {"file", "bytes", "severity",
- * "text"} (or an "error" event {"what", "message", "severity", "text"}).  Returns 0, or -1 with *cause (heap), also
- * for a NULL rl.
+ * "text"} (or an "error" event {"what", "message", "severity", "text"}).
+ * Returns 0, or -1 with *cause (heap), also for a NULL rl.
  */
 int runlog_checkpoint(struct runlog *rl, const struct model *m, const struct optim *o, long step,
                       double epoch, char **cause);

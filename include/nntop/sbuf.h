@@ -33,8 +33,12 @@ void sbuf_pad(struct sbuf *b, char c, int n);
 /* Append formatted text. */
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Likewise from a va_list (ap is consumed). */
-void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-/* Hand the heap string to the caller (who frees it); b is left zeroed.  "" when nothing was appended. */
+void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/*
+ * Hand the heap string to the caller (who frees it); b is left zeroed.
+ * "" when nothing was appended.
+ */
 char *sbuf_take(struct sbuf *b);
 
 #endif

@@ -109,7 +109,8 @@ void
 cfg_err_range(struct cctx *x, const struct cnode *n, const char *path, const struct range *r)
 {
     char shown[48], rt[80];
-    cfg_err_add(x, n, path, false, "%s is out of range %s", cfg_shorten(n->str, shown, sizeof shown),
+    cfg_err_add(x, n, path, false, "%s is out of range %s",
+                cfg_shorten(n->str, shown, sizeof shown),
                 range_text(r, rt, sizeof rt));
 }
 
@@ -198,7 +199,8 @@ cfg_get_word(struct cctx *x, const struct cnode *n, const char *path, const stru
                     cfg_suggest_text(&s, hint, sizeof hint));
         return -1;
     }
-    cfg_err_add(x, n, path, false, "expected one of %s, got %s", cfg_word_list(w, list, sizeof list),
+    cfg_err_add(x, n, path, false, "expected one of %s, got %s",
+                cfg_word_list(w, list, sizeof list),
                 cfg_describe(n, d, sizeof d));
     return -1;
 }

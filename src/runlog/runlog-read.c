@@ -7,7 +7,8 @@
  * final line without its newline is ignored (a follower reads it later,
  * once whole); anything else malformed is an error naming the file and
  * line.  The whole-file readers and the followers (runlog_follow_*, for
- * --attach) are the same code: a whole read is one follow from the start.  It deliberately does not interpret the events (that is the
+ * --attach) are the same code: a whole read is one follow from the
+ * start.  It deliberately does not interpret the events (that is the
  * replay code's job) and does not read checkpoints (safetensors.c).
  */
 #include "config.h"
@@ -730,7 +731,8 @@ static int
 event_member(const char *line, const char *key, struct json *v, const struct json **member)
 {
     char err[128];
-    if (line == NULL || runlog_json_parse(v, line, strlen(line), runlog_read_max(), err, sizeof err) < 0)
+    if (line == NULL
+        || runlog_json_parse(v, line, strlen(line), runlog_read_max(), err, sizeof err) < 0)
         return -1;
     *member = runlog_json_get(v, key);
     if (*member == NULL) {

@@ -256,7 +256,10 @@ handle_line(struct control_server *s, struct client *c, const char *line)
     reply(c, true, NULL);
 }
 
-/* Read what one client sent: one read of READ_MAX bytes at most a serve, so a flood costs little. */
+/*
+ * Read what one client sent: one read of READ_MAX bytes at most a
+ * serve, so a flood costs little.
+ */
 static void
 serve_client(struct control_server *s, struct client *c)
 {

@@ -1083,7 +1083,8 @@ judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
             set_text(f, "gradient exactly zero on %d snapshots", d->spec.patience);
             finish(d);
         }
-        if (weight && d->tensor_layer[k] != d->last_dense && in->layers[d->tensor_layer[k]].out > 1) {
+        if (weight && d->tensor_layer[k] != d->last_dense
+            && in->layers[d->tensor_layer[k]].out > 1) {
             bool flat = s->w_norm == 0.0f || s->w_min == s->w_max;
             level = finite && flat ? DOC_WARNING : 0;
             f = judge(d, DR_SYMMETRIC_INIT, T_TENSOR(k), level, s->w_max - s->w_min, 0.0);
@@ -1587,7 +1588,8 @@ doctor_tally_init(struct doctor_tally *t)
 void
 doctor_tally_add(struct doctor_tally *t, const struct tm_finding *f)
 {
-    if (f->state != TM_FINDING_RAISED || f->severity < DOC_INFO || f->severity >= DOC_SEVERITY_COUNT)
+    if (f->state != TM_FINDING_RAISED || f->severity < DOC_INFO
+        || f->severity >= DOC_SEVERITY_COUNT)
         return;
     char id[TM_NAME_MAX];
     snprintf(id, sizeof id, "%s", f->rule);

@@ -14,10 +14,11 @@
  * snapshot is held until the train row of its step has been read, so the
  * merge stays in step order although the writer flushes its files at
  * different times (held no longer than STALE_S of quiet files, so a
- * writer that never flushes its rows still shows its events).  The writer is the last "pid" in env.txt; it is gone
- * when that process no longer exists (or is a zombie) on this host, or
- * when the last segment ended with "done" or "quit".  A resumed run
- * appends a new segment and a new pid, and the feed follows it.
+ * writer that never flushes its rows still shows its events).  The
+ * writer is the last "pid" in env.txt; it is gone when that process no
+ * longer exists (or is a zombie) on this host, or when the last segment
+ * ended with "done" or "quit".  A resumed run appends a new segment and
+ * a new pid, and the feed follows it.
  * histograms.csv is read on the same way; a snapshot whose histograms are
  * not on disk yet is shown with the last ones the dashboard has.
  */

@@ -513,7 +513,8 @@ runs_print(FILE *out, const struct run_summary *runs, size_t n, bool tsv)
         snprintf(f, sizeof f, "%ld/%ld/%ld", r->findings[3], r->findings[2], r->findings[1]);
         fprintf(out, "%-*.*s  %-*.*s  %-16s  %8ld  %8s  %8s  %7s  %8s  %-8s  %7ld  %s", w, w,
                 r->run, wn, wn, r->name[0] ? r->name : "-", start, r->steps,
-                numfmt_duration(a, sizeof a, false, r->wall_s), human(b, sizeof b, r->best_val_loss),
+                numfmt_duration(a, sizeof a, false, r->wall_s),
+                human(b, sizeof b, r->best_val_loss),
                 percent(c, sizeof c, r->best_val_acc), percent(d, sizeof d, r->test_acc), f,
                 r->live_changes, runs_status_name(r->status));
         if (r->status == RUN_UNREADABLE)

@@ -498,25 +498,29 @@ static const int tm_layer_kinds[LAYER_KIND_COUNT] = {
     [LAYER_DROPOUT2D] = TM_LK_DROPOUT2D,
     [LAYER_GLOBAL_AVGPOOL] = TM_LK_GLOBAL_AVGPOOL,
 };
-_Static_assert((int)LAYER_KIND_COUNT == (int)TM_LK_COUNT, "a telemetry layer kind for every engine kind");
+_Static_assert((int)LAYER_KIND_COUNT == (int)TM_LK_COUNT,
+               "a telemetry layer kind for every engine kind");
 static const int tm_losses[LOSS_KIND_COUNT] = {
     [LOSS_CROSS_ENTROPY] = TM_LOSS_CROSS_ENTROPY,
     [LOSS_MSE] = TM_LOSS_MSE,
 };
-_Static_assert((int)LOSS_KIND_COUNT == (int)TM_LOSS_COUNT, "a telemetry loss for every engine loss");
+_Static_assert((int)LOSS_KIND_COUNT == (int)TM_LOSS_COUNT,
+               "a telemetry loss for every engine loss");
 static const int tm_optims[OPTIM_KIND_COUNT] = {
     [OPTIM_SGD] = TM_OPTIM_SGD,
     [OPTIM_ADAM] = TM_OPTIM_ADAM,
     [OPTIM_ADAMW] = TM_OPTIM_ADAMW,
 };
-_Static_assert((int)OPTIM_KIND_COUNT == (int)TM_OPTIM_COUNT, "a telemetry optimizer for every engine one");
+_Static_assert((int)OPTIM_KIND_COUNT == (int)TM_OPTIM_COUNT,
+               "a telemetry optimizer for every engine one");
 static const int tm_scheds[SCHED_KIND_COUNT] = {
     [SCHED_CONSTANT] = TM_SCHED_CONSTANT,
     [SCHED_STEP] = TM_SCHED_STEP,
     [SCHED_EXP] = TM_SCHED_EXP,
     [SCHED_COSINE] = TM_SCHED_COSINE,
 };
-_Static_assert((int)SCHED_KIND_COUNT == (int)TM_SCHED_COUNT, "a telemetry schedule for every engine one");
+_Static_assert((int)SCHED_KIND_COUNT == (int)TM_SCHED_COUNT,
+               "a telemetry schedule for every engine one");
 
 void
 stats_describe_optim(struct tm_info *info, enum optim_kind optim, enum sched_kind sched)

@@ -123,7 +123,8 @@ cmd_set_lr(struct trainer *t, const struct tm_command *c)
 {
     if (!positive_finite(c->value)) {
         char a[32];
-        trainer_refuse(t, "lr", "lr: must be a positive number, got %s", numfmt(a, sizeof a, c->value));
+        trainer_refuse(t, "lr", "lr: must be a positive number, got %s",
+                       numfmt(a, sizeof a, c->value));
         return;
     }
     set_lr(t, c->value, "set to");
@@ -204,7 +205,8 @@ cmd_set_wd(struct trainer *t, const struct tm_command *c)
 {
     char a[32];
     if (!isfinite(c->value) || c->value < 0.0) {
-        trainer_refuse(t, "wd", "weight decay: must be >= 0, got %s", numfmt(a, sizeof a, c->value));
+        trainer_refuse(t, "wd", "weight decay: must be >= 0, got %s",
+                       numfmt(a, sizeof a, c->value));
         return;
     }
     t->cfg.optim.weight_decay = c->value;
@@ -385,7 +387,8 @@ cmd_restore(struct trainer *t, const struct tm_command *c)
     char extra[96];
     snprintf(extra, sizeof extra, "\"from_step\":%ld,\"value\":%.17g", from, c->value);
     if (from >= 0)
-        trainer_emit(t, TM_EVT_RESTORE, extra, "restored the weights of checkpoint-%ld (before the blow-up)", from);
+        trainer_emit(t, TM_EVT_RESTORE, extra,
+                     "restored the weights of checkpoint-%ld (before the blow-up)", from);
     else
         trainer_emit(t, TM_EVT_RESTORE, extra,
                      "no checkpoint from before the blow-up: back to the initial weights");

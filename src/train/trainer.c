@@ -540,7 +540,8 @@ locate_nonfinite(const struct trainer *t, double loss, char *where, size_t len)
         const struct layer *l = &m->layers[i];
         const char *which = nonfinite_tensor(m, l, m->params);
         if (which != NULL) {
-            snprintf(where, len, "layer %d (%s) parameters, %s", i, layer_kind_name(l->kind), which);
+            snprintf(where, len, "layer %d (%s) parameters, %s", i, layer_kind_name(l->kind),
+                     which);
             return;
         }
         if (count_nonfinite(l->y, (size_t)m->batch * (size_t)l->out) > 0) {

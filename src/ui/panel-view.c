@@ -269,7 +269,8 @@ view_draw(struct ui *ui, const struct ui_rect *r)
     const struct tm_view *v = &m->view;
     char title[200], line[256], a[16];
     if (m->have_view)
-        snprintf(title, sizeof title, "view %s sample %ld/%ld (%s) %s step %ld  [ ] sample  m miss  v close",
+        snprintf(title, sizeof title,
+                 "view %s sample %ld/%ld (%s) %s step %ld  [ ] sample  m miss  v close",
                  g->dot, v->sample, v->nsamples, split_name(v->split), g->dot, v->step);
     else
         snprintf(title, sizeof title, "view  [ ] sample  m miss  v close");
