@@ -14,115 +14,31 @@
 # nntop is missing.  Progress lines start with "# attach: ".
 set -u
 
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "# attach: SKIP: tmux is not installed"
-    exit 77
-fi
-if [ ! -x "$NNTOP" ]; then
-    echo "# attach: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+NAME=attach
+SESSION=att
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 
-unset TMUX                  # a private server even when run inside tmux
-TMP=$(mktemp -d)
-SOCK=nntop-attach-$$
-TM="tmux -L $SOCK -f /dev/null"
 STEPS=100000000             # far more than the test lasts: the writer never ends by itself
-FAILS=0
-CHECKS=0
 WRITER=
+CLEANUP="$CLEANUP"'; [ -n "$WRITER" ] && kill -9 "$WRITER" >/dev/null 2>&1'
 
-cleanup() {
-    $TM kill-server >/dev/null 2>&1
-    [ -n "$WRITER" ] && kill -9 "$WRITER" >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "# attach: $*"; }
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() {
-    CHECKS=$((CHECKS + 1))
-    FAILS=$((FAILS + 1))
-    say "FAIL $*"
-    echo "---- screen ----"
-    pane
-    echo "----------------"
-}
-
-pane() { $TM capture-pane -t att -p 2>/dev/null; }
-header() { pane | sed -n 1p; }
-step_now() { header | sed -n 's/.* step \([0-9][0-9]*\).*/\1/p'; }
-
-# wait_for REGEX SECONDS: true once the screen matches (grep -E).
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
+header_lacks() { ! header | grep -E -q -- "$1"; }
 # wait_header_gone REGEX SECONDS: true once the header no longer matches.
-wait_header_gone() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        header | grep -E -q -- "$1" || return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
+wait_header_gone() { wait_until "$2" header_lacks "$1"; }
 
-# wait_step_above N SECONDS: true once the header's step is above N.
-wait_step_above() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        s=$(step_now)
-        [ -n "$s" ] && [ "$s" -gt "$1" ] && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
+step_above() {
+    s=$(step_now)
+    [ -n "$s" ] && [ "$s" -gt "$1" ]
 }
+# wait_step_above N SECONDS: true once the header's step is above N.
+wait_step_above() { wait_until "$2" step_above "$1"; }
 
 # wait_file_has FILE REGEX SECONDS
-wait_file_has() {
-    i=0
-    while [ "$i" -lt $(($3 * 10)) ]; do
-        grep -E -q -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
+wait_file_has() { wait_file "$@"; }
 
 # attach ARGS...: nntop --attach in a fresh 100x30 tmux session.
 attach() {
-    $TM kill-session -t att >/dev/null 2>&1
-    rm -f "$TMP/exit"
-    $TM new-session -d -s att -x 100 -y 30 \
-        "cd '$TMP' && env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP $*;
-         echo \$? > '$TMP/exit'; sleep 600"
-}
-
-# wait_exit SECONDS: the exit status the dashboard left, or "none".
-wait_exit() {
-    i=0
-    while [ "$i" -lt $(($1 * 10)) ]; do
-        if [ -s "$TMP/exit" ]; then
-            cat "$TMP/exit"
-            return
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo none
+    tmux_run "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP $*"
 }
 
 # writer ARGS...: a headless nntop training the spiral demo in the background.
@@ -247,5 +163,4 @@ if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q "^summary: ended at step $nex
     pass "nntop attach -H prints the run to its end when the writer is gone"
 else fail "nntop attach -H: want exit 0 and a summary at step $next, got $rc: $(printf '%s' "$out" | tail -n 3)"; fi
 
-say "$CHECKS checks, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

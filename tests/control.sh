@@ -15,77 +15,24 @@
 # "# control: ".
 set -u
 
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
+NAME=control
+SESSION=a                   # viewers a and b; fail_screen names the one to show
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 CLIENT=$top_srcdir/tests/control_client.py
 PY=/usr/bin/python3
-for tool in tmux "$PY"; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "# control: SKIP: $tool is not installed"
-        exit 77
-    fi
-done
-if [ ! -x "$NNTOP" ]; then
-    echo "# control: SKIP: no nntop binary at $NNTOP"
+if ! command -v "$PY" >/dev/null 2>&1; then
+    say "SKIP: $PY is not installed"
     exit 77
 fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
 
-unset TMUX
-TMP=$(mktemp -d)
-SOCK=nntop-control-$$
-TM="tmux -L $SOCK -f /dev/null"
 STEPS=100000000
-FAILS=0
-CHECKS=0
 WRITER=
 BG=
-
-cleanup() {
-    $TM kill-server >/dev/null 2>&1
-    for p in $WRITER $BG; do kill -9 "$p" >/dev/null 2>&1; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "# control: $*"; }
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() {
-    CHECKS=$((CHECKS + 1))
-    FAILS=$((FAILS + 1))
-    say "FAIL $*"
-}
+CLEANUP="$CLEANUP"'; for p in $WRITER $BG; do kill -9 "$p" >/dev/null 2>&1; done'
+ON_FAIL=:
 fail_screen() {
     fail "$2"
-    echo "---- screen $1 ----"
-    pane "$1"
-    echo "------------------"
-}
-
-pane() { $TM capture-pane -t "$1" -p 2>/dev/null; }
-header() { pane "$1" | sed -n 1p; }
-
-# wait_for SESSION REGEX SECONDS
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($3 * 10)) ]; do
-        pane "$1" | grep -E -q -- "$2" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-# wait_file FILE REGEX SECONDS: true once a line of FILE matches.
-wait_file() {
-    i=0
-    while [ "$i" -lt $(($3 * 10)) ]; do
-        grep -E -q -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
+    show_screen "$1"
 }
 
 # last_step: the highest train step in metrics.csv.
@@ -216,12 +163,12 @@ for v in a b; do
     $TM new-session -d -s "$v" -x 100 -y 30 \
         "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'; echo \$? > '$TMP/exit-$v'; sleep 600"
 done
-if wait_for a '^ nntop .*running.*attached' 20 && wait_for b '^ nntop .*running.*attached' 20; then
+if wait_for '^ nntop .*running.*attached' 20 a && wait_for '^ nntop .*running.*attached' 20 b; then
     pass "two viewers attach at once"
 else fail_screen a "both viewers should show the run attached"; fi
 
 $TM send-keys -t a ' '
-if wait_for a '^ nntop .*paused' 10 && wait_for b '^ nntop .*paused' 10; then
+if wait_for '^ nntop .*paused' 10 a && wait_for '^ nntop .*paused' 10 b; then
     pass "Space in viewer a pauses the run: both viewers show it"
 else fail_screen b "Space in viewer a should pause the run in both"; fi
 if wait_file "$RUN/events.jsonl" '"type":"pause","source":"socket"' 5; then
@@ -232,7 +179,7 @@ lr0=$(header b | sed -n 's/.* lr \([0-9.e+-]*\) .*/\1/p')
 $TM send-keys -t b +
 want=$(awk -v x="$lr0" 'BEGIN { printf "%g", 2 * x }')
 want_re=$(printf '%s' "$want" | sed 's/[.+]/\\&/g')
-if wait_for a "^ nntop .* lr $want_re " 10 && wait_for b "^ nntop .* lr $want_re " 10; then
+if wait_for "^ nntop .* lr $want_re " 10 a && wait_for "^ nntop .* lr $want_re " 10 b; then
     pass "+ in viewer b doubles the lr, seen by both ($lr0 -> $want)"
 else fail_screen a "+ in viewer b should show lr $want in both (was $lr0)"; fi
 if wait_file "$RUN/events.jsonl" '"type":"lr".*"source":"socket"' 5; then
@@ -240,7 +187,7 @@ if wait_file "$RUN/events.jsonl" '"type":"lr".*"source":"socket"' 5; then
 else fail "an lr event with source socket expected"; fi
 
 $TM send-keys -t a ' '
-if wait_for b '^ nntop .*running' 10; then pass "Space again resumes the run"
+if wait_for '^ nntop .*running' 10 b; then pass "Space again resumes the run"
 else fail_screen b "Space should resume the run"; fi
 
 # q in viewer b detaches only.
@@ -253,13 +200,13 @@ else fail "q in viewer b should detach (exit 0) and leave the writer running"; f
 
 # :quit asks first; n keeps the run.
 $TM send-keys -t a ':quit' Enter
-if wait_for a 'stop the run for every viewer\? y: stop it' 10; then pass ":quit asks for confirmation"
+if wait_for 'stop the run for every viewer\? y: stop it' 10 a; then pass ":quit asks for confirmation"
 else fail_screen a ":quit should ask for confirmation"; fi
 $TM send-keys -t a n
-if wait_for a 'the run goes on' 10 && kill -0 "$WRITER" 2>/dev/null; then pass "any other key keeps the run"
+if wait_for 'the run goes on' 10 a && kill -0 "$WRITER" 2>/dev/null; then pass "any other key keeps the run"
 else fail_screen a "n should keep the run going"; fi
 $TM send-keys -t a ':quit' Enter
-wait_for a 'stop the run for every viewer' 10
+wait_for 'stop the run for every viewer' 10 a
 $TM send-keys -t a y
 i=0
 while [ "$i" -lt 300 ] && kill -0 "$WRITER" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
@@ -277,5 +224,4 @@ else fail_screen a "viewer a should exit 0 after the writer stopped"; fi
 if [ ! -e "$RUN/control.sock" ]; then pass "the writer removed control.sock"
 else fail "control.sock should be gone after the writer stopped"; fi
 
-say "$CHECKS checks, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

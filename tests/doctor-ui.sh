@@ -14,74 +14,13 @@
 # start with "# doctor-ui: ".
 set -u
 
-top_builddir=${top_builddir:-.}
-top_srcdir=${top_srcdir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "# doctor-ui: SKIP: tmux is not installed"
-    exit 77
-fi
-if [ ! -x "$NNTOP" ]; then
-    echo "# doctor-ui: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+NAME=doctor-ui
+SESSION=doc
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 case $top_srcdir in /*) SRC=$top_srcdir ;; *) SRC=$(pwd)/$top_srcdir ;; esac
 
-unset TMUX
-TMP=$(mktemp -d)
-SOCK=nntop-doctor-$$
-TM="tmux -L $SOCK -f /dev/null"
-FAILS=0
-CHECKS=0
-
-cleanup() {
-    $TM kill-server >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "# doctor-ui: $*"; }
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() {
-    CHECKS=$((CHECKS + 1))
-    FAILS=$((FAILS + 1))
-    say "FAIL $*"
-    echo "---- screen ----"
-    pane
-    echo "----------------"
-}
-
-pane() { $TM capture-pane -t doc -p 2>/dev/null; }
-header() { pane | sed -n 1p; }
-
-# wait_for REGEX SECONDS: true once the screen matches (grep -E).
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-# wait_gone REGEX SECONDS: true once the screen no longer matches.
-wait_gone() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" || return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-# start ARGS...: nntop in a fresh 100x30 tmux session, UTF-8, runs under $TMP/runs.
 start() {
-    $TM kill-session -t doc >/dev/null 2>&1
-    $TM new-session -d -s doc -x 100 -y 30 \
-        "cd '$TMP' && env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP -o '$TMP/runs' $*; sleep 600"
+    tmux_run "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP -o '$TMP/runs' $*"
 }
 
 # ---- a healthy run: no mark at all -------------------------------------
@@ -140,8 +79,6 @@ fi
 
 # ---- a remedy on one key: f, then :fix and :explain ------------------------
 
-# The learning rate in the header ("lr 10e-6"), as a number.
-lr_now() { header | sed -n 's/.* lr \([0-9.e+-]*\) .*/\1/p'; }
 # wait_lr VALUE SECONDS: true once the header's lr is VALUE (to 0.1 %).
 wait_lr() {
     i=0
@@ -201,5 +138,4 @@ else
     fail "lr-too-low: no update-ratio-low with its remedy on the bar"
 fi
 
-say "$CHECKS checks, $FAILS failed"
-[ "$FAILS" -eq 0 ]
+finish

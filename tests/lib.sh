@@ -9,6 +9,7 @@
 # start with "# NAME: ".  It decides nothing about what a test checks.
 #
 # FAIL_LINES (default 20): how much of $TMP/out and $TMP/err fail shows.
+# ON_FAIL: a command fail runs after that (tests/tmux-lib.sh: the screen).
 
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -24,6 +25,7 @@ case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
 
 TMP=$(mktemp -d)
 CLEANUP=:
+ON_FAIL=:
 trap 'eval "$CLEANUP"; rm -rf "$TMP"' EXIT
 PASSED=0
 FAILED=0
@@ -40,6 +42,7 @@ fail() {
         echo "---- ${f##*/} ----"
         head -n "$FAIL_LINES" "$f"
     done
+    eval "$ON_FAIL"
 }
 
 # run ARGS...: nntop's stdout, stderr and status in $TMP/out, $TMP/err, $STATUS

@@ -12,50 +12,26 @@
 # start with "# replay-multi: ".
 set -u
 NAME=replay-multi
-. "${top_srcdir:-.}/tests/lib.sh"
+SESSION=rm
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 case $top_srcdir in /*) SRC=$top_srcdir ;; *) SRC=$(pwd)/$top_srcdir ;; esac
-if ! command -v tmux >/dev/null 2>&1; then
-    say "SKIP: tmux is not installed"
-    exit 77
-fi
+ON_FAIL=:
 
-unset TMUX
-SOCK=nntop-replay-multi-$$
-TM="tmux -L $SOCK -f /dev/null"
-CLEANUP="$TM kill-server >/dev/null 2>&1"
-
-pane() { $TM capture-pane -t rm -p 2>/dev/null; }
 # A failure on the dashboard shows the screen.
 fail_screen() {
     fail "$@"
-    echo "---- screen ----"
-    pane
-    echo "----------------"
+    show_screen
 }
-header() { pane | sed -n 1p; }
 # The loss panel's inside: the left box of rows 3 to 13 (the plot and its x axis).
 loss_plot() { pane | sed -n 3,13p | awk -F'│' '{print $2}'; }
 # The histogram panel's title line.
 hist_title() { pane | grep -E '^┌ [0-9]+ |^\+ [0-9]+ ' | head -n 1; }
 
-# wait_for REGEX SECONDS: true once the screen matches (grep -E).
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # start LANG ARGS...: nntop in a fresh 100x30 tmux session without colour.
 start() {
     lang=$1
     shift
-    $TM kill-session -t rm >/dev/null 2>&1
-    $TM new-session -d -s rm -x 100 -y 30 \
-        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=screen NO_COLOR=1 $NNTOP $*; sleep 600"
+    tmux_run "env LANG=$lang LC_ALL=$lang TERM=screen NO_COLOR=1 $NNTOP $*"
 }
 
 # ---- fixture runs: the spiral at lr 1, 0.05 and 0.3 ------------------------

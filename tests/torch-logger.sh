@@ -10,27 +10,18 @@
 # Exit 77 (skip) when /usr/bin/python3 has no torch.  Lines start with
 # "# torch-logger: ".
 set -u
-top_srcdir=${top_srcdir:-.}
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
+NAME=torch-logger
+SESSION=live
+TMUX_OPTIONAL=1             # the first part needs no tmux
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 PY=/usr/bin/python3
-say() { echo "# torch-logger: $*"; }
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     say "SKIP: $PY cannot import torch (Debian: python3-torch)"
     exit 77
 fi
-if [ ! -x "$NNTOP" ]; then
-    say "SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-TMP=$(mktemp -d)
 LIVE=
-TM=true
-trap '[ -n "$LIVE" ] && kill -9 "$LIVE" 2>/dev/null; $TM kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
-FAILS=0
-CHECKS=0
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); say "FAIL $*"; }
+CLEANUP="$CLEANUP"'; [ -n "$LIVE" ] && kill -9 "$LIVE" 2>/dev/null'
+ON_FAIL=:
 
 out=$("$PY" "$top_srcdir/tests/torch_logger_train.py" "$top_srcdir/contrib/python" "$TMP/runs" 2>"$TMP/err")
 rc=$?
@@ -83,9 +74,7 @@ if "$NNTOP" runs "$TMP/runs" --format tsv | sed -n 2p | grep -q 'done'; then pas
 else fail "nntop runs should list the run as done: $("$NNTOP" runs "$TMP/runs")"; fi
 # ---- a live PyTorch loop, attached in tmux and steered ----------------------------
 
-if command -v tmux >/dev/null 2>&1; then
-    unset TMUX
-    TM="tmux -L nntop-torch-$$ -f /dev/null"
+if [ -n "$HAVE_TMUX" ]; then
     "$PY" "$top_srcdir/tests/torch_logger_live.py" "$top_srcdir/contrib/python" "$TMP/live" \
         >"$TMP/live.out" 2>"$TMP/live.err" &
     LIVE=$!
@@ -95,16 +84,6 @@ if command -v tmux >/dev/null 2>&1; then
         i=$((i + 1))
     done
     LRUN=$(sed -n 1p "$TMP/live.out")
-    pane() { $TM capture-pane -t live -p 2>/dev/null; }
-    wait_for() {
-        i=0
-        while [ "$i" -lt $(($2 * 10)) ]; do
-            pane | grep -E -q -- "$1" && return 0
-            sleep 0.1
-            i=$((i + 1))
-        done
-        return 1
-    }
     $TM new-session -d -s live -x 100 -y 30 \
         "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$LRUN'; echo \$? > '$TMP/live-exit'; sleep 600"
     if wait_for '^ nntop torch-live .*running.*attached' 20; then
@@ -145,5 +124,4 @@ else
     say "SKIP the attached-dashboard part: tmux is not installed"
 fi
 
-say "$CHECKS checks, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

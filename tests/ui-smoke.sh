@@ -12,84 +12,21 @@
 # Progress lines start with "# ui-smoke: " (CI collects them).
 set -u
 
-top_builddir=${top_builddir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "# ui-smoke: SKIP: tmux is not installed"
-    exit 77
-fi
-if [ ! -x "$NNTOP" ]; then
-    echo "# ui-smoke: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+NAME=ui-smoke
+SESSION=smoke
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 
-unset TMUX                  # a private server even when run inside tmux
-TMP=$(mktemp -d)
-SOCK=nntop-smoke-$$
-TM="tmux -L $SOCK -f /dev/null"
 STEPS=100000000          # far more than the test lasts: the run never ends by itself
 DEMO=spiral              # the demo start() runs without a config ('' = nntop's own choice)
 NOCOLOR=                 # non-empty: start() sets NO_COLOR=1
-FAILS=0
-CHECKS=0
 
-cleanup() {
-    $TM kill-server >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "# ui-smoke: $*"; }
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() {
-    CHECKS=$((CHECKS + 1))
-    FAILS=$((FAILS + 1))
-    say "FAIL $*"
-    echo "---- screen ----"
-    pane
-    echo "----------------"
-}
-
-pane() { $TM capture-pane -t smoke -p 2>/dev/null; }
-header() { pane | sed -n 1p; }
 message() { pane | tail -n 2 | head -n 1; }
-# The step number in the header ("step 1520/3000" or "step 1520").
-step_now() { header | sed -n 's/.* step \([0-9][0-9]*\).*/\1/p'; }
-# The learning rate in the header ("lr 0.05", "lr 300e-6").
-lr_now() { header | sed -n 's/.* lr \([0-9.e+-]*\) .*/\1/p'; }
-
-# wait_for REGEX SECONDS: true once the screen matches (grep -E).
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-# wait_gone REGEX SECONDS: true once the screen no longer matches.
-wait_gone() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" || return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
 
 # start LANG ARGS...: nntop in a fresh 100x30 tmux session.
 start() {
     lang=$1
     shift
-    $TM kill-session -t smoke >/dev/null 2>&1
-    rm -f "$TMP/exit"
-    $TM new-session -d -s smoke -x 100 -y 30 \
-        "cd '$TMP' && env ${NOCOLOR:+NO_COLOR=1} NNTOP_DEMO=$DEMO LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*;
-         echo \$? > '$TMP/exit'; sleep 600"
+    tmux_run "env ${NOCOLOR:+NO_COLOR=1} NNTOP_DEMO=$DEMO LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*"
 }
 
 # start_sized COLS ROWS ARGS...: start, then resize to COLS x ROWS.
@@ -99,20 +36,6 @@ start_sized() {
     shift 2
     start C.UTF-8 "$@"
     $TM resize-window -t smoke -x "$cols" -y "$rows"
-}
-
-# wait_exit SECONDS: the exit status nntop left, or "none".
-wait_exit() {
-    i=0
-    while [ "$i" -lt $(($1 * 10)) ]; do
-        if [ -s "$TMP/exit" ]; then
-            cat "$TMP/exit"
-            return
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo none
 }
 
 # ---- the demo as a newcomer starts it: still running after 20 s ---------
@@ -396,5 +319,4 @@ if NNTOP_DEMO=spiral "$NNTOP" -H -n 300 -o "$TMP/runs-h" >/dev/null 2>&1 </dev/n
     [ "$status" = 0 ] || fail "replay (headless run): q should exit 0, got '$status'"
 else fail "a headless 300-step run should succeed"; fi
 
-say "$((CHECKS - FAILS)) of $CHECKS checks passed"
-[ "$FAILS" -eq 0 ]
+finish

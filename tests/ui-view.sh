@@ -17,48 +17,11 @@
 # Progress lines start with "# ui-view: " (CI collects them).
 set -u
 
-top_builddir=${top_builddir:-.}
-top_srcdir=${top_srcdir:-.}
-NNTOP=${NNTOP:-$top_builddir/nntop}
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "# ui-view: SKIP: tmux is not installed"
-    exit 77
-fi
-if [ ! -x "$NNTOP" ]; then
-    echo "# ui-view: SKIP: no nntop binary at $NNTOP"
-    exit 77
-fi
-case $NNTOP in /*) ;; *) NNTOP=$(pwd)/$NNTOP ;; esac
+NAME=ui-view
+SESSION=view
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 case $top_srcdir in /*) ;; *) top_srcdir=$(pwd)/$top_srcdir ;; esac
 
-unset TMUX                  # a private server even when run inside tmux
-TMP=$(mktemp -d)
-SOCK=nntop-view-$$
-TM="tmux -L $SOCK -f /dev/null"
-FAILS=0
-CHECKS=0
-
-cleanup() {
-    $TM kill-server >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "# ui-view: $*"; }
-pass() { CHECKS=$((CHECKS + 1)); say "ok   $*"; }
-fail() {
-    CHECKS=$((CHECKS + 1))
-    FAILS=$((FAILS + 1))
-    say "FAIL $*"
-    echo "---- screen ----"
-    pane
-    echo "----------------"
-}
-
-pane() { $TM capture-pane -t view -p 2>/dev/null; }
-# The pane with colours as escape sequences (what tells pictures apart in colour).
-pane_e() { $TM capture-pane -t view -p -e 2>/dev/null; }
-# The rows of the input picture and its saliency (screen rows 5-12).
 pictures() { pane_e | sed -n '5,12p'; }
 pictures_text() { pane | sed -n '5,12p'; }
 # The colour escapes of the input picture alone: each row from the border
@@ -76,40 +39,13 @@ check_grey() {
     else fail "$1: the input picture should be grey, got $n escapes, not grey: $bad"; fi
 }
 
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # start LANG TERM ARGS...: nntop in a fresh 100x30 tmux session, with
 # COLORTERM=$CT (empty unless set).
 start() {
     lang=$1
     term=$2
     shift 2
-    $TM kill-session -t view >/dev/null 2>&1
-    rm -f "$TMP/exit"
-    $TM new-session -d -s view -x 100 -y 30 \
-        "cd '$TMP' && env LANG=$lang LC_ALL=$lang TERM=$term COLORTERM=${CT:-} NO_COLOR= $NNTOP $*;
-         echo \$? > '$TMP/exit'; sleep 600"
-}
-
-wait_exit() {
-    i=0
-    while [ "$i" -lt $(($1 * 10)) ]; do
-        if [ -s "$TMP/exit" ]; then
-            cat "$TMP/exit"
-            return
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo none
+    tmux_run "env LANG=$lang LC_ALL=$lang TERM=$term COLORTERM=${CT:-} NO_COLOR= $NNTOP $*"
 }
 
 quit() {
@@ -298,5 +234,4 @@ if wait_for 'view: the input is 2 flat features, not an image' 10; then
 else fail "flat input: the refusal should be on the screen"; fi
 quit "spiral"
 
-say "$((CHECKS - FAILS)) of $CHECKS checks passed"
-[ "$FAILS" -eq 0 ]
+finish

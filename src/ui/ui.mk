@@ -13,8 +13,10 @@ tests_check_ui_LDADD = $(TEST_LIBS)
 endif
 
 # End-to-end: the real binary under tmux (skips when tmux is missing).
+# tests/tmux-lib.sh holds what every tmux script shares (sessions, pane
+# capture, the bounded waits); new tmux scripts source it.
 check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh
-EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh
+EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/tmux-lib.sh
 
 # The doctor on the dashboard under tmux: marks come from findings only,
 # and a finding's remedy key applies it (journaled in events.jsonl).
