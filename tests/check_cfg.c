@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "check_run.h"
 #include "nntop/cfg.h"
+#include "nntop/doctor.h"
 
 /* ---- helpers ---- */
 
@@ -286,6 +288,79 @@ START_TEST(test_cfg__man_defaults)
     /* every section's keys: data, optim, train, log, telemetry, doctor, gradcheck */
     printf("man_defaults: %d defaults compared\n", compared);
     ck_assert_msg(compared >= 40, "only %d defaults compared", compared);
+}
+END_TEST
+
+/* Whether "doctor: {name: v}" loads. */
+static bool
+doctor_value_loads(const char *name, double v)
+{
+    struct cfg c;
+    struct cfg_errs e;
+    char text[160];
+    cfg_defaults(&c);
+    snprintf(text, sizeof text, "doctor:\n  %s: %.17g\n", name, v);
+    int rc = cfg_load_string(&c, text, strlen(text), "doctor.yaml", &e);
+    cfg_errs_fini(&e);
+    return rc == 0;
+}
+
+/*
+ * The doctor's thresholds have one source, its parameter table
+ * (doctor_param_at): the defaults the doctor starts from, the ones
+ * --check-config writes and the man page's "(default X)" are its
+ * defaults, and the parser accepts exactly its range.
+ */
+START_TEST(test_cfg__doctor_thresholds)
+{
+    const char *top = getenv("top_srcdir");
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/man/nntop.1.in", top != NULL ? top : ".");
+    FILE *f = fopen(mpath, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", mpath);
+    static char man[1 << 20];
+    size_t mlen = fread(man, 1, sizeof man - 1, f);
+    fclose(f);
+    man[mlen] = '\0';
+    ck_assert_msg(mlen > 0 && mlen < sizeof man - 1, "%s: read %zu bytes", mpath, mlen);
+
+    struct cfg c;
+    cfg_defaults(&c);
+    struct doctor_spec spec;
+    doctor_spec_defaults(&spec);
+    char *yaml = cfg_to_yaml(&c);
+    for (int i = 0; i < DP_COUNT; i++) {
+        const struct doctor_param_info *p = doctor_param_at(i);
+        char key[96], pat[128], got[96];
+        snprintf(key, sizeof key, "doctor.%s", p->name);
+        ck_assert_msg(spec.p[i] == p->def && c.doctor.p[i] == p->def,
+                      "%s: the doctor starts from %g, the config from %g, the table says %g",
+                      key, spec.p[i], c.doctor.p[i], p->def);
+        ck_assert_msg(dumped_value(yaml, key, got, sizeof got) != NULL,
+                      "--check-config does not write %s", key);
+        ck_assert_msg(strtod(got, NULL) == p->def, "--check-config writes %s: %s, the doctor %g",
+                      key, got, p->def);
+        snprintf(pat, sizeof pat, ".BR %s \" (default ", key);
+        const char *m = strstr(man, pat);
+        ck_assert_msg(m != NULL, "man page: no '%s' line", pat);
+        ck_assert_msg(strtod(m + strlen(pat), NULL) == p->def, "man page: %s (default %.20s), "
+                      "the doctor %g", key, m + strlen(pat), p->def);
+        /* The range, inclusive; 1e30 stands for no upper bound. */
+        double step = fmax(fabs(p->lo), 1.0) * 1e-6;
+        ck_assert_msg(doctor_value_loads(p->name, p->lo), "%s: its lowest %g refused", key, p->lo);
+        ck_assert_msg(!doctor_value_loads(p->name, p->lo - step), "%s: below %g accepted", key,
+                      p->lo);
+        if (p->hi < 1e30) {
+            step = fmax(fabs(p->hi), 1.0) * 1e-6;
+            ck_assert_msg(doctor_value_loads(p->name, p->hi), "%s: its highest %g refused", key,
+                          p->hi);
+            ck_assert_msg(!doctor_value_loads(p->name, p->hi + step), "%s: above %g accepted",
+                          key, p->hi);
+        } else {
+            ck_assert_msg(doctor_value_loads(p->name, 1e29), "%s: 1e29 refused", key);
+        }
+    }
+    free(yaml);
 }
 END_TEST
 
@@ -1490,6 +1565,7 @@ cfg_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_cfg__defaults);
     tcase_add_test(core, test_cfg__man_defaults);
+    tcase_add_test(core, test_cfg__doctor_thresholds);
     tcase_add_test(core, test_cfg__every_key);
     tcase_add_test(core, test_cfg__sources);
     tcase_add_test(core, test_cfg__layers);

@@ -1250,7 +1250,13 @@ dump_doctor_disable(struct sbuf *b, const struct cfg *c, int indent)
     sbuf_putn(b, "]\n", 2);
 }
 
-/* Defaults come from the doctor's own tables (doctor_spec_defaults). */
+/*
+ * The thresholds' defaults come from the doctor's parameter table
+ * (doctor_param_at, through doctor_spec_defaults), which owns them with
+ * their rule and meaning; the ranges below repeat that table's, and
+ * test_cfg__doctor_thresholds holds them, --check-config and the man
+ * page to it.
+ */
 static const struct field doctor_fields[] = {
     { .key = "enabled", .type = FT_BOOL, .off = OFF(doctor.enabled) },
     { .key = "overfit_steps", .type = FT_LONG, .off = OFF(doctor.overfit_steps),
