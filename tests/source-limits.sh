@@ -25,7 +25,7 @@ src/nn/fault.c fault_backward 129
 src/data/npz.c npz_open 154
 src/train/trainer-view.c trainer_cmd_view 119
 src/ui/screen.c draw_header 120
-src/train/replay.c replay_poll 116
+src/train/replay.c replay_next 115
 src/ui/panel-layers.c draw_row 115
 src/ui/panel-hist.c hist_draw 120
 '
