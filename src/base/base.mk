@@ -14,7 +14,7 @@ noinst_HEADERS += include/nntop/xmem.h include/nntop/rng.h include/nntop/ring.h 
 EXTRA_DIST += tests/check_run.c tests/check_run.h
 CHECK_RUN = tests/check_run.c tests/check_run.h
 
-# check_ring includes a two-thread stress test of 10 M records (1 M when
+# check_ring includes a two-thread stress test of 2 M records (1 M when
 # built with -fsanitize=thread); RING_STRESS_RECORDS=N overrides the count.
 if HAVE_CHECK
 check_PROGRAMS += tests/check_ring
