@@ -215,12 +215,13 @@ main(int argc, char **argv)
     /* A quit-now during a gradient check: how long until the worker is gone. */
     double qworst = 0.0, qsum = 0.0, esum = 0.0;
     for (int r = 0; r < rounds; r++) {
+        memset(&g, 0, sizeof g);
         t = start(&c, &g);
         f = trainer_feed(t);
         struct tm_command gc = {.kind = TM_CMD_GRADCHECK, .n = samples};
         trainer_send(t, &gc, why, sizeof why);
         /* Well into the check: 0.5 s after it began. */
-        while (g.checks == 0 || mono_ns() - g.begin_ns < 500000000) {
+        while (g.begin_ns == 0 || g.checks == 0 || mono_ns() - g.begin_ns < 500000000) {
             while (f.cls->poll(f.self, rec))
                 ;
             usleep(1000);
