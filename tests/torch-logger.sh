@@ -3,7 +3,10 @@
 # (tests/torch_logger_train.py): the run directory it writes is accepted by
 # nntop --replay and by nntop attach -H, the steering it received over its
 # control socket (lr, clip) is applied and journaled with "source":"socket",
-# bad messages get errors, and snapshots sit at the steps the format says.
+# bad messages get errors, save writes a safetensors checkpoint that PyTorch
+# loads strictly (read here by hand, independently of the logger), eval logs
+# the evaluate function's result as a val row (and is refused without one),
+# and snapshots sit at the steps the format says.
 # Then a loop that trains until told (tests/torch_logger_live.py) is
 # attached to under tmux and steered from the dashboard: Space pauses it,
 # :lr and :clip change it, :quit + y stops it, and its run replays.
@@ -35,10 +38,59 @@ fi
 want='{"ok": true}
 {"ok": true}
 {"ok": false, "error": "command '"'bogus'"' is not supported by nntop_torch"}
-{"ok": false, "error": "malformed message: expected a JSON object with a string \"cmd\""}'
+{"ok": false, "error": "malformed message: expected a JSON object with a string \"cmd\""}
+{"ok": true}
+{"ok": true}
+{"ok": false, "error": "eval: no evaluate function (pass Run(..., evaluate=fn))"}'
 if [ "$(printf '%s\n' "$out" | sed -n '2,$p')" = "$want" ]; then
-    pass "control socket replies: two commands taken, an unknown and a malformed one refused"
+    pass "control socket replies: lr, clip, save, eval taken, an unknown and a malformed one refused, eval without a function refused"
 else fail "control socket replies: $(printf '%s\n' "$out" | sed -n '2,$p')"; fi
+if grep -q '"type":"checkpoint","file":"checkpoint-50.safetensors","bytes":'"$(wc -c <"$RUN/checkpoint-50.safetensors" 2>/dev/null)"',"source":"socket"' "$RUN/events.jsonl"; then
+    pass "save writes checkpoint-50.safetensors, journaled as a checkpoint event (its size) from the socket"
+else fail "checkpoint-50.safetensors and its checkpoint event expected"; fi
+# The checkpoint read by hand (8-byte length, JSON header, raw little-endian
+# data), loaded strictly into a fresh model and compared with the weights
+# the loop saved with torch.save at that step; then through nntop_load.
+ck=$("$PY" - "$RUN/checkpoint-50.safetensors" "$TMP/runs-aux/expected-50.pt" "$top_srcdir/contrib/python" <<'PYEOF' 2>&1
+import json, struct, sys
+import torch
+buf = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", buf[:8])
+assert n % 8 == 0, "header not padded to 8 bytes"
+head = json.loads(buf[8:8 + n]); meta = head.pop("__metadata__")
+assert meta["step"] == "50" and meta["format"] == "nntop-checkpoint", meta
+data, state, end = buf[8 + n:], {}, 0
+for name, e in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"]):
+    assert e["dtype"] == "F32", e
+    b, en = e["data_offsets"]; assert b == end; end = en
+    state[name] = torch.frombuffer(bytearray(data[b:en]), dtype=torch.float32).reshape(e["shape"])
+assert end == len(data), "trailing bytes"
+m = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+m.load_state_dict(state, strict=True)
+want = torch.load(sys.argv[2])
+assert sorted(want) == sorted(state), (sorted(want), sorted(state))
+for k in want:
+    assert torch.equal(want[k], m.state_dict()[k]), k
+sys.path.insert(0, sys.argv[3])
+import nntop_load
+lm, pre = nntop_load.load(sys.argv[1])
+x = torch.randn(7, 2)
+assert torch.equal(lm(pre(x)), m(x))
+print("ok", len(state))
+PYEOF
+)
+if [ "$ck" = "ok 4" ]; then
+    pass "the checkpoint loads with load_state_dict(strict=True) and holds the weights after 50 updates (and nntop_load loads it)"
+else fail "checkpoint-50.safetensors should load strictly with the step-50 weights: $ck"; fi
+ev=$(grep '^50,[^,]*,val,' "$RUN/metrics.csv" | cut -d, -f4,6 | tr ',' ' ')
+want_ev=$(cat "$TMP/runs-aux/expected-eval.txt")
+if [ "$(printf '%s\n' "$ev" | sed -n 2p)" = "$want_ev" ] && [ "$(printf '%s\n' "$ev" | wc -l)" = 2 ] &&
+    grep -q '"step":50,[^}]*"type":"eval","source":"socket"' "$RUN/events.jsonl"; then
+    pass "eval calls the evaluate function and logs its loss and accuracy as a val row at step 50 (journaled)"
+else fail "a val row '$want_ev' at step 50 from the socket's eval expected, got: $ev"; fi
+if grep -q '"type":"refused","command":"eval","source":"socket"' "$TMP"/runs-aux/*/events.jsonl; then
+    pass "eval without an evaluate function is journaled as refused"
+else fail "a refused eval event expected in the run without an evaluate function"; fi
 if grep -q '"type":"lr","value":0.02,"source":"socket"' "$RUN/events.jsonl" &&
     grep -q '"type":"clip","kind":"norm","value":0.5,"source":"socket"' "$RUN/events.jsonl"; then
     pass "lr and clip changes are journaled with \"source\":\"socket\""

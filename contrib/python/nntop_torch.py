@@ -23,8 +23,12 @@ events.jsonl (start, the changes made over the control socket, done).
 It listens on RUN_DIR/control.sock (mode 0600, peers of the same uid or
 root only, checked with SO_PEERCRED) between steps: pause blocks the loop
 until resume (or step N), lr and lr_scale set every param group's rate,
-clip clips the gradients from then on, quit makes `run.should_stop` true.
-Other commands are answered with an error.
+clip clips the gradients from then on, save writes
+checkpoint-<step>.safetensors (the model's state_dict, the weights after
+<step> updates, in the format nntop's checkpoints use, written by hand),
+eval calls the evaluate function given to Run() and logs its result as an
+eval row, quit makes `run.should_stop` true.  Without an evaluate function
+eval is refused; other commands are answered with an error.
 
 The model must be a torch.nn.Sequential of Linear, ReLU, LeakyReLU, Tanh,
 Sigmoid and Dropout layers (what nntop's config can describe); anything
@@ -33,6 +37,7 @@ library plus torch only.  Install by copying this file next to your
 script, or onto PYTHONPATH.
 """
 
+import ctypes
 import datetime
 import json
 import math
@@ -49,6 +54,10 @@ __all__ = ["Run"]
 RUN_FORMAT = 1
 LINE_MAX = 1024
 HIST_SAMPLE = 4096      # histograms of larger tensors count a strided sample (as nntop's)
+# safetensors' dtype names (what contrib/python/nntop_load.py reads back)
+ST_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
+             torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32",
+             torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
 
 
 def _fmt(x):
@@ -117,6 +126,51 @@ def _optim_yaml(optimizer):
         m = float(g.get("momentum", 0.0) or 0.0)
         return "  name: sgd\n" + ("  momentum: %r\n" % m if m > 0 else "")
     return ""
+
+
+def _tensor_bytes(t):
+    """The raw little-endian bytes of a tensor, row-major."""
+    t = t.detach().to("cpu").contiguous().reshape(-1)
+    n = t.numel() * t.element_size()
+    if n == 0:
+        return b""
+    if sys.byteorder != "little" and t.element_size() > 1:
+        u = t.view(torch.uint8).reshape(-1, t.element_size()).flip(1).contiguous()
+        return ctypes.string_at(u.data_ptr(), n)
+    return ctypes.string_at(t.data_ptr(), n)
+
+
+def _write_safetensors(path, tensors, metadata):
+    """Write {name: tensor} and {key: str} metadata as a safetensors file,
+    atomically (a temporary file, fsync, rename); its size in bytes."""
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name, t in tensors.items():
+        if t.dtype not in ST_DTYPES:
+            raise ValueError("tensor %s has dtype %s, which safetensors cannot hold" % (name, t.dtype))
+        b = _tensor_bytes(t)
+        header[name] = {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * (-len(h) % 8)       # the data start 8-byte aligned, as safetensors' writer pads
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(h)))
+            f.write(h)
+            for b in blobs:
+                f.write(b)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return 8 + len(h) + offset
 
 
 class _Control:
@@ -206,8 +260,14 @@ class Run:
 
     def __init__(self, model, optimizer, run_dir="runs", name="torch", config=None, every=10,
                  classes=None, train_n=0, val_n=0, steps_per_epoch=0, total_steps=0,
-                 loss="cross_entropy", control=True, bins=40):
+                 loss="cross_entropy", control=True, bins=40, evaluate=None):
+        """evaluate: a function of no arguments that the eval command calls
+        (under torch.no_grad) and that returns the loss, or a dict with
+        "loss" and optionally "accuracy" and "split" ("val", the default,
+        or "test"); without it eval is refused."""
         self.model, self.optimizer = model, optimizer
+        self.evaluate_fn = evaluate
+        self.loss_name = loss
         self.every = max(1, int(every))
         self.bins = min(256, max(4, int(bins)))
         yaml_layers, self.layers, self.in_width, out = _describe(model)
@@ -235,9 +295,10 @@ class Run:
         self._write_env(name, config)
         with open(os.path.join(self.dir, "config.yaml"), "w") as f:
             f.write("# written by nntop_torch: the PyTorch model as nntop describes it\n")
-            f.write("name: %s\nmodel:\n  layers:\n%s\nloss: %s\noptim:\n%s  lr: %r\n"
-                    % (json.dumps(name), "\n".join(yaml_layers), loss, _optim_yaml(optimizer),
-                       float(lr)))
+            self.config_text = ("name: %s\nmodel:\n  layers:\n%s\nloss: %s\noptim:\n%s  lr: %r\n"
+                                % (json.dumps(name), "\n".join(yaml_layers), loss,
+                                   _optim_yaml(optimizer), float(lr)))
+            f.write(self.config_text)
         self.metrics = open(os.path.join(self.dir, "metrics.csv"), "w")
         self.metrics.write("step,epoch,kind,loss,reg_loss,accuracy,lr,grad_norm,clipped,"
                            "samples_per_s,wall_s\n")
@@ -403,6 +464,75 @@ class Run:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
 
+    def _model_json(self):
+        """The checkpoint's "model" metadata as nntop writes it (input shape,
+        loss, layer list), so nntop_load.load() rebuilds the model."""
+        layers = []
+        for m, (kind, _) in zip(self.model, self.layers):
+            l = {"kind": kind}
+            if kind == "dense":
+                l["in"], l["out"] = m.in_features, m.out_features
+            elif kind == "leaky_relu":
+                l["arg"] = m.negative_slope
+            elif kind == "dropout":
+                l["arg"] = m.p
+            layers.append(l)
+        return json.dumps({"input": [self.in_width], "loss": self.loss_name, "layers": layers},
+                          separators=(",", ":"))
+
+    def save(self, source=None):
+        """Write checkpoint-<step>.safetensors (the model's state_dict after
+        the updates so far) in the run directory and journal it; the file name."""
+        name = "checkpoint-%d.safetensors" % self.global_step
+        epoch = self.global_step / self.steps_per_epoch if self.steps_per_epoch else 0.0
+        meta = {"format": "nntop-checkpoint", "writer": "nntop_torch (torch %s)" % torch.__version__,
+                "step": str(self.global_step), "epoch": repr(float(epoch)),
+                "optimizer": type(self.optimizer).__name__.lower(), "config": self.config_text,
+                "model": self._model_json()}
+        try:
+            size = _write_safetensors(os.path.join(self.dir, name), self.model.state_dict(), meta)
+        except (OSError, ValueError) as e:
+            self.event("error", "checkpoint failed: %s" % e, severity="error", source=source,
+                       what="checkpoint", message=str(e))
+            raise
+        self.event("checkpoint", "saved %s" % name, source=source, file=name, bytes=size)
+        return name
+
+    def _eval_command(self):
+        if self.evaluate_fn is None:
+            why = "eval: no evaluate function (pass Run(..., evaluate=fn))"
+            self.event("refused", why, severity="info", source="socket", command="eval")
+            return {"ok": False, "error": why}
+        self.event("eval", "evaluating", source="socket")
+        want, self.want_acts = self.want_acts, False     # its forwards are not the snapshot's
+        try:
+            with torch.no_grad():
+                r = self.evaluate_fn()
+        except Exception as e:
+            why = "eval: the evaluate function raised %s: %s" % (type(e).__name__, e)
+            self.event("error", why, severity="error", source="socket", what="eval", message=str(e))
+            return {"ok": False, "error": why[:300]}
+        finally:
+            self.want_acts = want
+        split, acc = "val", None
+        if isinstance(r, dict):
+            loss, acc, split = r.get("loss"), r.get("accuracy"), r.get("split", "val")
+        else:
+            loss = r
+        try:
+            loss = float(loss)
+            acc = None if acc is None else float(acc)
+        except (TypeError, ValueError):
+            loss = None
+        if loss is None or split not in ("val", "test"):
+            why = ('eval: the evaluate function returned %.60r; expected a number or a dict with '
+                   '"loss" (and "accuracy", "split": val or test)' % (r,))
+            self.event("error", why, severity="error", source="socket", what="eval", message=why)
+            return {"ok": False, "error": why}
+        self.evaluate(loss, acc, split)
+        self._flush(force=True)
+        return {"ok": True}
+
     def _command(self, line):
         try:
             msg = json.loads(line.decode("utf-8"))
@@ -439,6 +569,13 @@ class Run:
             self.clip = (kind, float(value) if num else 0.0)
             self.event("clip", "clip %s %g" % self.clip, source="socket", kind=kind,
                        value=self.clip[1])
+        elif cmd == "save":
+            try:
+                self.save(source="socket")
+            except (OSError, ValueError) as e:
+                return {"ok": False, "error": "save: %s" % str(e)[:300]}
+        elif cmd == "eval":
+            return self._eval_command()
         elif cmd == "quit":
             self.should_stop = True
             self.paused = False
