@@ -7,7 +7,9 @@
 # another uid refused (the client runs as nobody: by the file mode, and,
 # with the mode opened up, by SO_PEERCRED); and two attached dashboards
 # under tmux steering the same run (Space, +, :quit with its
-# confirmation), every change journaled with "source":"socket".
+# confirmation), every change journaled with "source":"socket"; a viewer
+# killed with kill -9 mid-session leaves the run training, and a new viewer
+# attaches and pauses it.
 #
 # Waits are bounded polls; nothing is asserted about timing.  Exit 77
 # (skip) when tmux, python3 or nntop is missing.  The uid checks need
@@ -197,6 +199,50 @@ while [ "$i" -lt 100 ] && [ ! -s "$TMP/exit-b" ]; do sleep 0.1; i=$((i + 1)); do
 if [ "$(cat "$TMP/exit-b" 2>/dev/null)" = 0 ] && kill -0 "$WRITER" 2>/dev/null; then
     pass "q detaches viewer b; the writer goes on"
 else fail "q in viewer b should detach (exit 0) and leave the writer running"; fi
+
+# ---- a viewer killed mid-session ----------------------------------------------
+# exec: the pane's process is the viewer itself, so kill -9 reaches it.
+$TM new-session -d -s c -x 100 -y 30 \
+    "exec env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'"
+if wait_for c '^ nntop .*running.*attached' 20; then pass "a third viewer attaches"
+else fail_screen c "viewer c should show the run attached"; fi
+vpid=$($TM display-message -p -t c '#{pane_pid}' 2>/dev/null)
+if [ -n "$vpid" ] && [ "$(cat "/proc/$vpid/comm" 2>/dev/null)" = nntop ]; then
+    kill -9 "$vpid"
+    i=0
+    while [ "$i" -lt 100 ] && kill -0 "$vpid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+    if ! kill -0 "$vpid" 2>/dev/null; then pass "kill -9 of viewer c (pid $vpid) mid-session"
+    else fail "viewer c (pid $vpid) should be gone after kill -9"; fi
+else fail "viewer c's pane should be the nntop process (pid '$vpid')"; fi
+s0=$(last_step)
+if kill -0 "$WRITER" 2>/dev/null && wait_steps_past "$s0" 30 && s1=$(last_step) &&
+    wait_steps_past "$s1" 30; then
+    pass "the headless run trains on after its viewer was killed (metrics.csv grows past $s1)"
+else fail "metrics.csv should keep growing past step $s0 after the viewer was killed"; fi
+pauses=$(grep -c '"type":"pause","source":"socket"' "$RUN/events.jsonl")
+$TM new-session -d -s d -x 100 -y 30 \
+    "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'; echo \$? > '$TMP/exit-d'; sleep 600"
+if wait_for d '^ nntop .*running.*attached' 20; then pass "a new viewer attaches after the killed one"
+else fail_screen d "viewer d should show the run attached"; fi
+$TM send-keys -t d ' '
+i=0
+while [ "$i" -lt 100 ] &&
+    [ "$(grep -c '"type":"pause","source":"socket"' "$RUN/events.jsonl")" -le "$pauses" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if wait_for d '^ nntop .*paused' 10 &&
+    [ "$(grep -c '"type":"pause","source":"socket"' "$RUN/events.jsonl")" -gt "$pauses" ]; then
+    pass "the control socket serves the new viewer: Space pauses the run (journaled)"
+else fail_screen d "Space in viewer d should pause the run"; fi
+$TM send-keys -t d ' '
+if wait_for d '^ nntop .*running' 10; then pass "Space in viewer d resumes it"
+else fail_screen d "Space in viewer d should resume the run"; fi
+$TM send-keys -t d q
+i=0
+while [ "$i" -lt 100 ] && [ ! -s "$TMP/exit-d" ]; do sleep 0.1; i=$((i + 1)); done
+if [ "$(cat "$TMP/exit-d" 2>/dev/null)" = 0 ]; then pass "q detaches viewer d"
+else fail_screen d "q in viewer d should detach (exit 0)"; fi
 
 # :quit asks first; n keeps the run.
 $TM send-keys -t a ':quit' Enter
