@@ -201,19 +201,21 @@ if [ "$(cat "$TMP/exit-b" 2>/dev/null)" = 0 ] && kill -0 "$WRITER" 2>/dev/null; 
 else fail "q in viewer b should detach (exit 0) and leave the writer running"; fi
 
 # ---- a viewer killed mid-session ----------------------------------------------
-# exec: the pane's process is the viewer itself, so kill -9 reaches it.
+# The viewer is the pane shell's child (env execs nntop); the shell reaps it
+# and records its exit status.
 $TM new-session -d -s c -x 100 -y 30 \
-    "exec env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'"
+    "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'; echo \$? > '$TMP/exit-c'; sleep 600"
 if wait_for c '^ nntop .*running.*attached' 20; then pass "a third viewer attaches"
 else fail_screen c "viewer c should show the run attached"; fi
-vpid=$($TM display-message -p -t c '#{pane_pid}' 2>/dev/null)
+vpid=$(ps -o pid= --ppid "$($TM display-message -p -t c '#{pane_pid}' 2>/dev/null)" | tr -d ' ')
 if [ -n "$vpid" ] && [ "$(cat "/proc/$vpid/comm" 2>/dev/null)" = nntop ]; then
     kill -9 "$vpid"
     i=0
-    while [ "$i" -lt 100 ] && kill -0 "$vpid" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-    if ! kill -0 "$vpid" 2>/dev/null; then pass "kill -9 of viewer c (pid $vpid) mid-session"
-    else fail "viewer c (pid $vpid) should be gone after kill -9"; fi
-else fail "viewer c's pane should be the nntop process (pid '$vpid')"; fi
+    while [ "$i" -lt 100 ] && [ ! -s "$TMP/exit-c" ]; do sleep 0.1; i=$((i + 1)); done
+    if [ "$(cat "$TMP/exit-c" 2>/dev/null)" = 137 ] && ! kill -0 "$vpid" 2>/dev/null; then
+        pass "kill -9 of viewer c (pid $vpid) mid-session"
+    else fail "viewer c (pid $vpid) should be gone after kill -9: $(ps -o pid=,ppid=,stat=,comm= -p "$vpid")"; fi
+else fail "viewer c's pane shell should have the nntop viewer as its child (pid '$vpid')"; fi
 s0=$(last_step)
 if kill -0 "$WRITER" 2>/dev/null && wait_steps_past "$s0" 30 && s1=$(last_step) &&
     wait_steps_past "$s1" 30; then
