@@ -205,7 +205,7 @@ else fail "q in viewer b should detach (exit 0) and leave the writer running"; f
 # and records its exit status.
 $TM new-session -d -s c -x 100 -y 30 \
     "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'; echo \$? > '$TMP/exit-c'; sleep 600"
-if wait_for c '^ nntop .*running.*attached' 20; then pass "a third viewer attaches"
+if wait_for '^ nntop .*running.*attached' 20 c; then pass "a third viewer attaches"
 else fail_screen c "viewer c should show the run attached"; fi
 vpid=$(ps -o pid= --ppid "$($TM display-message -p -t c '#{pane_pid}' 2>/dev/null)" | tr -d ' ')
 if [ -n "$vpid" ] && [ "$(cat "/proc/$vpid/comm" 2>/dev/null)" = nntop ]; then
@@ -224,7 +224,7 @@ else fail "metrics.csv should keep growing past step $s0 after the viewer was ki
 pauses=$(grep -c '"type":"pause","source":"socket"' "$RUN/events.jsonl")
 $TM new-session -d -s d -x 100 -y 30 \
     "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --attach '$RUN'; echo \$? > '$TMP/exit-d'; sleep 600"
-if wait_for d '^ nntop .*running.*attached' 20; then pass "a new viewer attaches after the killed one"
+if wait_for '^ nntop .*running.*attached' 20 d; then pass "a new viewer attaches after the killed one"
 else fail_screen d "viewer d should show the run attached"; fi
 $TM send-keys -t d ' '
 i=0
@@ -233,12 +233,12 @@ while [ "$i" -lt 100 ] &&
     sleep 0.1
     i=$((i + 1))
 done
-if wait_for d '^ nntop .*paused' 10 &&
+if wait_for '^ nntop .*paused' 10 d &&
     [ "$(grep -c '"type":"pause","source":"socket"' "$RUN/events.jsonl")" -gt "$pauses" ]; then
     pass "the control socket serves the new viewer: Space pauses the run (journaled)"
 else fail_screen d "Space in viewer d should pause the run"; fi
 $TM send-keys -t d ' '
-if wait_for d '^ nntop .*running' 10; then pass "Space in viewer d resumes it"
+if wait_for '^ nntop .*running' 10 d; then pass "Space in viewer d resumes it"
 else fail_screen d "Space in viewer d should resume the run"; fi
 $TM send-keys -t d q
 i=0
