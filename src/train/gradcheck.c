@@ -1362,6 +1362,81 @@ overall_verdict(struct tm_gradcheck *out)
     out->reason = out->verdict == TM_GC_INCONCLUSIVE ? (uint8_t)reason : TM_GC_REASON_NONE;
 }
 
+/* The entries a check of B samples looks at in all, for opts->poll's progress. */
+static long
+entries_total(const struct model *m, int B, const struct gradcheck_opts *o)
+{
+    long total = 0;
+    for (int t = 0; t < m->ntensors && t < TM_GC_MAX_TENSORS - 1; t++)
+        total += (long)(m->tensors[t].count < (size_t)o->per_tensor ? m->tensors[t].count
+                                                                     : (size_t)o->per_tensor);
+    size_t nx = (size_t)B * (size_t)m->in;
+    total += (long)(nx < (size_t)o->per_tensor ? nx : (size_t)o->per_tensor);
+    return total;
+}
+
+/* Everything of the model the float pass disturbs, to put back afterwards. */
+struct model_saved {
+    float *state;               /* m->state (nstate), or NULL */
+    float *grads;               /* m->grads (nparams) */
+    struct rng rng_dropout;
+    long bn_batches;
+    bool training, want_dx;
+};
+
+static void
+model_save(struct model_saved *sv, const struct model *m)
+{
+    sv->state = m->nstate > 0 ? xmalloc(m->nstate * sizeof *sv->state) : NULL;
+    if (sv->state != NULL)
+        memcpy(sv->state, m->state, m->nstate * sizeof *sv->state);
+    sv->grads = xmalloc(m->nparams * sizeof *sv->grads);
+    memcpy(sv->grads, m->grads, m->nparams * sizeof *sv->grads);
+    sv->rng_dropout = m->rng_dropout;
+    sv->bn_batches = m->bn_batches;
+    sv->training = m->training;
+    sv->want_dx = m->want_dx;
+}
+
+/* Put the model back as model_save() found it, and free what it kept. */
+static void
+model_restore(struct model_saved *sv, struct model *m)
+{
+    memcpy(m->grads, sv->grads, m->nparams * sizeof *sv->grads);
+    if (sv->state != NULL)
+        memcpy(m->state, sv->state, m->nstate * sizeof *sv->state);
+    m->rng_dropout = sv->rng_dropout;
+    m->bn_batches = sv->bn_batches;
+    m->want_dx = sv->want_dx;
+    model_set_training(m, sv->training);
+    free(sv->grads);
+    free(sv->state);
+}
+
+/* Check every parameter tensor, then the input, into out (until cancelled). */
+static void
+check_all(struct tm_gradcheck *out, struct dmodel *d, int B, const struct gradcheck_opts *o,
+          struct gc_scratch *s)
+{
+    const struct model *m = d->m;
+    int nt = 0;
+    for (int t = 0; t < m->ntensors && nt < TM_GC_MAX_TENSORS - 1 && !s->cancelled; t++, nt++) {
+        const struct param_tensor *pt = &m->tensors[t];
+        struct tm_gc_tensor *g = &out->t[nt];
+        snprintf(g->name, sizeof g->name, "%s", pt->name);
+        g->layer = pt->layer;
+        check_tensor(g, d, d->w + pt->offset, m->grads + pt->offset, d->gmag + pt->offset,
+                     d->gflip + pt->offset, pt->count, o, s);
+    }
+    if (!s->cancelled) {
+        struct tm_gc_tensor *gi = &out->t[nt++];
+        snprintf(gi->name, sizeof gi->name, "input");
+        gi->layer = -1;
+        check_tensor(gi, d, d->x, m->dx, d->xmag, d->xflip, (size_t)B * (size_t)m->in, o, s);
+    }
+    out->ntensors = nt;
+}
+
 void
 gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
               const struct gradcheck_opts *o)
@@ -1370,26 +1445,11 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     memset(out, 0, sizeof *out);
     int B = b->size < o->samples ? b->size : o->samples;
     out->samples = B;
-    /* The entries to check in all, for opts->poll's progress. */
-    long total = 0;
-    for (int t = 0; t < m->ntensors && t < TM_GC_MAX_TENSORS - 1; t++)
-        total += (long)(m->tensors[t].count < (size_t)o->per_tensor ? m->tensors[t].count
-                                                                     : (size_t)o->per_tensor);
-    size_t nx = (size_t)B * (size_t)m->in;
-    total += (long)(nx < (size_t)o->per_tensor ? nx : (size_t)o->per_tensor);
+    long total = entries_total(m, B, o);
     if (o->poll != NULL)
         o->poll(o->poll_ctx, 0, total);
-
-    /* Everything the float pass disturbs, to put back afterwards. */
-    float *state = m->nstate > 0 ? xmalloc(m->nstate * sizeof *state) : NULL;
-    if (state != NULL)
-        memcpy(state, m->state, m->nstate * sizeof *state);
-    struct rng saved_rng = m->rng_dropout;
-    long saved_bn = m->bn_batches;
-    bool saved_training = m->training;
-    bool saved_dx = m->want_dx;
-    float *grads = xmalloc(m->nparams * sizeof *grads);
-    memcpy(grads, m->grads, m->nparams * sizeof *grads);
+    struct model_saved saved;
+    model_save(&saved, m);
 
     /* The analytic side: the float32 backward training uses, data loss only. */
     model_set_training(m, true);
@@ -1422,23 +1482,7 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
     rng_seed_for(&s.r, o->seed, RNG_GRADCHECK);
     s.total = total;
     s.cancelled = stopped(&d);
-
-    int nt = 0;
-    for (int t = 0; t < m->ntensors && nt < TM_GC_MAX_TENSORS - 1 && !s.cancelled; t++, nt++) {
-        const struct param_tensor *pt = &m->tensors[t];
-        struct tm_gc_tensor *g = &out->t[nt];
-        snprintf(g->name, sizeof g->name, "%s", pt->name);
-        g->layer = pt->layer;
-        check_tensor(g, &d, d.w + pt->offset, m->grads + pt->offset, d.gmag + pt->offset,
-                     d.gflip + pt->offset, pt->count, o, &s);
-    }
-    if (!s.cancelled) {
-        struct tm_gc_tensor *gi = &out->t[nt++];
-        snprintf(gi->name, sizeof gi->name, "input");
-        gi->layer = -1;
-        check_tensor(gi, &d, d.x, m->dx, d.xmag, d.xflip, (size_t)B * (size_t)m->in, o, &s);
-    }
-    out->ntensors = nt;
+    check_all(out, &d, B, o, &s);
     overall_verdict(out);
     if (s.cancelled) {
         out->cancelled = 1;
@@ -1446,19 +1490,9 @@ gradcheck_run(struct tm_gradcheck *out, struct model *m, const struct batch *b,
         out->reason = TM_GC_REASON_NONE;
     }
 
-    /* Put the model back as it was. */
-    memcpy(m->grads, grads, m->nparams * sizeof *grads);
-    if (state != NULL)
-        memcpy(m->state, state, m->nstate * sizeof *state);
-    m->rng_dropout = saved_rng;
-    m->bn_batches = saved_bn;
-    m->want_dx = saved_dx;
-    model_set_training(m, saved_training);
-
+    model_restore(&saved, m);
     dmodel_fini(&d);
     free(s.sig0);
     free(s.sig1);
-    free(grads);
-    free(state);
     out->seconds = (float)(mono_seconds() - t0);
 }
