@@ -1218,43 +1218,34 @@ model_too_large(struct trainer *t, char **cause)
 
 /* ---- lifecycle ----------------------------------------------------- */
 
-int
-trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_opts *opts,
-            char **cause)
+/* Load the data; a reader's "PATH: problem" says which config line named PATH. */
+static int
+load_data(struct trainer *t, char **cause)
 {
-    *out = NULL;
-    if (opts->resume != NULL && opts->reproduce != NULL) {
-        *cause = xstrdup("resume and reproduce cannot be combined");
-        return -1;
-    }
-    struct trainer *t = xcalloc(1, sizeof *t);
-    t->cfg = *cfg;
-    t->opts = *opts;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
-    atomic_init(&t->finished, false);
-    atomic_init(&t->lost, 0);
-    atomic_init(&t->cancel, false);
-
-    if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) != 0) {
-        /* "PATH: problem" from the reader: say which config line named PATH. */
-        const char *files[6];
-        int nf = data_spec_files(&t->cfg.data, files);
-        for (int i = 0; i < nf; i++) {
-            size_t n = strlen(files[i]);
-            char where[400];
-            if (strncmp(*cause, files[i], n) != 0 || (*cause)[n] != ':')
-                continue;
-            cfg_path_where(&t->cfg, files[i], where, sizeof where);
-            if (where[0] != '\0') {
-                char *full = xasprintf("%s: %s", where, *cause);
-                free(*cause);
-                *cause = full;
-            }
-            break;
+    if (data_load(&t->data, &t->cfg.data, t->cfg.seed, cause) == 0)
+        return 0;
+    const char *files[6];
+    int nf = data_spec_files(&t->cfg.data, files);
+    for (int i = 0; i < nf; i++) {
+        size_t n = strlen(files[i]);
+        char where[400];
+        if (strncmp(*cause, files[i], n) != 0 || (*cause)[n] != ':')
+            continue;
+        cfg_path_where(&t->cfg, files[i], where, sizeof where);
+        if (where[0] != '\0') {
+            char *full = xasprintf("%s: %s", where, *cause);
+            free(*cause);
+            *cause = full;
         }
-        goto fail;
+        break;
     }
+    return -1;
+}
+
+/* The model spec against the data's shape and classes (known only now). */
+static int
+check_model_spec(struct trainer *t, char **cause)
+{
     t->cfg.model.in = t->data.d;
     t->cfg.model.seed = t->cfg.seed;
     t->cfg.model.in_c = t->data.shape[0];
@@ -1272,7 +1263,7 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         } else {
             *cause = why;
         }
-        goto fail;
+        return -1;
     }
     int last_units = 0;
     for (int i = 0; i < t->cfg.model.nlayers; i++)
@@ -1281,8 +1272,15 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     if (last_units != t->data.classes) {
         *cause = xasprintf("model.layers: the last dense layer has %d units but the data has %d "
                            "classes", last_units, t->data.classes);
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+/* The model, its team and optimizer, and the step's and evaluation's buffers. */
+static int
+make_model(struct trainer *t, char **cause)
+{
     /* Evaluation goes EVAL_BATCH rows at a time, but never more rows than
      * a store has: 1000 rows of a 250000-column CSV of 4 rows would be 1 GB. */
     long most = t->data.train_store.n > t->data.test_store.n ? t->data.train_store.n
@@ -1292,10 +1290,10 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
         t->eval_rows = 1;
     t->batch_size = t->cfg.train.batch_size;
     if (model_too_large(t, cause))
-        goto fail;
+        return -1;
     t->model = model_new(&t->cfg.model, t->batch_size, cause);
     if (t->model == NULL)
-        goto fail;
+        return -1;
     model_set_training(t->model, true);
     t->info = xcalloc(1, sizeof *t->info);
     stats_describe_model(t->info, t->model);
@@ -1308,7 +1306,13 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->eval_y = xalloc_aligned((size_t)t->eval_rows * sizeof(int32_t));
     t->eval_pos = xcalloc((size_t)t->eval_rows, sizeof(long));
     batcher_init(&t->batcher, &t->data.train, t->cfg.data.shuffle, t->cfg.seed);
+    return 0;
+}
 
+/* Where a new run starts: step counts, the schedule's length, the settings. */
+static void
+init_run_state(struct trainer *t)
+{
     t->steps_per_epoch = trainer_steps_per_epoch(t);
     t->total_steps = t->cfg.train.steps;
     if (t->cfg.sched.total_steps == 0)
@@ -1321,17 +1325,15 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
     t->last_eval_step = -1;
     t->last_ckpt_step = -1;
     t->good_ckpt_step = -1;
-    t->paused = opts->start_paused || cfg->train.start_paused;
+    t->paused = t->opts.start_paused || t->cfg.train.start_paused;
     t->expected_loss = data_expected_loss(&t->data, t->cfg.model.loss == LOSS_MSE);
+}
 
-    if (opts->reproduce != NULL && trainer_load_reproduce(t, opts->reproduce, cause) != 0)
-        goto fail;
-
-    if (opts->resume != NULL) {
-        if (trainer_resume(t, opts->resume, cause) != 0)
-            goto fail;
-    }
-
+/* The run directory (unless a resume reopened it or nothing is logged). */
+static int
+open_log(struct trainer *t, char **cause)
+{
+    const struct trainer_opts *opts = &t->opts;
     t->config_yaml = cfg_to_yaml(&t->cfg);
     if (t->log == NULL && !opts->no_log && t->cfg.log.enabled) {
         const char *files[6];
@@ -1346,25 +1348,63 @@ trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_op
             .ndata_files = data_spec_files(&t->cfg.data, files),
         };
         if (runlog_open(&t->log, t->cfg.log.dir, t->cfg.name, t->config_yaml, &env, cause) != 0)
-            goto fail;
+            return -1;
     }
     /* Checkpoints carry the normalisation, so a model taken away can be fed raw data. */
     runlog_set_normalize(t->log, t->data.scale, t->data.shift, t->data.d);
     /* A new run and a resumed one (reopened above) alike. */
     if (t->cfg.log.tfevents && runlog_tfevents_start(t->log, cause) != 0)
-        goto fail;
+        return -1;
+    return 0;
+}
+
+/* The rings to and from the consumer, and the doctor. */
+static int
+open_feed(struct trainer *t, char **cause)
+{
+    const struct trainer_opts *opts = &t->opts;
     t->tel = ring_new(opts->ring_bytes > 0 ? opts->ring_bytes : TELEMETRY_RING_DEFAULT);
     t->ctl = ring_new(CONTROL_RING_BYTES);
     t->owed = ring_new(OWED_RING_BYTES);
     t->owed_rec = xmalloc(sizeof *t->owed_rec);
     if (t->tel == NULL || t->ctl == NULL) {
         *cause = xasprintf("telemetry ring size must be a power of two");
-        goto fail;
+        return -1;
     }
     if (t->cfg.doctor.enabled) {
         t->doctor = doctor_new(&t->cfg.doctor, on_finding, t);
         t->doc_rec = xcalloc(1, sizeof *t->doc_rec);
     }
+    return 0;
+}
+
+int
+trainer_new(struct trainer **out, const struct cfg *cfg, const struct trainer_opts *opts,
+            char **cause)
+{
+    *out = NULL;
+    if (opts->resume != NULL && opts->reproduce != NULL) {
+        *cause = xstrdup("resume and reproduce cannot be combined");
+        return -1;
+    }
+    struct trainer *t = xcalloc(1, sizeof *t);
+    t->cfg = *cfg;
+    t->opts = *opts;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    atomic_init(&t->finished, false);
+    atomic_init(&t->lost, 0);
+    atomic_init(&t->cancel, false);
+    if (load_data(t, cause) != 0 || check_model_spec(t, cause) != 0
+        || make_model(t, cause) != 0)
+        goto fail;
+    init_run_state(t);
+    if (opts->reproduce != NULL && trainer_load_reproduce(t, opts->reproduce, cause) != 0)
+        goto fail;
+    if (opts->resume != NULL && trainer_resume(t, opts->resume, cause) != 0)
+        goto fail;
+    if (open_log(t, cause) != 0 || open_feed(t, cause) != 0)
+        goto fail;
     *out = t;
     return 0;
 fail:
