@@ -465,7 +465,7 @@ overlap(const struct ui_rect *a, const struct ui_rect *b)
 START_TEST(test_ui__layout_sizes)
 {
     const int sizes[][2] = {{24, 80}, {30, 100}, {60, 200}, {25, 81}, {24, 200}, {100, 80},
-                            {300, 1000}, {51, 133}};
+                            {300, 1000}, {51, 133}, {40, 159}, {40, 160}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int rows = sizes[s][0], cols = sizes[s][1];
         struct ui_layout l;
@@ -474,8 +474,19 @@ START_TEST(test_ui__layout_sizes)
         ck_assert_int_eq(l.rows, rows);
         ck_assert_int_eq(l.cols, cols);
         long area = 0;
+        /* The strip and the small multiples come with room, and only then. */
+        ck_assert_msg((l.area[UI_AREA_RATIO].w > 0) == (cols >= UI_WIDE_COLS),
+                      "%dx%d: the ratio strip is %dx%d", cols, rows, l.area[UI_AREA_RATIO].w,
+                      l.area[UI_AREA_RATIO].h);
+        ck_assert_msg((l.area[UI_AREA_MULTI].w > 0) == (cols >= UI_WIDE_COLS),
+                      "%dx%d: the small multiples are %dx%d", cols, rows,
+                      l.area[UI_AREA_MULTI].w, l.area[UI_AREA_MULTI].h);
+        /* The extras take columns only: the layers keep the top half's rows. */
+        ck_assert_int_eq(l.area[UI_AREA_LAYERS].h, (rows - 3 + 1) / 2);
         for (int a = 0; a < UI_AREA_COUNT; a++) {
             const struct ui_rect *r = &l.area[a];
+            if ((a == UI_AREA_RATIO || a == UI_AREA_MULTI) && r->w == 0 && r->h == 0)
+                continue;
             ck_assert_msg(inside(r, rows, cols), "%dx%d: area %d (%d,%d %dx%d) outside the screen",
                           cols, rows, a, r->y, r->x, r->w, r->h);
             area += (long)r->w * r->h;
@@ -765,16 +776,135 @@ START_TEST(test_ui__hist_overlay)
     float lo, hi;
     const uint32_t ca[] = {4, 4}, cb[] = {0, 8};
     struct tm_hist ha = make_hist(ca, 2, 0.0f, 2.0f), hb = make_hist(cb, 2, 2.0f, 4.0f);
-    ui_hist_overlay_render(b, sizeof b, &ha, &hb, 'B', 4, 2, false, &lo, &hi);
+    ui_hist_overlay_render(b, sizeof b, &ha, &hb, "B", 4, 2, false, &lo, &hi);
     ck_assert_str_eq(b, "   B\n##  ");
     ck_assert(lo == 0.0f && hi == 4.0f);
     /* Scaled to each total: a run with ten times the values draws as high. */
     const uint32_t c10[] = {40, 40};
     struct tm_hist h10 = make_hist(c10, 2, 0.0f, 2.0f);
-    ui_hist_overlay_render(b, sizeof b, &h10, &ha, 'A', 2, 1, false, &lo, &hi);
+    ui_hist_overlay_render(b, sizeof b, &h10, &ha, "A", 2, 1, false, &lo, &hi);
     ck_assert_str_eq(b, "AA");
+    /* A reference histogram (b, M) marks with a glyph: the same one over itself. */
+    const uint32_t c[] = {0, 4};
+    struct tm_hist cur = make_hist(c, 2, 0.0f, 2.0f);
+    ui_hist_overlay_render(b, sizeof b, &cur, &cur, "\xe2\x80\xa2", 2, 2, true, &lo, &hi);
+    ck_assert_str_eq(b, " \xe2\x80\xa2\n \xe2\x96\x88");     /* " •\n █" */
 }
 END_TEST
+
+/* Percentiles from bins: linear inside a bin, under/over at the ends. */
+START_TEST(test_ui__hist_quantile)
+{
+    const uint32_t c[] = {10, 0, 0, 10};
+    struct tm_hist h = make_hist(c, 4, 0.0f, 4.0f);
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.0), 0.0, 1e-9);
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.25), 0.5, 1e-9);
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.5), 1.0, 1e-9);   /* the end of bin 0 */
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.75), 3.5, 1e-9);
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 1.0), 4.0, 1e-9);
+    /* 5 values below lo: the 10 % point is lo itself. */
+    h.under = 5;
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.1), 0.0, 1e-9);
+    h.under = 0;
+    h.over = 20;
+    ck_assert_double_eq_tol(ui_hist_quantile(&h, 0.9), 4.0, 1e-9);
+    /* The TensorBoard bands, in order. */
+    const uint32_t u[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    h = make_hist(u, 10, -1.0f, 1.0f);
+    double last = -INFINITY;
+    for (int q = 0; q < UI_NBANDS; q++) {
+        double v = ui_hist_quantile(&h, ui_band_q[q]);
+        ck_assert_double_eq_tol(v, -1.0 + 2.0 * ui_band_q[q], 1e-6);
+        ck_assert(v > last);
+        last = v;
+    }
+    memset(&h, 0, sizeof h);
+    ck_assert(isnan(ui_hist_quantile(&h, 0.5)));
+    ck_assert(isnan(ui_hist_quantile(&h, 1.5)));
+}
+END_TEST
+
+/* Auto-zoom keeps whole bins of the central mass and counts the rest. */
+START_TEST(test_ui__hist_zoom)
+{
+    /* 1000 values in bins 18..21 of 40, one outlier each side. */
+    uint32_t c[40] = {0};
+    c[0] = 1;
+    c[18] = 200, c[19] = 300, c[20] = 300, c[21] = 200;
+    c[39] = 1;
+    struct tm_hist h = make_hist(c, 40, -40.0f, 40.0f), z;
+    ck_assert(ui_hist_zoom(&h, 0.01, &z));
+    ck_assert_int_eq(z.nbins, 4);
+    ck_assert_float_eq_tol(z.lo, -4.0f, 1e-5f);
+    ck_assert_float_eq_tol(z.hi, 4.0f, 1e-5f);
+    ck_assert_uint_eq(z.under, 1);
+    ck_assert_uint_eq(z.over, 1);
+    ck_assert_uint_eq(z.total, 1000);
+    ck_assert_uint_eq(z.counts[0], 200);
+    ck_assert_uint_eq(z.counts[3], 200);
+    /* Nothing outside the budget is hidden: 3 % in the tail stays. */
+    c[0] = 30;
+    h = make_hist(c, 40, -40.0f, 40.0f);
+    ck_assert(!ui_hist_zoom(&h, 0.01, &z));
+    ck_assert_int_eq(z.nbins, 40);
+    ck_assert_float_eq(z.lo, -40.0f);
+    /* A spread histogram is left alone. */
+    const uint32_t u[] = {5, 5, 5, 5, 5, 5, 5, 5};
+    h = make_hist(u, 8, 0.0f, 1.0f);
+    ck_assert(!ui_hist_zoom(&h, 0.01, &z));
+    ck_assert_int_eq(z.nbins, 8);
+    /* One bin, or a constant tensor: nothing to zoom. */
+    h = make_hist(u, 1, 2.0f, 2.0f);
+    ck_assert(!ui_hist_zoom(&h, 0.01, &z));
+}
+END_TEST
+
+/* Bands over time: innermost band wins a cell, the median is a line. */
+START_TEST(test_ui__bands_render)
+{
+    char b[256];
+    float q[2][UI_NBANDS] = {{0.5f, 1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f},
+                             {NAN, NAN, NAN, NAN, NAN, NAN, NAN}};
+    /* Rows of height 1 over [0, 7]: top row 6..7 ... bottom 0..1. */
+    ui_bands_render(b, sizeof b, (const float (*)[UI_NBANDS])q, 2, 3, 7, 0.0, 7.0, false);
+    ck_assert_str_eq(b, ".  \n:  \n#  \n=  \n#  \n:  \n.  ");
+    /* Only the last width entries are drawn. */
+    ui_bands_render(b, sizeof b, (const float (*)[UI_NBANDS])q, 2, 1, 1, 0.0, 7.0, false);
+    ck_assert_str_eq(b, " ");
+}
+END_TEST
+
+/* The strip's bands on a log scale, and their glyphs in both sets. */
+START_TEST(test_ui__ratio_level)
+{
+    ck_assert_int_eq(ui_ratio_level(0.0f), 0);
+    ck_assert_int_eq(ui_ratio_level(5e-7f), 0);
+    ck_assert_int_eq(ui_ratio_level(5e-6f), 1);
+    ck_assert_int_eq(ui_ratio_level(5e-5f), 2);
+    ck_assert_int_eq(ui_ratio_level(2e-4f), 3);
+    ck_assert_int_eq(ui_ratio_level(1e-3f), UI_RATIO_HEALTHY);
+    ck_assert_int_eq(ui_ratio_level(6e-4f), UI_RATIO_HEALTHY);
+    ck_assert_int_eq(ui_ratio_level(1.9e-3f), UI_RATIO_HEALTHY);
+    ck_assert_int_eq(ui_ratio_level(5e-3f), 5);
+    ck_assert_int_eq(ui_ratio_level(5e-2f), 6);
+    ck_assert_int_eq(ui_ratio_level(3.0f), 7);
+    ck_assert_int_eq(ui_ratio_level(NAN), -1);
+    ck_assert_int_eq(ui_ratio_level(INFINITY), -2);
+    const struct ui_glyphs *a = ui_glyphs(false), *u = ui_glyphs(true);
+    ck_assert_str_eq(ui_ratio_glyph(a, 1e-3f), "=");
+    ck_assert_str_eq(ui_ratio_glyph(a, 0.0f), ".");
+    ck_assert_str_eq(ui_ratio_glyph(a, 1.0f), "#");
+    ck_assert_str_eq(ui_ratio_glyph(a, INFINITY), "!");
+    ck_assert_str_eq(ui_ratio_glyph(u, NAN), " ");
+    /* Every band has its own glyph, so the strip reads without colour. */
+    for (int i = 0; i < UI_RATIO_LEVELS; i++)
+        for (int j = i + 1; j < UI_RATIO_LEVELS; j++) {
+            ck_assert_str_ne(a->ratio_lvl[i], a->ratio_lvl[j]);
+            ck_assert_str_ne(u->ratio_lvl[i], u->ratio_lvl[j]);
+        }
+}
+END_TEST
+
 
 START_TEST(test_ui__hist_axis)
 {
@@ -915,6 +1045,60 @@ START_TEST(test_ui__model_snapshot)
     ck_assert_msg(m->trend[0][UI_TREND_LEN - 1] == UI_TREND_LEN + 3 && m->trend[0][0] == 4,
                   "trend keeps the last %d ratios in order: got %g .. %g", UI_TREND_LEN,
                   m->trend[0][0], m->trend[0][UI_TREND_LEN - 1]);
+    free(m);
+}
+END_TEST
+
+/* The model keeps the strip, the bands, the first and the pinned histograms. */
+START_TEST(test_ui__model_strip_bands)
+{
+    struct ui_model *m = ui_model_new();
+    struct tm_record *r = rec(TM_INFO);
+    r->u.info.nlayers = 1;
+    r->u.info.ntensors = 1;
+    r->u.info.layers[0].weight = 0;
+    ui_model_apply(m, r);
+    const uint32_t c[] = {1, 1, 1, 1};
+    for (int i = 0; i < UI_STRIP_LEN + 5; i++) {
+        r = rec(TM_TENSOR);
+        r->u.tensor.index = 0;
+        r->u.tensor.update_ratio = (float)i;
+        r->u.tensor.weight = make_hist(c, 4, (float)i, (float)i + 4.0f);
+        if (i % 2 == 0)     /* odd snapshots carry no record of the tensor */
+            ui_model_apply(m, r);
+        r = rec(TM_SNAPSHOT);
+        r->u.snapshot.step = 10L * i;
+        ui_model_apply(m, r);
+        if (i == 2)
+            ui_model_pin(m);
+    }
+    ck_assert_int_eq(m->strip_n, UI_STRIP_LEN);
+    long step;
+    float v = ui_model_strip(m, UI_STRIP_LEN - 1, 0, &step);
+    ck_assert_int_eq(step, 10L * (UI_STRIP_LEN + 4));
+    ck_assert_float_eq(v, (float)(UI_STRIP_LEN + 4));
+    ck_assert(isnan(ui_model_strip(m, UI_STRIP_LEN - 2, 0, &step)));
+    v = ui_model_strip(m, 0, 0, &step);
+    ck_assert_int_eq(step, 50);
+    ck_assert(isnan(v));
+    int slot = ui_hist_slot(m, 0, UI_HIST_WEIGHT);
+    ck_assert_int_eq(slot, TM_MAX_LAYERS);
+    ck_assert_int_eq(ui_hist_slot(m, 0, UI_HIST_GRAD), TM_MAX_LAYERS + UI_MAX_TENSORS);
+    ck_assert_int_eq(ui_hist_slot(m, 1, UI_HIST_WEIGHT), -1);
+    /* The first weight histogram is step 0's; the pinned one step 20's. */
+    ck_assert_int_eq(m->first_step[slot], 0);
+    ck_assert_float_eq(m->first_hist[slot].lo, 0.0f);
+    ck_assert_int_eq(m->pin_step[slot], 20);
+    ck_assert_float_eq(m->pin_hist[slot].lo, 2.0f);
+    ck_assert_int_eq(m->pinned_at, 20);
+    /* Bands: one entry per histogram computed, the median in the middle. */
+    const struct ui_bands *b = &m->bands[slot];
+    ck_assert_int_eq(b->n, (UI_STRIP_LEN + 6) / 2 < UI_BAND_LEN ? (UI_STRIP_LEN + 6) / 2
+                                                                 : UI_BAND_LEN);
+    const float *q = ui_bands_at(b, b->n - 1, &step);
+    ck_assert_int_eq(step, 10L * (UI_STRIP_LEN + 4));
+    ck_assert_float_eq_tol(q[3], (float)(UI_STRIP_LEN + 4) + 2.0f, 1e-4f);
+    ck_assert_ptr_null(ui_bands_at(b, b->n, NULL));
     free(m);
 }
 END_TEST
@@ -1534,6 +1718,11 @@ ui_suite(void)
     tcase_add_test(core, test_ui__text_width);
     tcase_add_test(core, test_ui__glyph_twins);
     tcase_add_test(core, test_ui__hist_render);
+    tcase_add_test(core, test_ui__hist_quantile);
+    tcase_add_test(core, test_ui__hist_zoom);
+    tcase_add_test(core, test_ui__bands_render);
+    tcase_add_test(core, test_ui__ratio_level);
+    tcase_add_test(core, test_ui__model_strip_bands);
     tcase_add_test(core, test_ui__hist_axis);
     tcase_add_test(core, test_ui__hist_overlay);
     tcase_add_test(core, test_ui__spark);

@@ -290,7 +290,7 @@ if [ -n "$final" ]; then
     # The last snapshots carry no histograms (telemetry.max_hz): the panel
     # keeps step 1's from histograms.csv, with bars, counts and its step.
     if [ -s "${run}histograms.csv" ] && wait_for ' activations at step 1  \[h\]' 10 &&
-        wait_for '│n [0-9.]+k? +mean ' 10 && pane | grep -q '[▁▂▃▄▅▆▇█]' &&
+        wait_for '│n [0-9.]+k? .*bins +mean ' 10 && pane | grep -q '[▁▂▃▄▅▆▇█]' &&
         ! pane | grep -q 'no histogram data'; then
         pass "--replay shows histograms (from histograms.csv, step 1's kept)"
     else fail "--replay should draw step 1's histograms of ${run}histograms.csv"; fi
@@ -310,7 +310,7 @@ if NNTOP_DEMO=spiral "$NNTOP" -H -n 300 -o "$TMP/runs-h" >/dev/null 2>&1 </dev/n
     hrun=$(ls -d "$TMP"/runs-h/*/ 2>/dev/null | head -n 1)
     start C.UTF-8 --replay "$hrun"
     if wait_for '^ nntop demo-spiral .* step 300/300' 20 &&
-        wait_for ' 0 dense 2→256 · activations  \[h\] ' 10 && wait_for '│n [0-9.]+k? +mean ' 10 &&
+        wait_for ' 0 dense 2→256 · activations  \[h\] ' 10 && wait_for '│n [0-9.]+k? .*bins +mean ' 10 &&
         pane | grep -q '[▁▂▃▄▅▆▇█]'; then
         pass "--replay of a finished run draws the final step's histograms"
     else fail "--replay of $hrun should draw step 300's histograms"; fi

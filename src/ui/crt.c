@@ -497,6 +497,19 @@ crt_put(int y, int x, int maxw, enum crt_elem e, const char *s)
     return used;
 }
 
+int
+crt_put_label(int y, int x, int w, enum crt_elem e, const char *label)
+{
+    if (ui_text_width(label, crt_is_utf8) <= w)
+        return crt_put(y, x, w, e, label);
+    const char *ell = ui_glyphs(crt_is_utf8)->ellipsis;
+    int ew = ui_text_width(ell, crt_is_utf8);
+    char buf[512];
+    size_t fit = ui_text_fit(label, w - ew > 0 ? w - ew : 0, crt_is_utf8, NULL);
+    snprintf(buf, sizeof buf, "%.*s%s", (int)fit, label, ell);
+    return crt_put(y, x, w, e, buf);
+}
+
 enum crt_elem
 crt_severity_elem(int severity)
 {

@@ -69,6 +69,11 @@ void crt_clear(void);
  * Returns the columns used.
  */
 int crt_put(int y, int x, int maxw, enum crt_elem e, const char *s);
+/*
+ * A label (clean text) in w columns: whole, or cut with an ellipsis,
+ * never into a shorter plausible value.  Returns the columns used.
+ */
+int crt_put_label(int y, int x, int w, enum crt_elem e, const char *label);
 /* The element (colour) of a finding's severity, 0 ok .. 3 error. */
 enum crt_elem crt_severity_elem(int severity);
 /* Fill w columns at (y, x) with spaces in element e. */

@@ -78,6 +78,10 @@ static const struct ui_glyphs glyphs_utf8 = {
     .train = "─", .val = "•", .reg = "·",
     .shade = {" ", " ", "░", "░", "▒", "▒", "▓", "▓", "█", "█"},
     .upper_half = "▀",
+    .ratio_lvl = {"·", "▁", "▂", "▃", "▄", "▆", "▇", "█"},
+    .ratio_bad = "!",
+    .band = {"░", "▒", "▓", "━"},
+    .ref = "•",
 };
 
 static const struct ui_glyphs glyphs_ascii = {
@@ -97,6 +101,10 @@ static const struct ui_glyphs glyphs_ascii = {
     .train = "-", .val = "o", .reg = "+",
     .shade = {" ", ".", ":", "-", "=", "+", "*", "#", "%", "@"},
     .upper_half = "#",          /* never drawn: colour pictures need UTF-8 */
+    .ratio_lvl = {".", "_", "-", "~", "=", "+", "*", "#"},
+    .ratio_bad = "!",
+    .band = {".", ":", "#", "="},
+    .ref = "o",
 };
 
 const struct ui_glyphs *

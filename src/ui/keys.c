@@ -242,6 +242,21 @@ static const struct ui_key_binding key_table[] = {
      "select the previous layer", NULL, &panel_layers_class},
     {{'h'}, "h", NULL, NULL, "histogram of the selected layer: activations, weights, gradients",
      NULL, &panel_hist_class},
+    {{'z'}, "z", NULL, NULL,
+     "histogram: auto-zoom to the whole bins holding the central mass (the default; what is "
+     "left out is counted as below/above) or the whole range", NULL, &panel_hist_class},
+    {{'p'}, "p", NULL, NULL,
+     "histogram: the bins, or the 7/16/31/50/69/84/93 % percentile bands over the last "
+     "snapshots", NULL, &panel_hist_class},
+    {{'b'}, "b", NULL, NULL,
+     "histogram overlay: off, the first histogram (step 0 when the run starts there), the one "
+     "pinned by M", NULL, &panel_hist_class},
+    {{'M'}, "M", NULL, NULL,
+     "pin the histograms shown now and overlay them (capital: m is the view's next "
+     "misclassified sample)", NULL, &panel_hist_class},
+    {{'u'}, "u", NULL, NULL,
+     "the update-ratio strip (layers by snapshots, log scale) in the histogram's place, or "
+     "back", NULL, &panel_ratio_class},
     {{UI_KEY_PGUP, '['}, "PgUp, [", NULL, NULL,
      "scroll the findings back (in the view: the previous sample)", NULL,
      &panel_findings_class},

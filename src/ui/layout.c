@@ -7,7 +7,12 @@
  *
  *   row 0            header
  *   top half         loss | layers
+ *                    (>= 160 cols: loss | layers | the update-ratio strip)
  *   bottom half      histogram | findings
+ *                    (>= 160 cols: histogram | a histogram per layer | findings)
+ *
+ * The wide screen's extras take columns, never rows: every layer row the
+ * height allows stays.
  *   rows-2           message / prompt line
  *   rows-1           function-key bar
  */
@@ -43,15 +48,25 @@ ui_layout(int rows, int cols, struct ui_layout *out)
     int body_y = 1, body_h = rows - 3;
     int top_h = (body_h + 1) / 2;
     int bot_h = body_h - top_h;
+    bool wide = cols >= UI_WIDE_COLS;
 
     int layers_w = cols * 3 / 5;
     layers_w = layers_w < LAYERS_MIN_W ? LAYERS_MIN_W : layers_w;
     layers_w = layers_w > LAYERS_MAX_W ? LAYERS_MAX_W : layers_w;
-    int loss_w = cols - layers_w;
+    int strip_w = wide ? cols / 4 : 0;
+    int loss_w = cols - layers_w - strip_w;
     out->area[UI_AREA_LOSS] = rect(body_y, 0, top_h, loss_w);
     out->area[UI_AREA_LAYERS] = rect(body_y, loss_w, top_h, layers_w);
+    if (wide)
+        out->area[UI_AREA_RATIO] = rect(body_y, loss_w + layers_w, top_h, strip_w);
 
-    int hist_w = cols / 2;
-    out->area[UI_AREA_HIST] = rect(body_y + top_h, 0, bot_h, hist_w);
-    out->area[UI_AREA_FINDINGS] = rect(body_y + top_h, hist_w, bot_h, cols - hist_w);
+    int bot_y = body_y + top_h;
+    int hist_w = cols / 2, multi_w = 0;
+    if (wide) {
+        hist_w = cols * 3 / 8;
+        multi_w = cols * 3 / 8;
+        out->area[UI_AREA_MULTI] = rect(bot_y, hist_w, bot_h, multi_w);
+    }
+    out->area[UI_AREA_HIST] = rect(bot_y, 0, bot_h, hist_w);
+    out->area[UI_AREA_FINDINGS] = rect(bot_y, hist_w + multi_w, bot_h, cols - hist_w - multi_w);
 }

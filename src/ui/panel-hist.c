@@ -4,16 +4,29 @@
  * with an axis (min, 0, max), under/overflow counts and a note when the
  * histogram was drawn from a sample of the tensor.
  *
- * It shows the last complete snapshot; it computes no statistics itself.
+ * The bins are the producer's (telemetry.bins equal bins over the
+ * tensor's range): they are never merged or re-spread silently.  The
+ * auto-zoom (z) draws only the whole bins holding the central mass and
+ * counts the rest as below/above; the line under it says how many bins
+ * are drawn.  p shows the 7/16/31/50/69/84/93 % percentiles over the last
+ * snapshots instead; b overlays the first histogram or the one M pinned
+ * (both redrawn as shares on their common range, said on the line).
+ *
+ * It shows the last complete snapshot; it computes no statistics itself
+ * beyond percentiles of the bins it was sent.
  */
 #include "config.h"
 
 #include "panel.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "crt.h"
+
+/* Auto-zoom leaves out at most this share of the values on each side. */
+#define UI_HIST_TAIL 0.01
 
 static const char *const kind_names[UI_HIST_KIND_COUNT] = {"activations", "weights",
                                                            "gradients"};
@@ -34,8 +47,9 @@ hist_draw_pair(struct ui *ui, const struct ui_rect *r, const struct tm_hist *h,
     bars = bars > max_bars ? max_bars : bars;
     struct tm_hist range;
     memset(&range, 0, sizeof range);
-    ui_hist_overlay_render(big, sizeof big, h, ho, UI_RUN_LETTER(other), iw, bars, ui->utf8,
-                           &range.lo, &range.hi);
+    char letter[2] = {UI_RUN_LETTER(other), '\0'};
+    ui_hist_overlay_render(big, sizeof big, h, ho, letter, iw, bars, ui->utf8, &range.lo,
+                           &range.hi);
     char *row = big;
     for (int y = 0; y < bars && row != NULL; y++) {
         char *nl = strchr(row, '\n');
@@ -53,12 +67,74 @@ hist_draw_pair(struct ui *ui, const struct ui_rect *r, const struct tm_hist *h,
     crt_put(iy + ih - 1, ix, iw, CRT_NORMAL, line);
 }
 
+/* The percentile bands of slot over the last snapshots (p). */
+static void
+draw_bands(struct ui *ui, const struct ui_model *m, int slot, int iy, int ix, int ih, int iw)
+{
+    const struct ui_glyphs *g = ui->g;
+    const struct ui_bands *b = &m->bands[slot];
+    char line[256], a[16], z[16];
+    if (b->n == 0) {
+        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no histogram yet to take percentiles of");
+        return;
+    }
+    /* Labels on the left: the range's top and bottom. */
+    int lw = 7, cw = iw - lw, rows = ih - 1;
+    if (cw < 4 || rows < 1)
+        return;
+    int first = b->n > cw ? b->n - cw : 0, n = b->n - first;
+    float q[UI_BAND_LEN][UI_NBANDS];
+    double lo = INFINITY, hi = -INFINITY;
+    long s0 = -1, s1 = -1;
+    for (int i = 0; i < n; i++) {
+        const float *v = ui_bands_at(b, first + i, i == 0 ? &s0 : &s1);
+        memcpy(q[i], v, sizeof q[i]);
+        if (isfinite(v[0]) && isfinite(v[UI_NBANDS - 1])) {
+            lo = v[0] < lo ? v[0] : lo;
+            hi = v[UI_NBANDS - 1] > hi ? v[UI_NBANDS - 1] : hi;
+        }
+    }
+    if (n == 1)
+        s1 = s0;
+    if (!(hi >= lo)) {
+        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no finite percentiles yet");
+        return;
+    }
+    if (hi == lo) {
+        lo -= 0.5;
+        hi += 0.5;
+    }
+    char big[512 * 3 * 32 + 64];
+    int max_rows = (int)((sizeof big - 1) / ((size_t)cw * 3 + 1));
+    rows = rows > max_rows ? max_rows : rows;
+    ui_bands_render(big, sizeof big, (const float (*)[UI_NBANDS])q, n, cw, rows, lo, hi,
+                    ui->utf8);
+    char *row = big;
+    for (int y = 0; y < rows && row != NULL; y++) {
+        char *nl = strchr(row, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        crt_put(iy + y, ix + lw, cw, CRT_HIST, row);
+        row = nl != NULL ? nl + 1 : NULL;
+    }
+    crt_put(iy, ix, lw - 1, CRT_DIM, ui_fmt_short(a, sizeof a, hi, lw - 1));
+    if (rows > 1)
+        crt_put(iy + rows - 1, ix, lw - 1, CRT_DIM, ui_fmt_short(a, sizeof a, lo, lw - 1));
+    snprintf(line, sizeof line, "%s7-93 %s16-84 %s31-69 %s50 %%", g->band[0], g->band[1],
+             g->band[2], g->band[3]);
+    int x = ix + crt_put(iy + ih - 1, ix, iw, CRT_NORMAL, line);
+    snprintf(line, sizeof line, "  steps %s-%s", ui_fmt_si(a, sizeof a, (double)s0),
+             ui_fmt_si(z, sizeof z, (double)s1));
+    if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+        crt_put(iy + ih - 1, x, ix + iw - x, CRT_DIM, line);
+}
+
 static void
 hist_draw(struct ui *ui, const struct ui_rect *r)
 {
     const struct ui_model *m = ui_view(ui);
     const struct ui_glyphs *g = ui->g;
-    char title[96], line[256], a[16], b[16];
+    char title[160], line[256], a[16], b[16];
     int i = ui->sel_layer;
     bool have_layer = m->have_info && i >= 0 && i < m->info.nlayers;
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
@@ -73,9 +149,13 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
         if (ui->nruns > 1)
             snprintf(runs, sizeof runs, " %c vs %c", UI_RUN_LETTER(ui->sel_run),
                      UI_RUN_LETTER(ui_hist_other_run(ui)));
-        snprintf(title, sizeof title, "%d %s %s %s%s%s  [h]", i,
-                 ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind], at,
-                 runs);
+        if (ui->hist_bands)
+            snprintf(title, sizeof title, "%d %s %s %s percentiles  [h p]", i,
+                     ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind]);
+        else
+            snprintf(title, sizeof title, "%d %s %s %s%s%s  [h]", i,
+                     ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind],
+                     at, runs);
     } else {
         snprintf(title, sizeof title, "histogram");
     }
@@ -111,6 +191,11 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
                 "no snapshot yet (one comes every telemetry.every steps)");
         return;
     }
+    int slot = ui_hist_slot(m, i, ui->hist_kind);
+    if (ui->hist_bands && slot >= 0) {
+        draw_bands(ui, m, slot, iy, ix, ih, iw);
+        return;
+    }
     if (h->total == 0 || h->nbins == 0) {
         crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no histogram data in this snapshot");
         return;
@@ -126,14 +211,34 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
         return;
     }
 
+    /* Auto-zoom to the central mass (whole bins; what it leaves out is counted). */
+    struct tm_hist zh;
+    bool zoomed = !ui->hist_full && ui_hist_zoom(h, UI_HIST_TAIL, &zh);
+    const struct tm_hist *shown = zoomed ? &zh : h;
+    const struct tm_hist *ref = NULL;
+    long ref_step = -1;
+    if (slot >= 0 && ui->hist_ref == UI_REF_FIRST && m->first_step[slot] >= 0) {
+        ref = &m->first_hist[slot];
+        ref_step = m->first_step[slot];
+    } else if (slot >= 0 && ui->hist_ref == UI_REF_PIN && m->pin_step[slot] >= 0) {
+        ref = &m->pin_hist[slot];
+        ref_step = m->pin_step[slot];
+    }
+
     int bars = ih - 2;
     char *buf = line;
     char big[512 * 3 * 32 + 64];
     /* Tall panels: as many rows as the buffer holds, wide ones first. */
     int max_bars = (int)((sizeof big - 1) / ((size_t)iw * 3 + 1));
     bars = bars > max_bars ? max_bars : bars;
+    struct tm_hist axis = *shown;
     if (bars > 0) {
-        ui_hist_render(big, sizeof big, h, iw, bars, ui->utf8);
+        if (ref != NULL) {
+            ui_hist_overlay_render(big, sizeof big, shown, ref, g->ref, iw, bars, ui->utf8,
+                                   &axis.lo, &axis.hi);
+        } else {
+            ui_hist_render(big, sizeof big, shown, iw, bars, ui->utf8);
+        }
         char *row = big;
         for (int y = 0; y < bars && row != NULL; y++) {
             char *nl = strchr(row, '\n');
@@ -143,7 +248,7 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
             row = nl != NULL ? nl + 1 : NULL;
         }
     }
-    ui_hist_axis(buf, sizeof line, h, iw);
+    ui_hist_axis(buf, sizeof line, &axis, iw);
     crt_put(iy + bars, ix, iw, CRT_DIM, buf);
 
     /* Counts and moments on the last line, each part only if it fits whole. */
@@ -151,13 +256,25 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     snprintf(line, sizeof line, "n %s%s", ui_fmt_si(a, sizeof a, h->total),
              h->sampled ? " (sampled)" : "");
     x += crt_put(y, x, ix + iw - x, CRT_NORMAL, line);
-    if (h->under > 0 || h->over > 0) {
-        snprintf(line, sizeof line, "  below %s above %s", ui_fmt_si(a, sizeof a, h->under),
-                 ui_fmt_si(b, sizeof b, h->over));
+    if (shown->under > 0 || shown->over > 0) {
+        snprintf(line, sizeof line, "  below %s above %s", ui_fmt_si(a, sizeof a, shown->under),
+                 ui_fmt_si(b, sizeof b, shown->over));
         if (ui_text_width(line, ui->utf8) > ix + iw - x)
-            snprintf(line, sizeof line, "  <%s >%s", ui_fmt_si(a, sizeof a, h->under),
-                     ui_fmt_si(b, sizeof b, h->over));
+            snprintf(line, sizeof line, "  <%s >%s", ui_fmt_si(a, sizeof a, shown->under),
+                     ui_fmt_si(b, sizeof b, shown->over));
         x += crt_put(y, x, ix + iw - x, CRT_WARN, line);
+    }
+    /* The binning, said: how many of the fixed bins are drawn. */
+    if (zoomed)
+        snprintf(line, sizeof line, "  zoom %d/%d bins", shown->nbins, h->nbins);
+    else
+        snprintf(line, sizeof line, "  %d bins", h->nbins);
+    if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+        x += crt_put(y, x, ix + iw - x, zoomed ? CRT_BOLD : CRT_NORMAL, line);
+    if (ref != NULL) {
+        snprintf(line, sizeof line, "  %s step %ld", g->ref, ref_step);
+        if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+            x += crt_put(y, x, ix + iw - x, CRT_VAL, line);
     }
     line[0] = '\0';
     if (ui->hist_kind == UI_HIST_ACT) {
@@ -179,9 +296,44 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
 static int
 hist_key(struct ui *ui, int key)
 {
-    if (key != 'h')
+    switch (key) {
+    case 'h':
+        ui->hist_kind = (ui->hist_kind + 1) % UI_HIST_KIND_COUNT;
+        break;
+    case 'z':
+        ui->hist_full = !ui->hist_full;
+        ui_message(ui, UI_MSG_INFO, "histogram: %s", ui->hist_full ? "the whole range"
+                                                    : "auto-zoom to the central mass");
+        break;
+    case 'p':
+        ui->hist_bands = !ui->hist_bands;
+        break;
+    case 'b':
+        ui->hist_ref = (ui->hist_ref + 1) % UI_REF_COUNT;
+        if (ui->hist_ref == UI_REF_PIN && ui_view(ui)->pinned_at < 0)
+            ui->hist_ref = UI_REF_NONE;
+        ui_message(ui, UI_MSG_INFO, "histogram overlay: %s",
+                   ui->hist_ref == UI_REF_NONE    ? "off"
+                   : ui->hist_ref == UI_REF_FIRST ? "the first histogram"
+                                                  : "the one pinned by M");
+        break;
+    case 'M': {
+        const struct ui_model *m = ui_view(ui);
+        if (m->snap_step < 0) {
+            ui_message(ui, UI_MSG_INFO, "M: no snapshot to pin yet");
+            break;
+        }
+        ui_model_pin(ui->live);
+        if (ui->frozen)
+            ui_model_pin(ui->still);
+        ui->hist_ref = UI_REF_PIN;
+        ui_message(ui, UI_MSG_INFO, "histograms pinned at step %ld: the overlay compares to them "
+                   "(b cycles)", ui_view(ui)->pinned_at);
+        break;
+    }
+    default:
         return 0;
-    ui->hist_kind = (ui->hist_kind + 1) % UI_HIST_KIND_COUNT;
+    }
     return UI_HANDLED | UI_REDRAW;
 }
 
@@ -194,10 +346,107 @@ hist_resize(struct ui *ui, const struct ui_rect *r)
 static const char *
 hist_help(void)
 {
-    return "the selected layer's activations, weights or gradients (h); "
-           "below/above count values outside the bins; comparing runs, the other run's "
-           "histogram of the same layer is drawn over it as its letter";
+    return "the selected layer's activations, weights or gradients (h), auto-zoomed to the "
+           "central mass (z: whole range), percentile bands over time (p), overlaid on the "
+           "first or pinned histogram (b, M); below/above count values outside the drawn bins; "
+           "comparing runs, the other run's histogram of the same layer is drawn over it as "
+           "its letter";
 }
+
+/* ---- small multiples: a histogram per layer (wide screens) ------------ */
+
+static void
+multi_draw(struct ui *ui, const struct ui_rect *r)
+{
+    const struct ui_model *m = ui_view(ui);
+    char title[96], line[96], a[16], b[16];
+    snprintf(title, sizeof title, "every layer %s %s%s  [h z]", ui->g->dot,
+             kind_names[ui->hist_kind], ui->hist_full ? "" : " (zoomed)");
+    crt_box(r, title);
+    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
+    if (ih < 4 || iw < 14)
+        return;
+    if (!m->have_info) {
+        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "waiting for the model");
+        return;
+    }
+    int layers[TM_MAX_LAYERS], n = 0;
+    for (int i = 0; i < m->info.nlayers; i++)
+        if (ui->hist_kind == UI_HIST_ACT || m->info.layers[i].weight >= 0)
+            layers[n++] = i;
+    if (n == 0) {
+        crt_put(iy + ih / 2, ix + 2, iw - 4, CRT_DIM, "no layer has parameters");
+        return;
+    }
+    /* The fewest columns that give each cell a title, two bar rows and a range. */
+    int ncol = 1;
+    while (ncol < n && (ih / ((n + ncol - 1) / ncol)) < 4 && iw / (ncol + 1) >= 14)
+        ncol++;
+    int cw = iw / ncol, nrow = (n + ncol - 1) / ncol, chh = ih / nrow;
+    if (chh < 4) {
+        chh = 4;
+        nrow = ih / chh;
+    }
+    int shown = nrow * ncol < n ? nrow * ncol : n;
+    for (int c = 0; c < shown; c++) {
+        int i = layers[c];
+        int y = iy + (c / ncol) * chh, x = ix + (c % ncol) * cw, w = cw - 1;
+        const struct tm_layer_info *li = &m->info.layers[i];
+        bool sel = i == ui->sel_layer;
+        if (shown < n && c == shown - 1) {
+            snprintf(line, sizeof line, "+%d more (Tab selects)", n - shown + 1);
+            crt_put(y, x, w, CRT_DIM, line);
+            break;
+        }
+        snprintf(line, sizeof line, "%s%d %s", sel ? ui->g->cursor : "", i,
+                 ui->utf8 ? li->label : li->label_ascii);
+        crt_put_label(y, x, w, sel ? CRT_SELECTED : CRT_TITLE, line);
+        const struct tm_hist *h = ui_model_hist(m, i, ui->hist_kind);
+        if (h == NULL || h->nbins == 0 || h->total == 0) {
+            crt_put(y + 1, x, w, CRT_DIM, "no histogram yet");
+            continue;
+        }
+        struct tm_hist zh;
+        const struct tm_hist *d = !ui->hist_full && ui_hist_zoom(h, UI_HIST_TAIL, &zh) ? &zh : h;
+        int bars = chh - 2;
+        char big[64 * 3 * 16 + 32];
+        if (w > 64)
+            w = 64;
+        bars = bars > 16 ? 16 : bars;
+        ui_hist_render(big, sizeof big, d, w, bars, ui->utf8);
+        char *row = big;
+        for (int k = 0; k < bars && row != NULL; k++) {
+            char *nl = strchr(row, '\n');
+            if (nl != NULL)
+                *nl = '\0';
+            crt_put(y + 1 + k, x, w, CRT_HIST, row);
+            row = nl != NULL ? nl + 1 : NULL;
+        }
+        snprintf(line, sizeof line, "%s..%s", ui_fmt_short(a, sizeof a, d->lo, 6),
+                 ui_fmt_short(b, sizeof b, d->hi, 6));
+        crt_put(y + 1 + bars, x, w, CRT_DIM, line);
+    }
+}
+
+static int
+multi_key(struct ui *ui, int key)
+{
+    return hist_key(ui, key);
+}
+
+static const char *
+multi_help(void)
+{
+    return "at 160 columns and wider: the same kind of histogram (h) for every layer, small";
+}
+
+const struct panel_class panel_multi_class = {
+    .name = "layers' histograms",
+    .draw = multi_draw,
+    .key = multi_key,
+    .resize = hist_resize,
+    .help = multi_help,
+};
 
 const struct panel_class panel_hist_class = {
     .name = "histogram",

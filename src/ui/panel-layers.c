@@ -79,22 +79,6 @@ choose_columns(int w, int want, bool show[COL_COUNT])
     return name_w < 1 ? 1 : name_w;
 }
 
-/* A label in w columns: whole, or cut with an ellipsis (never a shorter "value"). */
-static void
-put_label(int y, int x, int w, enum crt_elem e, const char *label, const struct ui_glyphs *g,
-          bool utf8)
-{
-    if (ui_text_width(label, utf8) <= w) {
-        crt_put(y, x, w, e, label);
-        return;
-    }
-    int ew = ui_text_width(g->ellipsis, utf8);
-    char buf[TM_LABEL_MAX + 8];
-    size_t fit = ui_text_fit(label, w - ew > 0 ? w - ew : 0, utf8, NULL);
-    snprintf(buf, sizeof buf, "%.*s%s", (int)fit, label, g->ellipsis);
-    crt_put(y, x, w, e, buf);
-}
-
 /* Put s right-aligned in a cell of width w at x. */
 static void
 cell(int y, int x, int w, enum crt_elem e, const char *s, bool utf8)
@@ -148,7 +132,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
     if (row_sev >= UI_MARK_MIN)
         crt_put(y, x + 3, 1, crt_severity_elem(row_sev), ui_severity_glyph(g, row_sev));
     x += 4;
-    put_label(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii, g, ui->utf8);
+    crt_put_label(y, x, name_w, base, ui->utf8 ? li->label : li->label_ascii);
     x += name_w + 1;
 
     const struct tm_layer *L = m->layer_have[i] ? &m->layers[i] : NULL;

@@ -26,5 +26,7 @@ extern const struct panel_class panel_layers_class;
 extern const struct panel_class panel_hist_class;
 extern const struct panel_class panel_findings_class;
 extern const struct panel_class panel_view_class;
+extern const struct panel_class panel_ratio_class;
+extern const struct panel_class panel_multi_class;
 
 #endif

@@ -107,7 +107,8 @@ hist_share(const struct tm_hist *h, int nbins, double x0, double x1)
 
 size_t
 ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const struct tm_hist *b,
-                       char mark_b, int width, int height, bool utf8, float *lo, float *hi)
+                       const char *mark_b, int width, int height, bool utf8, float *lo,
+                       float *hi)
 {
     const struct ui_glyphs *g = ui_glyphs(utf8);
     size_t o = 0;
@@ -138,13 +139,12 @@ ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const str
         e = max > 0.0 ? (int)ceil(cb[c] / max * levels) : 0;
         eb[c] = cb[c] <= 0.0 ? 0 : e < 1 ? 1 : e > levels ? levels : e;
     }
-    char mark[2] = {mark_b, '\0'};
     for (int r = 0; r < height; r++) {
         int base = (height - 1 - r) * 8;
         for (int c = 0; c < width; c++) {
             /* b's bar ends in the row holding its top eighth: its letter goes there. */
             if (eb[c] > 0 && (eb[c] - 1) / 8 == height - 1 - r) {
-                append(buf, len, &o, mark);
+                append(buf, len, &o, mark_b);
                 continue;
             }
             int lvl = ea[c] - base;
@@ -155,6 +155,128 @@ ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const str
             append(buf, len, &o, "\n");
     }
     return o;
+}
+
+const double ui_band_q[UI_NBANDS] = {0.07, 0.16, 0.31, 0.50, 0.69, 0.84, 0.93};
+
+/* Values in h's bins (total may count a producer's own way). */
+static double
+hist_binned(const struct tm_hist *h)
+{
+    double n = 0.0;
+    for (int b = 0; b < h->nbins && b < TM_MAX_BINS; b++)
+        n += h->counts[b];
+    return n;
+}
+
+double
+ui_hist_quantile(const struct tm_hist *h, double q)
+{
+    int nbins = h->nbins > TM_MAX_BINS ? TM_MAX_BINS : h->nbins;
+    double n = (double)h->under + hist_binned(h) + h->over;
+    if (nbins == 0 || n <= 0.0 || !(q >= 0.0 && q <= 1.0))
+        return NAN;
+    double target = q * n, c = h->under;
+    if (h->under > 0 && target <= c)
+        return h->lo;
+    double w = ((double)h->hi - h->lo) / nbins;
+    for (int b = 0; b < nbins; b++) {
+        double k = h->counts[b];
+        if (k > 0.0 && c + k >= target) {
+            double frac = (target - c) / k;
+            frac = frac < 0.0 ? 0.0 : frac;
+            return h->lo + (b + frac) * w;
+        }
+        c += k;
+    }
+    return h->hi;
+}
+
+bool
+ui_hist_zoom(const struct tm_hist *h, double tail, struct tm_hist *out)
+{
+    *out = *h;
+    int nbins = h->nbins > TM_MAX_BINS ? TM_MAX_BINS : h->nbins;
+    double n = (double)h->under + hist_binned(h) + h->over;
+    if (nbins < 2 || n <= 0.0 || !(h->hi > h->lo))
+        return false;
+    double budget = tail * n, left = 0.0, right = 0.0;
+    int b0 = 0, b1 = nbins;
+    while (b0 < b1 - 1 && left + h->counts[b0] <= budget)
+        left += h->counts[b0++];
+    while (b1 - 1 > b0 && right + h->counts[b1 - 1] <= budget)
+        right += h->counts[--b1];
+    if ((b1 - b0) * 2 > nbins)
+        return false;
+    double w = ((double)h->hi - h->lo) / nbins;
+    memset(out->counts, 0, sizeof out->counts);
+    memcpy(out->counts, h->counts + b0, (size_t)(b1 - b0) * sizeof h->counts[0]);
+    out->nbins = (uint16_t)(b1 - b0);
+    out->lo = (float)(h->lo + b0 * w);
+    out->hi = (float)(h->lo + b1 * w);
+    out->under = h->under + (uint32_t)left;
+    out->over = h->over + (uint32_t)right;
+    out->total = h->total >= (uint32_t)(left + right) ? h->total - (uint32_t)(left + right) : 0;
+    return true;
+}
+
+size_t
+ui_bands_render(char *buf, size_t len, const float (*q)[UI_NBANDS], int n, int width,
+                int height, double lo, double hi, bool utf8)
+{
+    const struct ui_glyphs *g = ui_glyphs(utf8);
+    size_t o = 0;
+    if (len == 0)
+        return 0;
+    buf[0] = '\0';
+    if (width <= 0 || height <= 0)
+        return 0;
+    int first = n > width ? n - width : 0;
+    double dv = (hi - lo) / height;
+    for (int row = 0; row < height; row++) {
+        double top = hi - row * dv, bot = top - dv;
+        for (int c = 0; c < width; c++) {
+            int i = first + c;
+            const char *s = " ";
+            if (i < n && isfinite(q[i][0]) && isfinite(q[i][UI_NBANDS - 1]) && dv > 0.0) {
+                /* The innermost band reaching into the cell wins; the median is a line. */
+                if (q[i][3] >= bot && (q[i][3] < top || (row == 0 && q[i][3] <= top)))
+                    s = g->band[3];
+                else
+                    for (int k = 2; k >= 0; k--)
+                        if (q[i][k] < top && q[i][UI_NBANDS - 1 - k] >= bot) {
+                            s = g->band[k];
+                            break;
+                        }
+            }
+            append(buf, len, &o, s);
+        }
+        if (row + 1 < height)
+            append(buf, len, &o, "\n");
+    }
+    return o;
+}
+
+int
+ui_ratio_level(float r)
+{
+    static const double edge[UI_RATIO_LEVELS - 1] = {1e-6, 1e-5, 1e-4, 5e-4, 2e-3, 1e-2, 1e-1};
+    if (isnan(r))
+        return -1;
+    if (isinf(r))
+        return -2;
+    r = fabsf(r);
+    int lvl = 0;
+    while (lvl < UI_RATIO_LEVELS - 1 && r >= edge[lvl])
+        lvl++;
+    return lvl;
+}
+
+const char *
+ui_ratio_glyph(const struct ui_glyphs *g, float r)
+{
+    int lvl = ui_ratio_level(r);
+    return lvl == -1 ? " " : lvl == -2 ? g->ratio_bad : g->ratio_lvl[lvl];
 }
 
 /* Write label into line (width cells) at column at, if it fits. */

@@ -60,13 +60,17 @@ catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
 }
 
 static const struct panel_class *
-area_panel(int area)
+area_panel(const struct ui *ui, int area)
 {
+    if (ui->layout.area[area].w == 0 || ui->layout.area[area].h == 0)
+        return NULL;
     switch (area) {
     case UI_AREA_LOSS: return &panel_loss_class;
     case UI_AREA_LAYERS: return &panel_layers_class;
-    case UI_AREA_HIST: return &panel_hist_class;
+    case UI_AREA_HIST: return ui->show_strip ? &panel_ratio_class : &panel_hist_class;
     case UI_AREA_FINDINGS: return &panel_findings_class;
+    case UI_AREA_RATIO: return &panel_ratio_class;
+    case UI_AREA_MULTI: return &panel_multi_class;
     default: return NULL;
     }
 }
@@ -357,7 +361,8 @@ help_lines(char lines[][160], enum crt_elem *elem)
     const struct ui_key_binding *k = ui_key_table(&nk);
     const struct ui_command_doc *c = ui_command_docs(&nc);
     const struct panel_class *const panels[] = {&panel_loss_class, &panel_layers_class,
-                                                &panel_hist_class, &panel_findings_class,
+                                                &panel_hist_class, &panel_multi_class,
+                                                &panel_ratio_class, &panel_findings_class,
                                                 &panel_view_class};
     int n = 0;
     snprintf(lines[n], 160, "Keys");
@@ -591,7 +596,7 @@ draw(struct ui *ui)
         panel_view_class.draw(ui, &body);
     } else {
         for (int a = 0; a < UI_AREA_COUNT; a++) {
-            const struct panel_class *p = area_panel(a);
+            const struct panel_class *p = area_panel(ui, a);
             if (p != NULL)
                 p->draw(ui, &ui->layout.area[a]);
         }
@@ -618,7 +623,7 @@ relayout(struct ui *ui)
     if (ui->layout.too_small)
         return;
     for (int a = 0; a < UI_AREA_COUNT; a++) {
-        const struct panel_class *p = area_panel(a);
+        const struct panel_class *p = area_panel(ui, a);
         if (p != NULL)
             p->resize(ui, &ui->layout.area[a]);
     }

@@ -21,6 +21,8 @@
 
 #define UI_MIN_ROWS 24
 #define UI_MIN_COLS 80
+#define UI_WIDE_COLS 160        /* from here: the update-ratio strip beside the layers,
+                                 * a histogram per layer beside the selected one */
 
 /* ---- keys: curses codes translated by crt_getkey() ------------------- */
 
@@ -66,6 +68,8 @@ enum ui_area {
     UI_AREA_LAYERS,
     UI_AREA_HIST,
     UI_AREA_FINDINGS,
+    UI_AREA_RATIO,              /* the update-ratio strip: cols >= UI_WIDE_COLS only */
+    UI_AREA_MULTI,              /* a histogram per layer: cols >= UI_WIDE_COLS only */
     UI_AREA_MESSAGE,
     UI_AREA_FOOTER,
     UI_AREA_COUNT
@@ -123,6 +127,21 @@ void ui_series_recent(const struct ui_series *s, int i, long *x, float *y);
 #define UI_ACTIVE_CAP 64        /* doctor findings raised and not yet cleared */
 #define UI_EVENTS_CAP 512
 #define UI_MAX_TENSORS (2 * TM_MAX_LAYERS)
+#define UI_STRIP_LEN 128        /* snapshots the update-ratio strip keeps */
+#define UI_BAND_LEN 128         /* snapshots of percentiles kept per histogram */
+#define UI_NBANDS 7             /* the percentiles: ui_band_q */
+/* Histograms the model keeps apart: activations per layer, weights and grads per tensor. */
+#define UI_HIST_SLOTS (TM_MAX_LAYERS + 2 * UI_MAX_TENSORS)
+
+/* TensorBoard's distribution bands: 7, 16, 31, 50, 69, 84 and 93 %. */
+extern const double ui_band_q[UI_NBANDS];
+
+/* The percentiles of one histogram over time, oldest first (a ring). */
+struct ui_bands {
+    int n, head;                /* entries held; the next write */
+    long step[UI_BAND_LEN];
+    float q[UI_BAND_LEN][UI_NBANDS];
+};
 
 struct ui_model {
     bool have_info, have_state, have_step;
@@ -154,6 +173,19 @@ struct ui_model {
      */
     long act_hist_step[TM_MAX_LAYERS];
     long weight_hist_step[UI_MAX_TENSORS], grad_hist_step[UI_MAX_TENSORS];
+
+    /* The update-ratio strip: each tensor's ratio at the last snapshots (a
+     * ring, NaN where the snapshot had no record of the tensor). */
+    int strip_n, strip_head;
+    long strip_step[UI_STRIP_LEN];
+    float strip[UI_STRIP_LEN][UI_MAX_TENSORS];
+    /* Per histogram slot (ui_hist_slot): its percentiles over time, the
+     * first histogram seen (step 0 when the run starts there) and the one
+     * pinned by M. */
+    struct ui_bands bands[UI_HIST_SLOTS];
+    struct tm_hist first_hist[UI_HIST_SLOTS], pin_hist[UI_HIST_SLOTS];
+    long first_step[UI_HIST_SLOTS], pin_step[UI_HIST_SLOTS];   /* -1: none */
+    long pinned_at;             /* snap_step when M was pressed, -1 never */
 
     struct tm_event events[UI_EVENTS_CAP];
     long nevents;               /* ever received; events[i % CAP] */
@@ -204,6 +236,14 @@ long ui_model_nevents(const struct ui_model *m);
 const struct tm_hist *ui_model_hist(const struct ui_model *m, int layer, int kind);
 /* The step that histogram was computed at (≤ snap_step), -1 when there is none. */
 long ui_model_hist_step(const struct ui_model *m, int layer, int kind);
+/* The slot (0 .. UI_HIST_SLOTS-1) of layer's kind of histogram, -1 when it has none. */
+int ui_hist_slot(const struct ui_model *m, int layer, int kind);
+/* Pin every histogram shown now as the overlay's reference (M); pinned_at = snap_step. */
+void ui_model_pin(struct ui_model *m);
+/* Strip column i (0 = oldest of strip_n): tensor k's update ratio (NaN: none), its step. */
+float ui_model_strip(const struct ui_model *m, int i, int k, long *step);
+/* Band entry i (0 = oldest of b->n): the UI_NBANDS percentiles and the step. */
+const float *ui_bands_at(const struct ui_bands *b, int i, long *step);
 /*
  * h as CSV: a header "lo,hi,count", the underflow row (-inf, lo), one row
  * per bin in order, the overflow row (hi, inf).  0, or -1 on a write error.
@@ -259,6 +299,10 @@ struct ui_glyphs {
     const char *shade[UI_SHADES];   /* pictures without colour: darkest (blank) first */
     const char *upper_half;     /* "▀": a cell's top pixel in colour (UTF-8 only) */
     const char *reg;            /* the L2 term's point marker */
+    const char *ratio_lvl[8];   /* update-ratio strip, lowest band first (ui_ratio_level) */
+    const char *ratio_bad;      /* a non-finite update ratio */
+    const char *band[4];        /* percentile bands: 7-93, 16-84, 31-69, the median */
+    const char *ref;            /* the overlay's reference histogram */
 };
 
 /* The glyph set for a UTF-8 terminal or its ASCII twin. */
@@ -287,6 +331,37 @@ size_t ui_hist_render(char *buf, size_t len, const struct tm_hist *h, int width,
                       bool utf8);
 /* The axis under a histogram: lo at the left, 0 where it falls, hi at the right (ASCII). */
 void ui_hist_axis(char *buf, size_t len, const struct tm_hist *h, int width);
+/*
+ * The value below which a fraction q in [0, 1] of h's values lie (under
+ * and over count at lo and hi; linear inside a bin); NaN when h is empty.
+ */
+double ui_hist_quantile(const struct tm_hist *h, double q);
+/*
+ * Auto-zoom: the bins of h holding its central mass, leaving out at most
+ * tail of the values on each side (whole bins only), into out, whose
+ * under and over then count what was left out.  Returns true when that
+ * narrows the range to at most half; otherwise out is h unchanged.
+ */
+bool ui_hist_zoom(const struct tm_hist *h, double tail, struct tm_hist *out);
+/*
+ * The percentile bands over time: n entries of UI_NBANDS values (oldest
+ * first; the last width drawn, one column each) on value range [lo, hi]
+ * (top = hi), height lines of width cells: the 7-93, 16-84 and 31-69 %
+ * bands in g->band[0..2], the median in g->band[3].
+ */
+size_t ui_bands_render(char *buf, size_t len, const float (*q)[UI_NBANDS], int n, int width,
+                       int height, double lo, double hi, bool utf8);
+/*
+ * The band of update ratio r in the strip: 0 below 1e-6 (stalled), 1 to 1e-5,
+ * 2 to 1e-4, 3 to 5e-4, 4 the healthy band 5e-4 .. 2e-3 around 1e-3,
+ * 5 to 1e-2, 6 to 1e-1, 7 above; -1 for NaN (no record), -2 for infinity.
+ */
+#define UI_RATIO_LEVELS 8
+#define UI_RATIO_HEALTHY 4
+int ui_ratio_level(float r);
+/* The glyph of a strip cell (r as ui_ratio_level bands it; " " when none). */
+const char *ui_ratio_glyph(const struct ui_glyphs *g, float r);
+
 /* n values as a sparkline of n cells on a log scale (non-positive: lowest cell). */
 void ui_spark(char *buf, size_t len, const float *v, int n, bool utf8);
 
@@ -417,6 +492,14 @@ enum ui_hist_kind {
     UI_HIST_KIND_COUNT
 };
 
+/* What the histogram overlays (b). */
+enum ui_hist_ref {
+    UI_REF_NONE,
+    UI_REF_FIRST,               /* the first histogram of the run (step 0 when it starts there) */
+    UI_REF_PIN,                 /* the one pinned by M */
+    UI_REF_COUNT
+};
+
 enum ui_msg_kind {
     UI_MSG_INFO,
     UI_MSG_ERROR,
@@ -480,6 +563,10 @@ struct ui {
     bool confirm_quit;          /* attached: :quit asked "stop the run?"; the next key answers */
     double now;                 /* monotonic seconds of this frame */
     bool show_acc;              /* the curve panel shows accuracy instead of loss (a) */
+    bool hist_full;             /* z: the histogram's whole range (default: auto-zoom) */
+    bool hist_bands;            /* p: percentile bands over time instead of the bins */
+    int hist_ref;               /* b: overlay none, the first histogram, the pinned one */
+    bool show_strip;            /* u: the update-ratio strip in the histogram's place */
     struct ui_canvas canvas_train, canvas_val, canvas_reg;
     struct ui_canvas canvas_run[UI_MAX_RUNS];  /* the other runs' curves (nruns > 1) */
 };
@@ -495,14 +582,14 @@ void ui_select_run(struct ui *ui, int i);
 /*
  * Histograms a and b overlaid on their common range [min lo, max hi] as
  * height lines of exactly width cells separated by '\n' (pure): a as
- * block bars (ui_hist_render's glyphs), b as its letter mark_b at the top
+ * block bars (ui_hist_render's glyphs), b as mark_b (one cell) at the top
  * of each of its bars, each scaled to its own total so that runs of
  * different sizes compare.  Returns the bytes written (buf terminated);
  * *lo and *hi get the common range.
  */
 size_t ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a,
-                              const struct tm_hist *b, char mark_b, int width, int height,
-                              bool utf8, float *lo, float *hi);
+                              const struct tm_hist *b, const char *mark_b, int width,
+                              int height, bool utf8, float *lo, float *hi);
 
 /*
  * Route mouse event ev: a click on a layer row selects that layer (and

@@ -2,7 +2,7 @@
 libnntop_a_SOURCES += src/ui/crt.c src/ui/screen.c src/ui/layout.c src/ui/uimodel.c \
 	src/ui/format.c src/ui/plot.c src/ui/command.c src/ui/keys.c \
 	src/ui/panel-loss.c src/ui/panel-layers.c src/ui/panel-hist.c src/ui/panel-findings.c \
-	src/ui/panel-view.c
+	src/ui/panel-view.c src/ui/panel-ratio.c
 noinst_HEADERS += include/nntop/ui.h src/ui/ui-int.h src/ui/crt.h src/ui/panel.h
 
 if HAVE_CHECK
@@ -15,8 +15,9 @@ endif
 # End-to-end: the real binary under tmux (skips when tmux is missing).
 # tests/tmux-lib.sh holds what every tmux script shares (sessions, pane
 # capture, the bounded waits); new tmux scripts source it.
-check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh
-EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/tmux-lib.sh
+check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/ui-hist.sh
+EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/ui-hist.sh \
+	tests/tmux-lib.sh
 
 # The doctor on the dashboard under tmux: marks come from findings only,
 # and a finding's remedy key applies it (journaled in events.jsonl).

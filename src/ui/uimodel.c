@@ -195,6 +195,9 @@ ui_model_new(void)
         m->act_hist_step[i] = -1;
     for (int k = 0; k < UI_MAX_TENSORS; k++)
         m->weight_hist_step[k] = m->grad_hist_step[k] = -1;
+    for (int s = 0; s < UI_HIST_SLOTS; s++)
+        m->first_step[s] = m->pin_step[s] = -1;
+    m->pinned_at = -1;
     m->last_clip_kind = TM_CLIP_NORM;
     m->initial_verdict = -1;
     return m;
@@ -224,9 +227,37 @@ keep_hist(struct tm_hist *fresh, const struct tm_hist *held, bool have, long ste
     *fresh = *held;
 }
 
+/* A histogram computed at this snapshot: its percentiles join the bands,
+ * and the first one of its slot is kept for the overlay. */
+static void
+note_hist(struct ui_model *m, int slot, const struct tm_hist *h, long step)
+{
+    if (slot < 0 || h->nbins == 0 || h->total + (uint64_t)h->under + h->over == 0)
+        return;
+    if (m->first_step[slot] < 0) {
+        m->first_hist[slot] = *h;
+        m->first_step[slot] = step;
+    }
+    struct ui_bands *b = &m->bands[slot];
+    for (int q = 0; q < UI_NBANDS; q++)
+        b->q[b->head][q] = (float)ui_hist_quantile(h, ui_band_q[q]);
+    b->step[b->head] = step;
+    b->head = (b->head + 1) % UI_BAND_LEN;
+    if (b->n < UI_BAND_LEN)
+        b->n++;
+}
+
 static void
 commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
 {
+    int col = m->strip_head;
+    m->strip_step[col] = sn->step;
+    for (int k = 0; k < UI_MAX_TENSORS; k++)
+        m->strip[col][k] = m->pend_tensor[k] ? m->pend_tensors[k].update_ratio : NAN;
+    m->strip_head = (m->strip_head + 1) % UI_STRIP_LEN;
+    if (m->strip_n < UI_STRIP_LEN)
+        m->strip_n++;
+
     for (int i = 0; i < TM_MAX_LAYERS; i++) {
         if (!m->pend_layer[i])
             continue;
@@ -235,6 +266,8 @@ commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
         m->layers[i] = m->pend_layers[i];
         m->layer_have[i] = true;
         m->pend_layer[i] = false;
+        if (m->act_hist_step[i] == sn->step)
+            note_hist(m, i, &m->layers[i].act, sn->step);
     }
     for (int k = 0; k < UI_MAX_TENSORS; k++) {
         if (!m->pend_tensor[k])
@@ -246,6 +279,10 @@ commit_snapshot(struct ui_model *m, const struct tm_snapshot *sn)
         m->tensors[k] = m->pend_tensors[k];
         m->tensor_have[k] = true;
         m->pend_tensor[k] = false;
+        if (m->weight_hist_step[k] == sn->step)
+            note_hist(m, TM_MAX_LAYERS + k, &m->tensors[k].weight, sn->step);
+        if (m->grad_hist_step[k] == sn->step)
+            note_hist(m, TM_MAX_LAYERS + UI_MAX_TENSORS + k, &m->tensors[k].grad, sn->step);
         if (m->ntrend[k] == UI_TREND_LEN) {
             memmove(m->trend[k], m->trend[k] + 1, (UI_TREND_LEN - 1) * sizeof m->trend[k][0]);
             m->ntrend[k]--;
@@ -458,6 +495,64 @@ ui_model_hist_step(const struct ui_model *m, int layer, int kind)
         return m->act_hist_step[layer];
     int k = m->info.layers[layer].weight;
     return kind == UI_HIST_WEIGHT ? m->weight_hist_step[k] : m->grad_hist_step[k];
+}
+
+int
+ui_hist_slot(const struct ui_model *m, int layer, int kind)
+{
+    if (!m->have_info || layer < 0 || layer >= m->info.nlayers)
+        return -1;
+    if (kind == UI_HIST_ACT)
+        return layer;
+    int k = m->info.layers[layer].weight;
+    if (k < 0 || k >= UI_MAX_TENSORS)
+        return -1;
+    return TM_MAX_LAYERS + (kind == UI_HIST_WEIGHT ? 0 : UI_MAX_TENSORS) + k;
+}
+
+void
+ui_model_pin(struct ui_model *m)
+{
+    for (int i = 0; i < TM_MAX_LAYERS; i++)
+        if (m->layer_have[i] && m->act_hist_step[i] >= 0) {
+            m->pin_hist[i] = m->layers[i].act;
+            m->pin_step[i] = m->act_hist_step[i];
+        }
+    for (int k = 0; k < UI_MAX_TENSORS; k++) {
+        if (!m->tensor_have[k])
+            continue;
+        if (m->weight_hist_step[k] >= 0) {
+            m->pin_hist[TM_MAX_LAYERS + k] = m->tensors[k].weight;
+            m->pin_step[TM_MAX_LAYERS + k] = m->weight_hist_step[k];
+        }
+        if (m->grad_hist_step[k] >= 0) {
+            m->pin_hist[TM_MAX_LAYERS + UI_MAX_TENSORS + k] = m->tensors[k].grad;
+            m->pin_step[TM_MAX_LAYERS + UI_MAX_TENSORS + k] = m->grad_hist_step[k];
+        }
+    }
+    m->pinned_at = m->snap_step;
+}
+
+float
+ui_model_strip(const struct ui_model *m, int i, int k, long *step)
+{
+    if (i < 0 || i >= m->strip_n || k < 0 || k >= UI_MAX_TENSORS)
+        return NAN;
+    int at = (m->strip_head - m->strip_n + i + UI_STRIP_LEN) % UI_STRIP_LEN;
+    if (step != NULL)
+        *step = m->strip_step[at];
+    return m->strip[at][k];
+}
+
+const float *
+ui_bands_at(const struct ui_bands *b, int i, long *step)
+{
+    if (i < 0 || i >= b->n)
+        return NULL;
+    int at = (b->head - b->n + i + UI_BAND_LEN) % UI_BAND_LEN;
+    if (step != NULL)
+        *step = b->step[at];
+    return b->q[at];
 }
 
 int
