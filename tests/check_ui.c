@@ -319,6 +319,10 @@ START_TEST(test_ui__prompt_complete)
         {"expo", "export "}, {"expl", "explain "}, {"fi", "fix "}, {"fix dead", "fix dead-"}, {"fix dead-r", "fix dead-relu "},
         {"explain plat", "explain plateau "}, {"explain over", "explain overfit"},
         {"export h", "export hist "}, {"zz", "zz"}, {"s", "s"}, {"sa", "save "},
+        /* :set completes the config keys that can change live. */
+        {"se", "set "}, {"set optim.l", "set optim.lr "}, {"set optim.", "set optim."},
+        {"set optim.w", "set optim.weight_decay "}, {"set tr", "set train.batch_size "},
+        {"set t", "set t"}, {"set tele", "set telemetry.every "}, {"set data.", "set data."},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct ui_prompt p = {0};
@@ -338,6 +342,23 @@ START_TEST(test_ui__prompt_complete)
     ck_assert_int_eq(ui_parse_command("help lr2", &c, err, sizeof err), -1);
     ck_assert_str_eq(err, "help: no command 'lr2' (help alone lists them)");
     ck_assert_int_eq(ui_parse_command("export hist /tmp/h.csv", &c, err, sizeof err), 2);
+    /* set KEY VALUE is the command the key names; other keys are refused by name. */
+    ck_assert_int_eq(ui_parse_command("set optim.lr 0.01", &c, err, sizeof err), 0);
+    ck_assert_int_eq(c.kind, TM_CMD_SET_LR);
+    ck_assert_double_eq_tol(c.value, 0.01, 1e-12);
+    ck_assert_int_eq(ui_parse_command("set train.batch_size 32", &c, err, sizeof err), 0);
+    ck_assert_int_eq(c.kind, TM_CMD_SET_BATCH);
+    ck_assert_int_eq(c.n, 32);
+    ck_assert_int_eq(ui_parse_command("set optim.clip 2", &c, err, sizeof err), 0);
+    ck_assert_int_eq(c.kind, TM_CMD_SET_CLIP);
+    ck_assert_int_eq(ui_parse_command("set train.epochs 3", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "set: 'train.epochs' cannot change live (these can: optim.lr, "
+                          "optim.momentum, optim.weight_decay, optim.clip, train.batch_size, "
+                          "telemetry.every)");
+    ck_assert_int_eq(ui_parse_command("set optim.lr", &c, err, sizeof err), -1);
+    ck_assert_str_eq(err, "set: expected 'set KEY VALUE' (set optim.lr 0.01)");
+    ck_assert_int_eq(ui_parse_command("set optim.momentum 2", &c, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "momentum") != NULL, "the command's own error: '%s'", err);
     ck_assert_int_eq(ui_parse_command("export hist", &c, err, sizeof err), -1);
     ck_assert_str_eq(err, "export: expected 'export hist FILE'");
     /* :fix and :explain take a doctor rule id, or none. */
@@ -1103,6 +1124,62 @@ START_TEST(test_ui__model_strip_bands)
 }
 END_TEST
 
+/* A finding selected with a click: f, :fix and :explain take its rule
+ * while it is raised with a remedy; an event that is no finding has none. */
+START_TEST(test_ui__finding_selected)
+{
+    struct ui *ui = calloc(1, sizeof *ui);
+    ui->live = ui_model_new();
+    struct tm_record *r = rec(TM_EVENT);
+    r->u.event.kind = TM_EV_INFO;
+    snprintf(r->u.event.text, sizeof r->u.event.text, "dead-relu is not a finding here");
+    ui_model_apply(ui->live, r);
+    const char *rules[] = {"dead-relu", "update-ratio-low"};
+    for (int i = 0; i < 2; i++) {
+        r = rec(TM_FINDING);
+        struct tm_finding *f = &r->u.finding;
+        snprintf(f->rule, sizeof f->rule, "%s", rules[i]);
+        f->state = TM_FINDING_RAISED;
+        f->severity = 2;
+        f->layer = 2 * i;
+        f->tensor = -1;
+        f->remedy.kind = TM_CMD_SCALE_LR;
+        f->remedy.value = i == 0 ? 0.1 : 10.0;
+        snprintf(f->remedy_text, sizeof f->remedy_text, "lr x%g", f->remedy.value);
+        snprintf(f->text, sizeof f->text, "measured");
+        ui_model_apply(ui->live, r);
+    }
+    char buf[TM_NAME_MAX];
+    ck_assert_ptr_null(ui_finding_rule(ui->live, 0, buf, sizeof buf));
+    ck_assert_str_eq(ui_finding_rule(ui->live, 1, buf, sizeof buf), "dead-relu");
+    ck_assert_str_eq(ui_finding_rule(ui->live, 2, buf, sizeof buf), "update-ratio-low");
+    ck_assert_ptr_null(ui_finding_rule(ui->live, 3, buf, sizeof buf));
+    /* Nothing selected: the newest raised remedy (update-ratio-low). */
+    ck_assert_ptr_null(ui_selected_rule(ui, true, buf, sizeof buf));
+    ck_assert_str_eq(ui_model_remedy(ui->live, NULL)->rule, "update-ratio-low");
+    /* The older finding selected: its rule wins. */
+    ui->find_sel = 1 + 1;
+    ck_assert_str_eq(ui_selected_rule(ui, true, buf, sizeof buf), "dead-relu");
+    ck_assert_double_eq(ui_model_remedy(ui->live, buf)->remedy.value, 0.1);
+    /* The info event selected: no rule, f falls back to the newest. */
+    ui->find_sel = 0 + 1;
+    ck_assert_ptr_null(ui_selected_rule(ui, false, buf, sizeof buf));
+    /* Cleared: no remedy to apply, but :explain still explains it. */
+    r = rec(TM_FINDING);
+    snprintf(r->u.finding.rule, sizeof r->u.finding.rule, "dead-relu");
+    r->u.finding.state = TM_FINDING_CLEARED;
+    r->u.finding.layer = 0;
+    r->u.finding.tensor = -1;
+    r->u.finding.remedy.kind = -1;
+    ui_model_apply(ui->live, r);
+    ui->find_sel = 1 + 1;
+    ck_assert_ptr_null(ui_selected_rule(ui, true, buf, sizeof buf));
+    ck_assert_str_eq(ui_selected_rule(ui, false, buf, sizeof buf), "dead-relu");
+    free(ui->live);
+    free(ui);
+}
+END_TEST
+
 /* A view and its planes: planes of another sample or step, or out of
  * range, are not taken; a new view drops the old planes. */
 START_TEST(test_ui__model_view)
@@ -1723,6 +1800,7 @@ ui_suite(void)
     tcase_add_test(core, test_ui__bands_render);
     tcase_add_test(core, test_ui__ratio_level);
     tcase_add_test(core, test_ui__model_strip_bands);
+    tcase_add_test(core, test_ui__finding_selected);
     tcase_add_test(core, test_ui__hist_axis);
     tcase_add_test(core, test_ui__hist_overlay);
     tcase_add_test(core, test_ui__spark);

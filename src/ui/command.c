@@ -337,6 +337,50 @@ static const struct {
     {"q", parse_plain},
 };
 
+/*
+ * The config keys :set changes live, each the prompt command it is (the
+ * rest of the config is fixed for the run: set refuses them by name).
+ */
+static const struct {
+    const char *key;
+    const char *command;
+} settable[] = {
+    {"optim.lr", "lr"},
+    {"optim.momentum", "momentum"},
+    {"optim.weight_decay", "wd"},
+    {"optim.clip", "clip"},
+    {"train.batch_size", "batch"},
+    {"telemetry.every", "telemetry"},
+};
+
+/* "set KEY VALUE...": the command KEY is, with the values. */
+static int
+parse_set(int argc, char **argv, struct tm_command *out, char *err, size_t len)
+{
+    if (argc < 3) {
+        snprintf(err, len, "set: expected 'set KEY VALUE' (set optim.lr 0.01)");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof settable / sizeof settable[0]; i++) {
+        if (strcmp(argv[1], settable[i].key) != 0)
+            continue;
+        char *sub[MAX_ARGS];
+        int n = 0;
+        sub[n++] = (char *)settable[i].command;
+        for (int a = 2; a < argc && n < MAX_ARGS; a++)
+            sub[n++] = argv[a];
+        for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+            if (strcmp(commands[c].name, settable[i].command) == 0)
+                return commands[c].parse(n, sub, out, err, len);
+    }
+    char keys[256] = "";
+    for (size_t i = 0; i < sizeof settable / sizeof settable[0]; i++)
+        snprintf(keys + strlen(keys), sizeof keys - strlen(keys), "%s%s", i > 0 ? ", " : "",
+                 settable[i].key);
+    snprintf(err, len, "set: '%s' cannot change live (these can: %s)", argv[1], keys);
+    return -1;
+}
+
 /* Is name a word of the prompt language (a trainer or a dashboard command)? */
 static bool
 known_command(const char *name);
@@ -412,6 +456,13 @@ ui_parse_command(const char *line, struct tm_command *out, char *err, size_t len
     if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "export") == 0 ||
         strcmp(argv[0], "fix") == 0 || strcmp(argv[0], "explain") == 0)
         return parse_dashboard(argc, argv, err, len);
+    if (strcmp(argv[0], "set") == 0) {
+        struct tm_command c = {0};
+        if (parse_set(argc, argv, &c, err, len) < 0)
+            return -1;
+        *out = c;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[0], commands[i].name) != 0)
             continue;
@@ -429,7 +480,7 @@ static bool
 known_command(const char *name)
 {
     if (strcmp(name, "help") == 0 || strcmp(name, "export") == 0 || strcmp(name, "fix") == 0 ||
-        strcmp(name, "explain") == 0)
+        strcmp(name, "explain") == 0 || strcmp(name, "set") == 0)
         return true;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)
@@ -440,7 +491,7 @@ known_command(const char *name)
 size_t
 ui_command_complete(const char *prefix, const char **out, size_t max)
 {
-    static const char *const dashboard[] = {"help", "export", "fix", "explain"};
+    static const char *const dashboard[] = {"help", "export", "fix", "explain", "set"};
     size_t n = 0, plen = strlen(prefix);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strncmp(commands[i].name, prefix, plen) == 0 && strcmp(commands[i].name, "q") != 0 &&
@@ -475,11 +526,14 @@ static const struct ui_command_doc docs[] = {
     {"baseline", "train a copy on zeroed inputs (run paused meanwhile); compare its loss"},
     {"depcheck", "batch-dependency test: sample i's outputs may reach only its own input"},
     {"telemetry N", "take a layer snapshot every N steps (0 = off)"},
+    {"set KEY VALUE", "set a config key live: optim.lr, optim.momentum, optim.weight_decay, "
+                      "optim.clip, train.batch_size or telemetry.every (as lr, momentum, wd, "
+                      "clip, batch, telemetry do; Tab completes the key)"},
     {"quit | q", "save, write the final checkpoint and quit"},
-    {"fix [RULE]", "apply the remedy of the newest raised finding that has one (of RULE's), "
-                   "as f does"},
+    {"fix [RULE]", "apply the remedy of the newest raised finding that has one (of RULE's; "
+                   "default: the selected finding's), as f does"},
     {"explain [RULE]", "what a doctor rule checks, its thresholds, source and what to try "
-                       "(default: the newest raised finding's rule)"},
+                       "(default: the selected finding's rule, else the newest raised one's)"},
     {"help [COMMAND]", "the help overlay, or one command's synopsis on the message line"},
     {"export hist FILE", "write the shown histogram's bins as CSV (lo,hi,count; under/over rows)"},
 };
@@ -656,6 +710,12 @@ argument_words(const char *cmd, const char **out, size_t max, const char *prefix
     size_t n = 0, plen = strlen(prefix);
     if (strcmp(cmd, "help") == 0)
         return ui_command_complete(prefix, out, max);
+    if (strcmp(cmd, "set") == 0) {
+        for (size_t i = 0; i < sizeof settable / sizeof settable[0] && n < max; i++)
+            if (strncmp(settable[i].key, prefix, plen) == 0)
+                out[n++] = settable[i].key;
+        return n;
+    }
     if (strcmp(cmd, "fix") == 0 || strcmp(cmd, "explain") == 0) {
         for (int r = 0; r < DR_COUNT && n < max; r++)
             if (strncmp(doctor_rule_at(r)->id, prefix, plen) == 0)

@@ -192,6 +192,8 @@ key_next_run(struct ui *ui, int key)
 static int
 key_escape(struct ui *ui, int key)
 {
+    if (ui->overlay == UI_OVERLAY_NONE)
+        ui->find_sel = 0;       /* nothing else to close: drop the selected finding */
     ui->overlay = UI_OVERLAY_NONE;
     ui->msg_until = 0.0;
     return UI_HANDLED | UI_REDRAW;
@@ -212,8 +214,9 @@ key_quit(struct ui *ui, int key)
 static const struct ui_key_binding key_table[] = {
     {{'?', UI_KEY_F1}, "?, F1", "F1", "Help", "show this help", key_help, NULL},
     {{'f'}, "f", "f", "Fix",
-     "apply the remedy of the newest raised finding that has one (the function bar says "
-     "which: Fix lr x0.1, Fix clip norm 1, ...)", key_fix, NULL},
+     "apply the remedy of the finding selected with a click, or else of the newest raised "
+     "finding that has one (the function bar says which: Fix lr x0.1, Fix clip norm 1, ...)",
+     key_fix, NULL},
     {{' '}, "Space", "Space", "Pause", "pause or resume training", key_pause, NULL},
     {{'n'}, "n", "n", "Step", "run one step while paused (when running: pause first)",
      key_step, NULL},
@@ -277,8 +280,9 @@ static const struct ui_key_binding key_table[] = {
     {{'r'}, "r", NULL, NULL,
      "comparing runs (--replay RUN_A RUN_B ...): select the next run; the header, layer "
      "table and histogram are the selected run's", key_next_run, NULL},
-    {{UI_KEY_ESC}, "Esc", NULL, NULL, "close the prompt, an overlay or the message", key_escape,
-     NULL},
+    {{UI_KEY_ESC}, "Esc", NULL, NULL,
+     "close the prompt, an overlay or the message (with none open: unselect the finding)",
+     key_escape, NULL},
     {{UI_KEY_CTRL_L}, "Ctrl-L", NULL, NULL, "redraw the screen", key_redraw, NULL},
     {{'q', UI_KEY_F10}, "q, F10", "q", "Quit",
      "quit: the trainer saves, writes the final checkpoint and exits", key_quit, NULL},
@@ -299,7 +303,9 @@ ui_bar_name(const struct ui *ui, const struct ui_key_binding *b, char *buf, size
     if (b->handler != key_fix)
         return b->bar_name;
     /* f is offered only with a remedy to apply, and says which ("Fix lr x0.1"). */
-    const struct tm_finding *f = ui_model_remedy(ui->live, NULL);
+    char sel[TM_NAME_MAX];
+    const struct tm_finding *f =
+        ui_model_remedy(ui->live, ui_selected_rule(ui, true, sel, sizeof sel));
     if (f == NULL)
         return NULL;
     snprintf(buf, len, "%s %s", b->bar_name, f->remedy_text[0] != '\0' ? f->remedy_text : f->rule);

@@ -3,7 +3,8 @@
  * at the bottom, each with its step and a severity glyph (and colour),
  * wrapped to the panel's width; PgUp/PgDn ([ ]) scroll, End follows the
  * newest again.  Non-finite reports are drawn as errors whatever their
- * stated severity.
+ * stated severity.  A click selects an event (ui_findings_hit); f, :fix
+ * and :explain then act on the selected finding's rule.
  *
  * It holds no text of its own: the model keeps the last UI_EVENTS_CAP
  * events; older ones are in the run's events.jsonl.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "crt.h"
+#include "nntop/doctor.h"
 
 #define MAX_LINES_PER_EVENT 6
 #define MAX_SHOWN 128           /* events on screen at most (one line each or more) */
@@ -69,6 +71,56 @@ event_severity(const struct tm_event *ev)
     return s == 0 && ev->kind != TM_EV_FINDING ? 1 : s;
 }
 
+/* What the panel shows at its size: the events, their lines, where they start. */
+struct flayout {
+    int iy, ix, ih, iw, step_w, prefix, tw;
+    int nev, nlines, y0;        /* y0: the screen row of the oldest shown event's first line */
+    long first;                 /* ui_model_event index of evs[0] (the newest shown) */
+    const struct tm_event *evs[MAX_SHOWN];
+    char text[MAX_SHOWN][TM_TEXT_MAX + 16];
+    int lines[MAX_SHOWN];
+};
+
+/* Lay out the events for r as findings_draw draws them; false when nothing fits. */
+static bool
+findings_layout(const struct ui *ui, const struct ui_model *m, const struct ui_rect *r,
+                struct flayout *fl)
+{
+    fl->iy = r->y + 1, fl->ix = r->x + 1, fl->ih = r->h - 2, fl->iw = r->w - 2;
+    fl->nev = fl->nlines = 0;
+    fl->first = ui->find_scroll;
+    if (fl->ih < 1 || fl->iw < 16 || ui_model_nevents(m) == 0)
+        return false;
+    /* Prefix: glyph, step right-aligned to the widest step shown. */
+    char stepbuf[24];
+    snprintf(stepbuf, sizeof stepbuf, "%ld", ui_model_step(m));
+    fl->step_w = (int)strlen(stepbuf);
+    fl->prefix = 3 + fl->step_w + 1;   /* space, glyph, space, step, space */
+    fl->tw = fl->iw - fl->prefix - 1;
+    if (fl->tw < 8)
+        return false;
+    for (long k = ui->find_scroll; fl->nlines < fl->ih && fl->nev < MAX_SHOWN; k++) {
+        const struct tm_event *ev = ui_model_event(m, k);
+        if (ev == NULL)
+            break;
+        int e = fl->nev++;
+        ui_text_clean(fl->text[e], sizeof fl->text[e], ev->text, ui->utf8);
+        fl->evs[e] = ev;
+        fl->lines[e] = count_lines(fl->text[e], fl->tw, ui->utf8);
+        fl->nlines += fl->lines[e];
+    }
+    /* Oldest first; a partly hidden oldest event shows its last lines. */
+    fl->y0 = fl->nlines >= fl->ih ? fl->iy + fl->ih - fl->nlines : fl->iy;
+    return true;
+}
+
+/* The sequence number (0 = the run's first event) of ui_model_event(m, k). */
+static long
+event_seq(const struct ui_model *m, long k)
+{
+    return m->nevents - 1 - k;
+}
+
 static void
 findings_draw(struct ui *ui, const struct ui_rect *r)
 {
@@ -90,64 +142,76 @@ findings_draw(struct ui *ui, const struct ui_rect *r)
     else
         snprintf(title, sizeof title, "findings (%ld)", m->nevents);
     crt_box(r, title);
-    int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
-    if (ih < 1 || iw < 16)
-        return;
     if (total == 0) {
-        crt_put(iy, ix + 1, iw - 2, CRT_DIM, "no events yet");
+        if (r->h > 2 && r->w > 4)
+            crt_put(r->y + 1, r->x + 2, r->w - 4, CRT_DIM, "no events yet");
         return;
     }
-
-    /* Prefix: glyph, step right-aligned to the widest step shown. */
-    char stepbuf[24];
-    snprintf(stepbuf, sizeof stepbuf, "%ld", ui_model_step(m));
-    int step_w = (int)strlen(stepbuf);
-    int prefix = 3 + step_w + 1;   /* space, glyph, space, step, space */
-    int tw = iw - prefix - 1;
-    if (tw < 8)
+    static struct flayout fl;   /* large: not on the stack; only the UI thread draws */
+    if (!findings_layout(ui, m, r, &fl))
         return;
-
-    const struct tm_event *evs[MAX_SHOWN];
-    char text[MAX_SHOWN][TM_TEXT_MAX + 16];
-    int lines[MAX_SHOWN];
-    int nev = 0, nlines = 0;
-    for (long k = ui->find_scroll; nlines < ih && nev < MAX_SHOWN; k++) {
-        const struct tm_event *ev = ui_model_event(m, k);
-        if (ev == NULL)
-            break;
-        ui_text_clean(text[nev], sizeof text[nev], ev->text, ui->utf8);
-        evs[nev] = ev;
-        lines[nev] = count_lines(text[nev], tw, ui->utf8);
-        nlines += lines[nev];
-        nev++;
-    }
-    /* Oldest first; a partly hidden oldest event shows its last lines. */
-    int y = nlines >= ih ? iy + ih - nlines : iy;
-    for (int e = nev - 1; e >= 0; e--) {
-        const struct tm_event *ev = evs[e];
+    int y = fl.y0;
+    for (int e = fl.nev - 1; e >= 0; e--) {
+        const struct tm_event *ev = fl.evs[e];
         int sev = event_severity(ev);
         enum crt_elem el = crt_severity_elem(sev);
-        const char *s = text[e];
-        for (int l = 0; l < lines[e]; l++, y++) {
-            size_t n = wrap_line(s, tw, ui->utf8);
-            if (y >= iy && y < iy + ih) {
+        bool sel = event_seq(m, fl.first + e) + 1 == ui->find_sel;
+        const char *s = fl.text[e];
+        for (int l = 0; l < fl.lines[e]; l++, y++) {
+            size_t n = wrap_line(s, fl.tw, ui->utf8);
+            if (y >= fl.iy && y < fl.iy + fl.ih) {
                 if (l == 0) {
                     char step[24];
-                    snprintf(step, sizeof step, "%*ld", step_w, ev->step);
-                    crt_put(y, ix + 1, 1, el, ui_severity_glyph(g, sev));
-                    crt_put(y, ix + 3, step_w, CRT_DIM, step);
+                    snprintf(step, sizeof step, "%*ld", fl.step_w, ev->step);
+                    crt_put(y, fl.ix + 1, 1, el, ui_severity_glyph(g, sev));
+                    crt_put(y, fl.ix + 3, fl.step_w, CRT_DIM, step);
+                    if (sel)
+                        crt_put(y, fl.ix, 1, CRT_SELECTED, g->cursor);
                 }
                 char part[TM_TEXT_MAX + 16];
                 snprintf(part, sizeof part, "%.*s", (int)n, s);
                 if (l == MAX_LINES_PER_EVENT - 1 && s[n] != '\0')
                     snprintf(part + strlen(part), sizeof part - strlen(part), "%s", g->ellipsis);
-                crt_put(y, ix + prefix, tw + 1, el == CRT_OK ? CRT_NORMAL : el, part);
+                crt_put(y, fl.ix + fl.prefix, fl.tw + 1,
+                        sel ? CRT_SELECTED : el == CRT_OK ? CRT_NORMAL : el, part);
             }
             s += n;
             while (*s == ' ')
                 s++;
         }
     }
+}
+
+long
+ui_findings_hit(const struct ui *ui, int y)
+{
+    const struct ui_model *m = ui_view(ui);
+    static struct flayout fl;
+    if (!findings_layout(ui, m, &ui->layout.area[UI_AREA_FINDINGS], &fl))
+        return -1;
+    int row = fl.y0;
+    for (int e = fl.nev - 1; e >= 0; e--) {
+        if (y >= row && y < row + fl.lines[e] && y >= fl.iy && y < fl.iy + fl.ih)
+            return event_seq(m, fl.first + e);
+        row += fl.lines[e];
+    }
+    return -1;
+}
+
+const char *
+ui_finding_rule(const struct ui_model *m, long seq, char *buf, size_t len)
+{
+    long k = m->nevents - 1 - seq;
+    const struct tm_event *ev = seq >= 0 ? ui_model_event(m, k) : NULL;
+    if (ev == NULL || ev->kind != TM_EV_FINDING || len == 0)
+        return NULL;
+    /* A finding's text starts with its rule id ("dead-relu layer 3: ..."). */
+    size_t n = strcspn(ev->text, " :");
+    if (n == 0 || n >= len)
+        return NULL;
+    memcpy(buf, ev->text, n);
+    buf[n] = '\0';
+    return doctor_rule_find(buf) >= 0 ? buf : NULL;
 }
 
 static int
@@ -186,7 +250,7 @@ static const char *
 findings_help(void)
 {
     return "events and doctor findings with their step, newest at the bottom "
-           "(older ones are in events.jsonl)";
+           "(older ones are in events.jsonl); a click selects a finding for f and :explain";
 }
 
 const struct panel_class panel_findings_class = {

@@ -92,9 +92,23 @@ ui_message(struct ui *ui, int kind, const char *fmt, ...)
     ui->msg_until = (ui->now > 0.0 ? ui->now : mono_seconds()) + MSG_S;
 }
 
+const char *
+ui_selected_rule(const struct ui *ui, bool remedy, char *buf, size_t len)
+{
+    if (ui->find_sel <= 0)
+        return NULL;
+    const char *rule = ui_finding_rule(ui->live, ui->find_sel - 1, buf, len);
+    if (rule == NULL || (remedy && ui_model_remedy(ui->live, rule) == NULL))
+        return NULL;
+    return rule;
+}
+
 int
 ui_fix(struct ui *ui, const char *rule)
 {
+    char sel[TM_NAME_MAX];
+    if (rule == NULL)
+        rule = ui_selected_rule(ui, true, sel, sizeof sel);
     const struct tm_finding *f = ui_model_remedy(ui->live, rule);
     if (f == NULL) {
         if (rule != NULL)
@@ -771,6 +785,9 @@ dashboard_command(struct ui *ui, const char *line)
     }
     if (strcmp(cmd, "explain") == 0) {
         const struct ui_model *m = ui_view(ui);
+        char sel[TM_NAME_MAX];
+        if (a1 == NULL)
+            a1 = ui_selected_rule(ui, false, sel, sizeof sel);
         if (a1 == NULL && m->nactive == 0) {
             ui_message(ui, UI_MSG_ERROR, "explain: no finding is raised; name a rule "
                                          "(explain dead-relu)");
@@ -922,6 +939,25 @@ ui_mouse_event(struct ui *ui, const struct ui_mouse *ev)
             return UI_HANDLED | UI_REDRAW;
         }
         return UI_HANDLED;
+    }
+    if (ev->kind == UI_MOUSE_CLICK && inside(fr, ev->y, ev->x)) {
+        long seq = ui_findings_hit(ui, ev->y);
+        if (seq < 0)
+            return UI_HANDLED;
+        ui->find_sel = seq + 1;
+        char buf[TM_NAME_MAX];
+        const char *rule = ui_finding_rule(ui_view(ui), seq, buf, sizeof buf);
+        const struct tm_finding *f = rule != NULL ? ui_model_remedy(ui->live, rule) : NULL;
+        if (f != NULL)
+            ui_message(ui, UI_MSG_INFO, "selected %s: f applies its remedy (%s), :explain "
+                       "explains it, Esc unselects", rule, f->remedy_text);
+        else if (rule != NULL)
+            ui_message(ui, UI_MSG_INFO, "selected %s: :explain explains it (no remedy raised "
+                       "now), Esc unselects", rule);
+        else
+            ui_message(ui, UI_MSG_INFO, "selected an event, not a finding: f and :explain act "
+                       "on the newest raised");
+        return UI_HANDLED | UI_REDRAW;
     }
     if (ev->kind != UI_MOUSE_CLICK && inside(fr, ev->y, ev->x))
         return panel_findings_class.key(ui, ev->kind == UI_MOUSE_WHEEL_UP ? '[' : ']');

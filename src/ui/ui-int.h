@@ -532,6 +532,7 @@ struct ui {
     int hist_kind;              /* enum ui_hist_kind */
     long find_scroll;           /* findings: events hidden below the view */
     long find_total;            /* events seen when find_scroll was last kept */
+    long find_sel;              /* the selected event's sequence number + 1 (0: none selected) */
 
     int overlay;                /* enum ui_overlay */
     int help_top;
@@ -593,10 +594,28 @@ size_t ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a,
 
 /*
  * Route mouse event ev: a click on a layer row selects that layer (and
- * its histogram), the wheel over the findings scrolls them.  Pure: no
+ * its histogram), a click on a finding selects it (find_sel, said on the
+ * message line), the wheel over the findings scrolls them.  Pure: no
  * curses; returns UI_* bits (0 when the event lands nowhere).
  */
 int ui_mouse_event(struct ui *ui, const struct ui_mouse *ev);
+/*
+ * The event under screen row y of the findings panel as it is drawn now:
+ * its sequence number (0 = the run's first event), -1 when none is there.
+ */
+long ui_findings_hit(const struct ui *ui, int y);
+/*
+ * The doctor rule of event seq when it is a finding (its text starts
+ * with the rule id), into buf; NULL otherwise or once it left the model.
+ */
+const char *ui_finding_rule(const struct ui_model *m, long seq, char *buf, size_t len);
+/*
+ * The rule f, :fix and :explain act on without an argument: the selected
+ * finding's (when one is selected and, for a remedy, raised with one),
+ * else NULL (they take the newest raised).  remedy: only a rule whose
+ * raised finding has a remedy counts.
+ */
+const char *ui_selected_rule(const struct ui *ui, bool remedy, char *buf, size_t len);
 /* The model the panels draw: the frozen copy or the live one. */
 const struct ui_model *ui_view(const struct ui *ui);
 /* Show a message on the message line for a few seconds. */

@@ -15,9 +15,10 @@ endif
 # End-to-end: the real binary under tmux (skips when tmux is missing).
 # tests/tmux-lib.sh holds what every tmux script shares (sessions, pane
 # capture, the bounded waits); new tmux scripts source it.
-check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/ui-hist.sh
+check_SCRIPTS += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/ui-hist.sh \
+	tests/ui-select.sh
 EXTRA_DIST += tests/ui-smoke.sh tests/ui-view.sh tests/ui-progress.sh tests/ui-hist.sh \
-	tests/tmux-lib.sh
+	tests/ui-select.sh tests/tmux-lib.sh
 
 # The doctor on the dashboard under tmux: marks come from findings only,
 # and a finding's remedy key applies it (journaled in events.jsonl).
