@@ -107,14 +107,14 @@ if command -v tmux >/dev/null 2>&1; then
     fi
     # the logger's activation histograms are drawn (layer 0: 32 samples x 32 units)
     if pane | grep -q '┌ 0 dense 2→32 · activations' && pane | grep -q '│[ ▁▂▃▄▅▆▇█]*█' &&
-        pane | grep -E -q '│n 1\.02k +mean -20'; then
+        pane | grep -E -q '│n 1\.02k  [0-9]+ bins  mean -20'; then
         pass "the histogram panel draws the logger's activation histogram"
     else
         fail "no activation histogram of the PyTorch run on screen"
         shot
     fi
     $TM send-keys -t doc h
-    if wait_for '┌ 0 dense 2→32 · weights' 5 && wait_for '│n 64 +0\.weight norm' 5; then
+    if wait_for '┌ 0 dense 2→32 · weights' 5 && wait_for '│n 64  [0-9]+ bins  0\.weight norm' 5; then
         pass "h: the logger's weight histogram of 0.weight"
     else
         fail "h should show the weight histogram of 0.weight"
