@@ -129,12 +129,78 @@ draw_bands(struct ui *ui, const struct ui_model *m, int slot, int iy, int ix, in
         crt_put(iy + ih - 1, x, ix + iw - x, CRT_DIM, line);
 }
 
+/* The line under the bars: counts, what is left out, the bins, the reference, moments. */
+static void
+draw_counts(struct ui *ui, const struct ui_model *m, int i, const struct tm_hist *h,
+            const struct tm_hist *shown, const struct tm_tensor *t, bool zoomed, long ref_step,
+            int y, int ix, int iw)
+{
+    const struct ui_glyphs *g = ui->g;
+    const struct tm_layer_info *li = &m->info.layers[i];
+    char line[256], a[16], b[16];
+    /* Counts and moments on the last line, each part only if it fits whole. */
+    int x = ix;
+    snprintf(line, sizeof line, "n %s%s", ui_fmt_si(a, sizeof a, h->total),
+             h->sampled ? " (sampled)" : "");
+    x += crt_put(y, x, ix + iw - x, CRT_NORMAL, line);
+    if (shown->under > 0 || shown->over > 0) {
+        snprintf(line, sizeof line, "  below %s above %s", ui_fmt_si(a, sizeof a, shown->under),
+                 ui_fmt_si(b, sizeof b, shown->over));
+        if (ui_text_width(line, ui->utf8) > ix + iw - x)
+            snprintf(line, sizeof line, "  <%s >%s", ui_fmt_si(a, sizeof a, shown->under),
+                     ui_fmt_si(b, sizeof b, shown->over));
+        x += crt_put(y, x, ix + iw - x, CRT_WARN, line);
+    }
+    /* The binning, said: how many of the fixed bins are drawn. */
+    if (zoomed)
+        snprintf(line, sizeof line, "  zoom %d/%d bins", shown->nbins, h->nbins);
+    else
+        snprintf(line, sizeof line, "  %d bins", h->nbins);
+    if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+        x += crt_put(y, x, ix + iw - x, zoomed ? CRT_BOLD : CRT_NORMAL, line);
+    if (ref_step >= 0) {
+        snprintf(line, sizeof line, "  %s step %ld", g->ref, ref_step);
+        if (ui_text_width(line, ui->utf8) <= ix + iw - x)
+            x += crt_put(y, x, ix + iw - x, CRT_VAL, line);
+    }
+    line[0] = '\0';
+    if (ui->hist_kind == UI_HIST_ACT) {
+        const struct tm_layer *L = &m->layers[i];
+        snprintf(line, sizeof line, "  mean %s std %s", ui_fmt_short(a, sizeof a, L->act_mean, 6),
+                 ui_fmt_short(b, sizeof b, L->act_std, 6));
+    } else if (t != NULL) {
+        double v = ui->hist_kind == UI_HIST_WEIGHT ? t->w_norm : t->g_norm;
+        char name[TM_NAME_MAX];
+        int k = li->weight;
+        ui_text_clean(name, sizeof name, k < m->info.ntensors ? m->info.tensor_names[k] : "",
+                      ui->utf8);
+        snprintf(line, sizeof line, "  %s norm %s", name, ui_fmt_short(a, sizeof a, v, 6));
+    }
+    if (line[0] != '\0' && ui_text_width(line, ui->utf8) <= ix + iw - x)
+        crt_put(y, x, ix + iw - x, CRT_NORMAL, line);
+}
+
+/* The overlay's reference for slot (b): the first or the pinned histogram, or NULL. */
+static const struct tm_hist *
+pick_ref(const struct ui *ui, const struct ui_model *m, int slot, long *step)
+{
+    if (slot >= 0 && ui->hist_ref == UI_REF_FIRST && m->first_step[slot] >= 0) {
+        *step = m->first_step[slot];
+        return &m->first_hist[slot];
+    }
+    if (slot >= 0 && ui->hist_ref == UI_REF_PIN && m->pin_step[slot] >= 0) {
+        *step = m->pin_step[slot];
+        return &m->pin_hist[slot];
+    }
+    return NULL;
+}
+
 static void
 hist_draw(struct ui *ui, const struct ui_rect *r)
 {
     const struct ui_model *m = ui_view(ui);
     const struct ui_glyphs *g = ui->g;
-    char title[160], line[256], a[16], b[16];
+    char title[160], line[256];
     int i = ui->sel_layer;
     bool have_layer = m->have_info && i >= 0 && i < m->info.nlayers;
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
@@ -215,15 +281,8 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     struct tm_hist zh;
     bool zoomed = !ui->hist_full && ui_hist_zoom(h, UI_HIST_TAIL, &zh);
     const struct tm_hist *shown = zoomed ? &zh : h;
-    const struct tm_hist *ref = NULL;
     long ref_step = -1;
-    if (slot >= 0 && ui->hist_ref == UI_REF_FIRST && m->first_step[slot] >= 0) {
-        ref = &m->first_hist[slot];
-        ref_step = m->first_step[slot];
-    } else if (slot >= 0 && ui->hist_ref == UI_REF_PIN && m->pin_step[slot] >= 0) {
-        ref = &m->pin_hist[slot];
-        ref_step = m->pin_step[slot];
-    }
+    const struct tm_hist *ref = pick_ref(ui, m, slot, &ref_step);
 
     int bars = ih - 2;
     char *buf = line;
@@ -251,46 +310,8 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     ui_hist_axis(buf, sizeof line, &axis, iw);
     crt_put(iy + bars, ix, iw, CRT_DIM, buf);
 
-    /* Counts and moments on the last line, each part only if it fits whole. */
-    int y = iy + ih - 1, x = ix;
-    snprintf(line, sizeof line, "n %s%s", ui_fmt_si(a, sizeof a, h->total),
-             h->sampled ? " (sampled)" : "");
-    x += crt_put(y, x, ix + iw - x, CRT_NORMAL, line);
-    if (shown->under > 0 || shown->over > 0) {
-        snprintf(line, sizeof line, "  below %s above %s", ui_fmt_si(a, sizeof a, shown->under),
-                 ui_fmt_si(b, sizeof b, shown->over));
-        if (ui_text_width(line, ui->utf8) > ix + iw - x)
-            snprintf(line, sizeof line, "  <%s >%s", ui_fmt_si(a, sizeof a, shown->under),
-                     ui_fmt_si(b, sizeof b, shown->over));
-        x += crt_put(y, x, ix + iw - x, CRT_WARN, line);
-    }
-    /* The binning, said: how many of the fixed bins are drawn. */
-    if (zoomed)
-        snprintf(line, sizeof line, "  zoom %d/%d bins", shown->nbins, h->nbins);
-    else
-        snprintf(line, sizeof line, "  %d bins", h->nbins);
-    if (ui_text_width(line, ui->utf8) <= ix + iw - x)
-        x += crt_put(y, x, ix + iw - x, zoomed ? CRT_BOLD : CRT_NORMAL, line);
-    if (ref != NULL) {
-        snprintf(line, sizeof line, "  %s step %ld", g->ref, ref_step);
-        if (ui_text_width(line, ui->utf8) <= ix + iw - x)
-            x += crt_put(y, x, ix + iw - x, CRT_VAL, line);
-    }
-    line[0] = '\0';
-    if (ui->hist_kind == UI_HIST_ACT) {
-        const struct tm_layer *L = &m->layers[i];
-        snprintf(line, sizeof line, "  mean %s std %s", ui_fmt_short(a, sizeof a, L->act_mean, 6),
-                 ui_fmt_short(b, sizeof b, L->act_std, 6));
-    } else if (t != NULL) {
-        double v = ui->hist_kind == UI_HIST_WEIGHT ? t->w_norm : t->g_norm;
-        char name[TM_NAME_MAX];
-        int k = li->weight;
-        ui_text_clean(name, sizeof name, k < m->info.ntensors ? m->info.tensor_names[k] : "",
-                      ui->utf8);
-        snprintf(line, sizeof line, "  %s norm %s", name, ui_fmt_short(a, sizeof a, v, 6));
-    }
-    if (line[0] != '\0' && ui_text_width(line, ui->utf8) <= ix + iw - x)
-        crt_put(y, x, ix + iw - x, CRT_NORMAL, line);
+    draw_counts(ui, m, i, h, shown, t, zoomed, ref != NULL ? ref_step : -1, iy + ih - 1, ix,
+                iw);
 }
 
 static int
