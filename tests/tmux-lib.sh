@@ -11,6 +11,10 @@
 # $CLEANUP.  fail shows the screen of $SESSION.  The waits poll ten times
 # a second up to a bound in seconds, and never assert on time.  It
 # decides nothing about what a test checks.
+#
+# SCREEN_LC (set before sourcing, e.g. C.UTF-8): the locale the screen is
+# matched in, for patterns that count characters (".", "{5}", brackets of
+# glyphs); unset, the test's own locale.
 
 . "${top_srcdir:-.}/tests/lib.sh"
 
@@ -62,7 +66,7 @@ wait_until() {
     return 1
 }
 
-screen_has() { pane "$2" | grep -E -q -- "$1"; }
+screen_has() { pane "$2" | LC_ALL=${SCREEN_LC:-${LC_ALL:-}} grep -E -q -- "$1"; }
 screen_lacks() { ! screen_has "$@"; }
 file_has() { grep -E -q -- "$2" "$1" 2>/dev/null; }
 
@@ -72,6 +76,16 @@ wait_for() { wait_until "$2" screen_has "$1" "${3:-}"; }
 wait_gone() { wait_until "$2" screen_lacks "$1" "${3:-}"; }
 # wait_file FILE REGEX SECONDS: true once a line of FILE matches.
 wait_file() { wait_until "$3" file_has "$1" "$2"; }
+
+# expect_screen WHAT REGEX [SECONDS]: pass WHAT once the screen matches
+# REGEX within SECONDS (default 10), else fail it.
+expect_screen() {
+    if wait_for "$2" "${3:-10}"; then
+        pass "$1"
+    else
+        fail "$1: no /$2/ on screen"
+    fi
+}
 
 # tmux_run COMMAND: COMMAND (a shell line, run in $TMP) in a fresh
 # ${COLS:-100}x${ROWS:-30} session $SESSION; its exit status goes to

@@ -16,7 +16,10 @@
 # skipped without tmux.  Lines start with "# torch-doctor: ".
 set -u
 NAME=torch-doctor
-. "${top_srcdir:-.}/tests/lib.sh"
+SESSION=doc
+TMUX_OPTIONAL=1
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
+ON_FAIL=:
 PY=/usr/bin/python3
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     say "SKIP: $PY cannot import torch (Debian: python3-torch)"
@@ -68,28 +71,13 @@ run attach -H "$RUN"
 check "attach -H of the PyTorch run: the same findings" 0 \
     out '^WARN step 0 lr-out-of-range: ' out '^WARN step [0-9]+ dead-relu layer 1: '
 
-if command -v tmux >/dev/null 2>&1; then
-    unset TMUX
-    TM="tmux -L nntop-torch-doctor-$$ -f /dev/null"
-    CLEANUP="$TM kill-server >/dev/null 2>&1"
-    pane() { $TM capture-pane -t doc -p 2>/dev/null; }
-    wait_for() {
-        i=0
-        while [ "$i" -lt $(($2 * 10)) ]; do
-            pane | grep -E -q -- "$1" && return 0
-            sleep 0.1
-            i=$((i + 1))
-        done
-        return 1
-    }
-    shot() { echo "---- screen ----"; pane; echo "----------------"; }
-    $TM new-session -d -s doc -x 100 -y 30 \
-        "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --replay '$RUN'; sleep 600"
+if [ -n "$HAVE_TMUX" ]; then
+    tmux_run "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --replay '$RUN'"
     if wait_for '^ nntop torch-bug .*done' 20 && wait_for '⚠ +[0-9]+ dead-relu layer 1: 100%' 5; then
         pass "findings panel: dead-relu of the PyTorch run"
     else
         fail "the findings panel should list dead-relu"
-        shot
+        show_screen
     fi
     # the oldest findings (Home): the lr judged at the start
     $TM send-keys -t doc Home
@@ -97,13 +85,13 @@ if command -v tmux >/dev/null 2>&1; then
         pass "findings panel: lr-out-of-range of the PyTorch run (Home)"
     else
         fail "the findings panel should list lr-out-of-range after Home"
-        shot
+        show_screen
     fi
     if pane | sed -n 1p | grep -E -q '⚠ [0-9]+ warn' && pane | grep -E -q '│[ ▸] 1⚠relu '; then
         pass "the header counts the warnings and the relu row is marked"
     else
         fail "no warning count in the header or no mark on the relu row"
-        shot
+        show_screen
     fi
     # the logger's activation histograms are drawn (layer 0: 32 samples x 32 units)
     if pane | grep -q '┌ 0 dense 2→32 · activations' && pane | grep -q '│[ ▁▂▃▄▅▆▇█]*█' &&
@@ -111,14 +99,14 @@ if command -v tmux >/dev/null 2>&1; then
         pass "the histogram panel draws the logger's activation histogram"
     else
         fail "no activation histogram of the PyTorch run on screen"
-        shot
+        show_screen
     fi
     $TM send-keys -t doc h
     if wait_for '┌ 0 dense 2→32 · weights' 5 && wait_for '│n 64  [0-9]+ bins  0\.weight norm' 5; then
         pass "h: the logger's weight histogram of 0.weight"
     else
         fail "h should show the weight histogram of 0.weight"
-        shot
+        show_screen
     fi
     $TM send-keys -t doc q
 else

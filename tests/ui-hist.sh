@@ -14,20 +14,10 @@
 # Exit 77 (skip) when tmux or nntop is missing.  Lines start "# ui-hist: ".
 set -u
 NAME=ui-hist
-. "${top_srcdir:-.}/tests/lib.sh"
-if ! command -v tmux >/dev/null 2>&1; then
-    say "SKIP: tmux is not installed"
-    exit 77
-fi
+SESSION=h
+SCREEN_LC=C.UTF-8
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 
-unset TMUX
-SOCK=nntop-hist-$$
-TM="tmux -L $SOCK -f /dev/null"
-CLEANUP="$TM kill-server >/dev/null 2>&1"
-
-pane() { $TM capture-pane -t h -p 2>/dev/null; }
-header() { pane | sed -n 1p; }
-message() { pane | tail -n 2 | head -n 1; }
 # cols FROM TO: columns FROM..TO (1-based, characters, not bytes) of the screen.
 cols() {
     pane | python3 -c 'import sys
@@ -35,43 +25,22 @@ a, b = int(sys.argv[1]), int(sys.argv[2])
 for l in sys.stdin.read().split("\n"): print(l[a - 1:b])' "$1" "$2"
 }
 
-# wait_for REGEX SECONDS: true once the screen matches (grep -E).
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | LC_ALL=C.UTF-8 grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-# expect WHAT REGEX: pass when the screen shows REGEX within 10 s.
-expect() {
-    if wait_for "$2" 10; then pass "$1"
-    else
-        fail "$1: no /$2/ on screen"
-        pane | sed 's/^/    /'
-    fi
-}
-
 # start COLS ROWS LANG [ENV...] -- ARGS...: nntop in a fresh session.
 start() {
-    c=$1 r=$2 lang=$3
+    COLS=$1 ROWS=$2
+    lang=$3
     shift 3
     envs=
     while [ $# -gt 0 ] && [ "$1" != -- ]; do envs="$envs $1"; shift; done
     [ $# -gt 0 ] && shift
-    $TM kill-session -t h >/dev/null 2>&1
-    $TM new-session -d -s h -x "$c" -y "$r" \
-        "cd '$TMP' && env $envs NNTOP_DEMO=spiral LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*; sleep 600"
+    tmux_run "env $envs NNTOP_DEMO=spiral LANG=$lang LC_ALL=$lang TERM=screen $NNTOP $*"
 }
 
 # step N: press n N times, each after the header shows the step before it.
 step() {
     k=0
     while [ "$k" -lt "$1" ]; do
-        s=$(header | sed -n 's/.* step \([0-9][0-9]*\).*/\1/p')
+        s=$(step_now)
         $TM send-keys -t h n
         wait_for "^ nntop .* step $((s + 1))[/ ]" 10 || fail "n should reach step $((s + 1))"
         k=$((k + 1))
@@ -81,28 +50,27 @@ step() {
 # ---- 100x30, UTF-8: the histogram's views --------------------------------
 
 start 100 30 C.UTF-8 -- --paused -o "$TMP/runs" --set telemetry.every=1
-expect "the histogram says its fixed bins" '40 bins'
+expect_screen "the histogram says its fixed bins" '40 bins'
 step 3
 $TM send-keys -t h p
-expect "p: percentile bands over time" 'activations percentiles'
-expect "p: the bands' legend and the steps they span" '░7-93 ▒16-84 ▓31-69 ━50 %  steps 0-3'
+expect_screen "p: percentile bands over time" 'activations percentiles'
+expect_screen "p: the bands' legend and the steps they span" '░7-93 ▒16-84 ▓31-69 ━50 %  steps 0-3'
 $TM send-keys -t h p
-expect "p again: the bins" '40 bins'
+expect_screen "p again: the bins" '40 bins'
 $TM send-keys -t h b
-expect "b: the overlay on the first histogram" 'histogram overlay: the first histogram'
-expect "b: the overlay says its step" '40 bins  • step 0'
+expect_screen "b: the overlay on the first histogram" 'histogram overlay: the first histogram'
+expect_screen "b: the overlay says its step" '40 bins  • step 0'
 $TM send-keys -t h M
-expect "M: pins this step's histograms" 'histograms pinned at step 3'
-expect "M: the overlay compares to the pinned step" '40 bins  • step 3'
+expect_screen "M: pins this step's histograms" 'histograms pinned at step 3'
+expect_screen "M: the overlay compares to the pinned step" '40 bins  • step 3'
 $TM send-keys -t h b
-expect "b after the pin: overlay off" 'histogram overlay: off'
+expect_screen "b after the pin: overlay off" 'histogram overlay: off'
 $TM send-keys -t h z
-expect "z: the whole range" 'histogram: the whole range'
+expect_screen "z: the whole range" 'histogram: the whole range'
 
 # :export hist FILE writes the bins; a bad path is named and nothing stops.
 $TM send-keys -t h ":export hist $TMP/h.csv" Enter
-i=0
-while [ ! -s "$TMP/h.csv" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+wait_until 10 test -s "$TMP/h.csv"
 if [ -s "$TMP/h.csv" ] && [ "$(head -n 1 "$TMP/h.csv")" = "lo,hi,count" ] &&
     [ "$(wc -l <"$TMP/h.csv")" -eq 43 ] && sed -n 2p "$TMP/h.csv" | grep -q '^-inf,' &&
     tail -n 1 "$TMP/h.csv" | grep -q ',inf,'; then
@@ -112,31 +80,31 @@ else
     cat "$TMP/h.csv" 2>/dev/null | head -5
 fi
 $TM send-keys -t h ":export hist $TMP/no/such/dir.csv" Enter
-expect "a failed export names the file on the message line" \
+expect_screen "a failed export names the file on the message line" \
     "export: .*/no/such/dir.csv: No such file or directory"
 step 1
 pass "the dashboard goes on after a failed export"
 
 # The strip: one cell per snapshot (steps 0..4), the 1e-3 band on the scale.
 $TM send-keys -t h u
-expect "u: the update-ratio strip in the histogram's place" 'update/weight ratio · steps 0-4  \[u\]'
-expect "u: a row per weight layer, a cell per snapshot" \
+expect_screen "u: the update-ratio strip in the histogram's place" 'update/weight ratio · steps 0-4  \[u\]'
+expect_screen "u: a row per weight layer, a cell per snapshot" \
     '│▸0 dense 2→256 +[·▁▂▃▄▆▇█!]{5} '
-expect "u: the last weight layer's row" '│ 4 dense 256→5 +[·▁▂▃▄▆▇█!]{5} '
-expect "u: the scale marks the 1e-3 band" '1e-6 ·▁▂▃\[▄\]▆▇█ 0.1'
+expect_screen "u: the last weight layer's row" '│ 4 dense 256→5 +[·▁▂▃▄▆▇█!]{5} '
+expect_screen "u: the scale marks the 1e-3 band" '1e-6 ·▁▂▃\[▄\]▆▇█ 0.1'
 $TM send-keys -t h u
-expect "u again: the histogram" '0 dense 2→256 · activations'
+expect_screen "u again: the histogram" '0 dense 2→256 · activations'
 $TM send-keys -t h q
-sleep 1
+wait_exit 10 >/dev/null
 run=$(ls -d "$TMP"/runs/*/ 2>/dev/null | head -n 1)
 
 # ---- the replay draws the bands from histograms.csv ----------------------
 
 if [ -n "$run" ]; then
     start 100 30 C.UTF-8 -- --replay "$run"
-    expect "--replay: the histogram" '0 dense 2→256 · activations'
+    expect_screen "--replay: the histogram" '0 dense 2→256 · activations'
     $TM send-keys -t h p
-    expect "--replay: p draws the bands over the recorded steps" '━50 %  steps [0-9]+-[0-9]+'
+    expect_screen "--replay: p draws the bands over the recorded steps" '━50 %  steps [0-9]+-[0-9]+'
 else
     fail "the first run left no run directory"
 fi
@@ -144,14 +112,14 @@ fi
 # ---- LANG=C NO_COLOR=1: the ASCII twins ----------------------------------
 
 start 100 30 C NO_COLOR=1 -- --paused --no-log --set telemetry.every=1
-expect "ASCII: the histogram" '0 dense 2->256 - activations'
+expect_screen "ASCII: the histogram" '0 dense 2->256 - activations'
 step 2
 $TM send-keys -t h u
-expect "ASCII: the strip's rows" '\|>0 dense 2->256 +[._~=+*#!-]{3} '
-expect "ASCII: the 1e-3 band on the scale" '1e-6 \._-~\[=\]\+\*# 0\.1'
+expect_screen "ASCII: the strip's rows" '\|>0 dense 2->256 +[._~=+*#!-]{3} '
+expect_screen "ASCII: the 1e-3 band on the scale" '1e-6 \._-~\[=\]\+\*# 0\.1'
 $TM send-keys -t h u p
-expect "ASCII: the bands' legend" '\.7-93 :16-84 #31-69 =50 %'
-if $TM capture-pane -t h -p -e | grep -q "$(printf '\033')\[[0-9;]*3[0-7]m"; then
+expect_screen "ASCII: the bands' legend" '\.7-93 :16-84 #31-69 =50 %'
+if pane_e | grep -q "$(printf '\033')\[[0-9;]*3[0-7]m"; then
     fail "NO_COLOR: the screen has SGR colours"
 else
     pass "NO_COLOR: no SGR colours"
@@ -161,8 +129,8 @@ $TM send-keys -t h q
 # ---- 200x60: the strip has its own row, a histogram per layer -------------
 
 start 200 60 C.UTF-8 -- --paused --no-log --set telemetry.every=1
-expect "200x60: the strip without a key" 'update/weight ratio · steps 0-0'
-expect "200x60: the histograms of every layer" '┌ every layer · activations \(zoomed\)  \[h z\]'
+expect_screen "200x60: the strip without a key" 'update/weight ratio · steps 0-0'
+expect_screen "200x60: the histograms of every layer" '┌ every layer · activations \(zoomed\)  \[h z\]'
 step 1
 mid=$(cols 76 150)
 n=0
@@ -175,7 +143,7 @@ else
     echo "$mid" | sed 's/^/    /'
 fi
 $TM send-keys -t h h
-expect "h switches every layer's histogram" '┌ every layer · weights'
+expect_screen "h switches every layer's histogram" '┌ every layer · weights'
 $TM send-keys -t h q
 
 finish

@@ -13,38 +13,10 @@
 # or nntop is missing.  Lines start "# ui-select: ".
 set -u
 NAME=ui-select
-. "${top_srcdir:-.}/tests/lib.sh"
-if ! command -v tmux >/dev/null 2>&1; then
-    say "SKIP: tmux is not installed"
-    exit 77
-fi
+SESSION=s
+SCREEN_LC=C.UTF-8
+. "${top_srcdir:-.}/tests/tmux-lib.sh"
 case $top_srcdir in /*) SRC=$top_srcdir ;; *) SRC=$(pwd)/$top_srcdir ;; esac
-
-unset TMUX
-SOCK=nntop-select-$$
-TM="tmux -L $SOCK -f /dev/null"
-CLEANUP="$TM kill-server >/dev/null 2>&1"
-
-pane() { $TM capture-pane -t s -p 2>/dev/null; }
-header() { pane | sed -n 1p; }
-
-wait_for() {
-    i=0
-    while [ "$i" -lt $(($2 * 10)) ]; do
-        pane | LC_ALL=C.UTF-8 grep -E -q -- "$1" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
-expect() {
-    if wait_for "$2" "${3:-10}"; then pass "$1"
-    else
-        fail "$1: no /$2/ on screen"
-        pane | sed 's/^/    /'
-    fi
-}
 
 # click COL ROW: an xterm mouse report of button 1 pressed and released at a
 # 1-based cell, as a terminal sends it (a press alone leaves curses waiting
@@ -65,18 +37,17 @@ for i, l in enumerate(sys.stdin.read().split("\n")):
         break' "$1"
 }
 
-$TM new-session -d -s s -x 100 -y 30 \
-    "cd '$TMP' && env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --no-log --paused '$SRC/configs/bugs/lr-too-low.yaml' --steps 100000000; sleep 600"
-expect "--paused starts at step 0" '^ nntop .*paused .*step 0/' 30
+tmux_run "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=screen $NNTOP --no-log --paused '$SRC/configs/bugs/lr-too-low.yaml' --steps 100000000"
+expect_screen "--paused starts at step 0" '^ nntop .*paused .*step 0/' 30
 $TM send-keys -t s ':step 100' Enter
-expect "after :step 100, paused again" 'paused after stepping' 60
-expect "lr-too-low raises update-ratio-low" '│ [⚠·] +[0-9]+ update-ratio-low'
+expect_screen "after :step 100, paused again" 'paused after stepping' 60
+expect_screen "lr-too-low raises update-ratio-low" '│ [⚠·] +[0-9]+ update-ratio-low'
 
 # The finding's first line in the findings panel (the right half).
 row=$(row update-ratio-low)
 if [ -n "$row" ] && [ "$row" -lt 26 ]; then
     click 70 "$row"
-    expect "a click on the finding selects it" \
+    expect_screen "a click on the finding selects it" \
         'selected update-ratio-low: f applies its remedy \(lr x10\), :explain explains it'
     if pane | sed -n "${row}p" | LC_ALL=C.UTF-8 grep -q '││▸'; then
         pass "the selected finding's row is marked"
@@ -85,9 +56,9 @@ if [ -n "$row" ] && [ "$row" -lt 26 ]; then
         pane | sed -n "${row}p"
     fi
     $TM send-keys -t s f
-    expect "f applies the selected finding's remedy" 'fix for update-ratio-low .*lr x10 sent'
+    expect_screen "f applies the selected finding's remedy" 'fix for update-ratio-low .*lr x10 sent'
     $TM send-keys -t s ':explain' Enter
-    expect ":explain without a rule explains the selected one" 'explain update-ratio-low'
+    expect_screen ":explain without a rule explains the selected one" 'explain update-ratio-low'
     $TM send-keys -t s Escape
     sleep 0.3
     $TM send-keys -t s Escape
@@ -101,7 +72,7 @@ if [ -n "$row" ] && [ "$row" -lt 26 ]; then
     irow=$(row initial-loss)
     if [ -n "$irow" ] && [ "$irow" -lt 26 ]; then
         click 70 "$irow"
-        expect "a finding without a remedy: :explain only" \
+        expect_screen "a finding without a remedy: :explain only" \
             'selected initial-loss: :explain explains it \(no remedy raised now\)'
     else
         fail "initial-loss is not in rows 16-25 of the findings panel (row '$irow')"
@@ -110,23 +81,22 @@ if [ -n "$row" ] && [ "$row" -lt 26 ]; then
     erow=$(row 'stepping 100')
     if [ -n "$erow" ] && [ "$erow" -lt 26 ]; then
         click 70 "$erow"
-        expect "a click on an event that is no finding says so" \
+        expect_screen "a click on an event that is no finding says so" \
             'selected an event, not a finding: f and :explain act on the newest raised'
     else
         fail "'stepping 100' is not in rows 16-25 of the findings panel (row '$erow')"
     fi
 else
     fail "update-ratio-low is not in the findings panel"
-    pane
 fi
 
 # Config keys complete at the prompt, and :set changes them live.
 $TM send-keys -t s ':set optim.l' Tab
-expect ":set optim.l<Tab> completes the key" '^:set optim\.lr *$'
+expect_screen ":set optim.l<Tab> completes the key" '^:set optim\.lr *$'
 $TM send-keys -t s '0.003' Enter
-expect ":set optim.lr 0.003 sets the lr on screen" '^ nntop .* lr 3e-3 '
+expect_screen ":set optim.lr 0.003 sets the lr on screen" '^ nntop .* lr 3e-3 '
 $TM send-keys -t s ':set train.epochs 3' Enter
-expect "a key that cannot change live is refused by name" \
+expect_screen "a key that cannot change live is refused by name" \
     "set: 'train.epochs' cannot change live \(these can: optim.lr"
 $TM send-keys -t s q
 
