@@ -178,6 +178,27 @@ x_range(const struct ui_series *st, const struct ui_series *sv, bool recent,
 }
 
 /*
+ * The y range lo..hi made ready to plot: a flat range padded to a
+ * height; false, with a dim note on row y of the plot, when no series
+ * had a point to draw (any false).
+ */
+static bool
+y_range_ready(struct ui *ui, bool any, double *lo, double *hi, int y, int ix, int iw)
+{
+    if (!any) {
+        crt_put(y, ix + 2, iw - 4, CRT_DIM,
+                ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
+        return false;
+    }
+    if (*hi - *lo < 1e-12) {
+        double pad = fabs(*hi) > 1e-12 ? fabs(*hi) * 0.05 : 0.5;
+        *lo -= pad;
+        *hi += pad;
+    }
+    return true;
+}
+
+/*
  * The plot area (ph rows, pw columns at iy, px) and its y labels (at ix):
  * training, validation and, when sr is not NULL, L2 scaled together over
  * steps xlo..xhi; a dim note instead when nothing finite can be drawn.
@@ -196,16 +217,8 @@ draw_curves(struct ui *ui, const struct ui_series *st, const struct ui_series *s
     any |= ui_series_yrange(sv, false, xlo, xhi, logy, dots, &lo, &hi);
     if (sr != NULL)
         any |= ui_series_yrange(sr, recent, xlo, xhi, logy, dots, &lo, &hi);
-    if (!any) {
-        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
-                ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
+    if (!y_range_ready(ui, any, &lo, &hi, iy + ph / 2, ix, iw))
         return;
-    }
-    if (hi - lo < 1e-12) {
-        double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
-        lo -= pad;
-        hi += pad;
-    }
     ui_canvas_init(&ui->canvas_train, pw, ph, ui->utf8);
     ui_canvas_init(&ui->canvas_val, pw, ph, ui->utf8);
     ui_canvas_init(&ui->canvas_reg, pw, ph, ui->utf8);
@@ -535,16 +548,8 @@ loss_draw_runs(struct ui *ui, const struct ui_rect *r)
     bool logy = ui->log_scale && !ui->show_acc, any = false;
     for (int k = 0; k < ui->nruns; k++)
         any |= ui_series_yrange(run_series(ui, k), recent, xlo, xhi, logy, dots, &lo, &hi);
-    if (!any) {
-        crt_put(iy + ph / 2, ix + 2, iw - 4, CRT_DIM,
-                ui->log_scale ? "no positive loss to draw on a log scale" : "no finite loss yet");
+    if (!y_range_ready(ui, any, &lo, &hi, iy + ph / 2, ix, iw))
         return;
-    }
-    if (hi - lo < 1e-12) {
-        double pad = fabs(hi) > 1e-12 ? fabs(hi) * 0.05 : 0.5;
-        lo -= pad;
-        hi += pad;
-    }
     for (int k = 0; k < ui->nruns; k++) {
         ui_canvas_init(&ui->canvas_run[k], pw, ph, ui->utf8);
         ui_plot_series(&ui->canvas_run[k], run_series(ui, k), recent, xlo, xhi, lo, hi, logy);
