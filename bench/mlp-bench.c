@@ -111,8 +111,9 @@ static void
 usage(FILE *fp)
 {
     fprintf(fp, "usage: mlp-bench [--model mlp|cnn] [--threads N] [--batch B] [--steps S]\n"
-                "                 [--blas-threads]\n"
-                "  --blas-threads  N threads inside OpenBLAS instead of the batch split\n");
+                "                 [--blas-threads] [--split auto|rows|features]\n"
+                "  --blas-threads  N threads inside OpenBLAS instead of the batch split\n"
+                "  --split         how the team splits a batch (default auto)\n");
 }
 
 static int
@@ -139,12 +140,14 @@ main(int argc, char **argv)
     int threads = 1, batch = 128, steps = 300;
     bool cnn = false;
     bool blas_threads = false;
+    enum team_split split = TEAM_SPLIT_AUTO;
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
         {"batch", required_argument, NULL, 'b'},
         {"steps", required_argument, NULL, 's'},
         {"blas-threads", no_argument, NULL, 'B'},
+        {"split", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -172,6 +175,19 @@ main(int argc, char **argv)
             break;
         case 'B':
             blas_threads = true;
+            break;
+        case 'S':
+            if (strcmp(optarg, "auto") == 0)
+                split = TEAM_SPLIT_AUTO;
+            else if (strcmp(optarg, "rows") == 0)
+                split = TEAM_SPLIT_ROWS;
+            else if (strcmp(optarg, "features") == 0)
+                split = TEAM_SPLIT_FEATURES;
+            else {
+                fprintf(stderr, "mlp-bench: --split is auto, rows or features, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -216,9 +232,12 @@ main(int argc, char **argv)
     struct model_team *team = model_team_new(m, blas_threads ? 1 : threads);
     if (blas_threads)
         blas_set_threads(threads);
-    fprintf(stderr, "mlp-bench: %s, %s, %d thread(s): %d part(s) x %d OpenBLAS, batch %d, "
-                    "%d steps\n", cnn ? "cnn" : "mlp", blas_config(), threads,
-            model_team_size(team), blas_get_threads(), batch, steps);
+    model_team_set_split(team, split);
+    static const char *const split_names[] = {"none", "rows", "features"};
+    fprintf(stderr, "mlp-bench: %s, %s, %d thread(s): %d part(s) by %s x %d OpenBLAS, "
+                    "batch %d, %d steps\n", cnn ? "cnn" : "mlp", blas_config(), threads,
+            model_team_size(team), split_names[model_team_split_for(team, batch)],
+            blas_get_threads(), batch, steps);
     struct optim_spec os = {.kind = OPTIM_SGD, .lr = 0.01, .momentum = 0.9};
     struct optim *o = optim_new(&os, m->nparams);
 

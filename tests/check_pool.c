@@ -1,13 +1,16 @@
 /*
  * check_pool.c - the fork-join pool: every member runs every job exactly
  * once, the caller sees what the helpers wrote, a pool of one runs on the
- * caller, and many short jobs in a row (the pattern of a training step)
- * neither lose a wake-up nor run a job twice.  ThreadSanitizer runs it in
+ * caller, many short jobs in a row (the pattern of a training step)
+ * neither lose a wake-up nor run a job twice, and a barrier inside a job
+ * holds every member until all have written their stage (also when one
+ * is slow enough to make the others sleep).  ThreadSanitizer runs it in
  * CI.  It does not time anything.
  */
 #include "config.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,6 +101,56 @@ START_TEST(test_pool__sleepers_wake)
 }
 END_TEST
 
+enum { STAGES = 40 };
+
+struct staged {
+    _Atomic long slot[MAX_MEMBERS];   /* the stage each member last wrote */
+    _Atomic long wrong[MAX_MEMBERS];  /* stale slots each member saw after a barrier */
+    struct pool *pool;
+    int n;
+    long round;
+};
+
+static void
+staged_fn(void *arg, int i)
+{
+    struct staged *j = arg;
+    for (long st = 0; st < STAGES; st++) {
+        long want = j->round * STAGES + st;
+        /* Every so often one member is late by more than the spin. */
+        if (st == 7 && i == (int)(j->round % j->n) && j->round % 10 == 0) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+        atomic_store_explicit(&j->slot[i], want, memory_order_relaxed);
+        pool_barrier(j->pool);
+        for (int k = 0; k < j->n; k++)
+            if (atomic_load_explicit(&j->slot[k], memory_order_relaxed) != want)
+                atomic_fetch_add_explicit(&j->wrong[i], 1, memory_order_relaxed);
+        /* Nobody writes the next stage before everyone has read this one. */
+        pool_barrier(j->pool);
+    }
+}
+
+START_TEST(test_pool__barrier)
+{
+    for (int n = 1; n <= 3; n++) {
+        struct staged *j = calloc(1, sizeof *j);
+        j->pool = pool_new(n);
+        j->n = n;
+        for (j->round = 0; j->round < 60; j->round++)
+            pool_run(j->pool, staged_fn, j);
+        for (int i = 0; i < n; i++) {
+            ck_assert_msg(j->wrong[i] == 0, "n %d: member %d saw %ld stale stages", n, i,
+                          (long)j->wrong[i]);
+            ck_assert_int_eq(j->slot[i], 60 * STAGES - 1);
+        }
+        pool_free(j->pool);
+        free(j);
+    }
+}
+END_TEST
+
 Suite *pool_suite(void);
 
 Suite *
@@ -107,6 +160,7 @@ pool_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_pool__every_member_once);
     tcase_add_test(core, test_pool__sleepers_wake);
+    tcase_add_test(core, test_pool__barrier);
     tcase_set_timeout(core, 120);
     suite_add_tcase(s, core);
     return s;

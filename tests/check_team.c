@@ -1,8 +1,8 @@
 /*
- * check_team.c - a batch split across threads (model_team_*) against the
- * same batch on one thread: the same activations, dlogits, gradients and
- * loss up to rounding;
- * bit-identical runs for the same seed and thread count; the models that
+ * check_team.c - a batch split across threads (model_team_*), by rows and
+ * by features, against the same batch on one thread: the same
+ * activations, dlogits, gradients and loss up to rounding;
+ * bit-identical runs for the same seed, thread count and split; the models that
  * must not be split (batch norm, dropout) left to model_grad() exactly; odd
  * and tiny batches.  It does not time anything.
  */
@@ -75,9 +75,9 @@ max_rel(const float *a, const float *b, size_t n)
     return worst;
 }
 
-/* One batch of B rows through a team of n and through model_grad on a twin. */
+/* One batch of B rows through a team of n split so and through model_grad on a twin. */
 static void
-compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
+compare_split_as(enum loss_kind loss, enum layer_kind act, int n, int B, enum team_split split_as)
 {
     struct data *d = xmalloc(sizeof *d);
     make_data(d, 3);
@@ -86,11 +86,14 @@ compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
     struct model_team *t = model_team_new(split, n);
     ck_assert_int_eq(model_team_size(t), n);
     ck_assert_int_eq(blas_get_threads(), 1);
+    model_team_set_split(t, split_as);
+    ck_assert_int_eq(model_team_split_for(t, B), split_as);
     struct batch b = {.x = d->x, .labels = d->labels,
                       .targets = loss == LOSS_MSE ? d->targets : NULL, .size = B};
     struct loss_out lo1, lo2;
     double l1 = model_grad(one, &b, &lo1);
-    double l2 = model_team_grad(t, &b, &lo2, NULL);
+    struct team_sums sums = {.params = true};
+    double l2 = model_team_grad(t, &b, &lo2, &sums);
     ck_assert_msg(fabs(l1 - l2) <= 1e-6 * (1.0 + fabs(l1)), "n %d B %d: loss %.17g vs %.17g",
                   n, B, l2, l1);
     ck_assert_double_eq(lo2.data, l2);
@@ -108,6 +111,13 @@ compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
     ck_assert_msg(e < 1e-5, "n %d B %d: dlogits differ by %g", n, B, e);
     double gd = max_rel(split->grads, one->grads, one->nparams);
     ck_assert_msg(gd < 1e-5, "n %d B %d: gradients differ by %g", n, B, gd);
+    /* The norms taken on the team's threads are those of the gradients it left. */
+    double g = optim_sum_squares(split->grads, split->nparams);
+    double p = optim_sum_squares(split->params, split->nparams);
+    ck_assert_msg(fabs(sums.grad_sq - g) <= 1e-12 * g, "n %d B %d: grad_sq %.17g vs %.17g", n,
+                  B, sums.grad_sq, g);
+    ck_assert_msg(fabs(sums.param_sq - p) <= 1e-12 * p, "n %d B %d: param_sq %.17g vs %.17g",
+                  n, B, sums.param_sq, p);
     /* The forward alone gives the same outputs. */
     const float *y = model_team_forward(t, d->x, B);
     e = max_rel(y, one->layers[one->nlayers - 1].y, (size_t)B * CLASSES);
@@ -118,6 +128,13 @@ compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
     free(d);
 }
 
+static void
+compare_split(enum loss_kind loss, enum layer_kind act, int n, int B)
+{
+    compare_split_as(loss, act, n, B, TEAM_SPLIT_ROWS);
+    compare_split_as(loss, act, n, B, TEAM_SPLIT_FEATURES);
+}
+
 START_TEST(test_team__matches_one_thread)
 {
     static const int batches[] = {ROWS, 64, 33, 3, 2};
@@ -126,18 +143,21 @@ START_TEST(test_team__matches_one_thread)
         compare_split(LOSS_MSE, LAYER_LEAKY_RELU, 2, batches[i]);
     }
     compare_split(LOSS_CROSS_ENTROPY, LAYER_SIGMOID, 3, ROWS);
+    compare_split(LOSS_CROSS_ENTROPY, LAYER_TANH, 3, 33);
+    compare_split(LOSS_MSE, LAYER_LEAKY_RELU, 3, 2);
     compare_split(LOSS_CROSS_ENTROPY, LAYER_RELU, 4, 5);
 }
 END_TEST
 
-/* Train S steps of Adam with a team of n; return the final parameters (heap). */
+/* Train S steps of Adam with a team of n split so; return the final parameters (heap). */
 static float *
-train(int n, int S, size_t *count)
+train(int n, enum team_split split, int S, size_t *count)
 {
     struct data *d = xmalloc(sizeof *d);
     make_data(d, 5);
     struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 21);
     struct model_team *t = model_team_new(m, n);
+    model_team_set_split(t, split);
     struct optim_spec os = {.kind = OPTIM_ADAM, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
                             .eps = 1e-8};
     struct optim *o = optim_new(&os, m->nparams);
@@ -184,6 +204,8 @@ START_TEST(test_team__conv)
     struct model *two = model_new(&s, CB, NULL);
     struct model_team *t = model_team_new(two, 2);
     ck_assert_int_eq(model_team_size(t), 2);
+    model_team_set_split(t, TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, CB), TEAM_SPLIT_ROWS);
     struct rng r;
     rng_seed(&r, 4);
     float x[CB * IMG];
@@ -210,19 +232,51 @@ END_TEST
 
 START_TEST(test_team__reproducible)
 {
-    size_t n1, n2, n3;
-    float *a = train(2, 60, &n1);
-    float *b = train(2, 60, &n2);
-    float *one = train(1, 60, &n3);
-    ck_assert(n1 == n2 && n2 == n3);
-    ck_assert_msg(memcmp(a, b, n1 * sizeof *a) == 0,
-                  "two runs of the same seed on 2 threads differ");
-    /* Not bit-identical to one thread (the sum of parts rounds), but close. */
-    double d = max_rel(a, one, n1);
-    ck_assert_msg(d < 1e-3, "2 threads drift %g from 1 thread after 60 steps", d);
-    free(a);
-    free(b);
+    static const enum team_split splits[] = {TEAM_SPLIT_ROWS, TEAM_SPLIT_FEATURES,
+                                             TEAM_SPLIT_AUTO};
+    size_t n0;
+    float *one = train(1, TEAM_SPLIT_AUTO, 60, &n0);
+    for (int n = 2; n <= 3; n++)
+        for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+            size_t n1, n2;
+            float *a = train(n, splits[k], 60, &n1);
+            float *b = train(n, splits[k], 60, &n2);
+            ck_assert(n1 == n0 && n2 == n0);
+            ck_assert_msg(memcmp(a, b, n1 * sizeof *a) == 0,
+                          "two runs of the same seed on %d threads (split %d) differ", n,
+                          (int)splits[k]);
+            /* Not bit-identical to one thread (OpenBLAS rounds a product of
+             * fewer rows or columns differently, and the row split sums its
+             * parts), but close. */
+            double d = max_rel(a, one, n1);
+            ck_assert_msg(d < 1e-3, "%d threads (split %d) drift %g from 1 thread", n,
+                          (int)splits[k], d);
+            free(a);
+            free(b);
+        }
     free(one);
+}
+END_TEST
+
+START_TEST(test_team__split_choice)
+{
+    /* Auto splits a small batch by features and a large one by rows; a
+     * model with a conv layer, or one thread, cannot be split by features. */
+    struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 1);
+    struct model_team *t = model_team_new(m, 2);
+    ck_assert_int_eq(model_team_split_for(t, 32), TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, 128), TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, 512), TEAM_SPLIT_ROWS);
+    ck_assert_int_eq(model_team_split_for(t, 1), TEAM_SPLIT_NONE);
+    model_team_set_split(t, TEAM_SPLIT_ROWS);
+    ck_assert_int_eq(model_team_split_for(t, 32), TEAM_SPLIT_ROWS);
+    model_team_set_split(t, TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, 512), TEAM_SPLIT_FEATURES);
+    model_team_free(t);
+    t = model_team_new(m, 1);
+    ck_assert_int_eq(model_team_split_for(t, 32), TEAM_SPLIT_NONE);
+    model_team_free(t);
+    model_free(m);
 }
 END_TEST
 
@@ -379,6 +433,7 @@ team_suite(void)
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_team__matches_one_thread);
     tcase_add_test(core, test_team__reproducible);
+    tcase_add_test(core, test_team__split_choice);
     tcase_add_test(core, test_team__conv);
     tcase_add_test(core, test_team__not_split);
     tcase_add_test(core, test_team__optim_ranges);

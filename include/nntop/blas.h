@@ -14,6 +14,13 @@
  */
 void blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                 const float *a, const float *b, float beta, float *c);
+/*
+ * blas_sgemm() on blocks of larger row-major matrices: lda, ldb and ldc
+ * are the row strides of A, B and C as stored (ldc >= n), so that C can
+ * be a range of columns of a wider matrix.
+ */
+void blas_sgemm_ld(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* Set OpenBLAS's thread count (>= 1). */
 void blas_set_threads(int n);

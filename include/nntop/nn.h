@@ -207,13 +207,24 @@ double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
 
 /*
  * Splitting a batch across threads (team.c).  A team of n runs each
- * training batch as n consecutive parts of rows on n threads (the caller's
- * and n - 1 helpers), each with single-threaded sgemm, and sums the
- * parts' gradients in a fixed order: the same seed and n give the same
- * run.  Models with batch norm or dropout (flat or 2d), and n == 1, are not split: the
- * team then gives OpenBLAS n threads and calls model_grad().
+ * training batch on n threads (the caller's and n - 1 helpers), each with
+ * single-threaded sgemm, in one of two ways.  By rows: n consecutive
+ * parts of the batch, whose gradients are summed in a fixed order.  By
+ * features (models of dense layers and element-wise activations only):
+ * every thread computes its range of each layer's outputs, weight rows
+ * and input gradients, meeting the others at a barrier between layers;
+ * nothing is summed.  Either way the same seed and n give the same run.
+ * Models with batch norm or dropout (flat or 2d), and n == 1, are not
+ * split: the team then gives OpenBLAS n threads and calls model_grad().
  */
 struct model_team;
+enum team_split {
+    TEAM_SPLIT_NONE,        /* one thread (or a model that cannot be split) */
+    TEAM_SPLIT_ROWS,        /* parts of the batch */
+    TEAM_SPLIT_FEATURES,    /* ranges of each layer's features */
+    TEAM_SPLIT_AUTO,        /* model_team_set_split(): whichever is faster for the batch */
+    TEAM_SPLIT_COUNT
+};
 /*
  * A team of n >= 1 threads for m (borrowed; it must outlive the team).
  * Sets OpenBLAS's thread count: 1 when it splits, else n.  The caller
@@ -224,6 +235,15 @@ struct model_team *model_team_new(struct model *m, int n);
 void model_team_free(struct model_team *t);
 /* Parts a batch is split into: n, or 1 when the model cannot be split. */
 int model_team_size(const struct model_team *t);
+/*
+ * How to split batches: TEAM_SPLIT_AUTO (the default) by features for
+ * small batches and by rows for large ones, or always TEAM_SPLIT_ROWS or
+ * TEAM_SPLIT_FEATURES (benchmarks, tests).  A model that cannot be split
+ * by features is split by rows.
+ */
+void model_team_set_split(struct model_team *t, enum team_split split);
+/* How a batch of B rows is split: NONE, ROWS or FEATURES. */
+enum team_split model_team_split_for(const struct model_team *t, int B);
 /* The sums a training step reads, taken while the team sums the gradients. */
 struct team_sums {
     bool params;                /* in: take param_sq too */

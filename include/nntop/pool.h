@@ -5,8 +5,9 @@
  * for the next job, then sleep on a condition variable, so an idle pool
  * (a paused run) costs nothing.
  *
- * It knows nothing of what the jobs compute; it does not queue jobs,
- * balance work or nest: one pool_run() at a time, from one thread.
+ * A job may split itself into stages with pool_barrier().  It knows
+ * nothing of what the jobs compute; it does not queue jobs, balance work
+ * or nest: one pool_run() at a time, from one thread.
  */
 #ifndef NNTOP_POOL_H
 #define NNTOP_POOL_H
@@ -32,5 +33,11 @@ int pool_size(const struct pool *p);
  * to the caller after.  Only one thread may use a pool.
  */
 void pool_run(struct pool *p, pool_fn fn, void *arg);
+/*
+ * Inside a job: wait until every member of the pool has reached this
+ * barrier.  What each member wrote before it is visible to all after.
+ * Every member must pass the same barriers in the same order.
+ */
+void pool_barrier(struct pool *p);
 
 #endif

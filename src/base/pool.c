@@ -44,8 +44,10 @@ struct pool {
     struct helper *helpers;     /* (n - 1) */
     int started;                /* helpers running */
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
+    pthread_cond_t go, done, met;
     _Atomic unsigned gen;       /* bumped once per job */
+    _Atomic unsigned bar_gen;   /* bumped once per barrier met */
+    _Atomic int bar_count;      /* members at the current barrier */
     _Atomic int pending;        /* helpers still in the current job */
     _Atomic bool quit;
     pool_fn fn;                 /* the current job, published by gen */
@@ -125,7 +127,10 @@ pool_new(int n)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->met, NULL);
     atomic_init(&p->gen, 0);
+    atomic_init(&p->bar_gen, 0);
+    atomic_init(&p->bar_count, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->quit, false);
     if (n > 1)
@@ -154,6 +159,7 @@ pool_free(struct pool *p)
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->started; i++)
         pthread_join(p->helpers[i].thread, NULL);
+    pthread_cond_destroy(&p->met);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->go);
     pthread_mutex_destroy(&p->mu);
@@ -191,6 +197,35 @@ pool_run(struct pool *p, pool_fn fn, void *arg)
             pthread_mutex_lock(&p->mu);
             while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
                 pthread_cond_wait(&p->done, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+    }
+}
+
+void
+pool_barrier(struct pool *p)
+{
+    if (p->n == 1)
+        return;
+    /* Read the barrier's generation before arriving: the last member to
+     * arrive bumps it, and nobody can reach the next barrier before that. */
+    unsigned gen = atomic_load_explicit(&p->bar_gen, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&p->bar_count, 1, memory_order_acq_rel) == p->n - 1) {
+        atomic_store_explicit(&p->bar_count, 0, memory_order_relaxed);
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add_explicit(&p->bar_gen, 1, memory_order_release);
+        pthread_cond_broadcast(&p->met);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    int64_t start = mono_ns();
+    bool yielding = false;
+    for (unsigned k = 1; atomic_load_explicit(&p->bar_gen, memory_order_acquire) == gen; k++) {
+        if (!spin_turn(k, start, &yielding)) {
+            pthread_mutex_lock(&p->mu);
+            while (atomic_load_explicit(&p->bar_gen, memory_order_acquire) == gen)
+                pthread_cond_wait(&p->met, &p->mu);
             pthread_mutex_unlock(&p->mu);
             break;
         }

@@ -1,7 +1,7 @@
 /*
  * blas.c - the one door to OpenBLAS: row-major sgemm with the leading
- * dimensions derived from the shapes, thread control and the build
- * description.  It does not multiply anything itself beyond the degenerate
+ * dimensions derived from the shapes (or given, for blocks of larger
+ * matrices), thread control and the build description.  It does not multiply anything itself beyond the degenerate
  * K = 0 case, which OpenBLAS would refuse with a message (lda < 1) rather
  * than compute.
  */
@@ -22,24 +22,33 @@ void
 blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
            const float *a, const float *b, float beta, float *c)
 {
+    /* Row-major storage: A is (M, K) or (K, M) as stored, B (K, N) or (N, K). */
+    blas_sgemm_ld(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n,
+                  beta, c, n);
+}
+
+void
+blas_sgemm_ld(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
     assert(m >= 0 && n >= 0 && k >= 0);
+    assert(ldc >= n);
     /* OpenBLAS reports bad sizes through xerbla and returns; refusing them
      * here keeps its message off the terminal the UI owns. */
     if (m <= 0 || n <= 0)
         return;
     if (k <= 0) {
         /* op(A) . op(B) is an empty sum: C = beta C (beta 0 clears NaNs too). */
-        size_t count = (size_t)m * (size_t)n;
-        for (size_t i = 0; i < count; i++)
-            c[i] = beta == 0.0f ? 0.0f : beta * c[i];
+        for (int i = 0; i < m; i++) {
+            float *row = c + (size_t)i * (size_t)ldc;
+            for (int j = 0; j < n; j++)
+                row[j] = beta == 0.0f ? 0.0f : beta * row[j];
+        }
         return;
     }
-    /* Row-major storage: A is (M, K) or (K, M) as stored, B (K, N) or (N, K). */
-    int lda = trans_a ? m : k;
-    int ldb = trans_b ? k : n;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
-                beta, c, n);
+                beta, c, ldc);
 }
 
 void

@@ -94,14 +94,14 @@ layer_dense_act_forward(float *y, float *a, const float *x, const float *w,
         leaky_rows(a, y, slope, (size_t)B * out);
 }
 
-/* sum (N) = column sums of x (B, N). */
+/* sum (N) = column sums of x (B, N), rows ld floats apart. */
 static void
-column_sums(float *restrict sum, const float *restrict x, int B, int n)
+column_sums(float *restrict sum, const float *restrict x, int B, int n, size_t ld)
 {
     size_t nv = block_count((size_t)n);
     memcpy(sum, x, (size_t)n * sizeof *sum);
     for (int r = 1; r < B; r++) {
-        const float *restrict row = x + (size_t)r * n;
+        const float *restrict row = x + (size_t)r * ld;
         size_t j;
         for (j = 0; j < nv; j++)
             sum[j] += row[j];
@@ -118,12 +118,42 @@ layer_dense_backward(float *dx, float *dw, float *db, const float *dy,
     blas_sgemm(true, false, out, in, B, 1.0f, dy, x, 0.0f, dw);
 
     /* db (OUT) = sum over rows of dY (B, OUT), one pass. */
-    column_sums(db, dy, B, out);
+    column_sums(db, dy, B, out, (size_t)out);
 
     if (dx != NULL) {
         /* dX (B, IN) = dY (B, OUT) . W (OUT, IN) */
         blas_sgemm(false, false, B, in, out, 1.0f, dy, w, 0.0f, dx);
     }
+}
+
+void
+layer_dense_forward_cols(float *y, const float *x, const float *w, const float *b,
+                         int B, int in, int out, int c0, int c1)
+{
+    size_t w_cols = (size_t)(c1 - c0);
+    for (int r = 0; r < B; r++)
+        memcpy(y + (size_t)r * out + c0, b + c0, w_cols * sizeof *y);
+    /* Y[:, c0:c1] (B, c1-c0) += X (B, IN) . W[c0:c1, :]^T (IN, c1-c0) */
+    blas_sgemm_ld(false, true, B, c1 - c0, in, 1.0f, x, in, w + (size_t)c0 * in, in, 1.0f,
+                  y + c0, out);
+}
+
+void
+layer_dense_backward_w_cols(float *dw, float *db, const float *dy, const float *x,
+                            int B, int in, int out, int c0, int c1)
+{
+    /* dW[c0:c1, :] (c1-c0, IN) = dY[:, c0:c1]^T (c1-c0, B) . X (B, IN) */
+    blas_sgemm_ld(true, false, c1 - c0, in, B, 1.0f, dy + c0, out, x, in, 0.0f,
+                  dw + (size_t)c0 * in, in);
+    column_sums(db + c0, dy + c0, B, c1 - c0, (size_t)out);
+}
+
+void
+layer_dense_backward_x_cols(float *dx, const float *dy, const float *w, int B, int in,
+                            int out, int c0, int c1)
+{
+    /* dX[:, c0:c1] (B, c1-c0) = dY (B, OUT) . W[:, c0:c1] (OUT, c1-c0) */
+    blas_sgemm_ld(false, false, B, c1 - c0, out, 1.0f, dy, out, w + c0, in, 0.0f, dx + c0, in);
 }
 
 void

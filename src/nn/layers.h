@@ -35,6 +35,22 @@ void layer_dense_act_forward(float *y, float *a, const float *x, const float *w,
  */
 void layer_dense_backward(float *dx, float *dw, float *db, const float *dy,
                           const float *x, const float *w, int B, int in, int out);
+/*
+ * The dense kernels on a range of features, for threads that share one
+ * layer (team.c): each computes its entries with the same products as the
+ * whole-layer kernel, so the split gives the whole layer's bits as far as
+ * OpenBLAS rounds a block of a product as it rounds the product.
+ *
+ * Columns [c0, c1) of the forward: y[:, c0:c1] = x . W[c0:c1, :]^T + b[c0:c1].
+ */
+void layer_dense_forward_cols(float *y, const float *x, const float *w, const float *b,
+                              int B, int in, int out, int c0, int c1);
+/* Rows [c0, c1) of dW (OUT, IN) and entries [c0, c1) of db, from dY[:, c0:c1]. */
+void layer_dense_backward_w_cols(float *dw, float *db, const float *dy, const float *x,
+                                 int B, int in, int out, int c0, int c1);
+/* Columns [c0, c1) of dX (B, IN) = dY . W[:, c0:c1], reading all of dY. */
+void layer_dense_backward_x_cols(float *dx, const float *dy, const float *w, int B, int in,
+                                 int out, int c0, int c1);
 
 /* y = max(x, 0) over n entries. */
 void layer_relu_forward(float *y, const float *x, size_t n);

@@ -19,8 +19,21 @@
  * and having only per-row caches that part_bind() points at its rows
  * (y, maxpool's argmax) or scratch each part owns (conv's im2col).
  * The optimizer's update, entry by entry, is split by ranges of the
- * parameters (bit-identical to one thread).  This file does not split the
- * evaluation's loss or clipping, and it does not choose the thread count.
+ * parameters (bit-identical to one thread).
+ *
+ * A small batch cut into rows gives each thread products of a few rows,
+ * whose weight gradients (K = rows) run far below sgemm's speed, and a
+ * gradient buffer to sum.  A model of dense layers and element-wise
+ * activations is split by features instead: thread i computes its range
+ * of every layer's outputs (forward), of its weight rows and bias (dW =
+ * dY^T X over the whole batch) and of its input gradient's columns (dX =
+ * dY W), with a barrier where a layer needs the others' columns (before
+ * each dense layer's forward and dX, and around the loss, which thread 0
+ * computes).  Every entry comes from the same product over the same K as
+ * on one thread, and nothing is summed.
+ *
+ * This file does not split the evaluation's loss or clipping, and it does
+ * not choose the thread count.
  */
 #include "config.h"
 
@@ -37,12 +50,22 @@
 #include "nntop/xmem.h"
 
 #define TEAM_MAX 16
+/*
+ * TEAM_SPLIT_AUTO splits batches of up to this many rows by features.
+ * Measured with bench/mlp-bench on 2 cores (bench/README.md): the
+ * feature split wins at batch 32 and 128, the row split at 512.
+ */
+#define TEAM_FEATURE_ROWS 256
 
-enum team_phase { PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM };
+enum team_phase {
+    PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM, PHASE_FEATURE_GRAD, PHASE_FEATURE_FORWARD
+};
 
 struct model_team {
     struct model *m;                /* borrowed: part 0 is the model itself */
     int n;                          /* parts a batch is split into (1: no split) */
+    enum team_split split;          /* model_team_set_split() */
+    bool by_feature;                /* the model can be split by features */
     struct pool *pool;              /* n members; NULL when n == 1 */
     struct model *part[TEAM_MAX];   /* parts 1..n-1: views with own grads and scratch */
     int part_rows;                  /* rows the parts' scratch holds */
@@ -90,6 +113,25 @@ splits_by_row(const struct model *m)
         }
     }
     return true;
+}
+
+/* Whether the model is dense layers and element-wise activations only. */
+static bool
+splits_by_feature(const struct model *m)
+{
+#ifdef NNTOP_FAULT_INJECTION
+    /* Planted bugs wrap model_backward()'s kernels: keep to the row split. */
+    (void)m;
+    return false;
+#else
+    for (int i = 0; i < m->nlayers; i++) {
+        enum layer_kind k = m->layers[i].kind;
+        if (k != LAYER_DENSE && k != LAYER_RELU && k != LAYER_LEAKY_RELU && k != LAYER_TANH
+            && k != LAYER_SIGMOID)
+            return false;
+    }
+    return true;
+#endif
 }
 
 static int
@@ -143,6 +185,7 @@ model_team_new(struct model *m, int n)
     struct model_team *t = xcalloc(1, sizeof *t);
     t->m = m;
     t->n = 1;
+    t->split = TEAM_SPLIT_AUTO;
     if (n > TEAM_MAX)
         n = TEAM_MAX;
     if (n > 1 && splits_by_row(m))
@@ -153,6 +196,7 @@ model_team_new(struct model *m, int n)
         return t;
     }
     t->n = n;
+    t->by_feature = splits_by_feature(m);
     for (int k = 1; k < n; k++) {
         struct model *p = xmalloc(sizeof *p);
         *p = *m;
@@ -197,6 +241,25 @@ model_team_size(const struct model_team *t)
     return t->n;
 }
 
+void
+model_team_set_split(struct model_team *t, enum team_split split)
+{
+    assert(split == TEAM_SPLIT_AUTO || split == TEAM_SPLIT_ROWS || split == TEAM_SPLIT_FEATURES);
+    t->split = split;
+}
+
+enum team_split
+model_team_split_for(const struct model_team *t, int B)
+{
+    if (t->n == 1 || B < 2)
+        return TEAM_SPLIT_NONE;
+    if (!t->by_feature || t->split == TEAM_SPLIT_ROWS)
+        return TEAM_SPLIT_ROWS;
+    if (t->split == TEAM_SPLIT_FEATURES || B <= TEAM_FEATURE_ROWS)
+        return TEAM_SPLIT_FEATURES;
+    return TEAM_SPLIT_ROWS;
+}
+
 /* Member i's share [*lo, *hi) of the parameters, on 16-float boundaries
  * so that each thread keeps to its own cache lines. */
 static void
@@ -206,6 +269,170 @@ share_of(const struct model_team *t, int i, size_t *lo, size_t *hi)
     size_t per = ((total + (size_t)t->n - 1) / (size_t)t->n + 15) & ~(size_t)15;
     *lo = per * (size_t)i < total ? per * (size_t)i : total;
     *hi = *lo + per < total ? *lo + per : total;
+}
+
+/*
+ * Member i's range [*lo, *hi) of width features, on 16-float boundaries so
+ * that in rows of a multiple of 16 floats each member writes its own cache
+ * lines.  A narrow layer (10 classes) falls to member 0 whole.
+ */
+static void
+cols_of(const struct model_team *t, int i, int width, int *lo, int *hi)
+{
+    int per = ((width + t->n - 1) / t->n + 15) & ~15;
+    *lo = per * i < width ? per * i : width;
+    *hi = *lo + per < width ? *lo + per : width;
+}
+
+static const float *
+tensor_of(const float *buf, const struct model *m, int tensor)
+{
+    return buf + m->tensors[tensor].offset;
+}
+
+/* Columns [c0, c1) of element-wise layer L's forward, from in (B, OUT). */
+static void
+act_forward_cols(struct layer *L, const float *in, int B, int c0, int c1)
+{
+    size_t n = (size_t)(c1 - c0);
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * (size_t)L->out + (size_t)c0;
+        switch (L->kind) {
+        case LAYER_RELU:
+            layer_relu_forward(L->y + o, in + o, n);
+            break;
+        case LAYER_LEAKY_RELU:
+            layer_leaky_relu_forward(L->y + o, in + o, L->arg, n);
+            break;
+        case LAYER_TANH:
+            layer_tanh_forward(L->y + o, in + o, n);
+            break;
+        case LAYER_SIGMOID:
+            layer_sigmoid_forward(L->y + o, in + o, n);
+            break;
+        default:
+            assert(!"not an element-wise layer");
+        }
+    }
+}
+
+/* Columns [c0, c1) of element-wise layer L's backward: dx from g (may be dx). */
+static void
+act_backward_cols(const struct layer *L, float *dx, const float *g, const float *x, int B,
+                  int c0, int c1)
+{
+    size_t n = (size_t)(c1 - c0);
+    for (int r = 0; r < B; r++) {
+        size_t o = (size_t)r * (size_t)L->out + (size_t)c0;
+        switch (L->kind) {
+        case LAYER_RELU:
+            layer_relu_backward(dx + o, g + o, L->y + o, n);
+            break;
+        case LAYER_LEAKY_RELU:
+            layer_leaky_relu_backward(dx + o, g + o, x + o, L->arg, n);
+            break;
+        case LAYER_TANH:
+            layer_tanh_backward(dx + o, g + o, L->y + o, n);
+            break;
+        case LAYER_SIGMOID:
+            layer_sigmoid_backward(dx + o, g + o, L->y + o, n);
+            break;
+        default:
+            assert(!"not an element-wise layer");
+        }
+    }
+}
+
+/* Member i's features of model_forward() of t->x: a barrier before each
+ * dense layer after the first reads the others' columns. */
+static void
+feature_forward(struct model_team *t, int i)
+{
+    struct model *m = t->m;
+    int B = m->batch, c0, c1;
+    const float *in = t->x;
+    for (int li = 0; li < m->nlayers; li++) {
+        struct layer *L = &m->layers[li];
+        cols_of(t, i, L->out, &c0, &c1);
+        if (L->kind == LAYER_DENSE) {
+            if (li > 0)
+                pool_barrier(t->pool);
+            if (c0 < c1)
+                layer_dense_forward_cols(L->y, in, tensor_of(m->params, m, L->weight),
+                                         tensor_of(m->params, m, L->bias), B, L->in, L->out,
+                                         c0, c1);
+        } else if (c0 < c1) {
+            act_forward_cols(L, in, B, c0, c1);
+        }
+        in = L->y;
+    }
+}
+
+/*
+ * Member i's part of model_backward() (without dx): the buffers are those
+ * model_backward() picks.  A dense layer's dW rows read only the columns
+ * of dY this member wrote; its dX reads all of dY, after a barrier.
+ */
+static void
+feature_backward(struct model_team *t, int i)
+{
+    struct model *m = t->m;
+    int B = m->batch, c0, c1;
+    int stop = 0;
+    while (m->layers[stop].weight < 0)
+        stop++;
+    const float *g = m->dlogits;
+    for (int li = m->nlayers - 1; li >= stop; li--) {
+        const struct layer *L = &m->layers[li];
+        const float *x = li == 0 ? m->x : m->layers[li - 1].y;
+        bool dense = L->kind == LAYER_DENSE;
+        float *dx;
+        if (li == stop)
+            dx = NULL;
+        else if (!dense && g != m->dlogits)
+            dx = (float *)g;
+        else
+            dx = g == m->work_a ? m->work_b : m->work_a;
+        if (dense) {
+            cols_of(t, i, L->out, &c0, &c1);
+            if (c0 < c1)
+                layer_dense_backward_w_cols(m->grads + m->tensors[L->weight].offset,
+                                            m->grads + m->tensors[L->bias].offset, g, x, B,
+                                            L->in, L->out, c0, c1);
+            if (dx != NULL) {
+                pool_barrier(t->pool);
+                cols_of(t, i, L->in, &c0, &c1);
+                if (c0 < c1)
+                    layer_dense_backward_x_cols(dx, g, tensor_of(m->params, m, L->weight), B,
+                                                L->in, L->out, c0, c1);
+            }
+        } else {
+            cols_of(t, i, L->out, &c0, &c1);
+            if (c0 < c1)
+                act_backward_cols(L, dx, g, x, B, c0, c1);
+        }
+        g = dx;
+    }
+}
+
+static void sum_share(struct model_team *t, int i);
+
+/* The whole step split by features: forward, thread 0's loss, backward,
+ * then each member's share of the squared norms. */
+static void
+feature_grad(struct model_team *t, int i)
+{
+    feature_forward(t, i);
+    pool_barrier(t->pool);
+    if (i == 0) {
+        struct loss_out lo = {0};
+        t->loss[0] = model_loss(t->m, t->b, &lo);
+        t->correct[0] = lo.correct;
+    }
+    pool_barrier(t->pool);
+    feature_backward(t, i);
+    pool_barrier(t->pool);
+    sum_share(t, i);
 }
 
 /* grads = part 0's + part 1's + ..., over member i's share of the entries,
@@ -248,6 +475,14 @@ team_job(void *arg, int i)
     }
     if (t->phase == PHASE_OPTIM) {
         optim_share(t, i);
+        return;
+    }
+    if (t->phase == PHASE_FEATURE_GRAD) {
+        feature_grad(t, i);
+        return;
+    }
+    if (t->phase == PHASE_FEATURE_FORWARD) {
+        feature_forward(t, i);
         return;
     }
     if (i >= t->parts)
@@ -311,17 +546,26 @@ model_team_grad(struct model_team *t, const struct batch *b, struct loss_out *ou
         }
         return loss;
     }
-    team_cut(t, b->x, b->size);
     t->want_param_sq = sums != NULL && sums->params;
     t->b = b;
-    t->phase = PHASE_GRAD;
-    m->loss_rows = b->size;
-    for (int k = 1; k < t->parts; k++)
-        t->part[k]->loss_rows = b->size;
-    pool_run(t->pool, team_job, t);
-    t->phase = PHASE_SUM;
-    pool_run(t->pool, team_job, t);
-    team_settle(t, b->x, b->size);
+    if (model_team_split_for(t, b->size) == TEAM_SPLIT_FEATURES) {
+        model_reserve(m, b->size);
+        team_settle(t, b->x, b->size);
+        t->x = b->x;
+        t->parts = 1;           /* nothing to sum: sum_share() takes the norms only */
+        t->phase = PHASE_FEATURE_GRAD;
+        pool_run(t->pool, team_job, t);
+    } else {
+        team_cut(t, b->x, b->size);
+        t->phase = PHASE_GRAD;
+        m->loss_rows = b->size;
+        for (int k = 1; k < t->parts; k++)
+            t->part[k]->loss_rows = b->size;
+        pool_run(t->pool, team_job, t);
+        t->phase = PHASE_SUM;
+        pool_run(t->pool, team_job, t);
+        team_settle(t, b->x, b->size);
+    }
 
     double loss = 0.0;
     int correct = 0;
@@ -373,6 +617,14 @@ model_team_forward(struct model_team *t, const float *x, int B)
     struct model *m = t->m;
     if (t->n == 1 || B < 2)
         return model_forward(m, x, B);
+    if (model_team_split_for(t, B) == TEAM_SPLIT_FEATURES) {
+        model_reserve(m, B);
+        team_settle(t, x, B);
+        t->x = x;
+        t->phase = PHASE_FEATURE_FORWARD;
+        pool_run(t->pool, team_job, t);
+        return m->layers[m->nlayers - 1].y;
+    }
     team_cut(t, x, B);
     t->phase = PHASE_FORWARD;
     pool_run(t->pool, team_job, t);
