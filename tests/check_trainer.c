@@ -1334,6 +1334,90 @@ START_TEST(test_trainer__determinism)
 }
 END_TEST
 
+/* A finished run of xor_yaml at threads and batch; returns its run dir (heap). */
+static char *
+threads_run(const char *name, int threads, int batch)
+{
+    char *dir = subdir(name);
+    struct cfg c;
+    cfg_or_die(&c, xor_yaml, dir);
+    c.train.steps = 60;
+    c.train.threads = threads;
+    c.train.batch_size = batch;
+    struct trainer_opts o = {.exit_when_done = true};
+    struct run *r = run_start(&c, &o);
+    run_wait_done(r);
+    ck_assert_int_eq(trainer_exit_status(r->t), 0);
+    char *run_dir = xstrdup(r->run_dir);
+    run_free(r);
+    free(dir);
+    return run_dir;
+}
+
+START_TEST(test_trainer__threads)
+{
+    /*
+     * train.threads 2 and 3 split each batch (by features at batch 32, by
+     * rows at 300): two runs of the same seed and thread count give the
+     * same metrics.csv and layers.csv byte for byte, and against one
+     * thread the same rows and snapshots with losses equal up to rounding.
+     */
+    static const int batches[] = {32, 300};
+    for (size_t bi = 0; bi < 2; bi++) {
+        char name[32];
+        snprintf(name, sizeof name, "t1-%d", batches[bi]);
+        char *one = threads_run(name, 1, batches[bi]);
+        size_t n1, l1;
+        char **m1 = read_lines(one, "metrics.csv", &n1);
+        char **y1 = read_lines(one, "layers.csv", &l1);
+        ck_assert_msg(n1 == 1 + 60 + 2, "metrics.csv has %zu lines", n1);
+        for (int threads = 2; threads <= 3; threads++) {
+            char *dirs[2];
+            for (int k = 0; k < 2; k++) {
+                snprintf(name, sizeof name, "t%d-%d-%d", threads, batches[bi], k);
+                dirs[k] = threads_run(name, threads, batches[bi]);
+            }
+            size_t na, nb, la, lb;
+            char **a = read_lines(dirs[0], "metrics.csv", &na);
+            char **b = read_lines(dirs[1], "metrics.csv", &nb);
+            ck_assert_msg(na == n1 && nb == n1, "%d threads: metrics.csv %zu, %zu lines, 1: %zu",
+                          threads, na, nb, n1);
+            for (size_t i = 1; i < na; i++) {
+                char fa[64], fb[64], f1[64];
+                for (int col = MC_STEP; col <= MC_CLIPPED; col++)
+                    ck_assert_msg(strcmp(csv_field(a[i], col, fa, sizeof fa),
+                                         csv_field(b[i], col, fb, sizeof fb)) == 0,
+                                  "%d threads, batch %d: metrics.csv line %zu column %d: %s vs %s",
+                                  threads, batches[bi], i + 1, col, fa, fb);
+                ck_assert_str_eq(csv_field(a[i], MC_STEP, fa, sizeof fa),
+                                 csv_field(m1[i], MC_STEP, f1, sizeof f1));
+                double la_ = strtod(csv_field(a[i], MC_LOSS, fa, sizeof fa), NULL);
+                double l1_ = strtod(csv_field(m1[i], MC_LOSS, f1, sizeof f1), NULL);
+                ck_assert_msg(fabs(la_ - l1_) <= 1e-3 * (1.0 + fabs(l1_)),
+                              "%d threads, batch %d: line %zu loss %g, 1 thread %g", threads,
+                              batches[bi], i + 1, la_, l1_);
+            }
+            char **ya = read_lines(dirs[0], "layers.csv", &la);
+            char **yb = read_lines(dirs[1], "layers.csv", &lb);
+            ck_assert_msg(la == l1 && lb == l1, "%d threads: layers.csv %zu, %zu lines, 1: %zu",
+                          threads, la, lb, l1);
+            for (size_t i = 0; i < la; i++)
+                ck_assert_msg(strcmp(ya[i], yb[i]) == 0, "%d threads: layers.csv line %zu differs",
+                              threads, i + 1);
+            lines_free(a, na);
+            lines_free(b, nb);
+            lines_free(ya, la);
+            lines_free(yb, lb);
+            for (int k = 0; k < 2; k++)
+                free(dirs[k]);
+        }
+        lines_free(m1, n1);
+        lines_free(y1, l1);
+        free(one);
+    }
+}
+END_TEST
+
 /* ---- the consumers: replay and the headless printer -------------------------- */
 
 /* ---- the event vocabulary: live and replayed ----------------------------- */
@@ -2216,15 +2300,30 @@ END_TEST
 
 START_TEST(test_trainer__nonfinite_gradient)
 {
-    /* A smaller net, batches of 32: here a gradient overflows first. */
-    struct cfg c;
-    cfg_or_die(&c, spiral_yaml, tmp);
-    cfg_set_or_die(&c, "loss=mse");
-    cfg_set_or_die(&c, "optim={lr: 1e6, momentum: 0}");
-    char where[160];
-    long step = check_failure(&c, 2, where, sizeof where);
-    printf("nonfinite (spiral 2-16-3, mse, lr 1e6): step %ld: %s\n", step, where);
-    ck_assert_msg(strncmp(where, "layer ", 6) == 0, "where: '%s'", where);
+    /* A smaller net, batches of 32: here a gradient overflows first, on
+     * one thread and with the batch split across 2 and 3. */
+    char first[160] = "";
+    for (int threads = 1; threads <= 3; threads++) {
+        char *dir = xasprintf("%s/threads-%d", tmp, threads);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        struct cfg c;
+        cfg_or_die(&c, spiral_yaml, dir);
+        cfg_set_or_die(&c, "loss=mse");
+        cfg_set_or_die(&c, "optim={lr: 1e6, momentum: 0}");
+        c.train.threads = threads;
+        char where[160];
+        long step = check_failure(&c, 2, where, sizeof where);
+        printf("nonfinite (spiral 2-16-3, mse, lr 1e6, %d threads): step %ld: %s\n", threads,
+               step, where);
+        ck_assert_msg(strncmp(where, "layer ", 6) == 0, "where: '%s'", where);
+        /* The same layer's same tensor, whichever thread computed it. */
+        if (threads == 1)
+            snprintf(first, sizeof first, "%s", where);
+        else
+            ck_assert_msg(strcmp(where, first) == 0, "%d threads: '%s', 1 thread: '%s'",
+                          threads, where, first);
+        free(dir);
+    }
 }
 END_TEST
 
@@ -2646,6 +2745,7 @@ trainer_suite(void)
     tcase_add_test(core, test_trainer__resume_after_batch_change);
     tcase_add_test(core, test_trainer__resume_with_dropout);
     tcase_add_test(core, test_trainer__determinism);
+    tcase_add_test(core, test_trainer__threads);
     tcase_add_test(core, test_trainer__replay);
     tcase_add_test(core, test_trainer__replay_events);
     tcase_add_test(core, test_trainer__replay_vocabulary);
