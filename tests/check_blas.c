@@ -93,6 +93,72 @@ START_TEST(test_blas__transposes)
 }
 END_TEST
 
+/*
+ * blas_sgemm_ld on blocks of wider matrices: a block of A's and B's
+ * columns (as stored) times each other into columns [c0, c0 + n) of a
+ * wider C, as the naive product of the blocks copied out; C's other
+ * columns untouched.  k = 0 clears only the block.
+ */
+static void
+block_case(bool ta, bool tb, int m, int n, int k, float beta, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed);
+    int ra = ta ? k : m, ca = ta ? m : k, rb = tb ? n : k, cb = tb ? k : n;
+    int lda = ca + 3, ldb = cb + 5, ldc = n + 7, c0 = 4;
+    float *a = malloc((size_t)ra * lda * sizeof *a + 4), *b = malloc((size_t)rb * ldb * 4 + 4);
+    float *c = malloc((size_t)m * ldc * sizeof *c), *c_in = malloc((size_t)m * ldc * sizeof *c);
+    float *ad = malloc((size_t)ra * ca * 4 + 4), *bd = malloc((size_t)rb * cb * 4 + 4);
+    double *ref = malloc((size_t)m * n * sizeof *ref);
+    fill(a, (size_t)ra * lda, &r);
+    fill(b, (size_t)rb * ldb, &r);
+    fill(c, (size_t)m * ldc, &r);
+    memcpy(c_in, c, (size_t)m * ldc * sizeof *c);
+    /* The blocks start one column in. */
+    for (int i = 0; i < ra; i++)
+        memcpy(ad + (size_t)i * ca, a + (size_t)i * lda + 1, (size_t)ca * sizeof *a);
+    for (int i = 0; i < rb; i++)
+        memcpy(bd + (size_t)i * cb, b + (size_t)i * ldb + 1, (size_t)cb * sizeof *b);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            ref[(size_t)i * n + j] = c[(size_t)i * ldc + c0 + j];
+    blas_sgemm_ld(ta, tb, m, n, k, 1.0f, a + 1, lda, b + 1, ldb, beta, c + c0, ldc);
+    naive_sgemm(ta, tb, m, n, k, 1.0, ad, bd, beta, ref);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            float got = c[(size_t)i * ldc + j];
+            if (j < c0 || j >= c0 + n) {
+                ck_assert_msg(got == c_in[(size_t)i * ldc + j],
+                              "ld ta=%d tb=%d: C[%d][%d] outside the block changed", ta, tb, i,
+                              j);
+                continue;
+            }
+            double want = ref[(size_t)i * n + j - c0];
+            ck_assert_msg(fabs(got - want) <= 1e-6 * (k + 4) * (2.0 + fabs(beta)),
+                          "ld ta=%d tb=%d m=%d n=%d k=%d: C[%d][%d] expected %.8g, got %.8g",
+                          ta, tb, m, n, k, i, j, want, (double)got);
+        }
+    free(a);
+    free(b);
+    free(c);
+    free(c_in);
+    free(ad);
+    free(bd);
+    free(ref);
+}
+
+START_TEST(test_blas__blocks)
+{
+    uint64_t seed = 40;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            block_case(ta, tb, 13, 9, 17, 0.0f, seed++);
+            block_case(ta, tb, 32, 64, 100, 1.0f, seed++);
+            block_case(ta, tb, 5, 3, 0, 0.5f, seed++);
+        }
+}
+END_TEST
+
 START_TEST(test_blas__threads_round_trip)
 {
     int before = blas_get_threads();
@@ -270,6 +336,7 @@ blas_suite(void)
     Suite *s = suite_create("blas");
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_blas__transposes);
+    tcase_add_test(core, test_blas__blocks);
     tcase_add_test(core, test_blas__threads_round_trip);
     tcase_add_test(core, test_blas__config);
     tcase_add_test(core, test_blas__core_decisions);

@@ -1,9 +1,9 @@
 /*
  * blas.c - the one door to OpenBLAS: row-major sgemm with the leading
  * dimensions derived from the shapes (or given, for blocks of larger
- * matrices), thread control and the build description.  It does not multiply anything itself beyond the degenerate
- * K = 0 case, which OpenBLAS would refuse with a message (lda < 1) rather
- * than compute.
+ * matrices), thread control and the build description.  It does not
+ * multiply anything itself beyond the degenerate K = 0 case, which
+ * OpenBLAS would refuse with a message (lda < 1) rather than compute.
  */
 #include "config.h"
 
