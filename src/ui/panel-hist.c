@@ -32,6 +32,34 @@ static const char *const kind_names[UI_HIST_KIND_COUNT] = {"activations", "weigh
                                                            "gradients"};
 
 /*
+ * The first n lines of big, a rendered plot (cut in place at each
+ * newline), on rows y.. at column x, w cells wide.
+ */
+static void
+put_lines(char *big, int n, int y, int x, int w)
+{
+    char *row = big;
+    for (int k = 0; k < n && row != NULL; k++) {
+        char *nl = strchr(row, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        crt_put(y + k, x, w, CRT_HIST, row);
+        row = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
+/*
+ * want rows, or fewer: as many w-cell rows (of glyphs up to 3 bytes) as
+ * a render buffer of size bytes holds, wide panels first.
+ */
+static int
+rows_fit(int want, size_t size, int w)
+{
+    int most = (int)((size - 1) / ((size_t)w * 3 + 1));
+    return want > most ? most : want;
+}
+
+/*
  * The selected run's histogram h (bars) with run other's of the same
  * layer ho over it (its letter at the top of each of its bars), on their
  * common range; the last line gives each run's count.
@@ -42,22 +70,13 @@ hist_draw_pair(struct ui *ui, const struct ui_rect *r, const struct tm_hist *h,
 {
     int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
     char big[512 * 3 * 32 + 64], line[256], a[16], b[16];
-    int bars = ih - 2;
-    int max_bars = (int)((sizeof big - 1) / ((size_t)iw * 3 + 1));
-    bars = bars > max_bars ? max_bars : bars;
+    int bars = rows_fit(ih - 2, sizeof big, iw);
     struct tm_hist range;
     memset(&range, 0, sizeof range);
     char letter[2] = {UI_RUN_LETTER(other), '\0'};
     ui_hist_overlay_render(big, sizeof big, h, ho, letter, iw, bars, ui->utf8, &range.lo,
                            &range.hi);
-    char *row = big;
-    for (int y = 0; y < bars && row != NULL; y++) {
-        char *nl = strchr(row, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        crt_put(iy + y, ix, iw, CRT_HIST, row);
-        row = nl != NULL ? nl + 1 : NULL;
-    }
+    put_lines(big, bars, iy, ix, iw);
     ui_hist_axis(line, sizeof line, &range, iw);
     crt_put(iy + bars, ix, iw, CRT_DIM, line);
     /* Each is scaled to its own total, so the shapes compare. */
@@ -105,18 +124,10 @@ draw_bands(struct ui *ui, const struct ui_model *m, int slot, int iy, int ix, in
         hi += 0.5;
     }
     char big[512 * 3 * 32 + 64];
-    int max_rows = (int)((sizeof big - 1) / ((size_t)cw * 3 + 1));
-    rows = rows > max_rows ? max_rows : rows;
+    rows = rows_fit(rows, sizeof big, cw);
     ui_bands_render(big, sizeof big, (const float (*)[UI_NBANDS])q, n, cw, rows, lo, hi,
                     ui->utf8);
-    char *row = big;
-    for (int y = 0; y < rows && row != NULL; y++) {
-        char *nl = strchr(row, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        crt_put(iy + y, ix + lw, cw, CRT_HIST, row);
-        row = nl != NULL ? nl + 1 : NULL;
-    }
+    put_lines(big, rows, iy, ix + lw, cw);
     crt_put(iy, ix, lw - 1, CRT_DIM, ui_fmt_short(a, sizeof a, hi, lw - 1));
     if (rows > 1)
         crt_put(iy + rows - 1, ix, lw - 1, CRT_DIM, ui_fmt_short(a, sizeof a, lo, lw - 1));
@@ -284,12 +295,10 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     long ref_step = -1;
     const struct tm_hist *ref = pick_ref(ui, m, slot, &ref_step);
 
-    int bars = ih - 2;
     char *buf = line;
     char big[512 * 3 * 32 + 64];
     /* Tall panels: as many rows as the buffer holds, wide ones first. */
-    int max_bars = (int)((sizeof big - 1) / ((size_t)iw * 3 + 1));
-    bars = bars > max_bars ? max_bars : bars;
+    int bars = rows_fit(ih - 2, sizeof big, iw);
     struct tm_hist axis = *shown;
     if (bars > 0) {
         if (ref != NULL) {
@@ -298,14 +307,7 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
         } else {
             ui_hist_render(big, sizeof big, shown, iw, bars, ui->utf8);
         }
-        char *row = big;
-        for (int y = 0; y < bars && row != NULL; y++) {
-            char *nl = strchr(row, '\n');
-            if (nl != NULL)
-                *nl = '\0';
-            crt_put(iy + y, ix, iw, CRT_HIST, row);
-            row = nl != NULL ? nl + 1 : NULL;
-        }
+        put_lines(big, bars, iy, ix, iw);
     }
     ui_hist_axis(buf, sizeof line, &axis, iw);
     crt_put(iy + bars, ix, iw, CRT_DIM, buf);
@@ -435,14 +437,7 @@ multi_draw(struct ui *ui, const struct ui_rect *r)
             w = 64;
         bars = bars > 16 ? 16 : bars;
         ui_hist_render(big, sizeof big, d, w, bars, ui->utf8);
-        char *row = big;
-        for (int k = 0; k < bars && row != NULL; k++) {
-            char *nl = strchr(row, '\n');
-            if (nl != NULL)
-                *nl = '\0';
-            crt_put(y + 1 + k, x, w, CRT_HIST, row);
-            row = nl != NULL ? nl + 1 : NULL;
-        }
+        put_lines(big, bars, y + 1, x, w);
         snprintf(line, sizeof line, "%s..%s", ui_fmt_short(a, sizeof a, d->lo, 6),
                  ui_fmt_short(b, sizeof b, d->hi, 6));
         crt_put(y + 1 + bars, x, w, CRT_DIM, line);

@@ -42,46 +42,78 @@ hist_column(const struct tm_hist *h, int nbins, int c, int width)
     return sum / (b1 - b0);
 }
 
+/*
+ * The eighths of a bar of height levels eighths for value v of a plot
+ * whose tallest is max: none for nothing, at least one for anything.
+ */
+static int
+bar_eighths(double v, double max, int levels)
+{
+    if (v <= 0.0 || max <= 0.0)
+        return 0;
+    int e = (int)ceil(v / max * levels);
+    return e < 1 ? 1 : e > levels ? levels : e;
+}
+
+/*
+ * Where a histogram render starts: buf emptied, width capped at 512
+ * columns; false when there is nothing to draw into.
+ */
+static bool
+render_begin(char *buf, size_t len, int *width, int height)
+{
+    if (len == 0)
+        return false;
+    buf[0] = '\0';
+    if (*width <= 0 || height <= 0)
+        return false;
+    if (*width > 512)
+        *width = 512;
+    return true;
+}
+
+/*
+ * height rows of width bars into buf at *o, bar c ea[c] eighths tall;
+ * with eb, mark_b stands in the row holding the top eighth of bar c's
+ * second height eb[c].
+ */
+static void
+bars_put(char *buf, size_t len, size_t *o, const struct ui_glyphs *g, const int *ea,
+         const int *eb, const char *mark_b, int width, int height)
+{
+    for (int r = 0; r < height; r++) {
+        int base = (height - 1 - r) * 8;
+        for (int c = 0; c < width; c++) {
+            if (eb != NULL && eb[c] > 0 && (eb[c] - 1) / 8 == height - 1 - r) {
+                append(buf, len, o, mark_b);
+                continue;
+            }
+            int lvl = ea[c] - base;
+            lvl = lvl < 0 ? 0 : lvl > 8 ? 8 : lvl;
+            append(buf, len, o, g->bars[lvl]);
+        }
+        if (r + 1 < height)
+            append(buf, len, o, "\n");
+    }
+}
+
 size_t
 ui_hist_render(char *buf, size_t len, const struct tm_hist *h, int width, int height, bool utf8)
 {
-    const struct ui_glyphs *g = ui_glyphs(utf8);
     size_t o = 0;
-    if (len == 0)
-        return 0;
-    buf[0] = '\0';
-    if (width <= 0 || height <= 0)
+    if (!render_begin(buf, len, &width, height))
         return 0;
     int nbins = h->nbins > TM_MAX_BINS ? TM_MAX_BINS : h->nbins;
-    double col[512];
-    if (width > 512)
-        width = 512;
-    double max = 0.0;
+    double col[512], max = 0.0;
     for (int c = 0; c < width; c++) {
         col[c] = nbins > 0 ? hist_column(h, nbins, c, width) : 0.0;
         if (col[c] > max)
             max = col[c];
     }
-    int levels = height * 8;
     int eighths[512];
-    for (int c = 0; c < width; c++) {
-        if (col[c] <= 0.0 || max <= 0.0) {
-            eighths[c] = 0;
-            continue;
-        }
-        int e = (int)ceil(col[c] / max * levels);
-        eighths[c] = e < 1 ? 1 : e > levels ? levels : e;
-    }
-    for (int r = 0; r < height; r++) {
-        int base = (height - 1 - r) * 8;
-        for (int c = 0; c < width; c++) {
-            int lvl = eighths[c] - base;
-            lvl = lvl < 0 ? 0 : lvl > 8 ? 8 : lvl;
-            append(buf, len, &o, g->bars[lvl]);
-        }
-        if (r + 1 < height)
-            append(buf, len, &o, "\n");
-    }
+    for (int c = 0; c < width; c++)
+        eighths[c] = bar_eighths(col[c], max, height * 8);
+    bars_put(buf, len, &o, ui_glyphs(utf8), eighths, NULL, NULL, width, height);
     return o;
 }
 
@@ -110,17 +142,11 @@ ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const str
                        const char *mark_b, int width, int height, bool utf8, float *lo,
                        float *hi)
 {
-    const struct ui_glyphs *g = ui_glyphs(utf8);
     size_t o = 0;
-    if (len == 0)
-        return 0;
-    buf[0] = '\0';
     *lo = a->lo < b->lo ? a->lo : b->lo;
     *hi = a->hi > b->hi ? a->hi : b->hi;
-    if (width <= 0 || height <= 0)
+    if (!render_begin(buf, len, &width, height))
         return 0;
-    if (width > 512)
-        width = 512;
     int na = a->nbins > TM_MAX_BINS ? TM_MAX_BINS : a->nbins;
     int nb = b->nbins > TM_MAX_BINS ? TM_MAX_BINS : b->nbins;
     double ca[512], cb[512], max = 0.0;
@@ -132,28 +158,13 @@ ui_hist_overlay_render(char *buf, size_t len, const struct tm_hist *a, const str
         max = ca[c] > max ? ca[c] : max;
         max = cb[c] > max ? cb[c] : max;
     }
-    int levels = height * 8, ea[512], eb[512];
+    int ea[512], eb[512];
     for (int c = 0; c < width; c++) {
-        int e = max > 0.0 ? (int)ceil(ca[c] / max * levels) : 0;
-        ea[c] = ca[c] <= 0.0 ? 0 : e < 1 ? 1 : e > levels ? levels : e;
-        e = max > 0.0 ? (int)ceil(cb[c] / max * levels) : 0;
-        eb[c] = cb[c] <= 0.0 ? 0 : e < 1 ? 1 : e > levels ? levels : e;
+        ea[c] = bar_eighths(ca[c], max, height * 8);
+        eb[c] = bar_eighths(cb[c], max, height * 8);
     }
-    for (int r = 0; r < height; r++) {
-        int base = (height - 1 - r) * 8;
-        for (int c = 0; c < width; c++) {
-            /* b's bar ends in the row holding its top eighth: its letter goes there. */
-            if (eb[c] > 0 && (eb[c] - 1) / 8 == height - 1 - r) {
-                append(buf, len, &o, mark_b);
-                continue;
-            }
-            int lvl = ea[c] - base;
-            lvl = lvl < 0 ? 0 : lvl > 8 ? 8 : lvl;
-            append(buf, len, &o, g->bars[lvl]);
-        }
-        if (r + 1 < height)
-            append(buf, len, &o, "\n");
-    }
+    /* b's bar ends in the row holding its top eighth: its letter goes there. */
+    bars_put(buf, len, &o, ui_glyphs(utf8), ea, eb, mark_b, width, height);
     return o;
 }
 
