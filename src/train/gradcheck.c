@@ -673,24 +673,50 @@ loss_magnitudes(struct dmodel *d, double *g, double *mg)
 struct grad_io {
     const double *g, *mg, *fg;  /* (B, OUT) */
     double *gx, *mgx, *fgx;     /* (B, IN) */
+    /* What every kind reads of layer i, set once by grad_io_at. */
+    const struct layer *l;
+    int B;
+    const double *x, *mx;       /* (B, IN) its input, the input's magnitude (NULL at layer 0) */
+    size_t nin, nout;           /* B * IN, B * OUT */
 };
+
+/* io's view of layer i of d (the fields after fgx). */
+static void
+grad_io_at(struct grad_io *io, const struct dmodel *d, int i)
+{
+    io->l = &d->m->layers[i];
+    io->B = d->B;
+    io->x = layer_input(d, i);
+    io->mx = i == 0 ? NULL : d->mag[i - 1];
+    io->nin = (size_t)d->B * (size_t)io->l->in;
+    io->nout = (size_t)d->B * (size_t)io->l->out;
+}
+
+/*
+ * Tensor t of d's model: its values (returned), and where its gradient's
+ * magnitude and flip bound go.
+ */
+static const double *
+param_at(const struct dmodel *d, int t, double **mag, double **flip)
+{
+    size_t off = d->m->tensors[t].offset;
+    *mag = d->gmag + off;
+    *flip = d->gflip + off;
+    return d->w + off;
+}
 
 /* Through a dense layer: into its weight and bias and its input. */
 static void
 bwd_dense(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct model *m = d->m;
-    const struct layer *l = &m->layers[i];
-    int B = d->B;
+    const struct layer *l = io->l;
+    int B = io->B;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    const double *x = layer_input(d, i);
-    const double *mx = i == 0 ? NULL : d->mag[i - 1];
-    const double *w = d->w + m->tensors[l->weight].offset;
-    double *mw = d->gmag + m->tensors[l->weight].offset;
-    double *mb = d->gmag + m->tensors[l->bias].offset;
-    double *fw = d->gflip + m->tensors[l->weight].offset;
-    double *fb = d->gflip + m->tensors[l->bias].offset;
+    const double *x = io->x, *mx = io->mx;
+    double *mw, *fw, *mb, *fb;
+    const double *w = param_at(d, l->weight, &mw, &fw);
+    param_at(d, l->bias, &mb, &fb);
     for (int o = 0; o < l->out && !stopped(d); o++) {
         double sb = 0.0, sfb = 0.0;
         for (int r = 0; r < B; r++) {
@@ -733,19 +759,16 @@ bwd_dense(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_batchnorm(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct model *m = d->m;
-    const struct layer *l = &m->layers[i];
-    int B = d->B;
+    const struct layer *l = io->l;
+    int B = io->B;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
     int N, HW;
     bn_dims(l, &N, &HW);
     double cnt = (double)B * HW;
-    const double *gam = d->w + m->tensors[l->weight].offset;
-    double *mgam = d->gmag + m->tensors[l->weight].offset;
-    double *mbeta = d->gmag + m->tensors[l->bias].offset;
-    double *fgam = d->gflip + m->tensors[l->weight].offset;
-    double *fbeta = d->gflip + m->tensors[l->bias].offset;
+    double *mgam, *fgam, *mbeta, *fbeta;
+    const double *gam = param_at(d, l->weight, &mgam, &fgam);
+    param_at(d, l->bias, &mbeta, &fbeta);
     const double *xh = d->bn_xhat[i], *mxh = d->bn_mxhat[i];
     for (int o = 0; o < N; o++) {
         double sg = 0.0, sgx = 0.0, smg = 0.0, smgx = 0.0, sf = 0.0, sfx = 0.0;
@@ -782,24 +805,20 @@ bwd_batchnorm(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_conv2d(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct model *m = d->m;
-    const struct layer *l = &m->layers[i];
-    int B = d->B;
+    const struct layer *l = io->l;
+    int B = io->B;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    const double *x = layer_input(d, i);
-    const double *mx = i == 0 ? NULL : d->mag[i - 1];
-    size_t nin = (size_t)B * (size_t)l->in;
-    size_t nout = (size_t)B * (size_t)l->out;
-    const double *w = d->w + m->tensors[l->weight].offset;
-    double *mw = d->gmag + m->tensors[l->weight].offset;
-    double *fw = d->gflip + m->tensors[l->weight].offset;
-    size_t nw = m->tensors[l->weight].count, P = (size_t)l->oh * l->ow;
+    const double *x = io->x, *mx = io->mx;
+    size_t nin = io->nin, nout = io->nout;
+    double *mw, *fw;
+    const double *w = param_at(d, l->weight, &mw, &fw);
+    size_t nw = d->m->tensors[l->weight].count, P = (size_t)l->oh * l->ow;
     memset(mw, 0, nw * sizeof *mw);
     memset(fw, 0, nw * sizeof *fw);
     if (l->bias >= 0) {
-        double *mb = d->gmag + m->tensors[l->bias].offset;
-        double *fb = d->gflip + m->tensors[l->bias].offset;
+        double *mb, *fb;
+        param_at(d, l->bias, &mb, &fb);
         memset(mb, 0, (size_t)l->oc * sizeof *mb);
         memset(fb, 0, (size_t)l->oc * sizeof *fb);
         for (size_t k = 0; k < nout; k++) {
@@ -824,13 +843,11 @@ bwd_conv2d(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_avgpool2d(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct model *m = d->m;
-    const struct layer *l = &m->layers[i];
-    int B = d->B;
+    const struct layer *l = io->l;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    size_t nin = (size_t)B * (size_t)l->in;
-    int H = l->h, W = l->w, kk = l->k;
+    size_t nin = io->nin;
+    int B = io->B, H = l->h, W = l->w, kk = l->k;
     double inv = 1.0 / (kk * kk);
     memset(gx, 0, nin * sizeof *gx);
     memset(mgx, 0, nin * sizeof *mgx);
@@ -858,14 +875,11 @@ bwd_avgpool2d(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_relu(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct model *m = d->m;
-    const struct layer *l = &m->layers[i];
-    int B = d->B;
+    const struct layer *l = io->l;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    const double *x = layer_input(d, i);
-    const double *mx = i == 0 ? NULL : d->mag[i - 1];
-    size_t nin = (size_t)B * (size_t)l->in;
+    const double *x = io->x, *mx = io->mx;
+    size_t nin = io->nin;
     double slope = l->kind == LAYER_RELU ? 0.0 : l->arg;
     for (size_t k = 0; k < nin; k++) {
         double mk = mx != NULL ? mx[k] : 0.0;
@@ -884,12 +898,11 @@ bwd_relu(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_squash(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct layer *l = &d->m->layers[i];
+    const struct layer *l = io->l;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    const double *mx = i == 0 ? NULL : d->mag[i - 1];
-    const double *y = d->act[i];
-    size_t nin = (size_t)d->B * (size_t)l->in;
+    const double *mx = io->mx, *y = d->act[i];
+    size_t nin = io->nin;
     if (l->kind == LAYER_TANH) {
         for (size_t k = 0; k < nin; k++) {
             double dd = 1.0 - y[k] * y[k], mk = mx != NULL ? mx[k] : 0.0;
@@ -912,9 +925,9 @@ bwd_squash(struct dmodel *d, int i, const struct grad_io *io)
 static void
 bwd_maxpool2d(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct layer *l = &d->m->layers[i];
+    const struct layer *l = io->l;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    size_t nin = (size_t)d->B * (size_t)l->in, nout = (size_t)d->B * (size_t)l->out;
+    size_t nin = io->nin, nout = io->nout;
     memset(gx, 0, nin * sizeof *gx);
     memset(mgx, 0, nin * sizeof *mgx);
     memset(fgx, 0, nin * sizeof *fgx);
@@ -926,14 +939,14 @@ bwd_maxpool2d(struct dmodel *d, int i, const struct grad_io *io)
     }
 }
 
-/* Through layer i: io's output side in, its input side out. */
+/* Through layer i: io's output side in, its input side out (io set by grad_io_at). */
 static void
 bwd_layer(struct dmodel *d, int i, const struct grad_io *io)
 {
-    const struct layer *l = &d->m->layers[i];
+    const struct layer *l = io->l;
     const double *g = io->g, *mg = io->mg, *fg = io->fg;
     double *gx = io->gx, *mgx = io->mgx, *fgx = io->fgx;
-    size_t nin = (size_t)d->B * (size_t)l->in, nout = (size_t)d->B * (size_t)l->out;
+    size_t nin = io->nin, nout = io->nout;
     switch (l->kind) {
     case LAYER_DENSE:
         bwd_dense(d, i, io);
@@ -1022,7 +1035,8 @@ backward_magnitudes(struct dmodel *d)
     loss_magnitudes(d, g, mg);
 
     for (int i = m->nlayers - 1; i >= 0 && !stopped(d); i--) {
-        struct grad_io io = {g, mg, fg, gx, mgx, fgx};
+        struct grad_io io = {.g = g, .mg = mg, .fg = fg, .gx = gx, .mgx = mgx, .fgx = fgx};
+        grad_io_at(&io, d, i);
         bwd_layer(d, i, &io);
         swap_buffers(&g, &gx);
         swap_buffers(&mg, &mgx);
