@@ -19,15 +19,15 @@ where overhead = logged / plain - 1 over the medians.  Options: --every N,
 """
 
 import argparse
-import gzip
 import os
 import statistics
 import sys
 import tempfile
 import time
 
-DATA = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from torch_fashion import DATA, TRAIN, load, mlp  # noqa: E402  (the same data and model)
 
 
 def parse_args():
@@ -41,14 +41,6 @@ def parse_args():
     return p.parse_args()
 
 
-def read_idx(path, np):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def main():
     args = parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -60,20 +52,13 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
-    x = read_idx(os.path.join(args.data, "train-images-idx3-ubyte.gz"), np)
-    y = read_idx(os.path.join(args.data, "train-labels-idx1-ubyte.gz"), np)
-    x = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-    y = torch.from_numpy(y.astype(np.int64))
+    x, y = load(args.data, TRAIN, np, torch)
     n = len(x)
 
-    def mlp():
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                             nn.Linear(128, 10))
-
     loss_fn = nn.CrossEntropyLoss()
-    plain_model = mlp()
+    plain_model = mlp(nn)
     plain_opt = torch.optim.Adam(plain_model.parameters(), lr=1e-3)
-    logged_model = mlp()
+    logged_model = mlp(nn)
     logged_opt = torch.optim.Adam(logged_model.parameters(), lr=1e-3)
     tmp = tempfile.TemporaryDirectory(prefix="nntop-torch-bench-")
     kw = {} if args.every is None else {"every": args.every}

@@ -15,6 +15,8 @@ Wall time from exec to exit and peak RSS are measured from outside
 (bench/run-bench.sh, with /usr/bin/time).  Options: --threads N (OpenBLAS
 threads, as bench/torch_mlp.py: torch's own intra-op pool stays at 1, its
 best 2-core setting for this model), --epochs E.  A program, not a test.
+bench/torch-logger-overhead.py imports its loading and its model (load,
+mlp), so that both benchmarks train the same thing.
 """
 
 import argparse
@@ -25,6 +27,8 @@ import sys
 import time
 
 DATA = "/usr/share/datasets/fashion-mnist"
+TRAIN = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+TEST = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 def parse_args():
@@ -44,6 +48,21 @@ def read_idx(path, np):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def load(data, files, np, torch):
+    """The images of files (images, labels) in data as (N, 784) float32
+    pixels / 255, and their labels as int64."""
+    x = read_idx(os.path.join(data, files[0]), np)
+    y = read_idx(os.path.join(data, files[1]), np)
+    x = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
+    return x, torch.from_numpy(y.astype(np.int64))
+
+
+def mlp(nn):
+    """The 784-256-128-10 ReLU MLP, nn.Linear's default init."""
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
 def main():
     args = parse_args()
     os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
@@ -56,22 +75,15 @@ def main():
     torch.manual_seed(42)
     gen = torch.Generator().manual_seed(42)
 
-    def load(images, labels):
-        x = read_idx(os.path.join(args.data, images), np)
-        y = read_idx(os.path.join(args.data, labels), np)
-        x = torch.from_numpy(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-        return x, torch.from_numpy(y.astype(np.int64))
-
-    x_all, y_all = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
-    x_test, y_test = load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    x_all, y_all = load(args.data, TRAIN, np, torch)
+    x_test, y_test = load(args.data, TEST, np, torch)
     perm = torch.randperm(len(x_all), generator=gen)
     n_val = int(round(0.1 * len(x_all)))
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     x_train, y_train = x_all[train_idx], y_all[train_idx]
     x_val, y_val = x_all[val_idx], y_all[val_idx]
 
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
+    model = mlp(nn)
     loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     steps_per_epoch = math.ceil(len(x_train) / args.batch)
