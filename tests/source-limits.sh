@@ -26,7 +26,6 @@ src/train/trainer-view.c trainer_cmd_view 119
 src/ui/screen.c draw_header 129
 src/train/replay.c replay_next 115
 src/ui/panel-layers.c draw_row 115
-src/ui/panel-hist.c hist_draw 116
 '
 
 top_srcdir=${top_srcdir:-.}

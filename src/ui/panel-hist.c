@@ -206,6 +206,38 @@ pick_ref(const struct ui *ui, const struct ui_model *m, int slot, long *step)
     return NULL;
 }
 
+/*
+ * The panel's title into title: layer i (li, NULL when there is none
+ * yet), the kind shown, and the step of a histogram older than the
+ * snapshot (see ui_model_hist_step) or the runs compared.
+ */
+static const char *
+hist_title(char *title, size_t size, const struct ui *ui, const struct ui_model *m, int i,
+           const struct tm_layer_info *li)
+{
+    if (li == NULL) {
+        snprintf(title, size, "histogram");
+        return title;
+    }
+    const char *label = ui->utf8 ? li->label : li->label_ascii;
+    if (ui->hist_bands) {
+        snprintf(title, size, "%d %s %s %s percentiles  [h p]", i, label, ui->g->dot,
+                 kind_names[ui->hist_kind]);
+        return title;
+    }
+    long hs = ui_model_hist_step(m, i, ui->hist_kind);
+    char at[32] = "";
+    if (hs >= 0 && hs != m->snap_step)
+        snprintf(at, sizeof at, " at step %ld", hs);
+    char runs[16] = "";
+    if (ui->nruns > 1)
+        snprintf(runs, sizeof runs, " %c vs %c", UI_RUN_LETTER(ui->sel_run),
+                 UI_RUN_LETTER(ui_hist_other_run(ui)));
+    snprintf(title, size, "%d %s %s %s%s%s  [h]", i, label, ui->g->dot,
+             kind_names[ui->hist_kind], at, runs);
+    return title;
+}
+
 static void
 hist_draw(struct ui *ui, const struct ui_rect *r)
 {
@@ -216,27 +248,7 @@ hist_draw(struct ui *ui, const struct ui_rect *r)
     bool have_layer = m->have_info && i >= 0 && i < m->info.nlayers;
     const struct tm_layer_info *li = have_layer ? &m->info.layers[i] : NULL;
 
-    if (have_layer) {
-        /* A histogram older than the snapshot (see ui_model_hist_step) says its step. */
-        long hs = ui_model_hist_step(m, i, ui->hist_kind);
-        char at[32] = "";
-        if (hs >= 0 && hs != m->snap_step)
-            snprintf(at, sizeof at, " at step %ld", hs);
-        char runs[16] = "";
-        if (ui->nruns > 1)
-            snprintf(runs, sizeof runs, " %c vs %c", UI_RUN_LETTER(ui->sel_run),
-                     UI_RUN_LETTER(ui_hist_other_run(ui)));
-        if (ui->hist_bands)
-            snprintf(title, sizeof title, "%d %s %s %s percentiles  [h p]", i,
-                     ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind]);
-        else
-            snprintf(title, sizeof title, "%d %s %s %s%s%s  [h]", i,
-                     ui->utf8 ? li->label : li->label_ascii, g->dot, kind_names[ui->hist_kind],
-                     at, runs);
-    } else {
-        snprintf(title, sizeof title, "histogram");
-    }
-    crt_box(r, title);
+    crt_box(r, hist_title(title, sizeof title, ui, m, i, li));
     int iy = r->y + 1, ix = r->x + 1, ih = r->h - 2, iw = r->w - 2;
     if (ih < 3 || iw < 10)
         return;
