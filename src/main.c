@@ -387,6 +387,15 @@ load_config(struct cfg *c, const struct options *o)
     runlog_set_read_max(c->data.max_bytes);
 }
 
+/* Whether the locale's character set (setlocale done) is UTF-8: headless
+ * finding lines then use an em dash, else "--". */
+static bool
+locale_utf8(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
 /* --replay RUN_DIR... (up to UI_MAX_RUNS compared), and --attach RUN_DIR
  * (the same reader, following the files). */
 static int
@@ -418,7 +427,7 @@ run_replay(const struct options *o)
          * Compared runs print one after the other, each under its letter. */
         struct headless_opts ho = {.out = stdout, .err = stderr,
                                    .progress_every_s = o->attach != NULL ? 1.0 : 0.0,
-                                   .summary = true};
+                                   .summary = true, .utf8 = locale_utf8()};
         for (int k = 0; k < n; k++) {
             if (n > 1)
                 printf("run %c: %s\n", 'A' + k, o->replays[k]);
@@ -666,8 +675,7 @@ run_headless(struct feed *feed, const struct options *o, int *status)
         .signals = &watch,
         .result = &hr,
     };
-    const char *cs = nl_langinfo(CODESET);
-    ho.utf8 = cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+    ho.utf8 = locale_utf8();
     int sig = headless_run(feed, &ho);
     if (o->gradcheck)
         *status = !hr.gradcheck_seen                              ? EXIT_FAILED

@@ -1556,6 +1556,46 @@ START_TEST(test_cfg__set_errors)
 }
 END_TEST
 
+/* ~ puts an optional text key back to its default; a required key still refuses it. */
+START_TEST(test_cfg__set_null_resets)
+{
+    struct cfg c;
+    struct cfg_errs e;
+    ck_assert_int_eq(load(&c, &e, "data: {source: npy, train_images: /d/a.npz, "
+                                  "inputs_key: pixels, labels_key: target}\n"
+                                  "model: {layers: [{dense: 3}]}\nlog: {dir: elsewhere}\n"), 0);
+    ck_assert_str_eq(c.data.inputs_key, "pixels");
+    ck_assert_str_eq(c.log.dir, "elsewhere");
+    expect_set_ok(&c, "data.inputs_key=~");
+    ck_assert_str_eq(c.data.inputs_key, "");
+    ck_assert_str_eq(c.data.labels_key, "target");
+    expect_set_ok(&c, "data.labels_key=");
+    ck_assert_str_eq(c.data.labels_key, "");
+    expect_set_ok(&c, "log.dir=null");
+    ck_assert_str_eq(c.log.dir, "runs");
+    expect_valid(&c, "npy with its keys cleared");
+    /* In a file too, and the dump leaves the cleared key out. */
+    ck_assert_int_eq(load(&c, &e, "data: {source: npy, train_images: /d/a.npz, inputs_key: ~}\n"
+                                  "model: {layers: [{dense: 3}]}\n"), 0);
+    ck_assert_str_eq(c.data.inputs_key, "");
+    char *dump = cfg_to_yaml(&c);
+    ck_assert_msg(strstr(dump, "inputs_key") == NULL, "a cleared key is dumped:\n%s", dump);
+    free(dump);
+    /* Quoted, "" is text and still too short; a key the source does not use is still named. */
+    expect_set_error("log.dir=\"\"",
+                     "nntop: --set log.dir: expected 1 to 4095 bytes of text, got 0\n");
+    expect_set_error("data.inputs_key=~",
+                     "nntop: --set data.inputs_key: key 'inputs_key' does not apply to source "
+                     "'spiral'\n");
+    /* Required keys refuse ~ by name. */
+    expect_set_error("model.layers=~",
+                     "nntop: --set model.layers: expected a list of layers such as "
+                     "[{dense: 100}, relu, {dense: 3}], got nothing\n");
+    expect_set_ok(&c, "data.train_images=~");
+    expect_invalid(&c, "data.train_images is required for source 'npy'");
+}
+END_TEST
+
 Suite *cfg_suite(void);
 
 Suite *
@@ -1605,6 +1645,7 @@ cfg_suite(void)
     tcase_add_test(errors, test_cfg__optim_errors);
     tcase_add_test(errors, test_cfg__names);
     tcase_add_test(errors, test_cfg__set_errors);
+    tcase_add_test(errors, test_cfg__set_null_resets);
     tcase_add_test(errors, test_cfg__value_positions);
     suite_add_tcase(s, errors);
     return s;

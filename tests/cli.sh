@@ -3,7 +3,9 @@
 # --version, bad options and values, a missing config, YAML and --set
 # errors (file:line:col and a caret), messages that teach (a bare width
 # as a layer, a missing Fashion-MNIST file, a ';'- or tab-separated CSV),
-# --check-config round trips, a short
+# --check-config round trips, --set KEY=~ (an optional key back to its
+# default, a required one refused by name), a finding's line alike live
+# and under --replay (an em dash in UTF-8, "--" in C), a short
 # headless demo run, a model that does not fit the data, --gradcheck,
 # --replay and --resume of a run, and SIGINT / SIGTERM during a headless
 # run (exit 130, nothing logged lost, a "quit" event).
@@ -166,6 +168,45 @@ if [ "$STATUS" -eq 0 ] && cmp -s "$TMP/out" "$TMP/effective.yaml"; then
 else
     fail "--check-config round trip (status $STATUS)"
 fi
+
+# ---- --set KEY=~: an optional key back to its default, a required one refused ---
+
+cat >"$TMP/keyed.yaml" <<EOF
+name: keyed
+data: {source: npy, train_images: $TMP/none.npz, inputs_key: pixels, labels_key: target}
+model: {layers: [flatten, {dense: 3}]}
+EOF
+run --check-config "$TMP/keyed.yaml"
+check "a file's data.inputs_key" 0 out '^  inputs_key: "pixels"$'
+run --check-config --set 'data.inputs_key=~' "$TMP/keyed.yaml"
+if check "--set data.inputs_key=~ clears the file's key" 0 out '^  labels_key: "target"$' &&
+    grep -q 'inputs_key' "$TMP/out"; then
+    fail "--set data.inputs_key=~: the key is still set: $(grep inputs_key "$TMP/out")"
+fi
+run --check-config --set 'model.layers=~' "$TMP/keyed.yaml"
+check "--set model.layers=~: a required key refuses ~, by name" 2 \
+    err '^nntop: --set model\.layers: expected a list of layers such as \[\{dense: 100\}, relu, \{dense: 3\}\], got nothing$'
+run --check-config --set 'data.train_images=~' "$TMP/keyed.yaml"
+check "--set data.train_images=~: required for npy, named" 2 \
+    err "^nntop: .*keyed\.yaml: data\.train_images is required for source 'npy'$"
+
+# ---- a finding's dash: --replay prints what the live run printed ------------------
+
+# An em dash before the advice where the locale is UTF-8, "--" where it is not.
+for lc in C.UTF-8 C; do
+    case $lc in C) dash=' -- ' ;; *) dash=' — ' ;; esac
+    LC_ALL=$lc "$NNTOP" -H -o "$TMP/dash-$lc" "${top_srcdir:-.}/configs/bugs/dead-relu.yaml" \
+        >"$TMP/live" 2>&1 </dev/null
+    LC_ALL=$lc "$NNTOP" --replay "$TMP/dash-$lc"/*/ >"$TMP/replayed" 2>&1 </dev/null
+    live=$(grep '^WARN step 0 lr-out-of-range: ' "$TMP/live")
+    replayed=$(grep '^WARN step 0 lr-out-of-range: ' "$TMP/replayed")
+    case $live in *"$dash"*) has_dash=yes ;; *) has_dash= ;; esac
+    if [ -n "$live" ] && [ "$live" = "$replayed" ] && [ -n "$has_dash" ]; then
+        pass "LC_ALL=$lc: --replay's finding line is the live one, '$dash' before the advice"
+    else
+        fail "LC_ALL=$lc: live '$live', replayed '$replayed' (want '$dash')"
+    fi
+done
 
 # ---- runs ---------------------------------------------------------------------------
 

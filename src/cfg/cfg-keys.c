@@ -65,7 +65,7 @@ enum ftype {
     FT_U64,         /* uint64_t from a non-negative integer */
     FT_DOUBLE,      /* finite number */
     FT_BOOL,        /* true or false */
-    FT_STR,         /* non-empty text, stored as written */
+    FT_STR,         /* non-empty text, stored as written; null: back to the default */
     FT_PATH,        /* data file; resolved against the config's directory */
     FT_ENUM,        /* one keyword of .words, stored as int */
     FT_SECTION,     /* a nested map (.sub), or .apply when it takes other forms */
@@ -1398,6 +1398,8 @@ static const struct section top_section = {
 
 /* ---- applying ---- */
 
+static void field_default(struct cfg *c, const struct field *f, int kind);
+
 static void
 apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct cnode *v,
             const char *path)
@@ -1444,6 +1446,12 @@ apply_field(struct cctx *x, struct cfg *c, const struct field *f, const struct c
             *(bool *)base = b;
         break;
     case FT_STR:
+        /* ~ puts the text back to its default, as ~ clears a path: a key a
+         * file set can be unset again (--set data.inputs_key=~). */
+        if (cfg_is_null(v)) {
+            field_default(c, f, -1);
+            break;
+        }
         if (!cfg_get_text(x, v, path, "text", &s))
             break;
         if (v->len == 0 || v->len >= f->size) {
