@@ -360,6 +360,102 @@ START_TEST(test_gradcheck__cancel)
 }
 END_TEST
 
+/* gradcheck_opts.poll for the test below. */
+struct float_stop {
+    const struct model *m;
+    int stop_at;            /* say stop at this cancellation check (done == -1); 0: never */
+    int checks;             /* cancellation checks seen */
+    int in_float;           /* of them, inside the float pass (model.stop set) */
+    int after;              /* polls of any kind after the one that said stop */
+    bool stop_in_float;     /* the stopping check came from inside the float pass */
+};
+
+static bool
+poll_float_stop(void *ctx, long done, long total)
+{
+    (void)total;
+    struct float_stop *f = ctx;
+    if (f->stop_at > 0 && f->checks >= f->stop_at) {
+        f->after++;
+        return true;
+    }
+    if (done >= 0)
+        return false;
+    f->checks++;
+    f->in_float += f->m->stop != NULL;
+    if (f->checks == f->stop_at) {
+        f->stop_in_float = f->m->stop != NULL;
+        return true;
+    }
+    return false;
+}
+
+START_TEST(test_gradcheck__cancel_float_pass)
+{
+    /* The analytic float pass is one batch (batch norm's statistics, the
+     * dropout masks), and over 1000 wide rows it is the longest stretch of
+     * the check: it polls before each of its layers.  A stop at any of
+     * those checks ends the check there: cancelled, no tensor compared, not
+     * one poll more, the model as it was; and the verdict of an uncancelled
+     * check is unchanged by the polls, bit for bit. */
+    struct layer_spec l[] = {DENSE(5), ACT(LAYER_BATCHNORM), ACT(LAYER_RELU),
+                             {.kind = LAYER_DROPOUT, .arg = 0.3f}, DENSE(3)};
+    struct fixture f;
+    fixture_init(&f, 4, l, 5, LOSS_CROSS_ENTROPY, 6, 13);
+    struct model *m = f.m;
+    struct gradcheck_opts o = {.samples = 6, .per_tensor = ALL_ENTRIES, .seed = 9};
+    struct tm_gradcheck *plain = xcalloc(1, sizeof *plain);
+    gradcheck_run(plain, m, &f.b, &o);
+    ck_assert(plain->verdict == TM_GC_PASS);
+
+    struct float_stop fs = {.m = m};
+    o.poll = poll_float_stop;
+    o.poll_ctx = &fs;
+    struct tm_gradcheck *out = xcalloc(1, sizeof *out);
+    gradcheck_run(out, m, &f.b, &o);
+    ck_assert_int_eq(out->cancelled, 0);
+    ck_assert(memcmp(out->t, plain->t, sizeof out->t) == 0);
+    ck_assert_int_eq(out->verdict, plain->verdict);
+    /* a check before each of the 5 layers forward and back, at least */
+    int nfloat = fs.in_float;
+    ck_assert_msg(nfloat >= 2 * m->nlayers, "%d checks in the float pass", nfloat);
+
+    float *params = xmalloc(m->nparams * sizeof *params);
+    float *grads = xmalloc(m->nparams * sizeof *grads);
+    float *state = xmalloc(m->nstate * sizeof *state);
+    memcpy(params, m->params, m->nparams * sizeof *params);
+    memcpy(grads, m->grads, m->nparams * sizeof *grads);
+    memcpy(state, m->state, m->nstate * sizeof *state);
+    struct rng drop = m->rng_dropout;
+    long bn = m->bn_batches;
+    for (int k = 1; k <= nfloat; k++) {
+        fs = (struct float_stop){.m = m, .stop_at = k};
+        gradcheck_run(out, m, &f.b, &o);
+        ck_assert_msg(fs.stop_in_float, "check %d: not in the float pass", k);
+        ck_assert_msg(out->cancelled == 1, "check %d: not cancelled", k);
+        ck_assert_int_eq(out->ntensors, 0);
+        ck_assert_int_eq(out->verdict, TM_GC_INCONCLUSIVE);
+        ck_assert_msg(fs.after == 0, "check %d: polled %d times after the stop", k, fs.after);
+        ck_assert(m->stop == NULL);
+        ck_assert(memcmp(params, m->params, m->nparams * sizeof *params) == 0);
+        ck_assert(memcmp(grads, m->grads, m->nparams * sizeof *grads) == 0);
+        ck_assert(memcmp(state, m->state, m->nstate * sizeof *state) == 0);
+        ck_assert(memcmp(&drop, &m->rng_dropout, sizeof drop) == 0);
+        ck_assert_int_eq(m->bn_batches, bn);
+    }
+    /* and afterwards the same check still gives the same result */
+    fs = (struct float_stop){.m = m};
+    gradcheck_run(out, m, &f.b, &o);
+    ck_assert(memcmp(out->t, plain->t, sizeof out->t) == 0);
+    free(params);
+    free(grads);
+    free(state);
+    free(out);
+    free(plain);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(test_gradcheck__kinks_input)
 {
     /* A ReLU on the input: each input entry exactly at 0 is a kink. */
@@ -579,6 +675,7 @@ gradcheck_suite(void)
     tcase_set_timeout(core, 60);
     tcase_add_test(core, test_gradcheck__every_layer_kind);
     tcase_add_test(core, test_gradcheck__cancel);
+    tcase_add_test(core, test_gradcheck__cancel_float_pass);
     tcase_add_test(core, test_gradcheck__image_layers);
     tcase_add_test(core, test_gradcheck__dropout_masks);
     tcase_add_test(core, test_gradcheck__mse_targets);

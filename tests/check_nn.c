@@ -1226,6 +1226,64 @@ spiral_make(float *x, int32_t *y, int K, int N, double noise, uint64_t seed)
         }
 }
 
+/* model.stop for the test below: true at call stop_at, counting calls. */
+struct stop_count {
+    int calls, stop_at;
+};
+
+static bool
+stop_at_call(void *ctx)
+{
+    struct stop_count *c = ctx;
+    return ++c->calls == c->stop_at;
+}
+
+START_TEST(test_nn__stop_between_layers)
+{
+    /* model.stop is polled before every layer of the forward and the
+     * backward (and between a dense layer's two halves); the first true
+     * return ends the pass at once: no further layer, no further poll.
+     * A hook that never stops changes nothing, bit for bit. */
+    enum { B = 6 };
+    const char *layers = "dense 7, relu, dense 5, batchnorm, tanh, dense 3";
+    struct model *m = model_parse(4, LOSS_CROSS_ENTROPY, 3, layers, B);
+    struct model *ref = model_parse(4, LOSS_CROSS_ENTROPY, 3, layers, B);
+    float x[B * 4];
+    int32_t y[B];
+    for (int i = 0; i < B * 4; i++)
+        x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
+    for (int i = 0; i < B; i++)
+        y[i] = i % 3;
+    struct batch b = {.x = x, .labels = y, .size = B};
+    struct loss_out lo, lr;
+    double want = model_grad(ref, &b, &lr);
+
+    struct stop_count c = {0, 0};
+    m->stop = stop_at_call;
+    m->stop_ctx = &c;
+    ck_assert(model_grad(m, &b, &lo) == want);
+    ck_assert(memcmp(m->grads, ref->grads, m->nparams * sizeof(float)) == 0);
+    ck_assert_int_eq(lo.correct, lr.correct);
+    /* 6 layers, dense+relu fused forward (5 polls); 6 backward polls and
+     * one more inside each of the 3 dense layers but the first (no dx). */
+    int polls = c.calls;
+    ck_assert_int_eq(polls, 5 + 6 + 2);
+    for (int k = 1; k <= polls; k++) {
+        c = (struct stop_count){0, k};
+        double loss = model_grad(m, &b, NULL);
+        ck_assert_msg(isnan(loss), "stopped at poll %d: loss %g", k, loss);
+        ck_assert_msg(c.calls == k, "stopped at poll %d, polled %d times", k, c.calls);
+    }
+    /* The forward alone says it was abandoned. */
+    c = (struct stop_count){0, 1};
+    ck_assert(model_forward(m, x, B) == NULL);
+    m->stop = NULL;
+    ck_assert(model_forward(m, x, B) != NULL);
+    model_free(ref);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(test_nn__spiral_trains)
 {
     enum { K = 3, N = 100, STEPS = 3000 };
@@ -1270,6 +1328,7 @@ nn_suite(void)
     tcase_add_test(core, test_nn__gradcheck_losses);
     tcase_add_test(core, test_nn__batchnorm_running_stats);
     tcase_add_test(core, test_nn__dropout_stream);
+    tcase_add_test(core, test_nn__stop_between_layers);
     tcase_add_test(core, test_nn__naming);
     tcase_add_test(core, test_nn__image_shapes);
     tcase_add_test(core, test_nn__conv_by_hand);

@@ -143,6 +143,15 @@ struct model {
     /* im2col scratch of one sample for the largest conv2d: (C kh kw, OH OW). */
     float *col;
     size_t col_len;
+    /*
+     * Polled before each layer of model_forward() and model_backward() (and
+     * between a dense layer's weight and input gradients), NULL in training:
+     * a true return abandons the pass, its outputs undefined.  The gradient
+     * check sets it so that a quit needs no whole pass over 1000 rows; a
+     * check between layers changes no layer's arithmetic.
+     */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
 };
 
 /* What a loss evaluation reports. */
@@ -193,16 +202,25 @@ void model_reserve(struct model *m, int batch);
 /* Training mode (dropout on, batch statistics) or eval mode. */
 void model_set_training(struct model *m, bool training);
 
-/* Forward pass of B rows of x (borrowed until backward); returns (B, out). */
+/*
+ * Forward pass of B rows of x (borrowed until backward); returns (B, out),
+ * or NULL when m->stop abandoned it.
+ */
 const float *model_forward(struct model *m, const float *x, int B);
 /*
  * Loss of the last forward output against b; writes model->dlogits.
  * Returns the data loss.
  */
 double model_loss(struct model *m, const struct batch *b, struct loss_out *out);
-/* Backward from model->dlogits: overwrites model->grads (and dx). */
-void model_backward(struct model *m);
-/* forward + loss + backward on one batch in the current mode. */
+/*
+ * Backward from model->dlogits: overwrites model->grads (and dx).  Returns
+ * false when m->stop abandoned it (grads and dx then undefined).
+ */
+bool model_backward(struct model *m);
+/*
+ * forward + loss + backward on one batch in the current mode; the data
+ * loss, or NaN when m->stop abandoned the passes (out is then untouched).
+ */
 double model_grad(struct model *m, const struct batch *b, struct loss_out *out);
 
 /*

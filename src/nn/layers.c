@@ -120,10 +120,15 @@ layer_dense_backward(float *dx, float *dw, float *db, const float *dy,
     /* db (OUT) = sum over rows of dY (B, OUT), one pass. */
     column_sums(db, dy, B, out, (size_t)out);
 
-    if (dx != NULL) {
-        /* dX (B, IN) = dY (B, OUT) . W (OUT, IN) */
-        blas_sgemm(false, false, B, in, out, 1.0f, dy, w, 0.0f, dx);
-    }
+    if (dx != NULL)
+        layer_dense_backward_input(dx, dy, w, B, in, out);
+}
+
+void
+layer_dense_backward_input(float *dx, const float *dy, const float *w, int B, int in, int out)
+{
+    /* dX (B, IN) = dY (B, OUT) . W (OUT, IN) */
+    blas_sgemm(false, false, B, in, out, 1.0f, dy, w, 0.0f, dx);
 }
 
 void

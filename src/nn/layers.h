@@ -51,6 +51,9 @@ void layer_dense_backward_w_cols(float *dw, float *db, const float *dy, const fl
 /* Columns [c0, c1) of dX (B, IN) = dY . W[:, c0:c1], reading all of dY. */
 void layer_dense_backward_x_cols(float *dx, const float *dy, const float *w, int B, int in,
                                  int out, int c0, int c1);
+/* dX (B, IN) = dY . W alone: the input half of layer_dense_backward(). */
+void layer_dense_backward_input(float *dx, const float *dy, const float *w, int B, int in,
+                                int out);
 
 /* y = max(x, 0) over n entries. */
 void layer_relu_forward(float *y, const float *x, size_t n);

@@ -709,6 +709,13 @@ grad_of(struct model *m, int tensor)
     return m->grads + m->tensors[tensor].offset;
 }
 
+/* m->stop, polled between layers: whether to abandon the pass. */
+static bool
+pass_stopped(struct model *m)
+{
+    return m->stop != NULL && m->stop(m->stop_ctx);
+}
+
 const float *
 model_forward(struct model *m, const float *x, int B)
 {
@@ -720,6 +727,8 @@ model_forward(struct model *m, const float *x, int B)
     m->batch = B;
     const float *in = x;
     for (int i = 0; i < m->nlayers; i++) {
+        if (pass_stopped(m))
+            return NULL;
         struct layer *L = &m->layers[i];
         size_t n = (size_t)B * (size_t)L->out;
         switch (L->kind) {
@@ -829,7 +838,7 @@ model_loss(struct model *m, const struct batch *b, struct loss_out *out)
  * be the mode of the forward pass (model_set_training() between the two
  * would mix them).
  */
-void
+bool
 model_backward(struct model *m)
 {
     int B = m->batch;
@@ -843,6 +852,8 @@ model_backward(struct model *m)
 
     const float *g = m->dlogits;   /* (B, out of layer i) */
     for (int i = m->nlayers - 1; i >= stop; i--) {
+        if (pass_stopped(m))
+            return false;
         struct layer *L = &m->layers[i];
         const float *x = i == 0 ? m->x : m->layers[i - 1].y;  /* (B, in) */
         size_t n = (size_t)B * (size_t)L->out;
@@ -869,8 +880,15 @@ model_backward(struct model *m)
 #endif
         switch (L->kind) {
         case LAYER_DENSE:
-            layer_dense_backward(dx, grad_of(m, L->weight), grad_of(m, L->bias), g, x,
+            /* The weight half, a check, then the input half: on a wide layer
+             * each is as long as the forward. */
+            layer_dense_backward(NULL, grad_of(m, L->weight), grad_of(m, L->bias), g, x,
                                  param_of(m, L->weight), B, L->in, L->out);
+            if (dx != NULL) {
+                if (pass_stopped(m))
+                    return false;
+                layer_dense_backward_input(dx, g, param_of(m, L->weight), B, L->in, L->out);
+            }
             break;
         case LAYER_RELU:
             layer_relu_backward(dx, g, L->y, n);
@@ -924,14 +942,17 @@ model_backward(struct model *m)
         }
         g = dx;
     }
+    return true;
 }
 
 double
 model_grad(struct model *m, const struct batch *b, struct loss_out *out)
 {
-    model_forward(m, b->x, b->size);
+    if (model_forward(m, b->x, b->size) == NULL)
+        return NAN;
     double loss = model_loss(m, b, out);
-    model_backward(m);
+    if (!model_backward(m))
+        return NAN;
     return loss;
 }
 
