@@ -45,6 +45,8 @@ thread_cpu_ns(void)
 struct gaps {
     char what[32];
     int64_t cpu_last_ns, cpu_max_ns;
+    int64_t cpu_max_at_ns;  /* when the longest gap by CPU ended */
+    long cpu_max_check;     /* the check that ended it (-1: the end) */
     int64_t last_ns, begin_ns, end_ns;
     int64_t max_ns, sum_ns;
     int64_t max_at_ns;      /* when the longest gap ended, since the beginning */
@@ -58,8 +60,11 @@ probe(void *ctx, enum trainer_probe_phase phase, const char *what)
 {
     struct gaps *g = ctx;
     int64_t now = mono_ns(), cpu = thread_cpu_ns();
-    if (phase != TRAINER_PROBE_BEGIN && cpu - g->cpu_last_ns > g->cpu_max_ns)
+    if (phase != TRAINER_PROBE_BEGIN && cpu - g->cpu_last_ns > g->cpu_max_ns) {
         g->cpu_max_ns = cpu - g->cpu_last_ns;
+        g->cpu_max_check = phase == TRAINER_PROBE_CHECK ? g->checks + 1 : -1;
+        g->cpu_max_at_ns = now - g->begin_ns;
+    }
     g->cpu_last_ns = cpu;
     switch (phase) {
     case TRAINER_PROBE_BEGIN:
@@ -201,10 +206,11 @@ main(int argc, char **argv)
             worst = max_ms > worst ? max_ms : worst;
             cpu_worst = cpu_ms > cpu_worst ? cpu_ms : cpu_worst;
             printf("round %d %-10s %8.3f s %8ld checks  gap mean %7.3f ms  max %7.3f ms "
-                   "(check %ld, at %.3f s)  max by worker CPU %7.3f ms\n",
+                   "(check %ld, at %.3f s)  max by worker CPU %7.3f ms (check %ld, at %.3f s)\n",
                    r + 1, g.what, g.seconds, g.checks,
                    g.checks > 0 ? (double)g.sum_ns * 1e-6 / (double)g.checks : 0.0, max_ms,
-                   g.max_check, (double)g.max_at_ns * 1e-9, cpu_ms);
+                   g.max_check, (double)g.max_at_ns * 1e-9, cpu_ms, g.cpu_max_check,
+                   (double)g.cpu_max_at_ns * 1e-9);
         }
     char why[128];
     struct tm_command q = {.kind = TM_CMD_QUIT};

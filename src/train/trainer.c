@@ -1302,6 +1302,11 @@ make_model(struct trainer *t, char **cause)
     t->update = xalloc_aligned(t->model->nparams * sizeof(float));
     t->prev_params = xalloc_aligned(t->model->nparams * sizeof(float));
     trainer_reserve_batch(t, t->batch_size);
+    /* Evaluation and the gradient check take up to eval_rows rows through
+     * the model itself: its caches are sized (and zeroed, some ms per MB
+     * of page faults) now, not inside the first of those, where a quit
+     * would wait for them. */
+    model_reserve(t->model, t->eval_rows);
     t->eval_x = xalloc_aligned((size_t)t->eval_rows * (size_t)t->data.d * sizeof(float));
     t->eval_y = xalloc_aligned((size_t)t->eval_rows * sizeof(int32_t));
     t->eval_pos = xcalloc((size_t)t->eval_rows, sizeof(long));
