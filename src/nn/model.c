@@ -834,6 +834,26 @@ model_loss(struct model *m, const struct batch *b, struct loss_out *out)
 }
 
 /*
+ * A dense layer's backward: the weight half, a check of m->stop, then the
+ * input half (on a wide layer each is as long as the forward).  False when
+ * the check abandoned the pass.
+ */
+static bool
+dense_backward_halves(struct model *m, const struct layer *L, float *dx, const float *g,
+                      const float *x)
+{
+    int B = m->batch;
+    layer_dense_backward(NULL, grad_of(m, L->weight), grad_of(m, L->bias), g, x,
+                         param_of(m, L->weight), B, L->in, L->out);
+    if (dx == NULL)
+        return true;
+    if (pass_stopped(m))
+        return false;
+    layer_dense_backward_input(dx, g, param_of(m, L->weight), B, L->in, L->out);
+    return true;
+}
+
+/*
  * Batch norm and dropout differentiate the mode they are in now, which must
  * be the mode of the forward pass (model_set_training() between the two
  * would mix them).
@@ -880,15 +900,8 @@ model_backward(struct model *m)
 #endif
         switch (L->kind) {
         case LAYER_DENSE:
-            /* The weight half, a check, then the input half: on a wide layer
-             * each is as long as the forward. */
-            layer_dense_backward(NULL, grad_of(m, L->weight), grad_of(m, L->bias), g, x,
-                                 param_of(m, L->weight), B, L->in, L->out);
-            if (dx != NULL) {
-                if (pass_stopped(m))
-                    return false;
-                layer_dense_backward_input(dx, g, param_of(m, L->weight), B, L->in, L->out);
-            }
+            if (!dense_backward_halves(m, L, dx, g, x))
+                return false;
             break;
         case LAYER_RELU:
             layer_relu_backward(dx, g, L->y, n);
