@@ -107,13 +107,105 @@ shuffle(int *order, int n, struct rng *r)
     }
 }
 
+/* The benchmark's data and its place in the epoch. */
+struct feed {
+    const float *data;
+    const int32_t *labels;
+    int *order;
+    int pos;
+    struct rng *shuffle_rng;
+    float *bx;
+    int32_t *by;
+};
+
+/* One training step: the next batch gathered, its gradient, the update. */
+static double
+bench_step(struct model_team *team, struct optim *o, double lr, struct feed *f, int batch)
+{
+    /* Next batch of the epoch; reshuffle when it runs out (drop last). */
+    if (f->pos + batch > BENCH_SAMPLES) {
+        shuffle(f->order, BENCH_SAMPLES, f->shuffle_rng);
+        f->pos = 0;
+    }
+    for (int r = 0; r < batch; r++) {
+        int i = f->order[f->pos + r];
+        memcpy(f->bx + (size_t)r * BENCH_IN, f->data + (size_t)i * BENCH_IN,
+               BENCH_IN * sizeof *f->bx);
+        f->by[r] = f->labels[i];
+    }
+    f->pos += batch;
+    struct batch b = {.x = f->bx, .labels = f->by, .size = batch};
+    double loss = model_team_grad(team, &b, NULL, NULL);
+    model_team_optim_step(team, o, lr, NULL, NULL);
+    return loss;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * --pairs: rounds of `steps` steps on one thread, then on `threads` split
+ * by rows, then by features, one right after the other in this process,
+ * so that the machine's other load hits all three alike.  Prints the
+ * median over rounds of each split's samples/s against the one-thread
+ * round next to it.
+ */
+static void
+bench_pairs(struct model *m, struct optim *o, double lr, struct feed *f, int batch, int steps,
+            int threads, int pairs)
+{
+    struct model_team *one = model_team_new(m, 1);
+    struct model_team *two = model_team_new(m, threads);
+    static const enum team_split splits[2] = {TEAM_SPLIT_ROWS, TEAM_SPLIT_FEATURES};
+    double *ratio[2], *sps1 = xcalloc((size_t)pairs, sizeof *sps1);
+    for (int k = 0; k < 2; k++)
+        ratio[k] = xcalloc((size_t)pairs, sizeof *ratio[k]);
+    for (int s = 0; s < BENCH_WARMUP; s++) {
+        bench_step(one, o, lr, f, batch);
+        bench_step(two, o, lr, f, batch);
+    }
+    for (int p = 0; p < pairs; p++) {
+        double t0 = mono_seconds();
+        for (int s = 0; s < steps; s++)
+            bench_step(one, o, lr, f, batch);
+        double t1 = mono_seconds() - t0;
+        sps1[p] = (double)steps * batch / t1;
+        for (int k = 0; k < 2; k++) {
+            model_team_set_split(two, splits[k]);
+            t0 = mono_seconds();
+            for (int s = 0; s < steps; s++)
+                bench_step(two, o, lr, f, batch);
+            ratio[k][p] = t1 / (mono_seconds() - t0);
+        }
+    }
+    qsort(sps1, (size_t)pairs, sizeof *sps1, cmp_double);
+    for (int k = 0; k < 2; k++)
+        qsort(ratio[k], (size_t)pairs, sizeof *ratio[k], cmp_double);
+    printf("batch=%d threads=%d pairs=%d one_thread_samples_per_s=%.1f rows_ratio=%.3f "
+           "features_ratio=%.3f (quartiles rows %.3f-%.3f features %.3f-%.3f)\n", batch,
+           threads, pairs, sps1[pairs / 2], ratio[0][pairs / 2], ratio[1][pairs / 2],
+           ratio[0][pairs / 4], ratio[0][(3 * pairs) / 4], ratio[1][pairs / 4],
+           ratio[1][(3 * pairs) / 4]);
+    for (int k = 0; k < 2; k++)
+        free(ratio[k]);
+    free(sps1);
+    model_team_free(two);
+    model_team_free(one);
+}
+
 static void
 usage(FILE *fp)
 {
     fprintf(fp, "usage: mlp-bench [--model mlp|cnn] [--threads N] [--batch B] [--steps S]\n"
-                "                 [--blas-threads] [--split auto|rows|features]\n"
+                "                 [--blas-threads] [--split auto|rows|features] [--pairs P]\n"
                 "  --blas-threads  N threads inside OpenBLAS instead of the batch split\n"
-                "  --split         how the team splits a batch (default auto)\n");
+                "  --split         how the team splits a batch (default auto)\n"
+                "  --pairs P       P rounds of S steps: 1 thread, then N by rows, then N by\n"
+                "                  features; print the median ratios\n");
 }
 
 static int
@@ -141,6 +233,7 @@ main(int argc, char **argv)
     bool cnn = false;
     bool blas_threads = false;
     enum team_split split = TEAM_SPLIT_AUTO;
+    int pairs = 0;
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"threads", required_argument, NULL, 't'},
@@ -148,6 +241,7 @@ main(int argc, char **argv)
         {"steps", required_argument, NULL, 's'},
         {"blas-threads", no_argument, NULL, 'B'},
         {"split", required_argument, NULL, 'S'},
+        {"pairs", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -175,6 +269,10 @@ main(int argc, char **argv)
             break;
         case 'B':
             blas_threads = true;
+            break;
+        case 'p':
+            if (parse_int("--pairs", optarg, &pairs) < 0)
+                return 2;
             break;
         case 'S':
             if (strcmp(optarg, "auto") == 0)
@@ -243,8 +341,14 @@ main(int argc, char **argv)
 
     float *bx = xalloc_aligned((size_t)batch * BENCH_IN * sizeof *bx);   /* (B, IN) */
     int32_t *by = xmalloc((size_t)batch * sizeof *by);
-    struct batch b = {.x = bx, .labels = by, .size = batch};
-    int pos = 0;
+    struct feed f = {.data = data, .labels = labels, .order = order,
+                     .shuffle_rng = &shuffle_rng, .bx = bx, .by = by};
+    if (pairs > 0) {
+        model_team_free(team);     /* the rounds make teams of their own */
+        team = NULL;
+        bench_pairs(m, o, os.lr, &f, batch, steps, threads, pairs);
+        goto out;
+    }
     /* Besides the mean over all timed steps, keep the fastest window of
      * `window` steps: on a shared machine it is the better estimate of
      * what the code can do (stderr only). */
@@ -255,20 +359,7 @@ main(int argc, char **argv)
             start = win_start = mono_seconds();
             cpu_start = mono_cpu_seconds();
         }
-        /* Next batch of the epoch; reshuffle when it runs out (drop last). */
-        if (pos + batch > BENCH_SAMPLES) {
-            shuffle(order, BENCH_SAMPLES, &shuffle_rng);
-            pos = 0;
-        }
-        for (int r = 0; r < batch; r++) {
-            int i = order[pos + r];
-            memcpy(bx + (size_t)r * BENCH_IN, data + (size_t)i * BENCH_IN,
-                   BENCH_IN * sizeof *bx);
-            by[r] = labels[i];
-        }
-        pos += batch;
-        loss = model_team_grad(team, &b, NULL, NULL);
-        model_team_optim_step(team, o, os.lr, NULL, NULL);
+        loss = bench_step(team, o, os.lr, &f, batch);
         int done = s + 1 - BENCH_WARMUP;
         if (done > 0 && done % window == 0) {
             double t = mono_seconds();
@@ -286,6 +377,7 @@ main(int argc, char **argv)
             elapsed, cpu, (double)window * batch / best_win, loss);
     printf("samples_per_s=%.1f gflops=%.2f\n", sps, sps * flops_per_sample(m) * 1e-9);
 
+out:
     free(bx);
     free(by);
     free(order);

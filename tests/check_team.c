@@ -265,7 +265,8 @@ START_TEST(test_team__split_choice)
     struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 1);
     struct model_team *t = model_team_new(m, 2);
     ck_assert_int_eq(model_team_split_for(t, 32), TEAM_SPLIT_FEATURES);
-    ck_assert_int_eq(model_team_split_for(t, 128), TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, 64), TEAM_SPLIT_FEATURES);
+    ck_assert_int_eq(model_team_split_for(t, 65), TEAM_SPLIT_ROWS);
     ck_assert_int_eq(model_team_split_for(t, 512), TEAM_SPLIT_ROWS);
     ck_assert_int_eq(model_team_split_for(t, 1), TEAM_SPLIT_NONE);
     model_team_set_split(t, TEAM_SPLIT_ROWS);

@@ -52,10 +52,12 @@
 #define TEAM_MAX 16
 /*
  * TEAM_SPLIT_AUTO splits batches of up to this many rows by features.
- * Measured with bench/mlp-bench on 2 cores (bench/README.md): the
- * feature split wins at batch 32 and 128, the row split at 512.
+ * Measured with bench/mlp-bench --pairs on 2 shared cores (bench/README.md):
+ * the feature split beats the row split at batch 32, ties at 128 on a
+ * quiet machine and loses a little there under load (five barriers a
+ * step against two joins), and loses at 512.
  */
-#define TEAM_FEATURE_ROWS 256
+#define TEAM_FEATURE_ROWS 64
 
 enum team_phase {
     PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM, PHASE_FEATURE_GRAD, PHASE_FEATURE_FORWARD
