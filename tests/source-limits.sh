@@ -25,7 +25,6 @@ src/data/npz.c npz_open 154
 src/train/trainer-view.c trainer_cmd_view 119
 src/ui/screen.c draw_header 129
 src/train/replay.c replay_next 115
-src/ui/panel-layers.c draw_row 115
 '
 
 top_srcdir=${top_srcdir:-.}

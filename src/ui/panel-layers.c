@@ -111,6 +111,49 @@ keep_cursor_visible(struct ui *ui, int n, int rows)
         ui->layer_top = n - rows > 0 ? n - rows : 0;
 }
 
+/* The worse of the marks rules a and b (DR_*) put on layer i. */
+static int
+worse_mark(const struct ui_model *m, int i, int a, int b)
+{
+    int sa = ui_model_mark(m, i, doctor_rule_at(a)->id);
+    int sb = ui_model_mark(m, i, doctor_rule_at(b)->id);
+    return sa > sb ? sa : sb;
+}
+
+/*
+ * Layer i's dead (or saturated) share at y, x, L its statistics (NULL
+ * before any): marked by either rule that judges the column, on an image
+ * the per-filter and per-channel ones (a replayed run has no per-channel
+ * shares: the layer-wide rule then).
+ */
+static void
+dead_cell(const struct ui *ui, const struct ui_model *m, int i, const struct tm_layer *L, int y,
+          int x, enum crt_elem base)
+{
+    const struct tm_layer_info *li = &m->info.layers[i];
+    char buf[64], v1[16];
+    double f = -1.0;
+    int sev = 0;
+    bool filters = (li->flags & TM_LAYER_DEAD_FILTERS) != 0;
+    if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD)) {
+        f = L->dead_frac;
+        sev = worse_mark(m, i, DR_DEAD_RELU, DR_DEAD_FILTERS);
+    } else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT)) {
+        f = L->sat_frac;
+        sev = worse_mark(m, i, DR_SATURATION, DR_SATURATED_CHANNELS);
+    }
+    bool warn = sev >= UI_MARK_MIN;
+    /* A relu on an image counts dead filters: 'f' says so where the
+     * column also holds units (the title says it where it does not). */
+    if (f >= 0.0)
+        snprintf(buf, sizeof buf, "%s%s", ui_fmt_pct(v1, sizeof v1, f),
+                 warn ? ui_severity_glyph(ui->g, sev)
+                      : filters && ui->layers_mixed_dead ? "f" : " ");
+    else
+        snprintf(buf, sizeof buf, "- ");
+    cell(y, x, cols[COL_DEAD].width, warn ? crt_severity_elem(sev) : base, buf, ui->utf8);
+}
+
 static void
 draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, int name_w,
          const bool show[COL_COUNT])
@@ -159,33 +202,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
         x += cols[COL_ACT].width + 1;
     }
     if (show[COL_DEAD]) {
-        double f = -1.0;
-        int sev = 0;
-        bool filters = (li->flags & TM_LAYER_DEAD_FILTERS) != 0;
-        /* Marked by either rule that judges the column: on an image the
-         * per-filter and per-channel ones (a replayed run has no per-channel
-         * shares: the layer-wide rule then). */
-        if (L != NULL && (li->flags & TM_LAYER_HAS_DEAD)) {
-            f = L->dead_frac;
-            int a = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_RELU)->id);
-            int b = ui_model_mark(m, i, doctor_rule_at(DR_DEAD_FILTERS)->id);
-            sev = a > b ? a : b;
-        } else if (L != NULL && (li->flags & TM_LAYER_HAS_SAT)) {
-            f = L->sat_frac;
-            int a = ui_model_mark(m, i, doctor_rule_at(DR_SATURATION)->id);
-            int b = ui_model_mark(m, i, doctor_rule_at(DR_SATURATED_CHANNELS)->id);
-            sev = a > b ? a : b;
-        }
-        bool warn = sev >= UI_MARK_MIN;
-        /* A relu on an image counts dead filters: 'f' says so where the
-         * column also holds units (the title says it where it does not). */
-        if (f >= 0.0)
-            snprintf(buf, sizeof buf, "%s%s", ui_fmt_pct(v1, sizeof v1, f),
-                     warn ? ui_severity_glyph(g, sev)
-                          : filters && ui->layers_mixed_dead ? "f" : " ");
-        else
-            snprintf(buf, sizeof buf, "- ");
-        cell(y, x, cols[COL_DEAD].width, warn ? crt_severity_elem(sev) : base, buf, ui->utf8);
+        dead_cell(ui, m, i, L, y, x, base);
         x += cols[COL_DEAD].width + 1;
     }
     if (show[COL_RATIO]) {
@@ -194,9 +211,7 @@ draw_row(struct ui *ui, const struct ui_model *m, int i, int y, int x0, int w, i
             cell(y, x, cols[COL_RATIO].width, base, "- ", ui->utf8);
         } else {
             double q = W->update_ratio;
-            int hi = ui_model_mark(m, i, doctor_rule_at(DR_UPDATE_RATIO_HIGH)->id);
-            int lo = ui_model_mark(m, i, doctor_rule_at(DR_UPDATE_RATIO_LOW)->id);
-            int sev = hi > lo ? hi : lo;
+            int sev = worse_mark(m, i, DR_UPDATE_RATIO_HIGH, DR_UPDATE_RATIO_LOW);
             bool warn = sev >= UI_MARK_MIN;
             snprintf(buf, sizeof buf, "%s%s", ui_fmt_short(v1, sizeof v1, q, 6),
                      warn ? ui_severity_glyph(g, sev) : " ");
