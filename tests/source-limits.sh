@@ -23,7 +23,6 @@ src/ui/uimodel.c ui_model_apply 155
 src/nn/fault.c fault_backward 129
 src/data/npz.c npz_open 154
 src/train/trainer-view.c trainer_cmd_view 119
-src/ui/screen.c draw_header 129
 src/train/replay.c replay_next 115
 '
 

@@ -168,6 +168,62 @@ add_segment(struct segment *s, int n, enum crt_elem e, int prio, const char *fmt
     return n + 1;
 }
 
+/* The optimiser's segments of the header, from the trainer's state st. */
+static int
+add_optim_segments(struct segment *seg, int n, const struct tm_state *st)
+{
+    char a[32];
+    n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_short(a, sizeof a, st->lr, 8));
+    if (st->momentum > 0.0)
+        n = add_segment(seg, n, CRT_NORMAL, 4, "mom %s",
+                        ui_fmt_short(a, sizeof a, st->momentum, 8));
+    if (st->weight_decay > 0.0)
+        n = add_segment(seg, n, CRT_NORMAL, 4, "wd %s",
+                        ui_fmt_short(a, sizeof a, st->weight_decay, 8));
+    if (st->clip_kind > TM_CLIP_NONE && st->clip_kind < TM_CLIP_COUNT)
+        n = add_segment(seg, n, CRT_NORMAL, 6, "clip %s %s", tm_clip_name(st->clip_kind),
+                        ui_fmt_short(a, sizeof a, st->clip_value, 6));
+    else
+        n = add_segment(seg, n, CRT_NORMAL, 6, "clip off");
+    if (st->overfit)
+        n = add_segment(seg, n, CRT_WARN, 6, "overfit");
+    return n;
+}
+
+/*
+ * The n segments on the header row of r: the least important dropped
+ * until the line fits, the last ("F1 help") at the right end.
+ */
+static void
+put_segments(const struct ui *ui, const struct ui_rect *r, const struct segment *seg, int n)
+{
+    bool keep[20];
+    int total = 1;
+    for (int i = 0; i < n; i++) {
+        keep[i] = true;
+        total += ui_text_width(seg[i].text, ui->utf8) + 2;
+    }
+    while (total > r->w) {
+        int worst = -1;
+        for (int i = 0; i < n; i++)
+            if (keep[i] && (worst < 0 || seg[i].prio < seg[worst].prio))
+                worst = i;
+        if (worst < 0)
+            break;
+        keep[worst] = false;
+        total -= ui_text_width(seg[worst].text, ui->utf8) + 2;
+    }
+    int x = r->x + 1;
+    for (int i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        int right = r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1;
+        if (i == n - 1 && right > x)
+            x = right;
+        x += crt_put(r->y, x, r->x + r->w - x, seg[i].elem, seg[i].text) + 2;
+    }
+}
+
 static void
 draw_header(struct ui *ui, const struct ui_rect *r)
 {
@@ -175,7 +231,7 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     const struct ui_glyphs *g = ui->g;
     struct segment seg[20];
     int n = 0;
-    char a[32], b[32];
+    char a[32];
 
     char name[NAME_MAX_W * 4 + 1];
     ui_text_clean(name, sizeof name, m->have_info && m->info.name[0] ? m->info.name : "nntop",
@@ -243,23 +299,8 @@ draw_header(struct ui *ui, const struct ui_rect *r)
     if (m->have_step && m->step.epoch > epoch)
         epoch = m->step.epoch;
     n = add_segment(seg, n, CRT_NORMAL, 3, "ep %.2f", epoch);
-    if (m->have_state) {
-        n = add_segment(seg, n, CRT_NORMAL, 7, "lr %s", ui_fmt_short(a, sizeof a, m->state.lr, 8));
-        if (m->state.momentum > 0.0)
-            n = add_segment(seg, n, CRT_NORMAL, 4, "mom %s",
-                            ui_fmt_short(a, sizeof a, m->state.momentum, 8));
-        if (m->state.weight_decay > 0.0)
-            n = add_segment(seg, n, CRT_NORMAL, 4, "wd %s",
-                            ui_fmt_short(a, sizeof a, m->state.weight_decay, 8));
-        if (m->state.clip_kind > TM_CLIP_NONE && m->state.clip_kind < TM_CLIP_COUNT)
-            n = add_segment(seg, n, CRT_NORMAL, 6, "clip %s %s",
-                            tm_clip_name(m->state.clip_kind),
-                            ui_fmt_short(b, sizeof b, m->state.clip_value, 6));
-        else
-            n = add_segment(seg, n, CRT_NORMAL, 6, "clip off");
-        if (m->state.overfit)
-            n = add_segment(seg, n, CRT_WARN, 6, "overfit");
-    }
+    if (m->have_state)
+        n = add_optim_segments(seg, n, &m->state);
     if (m->have_step && st == TM_RUNNING && !finished)
         n = add_segment(seg, n, CRT_NORMAL, 2, "%s smp/s",
                         ui_fmt_si(a, sizeof a, m->step.samples_per_s));
@@ -271,33 +312,7 @@ draw_header(struct ui *ui, const struct ui_rect *r)
                         ui_fmt_si(a, sizeof a, (double)m->dropped));
     n = add_segment(seg, n, CRT_DIM, 1, "F1 help");
 
-    /* Drop the least important segments until the line fits. */
-    bool keep[20];
-    int total = 1;
-    for (int i = 0; i < n; i++) {
-        keep[i] = true;
-        total += ui_text_width(seg[i].text, ui->utf8) + 2;
-    }
-    while (total > r->w) {
-        int worst = -1;
-        for (int i = 0; i < n; i++)
-            if (keep[i] && (worst < 0 || seg[i].prio < seg[worst].prio))
-                worst = i;
-        if (worst < 0)
-            break;
-        keep[worst] = false;
-        total -= ui_text_width(seg[worst].text, ui->utf8) + 2;
-    }
-    int x = r->x + 1;
-    for (int i = 0; i < n; i++) {
-        if (!keep[i])
-            continue;
-        /* "F1 help" sits at the right end. */
-        int right = r->x + r->w - ui_text_width(seg[i].text, ui->utf8) - 1;
-        if (i == n - 1 && right > x)
-            x = right;
-        x += crt_put(r->y, x, r->x + r->w - x, seg[i].elem, seg[i].text) + 2;
-    }
+    put_segments(ui, r, seg, n);
 }
 
 /* ---- message line and function bar ----------------------------------- */
