@@ -80,51 +80,109 @@ open_in(const char *dir, const char *name)
     return f;
 }
 
-/* env.txt: "key: value" a line; a missing file is an empty list. */
+/* A text file of a run read a line at a time, with runlog's bounded reader. */
+struct text_in {
+    FILE *f;
+    char *path;             /* dir/name, for messages */
+    char *line;             /* the current line, its newline removed */
+    size_t cap, lineno;
+    bool torn;              /* the current line had no newline (the last one) */
+};
+
+/* Open dir/name; false when it does not exist or cannot be opened. */
+static bool
+text_open(struct text_in *t, const char *dir, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    t->f = open_in(dir, name);
+    if (t->f == NULL)
+        return false;
+    t->path = xasprintf("%s/%s", dir, name);
+    return true;
+}
+
+/*
+ * The next line: 1, 0 at the end, or -1 with *cause (heap) on a line
+ * longer than RUNLOG_LINE_MAX (named by file:line; memory stays at that
+ * bound, however long the line) or a read error.
+ */
+static int
+text_next(struct text_in *t, char **cause)
+{
+    errno = 0;
+    long n = runlog_getline(&t->line, &t->cap, t->f, RUNLOG_LINE_MAX);
+    if (n == -2) {
+        *cause = xasprintf("%s:%zu: line longer than %zu bytes", t->path, t->lineno + 1,
+                           RUNLOG_LINE_MAX);
+        return -1;
+    }
+    if (n < 0) {
+        *cause = xasprintf("%s: read error: %s", t->path, strerror(errno));
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    t->lineno++;
+    t->torn = t->line[n - 1] != '\n';
+    if (!t->torn)
+        t->line[n - 1] = '\0';
+    return 1;
+}
+
 static void
-read_env(const char *dir, struct kvs *out)
+text_close(struct text_in *t)
+{
+    if (t->f != NULL)
+        fclose(t->f);
+    free(t->path);
+    free(t->line);
+    memset(t, 0, sizeof *t);
+}
+
+/*
+ * env.txt: "key: value" a line; a missing file is an empty list.  0, or
+ * -1 with *cause (heap) and *out emptied.
+ */
+static int
+read_env(const char *dir, struct kvs *out, char **cause)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = open_in(dir, "env.txt");
-    if (f == NULL)
-        return;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] != '\n')
+    struct text_in t;
+    if (!text_open(&t, dir, "env.txt"))
+        return 0;
+    int r;
+    while ((r = text_next(&t, cause)) > 0) {
+        if (t.torn)
             break;              /* a torn last line */
-        line[n - 1] = '\0';
-        char *colon = strstr(line, ": ");
+        char *colon = strstr(t.line, ": ");
         if (colon == NULL)
             continue;
-        kvs_add(out, line, (size_t)(colon - line), colon + 2);
+        kvs_add(out, t.line, (size_t)(colon - t.line), colon + 2);
     }
-    free(line);
-    fclose(f);
+    text_close(&t);
+    if (r < 0)
+        kvs_free(out);
+    return r < 0 ? -1 : 0;
 }
 
 /*
  * config.yaml as nntop writes it (two-space indents, block mappings, list
  * items one a line) flattened to dotted keys: "optim.lr", "model.layers[1]".
+ * A missing file is an empty list.  0, or -1 with *cause as read_env().
  */
-static void
-read_config(const char *dir, struct kvs *out)
+static int
+read_config(const char *dir, struct kvs *out, char **cause)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = open_in(dir, "config.yaml");
-    if (f == NULL)
-        return;
+    struct text_in t;
+    if (!text_open(&t, dir, "config.yaml"))
+        return 0;
     char path[16][128];
     int items[16] = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n')
-            line[--n] = '\0';
-        size_t ind = strspn(line, " ");
-        char *s = line + ind;
+    int r;
+    while ((r = text_next(&t, cause)) > 0) {
+        size_t ind = strspn(t.line, " ");
+        char *s = t.line + ind;
         if (*s == '\0' || *s == '#')
             continue;
         int depth = (int)(ind / 2);
@@ -156,8 +214,10 @@ read_config(const char *dir, struct kvs *out)
         snprintf(key + k, sizeof key - k, "%s%s", depth ? "." : "", path[depth]);
         kvs_add(out, key, strlen(key), value);
     }
-    free(line);
-    fclose(f);
+    text_close(&t);
+    if (r < 0)
+        kvs_free(out);
+    return r < 0 ? -1 : 0;
 }
 
 /* A live change: an event of the vocabulary's "change" kind (pause, lr, clip, ...). */
@@ -228,8 +288,17 @@ runs_summarize(const char *run_dir, struct run_summary *out)
     out->best_val_loss_step = -1;
 
     struct kvs env, cfg;
-    read_env(run_dir, &env);
-    read_config(run_dir, &cfg);
+    struct metrics_row *m = NULL;
+    struct runlog_event_rec *ev = NULL;
+    size_t nm = 0, nev = 0;
+    char *cause = NULL;
+    memset(&cfg, 0, sizeof cfg);
+    if (read_env(run_dir, &env, &cause) != 0 || read_config(run_dir, &cfg, &cause) != 0) {
+        out->status = RUN_UNREADABLE;
+        snprintf(out->why, sizeof out->why, "%s", cause);
+        free(cause);
+        goto out;
+    }
     const char *v = kvs_get(&cfg, "name");
     if (v != NULL)
         unquote(out->name, sizeof out->name, v);
@@ -237,10 +306,6 @@ runs_summarize(const char *run_dir, struct run_summary *out)
     if (v != NULL)
         snprintf(out->start, sizeof out->start, "%s", v);
 
-    struct metrics_row *m = NULL;
-    struct runlog_event_rec *ev = NULL;
-    size_t nm = 0, nev = 0;
-    char *cause = NULL;
     if (runlog_check_format(run_dir, &cause) != 0
         || runlog_read_metrics(run_dir, &m, &nm, &cause) != 0
         || runlog_read_events(run_dir, &ev, &nev, &cause) != 0) {
@@ -545,18 +610,36 @@ kvs_nth(const struct kvs *l, const char *key, size_t nth)
     return NULL;
 }
 
-static char *
-slurp(const char *dir, const char *name, size_t *len)
+/*
+ * dir/name whole into *text (heap, NUL-terminated; NULL when there is no
+ * such file) and *len: 0, or -1 with *cause (heap) when it holds more than
+ * the read budget (runlog_read_max) or cannot be read.
+ */
+static int
+slurp(const char *dir, const char *name, char **text, size_t *len, char **cause)
 {
+    *text = NULL;
+    *len = 0;
     FILE *f = open_in(dir, name);
     if (f == NULL)
-        return NULL;
+        return 0;
     char *s = NULL;
     size_t cap = 0;
-    *len = 0;
     char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    size_t n = 0;
+    int rc = 0;
+    uint64_t budget = runlog_read_max();
+    struct stat st;
+    /* Refused before reading when its size says so; the count below
+     * holds for what is not a regular file. */
+    bool big = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > budget;
+    while (big || (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (big || (uint64_t)(*len + n) > budget) {
+            *cause = xasprintf("%s/%s: more than %llu bytes (data.max_bytes)", dir, name,
+                               (unsigned long long)budget);
+            rc = -1;
+            goto out;
+        }
         if (*len + n + 1 > cap) {
             cap = 2 * (*len + n + 1);
             s = xrealloc(s, cap);
@@ -564,12 +647,19 @@ slurp(const char *dir, const char *name, size_t *len)
         memcpy(s + *len, chunk, n);
         *len += n;
     }
-    fclose(f);
-    if (s == NULL)
-        s = xstrdup("");
-    else
+    if (ferror(f)) {
+        *cause = xasprintf("%s/%s: read error: %s", dir, name, strerror(errno));
+        rc = -1;
+        goto out;
+    }
+    *text = s != NULL ? s : xstrdup("");
+    if (s != NULL)
         s[*len] = '\0';
-    return s;
+    s = NULL;
+out:
+    free(s);
+    fclose(f);
+    return rc;
 }
 
 /* Keys of env.txt shown in sections of their own, or that always differ. */
@@ -661,6 +751,37 @@ same_changes(const struct runlog_event_rec *a, size_t na, const struct runlog_ev
     }
 }
 
+/*
+ * The code section of a diff into s: commit, dirty flag and code.diff
+ * itself.  The differences found, or -1 with *cause (heap) when a
+ * code.diff cannot be read.
+ */
+static int
+diff_code(FILE *s, const char *a, const char *b, const struct kvs *enva, const struct kvs *envb,
+          char **cause)
+{
+    int nd = diff_value(s, "git_commit", kvs_get(enva, "git_commit"),
+                        kvs_get(envb, "git_commit"));
+    nd += diff_value(s, "git_dirty", kvs_get(enva, "git_dirty"), kvs_get(envb, "git_dirty"));
+    size_t la = 0, lb = 0;
+    char *da = NULL, *db = NULL;
+    if (slurp(a, "code.diff", &da, &la, cause) != 0
+        || slurp(b, "code.diff", &db, &lb, cause) != 0) {
+        free(da);
+        return -1;
+    }
+    if ((da == NULL) != (db == NULL) || (da != NULL && (la != lb || memcmp(da, db, la) != 0))) {
+        char ba[48], bb[48];
+        snprintf(ba, sizeof ba, da != NULL ? "%zu bytes" : "(none)", la);
+        snprintf(bb, sizeof bb, db != NULL ? "%zu bytes" : "(none)", lb);
+        fprintf(s, "  code.diff: a %s, b %s (they differ)\n", ba, bb);
+        nd++;
+    }
+    free(da);
+    free(db);
+    return nd;
+}
+
 int
 runs_diff(FILE *out, const char *a, const char *b, char **cause)
 {
@@ -675,10 +796,18 @@ runs_diff(FILE *out, const char *a, const char *b, char **cause)
         return -1;
     }
     struct kvs enva, envb, cfga, cfgb;
-    read_env(a, &enva);
-    read_env(b, &envb);
-    read_config(a, &cfga);
-    read_config(b, &cfgb);
+    memset(&envb, 0, sizeof envb);
+    memset(&cfga, 0, sizeof cfga);
+    memset(&cfgb, 0, sizeof cfgb);
+    if (read_env(a, &enva, cause) != 0 || read_env(b, &envb, cause) != 0
+        || read_config(a, &cfga, cause) != 0 || read_config(b, &cfgb, cause) != 0) {
+        kvs_free(&enva);
+        kvs_free(&envb);
+        kvs_free(&cfga);
+        runlog_events_free(ea, na);
+        runlog_events_free(eb, nb);
+        return -1;
+    }
     int total = 0, nd;
     fprintf(out, "a: %s\nb: %s\n", a, b);
 
@@ -702,20 +831,13 @@ runs_diff(FILE *out, const char *a, const char *b, char **cause)
 
     /* Code: commit, dirty flag and the diff itself. */
     s = open_memstream(&sec, &seclen);
-    nd = diff_value(s, "git_commit", kvs_get(&enva, "git_commit"), kvs_get(&envb, "git_commit"));
-    nd += diff_value(s, "git_dirty", kvs_get(&enva, "git_dirty"), kvs_get(&envb, "git_dirty"));
-    size_t la = 0, lb = 0;
-    char *da = slurp(a, "code.diff", &la), *db = slurp(b, "code.diff", &lb);
-    if ((da == NULL) != (db == NULL) || (da != NULL && (la != lb || memcmp(da, db, la) != 0))) {
-        char ba[48], bb[48];
-        snprintf(ba, sizeof ba, da != NULL ? "%zu bytes" : "(none)", la);
-        snprintf(bb, sizeof bb, db != NULL ? "%zu bytes" : "(none)", lb);
-        fprintf(s, "  code.diff: a %s, b %s (they differ)\n", ba, bb);
-        nd++;
-    }
-    free(da);
-    free(db);
+    nd = diff_code(s, a, b, &enva, &envb, cause);
     fclose(s);
+    if (nd < 0) {
+        free(sec);
+        total = -1;
+        goto out;
+    }
     fprintf(out, "code: %s\n%s", nd ? "differs" : "same", sec);
     free(sec);
     total += nd;
@@ -744,6 +866,7 @@ runs_diff(FILE *out, const char *a, const char *b, char **cause)
     print_changes(out, "b", eb, nb);
     total += !same;
 
+out:
     runlog_events_free(ea, na);
     runlog_events_free(eb, nb);
     kvs_free(&enva);
