@@ -29,3 +29,8 @@ bench: all
 noinst_PROGRAMS += bench/cancel-bench
 bench_cancel_bench_SOURCES = bench/cancel-bench.c
 bench_cancel_bench_LDADD = libnntop.a $(DEP_LIBS)
+
+# conv-gemm-bench: GFLOPS of the conv products on every path (gemm.h).
+noinst_PROGRAMS += bench/conv-gemm-bench
+bench_conv_gemm_bench_SOURCES = bench/conv-gemm-bench.c
+bench_conv_gemm_bench_LDADD = libnntop.a $(DEP_LIBS)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nntop/blas.h"
+#include "nntop/gemm.h"
 #include "nntop/cfg.h"
 #include "nntop/control.h"
 #include "nntop/doctor.h"
@@ -762,6 +763,12 @@ main(int argc, char **argv)
     open_std_fds();
     /* Before any thread: may re-execute nntop once with OpenBLAS's right kernels. */
     blas_core_start(argv);
+    /* The conv layers' product kernels: the CPU's best, or NNTOP_CONV_KERNEL's. */
+    char kernel_err[160];
+    if (gemm_kernel_from_env(kernel_err, sizeof kernel_err) != 0) {
+        fprintf(stderr, "nntop: %s\n", kernel_err);
+        return 2;
+    }
     /* Numbers in files stay in the C locale; only character handling follows the user. */
     setlocale(LC_CTYPE, "");
 

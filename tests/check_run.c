@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nntop/gemm.h"
+
 /*
  * One byte per skip goes to this unlinked temporary file; forked test
  * processes inherit the descriptor (and its offset), so the parent sees
@@ -24,6 +26,12 @@ int
 check_run(Suite *s)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    /* NNTOP_CONV_KERNEL forces the conv products' path, as in nntop. */
+    char kernel_err[160];
+    if (gemm_kernel_from_env(kernel_err, sizeof kernel_err) != 0) {
+        fprintf(stderr, "%s\n", kernel_err);
+        return 2;
+    }
     skips = tmpfile();
     if (skips == NULL) {
         perror("tmpfile");

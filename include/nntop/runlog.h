@@ -50,6 +50,7 @@ struct runlog_env {
     const char *blas_core;      /* the core OpenBLAS chose (openblas_get_corename()) */
     const char *blas_note;      /* what nntop did about that core, or NULL / "" */
     int blas_threads;           /* threads OpenBLAS was set to use; 0 = unknown */
+    const char *conv_kernel;    /* the conv layers' product path (gemm_kernel_name()), or NULL */
     const char *extra;          /* more "key: value" lines, written verbatim; or NULL */
     const char *config_path;    /* the config file the run was loaded from, or NULL */
     const char *const *data_files;  /* the files the data set was read from (ndata_files) */

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nntop/blas.h"
+#include "nntop/gemm.h"
 
 static inline int
 out_side(int n, int k, int s, int p)
@@ -118,12 +118,26 @@ col2im(float *restrict dx, float *restrict xp, const float *restrict col, int C,
                        (size_t)W * sizeof *dx);
 }
 
-size_t
-layer_conv2d_scratch(int C, int H, int W, int k, int s, int p)
+/* The padded copy's floats (0 without padding). */
+static inline size_t
+pad_len(int C, int H, int W, int p)
 {
-    size_t OH = (size_t)out_side(H, k, s, p), OW = (size_t)out_side(W, k, s, p);
-    size_t col = (size_t)C * k * k * OH * OW;
-    return col + (p > 0 ? (size_t)C * (H + 2 * p) * (W + 2 * p) : 0);
+    return p > 0 ? (size_t)C * (H + 2 * p) * (W + 2 * p) : 0;
+}
+
+size_t
+layer_conv2d_scratch(int C, int H, int W, int OC, int k, int s, int p)
+{
+    int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
+    int P = OH * OW, K = C * k * k;
+    size_t col = (size_t)K * P;
+    /* The three products: Y (OC, P), dW (OC, K), dcol (K, P). */
+    size_t ws = gemm_workspace(OC, P, K);
+    if (gemm_workspace(OC, K, P) > ws)
+        ws = gemm_workspace(OC, K, P);
+    if (gemm_workspace(K, P, OC) > ws)
+        ws = gemm_workspace(K, P, OC);
+    return col + pad_len(C, H, W, p) + ws;
 }
 
 /* A 1x1 kernel with stride 1 and no padding reads the sample as it is. */
@@ -140,6 +154,7 @@ layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
     int P = OH * OW, K = C * k * k;
     float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
+    float *ws = xp + pad_len(C, H, W, p);               /* gemm_sgemm's panels */
     for (int n = 0; n < B; n++) {
         const float *xn = x + (size_t)n * C * H * W;    /* (C, H, W) */
         float *yn = y + (size_t)n * OC * P;             /* (OC, OH OW) */
@@ -156,7 +171,7 @@ layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const
             beta = 1.0f;
         }
         /* Y_n (OC, OH OW) += W (OC, C k k) . col_n (C k k, OH OW) */
-        blas_sgemm(false, false, OC, P, K, 1.0f, w, cn, beta, yn);
+        gemm_sgemm(ws, false, false, OC, P, K, 1.0f, w, cn, beta, yn);
     }
 }
 
@@ -169,6 +184,7 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
     int P = OH * OW, K = C * k * k;
     bool pointwise = conv_is_pointwise(k, s, p);
     float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
+    float *ws = xp + pad_len(C, H, W, p);               /* gemm_sgemm's panels */
     if (db != NULL)
         memset(db, 0, (size_t)OC * sizeof *db);
     for (int n = 0; n < B; n++) {
@@ -180,7 +196,7 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
             cn = col;
         }
         /* dW (OC, C k k) (+)= dY_n (OC, OH OW) . col_n^T (OH OW, C k k) */
-        blas_sgemm(false, true, OC, K, P, 1.0f, gn, cn, n == 0 ? 0.0f : 1.0f, dw);
+        gemm_sgemm(ws, false, true, OC, K, P, 1.0f, gn, cn, n == 0 ? 0.0f : 1.0f, dw);
         if (db != NULL) {
             for (int o = 0; o < OC; o++) {
                 const float *g = gn + (size_t)o * P;
@@ -195,12 +211,12 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
         float *dxn = dx + (size_t)n * C * H * W;        /* (C, H, W) */
         if (pointwise) {
             /* dX_n (C, H W) = W^T (C, OC) . dY_n (OC, H W) */
-            blas_sgemm(true, false, K, P, OC, 1.0f, w, gn, 0.0f, dxn);
+            gemm_sgemm(ws, true, false, K, P, OC, 1.0f, w, gn, 0.0f, dxn);
             continue;
         }
         /* dcol (C k k, OH OW) = W^T (C k k, OC) . dY_n (OC, OH OW); the
          * columns are done with, so their buffer takes it. */
-        blas_sgemm(true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
+        gemm_sgemm(ws, true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
         col2im(dxn, xp, col, C, H, W, k, s, p, OH, OW);
     }
 }

@@ -116,9 +116,9 @@ void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
 /*
  * Floats of scratch a conv2d of that shape needs (its col): one sample's
  * im2col (C k k, OH OW), then, with padding, the sample zero-padded
- * (C, H + 2p, W + 2p).
+ * (C, H + 2p, W + 2p), then gemm_sgemm()'s workspace for its products.
  */
-size_t layer_conv2d_scratch(int C, int H, int W, int k, int s, int p);
+size_t layer_conv2d_scratch(int C, int H, int W, int OC, int k, int s, int p);
 /*
  * y (B, OC OH OW) = conv(x (B, C H W), w (OC, C, k, k)) + b (OC) (b may
  * be NULL).  col is scratch of layer_conv2d_scratch() floats.

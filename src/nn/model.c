@@ -413,8 +413,8 @@ model_spec_footprint(const struct model_spec *spec, int max_batch, int eval_batc
             break;
         case LAYER_CONV2D:
             n = (uint64_t)L->oc * L->c * L->k * L->k + (spec->layers[i].no_bias ? 0 : L->oc);
-            if (layer_conv2d_scratch(L->c, L->h, L->w, L->k, L->stride, L->pad) > col)
-                col = layer_conv2d_scratch(L->c, L->h, L->w, L->k, L->stride, L->pad);
+            if (layer_conv2d_scratch(L->c, L->h, L->w, L->oc, L->k, L->stride, L->pad) > col)
+                col = layer_conv2d_scratch(L->c, L->h, L->w, L->oc, L->k, L->stride, L->pad);
             break;
         case LAYER_BATCHNORM:
             n = 2 * (uint64_t)L->out;
@@ -549,7 +549,7 @@ model_new(const struct model_spec *spec, int max_batch, char **cause)
             L->weight = tensor_add(m->tensors, &m->ntensors, &nparams, i, "weight", 4, dims);
             if (!ls->no_bias)
                 L->bias = vector_add(m->tensors, &m->ntensors, &nparams, i, "bias", L->oc);
-            size_t col = layer_conv2d_scratch(L->c, L->h, L->w, L->k, L->stride, L->pad);
+            size_t col = layer_conv2d_scratch(L->c, L->h, L->w, L->oc, L->k, L->stride, L->pad);
             if (col > m->col_len)
                 m->col_len = col;
         } else if (ls->kind == LAYER_BATCHNORM || ls->kind == LAYER_BATCHNORM2D) {

@@ -627,6 +627,8 @@ env_text(const struct runlog *rl, const struct runlog_env *env, char **diff)
     else
         snprintf(tmp, sizeof tmp, "unknown");
     env_line(&b, "blas_threads", tmp);
+    if (env->conv_kernel != NULL)
+        env_line(&b, "conv_kernel", env->conv_kernel);
     snprintf(tmp, sizeof tmp, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     env_line(&b, "cpus_online", tmp);
     if (gethostname(tmp, sizeof tmp) != 0)

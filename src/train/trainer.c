@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "nntop/blas.h"
+#include "nntop/gemm.h"
 #include "nntop/mono.h"
 #include "nntop/numfmt.h"
 #include "nntop/stats.h"
@@ -1348,6 +1349,7 @@ open_log(struct trainer *t, char **cause)
             .blas_core = blas_core_name(),
             .blas_note = blas_core_note(),
             .blas_threads = blas_get_threads(),
+            .conv_kernel = gemm_kernel_name(gemm_kernel_get()),
             .config_path = opts->config_path,
             .data_files = files,
             .ndata_files = data_spec_files(&t->cfg.data, files),
