@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "nntop/blas.h"
+#include "nntop/gemm.h"
 #include "nntop/nn.h"
 #include "nntop/optim.h"
 #include "nntop/rng.h"
@@ -227,6 +228,12 @@ main(int argc, char **argv)
     /* As nntop does: a silent fallback core is corrected by one re-exec
      * (NNTOP_BLAS_CORE=keep measures without the correction). */
     blas_core_start(argv);
+    /* As nntop does: NNTOP_CONV_KERNEL forces the conv products' path. */
+    char kernel_err[160];
+    if (gemm_kernel_from_env(kernel_err, sizeof kernel_err) != 0) {
+        fprintf(stderr, "mlp-bench: %s\n", kernel_err);
+        return 2;
+    }
     if (blas_core_note()[0] != '\0')
         fprintf(stderr, "mlp-bench: %s\n", blas_core_note());
     int threads = 1, batch = 128, steps = 300;
