@@ -63,4 +63,25 @@ size_t gemm_workspace(int m, int n, int k);
 void gemm_sgemm(float *ws, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                 const float *a, const float *b, float beta, float *c);
 
+/*
+ * Floats gemm_pack_a() fills for an op(A) of (m, k), on any path.  > 0.
+ */
+size_t gemm_packed_a_size(int m, int k);
+/*
+ * Pack op(A) (m, k) (a stored as gemm_sgemm() takes it) whole into pa,
+ * gemm_packed_a_size(m, k) floats, for the path gemm_sgemm() takes now
+ * (nothing to do on OpenBLAS's).  For an A shared by many products (a
+ * conv layer's weights over the samples of a batch): pack once, then
+ * gemm_sgemm_packed_a() for each.
+ */
+void gemm_pack_a(float *pa, bool trans_a, int m, int k, const float *a);
+/*
+ * gemm_sgemm() with op(A) taken from pa, packed by gemm_pack_a() from
+ * the same a, trans_a and (m, k) on the same path (a is still read on
+ * OpenBLAS's).  The result is bit for bit gemm_sgemm()'s.
+ */
+void gemm_sgemm_packed_a(float *ws, const float *pa, bool trans_a, bool trans_b, int m, int n,
+                         int k, float alpha, const float *a, const float *b, float beta,
+                         float *c);
+
 #endif

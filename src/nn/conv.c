@@ -125,19 +125,30 @@ pad_len(int C, int H, int W, int p)
     return p > 0 ? (size_t)C * (H + 2 * p) * (W + 2 * p) : 0;
 }
 
+/* gemm_sgemm()'s workspace for the three products: Y (OC, P), dW (OC, K), dcol (K, P). */
+static size_t
+conv_ws_len(int OC, int P, int K)
+{
+    size_t ws = gemm_workspace(OC, P, K);
+    if (gemm_workspace(OC, K, P) > ws)
+        ws = gemm_workspace(OC, K, P);
+    if (gemm_workspace(K, P, OC) > ws)
+        ws = gemm_workspace(K, P, OC);
+    return ws;
+}
+
 size_t
 layer_conv2d_scratch(int C, int H, int W, int OC, int k, int s, int p)
 {
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
     int P = OH * OW, K = C * k * k;
     size_t col = (size_t)K * P;
-    /* The three products: Y (OC, P), dW (OC, K), dcol (K, P). */
-    size_t ws = gemm_workspace(OC, P, K);
-    if (gemm_workspace(OC, K, P) > ws)
-        ws = gemm_workspace(OC, K, P);
-    if (gemm_workspace(K, P, OC) > ws)
-        ws = gemm_workspace(K, P, OC);
-    return col + pad_len(C, H, W, p) + ws;
+    size_t ws = conv_ws_len(OC, P, K);
+    /* W packed once per call: as op(A) of Y (OC, K), of dcol (K, OC). */
+    size_t pw = gemm_packed_a_size(OC, K);
+    if (gemm_packed_a_size(K, OC) > pw)
+        pw = gemm_packed_a_size(K, OC);
+    return col + pad_len(C, H, W, p) + ws + pw;
 }
 
 /* A 1x1 kernel with stride 1 and no padding reads the sample as it is. */
@@ -155,6 +166,9 @@ layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const
     int P = OH * OW, K = C * k * k;
     float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
     float *ws = xp + pad_len(C, H, W, p);               /* gemm_sgemm's panels */
+    float *pw = ws + conv_ws_len(OC, P, K);             /* W packed, for all samples */
+    if (B > 0)
+        gemm_pack_a(pw, false, OC, K, w);
     for (int n = 0; n < B; n++) {
         const float *xn = x + (size_t)n * C * H * W;    /* (C, H, W) */
         float *yn = y + (size_t)n * OC * P;             /* (OC, OH OW) */
@@ -171,7 +185,7 @@ layer_conv2d_forward(float *y, float *col, const float *x, const float *w, const
             beta = 1.0f;
         }
         /* Y_n (OC, OH OW) += W (OC, C k k) . col_n (C k k, OH OW) */
-        gemm_sgemm(ws, false, false, OC, P, K, 1.0f, w, cn, beta, yn);
+        gemm_sgemm_packed_a(ws, pw, false, false, OC, P, K, 1.0f, w, cn, beta, yn);
     }
 }
 
@@ -185,6 +199,9 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
     bool pointwise = conv_is_pointwise(k, s, p);
     float *xp = col + (size_t)K * P;                    /* (C, H + 2p, W + 2p) */
     float *ws = xp + pad_len(C, H, W, p);               /* gemm_sgemm's panels */
+    float *pw = ws + conv_ws_len(OC, P, K);             /* W^T packed, for all samples */
+    if (dx != NULL && B > 0)
+        gemm_pack_a(pw, true, K, OC, w);
     if (db != NULL)
         memset(db, 0, (size_t)OC * sizeof *db);
     for (int n = 0; n < B; n++) {
@@ -211,12 +228,12 @@ layer_conv2d_backward(float *dx, float *dw, float *db, float *col, const float *
         float *dxn = dx + (size_t)n * C * H * W;        /* (C, H, W) */
         if (pointwise) {
             /* dX_n (C, H W) = W^T (C, OC) . dY_n (OC, H W) */
-            gemm_sgemm(ws, true, false, K, P, OC, 1.0f, w, gn, 0.0f, dxn);
+            gemm_sgemm_packed_a(ws, pw, true, false, K, P, OC, 1.0f, w, gn, 0.0f, dxn);
             continue;
         }
         /* dcol (C k k, OH OW) = W^T (C k k, OC) . dY_n (OC, OH OW); the
          * columns are done with, so their buffer takes it. */
-        gemm_sgemm(ws, true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
+        gemm_sgemm_packed_a(ws, pw, true, false, K, P, OC, 1.0f, w, gn, 0.0f, col);
         col2im(dxn, xp, col, C, H, W, k, s, p, OH, OW);
     }
 }

@@ -8,7 +8,7 @@
  * serves Y = W col, dW = dY col^T and dcol = W^T dY alike.  The order of
  * every sum is fixed by the shapes and the path (K in blocks of KC, in
  * order), never by the thread.  This file does not allocate: the caller
- * hands in the workspace (gemm_workspace()), and it does not start threads.
+ * hands in the workspace (gemm_workspace(), gemm_packed_a_size()), and it does not start threads.
  */
 #include "config.h"
 
@@ -357,10 +357,40 @@ kernel_avx2(int kc, const float *restrict ap, const float *restrict bp, float *r
 }
 #endif
 
-/* The packed product with micro-kernel fn of (mr, nr). */
+/*
+ * The packed op(A) of gemm_pack_a(): K block pc (kc rows) holds the M
+ * blocks' panels one after the other, so block (pc, ic) starts at
+ * pc round_up(m, mr) + ic kc (ic is a multiple of MC, itself one of mr).
+ */
+static inline size_t
+packed_a_offset(int m, int mr, int pc, int ic, int kc)
+{
+    return (size_t)pc * round_up((size_t)m, (size_t)mr) + (size_t)ic * kc;
+}
+
+/* op(A) packed whole, block by block as packed_sgemm() packs it. */
 static void
-packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, bool trans_a, bool trans_b, int m,
-             int n, int k, float alpha, const float *a, const float *b, float beta, float *c)
+pack_a_all(float *pa, int mr, bool trans_a, const float *a, int m, int k)
+{
+    for (int pc = 0; pc < k; pc += GEMM_KC) {
+        int kc = min_int(GEMM_KC, k - pc);
+        for (int ic = 0; ic < m; ic += GEMM_MC) {
+            int mcp = (int)round_up((size_t)min_int(GEMM_MC, m - ic), (size_t)mr);
+            pack_a(pa + packed_a_offset(m, mr, pc, ic, kc), trans_a, a, m, k, ic, mcp, pc,
+                   kc, mr);
+        }
+    }
+}
+
+/*
+ * The packed product with micro-kernel fn of (mr, nr); pa, if not NULL,
+ * is op(A) already packed by pack_a_all() (the same panels, so the same
+ * sums, as packing them here).
+ */
+static void
+packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool trans_a,
+             bool trans_b, int m, int n, int k, float alpha, const float *a, const float *b,
+             float beta, float *c)
 {
     int mc_max = min_int(GEMM_MC, (int)round_up((size_t)m, (size_t)mr));
     int kc_max = min_int(GEMM_KC, k);
@@ -377,11 +407,15 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, bool trans_a, bool trans_
             for (int ic = 0; ic < m; ic += GEMM_MC) {
                 int mc = min_int(GEMM_MC, m - ic);
                 int mcp = (int)round_up((size_t)mc, (size_t)mr);
-                pack_a(ap, trans_a, a, m, k, ic, mcp, pc, kc, mr);
+                const float *apc = ap;
+                if (pa != NULL)
+                    apc = pa + packed_a_offset(m, mr, pc, ic, kc);
+                else
+                    pack_a(ap, trans_a, a, m, k, ic, mcp, pc, kc, mr);
                 for (int jr = 0; jr < nc; jr += nr) {
                     const float *bpj = bp + (size_t)jr * kc;
                     for (int ir = 0; ir < mc; ir += mr)
-                        fn(kc, ap + (size_t)ir * kc, bpj, c + (size_t)(ic + ir) * n + jc + jr,
+                        fn(kc, apc + (size_t)ir * kc, bpj, c + (size_t)(ic + ir) * n + jc + jr,
                            n, min_int(mr, mc - ir), min_int(nr, nc - jr), alpha, beta_k);
                 }
             }
@@ -389,26 +423,68 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, bool trans_a, bool trans_
     }
 }
 
+size_t
+gemm_packed_a_size(int m, int k)
+{
+    /* 24 rounds m up for both MR (8 and 6). */
+    return round_up((size_t)(m < 1 ? 1 : m), 24) * (size_t)(k < 1 ? 1 : k);
+}
+
+/* The packed path's micro-kernel and its (MR, NR), or false for OpenBLAS. */
+static bool
+packed_path(enum gemm_kernel path, kernel_fn **fn, int *mr, int *nr)
+{
+#if GEMM_X86
+    if (path == GEMM_AVX512) {
+        *fn = kernel_avx512;
+        *mr = 8;
+        *nr = 48;
+        return true;
+    }
+    if (path == GEMM_AVX2) {
+        *fn = kernel_avx2;
+        *mr = 6;
+        *nr = 16;
+        return true;
+    }
+#else
+    (void)path;
+    (void)fn;
+    (void)mr;
+    (void)nr;
+#endif
+    return false;
+}
+
 void
-gemm_sgemm(float *ws, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-           const float *a, const float *b, float beta, float *c)
+gemm_pack_a(float *pa, bool trans_a, int m, int k, const float *a)
+{
+    assert(m >= 0 && k >= 0);
+    kernel_fn *fn;
+    int mr, nr;
+    if (m <= 0 || k <= 0 || !packed_path(gemm_kernel_get(), &fn, &mr, &nr))
+        return;
+    pack_a_all(pa, mr, trans_a, a, m, k);
+}
+
+void
+gemm_sgemm_packed_a(float *ws, const float *pa, bool trans_a, bool trans_b, int m, int n,
+                    int k, float alpha, const float *a, const float *b, float beta, float *c)
 {
     assert(m >= 0 && n >= 0 && k >= 0);
-    enum gemm_kernel path = gemm_kernel_get();
-    if (path == GEMM_BLAS || m <= 0 || n <= 0 || k <= 0) {
+    kernel_fn *fn;
+    int mr, nr;
+    if (m <= 0 || n <= 0 || k <= 0 || !packed_path(gemm_kernel_get(), &fn, &mr, &nr)) {
         /* OpenBLAS's path, and the degenerate shapes blas_sgemm settles. */
         blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
         return;
     }
-#if GEMM_X86
-    if (path == GEMM_AVX512) {
-        packed_sgemm(kernel_avx512, 8, 48, ws, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-        return;
-    }
-    if (path == GEMM_AVX2) {
-        packed_sgemm(kernel_avx2, 6, 16, ws, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
-        return;
-    }
-#endif
-    blas_sgemm(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+    packed_sgemm(fn, mr, nr, ws, pa, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+}
+
+void
+gemm_sgemm(float *ws, bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+           const float *a, const float *b, float beta, float *c)
+{
+    gemm_sgemm_packed_a(ws, NULL, trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
 }

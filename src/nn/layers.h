@@ -116,7 +116,9 @@ void layer_batchnorm_backward(float *dx, float *dgamma, float *dbeta, const floa
 /*
  * Floats of scratch a conv2d of that shape needs (its col): one sample's
  * im2col (C k k, OH OW), then, with padding, the sample zero-padded
- * (C, H + 2p, W + 2p), then gemm_sgemm()'s workspace for its products.
+ * (C, H + 2p, W + 2p), then gemm_sgemm()'s workspace for its products,
+ * then the weights packed once per forward or backward call for all the
+ * batch's samples (gemm_pack_a()).
  */
 size_t layer_conv2d_scratch(int C, int H, int W, int OC, int k, int s, int p);
 /*
