@@ -19,7 +19,7 @@
 enum gemm_kernel {
     GEMM_BLAS,      /* blas_sgemm: OpenBLAS's core */
     GEMM_AVX2,      /* nntop's packed sgemm, AVX2 + FMA, 6x16 micro-kernel */
-    GEMM_AVX512,    /* nntop's packed sgemm, AVX-512 F/DQ/BW/VL, 8x32 micro-kernel */
+    GEMM_AVX512,    /* nntop's packed sgemm, AVX-512 F/DQ/BW/VL, 8x48 micro-kernel */
     GEMM_KERNEL_COUNT
 };
 
