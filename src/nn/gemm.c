@@ -33,7 +33,7 @@
  * Blocking: a KC x NR panel of op(B) (48 KB at NR 48) is what the
  * micro-kernel streams from L1/L2 while an MC x KC block of op(A) (96 KB)
  * stays in L2.  MC is a multiple of both kernels' MR (8 and 6), NC of
- * both NR (32 and 16).
+ * both NR (48 and 16).
  */
 enum {
     GEMM_KC = 256,
