@@ -30,7 +30,7 @@ enum gemm_kernel {
 const char *gemm_kernel_name(enum gemm_kernel k);
 /* Whether this CPU can run k (GEMM_BLAS always). */
 bool gemm_kernel_available(enum gemm_kernel k);
-/* The best path this CPU has. */
+/* The default path: avx512 where this CPU has it, else blas (avx2 only on request). */
 enum gemm_kernel gemm_kernel_best(void);
 /* The path gemm_sgemm() takes now (gemm_kernel_best() until set). */
 enum gemm_kernel gemm_kernel_get(void);
