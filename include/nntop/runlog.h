@@ -377,6 +377,15 @@ uint64_t runlog_read_max(void);
 long runlog_getline(char **line, size_t *cap, FILE *f, size_t max);
 
 /*
+ * runlog_getline() at RUNLOG_LINE_MAX for a reader that names its file:
+ * the line's length, 0 at the end, or -1 with *cause (heap) naming
+ * path:LINE (lineno is the count of lines read before this one) for a
+ * line over the bound, or path for a read error.
+ */
+long runlog_getline_named(char **line, size_t *cap, FILE *f, const char *path, size_t lineno,
+                          char **cause);
+
+/*
  * Parse <run_dir>/metrics.csv into *rows (heap array, caller frees; NULL
  * when *n is 0).  A final line without its newline (a crash mid-write) is
  * ignored; any other malformed line is an error naming file and line.

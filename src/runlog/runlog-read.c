@@ -86,6 +86,20 @@ runlog_getline(char **line, size_t *cap, FILE *f, size_t max)
     return (long)n;
 }
 
+long
+runlog_getline_named(char **line, size_t *cap, FILE *f, const char *path, size_t lineno,
+                     char **cause)
+{
+    errno = 0;
+    long n = runlog_getline(line, cap, f, RUNLOG_LINE_MAX);
+    if (n == -2)
+        *cause = xasprintf("%s:%zu: line longer than %zu bytes", path, lineno + 1,
+                           RUNLOG_LINE_MAX);
+    else if (n < 0)
+        *cause = xasprintf("%s: read error: %s", path, strerror(errno));
+    return n < 0 ? -1 : n;
+}
+
 /* Reads whole lines; a last line without '\n' is reported as absent. */
 struct line_reader {
     FILE *f;
@@ -143,19 +157,9 @@ reader_close(struct line_reader *r)
 static int
 reader_next(struct line_reader *r, char **cause)
 {
-    errno = 0;
-    long n = runlog_getline(&r->line, &r->cap, r->f, RUNLOG_LINE_MAX);
-    if (n == -2) {
-        *cause = xasprintf("%s:%zu: line longer than %zu bytes", r->path, r->lineno + 1,
-                           RUNLOG_LINE_MAX);
-        return -1;
-    }
-    if (n < 0) {
-        *cause = xasprintf("%s: read error: %s", r->path, strerror(errno));
-        return -1;
-    }
-    if (n == 0)
-        return 0;
+    long n = runlog_getline_named(&r->line, &r->cap, r->f, r->path, r->lineno, cause);
+    if (n <= 0)
+        return (int)n;
     if (r->line[n - 1] != '\n')
         return 0;               /* torn: r->done still points at its start */
     r->lineno++;

@@ -109,19 +109,9 @@ text_open(struct text_in *t, const char *dir, const char *name)
 static int
 text_next(struct text_in *t, char **cause)
 {
-    errno = 0;
-    long n = runlog_getline(&t->line, &t->cap, t->f, RUNLOG_LINE_MAX);
-    if (n == -2) {
-        *cause = xasprintf("%s:%zu: line longer than %zu bytes", t->path, t->lineno + 1,
-                           RUNLOG_LINE_MAX);
-        return -1;
-    }
-    if (n < 0) {
-        *cause = xasprintf("%s: read error: %s", t->path, strerror(errno));
-        return -1;
-    }
-    if (n == 0)
-        return 0;
+    long n = runlog_getline_named(&t->line, &t->cap, t->f, t->path, t->lineno, cause);
+    if (n <= 0)
+        return (int)n;
     t->lineno++;
     t->torn = t->line[n - 1] != '\n';
     if (!t->torn)
