@@ -8,7 +8,14 @@
 # best of their 20 windows and their CPU time); the table gives the median
 # ratios nntop / PyTorch of mean and best-window samples/s, and of CPU time
 # (PyTorch's over nntop's).  TORCH_MLP_INTRAOP (inherited) sets PyTorch's
-# intra-op threads (default 1; see torch_mlp.py).
+# intra-op threads (default 1; see torch_mlp.py).  TORCH_MALLOC=keep runs
+# both programs with glibc's malloc told to keep freed memory
+# (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:
+# glibc.malloc.trim_threshold=1073741824): PyTorch frees its large
+# activation buffers every step and, by default, glibc hands them back to
+# the kernel, so its CNN runs are slow (high system time) or fast by
+# chance; with keep they are fast every time, the fair comparison.
+# nntop allocates nothing per step, so the setting does not change it.
 set -eu
 build=${1:-.}
 pairs=${2:-3}
@@ -19,6 +26,14 @@ if [ "$model" = cnn ]; then
     batches=64
     samples=4096
 fi
+keep_tunables=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824
+case ${TORCH_MALLOC:-default} in
+    keep) GLIBC_TUNABLES=$keep_tunables; export GLIBC_TUNABLES ;;
+    default) ;;
+    *) echo "compare-torch.sh: TORCH_MALLOC must be keep or default, not '$TORCH_MALLOC'" >&2
+       exit 2 ;;
+esac
+echo "malloc: ${TORCH_MALLOC:-default}${GLIBC_TUNABLES:+ (GLIBC_TUNABLES=$GLIBC_TUNABLES)}"
 here=$(cd "$(dirname "$0")" && pwd)
 field() { sed -n "s/.*[ (]$1[= ]\\([0-9.]*\\).*/\\1/p" | head -n 1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
