@@ -153,6 +153,54 @@ START_TEST(test_gemm__conv_shapes)
     check_product(path, false, false, 64, 196, 800, 1.0f, 1.0f, &r);   /* Y = b + W col */
     check_product(path, false, true, 64, 800, 196, 1.0f, 1.0f, &r);    /* dW += dY col^T */
     check_product(path, true, false, 800, 196, 64, 1.0f, 0.0f, &r);    /* dcol = W^T dY */
+    /* conv 1 (1 -> 32, 5x5 on 28x28): K 25, P 784 */
+    check_product(path, false, false, 32, 784, 25, 1.0f, 0.0f, &r);
+    check_product(path, false, true, 32, 25, 784, 1.0f, 1.0f, &r);
+    gemm_kernel_set(gemm_kernel_best());
+}
+END_TEST
+
+/*
+ * _i is the path; op(B) = b^T packs the same panels as op(B) = the
+ * transposed copy of b (AVX-512 packs b^T by 16 x 16 register
+ * transposes, with its edges: K and N not multiples of 16 or of NR, K
+ * past KC), so the two products are equal to the bit.
+ */
+START_TEST(test_gemm__trans_b_same_panels)
+{
+    enum gemm_kernel path = (enum gemm_kernel)_i;
+    if (!have(path) || path == GEMM_BLAS)
+        return;
+    static const int tshapes[][3] = {
+        {32, 25, 784}, {64, 800, 196}, {9, 33, 17}, {8, 16, 16}, {5, 49, 257}, {3, 97, 300},
+        {17, 15, 31}, {1, 1, 1}, {8, 1000, 40},
+    };
+    struct rng r;
+    rng_seed(&r, 170u + (unsigned)_i);
+    gemm_kernel_set(path);
+    for (size_t t = 0; t < sizeof tshapes / sizeof tshapes[0]; t++) {
+        int m = tshapes[t][0], n = tshapes[t][1], k = tshapes[t][2];
+        float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)n * k * sizeof *b);
+        float *bt = malloc((size_t)n * k * sizeof *bt), *c1 = malloc((size_t)m * n * sizeof *c1);
+        float *c2 = malloc((size_t)m * n * sizeof *c2);
+        float *ws = malloc(gemm_workspace(m, n, k) * sizeof *ws);
+        fill(a, (size_t)m * k, &r);
+        fill(b, (size_t)n * k, &r);             /* b (N, K) */
+        for (int j = 0; j < n; j++)
+            for (int p = 0; p < k; p++)
+                bt[(size_t)p * n + j] = b[(size_t)j * k + p];
+        gemm_sgemm(ws, false, true, m, n, k, 0.5f, a, b, 0.0f, c1);
+        gemm_sgemm(ws, false, false, m, n, k, 0.5f, a, bt, 0.0f, c2);
+        ck_assert_msg(memcmp(c1, c2, (size_t)m * n * sizeof *c1) == 0,
+                      "%s %dx%dx%d: b^T and its copy gave different bits",
+                      gemm_kernel_name(path), m, n, k);
+        free(a);
+        free(b);
+        free(bt);
+        free(c1);
+        free(c2);
+        free(ws);
+    }
     gemm_kernel_set(gemm_kernel_best());
 }
 END_TEST
@@ -340,6 +388,7 @@ gemm_suite(void)
     tcase_add_loop_test(core, test_gemm__random_shapes, 0, GEMM_KERNEL_COUNT);
     tcase_add_loop_test(core, test_gemm__repeatable, 0, GEMM_KERNEL_COUNT);
     tcase_add_loop_test(core, test_gemm__packed_a, 0, GEMM_KERNEL_COUNT);
+    tcase_add_loop_test(core, test_gemm__trans_b_same_panels, 0, GEMM_KERNEL_COUNT);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_loop_test(limits, test_gemm__empty_k, 0, GEMM_KERNEL_COUNT);

@@ -220,6 +220,76 @@ pack_b(float *restrict bp, bool trans, const float *restrict b, int n, int k, in
     }
 }
 
+#if GEMM_X86
+#define GEMM_AVX512_TARGET "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"
+
+/* r[0..16) (16 x 16, row i in r[i]) transposed in place: r[q] = column q. */
+__attribute__((target(GEMM_AVX512_TARGET), always_inline))
+static inline void
+transpose16(__m512 r[16])
+{
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+/*
+ * pack_b() with trans for nr a multiple of 16, the same panels: 16 x 16
+ * blocks of b (16 of op(B)'s columns, 16 of its rows) loaded as rows,
+ * transposed in registers and stored as panel rows, instead of one
+ * strided store per float; the rows past the last full 16 go one by one.
+ */
+__attribute__((target(GEMM_AVX512_TARGET)))
+static void
+pack_b_trans16(float *restrict bp, const float *restrict b, int n, int k, int p0, int kc,
+               int j0, int nc, int nr)
+{
+    int kc16 = kc / 16 * 16;
+    for (int jr = 0; jr < nc; jr += nr, bp += (size_t)kc * nr) {
+        for (int jb = 0; jb < nr; jb += 16) {
+            int col = j0 + jr + jb, have = min_int(16, n - col);
+            const float *src = b + (size_t)col * k + p0;
+            for (int p = 0; p < kc16; p += 16) {
+                __m512 r[16];
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++)
+                    r[j] = j < have ? _mm512_loadu_ps(src + (size_t)j * k + p)
+                                    : _mm512_setzero_ps();
+                transpose16(r);
+#pragma GCC unroll 16
+                for (int q = 0; q < 16; q++)
+                    _mm512_storeu_ps(bp + (size_t)(p + q) * nr + jb, r[q]);
+            }
+            for (int p = kc16; p < kc; p++)
+                for (int j = 0; j < 16; j++)
+                    bp[(size_t)p * nr + jb + j] = j < have ? src[(size_t)j * k + p] : 0.0f;
+        }
+    }
+}
+#endif
+
 /*
  * C tile (mr, nr) at c, row stride ldc, = beta C + alpha acc, where acc
  * (MR, NR) is the tile computed in full; beta = 0 does not read C.
@@ -252,7 +322,7 @@ typedef void kernel_fn(int kc, const float *restrict ap, const float *restrict b
  * run narrower rather than multiply zeros); a partial tile goes through
  * a stack tile to C (no masked accesses past C's end).
  */
-__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"), always_inline))
+__attribute__((target(GEMM_AVX512_TARGET), always_inline))
 static inline void
 kernel_avx512_nz(const int NZ, int kc, const float *restrict ap, const float *restrict bp,
                  float *restrict c, int ldc, int mr, int nr, float alpha, float beta)
@@ -301,7 +371,7 @@ kernel_avx512_nz(const int NZ, int kc, const float *restrict ap, const float *re
     tile_store(c, ldc, tile, NR, mr, nr, alpha, beta);
 }
 
-__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
+__attribute__((target(GEMM_AVX512_TARGET)))
 static void
 kernel_avx512(int kc, const float *restrict ap, const float *restrict bp, float *restrict c,
               int ldc, int mr, int nr, float alpha, float beta)
@@ -384,6 +454,22 @@ pack_a_all(float *pa, int mr, bool trans_a, const float *a, int m, int k)
     }
 }
 
+/* pack_b() as the path fn packs it: AVX-512's transposes where it runs. */
+static void
+pack_b_path(kernel_fn *fn, float *restrict bp, bool trans, const float *restrict b, int n,
+            int k, int p0, int kc, int j0, int nc, int nr)
+{
+#if GEMM_X86
+    if (trans && fn == kernel_avx512) {
+        pack_b_trans16(bp, b, n, k, p0, kc, j0, nc, nr);
+        return;
+    }
+#else
+    (void)fn;
+#endif
+    pack_b(bp, trans, b, n, k, p0, kc, j0, nc, nr);
+}
+
 /*
  * The packed product with micro-kernel fn of (mr, nr); pa, if not NULL,
  * is op(A) already packed by pack_a_all() (the same panels, so the same
@@ -405,7 +491,7 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool tra
             int kc = min_int(GEMM_KC, k - pc);
             /* The first K block applies beta; the later ones add to it. */
             float beta_k = pc == 0 ? beta : 1.0f;
-            pack_b(bp, trans_b, b, n, k, pc, kc, jc, ncp, nr);
+            pack_b_path(fn, bp, trans_b, b, n, k, pc, kc, jc, ncp, nr);
             for (int ic = 0; ic < m; ic += GEMM_MC) {
                 int mc = min_int(GEMM_MC, m - ic);
                 int mcp = (int)round_up((size_t)mc, (size_t)mr);
