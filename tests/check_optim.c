@@ -12,6 +12,7 @@
 
 #include "nntop/optim.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -755,6 +756,39 @@ START_TEST(test_optim__nan_grad_stays_local)
 }
 END_TEST
 
+/*
+ * optim_all_finite(): a NaN or infinity at any place of the 16-float blocks
+ * or of the tail, from any alignment, is found; the extreme finite values
+ * (FLT_MAX, the smallest subnormal, -0) are not taken for one.
+ */
+START_TEST(test_optim__all_finite_every_place)
+{
+    static const float bad[] = { NAN, -NAN, INFINITY, -INFINITY };
+    static const float edge[] = { FLT_MAX, -FLT_MAX, 0x1p-149f, -0.0f, FLT_MIN };
+    static const size_t lens[] = { 0, 1, 15, 16, 17, 31, 32, 33, 64, 79 };
+    float buf[96];
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        for (size_t off = 0; off < 4; off++) {
+            size_t n = lens[l];
+            float *x = buf + off;
+            for (size_t i = 0; i < n; i++)
+                x[i] = edge[i % (sizeof edge / sizeof edge[0])];
+            ck_assert_msg(optim_all_finite(x, n), "n %zu offset %zu: finite taken for bad", n,
+                          off);
+            for (size_t p = 0; p < n; p++) {
+                float keep = x[p];
+                for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+                    x[p] = bad[b];
+                    ck_assert_msg(!optim_all_finite(x, n), "n %zu offset %zu: %g at %zu missed",
+                                  n, off, (double)bad[b], p);
+                }
+                x[p] = keep;
+            }
+        }
+    }
+}
+END_TEST
+
 Suite *optim_suite(void);
 
 /*
@@ -863,6 +897,7 @@ optim_suite(void)
     tcase_add_test(tc, test_optim__clip_nan_grads);
     tcase_add_test(tc, test_optim__clip_inf_grads);
     tcase_add_test(tc, test_optim__nan_grad_stays_local);
+    tcase_add_test(tc, test_optim__all_finite_every_place);
     tcase_add_test(tc, test_optim__sched_rebase_property);
     suite_add_tcase(s, tc);
 

@@ -492,26 +492,60 @@ optim_l2_penalty_of(const struct optim_spec *spec, double sum_sq)
 }
 
 /*
- * This runs on every step, so it tests the exponent bits in blocks of 16,
- * a loop gcc -O2 vectorises (a loop of isfinite() it does not): about
- * 30 us for the 235k parameters of the Fashion-MNIST MLP.
+ * This runs on every step.  An entry is NaN or infinite when its exponent
+ * bits are all ones, and then adding one to the exponent field carries into
+ * the sign bit: so the test is an OR of (u & EXP) + ONE over x, a pure
+ * bitwise pass.  The block loop on four 4-lane vectors is what gcc -O2 makes
+ * SSE2 of (its loop of comparisons it kept scalar, 1 entry a cycle): 7 us
+ * instead of 18-32 us for half the 235k parameters of the Fashion-MNIST MLP.
  */
+#if defined(__GNUC__)
+typedef uint32_t finite_v4 __attribute__((vector_size(16)));
+
+static uint32_t
+exp_carry_blocks(const float *x, size_t nb)
+{
+    const uint32_t exp = 0x7f800000u, one = 0x00800000u;
+    finite_v4 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (size_t b = 0; b < nb; b++, x += 16) {
+        finite_v4 u0, u1, u2, u3;
+        memcpy(&u0, x, sizeof u0);
+        memcpy(&u1, x + 4, sizeof u1);
+        memcpy(&u2, x + 8, sizeof u2);
+        memcpy(&u3, x + 12, sizeof u3);
+        a0 |= (u0 & exp) + one;
+        a1 |= (u1 & exp) + one;
+        a2 |= (u2 & exp) + one;
+        a3 |= (u3 & exp) + one;
+    }
+    finite_v4 a = a0 | a1 | a2 | a3;
+    return a[0] | a[1] | a[2] | a[3];
+}
+#else
+static uint32_t
+exp_carry_blocks(const float *x, size_t nb)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < nb * 16; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (u & 0x7f800000u) + 0x00800000u;
+    }
+    return bad;
+}
+#endif
+
 bool
 optim_all_finite(const float *x, size_t n)
 {
-    uint32_t bad = 0;
-    size_t nv = n & ~(size_t)15, i;
-    for (i = 0; i < nv; i++) {
+    size_t nb = n / 16;
+    uint32_t bad = nb > 0 ? exp_carry_blocks(x, nb) : 0;
+    for (size_t i = nb * 16; i < n; i++) {
         uint32_t u;
         memcpy(&u, x + i, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
+        bad |= (u & 0x7f800000u) + 0x00800000u;
     }
-    for (; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return bad == 0;
+    return (bad & 0x80000000u) == 0;
 }
 
 const char *const optim_kind_names[OPTIM_KIND_COUNT] = {
