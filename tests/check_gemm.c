@@ -164,45 +164,60 @@ START_TEST(test_gemm__conv_shapes)
 }
 END_TEST
 
+/* t (cols, rows) = the transpose of v (rows, cols). */
+static void
+transpose_copy(float *t, const float *v, int rows, int cols)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            t[(size_t)j * rows + i] = v[(size_t)i * cols + j];
+}
+
 /*
- * _i is the path; op(B) = b^T packs the same panels as op(B) = the
- * transposed copy of b (AVX-512 packs b^T by 16 x 16 register
- * transposes, with its edges: K and N not multiples of 16 or of NR, K
- * past KC), so the two products are equal to the bit.
+ * _i is the path; the four transpose forms of one product, each operand
+ * given as it is or as its transposed copy, make the same panels (on
+ * AVX-512: b^T and a by 16 x 16 register transposes, b read in place by
+ * the kernel, a^T copied one by one; with the edges: K and N not
+ * multiples of 16 or of NR, K past KC, M not a multiple of 16 or MR), so
+ * the four products are equal to the bit.
  */
-START_TEST(test_gemm__trans_b_same_panels)
+START_TEST(test_gemm__same_panels)
 {
     enum gemm_kernel path = (enum gemm_kernel)_i;
     if (!have(path) || path == GEMM_BLAS)
         return;
     static const int tshapes[][3] = {
-        {32, 25, 784}, {64, 800, 196}, {9, 33, 17}, {8, 16, 16}, {5, 49, 257}, {3, 97, 300},
-        {17, 15, 31}, {1, 1, 1}, {8, 1000, 40},
+        {32, 25, 784}, {64, 800, 196}, {64, 196, 800}, {9, 33, 17}, {8, 16, 16}, {5, 49, 257},
+        {3, 97, 300}, {17, 15, 31}, {1, 1, 1}, {8, 1000, 40}, {24, 7, 16}, {40, 64, 33},
     };
     struct rng r;
     rng_seed(&r, 170u + (unsigned)_i);
     gemm_kernel_set(path);
     for (size_t t = 0; t < sizeof tshapes / sizeof tshapes[0]; t++) {
         int m = tshapes[t][0], n = tshapes[t][1], k = tshapes[t][2];
-        float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)n * k * sizeof *b);
-        float *bt = malloc((size_t)n * k * sizeof *bt), *c1 = malloc((size_t)m * n * sizeof *c1);
-        float *c2 = malloc((size_t)m * n * sizeof *c2);
+        size_t na = (size_t)m * k, nb = (size_t)k * n, nc = (size_t)m * n;
+        float *a = malloc(na * sizeof *a), *at = malloc(na * sizeof *at);
+        float *b = malloc(nb * sizeof *b), *bt = malloc(nb * sizeof *bt);
+        float *c0 = malloc(nc * sizeof *c0), *c = malloc(nc * sizeof *c);
         float *ws = malloc(gemm_workspace(m, n, k) * sizeof *ws);
-        fill(a, (size_t)m * k, &r);
-        fill(b, (size_t)n * k, &r);             /* b (N, K) */
-        for (int j = 0; j < n; j++)
-            for (int p = 0; p < k; p++)
-                bt[(size_t)p * n + j] = b[(size_t)j * k + p];
-        gemm_sgemm(ws, false, true, m, n, k, 0.5f, a, b, 0.0f, c1);
-        gemm_sgemm(ws, false, false, m, n, k, 0.5f, a, bt, 0.0f, c2);
-        ck_assert_msg(memcmp(c1, c2, (size_t)m * n * sizeof *c1) == 0,
-                      "%s %dx%dx%d: b^T and its copy gave different bits",
-                      gemm_kernel_name(path), m, n, k);
+        fill(a, na, &r);                        /* a (M, K) */
+        fill(b, nb, &r);                        /* b (K, N) */
+        transpose_copy(at, a, m, k);
+        transpose_copy(bt, b, k, n);
+        gemm_sgemm(ws, false, false, m, n, k, 0.5f, a, b, 0.0f, c0);
+        for (int form = 1; form < 4; form++) {
+            bool ta = form & 1, tb = form & 2;
+            gemm_sgemm(ws, ta, tb, m, n, k, 0.5f, ta ? at : a, tb ? bt : b, 0.0f, c);
+            ck_assert_msg(memcmp(c, c0, nc * sizeof *c) == 0,
+                          "%s %c%c %dx%dx%d: not the bits of NN", gemm_kernel_name(path),
+                          ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+        }
         free(a);
+        free(at);
         free(b);
         free(bt);
-        free(c1);
-        free(c2);
+        free(c0);
+        free(c);
         free(ws);
     }
     gemm_kernel_set(gemm_kernel_best());
@@ -392,7 +407,7 @@ gemm_suite(void)
     tcase_add_loop_test(core, test_gemm__random_shapes, 0, GEMM_KERNEL_COUNT);
     tcase_add_loop_test(core, test_gemm__repeatable, 0, GEMM_KERNEL_COUNT);
     tcase_add_loop_test(core, test_gemm__packed_a, 0, GEMM_KERNEL_COUNT);
-    tcase_add_loop_test(core, test_gemm__trans_b_same_panels, 0, GEMM_KERNEL_COUNT);
+    tcase_add_loop_test(core, test_gemm__same_panels, 0, GEMM_KERNEL_COUNT);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_loop_test(limits, test_gemm__empty_k, 0, GEMM_KERNEL_COUNT);

@@ -1,8 +1,9 @@
 /*
  * gemm.c - the convolution layers' products: a packed single-precision
  * GEMM in the manner of BLIS (op(B) packed into NR-wide panels of KC
- * rows, op(A) into MR-high panels, a register-blocked MR x NR micro-kernel
- * over them), with an AVX-512 and an AVX2+FMA micro-kernel compiled by
+ * rows, or read in place by the AVX-512 kernel when it is b itself, op(A)
+ * into MR-high panels, a register-blocked MR x NR micro-kernel over
+ * them), with an AVX-512 and an AVX2+FMA micro-kernel compiled by
  * function attributes and chosen at run time, so the rest of the project
  * keeps its ordinary flags.  Packing absorbs the transposes, so one kernel
  * serves Y = W col, dW = dY col^T and dcol = W^T dY alike.  The order of
@@ -41,6 +42,7 @@ enum {
     GEMM_NC = 960,
     GEMM_MR_MAX = 8,
     GEMM_NR_MAX = 48,
+    DIRECT_B_MAX_N = GEMM_NC,
 };
 
 static const char *const kernel_names[GEMM_KERNEL_COUNT] = {
@@ -310,8 +312,13 @@ tile_store(float *restrict c, int ldc, const float *restrict acc, int ld_acc, in
     }
 }
 
-/* One micro-kernel: C tile (mr, nr) = beta C + alpha ap (kc, MR)^T . bp (kc, NR). */
-typedef void kernel_fn(int kc, const float *restrict ap, const float *restrict bp,
+/*
+ * One micro-kernel: C tile (mr, nr) = beta C + alpha ap (kc, MR)^T .
+ * bp (kc, nr), bp's rows ldb apart: NR in a packed panel, or op(B)'s own
+ * row stride where the kernel reads op(B) in place (then only its nr
+ * columns: no reads past them).
+ */
+typedef void kernel_fn(int kc, const float *restrict ap, const float *restrict bp, int ldb,
                        float *restrict c, int ldc, int mr, int nr, float alpha, float beta);
 
 #if GEMM_X86
@@ -319,26 +326,29 @@ typedef void kernel_fn(int kc, const float *restrict ap, const float *restrict b
  * AVX-512, MR 8 x NR 48: 24 zmm accumulators, three zmm of B per k and a
  * broadcast of A per row.  kernel_avx512_nz() is the body for NZ zmm of
  * columns (inlined with NZ constant: the edge panels of 16 or 32 columns
- * run narrower rather than multiply zeros); a partial tile goes through
- * a stack tile to C (no masked accesses past C's end).
+ * run narrower rather than multiply zeros, and the last zmm of B loads
+ * only the tile's nr columns, masked); a partial tile goes through a stack
+ * tile to C (no masked accesses past C's end).
  */
 __attribute__((target(GEMM_AVX512_TARGET), always_inline))
 static inline void
 kernel_avx512_nz(const int NZ, int kc, const float *restrict ap, const float *restrict bp,
-                 float *restrict c, int ldc, int mr, int nr, float alpha, float beta)
+                 int ldb, float *restrict c, int ldc, int mr, int nr, float alpha, float beta)
 {
     enum { MR = 8, NR = 48 };
+    __mmask16 last = (__mmask16)((1u << (nr - 16 * (NZ - 1))) - 1u);
     __m512 acc[MR][3];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 3
         for (int z = 0; z < NZ; z++)
             acc[i][z] = _mm512_setzero_ps();
-    for (int p = 0; p < kc; p++, ap += MR, bp += NR) {
+    for (int p = 0; p < kc; p++, ap += MR, bp += ldb) {
         __m512 bv[3];
 #pragma GCC unroll 3
-        for (int z = 0; z < NZ; z++)
+        for (int z = 0; z < NZ - 1; z++)
             bv[z] = _mm512_loadu_ps(bp + 16 * z);
+        bv[NZ - 1] = _mm512_maskz_loadu_ps(last, bp + 16 * (NZ - 1));
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 av = _mm512_set1_ps(ap[i]);
@@ -373,29 +383,30 @@ kernel_avx512_nz(const int NZ, int kc, const float *restrict ap, const float *re
 
 __attribute__((target(GEMM_AVX512_TARGET)))
 static void
-kernel_avx512(int kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-              int ldc, int mr, int nr, float alpha, float beta)
+kernel_avx512(int kc, const float *restrict ap, const float *restrict bp, int ldb,
+              float *restrict c, int ldc, int mr, int nr, float alpha, float beta)
 {
     if (nr > 32)
-        kernel_avx512_nz(3, kc, ap, bp, c, ldc, mr, nr, alpha, beta);
+        kernel_avx512_nz(3, kc, ap, bp, ldb, c, ldc, mr, nr, alpha, beta);
     else if (nr > 16)
-        kernel_avx512_nz(2, kc, ap, bp, c, ldc, mr, nr, alpha, beta);
+        kernel_avx512_nz(2, kc, ap, bp, ldb, c, ldc, mr, nr, alpha, beta);
     else
-        kernel_avx512_nz(1, kc, ap, bp, c, ldc, mr, nr, alpha, beta);
+        kernel_avx512_nz(1, kc, ap, bp, ldb, c, ldc, mr, nr, alpha, beta);
 }
 
 /* AVX2 + FMA, MR 6 x NR 16: 12 ymm accumulators, two ymm of B per k. */
 __attribute__((target("avx2,fma")))
 static void
-kernel_avx2(int kc, const float *restrict ap, const float *restrict bp, float *restrict c,
-            int ldc, int mr, int nr, float alpha, float beta)
+kernel_avx2(int kc, const float *restrict ap, const float *restrict bp, int ldb,
+            float *restrict c, int ldc, int mr, int nr, float alpha, float beta)
 {
+    /* Packed panels only (ldb NR): it reads all NR columns. */
     enum { MR = 6, NR = 16 };
     __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++)
         c0[i] = c1[i] = _mm256_setzero_ps();
-    for (int p = 0; p < kc; p++, ap += MR, bp += NR) {
+    for (int p = 0; p < kc; p++, ap += MR, bp += ldb) {
         __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
@@ -471,6 +482,25 @@ pack_b_path(kernel_fn *fn, float *restrict bp, bool trans, const float *restrict
 }
 
 /*
+ * Whether the kernel reads op(B) in place rather than packed: b itself
+ * (not b^T) on the AVX-512 path, whose kernel loads only a tile's columns.
+ * A panel's KC rows are then n floats apart instead of NR: the same
+ * values in the same order, so the same sums, without the copy.
+ */
+static bool
+direct_b(kernel_fn *fn, bool trans_b, int n)
+{
+#if GEMM_X86
+    return !trans_b && fn == kernel_avx512 && n <= DIRECT_B_MAX_N;
+#else
+    (void)fn;
+    (void)trans_b;
+    (void)n;
+    return false;
+#endif
+}
+
+/*
  * The packed product with micro-kernel fn of (mr, nr); pa, if not NULL,
  * is op(A) already packed by pack_a_all() (the same panels, so the same
  * sums, as packing them here).
@@ -484,6 +514,7 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool tra
     int kc_max = min_int(GEMM_KC, k);
     float *ap = ws;                                     /* (MC / MR) x (KC, MR) */
     float *bp = ws + (size_t)mc_max * kc_max;           /* (NC / NR) x (KC, NR) */
+    bool direct = direct_b(fn, trans_b, n);
     for (int jc = 0; jc < n; jc += GEMM_NC) {
         int nc = min_int(GEMM_NC, n - jc);
         int ncp = (int)round_up((size_t)nc, (size_t)nr);
@@ -491,7 +522,8 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool tra
             int kc = min_int(GEMM_KC, k - pc);
             /* The first K block applies beta; the later ones add to it. */
             float beta_k = pc == 0 ? beta : 1.0f;
-            pack_b_path(fn, bp, trans_b, b, n, k, pc, kc, jc, ncp, nr);
+            if (!direct)
+                pack_b_path(fn, bp, trans_b, b, n, k, pc, kc, jc, ncp, nr);
             for (int ic = 0; ic < m; ic += GEMM_MC) {
                 int mc = min_int(GEMM_MC, m - ic);
                 int mcp = (int)round_up((size_t)mc, (size_t)mr);
@@ -502,9 +534,12 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool tra
                     pack_a(ap, trans_a, a, m, k, ic, mcp, pc, kc, mr);
                 for (int jr = 0; jr < nc; jr += nr) {
                     const float *bpj = bp + (size_t)jr * kc;
+                    if (direct)
+                        bpj = b + (size_t)pc * n + jc + jr;
                     for (int ir = 0; ir < mc; ir += mr)
-                        fn(kc, apc + (size_t)ir * kc, bpj, c + (size_t)(ic + ir) * n + jc + jr,
-                           n, min_int(mr, mc - ir), min_int(nr, nc - jr), alpha, beta_k);
+                        fn(kc, apc + (size_t)ir * kc, bpj, direct ? n : nr,
+                           c + (size_t)(ic + ir) * n + jc + jr, n, min_int(mr, mc - ir),
+                           min_int(nr, nc - jr), alpha, beta_k);
                 }
             }
         }
