@@ -290,6 +290,48 @@ pack_b_trans16(float *restrict bp, const float *restrict b, int n, int k, int p0
         }
     }
 }
+
+/*
+ * pack_a() without trans for mr 8, the same panels: two panels (16 rows
+ * of a) at a time, 16 x 16 blocks transposed in registers, each half of a
+ * transposed row stored as a panel row; the columns past the last full 16
+ * go one by one.
+ */
+__attribute__((target(GEMM_AVX512_TARGET)))
+static void
+pack_a_rows16(float *restrict ap, const float *restrict a, int m, int k, int i0, int mc, int p0,
+              int kc)
+{
+    enum { MR = 8 };
+    int kc16 = kc / 16 * 16;
+    for (int ir = 0; ir < mc; ir += 2 * MR) {
+        int have = min_int(16, m - (i0 + ir));
+        bool two = ir + MR < mc;
+        float *d0 = ap + (size_t)ir * kc, *d1 = d0 + (size_t)kc * MR;
+        const float *src = a + (size_t)(i0 + ir) * k + p0;
+        for (int p = 0; p < kc16; p += 16) {
+            __m512 r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                r[i] = i < have ? _mm512_loadu_ps(src + (size_t)i * k + p) : _mm512_setzero_ps();
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int q = 0; q < 16; q++) {
+                _mm256_storeu_ps(d0 + (size_t)(p + q) * MR, _mm512_castps512_ps256(r[q]));
+                if (two)
+                    _mm256_storeu_ps(d1 + (size_t)(p + q) * MR, _mm512_extractf32x8_ps(r[q], 1));
+            }
+        }
+        for (int p = kc16; p < kc; p++) {
+            for (int i = 0; i < 2 * MR; i++) {
+                if (i >= MR && !two)
+                    break;
+                float v = i < have ? src[(size_t)i * k + p] : 0.0f;
+                (i < MR ? d0 : d1)[(size_t)p * MR + i % MR] = v;
+            }
+        }
+    }
+}
 #endif
 
 /*
@@ -440,6 +482,20 @@ kernel_avx2(int kc, const float *restrict ap, const float *restrict bp, int ldb,
 }
 #endif
 
+/* pack_a(), by register transposes for op(A) = a on the AVX-512 path (mr 8). */
+static void
+pack_a_path(float *restrict ap, bool trans, const float *restrict a, int m, int k, int i0,
+            int mc, int p0, int kc, int mr)
+{
+#if GEMM_X86
+    if (!trans && mr == 8) {          /* mr 8: the AVX-512 kernel */
+        pack_a_rows16(ap, a, m, k, i0, mc, p0, kc);
+        return;
+    }
+#endif
+    pack_a(ap, trans, a, m, k, i0, mc, p0, kc, mr);
+}
+
 /*
  * The packed op(A) of gemm_pack_a(): K block pc (kc rows) holds the M
  * blocks' panels one after the other, so block (pc, ic) starts at
@@ -459,8 +515,8 @@ pack_a_all(float *pa, int mr, bool trans_a, const float *a, int m, int k)
         int kc = min_int(GEMM_KC, k - pc);
         for (int ic = 0; ic < m; ic += GEMM_MC) {
             int mcp = (int)round_up((size_t)min_int(GEMM_MC, m - ic), (size_t)mr);
-            pack_a(pa + packed_a_offset(m, mr, pc, ic, kc), trans_a, a, m, k, ic, mcp, pc,
-                   kc, mr);
+            pack_a_path(pa + packed_a_offset(m, mr, pc, ic, kc), trans_a, a, m, k, ic, mcp,
+                        pc, kc, mr);
         }
     }
 }
@@ -531,7 +587,7 @@ packed_sgemm(kernel_fn *fn, int mr, int nr, float *ws, const float *pa, bool tra
                 if (pa != NULL)
                     apc = pa + packed_a_offset(m, mr, pc, ic, kc);
                 else
-                    pack_a(ap, trans_a, a, m, k, ic, mcp, pc, kc, mr);
+                    pack_a_path(ap, trans_a, a, m, k, ic, mcp, pc, kc, mr);
                 for (int jr = 0; jr < nc; jr += nr) {
                     const float *bpj = bp + (size_t)jr * kc;
                     if (direct)
