@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check_run.h"
+#include "nntop/gemm.h"
 #include "nntop/nn.h"
 #include "nntop/rng.h"
 
@@ -1024,6 +1025,88 @@ START_TEST(test_nn__maxpool_ties_nan)
 }
 END_TEST
 
+/* The rule as the general loop states it, one window at a time: the
+ * first maximum wins, the first NaN over anything (k = s, no padding). */
+static void
+maxpool_oracle(float *y, int32_t *a, const float *x, int B, int C, int H, int W, int k)
+{
+    int OH = H / k, OW = W / k;
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++)
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    const float *xc = x + ((size_t)n * C + c) * H * W;
+                    float best = 0;
+                    int32_t at = -1;
+                    for (int t = 0; t < k * k; t++) {
+                        int32_t i = (oy * k + t / k) * W + ox * k + t % k;
+                        if (at >= 0 && isnan(best))
+                            break;
+                        if (at < 0 || xc[i] > best || isnan(xc[i])) {
+                            best = xc[i];
+                            at = i;
+                        }
+                    }
+                    size_t o = (((size_t)n * C + c) * OH + oy) * OW + ox;
+                    y[o] = best;
+                    a[o] = (int32_t)(c * H * W) + at;
+                }
+}
+
+/* Max pool 2x2 (and 3x3) on every conv path this CPU has (AVX-512 takes
+ * its own vector loop for 2x2 stride 2) against the oracle, bit for bit,
+ * on widths that leave every tail of a 16-wide group, odd sides with a
+ * column and row no window covers, values drawn from {-1, 0, 1, 2} (ties
+ * in most windows), signed zeros and NaNs. */
+START_TEST(test_nn__maxpool_paths)
+{
+    static const int sides[][2] = {{2, 2}, {3, 5}, {4, 14}, {5, 15}, {6, 28}, {2, 31},
+                                   {4, 33}, {3, 34}, {8, 47}, {2, 64}, {7, 66}};
+    enum gemm_kernel saved = gemm_kernel_get();
+    struct rng r;
+    rng_seed(&r, 15);
+    for (int path = 0; path < GEMM_KERNEL_COUNT; path++) {
+        if (!gemm_kernel_available((enum gemm_kernel)path))
+            continue;
+        gemm_kernel_set((enum gemm_kernel)path);
+        for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++)
+            for (int k = 2; k <= 3; k++) {
+                int B = 3, C = 2, H = sides[i][0], W = sides[i][1];
+                if (H < k || W < k)
+                    continue;
+                size_t nx = (size_t)B * C * H * W, ny = (size_t)B * C * (H / k) * (W / k);
+                float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
+                int32_t *a = malloc(ny * sizeof *a);
+                for (size_t j = 0; j < nx; j++) {
+                    double u = rng_uniform(&r);
+                    x[j] = u < 0.06 ? NAN : u < 0.1 ? -0.0f : (float)rng_below(&r, 4) - 1.0f;
+                }
+                maxpool_oracle(y, a, x, B, C, H, W, k);
+                struct layer_spec p[] = {IMG_POOL(LAYER_MAXPOOL2D, k, k, 0),
+                                         IMG_ONLY(LAYER_FLATTEN),
+                                         {.kind = LAYER_DENSE, .units = 2}};
+                struct model_spec s = image_spec(C, H, W, p, 3);
+                struct model *m = model_new(&s, B, NULL);
+                ck_assert(m != NULL);
+                model_forward(m, x, B);
+                for (size_t j = 0; j < ny; j++) {
+                    ck_assert_msg(memcmp(&m->layers[0].y[j], &y[j], sizeof *y) == 0
+                                      && m->layers[0].argmax[j] == a[j],
+                                  "%s path, %dx%d k %d, output %zu: %g at %d, expected %g "
+                                  "at %d", gemm_kernel_name((enum gemm_kernel)path), H, W,
+                                  k, j, (double)m->layers[0].y[j], m->layers[0].argmax[j],
+                                  (double)y[j], a[j]);
+                }
+                model_free(m);
+                free(a);
+                free(y);
+                free(x);
+            }
+    }
+    gemm_kernel_set(saved);
+}
+END_TEST
+
 START_TEST(test_nn__image_errors)
 {
     struct model_spec s;
@@ -1333,6 +1416,7 @@ nn_suite(void)
     tcase_add_test(core, test_nn__image_shapes);
     tcase_add_test(core, test_nn__conv_by_hand);
     tcase_add_test(core, test_nn__maxpool_ties_nan);
+    tcase_add_test(core, test_nn__maxpool_paths);
     tcase_add_test(core, test_nn__init_statistics);
     tcase_add_test(core, test_nn__init_deterministic);
     tcase_add_test(core, test_nn__spiral_trains);

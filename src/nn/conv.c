@@ -18,6 +18,13 @@
 
 #include "nntop/gemm.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CONV_X86 1
+#include <immintrin.h>
+#else
+#define CONV_X86 0
+#endif
+
 static inline int
 out_side(int n, int k, int s, int p)
 {
@@ -290,12 +297,100 @@ maxpool_inside(float *restrict y, int32_t *restrict argmax, const float *restric
     }
 }
 
+#if CONV_X86
+/*
+ * One output row of 2x2 stride-2 windows, 16 outputs at a time: the two
+ * input rows' 32 floats split into even and odd columns (taps 0 1 over
+ * taps 2 3), then maxpool_inside's four steps on whole vectors.  A tap is
+ * taken where the best so far is not NaN and the tap is greater or NaN:
+ * _CMP_NLE_UQ is "not <=", true on NaN, false on a tie.  The last group's
+ * loads and stores are masked to the row.
+ */
+__attribute__((target("avx512f")))
+static void
+maxpool_row_2x2_avx512(float *restrict y, int32_t *restrict argmax, const float *restrict r0,
+                       int32_t at0, int W, int OW)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const float *r1 = r0 + W;
+    for (int ox = 0; ox < OW; ox += 16) {
+        int n = OW - ox < 16 ? OW - ox : 16;
+        __mmask16 mo = (__mmask16)((1u << n) - 1);
+        __mmask16 mlo = (__mmask16)(n >= 8 ? 0xffffu : (1u << 2 * n) - 1);
+        __mmask16 mhi = (__mmask16)(n > 8 ? (1u << (2 * n - 16)) - 1 : 0);
+        const float *p0 = r0 + 2 * ox, *p1 = r1 + 2 * ox;
+        __m512 a0 = _mm512_maskz_loadu_ps(mlo, p0), b0 = _mm512_maskz_loadu_ps(mlo, p1);
+        __m512 a1 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+        if (mhi != 0) {
+            a1 = _mm512_maskz_loadu_ps(mhi, p0 + 16);
+            b1 = _mm512_maskz_loadu_ps(mhi, p1 + 16);
+        }
+        __m512 v1 = _mm512_permutex2var_ps(a0, odd, a1);
+        __m512 v2 = _mm512_permutex2var_ps(b0, even, b1);
+        __m512 v3 = _mm512_permutex2var_ps(b0, odd, b1);
+        __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+        __m512i t0 = _mm512_add_epi32(_mm512_set1_epi32(at0 + 2 * ox), even);
+        __m512i at = t0;
+        __mmask16 take = _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)
+                         & _mm512_cmp_ps_mask(v1, best, _CMP_NLE_UQ);
+        best = _mm512_mask_mov_ps(best, take, v1);
+        at = _mm512_mask_add_epi32(at, take, t0, _mm512_set1_epi32(1));
+        take = _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)
+               & _mm512_cmp_ps_mask(v2, best, _CMP_NLE_UQ);
+        best = _mm512_mask_mov_ps(best, take, v2);
+        at = _mm512_mask_add_epi32(at, take, t0, _mm512_set1_epi32(W));
+        take = _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q)
+               & _mm512_cmp_ps_mask(v3, best, _CMP_NLE_UQ);
+        best = _mm512_mask_mov_ps(best, take, v3);
+        at = _mm512_mask_add_epi32(at, take, t0, _mm512_set1_epi32(W + 1));
+        _mm512_mask_storeu_ps(y + ox, mo, best);
+        _mm512_mask_storeu_epi32(argmax + ox, mo, at);
+    }
+}
+
+/* maxpool_inside for 2x2 windows at stride 2, row by row on AVX-512. */
+__attribute__((target("avx512f")))
+static void
+maxpool_2x2_avx512(float *restrict y, int32_t *restrict argmax, const float *restrict x,
+                   int B, int C, int H, int W, int OH, int OW)
+{
+    for (size_t plane = 0; plane < (size_t)B * C; plane++) {
+        const float *xc = x + plane * H * W;
+        int32_t base = (int32_t)((plane % (size_t)C) * H * W);
+        for (int oy = 0; oy < OH; oy++) {
+            size_t o = (plane * OH + oy) * OW;
+            maxpool_row_2x2_avx512(y + o, argmax + o, xc + (size_t)2 * oy * W,
+                                   base + 2 * oy * W, W, OW);
+        }
+    }
+}
+#endif
+
+/*
+ * The image layers' vector loops ride on the conv products' path: AVX-512
+ * when gemm_sgemm() takes it (so NNTOP_CONV_KERNEL=blas, and the tests
+ * that force it, run the portable loops), the portable loops otherwise.
+ */
+static inline bool
+conv_use_avx512(void)
+{
+    return CONV_X86 && gemm_kernel_get() == GEMM_AVX512;
+}
+
 void
 layer_maxpool2d_forward(float *restrict y, int32_t *restrict argmax, const float *restrict x,
                         int B, int C, int H, int W, int k, int s, int p)
 {
     int OH = out_side(H, k, s, p), OW = out_side(W, k, s, p);
     if (p == 0 && (OH - 1) * s + k <= H && (OW - 1) * s + k <= W) {
+#if CONV_X86
+        if (k == 2 && s == 2 && conv_use_avx512()) {
+            maxpool_2x2_avx512(y, argmax, x, B, C, H, W, OH, OW);
+            return;
+        }
+#endif
         maxpool_inside(y, argmax, x, B, C, H, W, k, s, OH, OW);
         return;
     }
