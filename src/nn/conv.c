@@ -84,23 +84,55 @@ im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, 
     }
 }
 
+static inline bool conv_use_avx512(void);
+
+#if CONV_X86
 /*
- * dx (C, H, W) = col2im(col (C k k, OH OW)), the adjoint of im2col: each
- * tap's rows summed where they read the input, in the order of col's rows
- * (padded into xp first when there is padding, then cropped).
+ * col2im's sums for stride 1 on AVX-512: each row of a tap added into the
+ * padded plane 16 floats at a time, the row's tail masked.  Each float
+ * gets the same additions in the same order (one per tap, taps in col's
+ * row order) as the portable loop, so the result is the same bits.
  */
+__attribute__((target("avx512f")))
 static void
-col2im(float *restrict dx, float *restrict xp, const float *restrict col, int C, int H, int W,
-       int k, int s, int p, int OH, int OW)
+col2im_s1_avx512(float *restrict dst, const float *restrict col, int C, int Hp, int Wp, int k,
+                 int OH, int OW)
 {
-    float *dst = dx;
-    int Hp = H, Wp = W;
-    if (p > 0) {
-        dst = xp;
-        Hp = H + 2 * p;
-        Wp = W + 2 * p;
+    __mmask16 tail = (__mmask16)((1u << (OW % 16)) - 1);
+    int full = OW - OW % 16;
+    for (int c = 0; c < C; c++) {
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                const float *sr = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                float *dr = dst + ((size_t)c * Hp + ki) * Wp + kj;
+                for (int oy = 0; oy < OH; oy++, sr += OW, dr += Wp) {
+                    int ox = 0;
+                    for (; ox < full; ox += 16)
+                        _mm512_storeu_ps(dr + ox, _mm512_add_ps(_mm512_loadu_ps(dr + ox),
+                                                                _mm512_loadu_ps(sr + ox)));
+                    if (tail != 0) {
+                        __m512 d = _mm512_maskz_loadu_ps(tail, dr + ox);
+                        __m512 v = _mm512_maskz_loadu_ps(tail, sr + ox);
+                        _mm512_mask_storeu_ps(dr + ox, tail, _mm512_add_ps(d, v));
+                    }
+                }
+            }
+        }
     }
-    memset(dst, 0, (size_t)C * Hp * Wp * sizeof *dst);
+}
+#endif
+
+/* col2im's sums into dst (C, Hp, Wp), zeroed by the caller. */
+static void
+col2im_sums(float *restrict dst, const float *restrict col, int C, int Hp, int Wp, int k,
+            int s, int OH, int OW)
+{
+#if CONV_X86
+    if (s == 1 && conv_use_avx512()) {
+        col2im_s1_avx512(dst, col, C, Hp, Wp, k, OH, OW);
+        return;
+    }
+#endif
     for (int c = 0; c < C; c++) {
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
@@ -118,6 +150,26 @@ col2im(float *restrict dx, float *restrict xp, const float *restrict col, int C,
             }
         }
     }
+}
+
+/*
+ * dx (C, H, W) = col2im(col (C k k, OH OW)), the adjoint of im2col: each
+ * tap's rows summed where they read the input, in the order of col's rows
+ * (padded into xp first when there is padding, then cropped).
+ */
+static void
+col2im(float *restrict dx, float *restrict xp, const float *restrict col, int C, int H, int W,
+       int k, int s, int p, int OH, int OW)
+{
+    float *dst = dx;
+    int Hp = H, Wp = W;
+    if (p > 0) {
+        dst = xp;
+        Hp = H + 2 * p;
+        Wp = W + 2 * p;
+    }
+    memset(dst, 0, (size_t)C * Hp * Wp * sizeof *dst);
+    col2im_sums(dst, col, C, Hp, Wp, k, s, OH, OW);
     if (p > 0)
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++)
