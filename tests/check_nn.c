@@ -1107,6 +1107,68 @@ START_TEST(test_nn__maxpool_paths)
 }
 END_TEST
 
+/* A conv with one output channel whose kernel is 1 at one tap (c0, ki,
+ * kj) and 0 elsewhere, no bias, copies the (zero-padded) input under that
+ * tap: y[oy][ox] = x[c0][oy s + ki - p][ox s + kj - p], exactly on every
+ * path (sums of one value and zeros).  So every tap, padding 0 to 2,
+ * strides 1 and 2 and output widths leaving every tail of a 16-wide
+ * group (AVX-512's im2col copies rows 16 floats at a time) check im2col. */
+START_TEST(test_nn__conv_taps_paths)
+{
+    static const int sides[][2] = {{3, 3}, {5, 14}, {4, 16}, {3, 17}, {6, 28}, {2, 33}};
+    enum gemm_kernel saved = gemm_kernel_get();
+    int C = 2, B = 2, k = 3;
+    for (int path = 0; path < GEMM_KERNEL_COUNT; path++) {
+        if (!gemm_kernel_available((enum gemm_kernel)path))
+            continue;
+        gemm_kernel_set((enum gemm_kernel)path);
+        for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++)
+            for (int conf = 0; conf < 6; conf++) {
+                int H = sides[i][0], W = sides[i][1], st = 1 + conf / 3, pd = conf % 3;
+                if (H + 2 * pd < k || W + 2 * pd < k)
+                    continue;
+                struct layer_spec l[] = {{.kind = LAYER_CONV2D, .units = 1, .kernel = k,
+                                          .stride = st, .padding = pd, .no_bias = true},
+                                         IMG_ONLY(LAYER_FLATTEN),
+                                         {.kind = LAYER_DENSE, .units = 2}};
+                struct model_spec s = image_spec(C, H, W, l, 3);
+                struct model *m = model_new(&s, B, NULL);
+                ck_assert(m != NULL);
+                size_t nx = (size_t)B * C * H * W;
+                float *x = malloc(nx * sizeof *x);
+                for (size_t j = 0; j < nx; j++)
+                    x[j] = (float)(j + 1);
+                int OH = (H + 2 * pd - k) / st + 1, OW = (W + 2 * pd - k) / st + 1;
+                float *w = m->params + m->tensors[0].offset;
+                for (int tap = 0; tap < C * k * k; tap++) {
+                    memset(w, 0, (size_t)C * k * k * sizeof *w);
+                    w[tap] = 1.0f;
+                    model_forward(m, x, B);
+                    int c0 = tap / (k * k), ki = tap / k % k, kj = tap % k;
+                    size_t bad = SIZE_MAX;
+                    float want = 0;
+                    for (size_t o = 0; o < (size_t)B * OH * OW && bad == SIZE_MAX; o++) {
+                        int n = (int)(o / ((size_t)OH * OW));
+                        int oy = (int)(o / OW % OH), ox = (int)(o % OW);
+                        int iy = oy * st + ki - pd, ix = ox * st + kj - pd;
+                        want = iy < 0 || iy >= H || ix < 0 || ix >= W ? 0.0f
+                               : x[(((size_t)n * C + c0) * H + iy) * W + ix];
+                        if (m->layers[0].y[o] != want)
+                            bad = o;
+                    }
+                    ck_assert_msg(bad == SIZE_MAX, "%s path, %dx%d s %d p %d tap %d: "
+                                  "output %zu is %g, expected %g",
+                                  gemm_kernel_name((enum gemm_kernel)path), H, W, st, pd, tap,
+                                  bad, (double)m->layers[0].y[bad], (double)want);
+                }
+                model_free(m);
+                free(x);
+            }
+    }
+    gemm_kernel_set(saved);
+}
+END_TEST
+
 START_TEST(test_nn__image_errors)
 {
     struct model_spec s;
@@ -1417,6 +1479,7 @@ nn_suite(void)
     tcase_add_test(core, test_nn__conv_by_hand);
     tcase_add_test(core, test_nn__maxpool_ties_nan);
     tcase_add_test(core, test_nn__maxpool_paths);
+    tcase_add_test(core, test_nn__conv_taps_paths);
     tcase_add_test(core, test_nn__init_statistics);
     tcase_add_test(core, test_nn__init_deterministic);
     tcase_add_test(core, test_nn__spiral_trains);

@@ -47,6 +47,40 @@ pad_copy(float *restrict xp, const float *restrict x, int C, int H, int W, int p
                    (size_t)W * sizeof *xp);
 }
 
+static inline bool conv_use_avx512(void);
+
+#if CONV_X86
+/*
+ * im2col's copies for stride 1 on AVX-512: each output row of a tap
+ * moved 16 floats at a time, the row's tail masked.  gcc turns the
+ * portable row loop into one memcpy call per row (14 or 28 floats in the
+ * CNN), and the calls cost more than the copying.
+ */
+__attribute__((target("avx512f")))
+static void
+im2col_s1_avx512(float *restrict col, const float *restrict src, int C, int Hp, int Wp, int k,
+                 int OH, int OW)
+{
+    __mmask16 tail = (__mmask16)((1u << (OW % 16)) - 1);
+    int full = OW - OW % 16;
+    for (int c = 0; c < C; c++) {
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                float *d = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                const float *sr = src + ((size_t)c * Hp + ki) * Wp + kj;
+                for (int oy = 0; oy < OH; oy++, d += OW, sr += Wp) {
+                    int ox = 0;
+                    for (; ox < full; ox += 16)
+                        _mm512_storeu_ps(d + ox, _mm512_loadu_ps(sr + ox));
+                    if (tail != 0)
+                        _mm512_mask_storeu_ps(d + ox, tail, _mm512_maskz_loadu_ps(tail, sr + ox));
+                }
+            }
+        }
+    }
+}
+#endif
+
 /*
  * col (C k k, OH OW) from one sample x (C, H, W): row (c, ki, kj) holds,
  * for every output position, the input under that kernel tap (0 in the
@@ -65,6 +99,12 @@ im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, 
         Hp = H + 2 * p;
         Wp = W + 2 * p;
     }
+#if CONV_X86
+    if (s == 1 && conv_use_avx512()) {
+        im2col_s1_avx512(col, src, C, Hp, Wp, k, OH, OW);
+        return;
+    }
+#endif
     for (int c = 0; c < C; c++) {
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
@@ -83,8 +123,6 @@ im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, 
         }
     }
 }
-
-static inline bool conv_use_avx512(void);
 
 #if CONV_X86
 /*
