@@ -51,29 +51,44 @@ static inline bool conv_use_avx512(void);
 
 #if CONV_X86
 /*
- * im2col's copies for stride 1 on AVX-512: each output row of a tap
- * moved 16 floats at a time, the row's tail masked.  gcc turns the
- * portable row loop into one memcpy call per row (14 or 28 floats in the
- * CNN), and the calls cost more than the copying.
+ * The stride-1 rows of every tap on AVX-512, 16 floats at a time with the
+ * row's tail masked: col (C k k, OH OW) against the plane img (C, Hp, Wp).
+ * im2col copies them into col (gcc turns the portable row loop into one
+ * memcpy call per row, 14 or 28 floats in the CNN, and the calls cost
+ * more than the copying); col2im (sum) adds them into img, each float
+ * getting the same additions in the same order (one per tap, taps in
+ * col's row order) as the portable loop, so the result is the same bits.
+ * The side only read is passed without its const.
  */
 __attribute__((target("avx512f")))
 static void
-im2col_s1_avx512(float *restrict col, const float *restrict src, int C, int Hp, int Wp, int k,
-                 int OH, int OW)
+taps_s1_avx512(float *col, float *img, int C, int Hp, int Wp, int k, int OH, int OW, bool sum)
 {
     __mmask16 tail = (__mmask16)((1u << (OW % 16)) - 1);
     int full = OW - OW % 16;
     for (int c = 0; c < C; c++) {
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
-                float *d = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                const float *sr = src + ((size_t)c * Hp + ki) * Wp + kj;
-                for (int oy = 0; oy < OH; oy++, d += OW, sr += Wp) {
+                float *cr = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
+                float *ir = img + ((size_t)c * Hp + ki) * Wp + kj;
+                for (int oy = 0; oy < OH; oy++, cr += OW, ir += Wp) {
                     int ox = 0;
+                    if (!sum) {
+                        for (; ox < full; ox += 16)
+                            _mm512_storeu_ps(cr + ox, _mm512_loadu_ps(ir + ox));
+                        if (tail != 0)
+                            _mm512_mask_storeu_ps(cr + ox, tail,
+                                                  _mm512_maskz_loadu_ps(tail, ir + ox));
+                        continue;
+                    }
                     for (; ox < full; ox += 16)
-                        _mm512_storeu_ps(d + ox, _mm512_loadu_ps(sr + ox));
-                    if (tail != 0)
-                        _mm512_mask_storeu_ps(d + ox, tail, _mm512_maskz_loadu_ps(tail, sr + ox));
+                        _mm512_storeu_ps(ir + ox, _mm512_add_ps(_mm512_loadu_ps(ir + ox),
+                                                                _mm512_loadu_ps(cr + ox)));
+                    if (tail != 0) {
+                        __m512 d = _mm512_maskz_loadu_ps(tail, ir + ox);
+                        __m512 v = _mm512_maskz_loadu_ps(tail, cr + ox);
+                        _mm512_mask_storeu_ps(ir + ox, tail, _mm512_add_ps(d, v));
+                    }
                 }
             }
         }
@@ -101,7 +116,7 @@ im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, 
     }
 #if CONV_X86
     if (s == 1 && conv_use_avx512()) {
-        im2col_s1_avx512(col, src, C, Hp, Wp, k, OH, OW);
+        taps_s1_avx512(col, (float *)src, C, Hp, Wp, k, OH, OW, false);
         return;
     }
 #endif
@@ -124,42 +139,6 @@ im2col(float *restrict col, float *restrict xp, const float *restrict x, int C, 
     }
 }
 
-#if CONV_X86
-/*
- * col2im's sums for stride 1 on AVX-512: each row of a tap added into the
- * padded plane 16 floats at a time, the row's tail masked.  Each float
- * gets the same additions in the same order (one per tap, taps in col's
- * row order) as the portable loop, so the result is the same bits.
- */
-__attribute__((target("avx512f")))
-static void
-col2im_s1_avx512(float *restrict dst, const float *restrict col, int C, int Hp, int Wp, int k,
-                 int OH, int OW)
-{
-    __mmask16 tail = (__mmask16)((1u << (OW % 16)) - 1);
-    int full = OW - OW % 16;
-    for (int c = 0; c < C; c++) {
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
-                const float *sr = col + ((size_t)(c * k + ki) * k + kj) * OH * OW;
-                float *dr = dst + ((size_t)c * Hp + ki) * Wp + kj;
-                for (int oy = 0; oy < OH; oy++, sr += OW, dr += Wp) {
-                    int ox = 0;
-                    for (; ox < full; ox += 16)
-                        _mm512_storeu_ps(dr + ox, _mm512_add_ps(_mm512_loadu_ps(dr + ox),
-                                                                _mm512_loadu_ps(sr + ox)));
-                    if (tail != 0) {
-                        __m512 d = _mm512_maskz_loadu_ps(tail, dr + ox);
-                        __m512 v = _mm512_maskz_loadu_ps(tail, sr + ox);
-                        _mm512_mask_storeu_ps(dr + ox, tail, _mm512_add_ps(d, v));
-                    }
-                }
-            }
-        }
-    }
-}
-#endif
-
 /* col2im's sums into dst (C, Hp, Wp), zeroed by the caller. */
 static void
 col2im_sums(float *restrict dst, const float *restrict col, int C, int Hp, int Wp, int k,
@@ -167,7 +146,7 @@ col2im_sums(float *restrict dst, const float *restrict col, int C, int Hp, int W
 {
 #if CONV_X86
     if (s == 1 && conv_use_avx512()) {
-        col2im_s1_avx512(dst, col, C, Hp, Wp, k, OH, OW);
+        taps_s1_avx512((float *)col, dst, C, Hp, Wp, k, OH, OW, true);
         return;
     }
 #endif
