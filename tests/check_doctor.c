@@ -917,19 +917,29 @@ END_TEST
 static void
 bad_scale(struct sim *s, bool bad)
 {
-    s->layers[0].act_mean = bad ? 40.0f : 0.3f;
+    s->layers[1].act_mean = bad ? 40.0f : 0.3f;
 }
 
 START_TEST(test_doctor__activation_scale)
 {
     struct sim *s = sim_new();
     sim_start(s);
-    cycle(s, "activation-scale", 3, bad_scale, DOC_WARNING, 0, -1);
+    cycle(s, "activation-scale", 3, bad_scale, DOC_WARNING, 1, -1);
     sim_free(s);
     /* The output layer's scale is the logits': not judged. */
     s = sim_new();
     sim_start(s);
     s->layers[2].act_mean = 40.0f;
+    sim_run(s, 10);
+    ck_assert_int_eq(count(s, "activation-scale", TM_FINDING_RAISED, NULL), 0);
+    sim_free(s);
+    /* A dense layer's pre-activations far below zero (the ReLU after it
+     * mostly off) are judged at the ReLU's output, which is small: the
+     * shipped CNN's dense 128 (rms 14, its ReLU's 3.7). */
+    s = sim_new();
+    sim_start(s);
+    s->layers[0].act_mean = -13.0f;
+    s->layers[0].act_std = 5.0f;
     sim_run(s, 10);
     ck_assert_int_eq(count(s, "activation-scale", TM_FINDING_RAISED, NULL), 0);
     sim_free(s);
