@@ -665,28 +665,6 @@ START_TEST(test_doctor__update_ratio_low_exemptions)
     ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 0);
     sim_free(s);
 
-    /* annealed in the schedule's last 5 %: total 400 steps, from step 380 */
-    s = sim_new();
-    s->info.total_steps = 400;
-    sim_start(s);
-    sim_run(s, 38);
-    bad_ratio_low(s, true);
-    s->lr = 0.001f;
-    sim_run(s, 2);
-    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 0);
-    sim_free(s);
-
-    /* ... but the same before the last 5 % is raised */
-    s = sim_new();
-    s->info.total_steps = 4000;
-    sim_start(s);
-    sim_run(s, 38);
-    bad_ratio_low(s, true);
-    s->lr = 0.001f;
-    sim_run(s, 3);
-    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 1);
-    sim_free(s);
-
     /* converged: loss below 1 % of the initial */
     s = sim_new();
     sim_start(s);
@@ -702,6 +680,177 @@ START_TEST(test_doctor__update_ratio_low_exemptions)
     ck_assert_int_eq(f->severity, DOC_INFO);
     assert_no_warnings(s);
     sim_free(s);
+}
+END_TEST
+
+/* A state record, as the trainer publishes at a start or a live lr change. */
+static void
+sim_state(struct sim *s, double base_lr)
+{
+    struct tm_record *r = xcalloc(1, sizeof *r);
+    r->type = TM_STATE;
+    r->u.state.state = TM_RUNNING;
+    r->u.state.step = s->step;
+    r->u.state.lr = s->lr;
+    r->u.state.base_lr = base_lr;
+    doctor_feed(s->d, r);
+    free(r);
+}
+
+/* A cosine run of 4000 steps from lr 0.1; the next snapshots at lr, with ratio r. */
+static struct sim *
+sim_cosine(void)
+{
+    struct sim *s = sim_new();
+    s->info.sched_kind = TM_SCHED_COSINE;
+    s->info.total_steps = 4000;
+    sim_start(s);
+    sim_state(s, 0.1);
+    return s;
+}
+
+static void
+sim_at(struct sim *s, float lr, float ratio, int intervals)
+{
+    s->lr = lr;
+    s->tensors[0].update_ratio = ratio;
+    s->tensors[0].update_norm = ratio * s->tensors[0].w_norm;
+    sim_run(s, intervals);
+}
+
+START_TEST(test_doctor__update_ratio_low_schedule)
+{
+    /* Fashion-MNIST's cosine at step 5990 of 6330: the lr at 0.72 % of its
+     * base and 4.weight's ratio 7.3e-6, 1e-3 at the base lr.  Judged mid-run
+     * (step 400 of 4000, far from the last 5 %): no finding at all. */
+    struct sim *s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, 0.1f * 0.0072f, 7.3e-6f, 10);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 0);
+    /* ... nor when the step's update is below float32's resolution (here
+     * none at all, the lr at 1e-7 of its base, a step decay's tail) */
+    sim_at(s, 0.1f * 1e-7f, 0.0f, 10);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 0);
+    assert_nothing_raised(s);
+    sim_free(s);
+
+    /* A base lr too small is a too-small lr anywhere in the schedule: at
+     * half the base, a ratio of 3e-6 is 6e-6 at the base lr. */
+    s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, 0.05f, 3e-6f, 3);
+    const struct tm_finding *f = NULL;
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    ck_assert_int_eq(f->severity, DOC_WARNING);
+    ck_assert_int_eq(f->step, 60);
+    ck_assert_msg(fabs(f->value - 6e-6) < 1e-9, "judged %g, expected 6e-6", f->value);
+    ck_assert(f->threshold == 1e-5);
+    ck_assert_msg(strstr(f->text, "update/weight ratio 3e-06 at lr 50% of its base 0.1: "
+                                  "6e-06 at the base lr (threshold 1e-05)") != NULL,
+                  "text: %s", f->text);
+    sim_free(s);
+
+    /* ... with the measured ratio below float32's resolution: 1e-6 at most,
+     * 2e-6 at the base lr */
+    s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, 0.05f, 1e-8f, 3);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    ck_assert_int_eq(f->severity, DOC_WARNING);
+    ck_assert(strstr(f->text, ": at most 2e-06 at the base lr") != NULL);
+    sim_free(s);
+
+    /* ... and at 5 % of the base, a ratio of 3e-6 is 6e-5 at the base lr:
+     * info (the old rule warned of the raw 3e-6) */
+    s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, 0.005f, 3e-6f, 3);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    ck_assert_int_eq(f->severity, DOC_INFO);
+    assert_no_warnings(s);
+    sim_free(s);
+}
+END_TEST
+
+START_TEST(test_doctor__update_ratio_low_live_lr)
+{
+    /* The lr set to 1e-5 by hand mid-cosine (the schedule's lr 0.05 there):
+     * the trainer rebases the base to 2e-5, so the ratio of 2e-6 the new lr
+     * gives is 4e-6 at the base lr: the lr chosen is too small. */
+    struct sim *s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, 0.05f, 1e-3f, 3);
+    sim_state(s, 2e-5);
+    sim_at(s, 1e-5f, 2e-6f, 3);
+    const struct tm_finding *f = NULL;
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    ck_assert_int_eq(f->severity, DOC_WARNING);
+    ck_assert(strstr(f->text, "of its base 2e-05") != NULL);
+    sim_free(s);
+
+    /* Raised by hand late in the cosine (lr 1e-3 where the schedule gave
+     * 1e-5 from 0.1): the base rebased to 10, and the small ratio the lr
+     * decaying from there gives later is the schedule's cut, not a too-small
+     * lr. */
+    s = sim_cosine();
+    sim_run(s, 3);
+    sim_state(s, 10.0);
+    sim_at(s, 1e-3f, 1e-3f, 3);
+    sim_at(s, 1e-5f, 1e-5f, 10);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, NULL), 0);
+    sim_free(s);
+}
+END_TEST
+
+START_TEST(test_doctor__update_ratio_high_schedule)
+{
+    /* Too high is judged as measured, not at the base lr: a healthy 2e-3
+     * at 1 % of the base (0.2 at the base lr) is not too high ... */
+    struct sim *s = sim_cosine();
+    s->loss_override = 0.5;         /* flat: not exempt as falling */
+    sim_run(s, 3);
+    sim_at(s, 0.001f, 2e-3f, 10);
+    ck_assert_int_eq(count(s, "update-ratio-high", TM_FINDING_RAISED, NULL), 0);
+    /* ... and 0.3 at 10 % of it is, scheduled or not */
+    sim_at(s, 0.01f, 0.3f, 3);
+    const struct tm_finding *f = NULL;
+    ck_assert_int_eq(count(s, "update-ratio-high", TM_FINDING_RAISED, &f), 1);
+    ck_assert_int_eq(f->severity, DOC_WARNING);
+    ck_assert_msg(fabs(f->value - 0.3) < 1e-6, "judged %g", f->value);
+    sim_free(s);
+
+    /* ... also in the schedule's last 5 % (from step 3800 of 4000): an lr
+     * annealed below its base exempts plateau there, not this */
+    s = sim_cosine();
+    s->loss_override = 0.5;
+    sim_run(s, 380);
+    sim_at(s, 0.001f, 0.3f, 3);
+    ck_assert_int_eq(count(s, "update-ratio-high", TM_FINDING_RAISED, NULL), 1);
+    sim_free(s);
+}
+END_TEST
+
+START_TEST(test_doctor__plateau_annealed)
+{
+    /* The loss falls until the schedule's last 5 % (step 3800 of 4000),
+     * then is flat with the lr below its base: that is the annealing, no
+     * plateau.  With doctor.anneal_fraction 0 the same is one. */
+    for (int frac0 = 0; frac0 < 2; frac0++) {
+        struct sim *s = sim_new();
+        if (frac0)
+            s->spec.p[DP_ANNEAL_FRACTION] = 0.0;
+        s->info.sched_kind = TM_SCHED_COSINE;
+        s->info.total_steps = 4000;
+        sim_start(s);
+        sim_state(s, 0.1);
+        sim_run(s, 380);
+        ck_assert_int_eq(count(s, "plateau", TM_FINDING_RAISED, NULL), 0);
+        s->loss_override = sim_loss(s, s->step);
+        s->lr = 0.001f;
+        sim_run(s, 19);
+        ck_assert_int_eq(count(s, "plateau", TM_FINDING_RAISED, NULL), frac0);
+        sim_free(s);
+    }
 }
 END_TEST
 
@@ -1415,6 +1564,10 @@ doctor_suite(void)
     tcase_add_test(core, test_doctor__update_ratio_high_exemptions);
     tcase_add_test(core, test_doctor__update_ratio_low);
     tcase_add_test(core, test_doctor__update_ratio_low_exemptions);
+    tcase_add_test(core, test_doctor__update_ratio_low_schedule);
+    tcase_add_test(core, test_doctor__update_ratio_low_live_lr);
+    tcase_add_test(core, test_doctor__update_ratio_high_schedule);
+    tcase_add_test(core, test_doctor__plateau_annealed);
     tcase_add_test(core, test_doctor__updates_not_applied);
     tcase_add_test(core, test_doctor__zero_gradient);
     tcase_add_test(core, test_doctor__symmetric_init);

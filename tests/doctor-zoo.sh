@@ -7,7 +7,11 @@
 # Adam and a cosine schedule, the CSV example, blobs with the cosine going
 # to lr 0, Fashion-MNIST for one epoch, the CNN's first 100 steps, the
 # spiral demo) must raise no warning and no error, and no update-ratio-high
-# even as info; the lr-too-high config must raise it.
+# or update-ratio-low even as info; the lr-too-high and lr-too-low configs
+# must raise them.  The cosine tails (blobs to lr 0, Fashion-MNIST's epoch)
+# cut the lr far below its base, which the update-ratio rules must not take
+# for an lr too low (the rule that judged the raw ratio raised it as info on
+# Fashion-MNIST's epoch, and warned at step 5990 of its full 15 epochs).
 # Two runs of one config write byte-identical layers.csv and the same
 # findings (snapshots follow the step cadence, never the clock), and
 # --fail-on turns a raised finding into exit status 3.
@@ -116,10 +120,14 @@ healthy() {
     bad=$(bad_findings)
     high=$(grep '"type":"finding"' "$RUN/events.jsonl" | grep '"state":"raised"' |
         grep -c '"rule":"update-ratio-high"')
+    low=$(grep '"type":"finding"' "$RUN/events.jsonl" | grep '"state":"raised"' |
+        grep -c '"rule":"update-ratio-low"')
     if [ -n "$bad" ]; then
         fail "$name: healthy run raised: $(echo "$bad" | tr '\n' ';')"
     elif [ "$high" -ne 0 ]; then
         fail "$name: healthy run raised update-ratio-high $high times (info included)"
+    elif [ "$low" -ne 0 ]; then
+        fail "$name: healthy run raised update-ratio-low $low times (info included)"
     elif ! grep -q '^doctor: ' "$TMP/$name.out"; then
         fail "$name: no doctor summary line"
     else

@@ -79,15 +79,17 @@ static const struct doctor_rule rules[DR_COUNT] = {
         "update-ratio-high", DOC_WARNING, 3, DOC_LIVE,
         "a dense weight's update/weight norm ratio above ratio_info_high (info) or "
         "ratio_warning_high (warning) while the smoothed loss does not fall by ratio_falling "
-        "per tenth of the window; not while the lr is 0, warming up or annealed, nor once "
-        "the run converged",
+        "per tenth of the window; the ratio as measured, which a schedule's lower lr only "
+        "lowers; not while the lr is 0 or warming up, nor once the run converged",
         "the lr is too high: lower it",
         "CS231n (ratio about 1e-3); DeepDiagnosis identifyLearnRate (1e-3 x/ 100)", "lr x0.1"},
     [DR_UPDATE_RATIO_LOW] = {
         "update-ratio-low", DOC_WARNING, 3, DOC_LIVE,
-        "a dense weight's update/weight ratio below ratio_info_low (info) or ratio_warning_low "
-        "(warning); not while the lr is 0, warming up or annealed in the schedule's last "
-        "anneal_fraction, nor once the run converged",
+        "a dense weight's update/weight ratio at the base lr below ratio_info_low (info) or "
+        "ratio_warning_low (warning): the measured ratio times base lr / lr, as a schedule "
+        "that lowered the lr lowered the update with it (a measured ratio below 1e-6 counts "
+        "as 1e-6 there: float32 rounding); not while the lr is 0 or warming up, nor once the "
+        "run converged",
         "the lr is too low: raise it",
         "CS231n; DeepDiagnosis identifyLearnRate", "lr x10"},
     [DR_UPDATES_NOT_APPLIED] = {
@@ -154,7 +156,9 @@ static const struct doctor_rule rules[DR_COUNT] = {
     [DR_PLATEAU] = {
         "plateau", DOC_WARNING, 4, DOC_LIVE,
         "the mean training loss of the window's second half within plateau (relative) of its "
-        "first half's, when minibatch noise (three standard errors) is below that too",
+        "first half's, when minibatch noise (three standard errors) is below that too; not "
+        "while the lr is 0, warming up or annealed below its base in the schedule's last "
+        "anneal_fraction, nor once the run converged",
         "small updates: raise the lr; normal updates on a flat loss: a bigger model, another "
         "init or adam",
         "AUTOTRAINER max_delta_acc; DeepDiagnosis loss not decreasing; Cockpit grad-norm "
@@ -259,8 +263,9 @@ static const struct doctor_param_info params[DP_COUNT] = {
                               "update/weight ratio below this: warning"},
     [DP_RATIO_WARNING_HIGH] = {"ratio_warning_high", 1e-1, 0, 1e30, DR_UPDATE_RATIO_HIGH,
                                "update/weight ratio above this: warning"},
-    [DP_ANNEAL_FRACTION] = {"anneal_fraction", 0.05, 0, 1, DR_UPDATE_RATIO_LOW,
-                            "last fraction of a scheduled run exempt from the update-ratio rules"},
+    [DP_ANNEAL_FRACTION] = {"anneal_fraction", 0.05, 0, 1, DR_PLATEAU,
+                            "last fraction of a scheduled run, with the lr below its base, "
+                            "exempt from plateau"},
     [DP_RATIO_FALLING] = {"ratio_falling", 0.01, 0, 1, DR_UPDATE_RATIO_HIGH,
                           "relative fall of the smoothed loss per tenth of the window that "
                           "exempts update-ratio-high"},
@@ -923,19 +928,66 @@ window(const struct doctor *d, long from, long to, struct means *m)
 
 /* ---- live rules ----------------------------------------------------------- */
 
-/* The lr is 0, warming up, or annealed by the schedule's last stretch. */
+/*
+ * Below this update/weight ratio a measured update is mostly float32
+ * rounding: the update is after - before, and an entry moved by less than
+ * half its ulp (2^-24 of it) has not moved at all, so a measured ratio
+ * under 1e-6 may stand for anything from 0 to about 1e-6.
+ */
+#define F32_RESOLVED 1e-6
+
+/* The base the schedule scales: the trainer's (rebased by a live lr change), else the config's. */
+static double
+base_lr(const struct doctor *d)
+{
+    return d->have_state ? d->state.base_lr : d->info.lr;
+}
+
+/* The lr is 0 or warming up: no update is judged. */
 static bool
 lr_exempt(const struct doctor *d, long t)
 {
-    double lr = d->last_lr;
-    double base = d->have_state ? d->state.base_lr : d->info.lr;
-    if (!(lr > 0.0))
-        return true;
-    if (t <= d->info.warmup)
-        return true;
+    return !(d->last_lr > 0.0f) || t <= d->info.warmup;
+}
+
+/* In the schedule's last anneal_fraction of steps with the lr below its base. */
+static bool
+lr_annealed(const struct doctor *d, long t)
+{
     long total = d->info.total_steps;
     return total > 0 && (double)t >= (1.0 - par(d, DP_ANNEAL_FRACTION)) * (double)total &&
-           lr < base;
+           d->last_lr < base_lr(d);
+}
+
+/*
+ * How far below its base the lr of the judged step is: base / lr, 1 when
+ * it is not below (or either is unknown).  A schedule scales the base:
+ * cosine, step and exponential decay, warm-up, or a PyTorch scheduler in
+ * a followed run (whose base is the lr its logger started with).  A live
+ * lr change rebases the base so that the schedule gives the lr asked for
+ * (set_lr), so this stays the schedule's own cut and an lr set too small
+ * by hand is a base too small.  Float rounding of the step's lr (a float)
+ * is not a cut.
+ */
+static double
+lr_cut(const struct doctor *d)
+{
+    double lr = d->last_lr, base = base_lr(d);
+    return lr > 0.0 && isfinite(base) && base > lr * (1.0 + 1e-6) ? base / lr : 1.0;
+}
+
+/*
+ * The update/weight ratio the base lr would give: the measured one times
+ * the cut, since the update of SGD (momentum and Nesterov included) and of
+ * Adam and AdamW is proportional to the lr of its step.  Under a cut, a
+ * measured ratio below float32's resolution counts as that resolution:
+ * an upper bound, so that rounding is not mistaken for a too-small lr.
+ */
+static double
+base_ratio(const struct doctor *d, double r)
+{
+    double cut = lr_cut(d);
+    return cut > 1.0 ? (r > F32_RESOLVED ? r : F32_RESOLVED) * cut : r;
 }
 
 static struct tm_finding *
@@ -1063,6 +1115,33 @@ loss_falling(const struct doctor *d, long t)
     return now.loss < prev.loss * (1.0 - par(d, DP_RATIO_FALLING));
 }
 
+/*
+ * Too low is about the lr chosen, not the schedule's cut of it (CS231n's
+ * rule judges the lr): the ratio at the base lr.  A base too small is
+ * caught at any point of a schedule, and a cosine's tail is not.
+ */
+static void
+judge_ratio_low(struct doctor *d, int k, bool judged)
+{
+    const struct tm_tensor *s = &d->tensors[k];
+    double il = par(d, DP_RATIO_INFO_LOW), wl = par(d, DP_RATIO_WARNING_LOW);
+    double r = s->update_ratio, rb = base_ratio(d, r), cut = lr_cut(d);
+    int level = 0;
+    if (judged && s->g_norm > 0.0f && s->w_norm > 0.0f)
+        level = rb < wl ? DOC_WARNING : rb < il ? DOC_INFO : 0;
+    struct tm_finding *f = judge(d, DR_UPDATE_RATIO_LOW, T_TENSOR(k), level, rb,
+                                 level == DOC_INFO ? il : wl);
+    if (f == NULL)
+        return;
+    if (cut > 1.0)
+        set_text(f, "update/weight ratio %.2g at lr %.3g%% of its base %.3g: %s%.2g at the "
+                    "base lr (threshold %.0e)", r, 100.0 / cut, base_lr(d),
+                 r < F32_RESOLVED ? "at most " : "", rb, f->threshold);
+    else
+        set_text(f, "update/weight ratio %.2g (threshold %.0e)", r, f->threshold);
+    finish(d);
+}
+
 static void
 judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
 {
@@ -1070,7 +1149,6 @@ judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
     const struct tm_info *in = &d->info;
     struct tm_finding *f;
     double ih = par(d, DP_RATIO_INFO_HIGH), wh = par(d, DP_RATIO_WARNING_HIGH);
-    double il = par(d, DP_RATIO_INFO_LOW), wl = par(d, DP_RATIO_WARNING_LOW);
     for (int k = 0; k < in->ntensors; k++) {
         if (!d->tensor_have[k])
             continue;
@@ -1079,6 +1157,7 @@ judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
         bool weight = is_dense_weight(d, k);
         double r = s->update_ratio;
         if (weight) {
+            /* Too high is judged as measured: the step that overshoots is this one. */
             int level = 0;
             if (finite && !exempt && !converged && !falling)
                 level = r > wh ? DOC_WARNING : r > ih ? DOC_INFO : 0;
@@ -1087,18 +1166,11 @@ judge_tensors(struct doctor *d, long t, bool converged, bool exempt)
                 set_text(f, "update/weight ratio %.2g (threshold %.0e)", r, f->threshold);
                 finish(d);
             }
-            level = 0;
-            if (finite && !exempt && !converged && s->g_norm > 0.0f && s->w_norm > 0.0f)
-                level = r < wl ? DOC_WARNING : r < il ? DOC_INFO : 0;
-            f = judge(d, DR_UPDATE_RATIO_LOW, T_TENSOR(k), level, r, level == DOC_INFO ? il : wl);
-            if (f != NULL) {
-                set_text(f, "update/weight ratio %.2g (threshold %.0e)", r, f->threshold);
-                finish(d);
-            }
+            judge_ratio_low(d, k, finite && !exempt && !converged);
         }
         /* lr * |g| below float32 resolution of |w| rounds to no change at all:
          * that is arithmetic, not a missing update. */
-        bool resolvable = (double)d->last_lr * s->g_norm > 1e-6 * s->w_norm;
+        bool resolvable = (double)d->last_lr * s->g_norm > F32_RESOLVED * s->w_norm;
         int level = finite && s->g_norm > 0.0f && s->update_norm == 0.0f && d->last_lr > 0.0f &&
                     resolvable ? DOC_ERROR : 0;
         f = judge(d, DR_UPDATES_NOT_APPLIED, T_TENSOR(k), level, s->update_norm, 0.0);
@@ -1245,20 +1317,22 @@ judge_plateau(struct doctor *d, long t, bool converged, bool exempt, struct mean
     }
     f = judge(d, DR_PLATEAU, T_GLOBAL, level, impr, par(d, DP_PLATEAU));
     if (f != NULL) {
+        /* Tiny as update-ratio-low judges it: at the base lr. */
         double maxr = 0.0;
         for (int k = 0; k < d->info.ntensors; k++)
-            if (d->tensor_have[k] && is_dense_weight(d, k) && d->tensors[k].update_ratio > maxr)
-                maxr = d->tensors[k].update_ratio;
+            if (d->tensor_have[k] && is_dense_weight(d, k) &&
+                base_ratio(d, d->tensors[k].update_ratio) > maxr)
+                maxr = base_ratio(d, d->tensors[k].update_ratio);
         set_text(f, "smoothed loss %.4g -> %.4g over %ld steps: %.2g%% better (threshold %.2g%%)",
                  then.loss, now.loss, W, 100.0 * impr, 100.0 * par(d, DP_PLATEAU));
         if (maxr < par(d, DP_RATIO_INFO_LOW))
             snprintf(f->advice, sizeof f->advice,
-                     "updates are tiny (largest update/weight %.1e): the lr is too low, raise it",
-                     maxr);
+                     "updates are tiny (largest update/weight %.1e at the base lr): the lr is "
+                     "too low, raise it", maxr);
         else
             snprintf(f->advice, sizeof f->advice,
-                     "updates are not small (update/weight %.1e) yet the loss is flat: a plateau; "
-                     "try a bigger model, another init or adam", maxr);
+                     "updates are not small (update/weight %.1e at the base lr) yet the loss is "
+                     "flat: a plateau; try a bigger model, another init or adam", maxr);
         finish(d);
     }
 }
@@ -1422,7 +1496,7 @@ on_snapshot(struct doctor *d, const struct tm_snapshot *sn)
     d->now = sn->step > t ? sn->step : t;
     bool converged = is_converged(d, t);
     bool exempt = lr_exempt(d, t);
-    judge_loss(d, t, converged, exempt);
+    judge_loss(d, t, converged, exempt || lr_annealed(d, t));
     judge_layers(d);
     judge_tensors(d, t, converged, exempt);
     /* A non-finite report clears once snapshots are finite again. */
