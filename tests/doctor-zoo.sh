@@ -5,13 +5,14 @@
 # raised at warning or error, at or before step N into events.jsonl.
 # Every healthy shipped config (the built-in demo, spiral, xor, blobs with
 # Adam and a cosine schedule, the CSV example, blobs with the cosine going
-# to lr 0, Fashion-MNIST for one epoch, the CNN's first 100 steps, the
-# spiral demo) must raise no warning and no error, and no update-ratio-high
-# or update-ratio-low even as info; the lr-too-high and lr-too-low configs
-# must raise them.  The cosine tails (blobs to lr 0, Fashion-MNIST's epoch)
-# cut the lr far below its base, which the update-ratio rules must not take
-# for an lr too low (the rule that judged the raw ratio raised it as info on
-# Fashion-MNIST's epoch, and warned at step 5990 of its full 15 epochs).
+# to lr 0 and with a step decay, Fashion-MNIST for one epoch, the CNN's
+# first 100 steps, the spiral demo) must raise no warning and no error, and
+# no update-ratio-high or update-ratio-low even as info; the lr-too-high and
+# lr-too-low configs must raise them.  The schedules (blobs' cosine to lr 0
+# and step decay, Fashion-MNIST's cosine) cut the lr far below its base,
+# which the update-ratio rules must not take for an lr too low (the rule
+# that judged the raw ratio raised it as info on Fashion-MNIST's epoch, and
+# warned at step 5990 of its full 15 epochs).
 # Two runs of one config write byte-identical layers.csv and the same
 # findings (snapshots follow the step cadence, never the clock), and
 # --fail-on turns a raised finding into exit status 3.
@@ -140,6 +141,10 @@ healthy spiral "$top_srcdir/configs/spiral.yaml"
 healthy xor "$top_srcdir/configs/xor.yaml"
 healthy blobs-adam "$top_srcdir/configs/blobs.yaml"
 healthy blobs-cosine-to-0 "$top_srcdir/configs/blobs.yaml" --set optim.schedule.min_lr=0
+# Step decay, lr x0.1 every 200 steps: it converges at step 1100 with the lr
+# at 1e-5 of its base; the rule that judged the raw ratio warned at step 530.
+healthy blobs-step-decay "$top_srcdir/configs/blobs.yaml" --set optim.schedule.name=step \
+    --set optim.schedule.step_size=200 --set optim.schedule.gamma=0.1
 healthy csv-example "$top_srcdir/configs/csv-example.yaml"
 # The spiral demo (minibatches of 32, so a noisy loss) for a tenth of its run.
 healthy demo-spiral "$top_srcdir/configs/demo-spiral.yaml" --set train.steps=20000
