@@ -789,6 +789,39 @@ START_TEST(test_optim__all_finite_every_place)
 }
 END_TEST
 
+/*
+ * optim_sum_squares(): every entry counted once, whatever the length and
+ * alignment (the 16-float blocks and the tail): squares of small integers
+ * sum exactly in a double, so the result must equal n(n+1)(2n+1)/6 to the
+ * bit; and a sum of random values agrees with a long double sum.
+ */
+START_TEST(test_optim__sum_squares_every_place)
+{
+    static const size_t lens[] = { 0, 1, 15, 16, 17, 31, 32, 33, 64, 79, 1000 };
+    static float buf[1008];
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        for (size_t off = 0; off < 4; off++) {
+            size_t n = lens[l];
+            float *x = buf + off;
+            for (size_t i = 0; i < n; i++)
+                x[i] = (float)(i % 2 ? i + 1 : -(double)(i + 1));
+            double want = (double)n * (double)(n + 1) * (double)(2 * n + 1) / 6.0;
+            double got = optim_sum_squares(x, n);
+            ck_assert_msg(got == want, "n %zu offset %zu: %.17g, expected %.17g", n, off, got,
+                          want);
+            long double exact = 0.0L;
+            for (size_t i = 0; i < n; i++) {
+                x[i] = (float)sin((double)(i * 7 + off)) * 1e3f;
+                exact += (long double)x[i] * x[i];
+            }
+            got = optim_sum_squares(x, n);
+            ck_assert_msg(fabsl((long double)got - exact) <= 1e-14L * exact,
+                          "n %zu offset %zu: %.17g against %.17Lg", n, off, got, exact);
+        }
+    }
+}
+END_TEST
+
 Suite *optim_suite(void);
 
 /*
@@ -898,6 +931,7 @@ optim_suite(void)
     tcase_add_test(tc, test_optim__clip_inf_grads);
     tcase_add_test(tc, test_optim__nan_grad_stays_local);
     tcase_add_test(tc, test_optim__all_finite_every_place);
+    tcase_add_test(tc, test_optim__sum_squares_every_place);
     tcase_add_test(tc, test_optim__sched_rebase_property);
     suite_add_tcase(s, tc);
 

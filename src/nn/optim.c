@@ -334,20 +334,41 @@ optim_step_range(struct optim *o, float *params, const float *grads, double lr, 
     adam_update(n, params, grads, m, o->v + lo, update, k, coupled, decoupled);
 }
 
-/* Four partial sums break the add chain (and keep the order fixed, so
- * the result is reproducible). */
-double
+/*
+ * Sixteen partial sums, in four vectors of doubles held in registers, break
+ * the add chain, which with four partial sums ran at one entry a cycle:
+ * this runs on every step, over every parameter.  The order is fixed, so
+ * the result is reproducible.  A float's square is exact in a double, so
+ * an FMA or not gives the same sums.
+ */
+typedef float sq_v4f __attribute__((vector_size(16)));
+typedef double sq_v4d __attribute__((vector_size(32)));
+
+double OPTIM_CLONES
 optim_sum_squares(const float *restrict x, size_t n)
 {
-    double acc[4] = { 0.0, 0.0, 0.0, 0.0 };
+    sq_v4d a0 = {0.0}, a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        for (size_t j = 0; j < 4; j++)
-            acc[j] += (double)x[i + j] * x[i + j];
+    for (; i + 16 <= n; i += 16) {
+        sq_v4f f0, f1, f2, f3;
+        memcpy(&f0, x + i, sizeof f0);
+        memcpy(&f1, x + i + 4, sizeof f1);
+        memcpy(&f2, x + i + 8, sizeof f2);
+        memcpy(&f3, x + i + 12, sizeof f3);
+        sq_v4d d0 = __builtin_convertvector(f0, sq_v4d);
+        sq_v4d d1 = __builtin_convertvector(f1, sq_v4d);
+        sq_v4d d2 = __builtin_convertvector(f2, sq_v4d);
+        sq_v4d d3 = __builtin_convertvector(f3, sq_v4d);
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
     }
+    double tail = 0.0;
     for (; i < n; i++)
-        acc[0] += (double)x[i] * x[i];
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        tail += (double)x[i] * x[i];
+    sq_v4d v = (a0 + a1) + (a2 + a3);
+    return ((v[0] + v[1]) + (v[2] + v[3])) + tail;
 }
 
 /* clamp_(-hi, hi) over g (n); true when any entry changed. */
