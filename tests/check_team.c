@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -434,6 +436,60 @@ START_TEST(test_team__one_row_and_growth)
 }
 END_TEST
 
+/* What for_mark() records: how often each index ran, and on which threads. */
+struct for_seen {
+    _Atomic int count[128];
+    pthread_t who[128];
+};
+
+static void
+for_mark(void *ctx, int lo, int hi)
+{
+    struct for_seen *s = ctx;
+    ck_assert(lo < hi);
+    for (int j = lo; j < hi; j++) {
+        atomic_fetch_add(&s->count[j], 1);
+        s->who[j] = pthread_self();
+    }
+}
+
+START_TEST(test_team__for)
+{
+    /* model_team_for() runs every index once, the ranges on the team's
+     * threads (the caller's first); one thread, or a model that cannot
+     * be split, runs it all on the caller's. */
+    struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 1);
+    struct model *bn = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_BATCHNORM, 1);
+    static const int sizes[] = {1, 2, 3, 5, 100, 128};
+    for (int n = 1; n <= 4; n++) {
+        struct model_team *t = model_team_new(n == 4 ? bn : m, n == 4 ? 2 : n);
+        int threads = n == 4 ? 1 : n;
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            struct for_seen *s = xcalloc(1, sizeof *s);
+            model_team_for(t, sizes[k], for_mark, s);
+            int distinct = 0;
+            for (int j = 0; j < sizes[k]; j++) {
+                ck_assert_msg(atomic_load(&s->count[j]) == 1, "%d threads, %d: index %d ran %d "
+                              "times", threads, sizes[k], j, atomic_load(&s->count[j]));
+                distinct += j == 0 || !pthread_equal(s->who[j], s->who[j - 1]);
+            }
+            ck_assert_msg(pthread_equal(s->who[0], pthread_self()), "%d threads, %d: index 0 not "
+                          "on the caller", threads, sizes[k]);
+            int want = sizes[k] < threads ? sizes[k] : threads;
+            ck_assert_msg(distinct == want, "%d threads, %d: %d ranges, expected %d", threads,
+                          sizes[k], distinct, want);
+            for (int j = sizes[k]; j < 128; j++)
+                ck_assert_int_eq(atomic_load(&s->count[j]), 0);
+            free(s);
+        }
+        model_team_for(t, 0, for_mark, NULL);  /* nothing to run: fn is never called */
+        model_team_free(t);
+    }
+    model_free(bn);
+    model_free(m);
+}
+END_TEST
+
 Suite *team_suite(void);
 
 Suite *
@@ -448,6 +504,7 @@ team_suite(void)
     tcase_add_test(core, test_team__not_split);
     tcase_add_test(core, test_team__optim_ranges);
     tcase_add_test(core, test_team__sums_and_save);
+    tcase_add_test(core, test_team__for);
     tcase_set_timeout(core, 60);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");

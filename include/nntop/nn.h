@@ -262,6 +262,15 @@ int model_team_size(const struct model_team *t);
 void model_team_set_split(struct model_team *t, enum team_split split);
 /* How a batch of B rows is split: NONE, ROWS or FEATURES. */
 enum team_split model_team_split_for(const struct model_team *t, int B);
+/*
+ * fn(ctx, lo, hi) over [0, n) cut into consecutive ranges, one for each of
+ * the team's threads (all of it on the caller's when the team has one), in
+ * parallel; returns when all are done.  The trainer gathers a batch so:
+ * each thread fetches the rows it is about to read, and the gather is no
+ * longer a serial stretch of the step.
+ */
+typedef void (*team_rows_fn)(void *ctx, int lo, int hi);
+void model_team_for(struct model_team *t, int n, team_rows_fn fn, void *ctx);
 /* The sums a training step reads, taken while the team sums the gradients. */
 struct team_sums {
     bool params;                /* in: take param_sq too */

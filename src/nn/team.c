@@ -19,7 +19,13 @@
  * and having only per-row caches that part_bind() points at its rows
  * (y, maxpool's argmax) or scratch each part owns (conv's im2col).
  * The optimizer's update, entry by entry, is split by ranges of the
- * parameters (bit-identical to one thread).
+ * parameters (bit-identical to one thread): in a model split by features
+ * each thread's are the weight rows and biases whose gradients it
+ * computes.  A cache line one core writes that the other has read costs
+ * the writer a coherence round trip, on this VM's cores up to 13 ns a
+ * line (bench/README.md): kept to its own rows, a thread's gradients,
+ * moments and weights stay in its core's cache from the backward to the
+ * update.
  *
  * A small batch cut into rows gives each thread products of a few rows,
  * whose weight gradients (K = rows) run far below sgemm's speed, and a
@@ -60,7 +66,13 @@
 #define TEAM_FEATURE_ROWS 64
 
 enum team_phase {
-    PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM, PHASE_FEATURE_GRAD, PHASE_FEATURE_FORWARD
+    PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM, PHASE_FEATURE_GRAD, PHASE_FEATURE_FORWARD,
+    PHASE_FOR
+};
+
+/* A range [lo, hi) of the parameters. */
+struct range {
+    size_t lo, hi;
 };
 
 struct model_team {
@@ -71,6 +83,8 @@ struct model_team {
     struct pool *pool;              /* n members; NULL when n == 1 */
     struct model *part[TEAM_MAX];   /* parts 1..n-1: views with own grads and scratch */
     int part_rows;                  /* rows the parts' scratch holds */
+    struct range *own[TEAM_MAX];    /* member i's parameters: what it sums and updates */
+    int nown[TEAM_MAX];
     /* The job in progress. */
     enum team_phase phase;
     const struct batch *b;
@@ -87,6 +101,9 @@ struct model_team {
     double grad_sq[TEAM_MAX];       /* PHASE_SUM: each member's share of ||grads||^2 */
     double param_sq[TEAM_MAX];      /* ... and of ||params||^2 */
     bool finite[TEAM_MAX];          /* PHASE_OPTIM: each member's share stayed finite */
+    team_rows_fn for_fn;            /* PHASE_FOR: model_team_for()'s job */
+    void *for_ctx;
+    int for_n;
 };
 
 /* Whether every layer computes each row on its own in training. */
@@ -180,6 +197,8 @@ part_bind(struct model_team *t, int k, int row0, int rows)
     p->max_batch = rows;    /* never grows: the caches are the model's */
 }
 
+static void own_ranges(struct model_team *t);
+
 struct model_team *
 model_team_new(struct model *m, int n)
 {
@@ -216,6 +235,7 @@ model_team_new(struct model *m, int n)
         t->part[k] = p;
     }
     parts_reserve(t, (m->max_batch + n - 1) / n);
+    own_ranges(t);
     /* Each part multiplies on its own thread. */
     blas_set_threads(1);
     return t;
@@ -227,6 +247,8 @@ model_team_free(struct model_team *t)
     if (t == NULL)
         return;
     pool_free(t->pool);
+    for (int i = 0; i < t->n; i++)
+        free(t->own[i]);
     for (int k = 1; k < t->n; k++) {
         free(t->part[k]->grads);
         free(t->part[k]->col);
@@ -284,6 +306,40 @@ cols_of(const struct model_team *t, int i, int width, int *lo, int *hi)
     int per = ((width + t->n - 1) / t->n + 15) & ~15;
     *lo = per * i < width ? per * i : width;
     *hi = *lo + per < width ? *lo + per : width;
+}
+
+/*
+ * What member i sums, takes the norms of and updates.  In a model split by
+ * features: the weight rows and bias entries of the features cols_of()
+ * gives it, whose gradients it computes, so that they stay in its core's
+ * cache from the backward to the update.  Otherwise share_of().
+ */
+static void
+own_ranges(struct model_team *t)
+{
+    const struct model *m = t->m;
+    for (int i = 0; i < t->n; i++) {
+        struct range *r = xcalloc((size_t)(2 * m->nlayers + 1), sizeof *r);
+        int k = 0;
+        for (int li = 0; t->by_feature && li < m->nlayers; li++) {
+            const struct layer *L = &m->layers[li];
+            int c0, c1;
+            if (L->kind != LAYER_DENSE)
+                continue;
+            cols_of(t, i, L->out, &c0, &c1);
+            if (c0 == c1)
+                continue;
+            size_t w = m->tensors[L->weight].offset, b = m->tensors[L->bias].offset;
+            r[k++] = (struct range){w + (size_t)c0 * (size_t)L->in, w + (size_t)c1 * (size_t)L->in};
+            r[k++] = (struct range){b + (size_t)c0, b + (size_t)c1};
+        }
+        if (!t->by_feature) {
+            share_of(t, i, &r[0].lo, &r[0].hi);
+            k = r[0].lo < r[0].hi;
+        }
+        t->own[i] = r;
+        t->nown[i] = k;
+    }
 }
 
 static const float *
@@ -442,35 +498,49 @@ feature_grad(struct model_team *t, int i)
 static void
 sum_share(struct model_team *t, int i)
 {
-    size_t lo, hi;
-    share_of(t, i, &lo, &hi);
     float *g = t->m->grads;
-    for (int k = 1; k < t->parts; k++) {
-        const float *gk = t->part[k]->grads;
-        for (size_t j = lo; j < hi; j++)
-            g[j] += gk[j];
+    t->grad_sq[i] = t->param_sq[i] = 0.0;
+    for (int r = 0; r < t->nown[i]; r++) {
+        size_t lo = t->own[i][r].lo, hi = t->own[i][r].hi;
+        for (int k = 1; k < t->parts; k++) {
+            const float *gk = t->part[k]->grads;
+            for (size_t j = lo; j < hi; j++)
+                g[j] += gk[j];
+        }
+        t->grad_sq[i] += optim_sum_squares(g + lo, hi - lo);
+        if (t->want_param_sq)
+            t->param_sq[i] += optim_sum_squares(t->m->params + lo, hi - lo);
     }
-    t->grad_sq[i] = optim_sum_squares(g + lo, hi - lo);
-    t->param_sq[i] = t->want_param_sq ? optim_sum_squares(t->m->params + lo, hi - lo) : 0.0;
 }
 
 /* Member i's share of the update: save, step, check. */
 static void
 optim_share(struct model_team *t, int i)
 {
-    size_t lo, hi;
-    share_of(t, i, &lo, &hi);
     float *p = t->m->params;
-    if (t->save != NULL)
-        memcpy(t->save + lo, p + lo, (hi - lo) * sizeof *p);
-    optim_step_range(t->optim, p, t->m->grads, t->lr, t->update, lo, hi);
-    t->finite[i] = optim_all_finite(p + lo, hi - lo);
+    bool finite = true;
+    for (int r = 0; r < t->nown[i]; r++) {
+        size_t lo = t->own[i][r].lo, hi = t->own[i][r].hi;
+        if (t->save != NULL)
+            memcpy(t->save + lo, p + lo, (hi - lo) * sizeof *p);
+        optim_step_range(t->optim, p, t->m->grads, t->lr, t->update, lo, hi);
+        finite &= optim_all_finite(p + lo, hi - lo);
+    }
+    t->finite[i] = finite;
 }
 
 static void
 team_job(void *arg, int i)
 {
     struct model_team *t = arg;
+    if (t->phase == PHASE_FOR) {
+        /* team_cut()'s cut: with the row split, each thread gathers its part's rows. */
+        int per = t->for_n / t->n, extra = t->for_n % t->n;
+        int lo = i * per + (i < extra ? i : extra), hi = lo + per + (i < extra);
+        if (lo < hi)
+            t->for_fn(t->for_ctx, lo, hi);
+        return;
+    }
     if (t->phase == PHASE_SUM) {
         sum_share(t, i);
         return;
@@ -632,4 +702,20 @@ model_team_forward(struct model_team *t, const float *x, int B)
     pool_run(t->pool, team_job, t);
     team_settle(t, x, B);
     return m->layers[m->nlayers - 1].y;
+}
+
+void
+model_team_for(struct model_team *t, int n, team_rows_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (t->n == 1 || n < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    t->for_fn = fn;
+    t->for_ctx = ctx;
+    t->for_n = n;
+    t->phase = PHASE_FOR;
+    pool_run(t->pool, team_job, t);
 }
