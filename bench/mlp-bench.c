@@ -117,9 +117,25 @@ struct feed {
     struct rng *shuffle_rng;
     float *bx;
     int32_t *by;
+    float *save;        /* the parameters before the update, as the trainer keeps them */
 };
 
-/* One training step: the next batch gathered, its gradient, the update. */
+/* Rows [lo, hi) of the next batch, as the trainer gathers them. */
+static void
+gather_rows(void *ctx, int lo, int hi)
+{
+    struct feed *f = ctx;
+    for (int r = lo; r < hi; r++) {
+        int i = f->order[f->pos + r];
+        memcpy(f->bx + (size_t)r * BENCH_IN, f->data + (size_t)i * BENCH_IN,
+               BENCH_IN * sizeof *f->bx);
+        f->by[r] = f->labels[i];
+    }
+}
+
+/* One training step as the trainer makes it: the next batch gathered, its
+ * gradient and gradient norm (logged on every step), the parameters saved
+ * (to undo an update that overflows) and the update. */
 static double
 bench_step(struct model_team *team, struct optim *o, double lr, struct feed *f, int batch)
 {
@@ -128,16 +144,12 @@ bench_step(struct model_team *team, struct optim *o, double lr, struct feed *f, 
         shuffle(f->order, BENCH_SAMPLES, f->shuffle_rng);
         f->pos = 0;
     }
-    for (int r = 0; r < batch; r++) {
-        int i = f->order[f->pos + r];
-        memcpy(f->bx + (size_t)r * BENCH_IN, f->data + (size_t)i * BENCH_IN,
-               BENCH_IN * sizeof *f->bx);
-        f->by[r] = f->labels[i];
-    }
+    model_team_for(team, batch, gather_rows, f);
     f->pos += batch;
     struct batch b = {.x = f->bx, .labels = f->by, .size = batch};
-    double loss = model_team_grad(team, &b, NULL, NULL);
-    model_team_optim_step(team, o, lr, NULL, NULL);
+    struct team_sums sums = {.params = false};
+    double loss = model_team_grad(team, &b, NULL, &sums);
+    model_team_optim_step(team, o, lr, NULL, f->save);
     return loss;
 }
 
@@ -348,8 +360,9 @@ main(int argc, char **argv)
 
     float *bx = xalloc_aligned((size_t)batch * BENCH_IN * sizeof *bx);   /* (B, IN) */
     int32_t *by = xmalloc((size_t)batch * sizeof *by);
+    float *save = xalloc_aligned(m->nparams * sizeof *save);
     struct feed f = {.data = data, .labels = labels, .order = order,
-                     .shuffle_rng = &shuffle_rng, .bx = bx, .by = by};
+                     .shuffle_rng = &shuffle_rng, .bx = bx, .by = by, .save = save};
     if (pairs > 0) {
         model_team_free(team);     /* the rounds make teams of their own */
         team = NULL;
@@ -385,6 +398,7 @@ main(int argc, char **argv)
     printf("samples_per_s=%.1f gflops=%.2f\n", sps, sps * flops_per_sample(m) * 1e-9);
 
 out:
+    free(save);
     free(bx);
     free(by);
     free(order);

@@ -914,6 +914,51 @@ START_TEST(test_data__batcher_each_once)
 }
 END_TEST
 
+/* A batch_par_fn that cuts [0, k) into three uneven parts and runs them last first. */
+static int par_calls;
+static void
+par_in_three(void *par_ctx, int k, batch_rows_fn fn, void *ctx)
+{
+    ck_assert_ptr_eq(par_ctx, &par_calls);
+    par_calls++;
+    int a = k / 5, b = k - k / 3;
+    fn(ctx, b, k);
+    fn(ctx, a, b);
+    fn(ctx, 0, a);
+}
+
+/* batcher_next_par() gathers the same batches, epochs and order as batcher_next(). */
+START_TEST(test_data__batcher_par_same)
+{
+    struct data_spec s = spec_spiral(3, 100, 0.2);
+    struct data d;
+    load_ok(&d, &s, 8);
+    struct batcher one, par;
+    batcher_init(&one, &d.train, true, 8);
+    batcher_init(&par, &d.train, true, 8);
+    float x1[37 * 2], x2[37 * 2];
+    int32_t y1[37], y2[37];
+    par_calls = 0;
+    for (int step = 0; step < 20; step++) {
+        int k1 = batcher_next(&one, &d, 37, x1, y1);
+        memset(x2, 0xff, sizeof x2);
+        memset(y2, 0xff, sizeof y2);
+        int k2 = batcher_next_par(&par, &d, 37, x2, y2, par_in_three, &par_calls);
+        ck_assert_int_eq(k1, k2);
+        ck_assert_msg(memcmp(x1, x2, (size_t)k1 * 2 * sizeof *x1) == 0
+                          && memcmp(y1, y2, (size_t)k1 * sizeof *y1) == 0,
+                      "step %d: the parallel gather gave another batch", step);
+        ck_assert_int_eq(one.epoch, par.epoch);
+        ck_assert_int_eq(one.pos, par.pos);
+    }
+    ck_assert_int_eq(par_calls, 20);
+    ck_assert_int_ge(one.epoch, 2);
+    batcher_fini(&one);
+    batcher_fini(&par);
+    data_fini(&d);
+}
+END_TEST
+
 START_TEST(test_data__batcher_no_shuffle)
 {
     const char *p = tpath("seq.csv");
@@ -2115,6 +2160,7 @@ data_suite(void)
     tcase_add_test(core, test_data__gather_matches_manual);
     tcase_add_test(core, test_data__batcher_epoch);
     tcase_add_test(core, test_data__batcher_each_once);
+    tcase_add_test(core, test_data__batcher_par_same);
     tcase_add_test(core, test_data__batcher_no_shuffle);
     tcase_add_test(core, test_data__expected_loss);
     tcase_add_test(core, test_data__names);

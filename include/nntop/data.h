@@ -137,6 +137,15 @@ void batcher_fini(struct batcher *b);
  * epoch counter moves, and the order reshuffles, as its last batch goes out.
  */
 int batcher_next(struct batcher *b, const struct data *d, int B, float *x, int32_t *y);
+/*
+ * batcher_next() with the rows gathered by par(par_ctx, k, fn, ctx), which
+ * must call fn(ctx, lo, hi) over ranges that cover [0, k) once each, in
+ * parallel or not (model_team_for() has this shape): the same batch.
+ */
+typedef void (*batch_rows_fn)(void *ctx, int lo, int hi);
+typedef void (*batch_par_fn)(void *par_ctx, int k, batch_rows_fn fn, void *ctx);
+int batcher_next_par(struct batcher *b, const struct data *d, int B, float *x, int32_t *y,
+                     batch_par_fn par, void *par_ctx);
 
 /*
  * Put a freshly initialised batcher where it would be after steps batches

@@ -128,15 +128,44 @@ batcher_fini(struct batcher *b)
     memset(b, 0, sizeof *b);
 }
 
+/* What gather_range() copies from and to. */
+struct gather_job {
+    const struct data *d;
+    const struct split *s;
+    const long *pos;
+    float *x;
+    int32_t *y;
+};
+
+/* Rows [lo, hi) of a gather_job's batch. */
+static void
+gather_range(void *ctx, int lo, int hi)
+{
+    const struct gather_job *j = ctx;
+    data_gather(j->d, j->s, j->pos + lo, hi - lo, j->x + (size_t)lo * (size_t)j->d->d,
+                j->y + lo);
+}
+
 int
 batcher_next(struct batcher *b, const struct data *d, int B, float *x, int32_t *y)
+{
+    return batcher_next_par(b, d, B, x, y, NULL, NULL);
+}
+
+int
+batcher_next_par(struct batcher *b, const struct data *d, int B, float *x, int32_t *y,
+                 batch_par_fn par, void *par_ctx)
 {
     long n = b->s->n;
     if (n <= 0 || B <= 0)
         return 0;
     long left = n - b->pos;
     int k = left < B ? (int)left : B;
-    data_gather(d, b->s, b->order + b->pos, k, x, y);
+    struct gather_job job = {.d = d, .s = b->s, .pos = b->order + b->pos, .x = x, .y = y};
+    if (par != NULL)
+        par(par_ctx, k, gather_range, &job);
+    else
+        gather_range(&job, 0, k);
     b->pos += k;
     /* The epoch ends with its (possibly partial) last batch: count it and reorder now. */
     if (b->pos == n) {

@@ -872,6 +872,13 @@ train_step_after(struct trainer *t, double loss, int correct, int B, bool epoch_
         trainer_save_checkpoint(t, NULL, 0);
 }
 
+/* batch_par_fn for batcher_next_par(): the rows cut across the team's threads. */
+static void
+team_gather(void *team, int k, batch_rows_fn fn, void *ctx)
+{
+    model_team_for(team, k, fn, ctx);
+}
+
 /* One update: a batch, its gradient and clipping, the update, the step published and logged. */
 static void
 train_one_step(struct trainer *t)
@@ -885,7 +892,9 @@ train_one_step(struct trainer *t)
         x = t->overfit_x;
         y = t->overfit_y;
     } else {
-        B = batcher_next(&t->batcher, &t->data, t->batch_size, t->x, t->y);
+        /* Each of the team's threads gathers a part of the batch. */
+        B = batcher_next_par(&t->batcher, &t->data, t->batch_size, t->x, t->y, team_gather,
+                             t->team);
         x = t->x;
         y = t->y;
     }
