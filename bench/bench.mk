@@ -34,3 +34,8 @@ bench_cancel_bench_LDADD = libnntop.a $(DEP_LIBS)
 noinst_PROGRAMS += bench/conv-gemm-bench
 bench_conv_gemm_bench_SOURCES = bench/conv-gemm-bench.c
 bench_conv_gemm_bench_LDADD = libnntop.a $(DEP_LIBS)
+
+# core-link: what a cache line costs moving between the two threads of a step.
+noinst_PROGRAMS += bench/core-link
+bench_core_link_SOURCES = bench/core-link.c
+bench_core_link_LDADD = libnntop.a $(DEP_LIBS)

@@ -44,6 +44,9 @@ fi
 
 echo "# nntop bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}, core: $("$mlp" --steps 1 2>&1 >/dev/null | sed -n 's/.*(core \([^)]*\)).*/\1/p'), load $(cut -d' ' -f1-3 /proc/loadavg); $pairs alternating pairs per row, median of the pair ratios"
+# The scaling rows depend on what a line costs between the two cores (a
+# virtual machine's cores may sit near or far apart): say it with them.
+echo "# core link, ns per 64-byte line: $("$build/bench/core-link" 2>/dev/null || echo unknown)"
 printf '%-11s %-30s %12s %12s %7s  %s\n' group setting A B A/B spread
 row() {     # row GROUP SETTING "A..." "B..." where A and B are commands printing samples_per_s
     group=$1 setting=$2 cmd_a=$3 cmd_b=$4
