@@ -432,6 +432,8 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
         if (opts->signals != NULL) {
             siginfo_t info;
             int sig = sigtimedwait(opts->signals, &info, &ts);
+            if (sig <= 0 && opts->stray != NULL)
+                sig = *opts->stray;
             if (sig > 0 && !quit_sent) {
                 end_progress_line(p);
                 fprintf(p->err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));

@@ -642,13 +642,34 @@ trainer_options(const struct options *o, const char *cmdline, bool interactive)
     };
 }
 
-/* Only this thread sees the signals: block them before the worker starts. */
+/* A stop signal that reached a thread which does not block it. */
+static volatile sig_atomic_t stray_signal;
+
+static void
+note_stray_signal(int sig)
+{
+    stray_signal = sig;
+}
+
+/*
+ * Only this thread waits for the signals: block them before the worker
+ * starts.  OpenBLAS starts its threads before main(), with nothing
+ * blocked, and the kernel hands a process's signal to any thread that
+ * does not block it while this one is not in sigtimedwait(): a handler
+ * (not the default action, which would kill the run unlogged) notes it
+ * for the headless loop.  The dashboard installs handlers of its own.
+ */
 static void
 block_signals(void)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
     add_stop_signals(&sigs);
+    struct sigaction sa = {.sa_handler = note_stray_signal, .sa_flags = SA_RESTART};
+    sigfillset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(&sigs, sig) == 1)
+            sigaction(sig, &sa, NULL);
     sigaddset(&sigs, SIGWINCH);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
@@ -674,6 +695,7 @@ run_headless(struct feed *feed, const struct options *o, int *status)
         .verbose = o->verbose,
         .summary = !o->gradcheck,
         .signals = &watch,
+        .stray = &stray_signal,
         .result = &hr,
     };
     ho.utf8 = locale_utf8();

@@ -27,6 +27,9 @@ struct headless_opts {
     bool verbose;               /* every evaluation line (else at most one a second) */
     bool summary;               /* a closing summary (steps, time, best val, test, findings) */
     const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
+    /* A watched signal a handler caught on another thread (one that does
+     * not block it), 0 until then; or NULL. */
+    volatile sig_atomic_t *stray;
     struct headless_result *result; /* filled when non-NULL */
     bool utf8;                  /* finding lines may use an em dash */
 };
