@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,7 +434,7 @@ headless_run(struct feed *feed, const struct headless_opts *opts)
             siginfo_t info;
             int sig = sigtimedwait(opts->signals, &info, &ts);
             if (sig <= 0 && opts->stray != NULL)
-                sig = *opts->stray;
+                sig = atomic_load_explicit(opts->stray, memory_order_relaxed);
             if (sig > 0 && !quit_sent) {
                 end_progress_line(p);
                 fprintf(p->err, "nntop: caught signal %d (%s), stopping\n", sig, strsignal(sig));

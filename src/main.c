@@ -15,6 +15,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,13 +643,15 @@ trainer_options(const struct options *o, const char *cmdline, bool interactive)
     };
 }
 
-/* A stop signal that reached a thread which does not block it. */
-static volatile sig_atomic_t stray_signal;
+/* A stop signal that reached a thread which does not block it: set on
+ * that thread, read on this one, so a lock-free atomic, not a
+ * volatile sig_atomic_t (which is for a handler on the reading thread). */
+static _Atomic int stray_signal;
 
 static void
 note_stray_signal(int sig)
 {
-    stray_signal = sig;
+    atomic_store_explicit(&stray_signal, sig, memory_order_relaxed);
 }
 
 /*

@@ -7,6 +7,7 @@
 #define NNTOP_HEADLESS_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -29,7 +30,7 @@ struct headless_opts {
     const sigset_t *signals;    /* blocked signals to watch (SIGINT, SIGTERM), or NULL */
     /* A watched signal a handler caught on another thread (one that does
      * not block it), 0 until then; or NULL. */
-    volatile sig_atomic_t *stray;
+    _Atomic int *stray;
     struct headless_result *result; /* filled when non-NULL */
     bool utf8;                  /* finding lines may use an em dash */
 };
