@@ -718,6 +718,17 @@ sim_at(struct sim *s, float lr, float ratio, int intervals)
     sim_run(s, intervals);
 }
 
+/* A cosine run judged at lr with ratio r after step 60: the one update-ratio-low raised. */
+static struct sim *
+cosine_low_raised(float lr, float ratio, const struct tm_finding **f)
+{
+    struct sim *s = sim_cosine();
+    sim_run(s, 3);
+    sim_at(s, lr, ratio, 3);
+    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, f), 1);
+    return s;
+}
+
 START_TEST(test_doctor__update_ratio_low_schedule)
 {
     /* Fashion-MNIST's cosine at step 5990 of 6330: the lr at 0.72 % of its
@@ -736,11 +747,8 @@ START_TEST(test_doctor__update_ratio_low_schedule)
 
     /* A base lr too small is a too-small lr anywhere in the schedule: at
      * half the base, a ratio of 3e-6 is 6e-6 at the base lr. */
-    s = sim_cosine();
-    sim_run(s, 3);
-    sim_at(s, 0.05f, 3e-6f, 3);
     const struct tm_finding *f = NULL;
-    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    s = cosine_low_raised(0.05f, 3e-6f, &f);
     ck_assert_int_eq(f->severity, DOC_WARNING);
     ck_assert_int_eq(f->step, 60);
     ck_assert_msg(fabs(f->value - 6e-6) < 1e-9, "judged %g, expected 6e-6", f->value);
@@ -752,20 +760,14 @@ START_TEST(test_doctor__update_ratio_low_schedule)
 
     /* ... with the measured ratio below float32's resolution: 1e-6 at most,
      * 2e-6 at the base lr */
-    s = sim_cosine();
-    sim_run(s, 3);
-    sim_at(s, 0.05f, 1e-8f, 3);
-    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    s = cosine_low_raised(0.05f, 1e-8f, &f);
     ck_assert_int_eq(f->severity, DOC_WARNING);
     ck_assert(strstr(f->text, ": at most 2e-06 at the base lr") != NULL);
     sim_free(s);
 
     /* ... and at 5 % of the base, a ratio of 3e-6 is 6e-5 at the base lr:
      * info (the old rule warned of the raw 3e-6) */
-    s = sim_cosine();
-    sim_run(s, 3);
-    sim_at(s, 0.005f, 3e-6f, 3);
-    ck_assert_int_eq(count(s, "update-ratio-low", TM_FINDING_RAISED, &f), 1);
+    s = cosine_low_raised(0.005f, 3e-6f, &f);
     ck_assert_int_eq(f->severity, DOC_INFO);
     assert_no_warnings(s);
     sim_free(s);

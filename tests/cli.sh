@@ -306,20 +306,10 @@ interrupt() {
     fi
     $DEFSIG "$NNTOP" -H -n 100000000 -o "$dir" >"$TMP/out" 2>"$TMP/err" </dev/null &
     pid=$!
-    tries=0
-    while :; do
-        m=$(ls "$dir"/*/metrics.csv 2>/dev/null | head -n 1)
-        if [ -n "$m" ] && [ "$(wc -l <"$m")" -gt 20 ]; then
-            break
-        fi
-        tries=$((tries + 1))
-        if [ $tries -gt 300 ]; then
-            kill -KILL $pid 2>/dev/null
-            fail "SIG$sig: no metrics rows after 30 s"
-            return
-        fi
-        sleep 0.1
-    done
+    if ! wait_rows "$dir" $pid; then
+        fail "SIG$sig: no metrics rows after 30 s"
+        return
+    fi
     kill -"$sig" $pid
     wait $pid
     STATUS=$?
@@ -354,14 +344,8 @@ interrupt TERM
 dir=$TMP/sig-thread
 "$NNTOP" -H -n 100000000 -o "$dir" >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
-tries=0
-while :; do
-    m=$(ls "$dir"/*/metrics.csv 2>/dev/null | head -n 1)
-    [ -n "$m" ] && [ "$(wc -l <"$m")" -gt 20 ] && break
-    tries=$((tries + 1))
-    [ $tries -gt 300 ] && break
-    sleep 0.1
-done
+rows=yes
+wait_rows "$dir" $pid || rows=
 # A thread other than main whose SigBlk lacks SIGTERM (bit 15, 0x4000).
 tid=
 for t in /proc/$pid/task/*; do
@@ -370,8 +354,7 @@ for t in /proc/$pid/task/*; do
     blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$pid/task/$t/status" 2>/dev/null)
     [ -n "$blk" ] && [ $((0x$blk & 0x4000)) -eq 0 ] && tid=$t && break
 done
-if [ -z "$m" ]; then
-    kill -KILL $pid 2>/dev/null
+if [ -z "$rows" ]; then
     wait $pid 2>/dev/null
     fail "SIGTERM to a thread: no metrics rows after 30 s"
 elif [ -z "$tid" ] || ! /usr/bin/python3 -c 'import ctypes; ctypes.CDLL(None).tgkill' 2>/dev/null; then

@@ -52,6 +52,23 @@ run() {
     STATUS=$?
 }
 
+# wait_rows DIR PID: wait (up to 30 s) until the run PID writes under DIR
+# has logged more than 20 rows; m is then its metrics.csv.  On the
+# timeout PID is killed and the status is 1.
+wait_rows() {
+    tries=0
+    while :; do
+        m=$(ls "$1"/*/metrics.csv 2>/dev/null | head -n 1)
+        [ -n "$m" ] && [ "$(wc -l <"$m")" -gt 20 ] && return 0
+        tries=$((tries + 1))
+        if [ $tries -gt 300 ]; then
+            kill -KILL "$2" 2>/dev/null
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
 # check NAME WANT_STATUS [FILE REGEX]...: the status and what each file
 # under $TMP must match; 1 when it failed.
 check() {

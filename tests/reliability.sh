@@ -73,18 +73,7 @@ done
 root=$TMP/nohup
 nohup "$NNTOP" -H -n 100000000 -o "$root" >"$TMP/out" 2>"$TMP/err" </dev/null &
 pid=$!
-tries=0
-while :; do
-    m=$(ls "$root"/*/metrics.csv 2>/dev/null | head -n 1)
-    [ -n "$m" ] && [ "$(wc -l <"$m")" -gt 20 ] && break
-    tries=$((tries + 1))
-    if [ $tries -gt 300 ]; then
-        kill -KILL $pid 2>/dev/null
-        fail "nohup: no metrics rows after 30 s"
-        break
-    fi
-    sleep 0.1
-done
+wait_rows "$root" $pid || fail "nohup: no metrics rows after 30 s"
 kill -HUP $pid
 # The run must still be training well after the hang-up: rows keep coming.
 n0=$(wc -l <"$m")

@@ -1319,10 +1319,11 @@ judge_plateau(struct doctor *d, long t, bool converged, bool exempt, struct mean
     if (f != NULL) {
         /* Tiny as update-ratio-low judges it: at the base lr. */
         double maxr = 0.0;
-        for (int k = 0; k < d->info.ntensors; k++)
-            if (d->tensor_have[k] && is_dense_weight(d, k) &&
-                base_ratio(d, d->tensors[k].update_ratio) > maxr)
-                maxr = base_ratio(d, d->tensors[k].update_ratio);
+        for (int k = 0; k < d->info.ntensors; k++) {
+            double r = d->tensor_have[k] && is_dense_weight(d, k)
+                           ? base_ratio(d, d->tensors[k].update_ratio) : 0.0;
+            maxr = r > maxr ? r : maxr;
+        }
         set_text(f, "smoothed loss %.4g -> %.4g over %ld steps: %.2g%% better (threshold %.2g%%)",
                  then.loss, now.loss, W, 100.0 * impr, 100.0 * par(d, DP_PLATEAU));
         if (maxr < par(d, DP_RATIO_INFO_LOW))
