@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,92 @@ START_TEST(test_blas__core_decisions)
 }
 END_TEST
 
+/* A product big enough that every OpenBLAS core packs it (SkylakeX's
+ * small-matrix kernels skip the buffer below 100^3). */
+enum { KEEP_N = 160, KEEP_CALLS = 40 };
+
+struct keep_run {
+    pthread_barrier_t *bar;
+    const float *a, *b, *want;
+    unsigned long served;       /* this thread's blas_kept_calls() gain */
+    int wrong;                  /* products that differed from want */
+};
+
+static void *
+keep_thread(void *arg)
+{
+    struct keep_run *k = arg;
+    float *c = malloc((size_t)KEEP_N * KEEP_N * sizeof *c);
+    blas_keep_buffer(true);
+    unsigned long before = blas_kept_calls();
+    for (int i = 0; i < KEEP_CALLS; i++) {
+        pthread_barrier_wait(k->bar);   /* both threads ask OpenBLAS's pool at once */
+        blas_sgemm(false, true, KEEP_N, KEEP_N, KEEP_N, 1.0f, k->a, k->b, 0.0f, c);
+        k->wrong += memcmp(c, k->want, (size_t)KEEP_N * KEEP_N * sizeof *c) != 0;
+    }
+    k->served = blas_kept_calls() - before;
+    blas_keep_buffer(false);
+    free(c);
+    return NULL;
+}
+
+START_TEST(test_blas__kept_buffer)
+{
+    /* A thread that keeps its buffer gets it for every product, nested
+     * keeps need as many stops, and products are the same bits as on the
+     * shared pool.  One OpenBLAS thread, as in a team. */
+    int threads = blas_get_threads();
+    blas_set_threads(1);
+    size_t n = (size_t)KEEP_N * KEEP_N;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    float *want = malloc(n * sizeof *want), *c = malloc(n * sizeof *c);
+    struct rng r;
+    rng_seed(&r, 11);
+    fill(a, n, &r);
+    fill(b, n, &r);
+    unsigned long calls = blas_kept_calls();
+    blas_sgemm(false, true, KEEP_N, KEEP_N, KEEP_N, 1.0f, a, b, 0.0f, want);
+    ck_assert_uint_eq(blas_kept_calls(), calls);
+    blas_keep_buffer(true);
+    blas_keep_buffer(true);
+    for (int i = 0; i < 3; i++) {
+        blas_sgemm(false, true, KEEP_N, KEEP_N, KEEP_N, 1.0f, a, b, 0.0f, c);
+        ck_assert_msg(memcmp(c, want, n * sizeof *c) == 0, "product %d changed", i);
+    }
+    ck_assert_msg(blas_kept_calls() == calls + 3, "kept buffer served %lu of 3 products "
+                  "(OpenBLAS did not call blas_memory_alloc through nntop)",
+                  blas_kept_calls() - calls);
+    blas_keep_buffer(false);
+    blas_sgemm(false, true, KEEP_N, KEEP_N, KEEP_N, 1.0f, a, b, 0.0f, c);
+    ck_assert_uint_eq(blas_kept_calls(), calls + 4);    /* one keep still open */
+    blas_keep_buffer(false);
+    blas_keep_buffer(false);                            /* an extra stop does nothing */
+    blas_sgemm(false, true, KEEP_N, KEEP_N, KEEP_N, 1.0f, a, b, 0.0f, c);
+    ck_assert_uint_eq(blas_kept_calls(), calls + 4);
+    ck_assert(memcmp(c, want, n * sizeof *c) == 0);
+
+    /* Two threads in step: each its own buffer, every product right. */
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    struct keep_run runs[2] = {{&bar, a, b, want, 0, 0}, {&bar, a, b, want, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, keep_thread, &runs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(runs[i].served == KEEP_CALLS, "thread %d: kept buffer served %lu of %d",
+                      i, runs[i].served, KEEP_CALLS);
+        ck_assert_msg(runs[i].wrong == 0, "thread %d: %d wrong products", i, runs[i].wrong);
+    }
+    pthread_barrier_destroy(&bar);
+    blas_set_threads(threads);
+    free(a);
+    free(b);
+    free(want);
+    free(c);
+}
+END_TEST
+
 START_TEST(test_blas__core_name)
 {
     /* The core this process runs is a real name, and the one blas_config shows. */
@@ -341,6 +428,7 @@ blas_suite(void)
     tcase_add_test(core, test_blas__config);
     tcase_add_test(core, test_blas__core_decisions);
     tcase_add_test(core, test_blas__core_name);
+    tcase_add_test(core, test_blas__kept_buffer);
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_blas__beta_zero_ignores_c);

@@ -490,6 +490,36 @@ START_TEST(test_team__for)
 }
 END_TEST
 
+START_TEST(test_team__buffers_returned)
+{
+    /* Each team keeps an OpenBLAS buffer per thread, once it multiplies,
+     * and returns them when freed: OpenBLAS's pool has 2 x MAX_THREADS of
+     * them (128 in Debian's build), and 0.3.21 only warns when they run
+     * out, so the count is the test. */
+    struct data *d = xmalloc(sizeof *d);
+    make_data(d, 3);
+    struct model *m = make_model(LOSS_CROSS_ENTROPY, LAYER_RELU, LAYER_KIND_COUNT, 5);
+    struct batch b = {.x = d->x, .labels = d->labels, .size = ROWS};
+    unsigned long calls = blas_kept_calls();
+    int held = blas_kept_buffers();
+    for (int k = 0; k < 300; k++) {
+        struct model_team *t = model_team_new(m, 2);
+        model_team_set_split(t, k % 2 ? TEAM_SPLIT_ROWS : TEAM_SPLIT_FEATURES);
+        model_team_grad(t, &b, NULL, NULL);
+        ck_assert_msg(blas_kept_buffers() == held + 2, "team %d: %d kept buffers, expected %d",
+                      k, blas_kept_buffers(), held + 2);
+        model_team_free(t);
+        ck_assert_msg(blas_kept_buffers() == held, "team %d freed: %d kept buffers, expected "
+                      "%d", k, blas_kept_buffers(), held);
+    }
+    /* The caller's products in the teams were served by its kept buffer. */
+    ck_assert_msg(blas_kept_calls() - calls >= 300 * 3, "kept buffer served %lu products",
+                  blas_kept_calls() - calls);
+    model_free(m);
+    free(d);
+}
+END_TEST
+
 Suite *team_suite(void);
 
 Suite *
@@ -509,6 +539,7 @@ team_suite(void)
     suite_add_tcase(s, core);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_team__one_row_and_growth);
+    tcase_add_test(limits, test_team__buffers_returned);
     suite_add_tcase(s, limits);
     return s;
 }

@@ -22,6 +22,18 @@ void blas_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
 void blas_sgemm_ld(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a,
                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/*
+ * Keep one OpenBLAS work buffer for the calling thread (on), or stop (off,
+ * one for each on; the last returns the buffer to OpenBLAS's pool).  A
+ * team member calls it so that its products pack into a buffer in its own
+ * core's cache instead of whichever one the shared pool gives it
+ * (src/nn/blas-buffer.c).  Changes no result.
+ */
+void blas_keep_buffer(bool on);
+/* How many of this thread's OpenBLAS buffer requests its kept buffer served. */
+unsigned long blas_kept_calls(void);
+/* How many threads hold a kept buffer now. */
+int blas_kept_buffers(void);
 /* Set OpenBLAS's thread count (>= 1). */
 void blas_set_threads(int n);
 /* OpenBLAS's current thread count. */

@@ -3,7 +3,7 @@
 #
 # optim.c's Adam loop vectorizes only under -fno-math-errno (sqrtf keeps an
 # errno call otherwise); it is correct, and bit-identical, either way.
-libnntop_a_SOURCES += src/nn/blas.c src/nn/blas-core.c src/nn/gemm.c src/nn/conv.c src/nn/layers.c src/nn/loss.c src/nn/model.c src/nn/optim.c src/nn/team.c
+libnntop_a_SOURCES += src/nn/blas.c src/nn/blas-buffer.c src/nn/blas-core.c src/nn/gemm.c src/nn/conv.c src/nn/layers.c src/nn/loss.c src/nn/model.c src/nn/optim.c src/nn/team.c
 noinst_HEADERS += include/nntop/blas.h include/nntop/gemm.h include/nntop/nn.h include/nntop/optim.h src/nn/layers.h
 # Regenerate tests/data/optim_ref.txt and tests/data/conv_ref.txt (need
 # torch 1.13); not run by make.

@@ -67,7 +67,7 @@
 
 enum team_phase {
     PHASE_GRAD, PHASE_FORWARD, PHASE_SUM, PHASE_OPTIM, PHASE_FEATURE_GRAD, PHASE_FEATURE_FORWARD,
-    PHASE_FOR
+    PHASE_FOR, PHASE_KEEP
 };
 
 /* A range [lo, hi) of the parameters. */
@@ -101,6 +101,7 @@ struct model_team {
     double grad_sq[TEAM_MAX];       /* PHASE_SUM: each member's share of ||grads||^2 */
     double param_sq[TEAM_MAX];      /* ... and of ||params||^2 */
     bool finite[TEAM_MAX];          /* PHASE_OPTIM: each member's share stayed finite */
+    bool keep;                      /* PHASE_KEEP: blas_keep_buffer()'s argument */
     team_rows_fn for_fn;            /* PHASE_FOR: model_team_for()'s job */
     void *for_ctx;
     int for_n;
@@ -198,6 +199,7 @@ part_bind(struct model_team *t, int k, int row0, int rows)
 }
 
 static void own_ranges(struct model_team *t);
+static void team_job(void *arg, int i);
 
 struct model_team *
 model_team_new(struct model *m, int n)
@@ -236,8 +238,12 @@ model_team_new(struct model *m, int n)
     }
     parts_reserve(t, (m->max_batch + n - 1) / n);
     own_ranges(t);
-    /* Each part multiplies on its own thread. */
+    /* Each part multiplies on its own thread, packing into a buffer that
+     * stays in its core's cache. */
     blas_set_threads(1);
+    t->keep = true;
+    t->phase = PHASE_KEEP;
+    pool_run(t->pool, team_job, t);
     return t;
 }
 
@@ -246,6 +252,11 @@ model_team_free(struct model_team *t)
 {
     if (t == NULL)
         return;
+    if (t->pool != NULL) {
+        t->keep = false;
+        t->phase = PHASE_KEEP;
+        pool_run(t->pool, team_job, t);
+    }
     pool_free(t->pool);
     for (int i = 0; i < t->n; i++)
         free(t->own[i]);
@@ -533,6 +544,10 @@ static void
 team_job(void *arg, int i)
 {
     struct model_team *t = arg;
+    if (t->phase == PHASE_KEEP) {
+        blas_keep_buffer(t->keep);
+        return;
+    }
     if (t->phase == PHASE_FOR) {
         /* team_cut()'s cut: with the row split, each thread gathers its part's rows. */
         int per = t->for_n / t->n, extra = t->for_n % t->n;
