@@ -60,6 +60,15 @@ find_pool(void)
     }
 }
 
+/* The kept buffer back to OpenBLAS's pool. */
+static void
+release_kept(void)
+{
+    pool_free(kept);
+    kept = NULL;
+    atomic_fetch_sub_explicit(&kept_live, 1, memory_order_relaxed);
+}
+
 void *
 blas_memory_alloc(int procpos)
 {
@@ -79,13 +88,10 @@ void
 blas_memory_free(void *buffer)
 {
     pthread_once(&pool_once, find_pool);
-    if (buffer != NULL && buffer == kept && kept_busy) {
+    if (kept_busy && buffer == kept) {
         kept_busy = false;
-        if (keep_depth == 0) {
-            kept = NULL;
-            atomic_fetch_sub_explicit(&kept_live, 1, memory_order_relaxed);
-            pool_free(buffer);
-        }
+        if (keep_depth == 0)
+            release_kept();
         return;
     }
     pool_free(buffer);
@@ -98,12 +104,9 @@ blas_keep_buffer(bool on)
         keep_depth++;
         return;
     }
-    if (keep_depth > 0 && --keep_depth == 0 && kept != NULL && !kept_busy) {
-        pthread_once(&pool_once, find_pool);
-        pool_free(kept);
-        kept = NULL;
-        atomic_fetch_sub_explicit(&kept_live, 1, memory_order_relaxed);
-    }
+    /* A buffer a call still has goes back when that call frees it. */
+    if (keep_depth > 0 && --keep_depth == 0 && kept != NULL && !kept_busy)
+        release_kept();
 }
 
 unsigned long

@@ -201,6 +201,15 @@ part_bind(struct model_team *t, int k, int row0, int rows)
 static void own_ranges(struct model_team *t);
 static void team_job(void *arg, int i);
 
+/* blas_keep_buffer(on) on every member's thread. */
+static void
+keep_buffers(struct model_team *t, bool on)
+{
+    t->keep = on;
+    t->phase = PHASE_KEEP;
+    pool_run(t->pool, team_job, t);
+}
+
 struct model_team *
 model_team_new(struct model *m, int n)
 {
@@ -241,9 +250,7 @@ model_team_new(struct model *m, int n)
     /* Each part multiplies on its own thread, packing into a buffer that
      * stays in its core's cache. */
     blas_set_threads(1);
-    t->keep = true;
-    t->phase = PHASE_KEEP;
-    pool_run(t->pool, team_job, t);
+    keep_buffers(t, true);
     return t;
 }
 
@@ -252,11 +259,8 @@ model_team_free(struct model_team *t)
 {
     if (t == NULL)
         return;
-    if (t->pool != NULL) {
-        t->keep = false;
-        t->phase = PHASE_KEEP;
-        pool_run(t->pool, team_job, t);
-    }
+    if (t->pool != NULL)
+        keep_buffers(t, false);
     pool_free(t->pool);
     for (int i = 0; i < t->n; i++)
         free(t->own[i]);
